@@ -1,0 +1,40 @@
+//! The application shell: top bar, live connection indicator and the routes.
+
+use leptos::prelude::*;
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use crate::live::LiveFeed;
+use crate::routes::{deployment::DeploymentPage, history::HistoryPage, matrix::MatrixPage};
+
+#[component]
+pub fn App(feed: LiveFeed) -> impl IntoView {
+    let connected = feed.connected;
+    provide_context(feed);
+    view! {
+        <Router>
+            <header class="topbar">
+                <a class="brand" href="/">"⛴ Ferry"</a>
+                <nav aria-label="Main">
+                    <a href="/">"Environments"</a>
+                    <a href="/history">"History"</a>
+                </nav>
+                <span
+                    class="live"
+                    data-connected=move || connected.get().to_string()
+                    role="status"
+                    title="Live updates"
+                >
+                    {move || if connected.get() { "● live" } else { "○ reconnecting…" }}
+                </span>
+            </header>
+            <main>
+                <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
+                    <Route path=path!("/") view=MatrixPage />
+                    <Route path=path!("/deployments/:id") view=DeploymentPage />
+                    <Route path=path!("/history") view=HistoryPage />
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,29 @@
+//! The contract between the server functions and the server: the app states what it
+//! needs, the server crate implements it over the store and the engine. Server
+//! function bodies find the implementation in the Leptos context.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use leptos::prelude::use_context;
+
+use crate::error::AppError;
+use crate::model::{DeployRequest, DeploymentDetail, DeploymentView, Matrix};
+
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    async fn matrix(&self) -> Result<Matrix, AppError>;
+    async fn deployment(&self, id: i64) -> Result<DeploymentDetail, AppError>;
+    async fn deploy(&self, request: DeployRequest) -> Result<DeploymentView, AppError>;
+    async fn history(&self, project: Option<String>, limit: i64) -> Result<Vec<DeploymentView>, AppError>;
+}
+
+/// How the server hands its backend to server functions (via `provide_context`).
+pub type SharedBackend = Arc<dyn Backend>;
+
+/// The backend of the request being served. Only server function bodies call this,
+/// and those exist only in the server build.
+#[allow(dead_code)]
+pub(crate) fn backend() -> Result<SharedBackend, AppError> {
+    use_context::<SharedBackend>().ok_or_else(AppError::internal)
+}

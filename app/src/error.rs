@@ -1,0 +1,93 @@
+//! The one error vocabulary of Ferry: REST responses and server functions both carry
+//! `{error, message}`, where `error` is a stable code and `message` is safe to show.
+
+use std::fmt;
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    NotFound,
+    Conflict,
+    /// Well-formed but not acceptable, e.g. a pipeline file with an error.
+    Unprocessable,
+    PayloadTooLarge,
+    Internal,
+    Unavailable,
+}
+
+impl ErrorCode {
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::BadRequest => 400,
+            ErrorCode::NotFound => 404,
+            ErrorCode::Conflict => 409,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::Unprocessable => 422,
+            ErrorCode::Internal => 500,
+            ErrorCode::Unavailable => 503,
+        }
+    }
+}
+
+/// An error as the client sees it. Internal details are logged by the server and
+/// never put in `message`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AppError {
+    pub error: ErrorCode,
+    pub message: String,
+}
+
+impl AppError {
+    pub fn new(error: ErrorCode, message: impl Into<String>) -> Self {
+        Self { error, message: message.into() }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadRequest, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, message)
+    }
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Conflict, message)
+    }
+    pub fn unprocessable(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unprocessable, message)
+    }
+    /// The generic message for failures whose detail must stay in the server log.
+    pub fn internal() -> Self {
+        Self::new(ErrorCode::Internal, "internal error; the server log has the details")
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for AppError {}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(m) | ServerFnErrorErr::MissingArg(m) => {
+                AppError::bad_request(format!("invalid arguments: {m}"))
+            }
+            ServerFnErrorErr::Request(m) => {
+                AppError::new(ErrorCode::Unavailable, format!("cannot reach the Ferry server: {m}"))
+            }
+            ServerFnErrorErr::Deserialization(m) => {
+                AppError::new(ErrorCode::Unavailable, format!("unexpected answer from the server: {m}"))
+            }
+            _ => AppError::internal(),
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Types exchanged between the server and the browser: the REST API, the server
+//! functions and the websocket all speak these.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub use ferry_engine::{DeploymentState, LogStream, StepState};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ProjectView {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub repo_url: String,
+    /// In lifecycle order.
+    pub environments: Vec<EnvironmentView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EnvironmentView {
+    pub id: i64,
+    pub name: String,
+    pub position: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReleaseView {
+    pub id: i64,
+    pub project_id: i64,
+    pub version: String,
+    pub git_commit: String,
+    /// Where the release came from, e.g. `demo`, `api`.
+    pub source: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DeploymentView {
+    pub id: i64,
+    pub project_id: i64,
+    pub project: String,
+    pub environment_id: i64,
+    pub environment: String,
+    pub release_id: i64,
+    pub release_version: String,
+    pub state: DeploymentState,
+    /// Why it failed or was cancelled.
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StepView {
+    pub deployment_id: i64,
+    pub position: i32,
+    pub name: String,
+    pub state: StepState,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub exit_code: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LogLineView {
+    pub deployment_id: i64,
+    /// Position of the line within its deployment, from 1, without gaps.
+    pub seq: i64,
+    /// Position of the step that printed it.
+    pub step: i32,
+    pub stream: LogStream,
+    pub text: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DeploymentDetail {
+    pub deployment: DeploymentView,
+    pub steps: Vec<StepView>,
+    pub logs: Vec<LogLineView>,
+}
+
+/// One cell of the environment matrix: what is live there and what happened last.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MatrixCell {
+    pub environment: EnvironmentView,
+    /// The newest successful deployment: the release that is live.
+    pub current: Option<DeploymentView>,
+    /// The newest deployment in any state.
+    pub latest: Option<DeploymentView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MatrixRow {
+    pub project: ProjectView,
+    pub cells: Vec<MatrixCell>,
+    /// Newest first.
+    pub releases: Vec<ReleaseView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Matrix {
+    pub rows: Vec<MatrixRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DeployRequest {
+    /// Project slug.
+    pub project: String,
+    pub release_id: i64,
+    /// Environment name.
+    pub environment: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CreateRelease {
+    pub version: String,
+    /// Full or abbreviated commit of the project's repository.
+    pub git_commit: String,
+}
+
+/// Something that happened, numbered: the websocket delivers these in `seq` order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Event {
+    pub seq: i64,
+    pub payload: EventPayload,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventPayload {
+    Deployment(DeploymentView),
+    Step(StepView),
+    Log(LogLineView),
+}
+
+/// What the server sends on the websocket: first a hello with the newest sequence
+/// number, then events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LiveMessage {
+    Hello { head_seq: i64 },
+    Event(Event),
+}

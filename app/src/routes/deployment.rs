@@ -1,0 +1,199 @@
+//! The deployment timeline: each step as a bar on a time axis with its state and
+//! duration, and the log lines as they are produced. Starts from a snapshot and then
+//! follows the live feed; both merge without duplicates or going backwards.
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_params_map;
+
+use crate::components::{deployment_state_text, format_duration, format_time, step_state_text, StateBadge};
+use crate::live::{deployment_supersedes, on_live_event, step_supersedes};
+use crate::model::{DeploymentDetail, Event, EventPayload, LogLineView, LogStream};
+
+/// Applies one event to a deployment's detail; events of other deployments are ignored.
+pub fn apply_event(detail: &mut DeploymentDetail, event: &Event) {
+    match &event.payload {
+        EventPayload::Deployment(d) if d.id == detail.deployment.id => {
+            if deployment_supersedes(d, &detail.deployment) {
+                detail.deployment = d.clone();
+            }
+        }
+        EventPayload::Step(s) if s.deployment_id == detail.deployment.id => {
+            match detail.steps.iter_mut().find(|x| x.position == s.position) {
+                Some(existing) if step_supersedes(s, existing) => *existing = s.clone(),
+                Some(_) => {}
+                None => detail.steps.push(s.clone()),
+            }
+        }
+        EventPayload::Log(line) if line.deployment_id == detail.deployment.id => {
+            insert_line(&mut detail.logs, line.clone());
+        }
+        _ => {}
+    }
+}
+
+/// Keeps lines sorted by their sequence number, each once.
+fn insert_line(lines: &mut Vec<LogLineView>, line: LogLineView) {
+    match lines.last() {
+        None => lines.push(line),
+        Some(last) if last.seq < line.seq => lines.push(line),
+        Some(_) => {
+            if let Err(at) = lines.binary_search_by_key(&line.seq, |l| l.seq) {
+                lines.insert(at, line);
+            }
+        }
+    }
+}
+
+#[component]
+pub fn DeploymentPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").and_then(|v| v.parse::<i64>().ok());
+    let detail = RwSignal::new(None::<DeploymentDetail>);
+    let early = RwSignal::new(Vec::<Event>::new());
+    let error = RwSignal::new(None::<String>);
+    let selected = RwSignal::new(None::<i32>);
+    let now = RwSignal::new(Utc::now());
+    if let Ok(handle) = set_interval_with_handle(move || now.set(Utc::now()), std::time::Duration::from_millis(250)) {
+        on_cleanup(move || handle.clear());
+    }
+
+    on_live_event(move |event| {
+        if detail.with_untracked(Option::is_some) {
+            detail.update(|d| apply_event(d.as_mut().expect("checked"), event));
+        } else {
+            early.update(|e| e.push(event.clone()));
+        }
+    });
+    Effect::new(move |_| {
+        let Some(id) = id() else {
+            error.set(Some("not a deployment number".into()));
+            return;
+        };
+        detail.set(None);
+        spawn_local(async move {
+            match load_deployment(id).await {
+                Ok(mut d) => {
+                    for event in early.get_untracked() {
+                        apply_event(&mut d, &event);
+                    }
+                    early.set(Vec::new());
+                    detail.set(Some(d));
+                }
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    });
+
+    view! {
+        {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        {move || detail.with(|d| d.as_ref().map(|d| header(d)))}
+        <div class="timeline-grid">
+            <ol class="timeline" role="list" aria-label="Steps">
+                {move || detail.with(|d| d.as_ref().map(|d| steps(d, now.get(), selected)))}
+            </ol>
+            <LogPanel detail selected />
+        </div>
+    }
+}
+
+use crate::server_fns::load_deployment;
+
+fn header(d: &DeploymentDetail) -> impl IntoView {
+    let dep = &d.deployment;
+    view! {
+        <h1>
+            {format!("#{} {} → {}", dep.id, dep.release_version, dep.environment)}
+            " "
+            <StateBadge state=deployment_state_text(dep.state) />
+        </h1>
+        <p class="muted" data-testid="deployment-state" data-state=deployment_state_text(dep.state)>
+            {format!("{} · queued {}", dep.project, format_time(dep.created_at))}
+            {dep.reason.clone().map(|r| format!(" · {r}"))}
+        </p>
+    }
+}
+
+fn millis_between(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+    (to - from).num_milliseconds().max(0)
+}
+
+fn steps(d: &DeploymentDetail, now: DateTime<Utc>, selected: RwSignal<Option<i32>>) -> impl IntoView {
+    let start = d.deployment.started_at;
+    let end = d.deployment.finished_at.unwrap_or(now);
+    let total = start.map(|s| millis_between(s, end)).unwrap_or(0).max(1000) as f64;
+    d.steps
+        .iter()
+        .map(|step| {
+            let bar = match (start, step.started_at) {
+                (Some(s), Some(begun)) => {
+                    let left = millis_between(s, begun) as f64 / total * 100.0;
+                    let width = millis_between(begun, step.finished_at.unwrap_or(now)) as f64 / total * 100.0;
+                    format!("left:{left:.2}%;width:{:.2}%", width.max(0.5))
+                }
+                _ => "display:none".to_string(),
+            };
+            let duration = step
+                .started_at
+                .map(|b| format_duration(millis_between(b, step.finished_at.unwrap_or(now))))
+                .unwrap_or_default();
+            let position = step.position;
+            let exit = step.exit_code.map(|c| format!("exit {c}"));
+            view! {
+                <li class="step" data-step=step.name.clone() data-state=step_state_text(step.state)
+                    class:selected=move || selected.get() == Some(position)>
+                    <button class="step-head" on:click=move |_| selected.update(|s| {
+                        *s = if *s == Some(position) { None } else { Some(position) }
+                    })>
+                        <StateBadge state=step_state_text(step.state) />
+                        <span class="step-name">{step.name.clone()}</span>
+                        <span class="muted">{duration}</span>
+                        <span class="muted">{exit}</span>
+                    </button>
+                    <div class="track" aria-hidden="true"><div class="bar" style=bar></div></div>
+                </li>
+            }
+        })
+        .collect_view()
+}
+
+#[component]
+fn LogPanel(detail: RwSignal<Option<DeploymentDetail>>, selected: RwSignal<Option<i32>>) -> impl IntoView {
+    let lines = move || {
+        detail.with(|d| {
+            let Some(d) = d else { return Vec::new() };
+            let filter = selected.get();
+            d.logs
+                .iter()
+                .filter(|l| filter.is_none_or(|s| s == l.step))
+                .map(|l| {
+                    let step = d.steps.iter().find(|s| s.position == l.step).map(|s| s.name.clone()).unwrap_or_default();
+                    let class = match l.stream {
+                        LogStream::Stderr => "line stderr",
+                        LogStream::System => "line system",
+                        LogStream::Stdout => "line",
+                    };
+                    view! {
+                        <div class=class id=format!("L{}", l.seq)>
+                            <span class="ln">{l.seq}</span>
+                            <span class="step-tag">{step}</span>
+                            <span class="text">{l.text.clone()}</span>
+                        </div>
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    view! {
+        <section class="logs" aria-label="Logs">
+            <h2>
+                "Logs"
+                {move || selected.get().map(|_| view! {
+                    <button class="link" on:click=move |_| selected.set(None)>"show all steps"</button>
+                })}
+            </h2>
+            <div class="log" role="log" aria-live="polite">{lines}</div>
+        </section>
+    }
+}

@@ -1,0 +1,180 @@
+//! The environment matrix (home page): projects × environments, what is live in each
+//! cell, releases ready to deploy, and promotion to the next environment. Cells update
+//! live from deployment events.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_navigate;
+
+use crate::components::{deployment_state_text, format_time, short_commit, StateBadge};
+use crate::live::{deployment_supersedes, on_live_event};
+use crate::model::{DeploymentState, DeploymentView, EventPayload, Matrix, MatrixCell, MatrixRow};
+use crate::server_fns::{load_matrix, start_deployment};
+
+/// Applies a deployment event to the matrix, never moving a cell backwards.
+pub fn apply_deployment(matrix: &mut Matrix, deployment: &DeploymentView) {
+    let cells = matrix
+        .rows
+        .iter_mut()
+        .filter(|r| r.project.id == deployment.project_id)
+        .flat_map(|r| r.cells.iter_mut())
+        .filter(|c| c.environment.id == deployment.environment_id);
+    for cell in cells {
+        if cell.latest.as_ref().is_none_or(|l| deployment_supersedes(deployment, l)) {
+            cell.latest = Some(deployment.clone());
+        }
+        if deployment.state == DeploymentState::Succeeded
+            && cell.current.as_ref().is_none_or(|c| deployment.id > c.id)
+        {
+            cell.current = Some(deployment.clone());
+        }
+    }
+}
+
+#[component]
+pub fn MatrixPage() -> impl IntoView {
+    let matrix = RwSignal::new(None::<Matrix>);
+    let error = RwSignal::new(None::<String>);
+    let pending = RwSignal::new(Vec::<DeploymentView>::new());
+    on_live_event(move |event| {
+        if let EventPayload::Deployment(d) = &event.payload {
+            if matrix.with_untracked(Option::is_some) {
+                matrix.update(|m| apply_deployment(m.as_mut().expect("checked"), d));
+            } else {
+                pending.update(|p| p.push(d.clone()));
+            }
+        }
+    });
+    spawn_local(async move {
+        match load_matrix().await {
+            Ok(mut m) => {
+                for d in pending.get_untracked() {
+                    apply_deployment(&mut m, &d);
+                }
+                matrix.set(Some(m));
+            }
+            Err(e) => error.set(Some(e.message)),
+        }
+    });
+
+    view! {
+        <h1>"Environments"</h1>
+        {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        {move || match matrix.get() {
+            None => view! { <p class="empty">"Loading…"</p> }.into_any(),
+            Some(m) if m.rows.is_empty() => view! { <p class="empty">"No projects yet."</p> }.into_any(),
+            Some(m) => m.rows.into_iter().map(|row| view! { <ProjectMatrix row error /> }).collect_view().into_any(),
+        }}
+    }
+}
+
+#[component]
+fn ProjectMatrix(row: MatrixRow, error: RwSignal<Option<String>>) -> impl IntoView {
+    let slug = row.project.slug.clone();
+    let first_env = row.project.environments.first().map(|e| e.name.clone()).unwrap_or_default();
+    let next_env: Vec<Option<String>> = (0..row.cells.len())
+        .map(|i| row.cells.get(i + 1).map(|c| c.environment.name.clone()))
+        .collect();
+    let header = row.cells.iter().map(|c| view! { <th scope="col">{c.environment.name.clone()}</th> }).collect_view();
+    let cells = row
+        .cells
+        .into_iter()
+        .zip(next_env)
+        .map(|(cell, next)| view! { <Cell project=slug.clone() cell next error /> })
+        .collect_view();
+    let releases = row
+        .releases
+        .into_iter()
+        .map(|r| {
+            let label = format!("Deploy to {first_env}");
+            let deploy = view! {
+                <DeployButton project=slug.clone() release_id=r.id environment=first_env.clone() label error />
+            };
+            view! {
+                <li class="release" data-version=r.version.clone()>
+                    <span class="version">{r.version.clone()}</span>
+                    <code>{short_commit(&r.git_commit)}</code>
+                    <span class="muted">{format_time(r.created_at)}</span>
+                    {deploy}
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="project" data-project=row.project.slug.clone()>
+            <h2>{row.project.name.clone()}</h2>
+            <table class="matrix" role="grid" aria-label=format!("{} environments", row.project.name)>
+                <thead><tr>{header}</tr></thead>
+                <tbody><tr>{cells}</tr></tbody>
+            </table>
+            <h3>"Releases"</h3>
+            <ul class="releases">{releases}</ul>
+        </section>
+    }
+}
+
+#[component]
+fn Cell(project: String, cell: MatrixCell, next: Option<String>, error: RwSignal<Option<String>>) -> impl IntoView {
+    let env = cell.environment.name.clone();
+    let live = match cell.current.clone() {
+        Some(c) => view! {
+            <div class="live-release">
+                <span class="version" data-testid="live-version">{c.release_version.clone()}</span>
+                <span class="muted">{c.finished_at.map(format_time)}</span>
+            </div>
+        }
+        .into_any(),
+        None => view! { <div class="live-release muted">"nothing deployed"</div> }.into_any(),
+    };
+    let latest = cell.latest.clone().map(|l| {
+        let state = deployment_state_text(l.state);
+        view! {
+            <a class="latest" href=format!("/deployments/{}", l.id)>
+                <StateBadge state=state />
+                " #" {l.id} " " {l.release_version.clone()}
+            </a>
+        }
+    });
+    let promote = match (cell.current.clone(), next) {
+        (Some(current), Some(next)) => {
+            let label = format!("Promote {} to {next}", current.release_version);
+            Some(view! { <DeployButton project release_id=current.release_id environment=next label error /> })
+        }
+        _ => None,
+    };
+    let state = cell.latest.as_ref().map(|l| deployment_state_text(l.state)).unwrap_or_else(|| "empty".into());
+    view! {
+        <td class="cell" data-env=env data-state=state role="gridcell">
+            {live}
+            {latest}
+            {promote}
+        </td>
+    }
+}
+
+/// Starts a deployment and opens its timeline.
+#[component]
+fn DeployButton(
+    project: String,
+    release_id: i64,
+    environment: String,
+    label: String,
+    error: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let busy = RwSignal::new(false);
+    let navigate = use_navigate();
+    let on_click = move |_| {
+        let (project, environment, navigate) = (project.clone(), environment.clone(), navigate.clone());
+        busy.set(true);
+        spawn_local(async move {
+            match start_deployment(project, release_id, environment).await {
+                Ok(d) => navigate(&format!("/deployments/{}", d.id), Default::default()),
+                Err(e) => error.set(Some(e.message)),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <button class="action" on:click=on_click disabled=move || busy.get()>{label}</button>
+    }
+}

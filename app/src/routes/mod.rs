@@ -1,0 +1,5 @@
+//! One page per file.
+
+pub mod deployment;
+pub mod history;
+pub mod matrix;

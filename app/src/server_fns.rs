@@ -1,0 +1,30 @@
+//! Server functions the SPA calls. Each body runs on the server and delegates to the
+//! `Backend`, which checks its input and answers in the shared error vocabulary.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::{DeployRequest, DeploymentDetail, DeploymentView, Matrix};
+
+#[server(prefix = "/rpc")]
+pub async fn load_matrix() -> Result<Matrix, AppError> {
+    crate::backend::backend()?.matrix().await
+}
+
+#[server(prefix = "/rpc")]
+pub async fn load_deployment(id: i64) -> Result<DeploymentDetail, AppError> {
+    crate::backend::backend()?.deployment(id).await
+}
+
+#[server(prefix = "/rpc")]
+pub async fn load_history(project: Option<String>, limit: i64) -> Result<Vec<DeploymentView>, AppError> {
+    crate::backend::backend()?.history(project, limit).await
+}
+
+/// Starts a deployment of a release to an environment (also used to promote).
+#[server(prefix = "/rpc")]
+pub async fn start_deployment(project: String, release_id: i64, environment: String) -> Result<DeploymentView, AppError> {
+    crate::backend::backend()?
+        .deploy(DeployRequest { project, release_id, environment })
+        .await
+}

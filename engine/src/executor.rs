@@ -1,0 +1,161 @@
+//! The local executor: runs a deployment plan step by step on this machine, reporting
+//! each transition and output line as a `RunnerEvent`. The first failing step stops
+//! the deployment; the steps after it are skipped.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::health::{check_http, HealthOutcome};
+use crate::plan::{DeploymentPlan, Phase, StepAction};
+use crate::process::{run_shell, Exit};
+use crate::release_dir::ReleasePaths;
+use crate::states::{DeploymentState, LogStream, StepState};
+
+const FETCH_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// What the executor reports, in order, for the server to record and broadcast.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunnerEvent {
+    StepStarted { index: usize },
+    Log { index: usize, stream: LogStream, text: String },
+    StepFinished { index: usize, state: StepState, exit_code: Option<i32> },
+}
+
+/// How the whole deployment ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub state: DeploymentState,
+    pub reason: Option<String>,
+}
+
+/// Result of one step: its final state, exit code and, on failure, why.
+struct StepResult {
+    state: StepState,
+    exit_code: Option<i32>,
+    failure: Option<String>,
+    cancelled: bool,
+}
+
+pub async fn execute(
+    plan: &DeploymentPlan,
+    paths: &ReleasePaths,
+    events: mpsc::Sender<RunnerEvent>,
+    cancel: CancellationToken,
+) -> Outcome {
+    let mut outcome = Outcome { state: DeploymentState::Succeeded, reason: None };
+    for (index, step) in plan.steps.iter().enumerate() {
+        if outcome.state != DeploymentState::Succeeded {
+            let _ = events.send(RunnerEvent::StepFinished { index, state: StepState::Skipped, exit_code: None }).await;
+            continue;
+        }
+        let _ = events.send(RunnerEvent::StepStarted { index }).await;
+        let (line_tx, mut line_rx) = mpsc::channel::<(LogStream, String)>(256);
+        let forward = {
+            let events = events.clone();
+            tokio::spawn(async move {
+                while let Some((stream, text)) = line_rx.recv().await {
+                    let _ = events.send(RunnerEvent::Log { index, stream, text }).await;
+                }
+            })
+        };
+        let result = run_step(&step.action, plan, paths, &cancel, &line_tx).await;
+        if let Some(why) = &result.failure {
+            let _ = line_tx.send((LogStream::System, why.clone())).await;
+        }
+        drop(line_tx);
+        let _ = forward.await;
+        let _ = events
+            .send(RunnerEvent::StepFinished { index, state: result.state, exit_code: result.exit_code })
+            .await;
+        if result.cancelled {
+            outcome = Outcome { state: DeploymentState::Cancelled, reason: Some("cancelled".into()) };
+        } else if let Some(why) = result.failure {
+            outcome = Outcome { state: DeploymentState::Failed, reason: Some(format!("step {}: {why}", step.name)) };
+        }
+    }
+    if outcome.state != DeploymentState::Succeeded {
+        let _ = std::fs::remove_dir_all(paths.incoming());
+    }
+    outcome
+}
+
+async fn run_step(
+    action: &StepAction,
+    plan: &DeploymentPlan,
+    paths: &ReleasePaths,
+    cancel: &CancellationToken,
+    lines: &mpsc::Sender<(LogStream, String)>,
+) -> StepResult {
+    match action {
+        StepAction::Fetch => {
+            if let Err(e) = paths.prepare() {
+                return failed(format!("cannot prepare {}: {e}", paths.releases().display()));
+            }
+            let mut env = plan.env.clone();
+            env.insert("FERRY_REPO_URL".into(), plan.repo_url.clone());
+            env.insert("FERRY_INCOMING".into(), paths.incoming().display().to_string());
+            let script = "git clone --quiet --no-checkout \"$FERRY_REPO_URL\" \"$FERRY_INCOMING\" \
+                && cd \"$FERRY_INCOMING\" \
+                && git -c advice.detachedHead=false checkout --quiet \"$FERRY_COMMIT\" \
+                && git log -1 --format='checked out %h %s'";
+            shell(script, &paths.releases(), &env, FETCH_TIMEOUT, cancel, lines).await
+        }
+        StepAction::Command { run, timeout, phase } => {
+            let dir = match phase {
+                Phase::Build => paths.incoming(),
+                Phase::Deploy => paths.release(),
+            };
+            let mut env = plan.env.clone();
+            env.insert("FERRY_RELEASE_DIR".into(), dir.display().to_string());
+            let _ = lines.send((LogStream::System, format!("$ {run}"))).await;
+            shell(run, &dir, &env, *timeout, cancel, lines).await
+        }
+        StepAction::Switch => match paths.switch() {
+            Ok(release) => {
+                let text = format!("current → {}", release.display());
+                let _ = lines.send((LogStream::System, text)).await;
+                ok(None)
+            }
+            Err(e) => failed(format!("cannot switch current: {e}")),
+        },
+        StepAction::HealthCheck { url, expect_status, timeout, interval } => {
+            match check_http(url, *expect_status, *timeout, *interval, cancel, lines).await {
+                HealthOutcome::Healthy => ok(None),
+                HealthOutcome::Unhealthy(why) => failed(why),
+                HealthOutcome::Cancelled => cancelled(None),
+            }
+        }
+    }
+}
+
+async fn shell(
+    script: &str,
+    cwd: &Path,
+    env: &BTreeMap<String, String>,
+    timeout: Duration,
+    cancel: &CancellationToken,
+    lines: &mpsc::Sender<(LogStream, String)>,
+) -> StepResult {
+    let exit = run_shell(script, cwd, env, timeout, cancel, lines).await;
+    match exit {
+        Exit::Code(0) => ok(Some(0)),
+        Exit::Cancelled => cancelled(None),
+        other => StepResult { state: StepState::Failed, exit_code: other.code(), failure: Some(format!("command {}", other.describe())), cancelled: false },
+    }
+}
+
+fn ok(exit_code: Option<i32>) -> StepResult {
+    StepResult { state: StepState::Succeeded, exit_code, failure: None, cancelled: false }
+}
+
+fn failed(why: String) -> StepResult {
+    StepResult { state: StepState::Failed, exit_code: None, failure: Some(why), cancelled: false }
+}
+
+fn cancelled(exit_code: Option<i32>) -> StepResult {
+    StepResult { state: StepState::Failed, exit_code, failure: None, cancelled: true }
+}

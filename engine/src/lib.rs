@@ -1,0 +1,23 @@
+//! Ferry's deployment engine: the deployment state machine, the `ferry.yml` pipeline
+//! format, per-environment locks and the local executor that runs steps as processes.
+//! It knows nothing of HTTP, databases or the UI; the server drives it and records
+//! what it reports.
+
+pub mod states;
+
+#[cfg(feature = "runtime")]
+pub mod executor;
+#[cfg(feature = "runtime")]
+pub mod health;
+#[cfg(feature = "runtime")]
+pub mod locks;
+#[cfg(feature = "runtime")]
+pub mod pipeline;
+#[cfg(feature = "runtime")]
+pub mod plan;
+#[cfg(feature = "runtime")]
+pub mod process;
+#[cfg(feature = "runtime")]
+pub mod release_dir;
+
+pub use states::{DeploymentState, LogStream, StepState};

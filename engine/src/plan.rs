@@ -1,0 +1,124 @@
+//! Turns a pipeline and a deployment request into the ordered list of steps to run:
+//! fetch, the build steps, switch, the deploy steps and the health check.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::pipeline::Pipeline;
+
+/// What a step does when it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepAction {
+    /// Clone the repository and check out the release's commit into the incoming dir.
+    Fetch,
+    /// A shell command from the pipeline; build steps run in the incoming dir, deploy
+    /// steps in the live release dir.
+    Command { run: String, timeout: Duration, phase: Phase },
+    /// Move the release into place and switch `current`.
+    Switch,
+    HealthCheck { url: String, expect_status: u16, timeout: Duration, interval: Duration },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Build,
+    Deploy,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedStep {
+    pub name: String,
+    pub action: StepAction,
+}
+
+/// Everything the executor needs besides the paths.
+#[derive(Debug, Clone)]
+pub struct DeploymentPlan {
+    pub repo_url: String,
+    pub commit: String,
+    pub steps: Vec<PlannedStep>,
+    /// Environment variables for every command: the environment's vars and FERRY_*.
+    pub env: BTreeMap<String, String>,
+}
+
+/// Facts about the deployment that become `FERRY_*` variables.
+#[derive(Debug, Clone)]
+pub struct DeploymentFacts {
+    pub project: String,
+    pub environment: String,
+    pub release_version: String,
+    pub release_id: i64,
+    pub deployment_id: i64,
+    pub repo_url: String,
+    pub commit: String,
+    pub target_dir: String,
+}
+
+/// Builds the plan; fails when the environment is not in the pipeline or the health
+/// check URL names a variable the environment does not define.
+pub fn plan(pipeline: &Pipeline, facts: &DeploymentFacts) -> Result<DeploymentPlan, String> {
+    let env_spec = pipeline.environment(&facts.environment).ok_or_else(|| {
+        format!("environment `{}` is not declared in ferry.yml", facts.environment)
+    })?;
+    let mut env: BTreeMap<String, String> =
+        env_spec.vars.iter().map(|(k, v)| (k.as_str().to_string(), v.clone())).collect();
+    for (key, value) in [
+        ("FERRY_PROJECT", facts.project.clone()),
+        ("FERRY_ENVIRONMENT", facts.environment.clone()),
+        ("FERRY_RELEASE", facts.release_version.clone()),
+        ("FERRY_RELEASE_ID", facts.release_id.to_string()),
+        ("FERRY_DEPLOYMENT_ID", facts.deployment_id.to_string()),
+        ("FERRY_COMMIT", facts.commit.clone()),
+        ("FERRY_TARGET_DIR", facts.target_dir.clone()),
+    ] {
+        env.insert(key.to_string(), value);
+    }
+
+    let mut steps = vec![PlannedStep { name: "fetch".into(), action: StepAction::Fetch }];
+    let commands = |list: &[crate::pipeline::StepSpec], phase| {
+        list.iter()
+            .map(|s| PlannedStep {
+                name: s.name.to_string(),
+                action: StepAction::Command {
+                    run: s.run.to_string(),
+                    timeout: s.timeout.duration(),
+                    phase,
+                },
+            })
+            .collect::<Vec<_>>()
+    };
+    steps.extend(commands(&pipeline.build, Phase::Build));
+    steps.push(PlannedStep { name: "switch".into(), action: StepAction::Switch });
+    steps.extend(commands(&pipeline.deploy, Phase::Deploy));
+    if let Some(check) = &pipeline.health_check {
+        steps.push(PlannedStep {
+            name: "health-check".into(),
+            action: StepAction::HealthCheck {
+                url: expand(check.url.as_str(), &env)?,
+                expect_status: check.expect_status.0,
+                timeout: check.timeout.duration(),
+                interval: check.interval.duration(),
+            },
+        });
+    }
+    Ok(DeploymentPlan { repo_url: facts.repo_url.clone(), commit: facts.commit.clone(), steps, env })
+}
+
+/// Replaces `${NAME}` with the variable's value.
+pub fn expand(template: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').ok_or_else(|| format!("unclosed `${{` in `{template}`"))?;
+        let name = &after[..end];
+        let value = vars
+            .get(name)
+            .ok_or_else(|| format!("`{template}` uses ${{{name}}}, which this environment does not define"))?;
+        out.push_str(value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}

@@ -1,0 +1,100 @@
+//! The layout of releases on a target: `<target>/releases/<release>/` and a `current`
+//! symlink switched atomically, with new code assembled in an incoming directory first.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Paths of one deployment on one target directory.
+#[derive(Debug, Clone)]
+pub struct ReleasePaths {
+    pub target_dir: PathBuf,
+    pub release_id: i64,
+    pub deployment_id: i64,
+}
+
+impl ReleasePaths {
+    pub fn releases(&self) -> PathBuf {
+        self.target_dir.join("releases")
+    }
+
+    /// Where the release is fetched and built before it goes live.
+    pub fn incoming(&self) -> PathBuf {
+        self.releases().join(format!(".incoming-{}", self.deployment_id))
+    }
+
+    pub fn release(&self) -> PathBuf {
+        self.releases().join(self.release_id.to_string())
+    }
+
+    pub fn current(&self) -> PathBuf {
+        self.target_dir.join("current")
+    }
+
+    /// Removes leftovers of an earlier attempt and creates the releases directory.
+    pub fn prepare(&self) -> io::Result<()> {
+        std::fs::create_dir_all(self.releases())?;
+        remove_if_present(&self.incoming())
+    }
+
+    /// Moves the built release into place and points `current` at it. Redeploying a
+    /// release replaces its directory; the symlink is swapped with one rename, so
+    /// `current` always points at a complete release.
+    pub fn switch(&self) -> io::Result<PathBuf> {
+        let release = self.release();
+        if release.exists() {
+            let old = self.releases().join(format!(".replaced-{}", self.deployment_id));
+            remove_if_present(&old)?;
+            std::fs::rename(&release, &old)?;
+            std::fs::rename(self.incoming(), &release)?;
+            remove_if_present(&old)?;
+        } else {
+            std::fs::rename(self.incoming(), &release)?;
+        }
+        let link = self.target_dir.join(format!(".current-{}", self.deployment_id));
+        remove_if_present(&link)?;
+        std::os::unix::fs::symlink(Path::new("releases").join(self.release_id.to_string()), &link)?;
+        std::fs::rename(&link, self.current())?;
+        Ok(release)
+    }
+
+    /// The release `current` points at, if any.
+    pub fn current_release(&self) -> Option<i64> {
+        let target = std::fs::read_link(self.current()).ok()?;
+        target.file_name()?.to_str()?.parse().ok()
+    }
+}
+
+fn remove_if_present(path: &Path) -> io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn switch_moves_incoming_into_place_and_repoints_current() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = ReleasePaths { target_dir: dir.path().into(), release_id: 1, deployment_id: 10 };
+        first.prepare().unwrap();
+        std::fs::create_dir_all(first.incoming()).unwrap();
+        std::fs::write(first.incoming().join("v"), "1").unwrap();
+        first.switch().unwrap();
+        assert_eq!(first.current_release(), Some(1));
+        assert_eq!(std::fs::read_to_string(first.current().join("v")).unwrap(), "1");
+
+        let again = ReleasePaths { deployment_id: 11, ..first.clone() };
+        again.prepare().unwrap();
+        std::fs::create_dir_all(again.incoming()).unwrap();
+        std::fs::write(again.incoming().join("v"), "1b").unwrap();
+        again.switch().unwrap();
+        assert_eq!(std::fs::read_to_string(again.current().join("v")).unwrap(), "1b");
+        let leftovers: Vec<_> = std::fs::read_dir(again.releases()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "only the live release remains");
+    }
+}

@@ -1,0 +1,124 @@
+//! Runs real deployments with the local executor against a throwaway git repository:
+//! a successful plan, a failing step that skips the rest, and a timeout.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use ferry_engine::executor::{execute, RunnerEvent};
+use ferry_engine::pipeline::Pipeline;
+use ferry_engine::plan::{plan, DeploymentFacts};
+use ferry_engine::release_dir::ReleasePaths;
+use ferry_engine::{DeploymentState, StepState};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn repo_with(dir: &Path, pipeline: &str) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    git(dir, &["init", "--quiet"]);
+    std::fs::write(dir.join("ferry.yml"), pipeline).unwrap();
+    std::fs::write(dir.join("VERSION"), "1.2.3\n").unwrap();
+    git(dir, &["add", "."]);
+    git(dir, &["commit", "--quiet", "-m", "first"]);
+    git(dir, &["rev-parse", "HEAD"])
+}
+
+async fn run(pipeline_text: &str) -> (DeploymentState, Option<String>, Vec<RunnerEvent>, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    let commit = repo_with(&repo, pipeline_text);
+    let pipeline = Pipeline::parse("ferry.yml", pipeline_text).unwrap();
+    let target = tmp.path().join("target");
+    let facts = DeploymentFacts {
+        project: "demo".into(),
+        environment: "dev".into(),
+        release_version: "1.2.3".into(),
+        release_id: 7,
+        deployment_id: 1,
+        repo_url: repo.display().to_string(),
+        commit,
+        target_dir: target.display().to_string(),
+    };
+    let plan = plan(&pipeline, &facts).unwrap();
+    let paths = ReleasePaths { target_dir: target, release_id: 7, deployment_id: 1 };
+    let (tx, mut rx) = mpsc::channel(1024);
+    let outcome = execute(&plan, &paths, tx, CancellationToken::new()).await;
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    (outcome.state, outcome.reason, events, tmp)
+}
+
+fn finished(events: &[RunnerEvent]) -> Vec<(usize, StepState)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            RunnerEvent::StepFinished { index, state, .. } => Some((*index, *state)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn successful_deployment_switches_current_and_streams_logs() {
+    let text = "environments:\n  - name: dev\n    vars: { GREETING: hello }\nbuild:\n  - name: build\n    run: echo \"$GREETING $(cat VERSION)\" > out.txt && echo built\ndeploy:\n  - name: announce\n    run: echo \"live in $FERRY_ENVIRONMENT\" >&2\n";
+    let (state, reason, events, tmp) = run(text).await;
+    assert_eq!(state, DeploymentState::Succeeded, "{reason:?} {events:?}");
+    let live = tmp.path().join("target/current/out.txt");
+    assert_eq!(std::fs::read_to_string(live).unwrap(), "hello 1.2.3\n");
+    let states = finished(&events);
+    assert_eq!(states.len(), 4, "fetch, build, switch, announce");
+    assert!(states.iter().all(|(_, s)| *s == StepState::Succeeded));
+    let logs: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunnerEvent::Log { index, text, .. } => Some((*index, text.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert!(logs.contains(&(1, "built")), "{logs:?}");
+    assert!(logs.contains(&(3, "live in dev")), "{logs:?}");
+}
+
+#[tokio::test]
+async fn failing_step_fails_the_deployment_and_skips_the_rest() {
+    let text = "environments:\n  - name: dev\nbuild:\n  - name: build\n    run: echo broken; exit 3\ndeploy:\n  - name: restart\n    run: touch restarted\n";
+    let (state, reason, events, tmp) = run(text).await;
+    assert_eq!(state, DeploymentState::Failed);
+    assert!(reason.unwrap().contains("step build: command exited with code 3"));
+    assert_eq!(
+        finished(&events),
+        [(0, StepState::Succeeded), (1, StepState::Failed), (2, StepState::Skipped), (3, StepState::Skipped)]
+    );
+    assert!(!tmp.path().join("target/current").exists(), "nothing went live");
+}
+
+#[tokio::test]
+async fn a_step_over_its_timeout_is_killed() {
+    let text = "environments:\n  - name: dev\nbuild:\n  - name: slow\n    run: sleep 30\n    timeout: 1s\n";
+    let started = std::time::Instant::now();
+    let (state, reason, _, _tmp) = run(text).await;
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(state, DeploymentState::Failed);
+    assert!(reason.unwrap().contains("timed out"));
+}
+
+#[tokio::test]
+async fn failing_health_check_fails_the_deployment() {
+    let text = "environments:\n  - name: dev\nhealth_check:\n  url: http://127.0.0.1:9/\n  timeout: 2s\n";
+    let (state, reason, _, _tmp) = run(text).await;
+    assert_eq!(state, DeploymentState::Failed);
+    assert!(reason.unwrap().contains("not healthy"));
+}

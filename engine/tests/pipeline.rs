@@ -1,0 +1,118 @@
+//! Parser tests for `ferry.yml`: a complete valid file, and invalid files whose errors
+//! must name the file, the line and the field.
+
+use ferry_engine::pipeline::{Pipeline, PipelineError};
+
+const VALID: &str = r#"
+environments:
+  - name: development
+    vars: { PORT: "8081" }
+  - name: staging
+  - name: production
+build:
+  - name: build
+    run: ./build.sh
+    timeout: 5m
+deploy:
+  - name: restart
+    run: ./restart.sh
+health_check:
+  url: http://127.0.0.1:${PORT}/healthz
+  expect_status: 204
+  timeout: 20
+"#;
+
+fn error(text: &str) -> PipelineError {
+    Pipeline::parse("ferry.yml", text).expect_err("must be rejected")
+}
+
+#[test]
+fn parses_a_complete_pipeline() {
+    let p = Pipeline::parse("ferry.yml", VALID).unwrap();
+    let names: Vec<_> = p.environments.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["development", "staging", "production"]);
+    assert_eq!(p.build[0].timeout.0, 300);
+    assert_eq!(p.deploy[0].run.as_str(), "./restart.sh");
+    assert_eq!(p.deploy[0].timeout.0, 600, "default step timeout");
+    let hc = p.health_check.unwrap();
+    assert_eq!((hc.expect_status.0, hc.timeout.0, hc.interval.0), (204, 20, 1));
+    assert_eq!(p.environments[0].vars.values().next().unwrap(), "8081");
+}
+
+#[test]
+fn bad_environment_name_names_line_and_field() {
+    let e = error("environments:\n  - name: development\n  - name: Prod!\n");
+    assert_eq!(e.line, Some(3), "{e}");
+    assert!(e.message.contains("environments[1].name"), "{e}");
+    assert!(e.message.contains("Prod!"), "{e}");
+    assert!(e.to_string().starts_with("ferry.yml:3:"), "{e}");
+}
+
+#[test]
+fn unknown_field_is_rejected_with_its_name() {
+    let e = error("environments:\n  - name: dev\nbuidl:\n  - name: b\n    run: x\n");
+    assert_eq!(e.line, Some(3), "{e}");
+    assert!(e.message.contains("buidl"), "{e}");
+}
+
+#[test]
+fn missing_environments_is_reported() {
+    let e = error("build:\n  - name: b\n    run: make\n");
+    assert!(e.message.contains("environments"), "{e}");
+}
+
+#[test]
+fn empty_environment_list_is_rejected() {
+    let e = error("environments: []\n");
+    assert!(e.message.contains("at least one environment"), "{e}");
+}
+
+#[test]
+fn duplicate_environment_is_rejected() {
+    let e = error("environments:\n  - name: dev\n  - name: dev\n");
+    assert!(e.message.contains("used twice"), "{e}");
+}
+
+#[test]
+fn duplicate_step_is_rejected() {
+    let e = error("environments:\n  - name: dev\ndeploy:\n  - {name: a, run: x}\n  - {name: a, run: y}\n");
+    assert!(e.message.contains("deploy") && e.message.contains("used twice"), "{e}");
+}
+
+#[test]
+fn empty_command_names_the_step_field() {
+    let e = error("environments:\n  - name: dev\nbuild:\n  - name: b\n    run: \"  \"\n");
+    assert_eq!(e.line, Some(5), "{e}");
+    assert!(e.message.contains("build[0].run"), "{e}");
+}
+
+#[test]
+fn bad_duration_is_explained() {
+    let e = error("environments:\n  - name: dev\nbuild:\n  - name: b\n    run: make\n    timeout: soon\n");
+    assert_eq!(e.line, Some(6), "{e}");
+    assert!(e.message.contains("duration"), "{e}");
+    let zero = error("environments:\n  - name: dev\nbuild:\n  - {name: b, run: make, timeout: 0}\n");
+    assert!(zero.message.contains("duration"), "{zero}");
+}
+
+#[test]
+fn bad_health_check_fields_are_rejected() {
+    let status = error("environments:\n  - name: dev\nhealth_check:\n  url: http://x/\n  expect_status: 999\n");
+    assert!(status.message.contains("health_check.expect_status"), "{status}");
+    let url = error("environments:\n  - name: dev\nhealth_check:\n  url: ftp://x/\n");
+    assert!(url.message.contains("health_check.url") && url.message.contains("ftp://x/"), "{url}");
+}
+
+#[test]
+fn reserved_variable_names_are_rejected() {
+    let e = error("environments:\n  - name: dev\n    vars: { FERRY_PORT: \"1\" }\n");
+    assert!(e.message.contains("reserved"), "{e}");
+}
+
+#[test]
+fn wrong_types_and_broken_yaml_are_errors_not_panics() {
+    for text in ["", "just text", "environments: {name: x}", "environments:\n  - name: [1, 2]\n", "a: [\n", "environments:\n  - name: dev\nbuild: 3\n"] {
+        let e = error(text);
+        assert!(!e.message.is_empty());
+    }
+}

@@ -1,0 +1,33 @@
+# Shared by Ferry's scripts (sourced, not run).
+TRUNK_VERSION=0.22.1
+export PATH="$HOME/.cargo/bin:$PATH"
+
+info() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+
+wasm_target_installed() {
+  rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$'
+}
+
+# Builds the SPA into dist/ with Trunk. Where rustup has no wasm32 target, Debian's
+# cargo builds the standard library from source (RUSTC_BOOTSTRAP enables build-std).
+build_spa() {
+  info "building the web interface (Trunk)"
+  if wasm_target_installed; then
+    CARGO_TARGET_DIR=target/wasm trunk build --release
+  else
+    PATH="/usr/bin:$PATH" \
+      RUSTC_BOOTSTRAP=1 \
+      CARGO_UNSTABLE_BUILD_STD=std,panic_abort \
+      CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-19 \
+      CARGO_TARGET_DIR=target/wasm \
+      trunk build --release
+  fi
+}

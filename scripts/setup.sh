@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs what building Ferry needs and is missing: git and a C compiler, the wasm32
+# target (rustup, or Debian's rustc-web with build-std where rustup cannot fetch it),
+# wasm-bindgen-cli matching Cargo.lock, and Trunk. With --test it also installs what
+# the tests need: PostgreSQL, Chromium and the end-to-end test's npm packages.
+# Safe to run again: each step checks first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+with_test_deps=false
+[ "${1:-}" = "--test" ] && with_test_deps=true
+
+apt_packages=()
+need_cmd() { command -v "$1" >/dev/null 2>&1 || apt_packages+=("$2"); }
+need_cmd git git
+need_cmd cc gcc
+need_cmd node nodejs
+if $with_test_deps; then
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_packages+=(postgresql)
+  need_cmd chromium chromium
+fi
+
+# The wasm32 standard library: rustup's on a normal machine; Debian's source build here.
+if ! wasm_target_installed && ! rustup target add wasm32-unknown-unknown >/dev/null 2>&1; then
+  info "rustup cannot install wasm32-unknown-unknown; using Debian's rustc-web with build-std"
+  [ -x /usr/bin/cargo ] && [ -d /usr/lib/rustlib/src/rust/library ] || apt_packages+=(rustc-web cargo-web rust-web-src)
+  command -v wasm-ld-19 >/dev/null 2>&1 || apt_packages+=(lld-19)
+fi
+
+if [ ${#apt_packages[@]} -gt 0 ]; then
+  info "installing Debian packages: ${apt_packages[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_packages[@]}" >/dev/null
+fi
+
+bindgen_version=$(wasm_bindgen_version)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_version" ]; then
+  info "installing wasm-bindgen-cli $bindgen_version (about 2 minutes)"
+  # Not --locked: one of its pinned dependency versions is missing from some mirrors.
+  cargo install wasm-bindgen-cli --version "$bindgen_version" --quiet
+fi
+
+if [ "$(trunk --version 2>/dev/null | awk '{print $2}')" != "$TRUNK_VERSION" ]; then
+  info "installing trunk $TRUNK_VERSION (several minutes)"
+  # Trunk $TRUNK_VERSION needs rustc >= 1.96.1; fall back to the nightly toolchain.
+  if ! cargo install trunk --version "$TRUNK_VERSION" --locked --quiet 2>/dev/null; then
+    rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+    cargo +nightly install trunk --version "$TRUNK_VERSION" --quiet
+  fi
+fi
+
+if $with_test_deps; then
+  (cd end2end && { [ -d node_modules/@playwright/test ] || npm ci --no-audit --no-fund --silent; })
+fi
+info "toolchain ready"

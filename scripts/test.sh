@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test: formatting, unit and integration tests (the store's on SQLite and
+# on a real PostgreSQL), then the end-to-end tests in Chromium against a real server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+scripts/setup.sh --test
+
+info "checking formatting"
+cargo fmt --all -- --check
+
+if [ -z "${FERRY_TEST_POSTGRES_URL:-}" ]; then
+  source scripts/postgres.sh
+  start_postgres
+fi
+
+info "unit and integration tests"
+cargo test --quiet
+
+build_spa
+info "building the server for the end-to-end tests"
+cargo build --quiet -p ferry-server
+
+info "end-to-end tests (Chromium)"
+(cd end2end && npx playwright test)
+info "all tests passed"

@@ -1,0 +1,43 @@
+//! The server's side of the app's `Backend` contract: what server functions call.
+//! Errors also set the HTTP status of the server function response.
+
+use async_trait::async_trait;
+use ferry_app::backend::Backend;
+use ferry_app::error::AppError;
+use ferry_app::model::{DeployRequest, DeploymentDetail, DeploymentView, Matrix};
+use leptos::prelude::use_context;
+use leptos_axum::ResponseOptions;
+
+use crate::http::api;
+use crate::services::catalog;
+use crate::state::AppState;
+
+pub struct ServerBackend(pub AppState);
+
+fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(e) = &result {
+        if let (Some(options), Ok(status)) = (use_context::<ResponseOptions>(), e.error.http_status().try_into()) {
+            options.set_status(status);
+        }
+    }
+    result
+}
+
+#[async_trait]
+impl Backend for ServerBackend {
+    async fn matrix(&self) -> Result<Matrix, AppError> {
+        with_status(catalog::matrix(&self.0.store).await)
+    }
+
+    async fn deployment(&self, id: i64) -> Result<DeploymentDetail, AppError> {
+        with_status(api::deployment_detail(&self.0, id).await)
+    }
+
+    async fn deploy(&self, request: DeployRequest) -> Result<DeploymentView, AppError> {
+        with_status(self.0.deployer.start(request).await)
+    }
+
+    async fn history(&self, project: Option<String>, limit: i64) -> Result<Vec<DeploymentView>, AppError> {
+        with_status(api::history(&self.0, project.as_deref(), limit).await)
+    }
+}

@@ -1,0 +1,57 @@
+//! Reading an app's repository with the `git` command: resolving commits and reading
+//! files as they were at a commit. Arguments never pass through a shell.
+
+use std::path::Path;
+
+use tokio::process::Command;
+
+async fn git(repo: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(args)
+        .output()
+        .await
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+/// Whether `repo` is a git repository on this machine.
+pub async fn is_repository(repo: &str) -> bool {
+    Path::new(repo).is_dir() && git(repo, &["rev-parse", "--git-dir"]).await.is_ok()
+}
+
+/// The full hash of `rev`, or `None` when the repository has no such commit.
+pub async fn resolve_commit(repo: &str, rev: &str) -> Option<String> {
+    // `--end-of-options` keeps a revision starting with `-` from being read as an option.
+    let spec = format!("{rev}^{{commit}}");
+    git(repo, &["rev-parse", "--verify", "--quiet", "--end-of-options", &spec])
+        .await
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// A file's content at a commit, or `None` when it does not exist there.
+pub async fn file_at(repo: &str, commit: &str, path: &str) -> Option<String> {
+    git(repo, &["show", &format!("{commit}:{path}")]).await.ok()
+}
+
+/// Runs git with a fixed identity, for creating the demo repository.
+pub async fn commit_all(repo: &str, message: &str) -> Result<String, String> {
+    git(repo, &["add", "--all"]).await?;
+    git(
+        repo,
+        &["-c", "user.name=Ferry demo", "-c", "user.email=demo@ferry.invalid", "commit", "--quiet", "-m", message],
+    )
+    .await?;
+    git(repo, &["rev-parse", "HEAD"]).await.map(|s| s.trim().to_string())
+}
+
+pub async fn init(repo: &str) -> Result<(), String> {
+    git(repo, &["init", "--quiet", "--initial-branch=main"]).await.map(|_| ())
+}

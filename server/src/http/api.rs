@@ -1,0 +1,161 @@
+//! The REST API under `/api/v1`: projects, releases, deployments, logs and events.
+//! Every handler answers errors as `{error, message}` with a 4xx or 5xx status.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use ferry_app::error::AppError;
+use ferry_app::model::{
+    CreateRelease, DeployRequest, DeploymentDetail, DeploymentView, Event, LogLineView, Matrix, ProjectView, ReleaseView,
+};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{Json, Path, Query};
+use crate::error::{HttpError, OrInternal};
+use crate::services::catalog;
+use crate::state::AppState;
+
+type ApiResult<T> = Result<axum::Json<T>, HttpError>;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/projects", get(list_projects).post(create_project))
+        .route("/projects/{slug}/releases", get(list_releases).post(create_release))
+        .route("/matrix", get(matrix))
+        .route("/deployments", post(create_deployment).get(list_deployments))
+        .route("/deployments/{id}", get(get_deployment))
+        .route("/deployments/{id}/logs", get(get_logs))
+        .route("/events", get(list_events))
+        .fallback(|| async { HttpError(AppError::not_found("no such API endpoint")) })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProject {
+    pub slug: String,
+    pub name: String,
+    /// Path of a git repository on the server's machine.
+    pub repo_url: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/projects", responses((status = 200, body = [ProjectView])))]
+pub async fn list_projects(State(s): State<AppState>) -> ApiResult<Vec<ProjectView>> {
+    Ok(axum::Json(s.store.projects().await.or_internal("listing projects")?))
+}
+
+#[utoipa::path(post, path = "/api/v1/projects", request_body = CreateProject,
+    responses((status = 201, body = ProjectView), (status = 409, body = AppError), (status = 422, body = AppError)))]
+pub async fn create_project(
+    State(s): State<AppState>,
+    Json(body): Json<CreateProject>,
+) -> Result<(StatusCode, axum::Json<ProjectView>), HttpError> {
+    let project = catalog::create_project(&s.store, &body.slug, &body.name, &body.repo_url).await?;
+    Ok((StatusCode::CREATED, axum::Json(project)))
+}
+
+#[utoipa::path(get, path = "/api/v1/projects/{slug}/releases", params(("slug" = String, Path)),
+    responses((status = 200, body = [ReleaseView]), (status = 404, body = AppError)))]
+pub async fn list_releases(State(s): State<AppState>, Path(slug): Path<String>) -> ApiResult<Vec<ReleaseView>> {
+    let project = catalog::project(&s.store, &slug).await?;
+    Ok(axum::Json(catalog::releases(&s.store, &project).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/projects/{slug}/releases", params(("slug" = String, Path)), request_body = CreateRelease,
+    responses((status = 201, body = ReleaseView), (status = 404, body = AppError), (status = 409, body = AppError), (status = 422, body = AppError)))]
+pub async fn create_release(
+    State(s): State<AppState>,
+    Path(slug): Path<String>,
+    Json(body): Json<CreateRelease>,
+) -> Result<(StatusCode, axum::Json<ReleaseView>), HttpError> {
+    let project = catalog::project(&s.store, &slug).await?;
+    let release = catalog::create_release(&s.store, &project, &body.version, &body.git_commit, "api").await?;
+    Ok((StatusCode::CREATED, axum::Json(release)))
+}
+
+#[utoipa::path(get, path = "/api/v1/matrix", responses((status = 200, body = Matrix)))]
+pub async fn matrix(State(s): State<AppState>) -> ApiResult<Matrix> {
+    Ok(axum::Json(catalog::matrix(&s.store).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/deployments", request_body = DeployRequest,
+    responses((status = 202, body = DeploymentView), (status = 404, body = AppError), (status = 422, body = AppError)))]
+pub async fn create_deployment(
+    State(s): State<AppState>,
+    Json(body): Json<DeployRequest>,
+) -> Result<(StatusCode, axum::Json<DeploymentView>), HttpError> {
+    Ok((StatusCode::ACCEPTED, axum::Json(s.deployer.start(body).await?)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct HistoryQuery {
+    /// Only this project's deployments.
+    pub project: Option<String>,
+    /// At most this many (1-500, default 50).
+    pub limit: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/deployments", params(HistoryQuery), responses((status = 200, body = [DeploymentView])))]
+pub async fn list_deployments(State(s): State<AppState>, Query(q): Query<HistoryQuery>) -> ApiResult<Vec<DeploymentView>> {
+    Ok(axum::Json(history(&s, q.project.as_deref(), q.limit.unwrap_or(50)).await?))
+}
+
+pub async fn history(s: &AppState, project: Option<&str>, limit: i64) -> Result<Vec<DeploymentView>, AppError> {
+    if !(1..=500).contains(&limit) {
+        return Err(AppError::bad_request("limit: must be between 1 and 500"));
+    }
+    s.store.history(project, limit).await.or_internal("listing deployments")
+}
+
+#[utoipa::path(get, path = "/api/v1/deployments/{id}", params(("id" = i64, Path)),
+    responses((status = 200, body = DeploymentDetail), (status = 404, body = AppError)))]
+pub async fn get_deployment(State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<DeploymentDetail> {
+    Ok(axum::Json(deployment_detail(&s, id).await?))
+}
+
+/// Most lines a snapshot carries; the rest are paged through the logs endpoint.
+const SNAPSHOT_LINES: i64 = 20_000;
+
+pub async fn deployment_detail(s: &AppState, id: i64) -> Result<DeploymentDetail, AppError> {
+    let deployment = s
+        .store
+        .deployment(id)
+        .await
+        .or_internal("loading a deployment")?
+        .ok_or_else(|| AppError::not_found(format!("no deployment {id}")))?;
+    let steps = s.store.steps(id).await.or_internal("loading steps")?;
+    let logs = s.store.logs(id, 0, SNAPSHOT_LINES).await.or_internal("loading logs")?;
+    Ok(DeploymentDetail { deployment, steps, logs })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PageQuery {
+    /// Only items with a sequence number above this one.
+    pub after: Option<i64>,
+    /// At most this many (1-10000, default 1000).
+    pub limit: Option<i64>,
+}
+
+impl PageQuery {
+    fn limit(&self) -> Result<i64, AppError> {
+        let limit = self.limit.unwrap_or(1000);
+        if (1..=10_000).contains(&limit) { Ok(limit) } else { Err(AppError::bad_request("limit: must be between 1 and 10000")) }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/deployments/{id}/logs", params(("id" = i64, Path), PageQuery),
+    responses((status = 200, body = [LogLineView]), (status = 404, body = AppError)))]
+pub async fn get_logs(State(s): State<AppState>, Path(id): Path<i64>, Query(q): Query<PageQuery>) -> ApiResult<Vec<LogLineView>> {
+    let limit = q.limit()?;
+    if s.store.deployment(id).await.or_internal("loading a deployment")?.is_none() {
+        return Err(AppError::not_found(format!("no deployment {id}")).into());
+    }
+    Ok(axum::Json(s.store.logs(id, q.after.unwrap_or(0), limit).await.or_internal("loading logs")?))
+}
+
+#[utoipa::path(get, path = "/api/v1/events", params(PageQuery), responses((status = 200, body = [Event])))]
+pub async fn list_events(State(s): State<AppState>, Query(q): Query<PageQuery>) -> ApiResult<Vec<Event>> {
+    let limit = q.limit()?;
+    Ok(axum::Json(s.store.events_after(q.after.unwrap_or(0), limit).await.or_internal("loading events")?))
+}

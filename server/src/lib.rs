@@ -1,0 +1,54 @@
+//! The Ferry server: configuration, store, event bus, deployment services and the
+//! HTTP surface. `main.rs` only parses arguments and calls `start`.
+
+pub mod backend;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod events;
+pub mod git;
+pub mod http;
+pub mod metrics;
+pub mod services;
+pub mod state;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use config::Config;
+use events::EventBus;
+use metrics::Metrics;
+use services::deployer::Deployer;
+use state::AppState;
+use store::Store;
+
+/// A started server: where it listens and what it serves.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Opens the store, seeds the demo, recovers interrupted work and starts listening.
+pub async fn start(config: &Config) -> Result<Running, String> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("cannot create the data directory {}: {e}", config.data_dir.display()))?;
+    let data_dir = std::fs::canonicalize(&config.data_dir).map_err(|e| e.to_string())?;
+    let store = Store::connect(&config.database_url()).await.map_err(|e| format!("cannot open the database: {e}"))?;
+    let bus = EventBus::new(store.clone());
+    let metrics = Arc::new(Metrics::default());
+    let deployer = Deployer::new(store.clone(), bus.clone(), metrics.clone(), data_dir.join("targets"));
+    let state = AppState { store, bus, deployer, metrics };
+
+    demo::seed(&state.store, config).await.map_err(|e| format!("cannot create the demo project: {e}"))?;
+    state.deployer.recover().await.map_err(|e| format!("cannot recover deployments: {}", e.message))?;
+
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let app = http::router(state.clone(), &config.site_dir);
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(Running { addr, state, server })
+}

@@ -1,0 +1,38 @@
+//! The `ferry` binary.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use ferry_server::config::{Cli, Config};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    let config = match Config::load(&cli) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("ferry: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let running = match ferry_server::start(&config).await {
+        Ok(running) => running,
+        Err(e) => {
+            eprintln!("ferry: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("Ferry is running at http://{}", running.addr);
+    tokio::select! {
+        result = running.server => {
+            eprintln!("ferry: the server stopped: {result:?}");
+            ExitCode::FAILURE
+        }
+        _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
+    }
+}

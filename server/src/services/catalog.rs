@@ -1,0 +1,105 @@
+//! Projects and releases: registering a project from its repository's `ferry.yml`,
+//! cutting releases from commits, and assembling the environment matrix.
+
+use ferry_app::error::AppError;
+use ferry_app::model::{Matrix, MatrixCell, MatrixRow, ProjectView, ReleaseView};
+use ferry_engine::pipeline::{Pipeline, PIPELINE_FILE};
+
+use crate::error::OrInternal;
+use crate::git;
+use crate::store::{is_unique_violation, NewProject, NewRelease, Store};
+
+/// Reads and validates the pipeline file at `commit`.
+async fn pipeline_at(repo: &str, commit: &str) -> Result<(Pipeline, String), AppError> {
+    let text = git::file_at(repo, commit, PIPELINE_FILE)
+        .await
+        .ok_or_else(|| AppError::unprocessable(format!("{PIPELINE_FILE} not found at commit {commit}")))?;
+    let pipeline = Pipeline::parse(PIPELINE_FILE, &text).map_err(|e| AppError::unprocessable(e.to_string()))?;
+    Ok((pipeline, text))
+}
+
+fn check_slug(slug: &str) -> Result<(), AppError> {
+    ferry_engine::pipeline::Name::parse(slug).map(|_| ()).map_err(|e| AppError::bad_request(format!("slug: {e}")))
+}
+
+pub async fn create_project(store: &Store, slug: &str, name: &str, repo_url: &str) -> Result<ProjectView, AppError> {
+    check_slug(slug)?;
+    if name.trim().is_empty() || name.len() > 100 {
+        return Err(AppError::bad_request("name: must be 1-100 characters"));
+    }
+    if !git::is_repository(repo_url).await {
+        return Err(AppError::unprocessable(format!("repo_url: `{repo_url}` is not a git repository on this server")));
+    }
+    let head = git::resolve_commit(repo_url, "HEAD")
+        .await
+        .ok_or_else(|| AppError::unprocessable("repo_url: the repository has no commits"))?;
+    let (pipeline, _) = pipeline_at(repo_url, &head).await?;
+    let environments = pipeline.environments.iter().map(|e| e.name.to_string()).collect();
+    let new = NewProject { slug: slug.into(), name: name.trim().into(), repo_url: repo_url.into(), environments };
+    match store.create_project(&new).await {
+        Ok(project) => Ok(project),
+        Err(e) if is_unique_violation(&e) => Err(AppError::conflict(format!("project `{slug}` already exists"))),
+        Err(e) => Err(e).or_internal("creating a project"),
+    }
+}
+
+pub async fn project(store: &Store, slug: &str) -> Result<ProjectView, AppError> {
+    store
+        .project_by_slug(slug)
+        .await
+        .or_internal("loading a project")?
+        .ok_or_else(|| AppError::not_found(format!("no project `{slug}`")))
+}
+
+/// Cuts an immutable release of `project` at `rev`, keeping its pipeline as it is there.
+pub async fn create_release(
+    store: &Store,
+    project: &ProjectView,
+    version: &str,
+    rev: &str,
+    source: &str,
+) -> Result<ReleaseView, AppError> {
+    let version = version.trim();
+    if version.is_empty() || version.len() > 64 || version.chars().any(char::is_whitespace) {
+        return Err(AppError::bad_request("version: must be 1-64 characters without spaces"));
+    }
+    if rev.is_empty() || rev.starts_with('-') || rev.len() > 200 {
+        return Err(AppError::bad_request("git_commit: not a commit"));
+    }
+    let commit = git::resolve_commit(&project.repo_url, rev)
+        .await
+        .ok_or_else(|| AppError::unprocessable(format!("git_commit: `{rev}` is not a commit of the repository")))?;
+    let (_, pipeline) = pipeline_at(&project.repo_url, &commit).await?;
+    let new = NewRelease {
+        project_id: project.id,
+        version: version.into(),
+        git_commit: commit,
+        source: source.into(),
+        pipeline,
+    };
+    match store.create_release(&new).await {
+        Ok(row) => Ok(row.view()),
+        Err(e) if is_unique_violation(&e) => Err(AppError::conflict(format!("release {version} already exists"))),
+        Err(e) => Err(e).or_internal("creating a release"),
+    }
+}
+
+pub async fn releases(store: &Store, project: &ProjectView) -> Result<Vec<ReleaseView>, AppError> {
+    let rows = store.releases(project.id).await.or_internal("listing releases")?;
+    Ok(rows.iter().map(|r| r.view()).collect())
+}
+
+pub async fn matrix(store: &Store) -> Result<Matrix, AppError> {
+    let mut rows = Vec::new();
+    for project in store.projects().await.or_internal("listing projects")? {
+        let mut cells = Vec::new();
+        for environment in &project.environments {
+            let current = store.latest_in_environment(environment.id, true).await.or_internal("matrix")?;
+            let latest = store.latest_in_environment(environment.id, false).await.or_internal("matrix")?;
+            cells.push(MatrixCell { environment: environment.clone(), current, latest });
+        }
+        let releases = releases(store, &project).await?;
+        rows.push(MatrixRow { project, cells, releases });
+    }
+    Ok(Matrix { rows })
+}

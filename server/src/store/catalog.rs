@@ -1,0 +1,118 @@
+//! Projects, their environments in lifecycle order, and their immutable releases.
+
+use ferry_app::model::{EnvironmentView, ProjectView};
+
+use super::rows::{EnvironmentRow, ProjectRow, ReleaseRow};
+use super::{now_millis, Store, StoreResult};
+
+pub struct NewProject {
+    pub slug: String,
+    pub name: String,
+    pub repo_url: String,
+    /// Environment names in lifecycle order.
+    pub environments: Vec<String>,
+}
+
+pub struct NewRelease {
+    pub project_id: i64,
+    pub version: String,
+    pub git_commit: String,
+    pub source: String,
+    pub pipeline: String,
+}
+
+const RELEASE_COLUMNS: &str = "id, project_id, version, git_commit, source, pipeline, created_at";
+
+impl Store {
+    pub async fn create_project(&self, new: &NewProject) -> StoreResult<ProjectView> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO projects (slug, name, repo_url, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(&new.slug)
+        .bind(&new.name)
+        .bind(&new.repo_url)
+        .bind(now_millis())
+        .fetch_one(&mut *tx)
+        .await?;
+        for (position, name) in new.environments.iter().enumerate() {
+            sqlx::query("INSERT INTO environments (project_id, name, position) VALUES ($1, $2, $3)")
+                .bind(id)
+                .bind(name)
+                .bind(position as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(self.project(id).await?.expect("just created"))
+    }
+
+    pub async fn projects(&self) -> StoreResult<Vec<ProjectView>> {
+        let rows: Vec<ProjectRow> =
+            sqlx::query_as("SELECT id, slug, name, repo_url FROM projects ORDER BY slug").fetch_all(&self.pool).await?;
+        let envs: Vec<EnvironmentRow> =
+            sqlx::query_as("SELECT id, project_id, name, position FROM environments ORDER BY project_id, position")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|p| project_view(p, &envs)).collect())
+    }
+
+    pub async fn project(&self, id: i64) -> StoreResult<Option<ProjectView>> {
+        Ok(self.projects().await?.into_iter().find(|p| p.id == id))
+    }
+
+    pub async fn project_by_slug(&self, slug: &str) -> StoreResult<Option<ProjectView>> {
+        let id: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM projects WHERE slug = $1").bind(slug).fetch_optional(&self.pool).await?;
+        match id {
+            Some(id) => self.project(id).await,
+            None => Ok(None),
+        }
+    }
+
+    pub async fn create_release(&self, new: &NewRelease) -> StoreResult<ReleaseRow> {
+        let sql = format!(
+            "INSERT INTO releases (project_id, version, git_commit, source, pipeline, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {RELEASE_COLUMNS}"
+        );
+        sqlx::query_as(&sql)
+            .bind(new.project_id)
+            .bind(&new.version)
+            .bind(&new.git_commit)
+            .bind(&new.source)
+            .bind(&new.pipeline)
+            .bind(now_millis())
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    pub async fn release(&self, id: i64) -> StoreResult<Option<ReleaseRow>> {
+        let sql = format!("SELECT {RELEASE_COLUMNS} FROM releases WHERE id = $1");
+        sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await
+    }
+
+    /// Newest first.
+    pub async fn releases(&self, project_id: i64) -> StoreResult<Vec<ReleaseRow>> {
+        let sql = format!("SELECT {RELEASE_COLUMNS} FROM releases WHERE project_id = $1 ORDER BY id DESC");
+        sqlx::query_as(&sql).bind(project_id).fetch_all(&self.pool).await
+    }
+}
+
+fn project_view(p: ProjectRow, envs: &[EnvironmentRow]) -> ProjectView {
+    ProjectView {
+        environments: envs
+            .iter()
+            .filter(|e| e.project_id == p.id)
+            .map(|e| EnvironmentView { id: e.id, name: e.name.clone(), position: e.position as i32 })
+            .collect(),
+        id: p.id,
+        slug: p.slug,
+        name: p.name,
+        repo_url: p.repo_url,
+    }
+}
+
+/// True when the error is a uniqueness violation (e.g. a release version used twice).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error().is_some_and(|d| d.is_unique_violation())
+}

@@ -1,0 +1,219 @@
+//! Deployments, their steps and their log lines. State changes are conditional
+//! updates (`WHERE state = from`), so a transition the state machine forbids, or one
+//! that lost a race, changes nothing.
+
+use ferry_app::model::{DeploymentState, DeploymentView, LogLineView, LogStream, StepState, StepView};
+
+use super::rows::{DeploymentRow, LogRow, StepRow, DEPLOYMENT_SELECT};
+use super::{now_millis, Store, StoreResult};
+
+pub struct StepChange {
+    pub deployment_id: i64,
+    pub position: i32,
+    pub from: StepState,
+    pub to: StepState,
+    pub exit_code: Option<i32>,
+}
+
+pub struct NewLogLine {
+    pub deployment_id: i64,
+    pub seq: i64,
+    pub step: i32,
+    pub stream: LogStream,
+    pub text: String,
+}
+
+const STEP_COLUMNS: &str = "deployment_id, position, name, state, started_at, finished_at, exit_code";
+
+impl Store {
+    /// Records a queued deployment and its steps in one transaction.
+    pub async fn create_deployment(
+        &self,
+        project_id: i64,
+        environment_id: i64,
+        release_id: i64,
+        steps: &[String],
+    ) -> StoreResult<DeploymentView> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO deployments (project_id, environment_id, release_id, state, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(project_id)
+        .bind(environment_id)
+        .bind(release_id)
+        .bind(DeploymentState::Queued.as_str())
+        .bind(now_millis())
+        .fetch_one(&mut *tx)
+        .await?;
+        for (position, name) in steps.iter().enumerate() {
+            sqlx::query("INSERT INTO steps (deployment_id, position, name, state) VALUES ($1, $2, $3, $4)")
+                .bind(id)
+                .bind(position as i64)
+                .bind(name)
+                .bind(StepState::Queued.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(self.deployment(id).await?.expect("just created"))
+    }
+
+    pub async fn deployment(&self, id: i64) -> StoreResult<Option<DeploymentView>> {
+        let sql = format!("{DEPLOYMENT_SELECT} WHERE d.id = $1");
+        let row: Option<DeploymentRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?;
+        Ok(row.map(DeploymentRow::view))
+    }
+
+    /// Moves a deployment from `from` to `to`; `None` when it was not in `from`.
+    pub async fn transition_deployment(
+        &self,
+        id: i64,
+        from: DeploymentState,
+        to: DeploymentState,
+        reason: Option<&str>,
+    ) -> StoreResult<Option<DeploymentView>> {
+        if !from.can_become(to) {
+            return Ok(None);
+        }
+        let now = now_millis();
+        let started = (to == DeploymentState::Running).then_some(now);
+        let finished = to.is_terminal().then_some(now);
+        let changed = sqlx::query(
+            "UPDATE deployments SET state = $1, reason = COALESCE($2, reason), \
+             started_at = COALESCE($3, started_at), finished_at = COALESCE($4, finished_at) \
+             WHERE id = $5 AND state = $6",
+        )
+        .bind(to.as_str())
+        .bind(reason)
+        .bind(started)
+        .bind(finished)
+        .bind(id)
+        .bind(from.as_str())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(None);
+        }
+        self.deployment(id).await
+    }
+
+    pub async fn steps(&self, deployment_id: i64) -> StoreResult<Vec<StepView>> {
+        let sql = format!("SELECT {STEP_COLUMNS} FROM steps WHERE deployment_id = $1 ORDER BY position");
+        let rows: Vec<StepRow> = sqlx::query_as(&sql).bind(deployment_id).fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(StepRow::view).collect())
+    }
+
+    /// Applies a step transition; `None` when the step was not in `change.from`.
+    pub async fn change_step(&self, change: &StepChange) -> StoreResult<Option<StepView>> {
+        if !change.from.can_become(change.to) {
+            return Ok(None);
+        }
+        let now = now_millis();
+        let started = (change.to == StepState::Running).then_some(now);
+        let finished = (change.to.is_terminal() && change.to != StepState::Skipped).then_some(now);
+        let changed = sqlx::query(
+            "UPDATE steps SET state = $1, started_at = COALESCE($2, started_at), \
+             finished_at = COALESCE($3, finished_at), exit_code = COALESCE($4, exit_code) \
+             WHERE deployment_id = $5 AND position = $6 AND state = $7",
+        )
+        .bind(change.to.as_str())
+        .bind(started)
+        .bind(finished)
+        .bind(change.exit_code.map(i64::from))
+        .bind(change.deployment_id)
+        .bind(i64::from(change.position))
+        .bind(change.from.as_str())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(None);
+        }
+        let sql = format!("SELECT {STEP_COLUMNS} FROM steps WHERE deployment_id = $1 AND position = $2");
+        let row: Option<StepRow> = sqlx::query_as(&sql)
+            .bind(change.deployment_id)
+            .bind(i64::from(change.position))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(StepRow::view))
+    }
+
+    pub async fn append_log(&self, line: NewLogLine) -> StoreResult<LogLineView> {
+        let at = now_millis();
+        sqlx::query("INSERT INTO log_lines (deployment_id, seq, step, stream, text, at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(line.deployment_id)
+            .bind(line.seq)
+            .bind(i64::from(line.step))
+            .bind(line.stream.as_str())
+            .bind(&line.text)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+        Ok(LogRow {
+            deployment_id: line.deployment_id,
+            seq: line.seq,
+            step: i64::from(line.step),
+            stream: line.stream.as_str().to_string(),
+            text: line.text,
+            at,
+        }
+        .view())
+    }
+
+    /// Lines after `after_seq`, oldest first, at most `limit`.
+    pub async fn logs(&self, deployment_id: i64, after_seq: i64, limit: i64) -> StoreResult<Vec<LogLineView>> {
+        let rows: Vec<LogRow> = sqlx::query_as(
+            "SELECT deployment_id, seq, step, stream, text, at FROM log_lines \
+             WHERE deployment_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(deployment_id)
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(LogRow::view).collect())
+    }
+
+    /// The newest deployment to an environment, optionally only a successful one.
+    pub async fn latest_in_environment(&self, environment_id: i64, succeeded_only: bool) -> StoreResult<Option<DeploymentView>> {
+        let filter = if succeeded_only { " AND d.state = 'succeeded'" } else { "" };
+        let sql = format!("{DEPLOYMENT_SELECT} WHERE d.environment_id = $1{filter} ORDER BY d.id DESC LIMIT 1");
+        let row: Option<DeploymentRow> = sqlx::query_as(&sql).bind(environment_id).fetch_optional(&self.pool).await?;
+        Ok(row.map(DeploymentRow::view))
+    }
+
+    /// Newest first, optionally for one project.
+    pub async fn history(&self, project: Option<&str>, limit: i64) -> StoreResult<Vec<DeploymentView>> {
+        let sql = format!("{DEPLOYMENT_SELECT} WHERE ($1 IS NULL OR p.slug = $1) ORDER BY d.id DESC LIMIT $2");
+        let rows: Vec<DeploymentRow> = sqlx::query_as(&sql).bind(project).bind(limit).fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(DeploymentRow::view).collect())
+    }
+
+    pub async fn deployments_in_state(&self, state: DeploymentState) -> StoreResult<Vec<DeploymentView>> {
+        let sql = format!("{DEPLOYMENT_SELECT} WHERE d.state = $1 ORDER BY d.id");
+        let rows: Vec<DeploymentRow> = sqlx::query_as(&sql).bind(state.as_str()).fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(DeploymentRow::view).collect())
+    }
+
+    /// Closes the steps of a deployment that will not continue: running ones fail,
+    /// queued ones are skipped. Returns the steps that changed.
+    pub async fn close_open_steps(&self, deployment_id: i64) -> StoreResult<Vec<StepView>> {
+        let mut changed = Vec::new();
+        for step in self.steps(deployment_id).await? {
+            let to = match step.state {
+                StepState::Running => StepState::Failed,
+                StepState::Queued => StepState::Skipped,
+                _ => continue,
+            };
+            let change = StepChange { deployment_id, position: step.position, from: step.state, to, exit_code: None };
+            changed.extend(self.change_step(&change).await?);
+        }
+        Ok(changed)
+    }
+
+    pub async fn count_by_state(&self) -> StoreResult<Vec<(String, i64)>> {
+        sqlx::query_as("SELECT state, COUNT(*) FROM deployments GROUP BY state").fetch_all(&self.pool).await
+    }
+}

@@ -1,0 +1,40 @@
+//! The numbered event log the websocket replays from.
+
+use ferry_app::model::{Event, EventPayload};
+
+use super::{now_millis, Store, StoreResult};
+
+impl Store {
+    /// Appends an event and returns it with its sequence number.
+    pub async fn append_event(&self, payload: EventPayload) -> StoreResult<Event> {
+        let json = serde_json::to_string(&payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let seq: i64 = sqlx::query_scalar("INSERT INTO events (payload, at) VALUES ($1, $2) RETURNING seq")
+            .bind(json)
+            .bind(now_millis())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Event { seq, payload })
+    }
+
+    /// Events after `after`, oldest first, at most `limit`.
+    pub async fn events_after(&self, after: i64, limit: i64) -> StoreResult<Vec<Event>> {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT seq, payload FROM events WHERE seq > $1 ORDER BY seq LIMIT $2")
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(seq, json)| {
+                let payload = serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+                Ok(Event { seq, payload })
+            })
+            .collect()
+    }
+
+    /// The newest sequence number (0 when there are no events).
+    pub async fn head_seq(&self) -> StoreResult<i64> {
+        let head: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events").fetch_one(&self.pool).await?;
+        Ok(head.unwrap_or(0))
+    }
+}

@@ -1,0 +1,137 @@
+//! Row types as the database returns them, and their conversion to the shared view
+//! types. These never reach the wasm client.
+
+use ferry_app::model::{DeploymentState, DeploymentView, LogLineView, LogStream, ReleaseView, StepState, StepView};
+
+use super::to_time;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ProjectRow {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub repo_url: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EnvironmentRow {
+    pub id: i64,
+    pub project_id: i64,
+    pub name: String,
+    pub position: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReleaseRow {
+    pub id: i64,
+    pub project_id: i64,
+    pub version: String,
+    pub git_commit: String,
+    pub source: String,
+    pub pipeline: String,
+    pub created_at: i64,
+}
+
+impl ReleaseRow {
+    pub fn view(&self) -> ReleaseView {
+        ReleaseView {
+            id: self.id,
+            project_id: self.project_id,
+            version: self.version.clone(),
+            git_commit: self.git_commit.clone(),
+            source: self.source.clone(),
+            created_at: to_time(self.created_at),
+        }
+    }
+}
+
+/// `DEPLOYMENT_SELECT` columns.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeploymentRow {
+    pub id: i64,
+    pub project_id: i64,
+    pub project: String,
+    pub environment_id: i64,
+    pub environment: String,
+    pub release_id: i64,
+    pub release_version: String,
+    pub state: String,
+    pub reason: Option<String>,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+pub const DEPLOYMENT_SELECT: &str = "SELECT d.id, d.project_id, p.slug AS project, d.environment_id, \
+    e.name AS environment, d.release_id, r.version AS release_version, d.state, d.reason, \
+    d.created_at, d.started_at, d.finished_at \
+    FROM deployments d JOIN projects p ON p.id = d.project_id \
+    JOIN environments e ON e.id = d.environment_id JOIN releases r ON r.id = d.release_id";
+
+impl DeploymentRow {
+    pub fn view(self) -> DeploymentView {
+        DeploymentView {
+            id: self.id,
+            project_id: self.project_id,
+            project: self.project,
+            environment_id: self.environment_id,
+            environment: self.environment,
+            release_id: self.release_id,
+            release_version: self.release_version,
+            // Only Ferry writes this column, always from `DeploymentState::as_str`.
+            state: DeploymentState::parse(&self.state).unwrap_or(DeploymentState::Failed),
+            reason: self.reason,
+            created_at: to_time(self.created_at),
+            started_at: self.started_at.map(to_time),
+            finished_at: self.finished_at.map(to_time),
+        }
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StepRow {
+    pub deployment_id: i64,
+    pub position: i64,
+    pub name: String,
+    pub state: String,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub exit_code: Option<i64>,
+}
+
+impl StepRow {
+    pub fn view(self) -> StepView {
+        StepView {
+            deployment_id: self.deployment_id,
+            position: self.position as i32,
+            name: self.name,
+            state: StepState::parse(&self.state).unwrap_or(StepState::Failed),
+            started_at: self.started_at.map(to_time),
+            finished_at: self.finished_at.map(to_time),
+            exit_code: self.exit_code.map(|c| c as i32),
+        }
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LogRow {
+    pub deployment_id: i64,
+    pub seq: i64,
+    pub step: i64,
+    pub stream: String,
+    pub text: String,
+    pub at: i64,
+}
+
+impl LogRow {
+    pub fn view(self) -> LogLineView {
+        LogLineView {
+            deployment_id: self.deployment_id,
+            seq: self.seq,
+            step: self.step as i32,
+            stream: LogStream::parse(&self.stream).unwrap_or(LogStream::System),
+            text: self.text,
+            at: to_time(self.at),
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! REST API tests through the real server on port 0: projects, releases, real
+//! deployments of the hello-web app, queueing, errors, restart and recovery.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{spawn_app, spawn_with, TestApp};
+use ferry_app::model::DeploymentState;
+use serde_json::{json, Value};
+
+fn assert_error(status: u16, body: &Value, expected_status: u16, code: &str) {
+    assert_eq!(status, expected_status, "{body}");
+    assert_eq!(body["error"], code, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+}
+
+async fn deploy(app: &TestApp, project: &str, release: i64, env: &str) -> i64 {
+    let (status, body) =
+        app.post("/api/v1/deployments", json!({"project": project, "release_id": release, "environment": env})).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["state"], "queued");
+    body["id"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn a_deployment_really_deploys_the_app() {
+    let app = spawn_app().await;
+    let (release, ports) = app.hello_project("hello").await;
+    let id = deploy(&app, "hello", release, "development").await;
+    let detail = app.wait_finished(id).await;
+    assert_eq!(detail["deployment"]["state"], "succeeded", "{detail}");
+
+    let steps: Vec<(&str, &str)> = detail["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        steps,
+        [("fetch", "succeeded"), ("build", "succeeded"), ("switch", "succeeded"), ("restart", "succeeded"), ("health-check", "succeeded")]
+    );
+    let logs: Vec<&str> = detail["logs"].as_array().unwrap().iter().map(|l| l["text"].as_str().unwrap()).collect();
+    assert!(logs.iter().any(|l| l.starts_with("building hello-web 1.0.0")), "{logs:?}");
+    let seqs: Vec<i64> = detail["logs"].as_array().unwrap().iter().map(|l| l["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "log numbers have no gaps");
+
+    let current = app.data_dir.join(format!("targets/development/hello/releases/{release}"));
+    assert_eq!(std::fs::read_link(app.data_dir.join("targets/development/hello/current")).unwrap(), std::path::Path::new("releases").join(release.to_string()));
+    assert!(current.join("dist/index.html").is_file());
+    let page = reqwest::get(format!("http://127.0.0.1:{}/", ports[0])).await.unwrap().text().await.unwrap();
+    assert!(page.contains("1.0.0"), "{page}");
+
+    // The matrix shows it live in development and nothing elsewhere.
+    let (_, matrix) = app.get("/api/v1/matrix").await;
+    let cells = &matrix["rows"][0]["cells"];
+    assert_eq!(cells[0]["current"]["release_version"], "1.0.0");
+    assert!(cells[1]["current"].is_null());
+
+    // Metrics count it.
+    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("ferry_deployments{state=\"succeeded\"} 1"), "{metrics}");
+    assert!(metrics.contains("ferry_step_duration_seconds_count{step=\"build\"} 1"), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_second_deployment_to_the_same_environment_waits_for_the_first() {
+    let app = spawn_app().await;
+    let (release, _) = app.hello_project("queue").await;
+    let first = deploy(&app, "queue", release, "development").await;
+    let second = deploy(&app, "queue", release, "development").await;
+    let a = app.wait_finished(first).await;
+    let b = app.wait_finished(second).await;
+    assert_eq!(a["deployment"]["state"], "succeeded", "{a}");
+    assert_eq!(b["deployment"]["state"], "succeeded", "{b}");
+    let finished_first = a["deployment"]["finished_at"].as_str().unwrap().to_string();
+    let started_second = b["deployment"]["started_at"].as_str().unwrap().to_string();
+    let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap();
+    assert!(parse(&started_second) >= parse(&finished_first), "{started_second} < {finished_first}");
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_errors() {
+    let app = spawn_app().await;
+    let (release, _) = app.hello_project("errs").await;
+
+    let (s, b) = app.post("/api/v1/projects", json!({"slug": "Bad Slug", "name": "x", "repo_url": "/tmp"})).await;
+    assert_error(s, &b, 400, "bad_request");
+    let (s, b) = app.post("/api/v1/projects", json!({"slug": "nogit", "name": "x", "repo_url": "/definitely/not/here"})).await;
+    assert_error(s, &b, 422, "unprocessable");
+    let repo = app.data_dir.join("src-errs").display().to_string();
+    let (s, b) = app.post("/api/v1/projects", json!({"slug": "errs", "name": "x", "repo_url": repo})).await;
+    assert_error(s, &b, 409, "conflict");
+    let (s, b) = app.post("/api/v1/projects", json!({"slug": "x"})).await;
+    assert_error(s, &b, 400, "bad_request");
+
+    let raw = app
+        .client
+        .post(format!("{}/api/v1/deployments", app.base))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    let status = raw.status().as_u16();
+    let body: Value = raw.json().await.unwrap();
+    assert_error(status, &body, 400, "bad_request");
+
+    let (s, b) = app.post("/api/v1/projects/errs/releases", json!({"version": "1.0.0", "git_commit": "HEAD"})).await;
+    assert_error(s, &b, 409, "conflict");
+    let (s, b) = app.post("/api/v1/projects/errs/releases", json!({"version": "2.0", "git_commit": "0123abc"})).await;
+    assert_error(s, &b, 422, "unprocessable");
+    let (s, b) = app.post("/api/v1/projects/errs/releases", json!({"version": "2.0", "git_commit": "--help"})).await;
+    assert_error(s, &b, 400, "bad_request");
+    let (s, b) = app.post("/api/v1/projects/nope/releases", json!({"version": "2.0", "git_commit": "HEAD"})).await;
+    assert_error(s, &b, 404, "not_found");
+
+    let (s, b) = app.post("/api/v1/deployments", json!({"project": "errs", "release_id": release, "environment": "moon"})).await;
+    assert_error(s, &b, 404, "not_found");
+    let (s, b) = app.post("/api/v1/deployments", json!({"project": "errs", "release_id": 9999, "environment": "staging"})).await;
+    assert_error(s, &b, 404, "not_found");
+    let (s, b) = app.get("/api/v1/deployments/abc").await;
+    assert_error(s, &b, 400, "bad_request");
+    let (s, b) = app.get("/api/v1/deployments/424242").await;
+    assert_error(s, &b, 404, "not_found");
+    let (s, b) = app.get("/api/v1/deployments?limit=0").await;
+    assert_error(s, &b, 400, "bad_request");
+    let (s, b) = app.get("/api/v1/no-such-thing").await;
+    assert_error(s, &b, 404, "not_found");
+}
+
+#[tokio::test]
+async fn a_broken_pipeline_file_is_rejected_with_its_line() {
+    let app = spawn_app().await;
+    app.hello_project("broken").await;
+    let repo = app.data_dir.join("src-broken");
+    std::fs::write(repo.join("ferry.yml"), "environments:\n  - name: development\n  - name: Not Valid\n").unwrap();
+    common::git(&repo, &["commit", "--quiet", "-am", "break it"]);
+    let (s, b) = app.post("/api/v1/projects/broken/releases", json!({"version": "2.0", "git_commit": "HEAD"})).await;
+    assert_error(s, &b, 422, "unprocessable");
+    let message = b["message"].as_str().unwrap();
+    assert!(message.starts_with("ferry.yml:3:") && message.contains("environments[1].name"), "{message}");
+}
+
+#[tokio::test]
+async fn a_failing_health_check_fails_the_deployment_with_the_reason() {
+    let app = spawn_app().await;
+    app.hello_project("sick").await;
+    let repo = app.data_dir.join("src-sick");
+    let yml = std::fs::read_to_string(repo.join("ferry.yml")).unwrap().replace("/healthz", "/healthz-missing").replace("expect_status: 200", "expect_status: 204").replace("timeout: 20s", "timeout: 3s");
+    std::fs::write(repo.join("ferry.yml"), yml).unwrap();
+    common::git(&repo, &["commit", "--quiet", "-am", "unhealthy"]);
+    let (_, release) = app.post("/api/v1/projects/sick/releases", json!({"version": "2.0", "git_commit": "HEAD"})).await;
+    let id = deploy(&app, "sick", release["id"].as_i64().unwrap(), "development").await;
+    let detail = app.wait_finished(id).await;
+    assert_eq!(detail["deployment"]["state"], "failed");
+    assert!(detail["deployment"]["reason"].as_str().unwrap().contains("health-check"), "{detail}");
+    assert_eq!(detail["steps"][4]["state"], "failed");
+}
+
+#[tokio::test]
+async fn history_and_logs_survive_a_restart_and_interrupted_work_is_failed() {
+    let app = spawn_app().await;
+    let (release, _) = app.hello_project("durable").await;
+    let id = deploy(&app, "durable", release, "development").await;
+    let before = app.wait_finished(id).await;
+    // A deployment that was running when the server stopped.
+    let store = app.running.state.store.clone();
+    let interrupted = {
+        let project = store.project_by_slug("durable").await.unwrap().unwrap();
+        let d = store.create_deployment(project.id, project.environments[1].id, release, &["fetch".into()]).await.unwrap();
+        store.transition_deployment(d.id, DeploymentState::Queued, DeploymentState::Running, None).await.unwrap();
+        d.id
+    };
+    let config = app.config.clone();
+    let tmp_keeper = app; // keeps the data directory while the second server runs
+    tmp_keeper.running.server.abort();
+
+    let second = spawn_with(config).await;
+    let (_, after) = second.get(&format!("/api/v1/deployments/{id}")).await;
+    assert_eq!(after["logs"], before["logs"]);
+    assert_eq!(after["deployment"]["state"], "succeeded");
+    let (_, failed) = second.get(&format!("/api/v1/deployments/{interrupted}")).await;
+    assert_eq!(failed["deployment"]["state"], "failed");
+    assert!(failed["deployment"]["reason"].as_str().unwrap().contains("interrupted"), "{failed}");
+    assert_eq!(failed["steps"][0]["state"], "skipped");
+    let (_, history) = second.get("/api/v1/deployments?project=durable").await;
+    assert_eq!(history.as_array().unwrap().len(), 2);
+    drop(tmp_keeper);
+}
+
+#[tokio::test]
+async fn health_metrics_and_openapi_are_served() {
+    let app = spawn_app().await;
+    let (s, b) = app.get("/healthz").await;
+    assert_eq!((s, b["status"].as_str()), (200, Some("ok")));
+    let (s, doc) = app.get("/api/openapi.json").await;
+    assert_eq!(s, 200);
+    for path in ["/api/v1/projects", "/api/v1/deployments", "/api/v1/deployments/{id}/logs", "/api/v1/events"] {
+        assert!(doc["paths"][path].is_object(), "{path} missing from the OpenAPI document");
+    }
+    assert!(doc["components"]["schemas"]["DeploymentView"].is_object());
+    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("ferry_websocket_clients 0"), "{metrics}");
+    tokio::time::sleep(Duration::from_millis(1)).await;
+}
+
+#[tokio::test]
+async fn the_demo_project_is_created_on_first_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = common::test_config(tmp.path());
+    config.demo = true;
+    let app = spawn_with(config.clone()).await;
+    let (_, matrix) = app.get("/api/v1/matrix").await;
+    let row = &matrix["rows"][0];
+    assert_eq!(row["project"]["slug"], "hello-web");
+    let envs: Vec<&str> = row["cells"].as_array().unwrap().iter().map(|c| c["environment"]["name"].as_str().unwrap()).collect();
+    assert_eq!(envs, ["development", "staging", "production"]);
+    let versions: Vec<&str> = row["releases"].as_array().unwrap().iter().map(|r| r["version"].as_str().unwrap()).collect();
+    assert_eq!(versions, ["1.1.0", "1.0.0"]);
+    app.running.server.abort();
+    // A second start finds the project and does not seed again.
+    let again = spawn_with(config).await;
+    let (_, projects) = again.get("/api/v1/projects").await;
+    assert_eq!(projects.as_array().unwrap().len(), 1);
+    drop(app);
+}

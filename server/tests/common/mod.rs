@@ -1,0 +1,180 @@
+//! Test harness: `spawn_app` starts the real server on port 0 with a fresh database
+//! (SQLite by default, PostgreSQL when FERRY_TEST_POSTGRES_URL is set and asked for),
+//! and helpers build throwaway app repositories.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use ferry_server::config::Config;
+use serde_json::Value;
+
+pub struct TestApp {
+    pub base: String,
+    pub addr: std::net::SocketAddr,
+    pub data_dir: PathBuf,
+    pub config: Config,
+    pub client: reqwest::Client,
+    pub running: ferry_server::Running,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.running.server.abort();
+        stop_apps(&self.data_dir);
+    }
+}
+
+/// Kills the app servers deployments started under `data_dir` (their pid files).
+pub fn stop_apps(data_dir: &Path) {
+    let Ok(output) = Command::new("find").arg(data_dir.join("targets")).args(["-name", "app.pid"]).output() else {
+        return;
+    };
+    for pidfile in String::from_utf8_lossy(&output.stdout).lines() {
+        if let Ok(pid) = std::fs::read_to_string(pidfile) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn test_config(data_dir: &Path) -> Config {
+    Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data_dir.to_path_buf(),
+        database_url: None,
+        site_dir: data_dir.join("no-site"),
+        demo: false,
+        demo_source: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/hello-web"),
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = test_config(tmp.path());
+    let mut app = spawn_with(config).await;
+    app._tmp = Some(tmp);
+    app
+}
+
+pub async fn spawn_with(config: Config) -> TestApp {
+    let running = ferry_server::start(&config).await.expect("server starts");
+    let addr = running.addr;
+    TestApp {
+        base: format!("http://{addr}"),
+        addr,
+        data_dir: config.data_dir.clone(),
+        config,
+        client: reqwest::Client::new(),
+        running,
+        _tmp: None,
+    }
+}
+
+impl TestApp {
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let resp = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let resp = self.client.post(format!("{}{path}", self.base)).json(&body).send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Polls a deployment until it reaches a final state.
+    pub async fn wait_finished(&self, id: i64) -> Value {
+        for _ in 0..600 {
+            let (_, detail) = self.get(&format!("/api/v1/deployments/{id}")).await;
+            let state = detail["deployment"]["state"].as_str().unwrap_or("").to_string();
+            if ["succeeded", "failed", "cancelled"].contains(&state.as_str()) {
+                return detail;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("deployment {id} did not finish");
+    }
+
+    /// Registers a copy of the hello-web demo app (on free ports) as project `slug`,
+    /// with one release `1.0.0`. Returns the release id.
+    pub async fn hello_project(&self, slug: &str) -> (i64, [u16; 3]) {
+        let ports = [free_port(), free_port(), free_port()];
+        let repo = self.data_dir.join(format!("src-{slug}"));
+        make_hello_repo(&repo, ports);
+        let (status, body) = self
+            .post("/api/v1/projects", serde_json::json!({"slug": slug, "name": slug, "repo_url": repo.display().to_string()}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let (status, body) = self
+            .post(&format!("/api/v1/projects/{slug}/releases"), serde_json::json!({"version": "1.0.0", "git_commit": "HEAD"}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        (body["id"].as_i64().unwrap(), ports)
+    }
+}
+
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(["-c", "user.name=test", "-c", "user.email=test@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A git repository holding the hello-web example with its ports replaced.
+pub fn make_hello_repo(repo: &Path, ports: [u16; 3]) {
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/hello-web");
+    std::fs::create_dir_all(repo).unwrap();
+    for entry in std::fs::read_dir(&example).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), repo.join(entry.file_name())).unwrap();
+    }
+    let pipeline = std::fs::read_to_string(repo.join("ferry.yml"))
+        .unwrap()
+        .replace("\"8081\"", &format!("\"{}\"", ports[0]))
+        .replace("\"8082\"", &format!("\"{}\"", ports[1]))
+        .replace("\"8083\"", &format!("\"{}\"", ports[2]));
+    std::fs::write(repo.join("ferry.yml"), pipeline).unwrap();
+    std::fs::write(repo.join("VERSION"), "1.0.0\n").unwrap();
+    git(repo, &["init", "--quiet"]);
+    git(repo, &["add", "."]);
+    git(repo, &["commit", "--quiet", "-m", "hello 1.0.0"]);
+}
+
+/// A fresh, empty PostgreSQL database when FERRY_TEST_POSTGRES_URL points at a server.
+/// In CI a missing server is an error, not a skip.
+pub async fn fresh_postgres() -> Option<String> {
+    let Ok(admin) = std::env::var("FERRY_TEST_POSTGRES_URL") else {
+        assert!(std::env::var("CI").is_err(), "CI must run the store tests on PostgreSQL: set FERRY_TEST_POSTGRES_URL");
+        eprintln!("FERRY_TEST_POSTGRES_URL not set: skipping the PostgreSQL run");
+        return None;
+    };
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&admin).await.expect("connect to PostgreSQL");
+    let name = format!("ferry_test_{}_{}", std::process::id(), rand_suffix());
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    Some(format!("{base}/{name}"))
+}
+
+/// Unique within this test process: a counter plus the clock.
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{SystemTime, UNIX_EPOCH};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos() as u64;
+    nanos * 1000 + COUNTER.fetch_add(1, Ordering::Relaxed)
+}

@@ -1,0 +1,84 @@
+//! The websocket: live events arrive in order, and a client that reconnects with the
+//! last sequence number it saw gets every event it missed, without gaps.
+
+mod common;
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+use tokio_tungstenite::connect_async;
+use tokio_tungstenite::tungstenite::Message;
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn next_message(socket: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(20), socket.next())
+            .await
+            .expect("a message in time")
+            .expect("socket open")
+            .expect("no socket error");
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn reconnecting_with_the_last_seq_delivers_missed_events() {
+    let app = common::spawn_app().await;
+    let (release, _) = app.hello_project("live").await;
+    let url = format!("ws://{}/ws", app.addr);
+
+    let (mut socket, _) = connect_async(url.as_str()).await.unwrap();
+    let hello = next_message(&mut socket).await;
+    assert_eq!(hello["type"], "hello");
+    let head = hello["head_seq"].as_i64().unwrap();
+
+    let (_, started) = app
+        .post("/api/v1/deployments", json!({"project": "live", "release_id": release, "environment": "development"}))
+        .await;
+    let id = started["id"].as_i64().unwrap();
+
+    // Read a few live events, then drop the connection mid-deployment.
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let m = next_message(&mut socket).await;
+        assert_eq!(m["type"], "event");
+        seen.push(m);
+    }
+    let seqs: Vec<i64> = seen.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, (head + 1..=head + 3).collect::<Vec<_>>(), "live events in order");
+    assert_eq!(seen[0]["payload"]["kind"], "deployment");
+    assert_eq!(seen[0]["payload"]["state"], "queued");
+    drop(socket);
+    let last = *seqs.last().unwrap();
+
+    // Everything after that happens while disconnected.
+    let detail = app.wait_finished(id).await;
+    assert_eq!(detail["deployment"]["state"], "succeeded");
+    let (_, stored) = app.get(&format!("/api/v1/events?after={last}")).await;
+    let missed = stored.as_array().unwrap().len();
+    assert!(missed > 5, "the deployment produced events while disconnected");
+
+    let (mut socket, _) = connect_async(format!("{url}?after={last}")).await.unwrap();
+    assert_eq!(next_message(&mut socket).await["type"], "hello");
+    let mut replayed = Vec::new();
+    for _ in 0..missed {
+        replayed.push(next_message(&mut socket).await);
+    }
+    let seqs: Vec<i64> = replayed.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, (last + 1..=last + missed as i64).collect::<Vec<_>>(), "no gaps, no repeats");
+    let finale = replayed.last().unwrap();
+    assert_eq!(finale["payload"]["kind"], "deployment");
+    assert_eq!(finale["payload"]["state"], "succeeded");
+    assert!(replayed.iter().any(|m| m["payload"]["kind"] == "log"), "log lines are events too");
+}
+
+#[tokio::test]
+async fn a_bad_resume_point_is_a_client_error() {
+    let app = common::spawn_app().await;
+    let response = reqwest::get(format!("{}/ws?after=soon", app.base)).await.unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+}

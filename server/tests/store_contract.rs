@@ -1,0 +1,119 @@
+//! The store contract: one suite, run on SQLite and on PostgreSQL.
+
+mod common;
+
+use ferry_app::model::{DeploymentState, EventPayload, LogStream, StepState};
+use ferry_server::store::{is_unique_violation, NewLogLine, NewProject, NewRelease, StepChange, Store};
+
+async fn contract(store: Store) {
+    // Projects and environments keep their lifecycle order.
+    let project = store
+        .create_project(&NewProject {
+            slug: "api".into(),
+            name: "API".into(),
+            repo_url: "/srv/api".into(),
+            environments: vec!["dev".into(), "staging".into(), "prod".into()],
+        })
+        .await
+        .unwrap();
+    let names: Vec<_> = project.environments.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["dev", "staging", "prod"]);
+    assert_eq!(store.project_by_slug("api").await.unwrap().unwrap().id, project.id);
+    assert!(store.project_by_slug("nope").await.unwrap().is_none());
+    let again = store
+        .create_project(&NewProject { slug: "api".into(), name: "x".into(), repo_url: "/x".into(), environments: vec![] })
+        .await
+        .unwrap_err();
+    assert!(is_unique_violation(&again), "{again}");
+
+    // Releases are unique per version, listed newest first.
+    let release = |v: &str| NewRelease {
+        project_id: project.id,
+        version: v.into(),
+        git_commit: format!("{v}-commit"),
+        source: "test".into(),
+        pipeline: "environments: [{name: dev}]".into(),
+    };
+    let r1 = store.create_release(&release("1.0")).await.unwrap();
+    let r2 = store.create_release(&release("1.1")).await.unwrap();
+    assert!(is_unique_violation(&store.create_release(&release("1.0")).await.unwrap_err()));
+    let versions: Vec<_> = store.releases(project.id).await.unwrap().into_iter().map(|r| r.version).collect();
+    assert_eq!(versions, ["1.1", "1.0"]);
+    assert_eq!(store.release(r1.id).await.unwrap().unwrap().pipeline, "environments: [{name: dev}]");
+
+    // Deployments move only along legal transitions.
+    let dev = project.environments[0].id;
+    let steps = vec!["fetch".to_string(), "build".to_string()];
+    let d1 = store.create_deployment(project.id, dev, r1.id, &steps).await.unwrap();
+    assert_eq!((d1.state, d1.release_version.as_str(), d1.environment.as_str()), (DeploymentState::Queued, "1.0", "dev"));
+    assert!(store.transition_deployment(d1.id, DeploymentState::Queued, DeploymentState::Succeeded, None).await.unwrap().is_none());
+    let running = store.transition_deployment(d1.id, DeploymentState::Queued, DeploymentState::Running, None).await.unwrap().unwrap();
+    assert!(running.started_at.is_some());
+    assert!(store.transition_deployment(d1.id, DeploymentState::Queued, DeploymentState::Running, None).await.unwrap().is_none(), "lost race");
+
+    // Steps.
+    let change = |position, from, to, exit_code| StepChange { deployment_id: d1.id, position, from, to, exit_code };
+    let started = store.change_step(&change(0, StepState::Queued, StepState::Running, None)).await.unwrap().unwrap();
+    assert!(started.started_at.is_some() && started.finished_at.is_none());
+    let done = store.change_step(&change(0, StepState::Running, StepState::Succeeded, Some(0))).await.unwrap().unwrap();
+    assert_eq!((done.state, done.exit_code), (StepState::Succeeded, Some(0)));
+    assert!(store.change_step(&change(0, StepState::Running, StepState::Failed, None)).await.unwrap().is_none());
+
+    // Logs page by sequence number.
+    for seq in 1..=5 {
+        let line = NewLogLine { deployment_id: d1.id, seq, step: 1, stream: LogStream::Stdout, text: format!("line {seq}") };
+        store.append_log(line).await.unwrap();
+    }
+    let page = store.logs(d1.id, 2, 2).await.unwrap();
+    assert_eq!(page.iter().map(|l| l.seq).collect::<Vec<_>>(), [3, 4]);
+    assert_eq!(page[0].text, "line 3");
+
+    // Closing open steps: queued ones are skipped.
+    let closed = store.close_open_steps(d1.id).await.unwrap();
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].state, StepState::Skipped);
+    let finished = store.transition_deployment(d1.id, DeploymentState::Running, DeploymentState::Failed, Some("boom")).await.unwrap().unwrap();
+    assert_eq!((finished.state, finished.reason.as_deref()), (DeploymentState::Failed, Some("boom")));
+    assert!(finished.finished_at.is_some());
+
+    // Latest per environment, history, counts.
+    let d2 = store.create_deployment(project.id, dev, r2.id, &steps).await.unwrap();
+    assert_eq!(store.latest_in_environment(dev, false).await.unwrap().unwrap().id, d2.id);
+    assert!(store.latest_in_environment(dev, true).await.unwrap().is_none());
+    let history = store.history(Some("api"), 10).await.unwrap();
+    assert_eq!(history.iter().map(|d| d.id).collect::<Vec<_>>(), [d2.id, d1.id]);
+    assert!(store.history(Some("other"), 10).await.unwrap().is_empty());
+    assert_eq!(store.history(None, 1).await.unwrap().len(), 1);
+    assert_eq!(store.deployments_in_state(DeploymentState::Queued).await.unwrap()[0].id, d2.id);
+    let mut counts = store.count_by_state().await.unwrap();
+    counts.sort();
+    assert_eq!(counts, [("failed".to_string(), 1), ("queued".to_string(), 1)]);
+
+    // Events are numbered in order and replayable.
+    assert_eq!(store.head_seq().await.unwrap(), 0);
+    let e1 = store.append_event(EventPayload::Deployment(d2.clone())).await.unwrap();
+    let e2 = store.append_event(EventPayload::Step(done.clone())).await.unwrap();
+    assert!(e2.seq > e1.seq);
+    assert_eq!(store.head_seq().await.unwrap(), e2.seq);
+    let after = store.events_after(e1.seq, 10).await.unwrap();
+    assert_eq!(after, vec![e2]);
+}
+
+#[tokio::test]
+async fn contract_holds_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    contract(Store::connect(&url).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn contract_holds_on_postgres() {
+    let Some(url) = common::fresh_postgres().await else { return };
+    contract(Store::connect(&url).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn unsupported_database_urls_are_refused() {
+    let error = Store::connect("mysql://localhost/x").await.err().expect("refused").to_string();
+    assert!(error.contains("unsupported database URL"), "{error}");
+}
