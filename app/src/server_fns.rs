@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{DeployRequest, DeploymentDetail, DeploymentView, Matrix};
+use crate::model::{DeploymentDetail, DeploymentView, Matrix};
 
 #[server(prefix = "/rpc")]
 pub async fn load_matrix() -> Result<Matrix, AppError> {
@@ -23,8 +23,10 @@ pub async fn load_history(project: Option<String>, limit: i64) -> Result<Vec<Dep
 
 /// Starts a deployment of a release to an environment (also used to promote).
 #[server(prefix = "/rpc")]
-pub async fn start_deployment(project: String, release_id: i64, environment: String) -> Result<DeploymentView, AppError> {
-    crate::backend::backend()?
-        .deploy(DeployRequest { project, release_id, environment })
-        .await
+pub async fn start_deployment(
+    project: String,
+    release_id: i64,
+    environment: String,
+) -> Result<DeploymentView, AppError> {
+    crate::backend::backend()?.deploy(crate::model::DeployRequest { project, release_id, environment }).await
 }

@@ -68,9 +68,8 @@ pub async fn execute(
         }
         drop(line_tx);
         let _ = forward.await;
-        let _ = events
-            .send(RunnerEvent::StepFinished { index, state: result.state, exit_code: result.exit_code })
-            .await;
+        let _ =
+            events.send(RunnerEvent::StepFinished { index, state: result.state, exit_code: result.exit_code }).await;
         if result.cancelled {
             outcome = Outcome { state: DeploymentState::Cancelled, reason: Some("cancelled".into()) };
         } else if let Some(why) = result.failure {
@@ -144,7 +143,12 @@ async fn shell(
     match exit {
         Exit::Code(0) => ok(Some(0)),
         Exit::Cancelled => cancelled(None),
-        other => StepResult { state: StepState::Failed, exit_code: other.code(), failure: Some(format!("command {}", other.describe())), cancelled: false },
+        other => StepResult {
+            state: StepState::Failed,
+            exit_code: other.code(),
+            failure: Some(format!("command {}", other.describe())),
+            cancelled: false,
+        },
     }
 }
 

@@ -234,11 +234,17 @@ checked_string!(
 );
 
 checked_string!(Command, |v| {
-    if v.trim().is_empty() { Err("the command is empty".to_string()) } else { Ok(()) }
+    if v.trim().is_empty() {
+        Err("the command is empty".to_string())
+    } else {
+        Ok(())
+    }
 });
 
 checked_string!(HttpUrl, |v| {
-    if v.starts_with("http://") || v.starts_with("https://") { Ok(()) } else {
+    if v.starts_with("http://") || v.starts_with("https://") {
+        Ok(())
+    } else {
         Err(format!("`{v}` is not an http:// or https:// URL"))
     }
 });
@@ -320,7 +326,15 @@ impl<'de> Deserialize<'de> for Status {
     }
 }
 
-fn default_step_timeout() -> Seconds { Seconds(600) }
-fn default_health_timeout() -> Seconds { Seconds(30) }
-fn default_interval() -> Seconds { Seconds(1) }
-fn default_status() -> Status { Status(200) }
+fn default_step_timeout() -> Seconds {
+    Seconds(600)
+}
+fn default_health_timeout() -> Seconds {
+    Seconds(30)
+}
+fn default_interval() -> Seconds {
+    Seconds(1)
+}
+fn default_status() -> Status {
+    Status(200)
+}

@@ -13,10 +13,19 @@ pub enum StepAction {
     Fetch,
     /// A shell command from the pipeline; build steps run in the incoming dir, deploy
     /// steps in the live release dir.
-    Command { run: String, timeout: Duration, phase: Phase },
+    Command {
+        run: String,
+        timeout: Duration,
+        phase: Phase,
+    },
     /// Move the release into place and switch `current`.
     Switch,
-    HealthCheck { url: String, expect_status: u16, timeout: Duration, interval: Duration },
+    HealthCheck {
+        url: String,
+        expect_status: u16,
+        timeout: Duration,
+        interval: Duration,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,9 +66,9 @@ pub struct DeploymentFacts {
 /// Builds the plan; fails when the environment is not in the pipeline or the health
 /// check URL names a variable the environment does not define.
 pub fn plan(pipeline: &Pipeline, facts: &DeploymentFacts) -> Result<DeploymentPlan, String> {
-    let env_spec = pipeline.environment(&facts.environment).ok_or_else(|| {
-        format!("environment `{}` is not declared in ferry.yml", facts.environment)
-    })?;
+    let env_spec = pipeline
+        .environment(&facts.environment)
+        .ok_or_else(|| format!("environment `{}` is not declared in ferry.yml", facts.environment))?;
     let mut env: BTreeMap<String, String> =
         env_spec.vars.iter().map(|(k, v)| (k.as_str().to_string(), v.clone())).collect();
     for (key, value) in [
@@ -79,11 +88,7 @@ pub fn plan(pipeline: &Pipeline, facts: &DeploymentFacts) -> Result<DeploymentPl
         list.iter()
             .map(|s| PlannedStep {
                 name: s.name.to_string(),
-                action: StepAction::Command {
-                    run: s.run.to_string(),
-                    timeout: s.timeout.duration(),
-                    phase,
-                },
+                action: StepAction::Command { run: s.run.to_string(), timeout: s.timeout.duration(), phase },
             })
             .collect::<Vec<_>>()
     };

@@ -103,11 +103,7 @@ pub async fn run_shell(
     exit
 }
 
-async fn forward(
-    pipe: Option<impl AsyncRead + Unpin>,
-    stream: LogStream,
-    lines: mpsc::Sender<(LogStream, String)>,
-) {
+async fn forward(pipe: Option<impl AsyncRead + Unpin>, stream: LogStream, lines: mpsc::Sender<(LogStream, String)>) {
     let Some(pipe) = pipe else { return };
     let mut reader = BufReader::new(pipe);
     let mut buf = Vec::new();

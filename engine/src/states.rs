@@ -76,8 +76,12 @@ impl DeploymentState {
         use DeploymentState::*;
         matches!(
             (self, next),
-            (Queued, Running) | (Queued, Failed) | (Queued, Cancelled)
-                | (Running, Succeeded) | (Running, Failed) | (Running, Cancelled)
+            (Queued, Running)
+                | (Queued, Failed)
+                | (Queued, Cancelled)
+                | (Running, Succeeded)
+                | (Running, Failed)
+                | (Running, Cancelled)
         )
     }
 }
@@ -89,10 +93,7 @@ impl StepState {
 
     pub fn can_become(self, next: Self) -> bool {
         use StepState::*;
-        matches!(
-            (self, next),
-            (Queued, Running) | (Queued, Skipped) | (Running, Succeeded) | (Running, Failed)
-        )
+        matches!((self, next), (Queued, Running) | (Queued, Skipped) | (Running, Succeeded) | (Running, Failed))
     }
 }
 

@@ -111,7 +111,14 @@ fn reserved_variable_names_are_rejected() {
 
 #[test]
 fn wrong_types_and_broken_yaml_are_errors_not_panics() {
-    for text in ["", "just text", "environments: {name: x}", "environments:\n  - name: [1, 2]\n", "a: [\n", "environments:\n  - name: dev\nbuild: 3\n"] {
+    for text in [
+        "",
+        "just text",
+        "environments: {name: x}",
+        "environments:\n  - name: [1, 2]\n",
+        "a: [\n",
+        "environments:\n  - name: dev\nbuild: 3\n",
+    ] {
         let e = error(text);
         assert!(!e.message.is_empty());
     }

@@ -30,13 +30,14 @@ pub async fn seed(store: &Store, config: &Config) -> Result<(), String> {
     let repo_path = repo.display().to_string();
     git::init(&repo_path).await?;
     let mut commits = Vec::new();
-    for (version, message) in [("1.0.0", "hello-web 1.0.0: first version"), ("1.1.0", "hello-web 1.1.0: friendlier page")] {
+    for (version, message) in
+        [("1.0.0", "hello-web 1.0.0: first version"), ("1.1.0", "hello-web 1.1.0: friendlier page")]
+    {
         std::fs::write(repo.join("VERSION"), format!("{version}\n")).map_err(|e| e.to_string())?;
         commits.push((version, git::commit_all(&repo_path, message).await?));
     }
-    let project = catalog::create_project(store, DEMO_SLUG, "hello-web (demo)", &repo_path)
-        .await
-        .map_err(|e| e.message)?;
+    let project =
+        catalog::create_project(store, DEMO_SLUG, "hello-web (demo)", &repo_path).await.map_err(|e| e.message)?;
     for (version, commit) in commits {
         catalog::create_release(store, &project, version, &commit, "demo").await.map_err(|e| e.message)?;
     }

@@ -48,7 +48,11 @@ impl Metrics {
         for (step, h) in map.iter() {
             let step = step.replace('\\', "\\\\").replace('"', "\\\"");
             for (i, bound) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "ferry_step_duration_seconds_bucket{{step=\"{step}\",le=\"{bound}\"}} {}", h.counts[i]);
+                let _ = writeln!(
+                    out,
+                    "ferry_step_duration_seconds_bucket{{step=\"{step}\",le=\"{bound}\"}} {}",
+                    h.counts[i]
+                );
             }
             let _ = writeln!(out, "ferry_step_duration_seconds_bucket{{step=\"{step}\",le=\"+Inf\"}} {}", h.total);
             let _ = writeln!(out, "ferry_step_duration_seconds_sum{{step=\"{step}\"}} {}", h.sum);

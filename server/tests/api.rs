@@ -39,7 +39,13 @@ async fn a_deployment_really_deploys_the_app() {
         .collect();
     assert_eq!(
         steps,
-        [("fetch", "succeeded"), ("build", "succeeded"), ("switch", "succeeded"), ("restart", "succeeded"), ("health-check", "succeeded")]
+        [
+            ("fetch", "succeeded"),
+            ("build", "succeeded"),
+            ("switch", "succeeded"),
+            ("restart", "succeeded"),
+            ("health-check", "succeeded")
+        ]
     );
     let logs: Vec<&str> = detail["logs"].as_array().unwrap().iter().map(|l| l["text"].as_str().unwrap()).collect();
     assert!(logs.iter().any(|l| l.starts_with("building hello-web 1.0.0")), "{logs:?}");
@@ -47,7 +53,10 @@ async fn a_deployment_really_deploys_the_app() {
     assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "log numbers have no gaps");
 
     let current = app.data_dir.join(format!("targets/development/hello/releases/{release}"));
-    assert_eq!(std::fs::read_link(app.data_dir.join("targets/development/hello/current")).unwrap(), std::path::Path::new("releases").join(release.to_string()));
+    assert_eq!(
+        std::fs::read_link(app.data_dir.join("targets/development/hello/current")).unwrap(),
+        std::path::Path::new("releases").join(release.to_string())
+    );
     assert!(current.join("dist/index.html").is_file());
     let page = reqwest::get(format!("http://127.0.0.1:{}/", ports[0])).await.unwrap().text().await.unwrap();
     assert!(page.contains("1.0.0"), "{page}");
@@ -87,7 +96,8 @@ async fn bad_requests_get_clear_errors() {
 
     let (s, b) = app.post("/api/v1/projects", json!({"slug": "Bad Slug", "name": "x", "repo_url": "/tmp"})).await;
     assert_error(s, &b, 400, "bad_request");
-    let (s, b) = app.post("/api/v1/projects", json!({"slug": "nogit", "name": "x", "repo_url": "/definitely/not/here"})).await;
+    let (s, b) =
+        app.post("/api/v1/projects", json!({"slug": "nogit", "name": "x", "repo_url": "/definitely/not/here"})).await;
     assert_error(s, &b, 422, "unprocessable");
     let repo = app.data_dir.join("src-errs").display().to_string();
     let (s, b) = app.post("/api/v1/projects", json!({"slug": "errs", "name": "x", "repo_url": repo})).await;
@@ -116,9 +126,11 @@ async fn bad_requests_get_clear_errors() {
     let (s, b) = app.post("/api/v1/projects/nope/releases", json!({"version": "2.0", "git_commit": "HEAD"})).await;
     assert_error(s, &b, 404, "not_found");
 
-    let (s, b) = app.post("/api/v1/deployments", json!({"project": "errs", "release_id": release, "environment": "moon"})).await;
+    let (s, b) =
+        app.post("/api/v1/deployments", json!({"project": "errs", "release_id": release, "environment": "moon"})).await;
     assert_error(s, &b, 404, "not_found");
-    let (s, b) = app.post("/api/v1/deployments", json!({"project": "errs", "release_id": 9999, "environment": "staging"})).await;
+    let (s, b) =
+        app.post("/api/v1/deployments", json!({"project": "errs", "release_id": 9999, "environment": "staging"})).await;
     assert_error(s, &b, 404, "not_found");
     let (s, b) = app.get("/api/v1/deployments/abc").await;
     assert_error(s, &b, 400, "bad_request");
@@ -148,10 +160,15 @@ async fn a_failing_health_check_fails_the_deployment_with_the_reason() {
     let app = spawn_app().await;
     app.hello_project("sick").await;
     let repo = app.data_dir.join("src-sick");
-    let yml = std::fs::read_to_string(repo.join("ferry.yml")).unwrap().replace("/healthz", "/healthz-missing").replace("expect_status: 200", "expect_status: 204").replace("timeout: 20s", "timeout: 3s");
+    let yml = std::fs::read_to_string(repo.join("ferry.yml"))
+        .unwrap()
+        .replace("/healthz", "/healthz-missing")
+        .replace("expect_status: 200", "expect_status: 204")
+        .replace("timeout: 20s", "timeout: 3s");
     std::fs::write(repo.join("ferry.yml"), yml).unwrap();
     common::git(&repo, &["commit", "--quiet", "-am", "unhealthy"]);
-    let (_, release) = app.post("/api/v1/projects/sick/releases", json!({"version": "2.0", "git_commit": "HEAD"})).await;
+    let (_, release) =
+        app.post("/api/v1/projects/sick/releases", json!({"version": "2.0", "git_commit": "HEAD"})).await;
     let id = deploy(&app, "sick", release["id"].as_i64().unwrap(), "development").await;
     let detail = app.wait_finished(id).await;
     assert_eq!(detail["deployment"]["state"], "failed");
@@ -169,7 +186,8 @@ async fn history_and_logs_survive_a_restart_and_interrupted_work_is_failed() {
     let store = app.running.state.store.clone();
     let interrupted = {
         let project = store.project_by_slug("durable").await.unwrap().unwrap();
-        let d = store.create_deployment(project.id, project.environments[1].id, release, &["fetch".into()]).await.unwrap();
+        let d =
+            store.create_deployment(project.id, project.environments[1].id, release, &["fetch".into()]).await.unwrap();
         store.transition_deployment(d.id, DeploymentState::Queued, DeploymentState::Running, None).await.unwrap();
         d.id
     };
@@ -215,9 +233,11 @@ async fn the_demo_project_is_created_on_first_start() {
     let (_, matrix) = app.get("/api/v1/matrix").await;
     let row = &matrix["rows"][0];
     assert_eq!(row["project"]["slug"], "hello-web");
-    let envs: Vec<&str> = row["cells"].as_array().unwrap().iter().map(|c| c["environment"]["name"].as_str().unwrap()).collect();
+    let envs: Vec<&str> =
+        row["cells"].as_array().unwrap().iter().map(|c| c["environment"]["name"].as_str().unwrap()).collect();
     assert_eq!(envs, ["development", "staging", "production"]);
-    let versions: Vec<&str> = row["releases"].as_array().unwrap().iter().map(|r| r["version"].as_str().unwrap()).collect();
+    let versions: Vec<&str> =
+        row["releases"].as_array().unwrap().iter().map(|r| r["version"].as_str().unwrap()).collect();
     assert_eq!(versions, ["1.1.0", "1.0.0"]);
     app.running.server.abort();
     // A second start finds the project and does not seed again.

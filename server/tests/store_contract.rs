@@ -21,7 +21,12 @@ async fn contract(store: Store) {
     assert_eq!(store.project_by_slug("api").await.unwrap().unwrap().id, project.id);
     assert!(store.project_by_slug("nope").await.unwrap().is_none());
     let again = store
-        .create_project(&NewProject { slug: "api".into(), name: "x".into(), repo_url: "/x".into(), environments: vec![] })
+        .create_project(&NewProject {
+            slug: "api".into(),
+            name: "x".into(),
+            repo_url: "/x".into(),
+            environments: vec![],
+        })
         .await
         .unwrap_err();
     assert!(is_unique_violation(&again), "{again}");
@@ -45,11 +50,29 @@ async fn contract(store: Store) {
     let dev = project.environments[0].id;
     let steps = vec!["fetch".to_string(), "build".to_string()];
     let d1 = store.create_deployment(project.id, dev, r1.id, &steps).await.unwrap();
-    assert_eq!((d1.state, d1.release_version.as_str(), d1.environment.as_str()), (DeploymentState::Queued, "1.0", "dev"));
-    assert!(store.transition_deployment(d1.id, DeploymentState::Queued, DeploymentState::Succeeded, None).await.unwrap().is_none());
-    let running = store.transition_deployment(d1.id, DeploymentState::Queued, DeploymentState::Running, None).await.unwrap().unwrap();
+    assert_eq!(
+        (d1.state, d1.release_version.as_str(), d1.environment.as_str()),
+        (DeploymentState::Queued, "1.0", "dev")
+    );
+    assert!(store
+        .transition_deployment(d1.id, DeploymentState::Queued, DeploymentState::Succeeded, None)
+        .await
+        .unwrap()
+        .is_none());
+    let running = store
+        .transition_deployment(d1.id, DeploymentState::Queued, DeploymentState::Running, None)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(running.started_at.is_some());
-    assert!(store.transition_deployment(d1.id, DeploymentState::Queued, DeploymentState::Running, None).await.unwrap().is_none(), "lost race");
+    assert!(
+        store
+            .transition_deployment(d1.id, DeploymentState::Queued, DeploymentState::Running, None)
+            .await
+            .unwrap()
+            .is_none(),
+        "lost race"
+    );
 
     // Steps.
     let change = |position, from, to, exit_code| StepChange { deployment_id: d1.id, position, from, to, exit_code };
@@ -61,7 +84,8 @@ async fn contract(store: Store) {
 
     // Logs page by sequence number.
     for seq in 1..=5 {
-        let line = NewLogLine { deployment_id: d1.id, seq, step: 1, stream: LogStream::Stdout, text: format!("line {seq}") };
+        let line =
+            NewLogLine { deployment_id: d1.id, seq, step: 1, stream: LogStream::Stdout, text: format!("line {seq}") };
         store.append_log(line).await.unwrap();
     }
     let page = store.logs(d1.id, 2, 2).await.unwrap();
@@ -72,7 +96,11 @@ async fn contract(store: Store) {
     let closed = store.close_open_steps(d1.id).await.unwrap();
     assert_eq!(closed.len(), 1);
     assert_eq!(closed[0].state, StepState::Skipped);
-    let finished = store.transition_deployment(d1.id, DeploymentState::Running, DeploymentState::Failed, Some("boom")).await.unwrap().unwrap();
+    let finished = store
+        .transition_deployment(d1.id, DeploymentState::Running, DeploymentState::Failed, Some("boom"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((finished.state, finished.reason.as_deref()), (DeploymentState::Failed, Some("boom")));
     assert!(finished.finished_at.is_some());
 

@@ -14,10 +14,8 @@ use crate::model::{DeploymentDetail, Event, EventPayload, LogLineView, LogStream
 /// Applies one event to a deployment's detail; events of other deployments are ignored.
 pub fn apply_event(detail: &mut DeploymentDetail, event: &Event) {
     match &event.payload {
-        EventPayload::Deployment(d) if d.id == detail.deployment.id => {
-            if deployment_supersedes(d, &detail.deployment) {
-                detail.deployment = d.clone();
-            }
+        EventPayload::Deployment(d) if d.id == detail.deployment.id && deployment_supersedes(d, &detail.deployment) => {
+            detail.deployment = d.clone();
         }
         EventPayload::Step(s) if s.deployment_id == detail.deployment.id => {
             match detail.steps.iter_mut().find(|x| x.position == s.position) {
@@ -88,7 +86,7 @@ pub fn DeploymentPage() -> impl IntoView {
 
     view! {
         {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-        {move || detail.with(|d| d.as_ref().map(|d| header(d)))}
+        {move || detail.with(|d| d.as_ref().map(header))}
         <div class="timeline-grid">
             <ol class="timeline" role="list" aria-label="Steps">
                 {move || detail.with(|d| d.as_ref().map(|d| steps(d, now.get(), selected)))}
@@ -168,7 +166,8 @@ fn LogPanel(detail: RwSignal<Option<DeploymentDetail>>, selected: RwSignal<Optio
                 .iter()
                 .filter(|l| filter.is_none_or(|s| s == l.step))
                 .map(|l| {
-                    let step = d.steps.iter().find(|s| s.position == l.step).map(|s| s.name.clone()).unwrap_or_default();
+                    let step =
+                        d.steps.iter().find(|s| s.position == l.step).map(|s| s.name.clone()).unwrap_or_default();
                     let class = match l.stream {
                         LogStream::Stderr => "line stderr",
                         LogStream::System => "line system",

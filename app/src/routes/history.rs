@@ -22,7 +22,7 @@ pub fn HistoryPage() -> impl IntoView {
                 Some(_) => {}
                 None => {
                     rows.insert(0, d.clone());
-                    rows.sort_by(|a, b| b.id.cmp(&a.id));
+                    rows.sort_by_key(|d| std::cmp::Reverse(d.id));
                 }
             });
         }
@@ -35,7 +35,7 @@ pub fn HistoryPage() -> impl IntoView {
                         rows.push(d);
                     }
                 }
-                rows.sort_by(|a, b| b.id.cmp(&a.id));
+                rows.sort_by_key(|d| std::cmp::Reverse(d.id));
             }),
             Err(e) => error.set(Some(e.message)),
         }

@@ -23,8 +23,7 @@ pub fn apply_deployment(matrix: &mut Matrix, deployment: &DeploymentView) {
         if cell.latest.as_ref().is_none_or(|l| deployment_supersedes(deployment, l)) {
             cell.latest = Some(deployment.clone());
         }
-        if deployment.state == DeploymentState::Succeeded
-            && cell.current.as_ref().is_none_or(|c| deployment.id > c.id)
+        if deployment.state == DeploymentState::Succeeded && cell.current.as_ref().is_none_or(|c| deployment.id > c.id)
         {
             cell.current = Some(deployment.clone());
         }
@@ -72,9 +71,8 @@ pub fn MatrixPage() -> impl IntoView {
 fn ProjectMatrix(row: MatrixRow, error: RwSignal<Option<String>>) -> impl IntoView {
     let slug = row.project.slug.clone();
     let first_env = row.project.environments.first().map(|e| e.name.clone()).unwrap_or_default();
-    let next_env: Vec<Option<String>> = (0..row.cells.len())
-        .map(|i| row.cells.get(i + 1).map(|c| c.environment.name.clone()))
-        .collect();
+    let next_env: Vec<Option<String>> =
+        (0..row.cells.len()).map(|i| row.cells.get(i + 1).map(|c| c.environment.name.clone())).collect();
     let header = row.cells.iter().map(|c| view! { <th scope="col">{c.environment.name.clone()}</th> }).collect_view();
     let cells = row
         .cells

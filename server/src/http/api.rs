@@ -7,7 +7,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use ferry_app::error::AppError;
 use ferry_app::model::{
-    CreateRelease, DeployRequest, DeploymentDetail, DeploymentView, Event, LogLineView, Matrix, ProjectView, ReleaseView,
+    CreateRelease, DeployRequest, DeploymentDetail, DeploymentView, Event, LogLineView, Matrix, ProjectView,
+    ReleaseView,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -97,7 +98,10 @@ pub struct HistoryQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/deployments", params(HistoryQuery), responses((status = 200, body = [DeploymentView])))]
-pub async fn list_deployments(State(s): State<AppState>, Query(q): Query<HistoryQuery>) -> ApiResult<Vec<DeploymentView>> {
+pub async fn list_deployments(
+    State(s): State<AppState>,
+    Query(q): Query<HistoryQuery>,
+) -> ApiResult<Vec<DeploymentView>> {
     Ok(axum::Json(history(&s, q.project.as_deref(), q.limit.unwrap_or(50)).await?))
 }
 
@@ -140,13 +144,21 @@ pub struct PageQuery {
 impl PageQuery {
     fn limit(&self) -> Result<i64, AppError> {
         let limit = self.limit.unwrap_or(1000);
-        if (1..=10_000).contains(&limit) { Ok(limit) } else { Err(AppError::bad_request("limit: must be between 1 and 10000")) }
+        if (1..=10_000).contains(&limit) {
+            Ok(limit)
+        } else {
+            Err(AppError::bad_request("limit: must be between 1 and 10000"))
+        }
     }
 }
 
 #[utoipa::path(get, path = "/api/v1/deployments/{id}/logs", params(("id" = i64, Path), PageQuery),
     responses((status = 200, body = [LogLineView]), (status = 404, body = AppError)))]
-pub async fn get_logs(State(s): State<AppState>, Path(id): Path<i64>, Query(q): Query<PageQuery>) -> ApiResult<Vec<LogLineView>> {
+pub async fn get_logs(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Vec<LogLineView>> {
     let limit = q.limit()?;
     if s.store.deployment(id).await.or_internal("loading a deployment")?.is_none() {
         return Err(AppError::not_found(format!("no deployment {id}")).into());

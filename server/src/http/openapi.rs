@@ -7,10 +7,21 @@ use super::api;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Ferry API", description = "Self-hosted deployments: projects, releases, deployments, logs and events."),
+    info(
+        title = "Ferry API",
+        description = "Self-hosted deployments: projects, releases, deployments, logs and events."
+    ),
     paths(
-        api::list_projects, api::create_project, api::list_releases, api::create_release, api::matrix,
-        api::create_deployment, api::list_deployments, api::get_deployment, api::get_logs, api::list_events
+        api::list_projects,
+        api::create_project,
+        api::list_releases,
+        api::create_release,
+        api::matrix,
+        api::create_deployment,
+        api::list_deployments,
+        api::get_deployment,
+        api::get_logs,
+        api::list_events
     )
 )]
 pub struct ApiDoc;

@@ -23,10 +23,7 @@ pub fn router(site_dir: &Path) -> Router {
     }
     // Trunk puts a content hash in every asset name, so assets can be cached forever;
     // index.html itself is revalidated on every load.
-    let assets = ServeDir::new(site_dir)
-        .precompressed_br()
-        .precompressed_gzip()
-        .fallback(ServeFile::new(&index));
+    let assets = ServeDir::new(site_dir).precompressed_br().precompressed_gzip().fallback(ServeFile::new(&index));
     Router::new().fallback_service(assets).layer(map_response(cache_policy)).layer(CompressionLayer::new())
 }
 

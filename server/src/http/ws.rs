@@ -23,7 +23,11 @@ pub struct Resume {
     after: Option<i64>,
 }
 
-pub async fn upgrade(State(s): State<AppState>, Query(q): Query<Resume>, ws: WebSocketUpgrade) -> Result<Response, HttpError> {
+pub async fn upgrade(
+    State(s): State<AppState>,
+    Query(q): Query<Resume>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, HttpError> {
     Ok(ws.on_upgrade(move |socket| async move {
         s.metrics.websocket_clients.fetch_add(1, Ordering::Relaxed);
         if let Err(why) = stream(socket, &s, q.after).await {

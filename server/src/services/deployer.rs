@@ -41,18 +41,18 @@ impl Deployer {
     /// Records a queued deployment and starts it in the background.
     pub async fn start(self: &Arc<Self>, request: DeployRequest) -> Result<DeploymentView, AppError> {
         let project = catalog::project(&self.store, &request.project).await?;
-        let environment = project
-            .environments
-            .iter()
-            .find(|e| e.name == request.environment)
-            .ok_or_else(|| AppError::not_found(format!("project {} has no environment `{}`", project.slug, request.environment)))?;
+        let environment = project.environments.iter().find(|e| e.name == request.environment).ok_or_else(|| {
+            AppError::not_found(format!("project {} has no environment `{}`", project.slug, request.environment))
+        })?;
         let release = self
             .store
             .release(request.release_id)
             .await
             .or_internal("loading a release")?
             .filter(|r| r.project_id == project.id)
-            .ok_or_else(|| AppError::not_found(format!("project {} has no release {}", project.slug, request.release_id)))?;
+            .ok_or_else(|| {
+                AppError::not_found(format!("project {} has no release {}", project.slug, request.release_id))
+            })?;
         // Planning now rejects a release whose pipeline does not declare the environment
         // before anything is recorded.
         let steps = self.plan_for(&release, &project.slug, &environment.name, &project.repo_url, 0)?.steps;
@@ -75,7 +75,8 @@ impl Deployer {
         repo_url: &str,
         deployment_id: i64,
     ) -> Result<DeploymentPlan, AppError> {
-        let pipeline = Pipeline::parse(PIPELINE_FILE, &release.pipeline).map_err(|e| AppError::unprocessable(e.to_string()))?;
+        let pipeline =
+            Pipeline::parse(PIPELINE_FILE, &release.pipeline).map_err(|e| AppError::unprocessable(e.to_string()))?;
         let facts = DeploymentFacts {
             project: project.into(),
             environment: environment.into(),
@@ -140,7 +141,13 @@ impl Deployer {
         self.transition(queued.id, DeploymentState::Queued, DeploymentState::Failed, Some(reason)).await
     }
 
-    async fn transition(&self, id: i64, from: DeploymentState, to: DeploymentState, reason: Option<&str>) -> Result<(), AppError> {
+    async fn transition(
+        &self,
+        id: i64,
+        from: DeploymentState,
+        to: DeploymentState,
+        reason: Option<&str>,
+    ) -> Result<(), AppError> {
         match self.store.transition_deployment(id, from, to, reason).await.or_internal("changing a deployment")? {
             Some(view) => {
                 self.announce(&view).await;

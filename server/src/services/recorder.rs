@@ -51,7 +51,13 @@ impl Recorder {
                 payload
             }
             RunnerEvent::Log { index, stream, text } => {
-                let line = NewLogLine { deployment_id: self.deployment_id, seq: self.next_seq, step: index as i32, stream, text };
+                let line = NewLogLine {
+                    deployment_id: self.deployment_id,
+                    seq: self.next_seq,
+                    step: index as i32,
+                    stream,
+                    text,
+                };
                 self.next_seq += 1;
                 Some(EventPayload::Log(self.store.append_log(line).await?))
             }
@@ -62,7 +68,13 @@ impl Recorder {
         Ok(())
     }
 
-    async fn step(&self, index: usize, from: StepState, to: StepState, exit_code: Option<i32>) -> Result<Option<EventPayload>, sqlx::Error> {
+    async fn step(
+        &self,
+        index: usize,
+        from: StepState,
+        to: StepState,
+        exit_code: Option<i32>,
+    ) -> Result<Option<EventPayload>, sqlx::Error> {
         let change = StepChange { deployment_id: self.deployment_id, position: index as i32, from, to, exit_code };
         let step = self.store.change_step(&change).await?;
         if step.is_none() {

@@ -142,15 +142,17 @@ impl Store {
 
     pub async fn append_log(&self, line: NewLogLine) -> StoreResult<LogLineView> {
         let at = now_millis();
-        sqlx::query("INSERT INTO log_lines (deployment_id, seq, step, stream, text, at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(line.deployment_id)
-            .bind(line.seq)
-            .bind(i64::from(line.step))
-            .bind(line.stream.as_str())
-            .bind(&line.text)
-            .bind(at)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO log_lines (deployment_id, seq, step, stream, text, at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(line.deployment_id)
+        .bind(line.seq)
+        .bind(i64::from(line.step))
+        .bind(line.stream.as_str())
+        .bind(&line.text)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
         Ok(LogRow {
             deployment_id: line.deployment_id,
             seq: line.seq,
@@ -177,7 +179,11 @@ impl Store {
     }
 
     /// The newest deployment to an environment, optionally only a successful one.
-    pub async fn latest_in_environment(&self, environment_id: i64, succeeded_only: bool) -> StoreResult<Option<DeploymentView>> {
+    pub async fn latest_in_environment(
+        &self,
+        environment_id: i64,
+        succeeded_only: bool,
+    ) -> StoreResult<Option<DeploymentView>> {
         let filter = if succeeded_only { " AND d.state = 'succeeded'" } else { "" };
         let sql = format!("{DEPLOYMENT_SELECT} WHERE d.environment_id = $1{filter} ORDER BY d.id DESC LIMIT 1");
         let row: Option<DeploymentRow> = sqlx::query_as(&sql).bind(environment_id).fetch_optional(&self.pool).await?;

@@ -12,9 +12,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::AnyPool;
 
+pub use catalog::is_unique_violation;
 pub use catalog::{NewProject, NewRelease};
 pub use deployments::{NewLogLine, StepChange};
-pub use catalog::is_unique_violation;
 pub use rows::ReleaseRow;
 
 /// Which database a URL selects.

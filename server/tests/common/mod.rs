@@ -111,11 +111,17 @@ impl TestApp {
         let repo = self.data_dir.join(format!("src-{slug}"));
         make_hello_repo(&repo, ports);
         let (status, body) = self
-            .post("/api/v1/projects", serde_json::json!({"slug": slug, "name": slug, "repo_url": repo.display().to_string()}))
+            .post(
+                "/api/v1/projects",
+                serde_json::json!({"slug": slug, "name": slug, "repo_url": repo.display().to_string()}),
+            )
             .await;
         assert_eq!(status, 201, "{body}");
         let (status, body) = self
-            .post(&format!("/api/v1/projects/{slug}/releases"), serde_json::json!({"version": "1.0.0", "git_commit": "HEAD"}))
+            .post(
+                &format!("/api/v1/projects/{slug}/releases"),
+                serde_json::json!({"version": "1.0.0", "git_commit": "HEAD"}),
+            )
             .await;
         assert_eq!(status, 201, "{body}");
         (body["id"].as_i64().unwrap(), ports)

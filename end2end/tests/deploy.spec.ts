@@ -1,0 +1,59 @@
+// The walking skeleton end to end: the demo project in the matrix, a real deployment
+// watched live on its timeline, the app answering on its port, and a promotion that
+// another open browser sees without reloading.
+import { test, expect, Page } from "@playwright/test";
+
+const cell = (page: Page, env: string) =>
+  page.locator(`section.project[data-project="hello-web"] td.cell[data-env="${env}"]`);
+
+async function openMatrix(page: Page) {
+  await page.goto("/");
+  await expect(page.locator('.live[data-connected="true"]')).toBeVisible();
+  await expect(cell(page, "development")).toBeVisible();
+  // Marks this document: if the page reloads, the marker is gone.
+  await page.evaluate(() => ((window as any).__noReload = true));
+}
+
+test("deploy the demo to development and promote it to staging, live", async ({ page, browser }) => {
+  await openMatrix(page);
+  await expect(cell(page, "development")).toContainText("nothing deployed");
+  const releases = page.locator('section.project[data-project="hello-web"] li.release');
+  await expect(releases).toHaveCount(2);
+
+  const watcher = await browser.newPage();
+  await openMatrix(watcher);
+
+  await page.locator('li.release[data-version="1.1.0"]').getByRole("button", { name: "Deploy to development" }).click();
+  await expect(page).toHaveURL(/\/deployments\/\d+$/);
+  for (const step of ["fetch", "build", "switch", "restart", "health-check"]) {
+    await expect(page.locator(`li.step[data-step="${step}"]`)).toHaveAttribute("data-state", "succeeded", {
+      timeout: 60_000,
+    });
+  }
+  await expect(page.getByTestId("deployment-state")).toHaveAttribute("data-state", "succeeded");
+  await expect(page.locator(".log")).toContainText("building hello-web 1.1.0");
+  await expect(page.locator(".log")).toContainText("healthy");
+  expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
+
+  // The environment's port serves the new version.
+  const dev = await page.request.get("http://127.0.0.1:8081/");
+  expect(await dev.text()).toContain("1.1.0");
+
+  // The other tab saw development change without reloading.
+  await expect(cell(watcher, "development").getByTestId("live-version")).toHaveText("1.1.0");
+  expect(await watcher.evaluate(() => (window as any).__noReload)).toBe(true);
+
+  // Promote from the matrix; the other tab sees staging update live.
+  await page.locator("a.brand").click();
+  await cell(page, "development").getByRole("button", { name: "Promote 1.1.0 to staging" }).click();
+  await expect(page).toHaveURL(/\/deployments\/\d+$/);
+  await expect(cell(watcher, "staging").getByTestId("live-version")).toHaveText("1.1.0", { timeout: 60_000 });
+  expect(await watcher.evaluate(() => (window as any).__noReload)).toBe(true);
+  const staging = await page.request.get("http://127.0.0.1:8082/");
+  expect(await staging.text()).toContain("1.1.0");
+
+  // History is there after a full reload.
+  await page.goto("/history");
+  await expect(page.locator("table.history tbody tr")).toHaveCount(2);
+  await expect(page.locator("table.history")).toContainText("staging");
+});
