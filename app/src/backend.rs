@@ -15,6 +15,7 @@ pub trait Backend: Send + Sync + 'static {
     async fn matrix(&self) -> Result<Matrix, AppError>;
     async fn deployment(&self, id: i64) -> Result<DeploymentDetail, AppError>;
     async fn deploy(&self, request: DeployRequest) -> Result<DeploymentView, AppError>;
+    async fn cancel(&self, id: i64) -> Result<DeploymentView, AppError>;
     async fn history(&self, project: Option<String>, limit: i64) -> Result<Vec<DeploymentView>, AppError>;
 }
 

@@ -30,3 +30,9 @@ pub async fn start_deployment(
 ) -> Result<DeploymentView, AppError> {
     crate::backend::backend()?.deploy(crate::model::DeployRequest { project, release_id, environment }).await
 }
+
+/// Cancels a queued or running deployment.
+#[server(prefix = "/rpc")]
+pub async fn cancel_deployment(id: i64) -> Result<DeploymentView, AppError> {
+    crate::backend::backend()?.cancel(id).await
+}

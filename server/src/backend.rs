@@ -37,6 +37,10 @@ impl Backend for ServerBackend {
         with_status(self.0.deployer.start(request).await)
     }
 
+    async fn cancel(&self, id: i64) -> Result<DeploymentView, AppError> {
+        with_status(self.0.deployer.cancel(id).await)
+    }
+
     async fn history(&self, project: Option<String>, limit: i64) -> Result<Vec<DeploymentView>, AppError> {
         with_status(api::history(&self.0, project.as_deref(), limit).await)
     }

@@ -246,3 +246,45 @@ async fn the_demo_project_is_created_on_first_start() {
     assert_eq!(projects.as_array().unwrap().len(), 1);
     drop(app);
 }
+
+#[tokio::test]
+async fn deployments_can_be_cancelled_while_running_or_queued() {
+    let app = spawn_app().await;
+    app.hello_project("slow").await;
+    let repo = app.data_dir.join("src-slow");
+    let yml = std::fs::read_to_string(repo.join("ferry.yml")).unwrap().replace("run: sh build.sh", "run: sleep 60");
+    std::fs::write(repo.join("ferry.yml"), yml).unwrap();
+    common::git(&repo, &["commit", "--quiet", "-am", "slow build"]);
+    let (_, release) =
+        app.post("/api/v1/projects/slow/releases", json!({"version": "2.0", "git_commit": "HEAD"})).await;
+    let release = release["id"].as_i64().unwrap();
+    let running = deploy(&app, "slow", release, "development").await;
+    let queued = deploy(&app, "slow", release, "development").await;
+
+    // Wait until the slow build step runs.
+    for _ in 0..100 {
+        let (_, d) = app.get(&format!("/api/v1/deployments/{running}")).await;
+        if d["steps"][1]["state"] == "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (s, b) = app.post(&format!("/api/v1/deployments/{queued}/cancel"), json!({})).await;
+    assert_eq!((s, b["state"].as_str()), (202, Some("cancelled")), "{b}");
+    let started = std::time::Instant::now();
+    let (s, _) = app.post(&format!("/api/v1/deployments/{running}/cancel"), json!({})).await;
+    assert_eq!(s, 202);
+    let detail = app.wait_finished(running).await;
+    assert!(started.elapsed() < Duration::from_secs(10), "the sleeping step was killed");
+    assert_eq!(detail["deployment"]["state"], "cancelled", "{detail}");
+    assert_eq!(detail["steps"][1]["state"], "failed");
+    assert_eq!(detail["steps"][2]["state"], "skipped");
+    let (_, q) = app.get(&format!("/api/v1/deployments/{queued}")).await;
+    assert_eq!(q["deployment"]["state"], "cancelled");
+    assert!(q["steps"].as_array().unwrap().iter().all(|s| s["state"] == "skipped"));
+
+    let (s, b) = app.post(&format!("/api/v1/deployments/{running}/cancel"), json!({})).await;
+    assert_error(s, &b, 409, "conflict");
+    let (s, b) = app.post("/api/v1/deployments/99999/cancel", json!({})).await;
+    assert_error(s, &b, 404, "not_found");
+}

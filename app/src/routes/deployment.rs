@@ -96,15 +96,27 @@ pub fn DeploymentPage() -> impl IntoView {
     }
 }
 
-use crate::server_fns::load_deployment;
+use crate::server_fns::{cancel_deployment, load_deployment};
 
 fn header(d: &DeploymentDetail) -> impl IntoView {
     let dep = &d.deployment;
+    let id = dep.id;
+    let cancel = (!dep.state.is_terminal()).then(|| {
+        let on_click = move |_| {
+            spawn_local(async move {
+                // The outcome arrives as a live event; a refusal (already finished) needs no message.
+                let _ = cancel_deployment(id).await;
+            });
+        };
+        view! { <button class="action danger" on:click=on_click>"Cancel"</button> }
+    });
     view! {
         <h1>
             {format!("#{} {} → {}", dep.id, dep.release_version, dep.environment)}
             " "
             <StateBadge state=deployment_state_text(dep.state) />
+            " "
+            {cancel}
         </h1>
         <p class="muted" data-testid="deployment-state" data-state=deployment_state_text(dep.state)>
             {format!("{} · queued {}", dep.project, format_time(dep.created_at))}

@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/deployments", post(create_deployment).get(list_deployments))
         .route("/deployments/{id}", get(get_deployment))
         .route("/deployments/{id}/logs", get(get_logs))
+        .route("/deployments/{id}/cancel", post(cancel_deployment))
         .route("/events", get(list_events))
         .fallback(|| async { HttpError(AppError::not_found("no such API endpoint")) })
 }
@@ -87,6 +88,15 @@ pub async fn create_deployment(
     Json(body): Json<DeployRequest>,
 ) -> Result<(StatusCode, axum::Json<DeploymentView>), HttpError> {
     Ok((StatusCode::ACCEPTED, axum::Json(s.deployer.start(body).await?)))
+}
+
+#[utoipa::path(post, path = "/api/v1/deployments/{id}/cancel", params(("id" = i64, Path)),
+    responses((status = 202, body = DeploymentView), (status = 404, body = AppError), (status = 409, body = AppError)))]
+pub async fn cancel_deployment(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, axum::Json<DeploymentView>), HttpError> {
+    Ok((StatusCode::ACCEPTED, axum::Json(s.deployer.cancel(id).await?)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

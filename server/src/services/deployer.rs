@@ -2,8 +2,9 @@
 //! record a queued deployment, wait for the environment's lock, run the plan with the
 //! local executor, and persist every transition. Also recovers after a restart.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use ferry_app::error::AppError;
 use ferry_app::model::{DeployRequest, DeploymentState, DeploymentView, EventPayload};
@@ -29,13 +30,15 @@ pub struct Deployer {
     pub bus: EventBus,
     pub metrics: Arc<Metrics>,
     locks: EnvironmentLocks,
+    /// Cancellation handles of the deployments this process is running or queueing.
+    cancels: Mutex<HashMap<i64, CancellationToken>>,
     /// Where targets live: `<targets>/<environment>/<project>/releases/<release>/`.
     targets: PathBuf,
 }
 
 impl Deployer {
     pub fn new(store: Store, bus: EventBus, metrics: Arc<Metrics>, targets: PathBuf) -> Arc<Self> {
-        Arc::new(Self { store, bus, metrics, locks: EnvironmentLocks::default(), targets })
+        Arc::new(Self { store, bus, metrics, locks: EnvironmentLocks::default(), cancels: Mutex::default(), targets })
     }
 
     /// Records a queued deployment and starts it in the background.
@@ -96,16 +99,68 @@ impl Deployer {
 
     fn spawn(self: &Arc<Self>, deployment: DeploymentView) {
         let this = self.clone();
+        let cancel = CancellationToken::new();
+        self.cancel_handles().insert(deployment.id, cancel.clone());
         tokio::spawn(async move {
             let id = deployment.id;
-            if let Err(e) = this.run(deployment).await {
+            if let Err(e) = this.run(deployment, cancel).await {
                 tracing::error!(deployment = id, error = %e.message, "deployment could not run");
             }
+            this.cancel_handles().remove(&id);
         });
     }
 
-    async fn run(self: &Arc<Self>, queued: DeploymentView) -> Result<(), AppError> {
+    fn cancel_handles(&self) -> std::sync::MutexGuard<'_, HashMap<i64, CancellationToken>> {
+        self.cancels.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Cancels a queued deployment at once, or a running one by killing its step.
+    pub async fn cancel(&self, id: i64) -> Result<DeploymentView, AppError> {
+        let deployment = self
+            .store
+            .deployment(id)
+            .await
+            .or_internal("loading a deployment")?
+            .ok_or_else(|| AppError::not_found(format!("no deployment {id}")))?;
+        match deployment.state {
+            DeploymentState::Queued => {
+                if let Some(view) = self
+                    .store
+                    .transition_deployment(
+                        id,
+                        DeploymentState::Queued,
+                        DeploymentState::Cancelled,
+                        Some("cancelled while queued"),
+                    )
+                    .await
+                    .or_internal("cancelling")?
+                {
+                    for step in self.store.close_open_steps(id).await.or_internal("closing steps")? {
+                        let _ = self.bus.publish(EventPayload::Step(step)).await;
+                    }
+                    self.announce(&view).await;
+                    return Ok(view);
+                }
+            }
+            DeploymentState::Running => {
+                if let Some(token) = self.cancel_handles().get(&id) {
+                    token.cancel();
+                    return Ok(deployment);
+                }
+            }
+            _ => {}
+        }
+        let current = self.store.deployment(id).await.or_internal("loading a deployment")?.unwrap_or(deployment);
+        Err(AppError::conflict(format!("deployment {id} is {} and cannot be cancelled", current.state)))
+    }
+
+    async fn run(self: &Arc<Self>, queued: DeploymentView, cancel: CancellationToken) -> Result<(), AppError> {
         let _guard = self.locks.acquire(queued.environment_id).await;
+        // It may have been cancelled while it waited for the lock.
+        let still_queued = self.store.deployment(queued.id).await.or_internal("loading a deployment")?;
+        if still_queued.is_none_or(|d| d.state != DeploymentState::Queued) {
+            return Ok(());
+        }
         let release = self.store.release(queued.release_id).await.or_internal("loading a release")?;
         let project = catalog::project(&self.store, &queued.project).await?;
         let planned = release
@@ -116,7 +171,12 @@ impl Deployer {
             Ok(plan) => plan,
             Err(e) => return self.finish_without_running(&queued, &e.message).await,
         };
-        self.transition(queued.id, DeploymentState::Queued, DeploymentState::Running, None).await?;
+        let transition =
+            self.store.transition_deployment(queued.id, DeploymentState::Queued, DeploymentState::Running, None);
+        match transition.await.or_internal("starting a deployment")? {
+            Some(running) => self.announce(&running).await,
+            None => return Ok(()), // cancelled meanwhile
+        }
 
         let paths = ReleasePaths {
             target_dir: self.target_dir(&queued.environment, &project.slug),
@@ -126,7 +186,7 @@ impl Deployer {
         let (tx, rx) = mpsc::channel(1024);
         let recorder = Recorder::new(self.store.clone(), self.bus.clone(), self.metrics.clone(), queued.id, &plan);
         let recording = tokio::spawn(recorder.record(rx));
-        let outcome = execute(&plan, &paths, tx, CancellationToken::new()).await;
+        let outcome = execute(&plan, &paths, tx, cancel).await;
         if let Err(e) = recording.await {
             tracing::error!(deployment = queued.id, error = %e, "recording stopped");
         }

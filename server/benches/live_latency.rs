@@ -1,0 +1,122 @@
+//! Live-latency benchmark: a real server, N websocket clients, and log lines written
+//! the way the recorder writes them (stored, then published) at a fixed rate. Reports
+//! how long a line takes from being produced to arriving in every client.
+//!
+//! `cargo bench -p ferry-server --bench live_latency` (scripts/bench.sh runs it);
+//! FERRY_BENCH_CLIENTS, FERRY_BENCH_RATE (lines/s) and FERRY_BENCH_SECONDS tune it.
+
+use std::time::{Duration, Instant};
+
+use ferry_app::model::{EventPayload, LogStream};
+use ferry_server::config::Config;
+use ferry_server::store::{NewLogLine, NewProject, NewRelease};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+#[tokio::main]
+async fn main() {
+    let clients = setting("FERRY_BENCH_CLIENTS", 100) as usize;
+    let rate = setting("FERRY_BENCH_RATE", 1000);
+    let seconds = setting("FERRY_BENCH_SECONDS", 10);
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().into(),
+        database_url: std::env::var("FERRY_BENCH_DATABASE_URL").ok(),
+        site_dir: dir.path().join("none"),
+        demo: false,
+        demo_source: dir.path().join("none"),
+    };
+    let running = ferry_server::start(&config).await.expect("server starts");
+    let state = running.state.clone();
+
+    // A deployment for the lines to belong to.
+    let project = state
+        .store
+        .create_project(&NewProject {
+            slug: "bench".into(),
+            name: "bench".into(),
+            repo_url: "/bench".into(),
+            environments: vec!["dev".into()],
+        })
+        .await
+        .unwrap();
+    let release = state
+        .store
+        .create_release(&NewRelease {
+            project_id: project.id,
+            version: "1".into(),
+            git_commit: "0".into(),
+            source: "bench".into(),
+            pipeline: String::new(),
+        })
+        .await
+        .unwrap();
+    let deployment =
+        state.store.create_deployment(project.id, project.environments[0].id, release.id, &[]).await.unwrap();
+
+    let origin = Instant::now();
+    let (latency_tx, mut latency_rx) = mpsc::unbounded_channel::<f64>();
+    for _ in 0..clients {
+        let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", running.addr)).await.unwrap();
+        let tx = latency_tx.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(message)) = socket.next().await {
+                let Message::Text(text) = message else { continue };
+                let received = origin.elapsed().as_secs_f64();
+                let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+                if let Some(sent) = value["payload"]["text"].as_str().and_then(|t| t.parse::<f64>().ok()) {
+                    let _ = tx.send((received - sent) * 1000.0);
+                }
+            }
+        });
+    }
+    drop(latency_tx);
+
+    let total = rate * seconds;
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let started = Instant::now();
+    for seq in 1..=total as i64 {
+        ticker.tick().await;
+        let text = format!("{:.6}", origin.elapsed().as_secs_f64());
+        let line = NewLogLine { deployment_id: deployment.id, seq, step: 0, stream: LogStream::Stdout, text };
+        let view = state.store.append_log(line).await.unwrap();
+        state.bus.publish(EventPayload::Log(view)).await.unwrap();
+    }
+    let produce_secs = started.elapsed().as_secs_f64();
+
+    let expected = total as usize * clients;
+    let mut latencies = Vec::with_capacity(expected);
+    let deadline = tokio::time::sleep(Duration::from_secs(30));
+    tokio::pin!(deadline);
+    while latencies.len() < expected {
+        tokio::select! {
+            Some(ms) = latency_rx.recv() => latencies.push(ms),
+            _ = &mut deadline => break,
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    println!("database: {:?}", state.store.backend());
+    println!("clients: {clients}, target rate: {rate} lines/s, lines: {total}");
+    println!("achieved production rate: {:.0} lines/s", total as f64 / produce_secs);
+    println!("deliveries: {} of {expected}", latencies.len());
+    println!(
+        "latency ms: p50 {:.1}, p99 {:.1}, max {:.1}",
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+        latencies.last().copied().unwrap_or(f64::NAN)
+    );
+}
