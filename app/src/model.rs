@@ -114,6 +114,30 @@ pub struct DeployRequest {
     pub environment: String,
 }
 
+/// One commit of a changelog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CommitView {
+    pub sha: String,
+    pub author: String,
+    pub subject: String,
+}
+
+/// What promoting a release to an environment would change, shown before confirming.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PromotionPreview {
+    pub project: String,
+    pub environment: String,
+    pub release: ReleaseView,
+    /// The version live there now, if any.
+    pub replaces: Option<String>,
+    /// Commits the environment gains (newest first).
+    pub added: Vec<CommitView>,
+    /// Commits it loses, when going back to an older release.
+    pub removed: Vec<CommitView>,
+    /// Why the promotion is not allowed, if it is not.
+    pub blocked: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CreateRelease {
     pub version: String,

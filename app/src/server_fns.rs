@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{DeploymentDetail, DeploymentView, Matrix};
+use crate::model::{DeploymentDetail, DeploymentView, Matrix, PromotionPreview};
 
 #[server(prefix = "/rpc")]
 pub async fn load_matrix() -> Result<Matrix, AppError> {
@@ -35,4 +35,14 @@ pub async fn start_deployment(
 #[server(prefix = "/rpc")]
 pub async fn cancel_deployment(id: i64) -> Result<DeploymentView, AppError> {
     crate::backend::backend()?.cancel(id).await
+}
+
+/// What deploying `release_id` to `environment` would change, and whether it is allowed.
+#[server(prefix = "/rpc")]
+pub async fn preview_promotion(
+    project: String,
+    release_id: i64,
+    environment: String,
+) -> Result<PromotionPreview, AppError> {
+    crate::backend::backend()?.preview(crate::model::DeployRequest { project, release_id, environment }).await
 }

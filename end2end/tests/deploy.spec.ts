@@ -43,17 +43,34 @@ test("deploy the demo to development and promote it to staging, live", async ({ 
   await expect(cell(watcher, "development").getByTestId("live-version")).toHaveText("1.1.0");
   expect(await watcher.evaluate(() => (window as any).__noReload)).toBe(true);
 
-  // Promote from the matrix; the other tab sees staging update live.
+  // Promote from the matrix through the confirmation dialog; the other tab sees
+  // staging update live.
   await page.locator("a.brand").click();
-  await cell(page, "development").getByRole("button", { name: "Promote 1.1.0 to staging" }).click();
+  await cell(page, "development").getByRole("button", { name: "Promote 1.1.0 to staging…" }).click();
+  const dialog = page.getByRole("dialog");
+  await expect(dialog).toContainText("Promote 1.1.0 to staging");
+  await expect(dialog).toContainText("Nothing is deployed in staging yet.");
+  await expect(dialog).toContainText("hello-web 1.1.0: friendlier page");
+  await dialog.getByRole("button", { name: "Confirm promotion" }).click();
   await expect(page).toHaveURL(/\/deployments\/\d+$/);
   await expect(cell(watcher, "staging").getByTestId("live-version")).toHaveText("1.1.0", { timeout: 60_000 });
   expect(await watcher.evaluate(() => (window as any).__noReload)).toBe(true);
   const staging = await page.request.get("http://127.0.0.1:8082/");
   expect(await staging.text()).toContain("1.1.0");
 
+  // Production is behind staging; drag the release there to promote it.
+  await page.locator("a.brand").click();
+  await expect(cell(page, "production").getByTestId("drift")).toContainText("behind staging (1.1.0)");
+  await cell(page, "staging").locator(".live-release").dragTo(cell(page, "production"));
+  await expect(dialog).toContainText("Promote 1.1.0 to production");
+  await dialog.getByRole("button", { name: "Confirm promotion" }).click();
+  await expect(cell(watcher, "production").getByTestId("live-version")).toHaveText("1.1.0", { timeout: 60_000 });
+  await expect(cell(watcher, "production").getByTestId("drift")).toHaveCount(0);
+  const production = await page.request.get("http://127.0.0.1:8083/");
+  expect(await production.text()).toContain("1.1.0");
+
   // History is there after a full reload.
   await page.goto("/history");
-  await expect(page.locator("table.history tbody tr")).toHaveCount(2);
-  await expect(page.locator("table.history")).toContainText("staging");
+  await expect(page.locator("table.history tbody tr")).toHaveCount(3);
+  await expect(page.locator("table.history")).toContainText("production");
 });

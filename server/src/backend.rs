@@ -4,12 +4,12 @@
 use async_trait::async_trait;
 use ferry_app::backend::Backend;
 use ferry_app::error::AppError;
-use ferry_app::model::{DeployRequest, DeploymentDetail, DeploymentView, Matrix};
+use ferry_app::model::{DeployRequest, DeploymentDetail, DeploymentView, Matrix, PromotionPreview};
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
 use crate::http::api;
-use crate::services::catalog;
+use crate::services::{catalog, promotion};
 use crate::state::AppState;
 
 pub struct ServerBackend(pub AppState);
@@ -35,6 +35,10 @@ impl Backend for ServerBackend {
 
     async fn deploy(&self, request: DeployRequest) -> Result<DeploymentView, AppError> {
         with_status(self.0.deployer.start(request).await)
+    }
+
+    async fn preview(&self, request: DeployRequest) -> Result<PromotionPreview, AppError> {
+        with_status(promotion::preview(&self.0.store, &request).await)
     }
 
     async fn cancel(&self, id: i64) -> Result<DeploymentView, AppError> {

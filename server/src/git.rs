@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use ferry_app::model::CommitView;
 use tokio::process::Command;
 
 async fn git(repo: &str, args: &[&str]) -> Result<String, String> {
@@ -39,6 +40,33 @@ pub async fn resolve_commit(repo: &str, rev: &str) -> Option<String> {
 /// A file's content at a commit, or `None` when it does not exist there.
 pub async fn file_at(repo: &str, commit: &str, path: &str) -> Option<String> {
     git(repo, &["show", &format!("{commit}:{path}")]).await.ok()
+}
+
+/// Commits reachable from `to` but not from `from` (all of `to`'s history without
+/// `from`), newest first, at most `limit`.
+pub async fn commits_between(
+    repo: &str,
+    from: Option<&str>,
+    to: &str,
+    limit: usize,
+) -> Result<Vec<CommitView>, String> {
+    let range = match from {
+        Some(from) => format!("{from}..{to}"),
+        None => to.to_string(),
+    };
+    let max = format!("--max-count={limit}");
+    let out = git(repo, &["log", "--format=%H%x1f%an%x1f%s", &max, "--end-of-options", &range]).await?;
+    Ok(out
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.splitn(3, '\u{1f}');
+            Some(CommitView {
+                sha: parts.next()?.to_string(),
+                author: parts.next()?.to_string(),
+                subject: parts.next().unwrap_or_default().to_string(),
+            })
+        })
+        .collect())
 }
 
 /// Runs git with a fixed identity, for creating the demo repository.

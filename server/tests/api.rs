@@ -288,3 +288,61 @@ async fn deployments_can_be_cancelled_while_running_or_queued() {
     let (s, b) = app.post("/api/v1/deployments/99999/cancel", json!({})).await;
     assert_error(s, &b, 404, "not_found");
 }
+
+#[tokio::test]
+async fn releases_are_promoted_in_lifecycle_order_with_a_changelog() {
+    let app = spawn_app().await;
+    let (first, _) = app.hello_project("flow").await;
+    let repo = app.data_dir.join("src-flow");
+    std::fs::write(repo.join("VERSION"), "1.1.0\n").unwrap();
+    common::git(&repo, &["commit", "--quiet", "-am", "friendlier greeting"]);
+    let (_, second) =
+        app.post("/api/v1/projects/flow/releases", json!({"version": "1.1.0", "git_commit": "HEAD"})).await;
+    let second = second["id"].as_i64().unwrap();
+
+    // Straight to staging is refused, with what to do instead; the preview says the same.
+    let request = json!({"project": "flow", "release_id": second, "environment": "staging"});
+    let (s, b) = app.post("/api/v1/deployments", request.clone()).await;
+    assert_error(s, &b, 409, "conflict");
+    assert!(b["message"].as_str().unwrap().contains("has not succeeded in development"), "{b}");
+    let (s, preview) = app.post("/api/v1/deployments/preview", request.clone()).await;
+    assert_eq!(s, 200, "{preview}");
+    assert!(preview["blocked"].as_str().unwrap().contains("development"));
+
+    // 1.0.0 live in development; previewing 1.1.0 there lists the one new commit.
+    let id = deploy(&app, "flow", first, "development").await;
+    assert_eq!(app.wait_finished(id).await["deployment"]["state"], "succeeded");
+    let (_, preview) = app
+        .post(
+            "/api/v1/deployments/preview",
+            json!({"project": "flow", "release_id": second, "environment": "development"}),
+        )
+        .await;
+    assert!(preview["blocked"].is_null(), "{preview}");
+    assert_eq!(preview["replaces"], "1.0.0");
+    let subjects: Vec<&str> =
+        preview["added"].as_array().unwrap().iter().map(|c| c["subject"].as_str().unwrap()).collect();
+    assert_eq!(subjects, ["friendlier greeting"]);
+    assert!(preview["removed"].as_array().unwrap().is_empty());
+
+    // Once it succeeded in development, it may go to staging.
+    let id = deploy(&app, "flow", second, "development").await;
+    assert_eq!(app.wait_finished(id).await["deployment"]["state"], "succeeded");
+    let (_, preview) = app.post("/api/v1/deployments/preview", request.clone()).await;
+    assert!(preview["blocked"].is_null(), "{preview}");
+    assert!(preview["replaces"].is_null());
+    assert_eq!(preview["added"].as_array().unwrap().len(), 2, "all history when nothing is live");
+    let id = deploy(&app, "flow", second, "staging").await;
+    assert_eq!(app.wait_finished(id).await["deployment"]["state"], "succeeded");
+
+    // Going back to 1.0.0 in development takes the newer commit back.
+    let (_, back) = app
+        .post(
+            "/api/v1/deployments/preview",
+            json!({"project": "flow", "release_id": first, "environment": "development"}),
+        )
+        .await;
+    let removed: Vec<&str> =
+        back["removed"].as_array().unwrap().iter().map(|c| c["subject"].as_str().unwrap()).collect();
+    assert_eq!(removed, ["friendlier greeting"]);
+}

@@ -6,9 +6,10 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
 
+use crate::components::promote::{DragSource, PromoteDialog, Promotion};
 use crate::components::{deployment_state_text, format_time, short_commit, StateBadge};
 use crate::live::{deployment_supersedes, on_live_event};
-use crate::model::{DeploymentState, DeploymentView, EventPayload, Matrix, MatrixCell, MatrixRow};
+use crate::model::{DeployRequest, DeploymentState, DeploymentView, EventPayload, Matrix, MatrixCell, MatrixRow};
 use crate::server_fns::{load_matrix, start_deployment};
 
 /// Applies a deployment event to the matrix, never moving a cell backwards.
@@ -56,9 +57,13 @@ pub fn MatrixPage() -> impl IntoView {
         }
     });
 
+    let promotion = Promotion::new();
+    provide_context(promotion);
     view! {
         <h1>"Environments"</h1>
+        <p class="muted">"Drag a live release onto the next environment, or use its Promote button, to promote it."</p>
         {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        <PromoteDialog promotion error />
         {move || match matrix.get() {
             None => view! { <p class="empty">"Loading…"</p> }.into_any(),
             Some(m) if m.rows.is_empty() => view! { <p class="empty">"No projects yet."</p> }.into_any(),
@@ -73,12 +78,21 @@ fn ProjectMatrix(row: MatrixRow, error: RwSignal<Option<String>>) -> impl IntoVi
     let first_env = row.project.environments.first().map(|e| e.name.clone()).unwrap_or_default();
     let next_env: Vec<Option<String>> =
         (0..row.cells.len()).map(|i| row.cells.get(i + 1).map(|c| c.environment.name.clone())).collect();
+    // What is live one environment earlier: a cell is behind when that differs.
+    let upstream: Vec<Option<(String, String)>> = (0..row.cells.len())
+        .map(|i| {
+            let previous = i.checked_sub(1).and_then(|p| row.cells.get(p))?;
+            let live = previous.current.as_ref()?;
+            Some((previous.environment.name.clone(), live.release_version.clone()))
+        })
+        .collect();
     let header = row.cells.iter().map(|c| view! { <th scope="col">{c.environment.name.clone()}</th> }).collect_view();
     let cells = row
         .cells
         .into_iter()
         .zip(next_env)
-        .map(|(cell, next)| view! { <Cell project=slug.clone() cell next error /> })
+        .zip(upstream)
+        .map(|((cell, next), upstream)| view! { <Cell project=slug.clone() cell next upstream /> })
         .collect_view();
     let releases = row
         .releases
@@ -112,18 +126,37 @@ fn ProjectMatrix(row: MatrixRow, error: RwSignal<Option<String>>) -> impl IntoVi
 }
 
 #[component]
-fn Cell(project: String, cell: MatrixCell, next: Option<String>, error: RwSignal<Option<String>>) -> impl IntoView {
+fn Cell(project: String, cell: MatrixCell, next: Option<String>, upstream: Option<(String, String)>) -> impl IntoView {
+    let promotion = expect_context::<Promotion>();
     let env = cell.environment.name.clone();
+    let position = cell.environment.position;
     let live = match cell.current.clone() {
-        Some(c) => view! {
-            <div class="live-release">
-                <span class="version" data-testid="live-version">{c.release_version.clone()}</span>
-                <span class="muted">{c.finished_at.map(format_time)}</span>
-            </div>
+        Some(c) => {
+            let source =
+                DragSource { project: project.clone(), release_id: c.release_id, environment_position: position };
+            let on_drag_start = move |ev: leptos::ev::DragEvent| {
+                if let Some(transfer) = ev.data_transfer() {
+                    // Some browsers only start a drag that carries data.
+                    let _ = transfer.set_data("text/plain", &source.release_id.to_string());
+                }
+                promotion.dragging.set(Some(source.clone()));
+            };
+            view! {
+                <div class="live-release" draggable=next.is_some().to_string()
+                    on:dragstart=on_drag_start on:dragend=move |_| promotion.dragging.set(None)
+                    title="Drag onto the next environment to promote">
+                    <span class="version" data-testid="live-version">{c.release_version.clone()}</span>
+                    <span class="muted">{c.finished_at.map(format_time)}</span>
+                </div>
+            }
+            .into_any()
         }
-        .into_any(),
         None => view! { <div class="live-release muted">"nothing deployed"</div> }.into_any(),
     };
+    let live_version = cell.current.as_ref().map(|c| c.release_version.clone());
+    let drift = upstream.filter(|(_, v)| Some(v) != live_version.as_ref()).map(|(from, version)| {
+        view! { <span class="drift" data-testid="drift" title=format!("{from} runs {version}")>{format!("↧ behind {from} ({version})")}</span> }
+    });
     let latest = cell.latest.clone().map(|l| {
         let state = deployment_state_text(l.state);
         view! {
@@ -135,15 +168,49 @@ fn Cell(project: String, cell: MatrixCell, next: Option<String>, error: RwSignal
     });
     let promote = match (cell.current.clone(), next) {
         (Some(current), Some(next)) => {
-            let label = format!("Promote {} to {next}", current.release_version);
-            Some(view! { <DeployButton project release_id=current.release_id environment=next label error /> })
+            let request =
+                DeployRequest { project: project.clone(), release_id: current.release_id, environment: next.clone() };
+            let label = format!("Promote {} to {next}…", current.release_version);
+            Some(view! {
+                <button class="action" on:click=move |_| promotion.pending.set(Some(request.clone()))>{label}</button>
+            })
         }
         _ => None,
     };
     let state = cell.latest.as_ref().map(|l| deployment_state_text(l.state)).unwrap_or_else(|| "empty".into());
+    let drop_project = project.clone();
+    let accepts = move || promotion.accepts(&drop_project, position);
+    let on_drop = {
+        let accepts = accepts.clone();
+        let (project, env) = (project.clone(), env.clone());
+        move |ev: leptos::ev::DragEvent| {
+            ev.prevent_default();
+            if accepts() {
+                if let Some(source) = promotion.dragging.get_untracked() {
+                    let request = DeployRequest {
+                        project: project.clone(),
+                        release_id: source.release_id,
+                        environment: env.clone(),
+                    };
+                    promotion.pending.set(Some(request));
+                }
+            }
+            promotion.dragging.set(None);
+        }
+    };
+    let on_drag_over = {
+        let accepts = accepts.clone();
+        move |ev: leptos::ev::DragEvent| {
+            if accepts() {
+                ev.prevent_default();
+            }
+        }
+    };
     view! {
-        <td class="cell" data-env=env data-state=state role="gridcell">
+        <td class="cell" data-env=env data-state=state role="gridcell"
+            class:drop-target=accepts on:dragover=on_drag_over on:drop=on_drop>
             {live}
+            {drift}
             {latest}
             {promote}
         </td>

@@ -8,14 +8,14 @@ use axum::Router;
 use ferry_app::error::AppError;
 use ferry_app::model::{
     CreateRelease, DeployRequest, DeploymentDetail, DeploymentView, Event, LogLineView, Matrix, ProjectView,
-    ReleaseView,
+    PromotionPreview, ReleaseView,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{Json, Path, Query};
 use crate::error::{HttpError, OrInternal};
-use crate::services::catalog;
+use crate::services::{catalog, promotion};
 use crate::state::AppState;
 
 type ApiResult<T> = Result<axum::Json<T>, HttpError>;
@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/projects/{slug}/releases", get(list_releases).post(create_release))
         .route("/matrix", get(matrix))
         .route("/deployments", post(create_deployment).get(list_deployments))
+        .route("/deployments/preview", post(preview_deployment))
         .route("/deployments/{id}", get(get_deployment))
         .route("/deployments/{id}/logs", get(get_logs))
         .route("/deployments/{id}/cancel", post(cancel_deployment))
@@ -88,6 +89,15 @@ pub async fn create_deployment(
     Json(body): Json<DeployRequest>,
 ) -> Result<(StatusCode, axum::Json<DeploymentView>), HttpError> {
     Ok((StatusCode::ACCEPTED, axum::Json(s.deployer.start(body).await?)))
+}
+
+#[utoipa::path(post, path = "/api/v1/deployments/preview", request_body = DeployRequest,
+    responses((status = 200, body = PromotionPreview), (status = 404, body = AppError)))]
+pub async fn preview_deployment(
+    State(s): State<AppState>,
+    Json(body): Json<DeployRequest>,
+) -> ApiResult<PromotionPreview> {
+    Ok(axum::Json(promotion::preview(&s.store, &body).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/deployments/{id}/cancel", params(("id" = i64, Path)),

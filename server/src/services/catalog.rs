@@ -2,12 +2,12 @@
 //! cutting releases from commits, and assembling the environment matrix.
 
 use ferry_app::error::AppError;
-use ferry_app::model::{Matrix, MatrixCell, MatrixRow, ProjectView, ReleaseView};
+use ferry_app::model::{DeployRequest, EnvironmentView, Matrix, MatrixCell, MatrixRow, ProjectView, ReleaseView};
 use ferry_engine::pipeline::{Pipeline, PIPELINE_FILE};
 
 use crate::error::OrInternal;
 use crate::git;
-use crate::store::{is_unique_violation, NewProject, NewRelease, Store};
+use crate::store::{is_unique_violation, NewProject, NewRelease, ReleaseRow, Store};
 
 /// Reads and validates the pipeline file at `commit`.
 async fn pipeline_at(repo: &str, commit: &str) -> Result<(Pipeline, String), AppError> {
@@ -82,6 +82,27 @@ pub async fn create_release(
         Err(e) if is_unique_violation(&e) => Err(AppError::conflict(format!("release {version} already exists"))),
         Err(e) => Err(e).or_internal("creating a release"),
     }
+}
+
+/// The project, environment and release a deployment request names, or which is missing.
+pub async fn resolve_target(
+    store: &Store,
+    request: &DeployRequest,
+) -> Result<(ProjectView, EnvironmentView, ReleaseRow), AppError> {
+    let project = project(store, &request.project).await?;
+    let environment =
+        project.environments.iter().find(|e| e.name == request.environment).cloned().ok_or_else(|| {
+            AppError::not_found(format!("project {} has no environment `{}`", project.slug, request.environment))
+        })?;
+    let release = store
+        .release(request.release_id)
+        .await
+        .or_internal("loading a release")?
+        .filter(|r| r.project_id == project.id)
+        .ok_or_else(|| {
+            AppError::not_found(format!("project {} has no release {}", project.slug, request.release_id))
+        })?;
+    Ok((project, environment, release))
 }
 
 pub async fn releases(store: &Store, project: &ProjectView) -> Result<Vec<ReleaseView>, AppError> {

@@ -16,8 +16,8 @@ use ferry_engine::release_dir::ReleasePaths;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::catalog;
 use super::recorder::Recorder;
+use super::{catalog, promotion};
 use crate::error::OrInternal;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
@@ -43,19 +43,8 @@ impl Deployer {
 
     /// Records a queued deployment and starts it in the background.
     pub async fn start(self: &Arc<Self>, request: DeployRequest) -> Result<DeploymentView, AppError> {
-        let project = catalog::project(&self.store, &request.project).await?;
-        let environment = project.environments.iter().find(|e| e.name == request.environment).ok_or_else(|| {
-            AppError::not_found(format!("project {} has no environment `{}`", project.slug, request.environment))
-        })?;
-        let release = self
-            .store
-            .release(request.release_id)
-            .await
-            .or_internal("loading a release")?
-            .filter(|r| r.project_id == project.id)
-            .ok_or_else(|| {
-                AppError::not_found(format!("project {} has no release {}", project.slug, request.release_id))
-            })?;
+        let (project, environment, release) = catalog::resolve_target(&self.store, &request).await?;
+        promotion::check(&self.store, &project, &release, &environment).await?;
         // Planning now rejects a release whose pipeline does not declare the environment
         // before anything is recorded.
         let steps = self.plan_for(&release, &project.slug, &environment.name, &project.repo_url, 0)?.steps;

@@ -3,4 +3,5 @@
 
 pub mod catalog;
 pub mod deployer;
+pub mod promotion;
 mod recorder;

@@ -219,6 +219,18 @@ impl Store {
         Ok(changed)
     }
 
+    /// Whether `release_id` has been deployed successfully to `environment_id`.
+    pub async fn succeeded_in(&self, release_id: i64, environment_id: i64) -> StoreResult<bool> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM deployments WHERE release_id = $1 AND environment_id = $2 AND state = 'succeeded'",
+        )
+        .bind(release_id)
+        .bind(environment_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count > 0)
+    }
+
     pub async fn count_by_state(&self) -> StoreResult<Vec<(String, i64)>> {
         sqlx::query_as("SELECT state, COUNT(*) FROM deployments GROUP BY state").fetch_all(&self.pool).await
     }

@@ -5,6 +5,8 @@ use leptos::prelude::*;
 
 use crate::model::{DeploymentState, StepState};
 
+pub mod promote;
+
 /// A state shown with icon and text, so it reads without colour too.
 #[component]
 pub fn StateBadge(#[prop(into)] state: Signal<String>) -> impl IntoView {

@@ -1,0 +1,127 @@
+//! Promotion: dragging a live release onto the next environment, or choosing
+//! "Promote to…", opens a dialog that shows what would change and whether the
+//! lifecycle allows it, and starts the deployment on confirmation.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_navigate;
+
+use super::short_commit;
+use crate::model::{CommitView, DeployRequest, PromotionPreview};
+use crate::server_fns::{preview_promotion, start_deployment};
+
+/// A live release being dragged: which project it belongs to and where it is live.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DragSource {
+    pub project: String,
+    pub release_id: i64,
+    pub environment_position: i32,
+}
+
+/// Shared by the matrix cells and the dialog.
+#[derive(Clone, Copy)]
+pub struct Promotion {
+    pub dragging: RwSignal<Option<DragSource>>,
+    /// The promotion waiting for confirmation; `Some` opens the dialog.
+    pub pending: RwSignal<Option<DeployRequest>>,
+}
+
+impl Promotion {
+    pub fn new() -> Self {
+        Self { dragging: RwSignal::new(None), pending: RwSignal::new(None) }
+    }
+
+    /// A drop is allowed from an environment onto the one right after it.
+    pub fn accepts(&self, project: &str, environment_position: i32) -> bool {
+        self.dragging.with(|d| {
+            d.as_ref().is_some_and(|d| d.project == project && d.environment_position + 1 == environment_position)
+        })
+    }
+}
+
+impl Default for Promotion {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn commit_list(title: &'static str, commits: Vec<CommitView>) -> impl IntoView {
+    (!commits.is_empty()).then(|| {
+        let items = commits
+            .into_iter()
+            .map(|c| view! { <li><code>{short_commit(&c.sha)}</code> " " {c.subject} <span class="muted">" — " {c.author}</span></li> })
+            .collect_view();
+        view! { <h3>{title}</h3><ul class="commits">{items}</ul> }
+    })
+}
+
+#[component]
+pub fn PromoteDialog(promotion: Promotion, error: RwSignal<Option<String>>) -> impl IntoView {
+    let preview = RwSignal::new(None::<Result<PromotionPreview, String>>);
+    let busy = RwSignal::new(false);
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        preview.set(None);
+        if let Some(request) = promotion.pending.get() {
+            spawn_local(async move {
+                let result = preview_promotion(request.project, request.release_id, request.environment).await;
+                preview.set(Some(result.map_err(|e| e.message)));
+            });
+        }
+    });
+    let close = move || promotion.pending.set(None);
+    let confirm = move |_| {
+        let Some(request) = promotion.pending.get_untracked() else { return };
+        let navigate = navigate.clone();
+        busy.set(true);
+        spawn_local(async move {
+            match start_deployment(request.project, request.release_id, request.environment).await {
+                Ok(d) => {
+                    promotion.pending.set(None);
+                    navigate(&format!("/deployments/{}", d.id), Default::default());
+                }
+                Err(e) => error.set(Some(e.message)),
+            }
+            busy.set(false);
+        });
+    };
+    let body = move || match preview.get() {
+        None => view! { <p class="muted">"Checking what changes…"</p> }.into_any(),
+        Some(Err(message)) => view! { <p class="error" role="alert">{message}</p> }.into_any(),
+        Some(Ok(p)) => {
+            let replaces = match p.replaces {
+                Some(v) => format!("Replaces {v}, live in {} now.", p.environment),
+                None => format!("Nothing is deployed in {} yet.", p.environment),
+            };
+            view! {
+                <p>{replaces}</p>
+                {p.blocked.map(|why| view! { <p class="error" role="alert" data-testid="blocked">{why}</p> })}
+                {commit_list("Commits it brings", p.added)}
+                {commit_list("Commits it takes back", p.removed)}
+            }
+            .into_any()
+        }
+    };
+    let allowed = move || preview.with(|p| matches!(p, Some(Ok(p)) if p.blocked.is_none()));
+    view! {
+        <Show when=move || promotion.pending.with(Option::is_some)>
+            <div class="backdrop" on:click=move |_| close()></div>
+            <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="promote-title"
+                on:keydown=move |ev| if ev.key() == "Escape" { close() }>
+                <h2 id="promote-title">
+                    {move || preview.with(|p| match p {
+                        Some(Ok(p)) => format!("Promote {} to {}", p.release.version, p.environment),
+                        _ => "Promote".to_string(),
+                    })}
+                </h2>
+                {body}
+                <div class="dialog-actions">
+                    <button class="action" autofocus disabled=move || !allowed() || busy.get() on:click=confirm.clone()>
+                        "Confirm promotion"
+                    </button>
+                    <button class="secondary" on:click=move |_| close()>"Cancel"</button>
+                </div>
+            </div>
+        </Show>
+    }
+}

@@ -1,0 +1,63 @@
+//! The promotion rule and the promotion preview. A release enters an environment only
+//! after it succeeded in the environment before it in the lifecycle; the first
+//! environment takes any release.
+
+use ferry_app::error::AppError;
+use ferry_app::model::{DeployRequest, EnvironmentView, ProjectView, PromotionPreview};
+
+use super::catalog;
+use crate::error::OrInternal;
+use crate::git;
+use crate::store::{ReleaseRow, Store};
+
+/// Most commits a preview lists in each direction.
+const PREVIEW_COMMITS: usize = 50;
+
+/// Refuses a deployment the lifecycle does not allow yet, saying what to do instead.
+pub async fn check(
+    store: &Store,
+    project: &ProjectView,
+    release: &ReleaseRow,
+    environment: &EnvironmentView,
+) -> Result<(), AppError> {
+    let Some(previous) = project.environments.iter().rev().find(|e| e.position < environment.position) else {
+        return Ok(());
+    };
+    if store.succeeded_in(release.id, previous.id).await.or_internal("checking the promotion rule")? {
+        Ok(())
+    } else {
+        Err(AppError::conflict(format!(
+            "release {} has not succeeded in {} yet; deploy it there before {}",
+            release.version, previous.name, environment.name
+        )))
+    }
+}
+
+pub async fn preview(store: &Store, request: &DeployRequest) -> Result<PromotionPreview, AppError> {
+    let (project, environment, release) = catalog::resolve_target(store, request).await?;
+    let blocked = check(store, &project, &release, &environment).await.err().map(|e| e.message);
+    let live = store.latest_in_environment(environment.id, true).await.or_internal("loading the live release")?;
+    let live_release = match &live {
+        Some(d) => store.release(d.release_id).await.or_internal("loading the live release")?,
+        None => None,
+    };
+    let from = live_release.as_ref().map(|r| r.git_commit.as_str());
+    let added = git::commits_between(&project.repo_url, from, &release.git_commit, PREVIEW_COMMITS)
+        .await
+        .or_internal("reading the changelog")?;
+    let removed = match from {
+        Some(from) => git::commits_between(&project.repo_url, Some(&release.git_commit), from, PREVIEW_COMMITS)
+            .await
+            .or_internal("reading the changelog")?,
+        None => Vec::new(),
+    };
+    Ok(PromotionPreview {
+        project: project.slug,
+        environment: environment.name,
+        release: release.view(),
+        replaces: live_release.map(|r| r.version),
+        added,
+        removed,
+        blocked,
+    })
+}
