@@ -1,15 +1,25 @@
 //! The event bus: every state change and log line is persisted with a sequence
 //! number, then broadcast to live websocket clients, in sequence order.
 
-use ferry_app::model::{Event, EventPayload};
+use std::sync::Arc;
+
+use ferry_app::model::{Event, EventPayload, LiveMessage};
 use tokio::sync::{broadcast, Mutex};
 
 use crate::store::{Store, StoreResult};
 
+/// An event as live clients receive it: serialized once, sent to every client.
+#[derive(Debug, Clone)]
+pub struct LiveEvent {
+    pub seq: i64,
+    /// The `LiveMessage::Event` JSON text.
+    pub json: Arc<str>,
+}
+
 #[derive(Clone)]
 pub struct EventBus {
     store: Store,
-    sender: broadcast::Sender<Event>,
+    sender: broadcast::Sender<LiveEvent>,
     /// Held across "persist then broadcast" so live clients see increasing numbers.
     order: std::sync::Arc<Mutex<()>>,
 }
@@ -23,12 +33,16 @@ impl EventBus {
     pub async fn publish(&self, payload: EventPayload) -> StoreResult<Event> {
         let _order = self.order.lock().await;
         let event = self.store.append_event(payload).await?;
-        // No receivers is fine: nobody is watching.
-        let _ = self.sender.send(event.clone());
+        // Nobody watching is fine; with watchers, serialize once for all of them.
+        if self.sender.receiver_count() > 0 {
+            let json = serde_json::to_string(&LiveMessage::Event(event.clone()))
+                .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+            let _ = self.sender.send(LiveEvent { seq: event.seq, json: json.into() });
+        }
         Ok(event)
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+    pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
         self.sender.subscribe()
     }
 }

@@ -8,12 +8,13 @@ use std::sync::atomic::Ordering;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
-use ferry_app::model::{Event, LiveMessage};
+use ferry_app::model::LiveMessage;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::extract::Query;
 use crate::error::HttpError;
+use crate::events::LiveEvent;
 use crate::state::AppState;
 
 const REPLAY_PAGE: i64 = 1000;
@@ -81,11 +82,10 @@ async fn stream(mut socket: WebSocket, s: &AppState, after: Option<i64>) -> Resu
     }
 }
 
-async fn forward(socket: &mut WebSocket, event: Event, last: i64) -> Result<i64, String> {
+async fn forward(socket: &mut WebSocket, event: LiveEvent, last: i64) -> Result<i64, String> {
     if event.seq <= last {
         return Ok(last);
     }
-    let seq = event.seq;
-    send(socket, &LiveMessage::Event(event)).await?;
-    Ok(seq)
+    socket.send(Message::Text(event.json.as_ref().into())).await.map_err(|e| e.to_string())?;
+    Ok(event.seq)
 }

@@ -52,11 +52,27 @@ impl Store {
             sqlx::Error::Configuration(format!("unsupported database URL `{url}`: use sqlite: or postgres://").into())
         })?;
         let options = AnyConnectOptions::from_str(url)?;
+        let sqlite = backend == Backend::Sqlite;
         let pool = AnyPoolOptions::new()
             // SQLite has one writer; more connections only add lock contention.
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
+            .max_connections(if sqlite { 4 } else { 16 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // With the write-ahead log, NORMAL syncs at checkpoints instead of
+                        // every commit: a crash cannot corrupt the database, and log lines
+                        // no longer wait for the disk one by one.
+                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await?;
+        if sqlite {
+            // Persistent in the database file; readers then never block the writer.
+            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+        }
         let migrator = match backend {
             Backend::Sqlite => sqlx::migrate!("../migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("../migrations/postgres"),
