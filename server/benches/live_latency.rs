@@ -1,15 +1,17 @@
-//! Live-latency benchmark: a real server, N websocket clients, and log lines written
-//! the way the recorder writes them (stored, then published) at a fixed rate. Reports
-//! how long a line takes from being produced to arriving in every client.
+//! Live-latency benchmark: a real server, N websocket clients, and log lines fed at a
+//! fixed rate into the same recorder a deployment uses (which stores and publishes
+//! them). Reports how long a line takes from being produced to arriving in every client.
 //!
 //! `cargo bench -p ferry-server --bench live_latency` (scripts/bench.sh runs it);
 //! FERRY_BENCH_CLIENTS, FERRY_BENCH_RATE (lines/s) and FERRY_BENCH_SECONDS tune it.
 
 use std::time::{Duration, Instant};
 
-use ferry_app::model::{EventPayload, LogStream};
+use ferry_app::model::LogStream;
+use ferry_engine::executor::RunnerEvent;
 use ferry_server::config::Config;
-use ferry_server::store::{NewLogLine, NewProject, NewRelease};
+use ferry_server::services::recorder::Recorder;
+use ferry_server::store::{NewProject, NewRelease};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -88,14 +90,17 @@ async fn main() {
     let total = rate * seconds;
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let recorder = Recorder::new(state.store.clone(), state.bus.clone(), state.metrics.clone(), deployment.id, vec![]);
+    let (lines_tx, lines_rx) = mpsc::channel(1024);
+    let recording = tokio::spawn(recorder.record(lines_rx));
     let started = Instant::now();
-    for seq in 1..=total as i64 {
+    for _ in 0..total {
         ticker.tick().await;
         let text = format!("{:.6}", origin.elapsed().as_secs_f64());
-        let line = NewLogLine { deployment_id: deployment.id, seq, step: 0, stream: LogStream::Stdout, text };
-        let view = state.store.append_log(line).await.unwrap();
-        state.bus.publish(EventPayload::Log(view)).await.unwrap();
+        lines_tx.send(RunnerEvent::Log { index: 0, stream: LogStream::Stdout, text }).await.unwrap();
     }
+    drop(lines_tx);
+    recording.await.unwrap();
     let produce_secs = started.elapsed().as_secs_f64();
 
     let expected = total as usize * clients;

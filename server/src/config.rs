@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 /// Ferry: self-hosted deployments with a live environment matrix.
 #[derive(Debug, Parser)]
-#[command(name = "ferry", version, about, long_about = None)]
+#[command(name = "ferry", version, about = "Ferry: self-hosted deployments with a live environment matrix.", long_about = None)]
 pub struct Cli {
     /// TOML configuration file (keys as below, e.g. `bind = "0.0.0.0:8080"`).
     #[arg(long, short, env = "FERRY_CONFIG")]

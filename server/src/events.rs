@@ -31,15 +31,23 @@ impl EventBus {
     }
 
     pub async fn publish(&self, payload: EventPayload) -> StoreResult<Event> {
+        let mut events = self.publish_all(vec![payload]).await?;
+        Ok(events.remove(0))
+    }
+
+    /// Persists events in one transaction, then broadcasts them in order.
+    pub async fn publish_all(&self, payloads: Vec<EventPayload>) -> StoreResult<Vec<Event>> {
         let _order = self.order.lock().await;
-        let event = self.store.append_event(payload).await?;
+        let events = self.store.append_events(payloads).await?;
         // Nobody watching is fine; with watchers, serialize once for all of them.
         if self.sender.receiver_count() > 0 {
-            let json = serde_json::to_string(&LiveMessage::Event(event.clone()))
-                .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-            let _ = self.sender.send(LiveEvent { seq: event.seq, json: json.into() });
+            for event in &events {
+                let json = serde_json::to_string(&LiveMessage::Event(event.clone()))
+                    .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+                let _ = self.sender.send(LiveEvent { seq: event.seq, json: json.into() });
+            }
         }
-        Ok(event)
+        Ok(events)
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {

@@ -83,11 +83,16 @@ async fn contract(store: Store) {
     assert!(store.change_step(&change(0, StepState::Running, StepState::Failed, None)).await.unwrap().is_none());
 
     // Logs page by sequence number.
-    for seq in 1..=5 {
-        let line =
-            NewLogLine { deployment_id: d1.id, seq, step: 1, stream: LogStream::Stdout, text: format!("line {seq}") };
-        store.append_log(line).await.unwrap();
-    }
+    let lines = (1..=5)
+        .map(|seq| NewLogLine {
+            deployment_id: d1.id,
+            seq,
+            step: 1,
+            stream: LogStream::Stdout,
+            text: format!("line {seq}"),
+        })
+        .collect();
+    assert_eq!(store.append_logs(lines).await.unwrap().len(), 5);
     let page = store.logs(d1.id, 2, 2).await.unwrap();
     assert_eq!(page.iter().map(|l| l.seq).collect::<Vec<_>>(), [3, 4]);
     assert_eq!(page[0].text, "line 3");
@@ -119,8 +124,11 @@ async fn contract(store: Store) {
 
     // Events are numbered in order and replayable.
     assert_eq!(store.head_seq().await.unwrap(), 0);
-    let e1 = store.append_event(EventPayload::Deployment(d2.clone())).await.unwrap();
-    let e2 = store.append_event(EventPayload::Step(done.clone())).await.unwrap();
+    let mut appended = store
+        .append_events(vec![EventPayload::Deployment(d2.clone()), EventPayload::Step(done.clone())])
+        .await
+        .unwrap();
+    let (e2, e1) = (appended.pop().unwrap(), appended.pop().unwrap());
     assert!(e2.seq > e1.seq);
     assert_eq!(store.head_seq().await.unwrap(), e2.seq);
     let after = store.events_after(e1.seq, 10).await.unwrap();

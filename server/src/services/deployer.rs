@@ -173,7 +173,8 @@ impl Deployer {
             deployment_id: queued.id,
         };
         let (tx, rx) = mpsc::channel(1024);
-        let recorder = Recorder::new(self.store.clone(), self.bus.clone(), self.metrics.clone(), queued.id, &plan);
+        let names = plan.steps.iter().map(|s| s.name.clone()).collect();
+        let recorder = Recorder::new(self.store.clone(), self.bus.clone(), self.metrics.clone(), queued.id, names);
         let recording = tokio::spawn(recorder.record(rx));
         let outcome = execute(&plan, &paths, tx, cancel).await;
         if let Err(e) = recording.await {

@@ -4,4 +4,4 @@
 pub mod catalog;
 pub mod deployer;
 pub mod promotion;
-mod recorder;
+pub mod recorder;

@@ -1,11 +1,12 @@
 //! Turns what the executor reports into persisted step states, numbered log lines and
-//! events, in the order the executor reported them.
+//! events, in the order the executor reported them. Lines that arrive together are
+//! stored and published in one transaction, so a chatty step does not wait on the
+//! database line by line.
 
 use std::sync::Arc;
 
 use ferry_app::model::{EventPayload, StepState};
 use ferry_engine::executor::RunnerEvent;
-use ferry_engine::plan::DeploymentPlan;
 use tokio::sync::mpsc;
 
 use crate::events::EventBus;
@@ -22,21 +23,64 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(store: Store, bus: EventBus, metrics: Arc<Metrics>, deployment_id: i64, plan: &DeploymentPlan) -> Self {
-        let step_names = plan.steps.iter().map(|s| s.name.clone()).collect();
+    /// Most events handled per transaction.
+    const BATCH: usize = 512;
+
+    pub fn new(
+        store: Store,
+        bus: EventBus,
+        metrics: Arc<Metrics>,
+        deployment_id: i64,
+        step_names: Vec<String>,
+    ) -> Self {
         Self { store, bus, metrics, deployment_id, step_names, next_seq: 1 }
     }
 
     pub async fn record(mut self, mut events: mpsc::Receiver<RunnerEvent>) {
-        while let Some(event) = events.recv().await {
-            if let Err(e) = self.apply(event).await {
-                // The run goes on; what could not be recorded is in the server log.
-                tracing::error!(deployment = self.deployment_id, error = %e, "recording a step event");
+        let mut batch = Vec::with_capacity(Self::BATCH);
+        while events.recv_many(&mut batch, Self::BATCH).await > 0 {
+            let mut lines = Vec::new();
+            for event in batch.drain(..) {
+                match event {
+                    RunnerEvent::Log { index, stream, text } => {
+                        let seq = self.next_seq;
+                        self.next_seq += 1;
+                        lines.push(NewLogLine {
+                            deployment_id: self.deployment_id,
+                            seq,
+                            step: index as i32,
+                            stream,
+                            text,
+                        });
+                    }
+                    other => {
+                        // Keep the order: lines printed before a step ended are stored first.
+                        self.flush(&mut lines).await;
+                        if let Err(e) = self.apply_step_event(other).await {
+                            tracing::error!(deployment = self.deployment_id, error = %e, "recording a step event");
+                        }
+                    }
+                }
             }
+            self.flush(&mut lines).await;
         }
     }
 
-    async fn apply(&mut self, event: RunnerEvent) -> Result<(), sqlx::Error> {
+    async fn flush(&self, lines: &mut Vec<NewLogLine>) {
+        if lines.is_empty() {
+            return;
+        }
+        let result = match self.store.append_logs(std::mem::take(lines)).await {
+            Ok(stored) => self.bus.publish_all(stored.into_iter().map(EventPayload::Log).collect()).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            // The run goes on; what could not be recorded is in the server log.
+            tracing::error!(deployment = self.deployment_id, error = %e, "recording log lines");
+        }
+    }
+
+    async fn apply_step_event(&mut self, event: RunnerEvent) -> Result<(), sqlx::Error> {
         let payload = match event {
             RunnerEvent::StepStarted { index } => self.step(index, StepState::Queued, StepState::Running, None).await?,
             RunnerEvent::StepFinished { index, state, exit_code } => {
@@ -50,17 +94,7 @@ impl Recorder {
                 }
                 payload
             }
-            RunnerEvent::Log { index, stream, text } => {
-                let line = NewLogLine {
-                    deployment_id: self.deployment_id,
-                    seq: self.next_seq,
-                    step: index as i32,
-                    stream,
-                    text,
-                };
-                self.next_seq += 1;
-                Some(EventPayload::Log(self.store.append_log(line).await?))
-            }
+            RunnerEvent::Log { .. } => None,
         };
         if let Some(payload) = payload {
             self.bus.publish(payload).await?;

@@ -140,28 +140,38 @@ impl Store {
         Ok(row.map(StepRow::view))
     }
 
-    pub async fn append_log(&self, line: NewLogLine) -> StoreResult<LogLineView> {
+    /// Stores lines in one transaction (a step's output arrives in bursts).
+    pub async fn append_logs(&self, lines: Vec<NewLogLine>) -> StoreResult<Vec<LogLineView>> {
         let at = now_millis();
-        sqlx::query(
-            "INSERT INTO log_lines (deployment_id, seq, step, stream, text, at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(line.deployment_id)
-        .bind(line.seq)
-        .bind(i64::from(line.step))
-        .bind(line.stream.as_str())
-        .bind(&line.text)
-        .bind(at)
-        .execute(&self.pool)
-        .await?;
-        Ok(LogRow {
-            deployment_id: line.deployment_id,
-            seq: line.seq,
-            step: i64::from(line.step),
-            stream: line.stream.as_str().to_string(),
-            text: line.text,
-            at,
+        let mut tx = self.pool.begin().await?;
+        for line in &lines {
+            sqlx::query(
+                "INSERT INTO log_lines (deployment_id, seq, step, stream, text, at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(line.deployment_id)
+            .bind(line.seq)
+            .bind(i64::from(line.step))
+            .bind(line.stream.as_str())
+            .bind(&line.text)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
         }
-        .view())
+        tx.commit().await?;
+        Ok(lines
+            .into_iter()
+            .map(|line| {
+                LogRow {
+                    deployment_id: line.deployment_id,
+                    seq: line.seq,
+                    step: i64::from(line.step),
+                    stream: line.stream.as_str().to_string(),
+                    text: line.text,
+                    at,
+                }
+                .view()
+            })
+            .collect())
     }
 
     /// Lines after `after_seq`, oldest first, at most `limit`.

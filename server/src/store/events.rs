@@ -5,15 +5,22 @@ use ferry_app::model::{Event, EventPayload};
 use super::{now_millis, Store, StoreResult};
 
 impl Store {
-    /// Appends an event and returns it with its sequence number.
-    pub async fn append_event(&self, payload: EventPayload) -> StoreResult<Event> {
-        let json = serde_json::to_string(&payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        let seq: i64 = sqlx::query_scalar("INSERT INTO events (payload, at) VALUES ($1, $2) RETURNING seq")
-            .bind(json)
-            .bind(now_millis())
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(Event { seq, payload })
+    /// Appends events in one transaction and returns them with their numbers.
+    pub async fn append_events(&self, payloads: Vec<EventPayload>) -> StoreResult<Vec<Event>> {
+        let at = now_millis();
+        let mut tx = self.pool.begin().await?;
+        let mut events = Vec::with_capacity(payloads.len());
+        for payload in payloads {
+            let json = serde_json::to_string(&payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+            let seq: i64 = sqlx::query_scalar("INSERT INTO events (payload, at) VALUES ($1, $2) RETURNING seq")
+                .bind(json)
+                .bind(at)
+                .fetch_one(&mut *tx)
+                .await?;
+            events.push(Event { seq, payload });
+        }
+        tx.commit().await?;
+        Ok(events)
     }
 
     /// Events after `after`, oldest first, at most `limit`.
