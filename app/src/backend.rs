@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use leptos::prelude::use_context;
 
 use crate::error::AppError;
-use crate::model::{DeployRequest, DeploymentDetail, DeploymentView, Matrix, PromotionPreview};
+use crate::model::{DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, Matrix, PromotionPreview};
 
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
@@ -17,7 +17,7 @@ pub trait Backend: Send + Sync + 'static {
     async fn deploy(&self, request: DeployRequest) -> Result<DeploymentView, AppError>;
     async fn preview(&self, request: DeployRequest) -> Result<PromotionPreview, AppError>;
     async fn cancel(&self, id: i64) -> Result<DeploymentView, AppError>;
-    async fn history(&self, project: Option<String>, limit: i64) -> Result<Vec<DeploymentView>, AppError>;
+    async fn history(&self, filter: HistoryFilter) -> Result<Vec<DeploymentView>, AppError>;
 }
 
 /// How the server hands its backend to server functions (via `provide_context`).

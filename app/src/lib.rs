@@ -2,6 +2,7 @@
 //! domain types both sides exchange, the error vocabulary, the server functions and
 //! the pages (environment matrix and deployment timeline).
 
+pub mod ansi;
 pub mod app;
 pub mod backend;
 pub mod components;

@@ -114,6 +114,26 @@ pub struct DeployRequest {
     pub environment: String,
 }
 
+/// Which deployments the history shows: every field narrows it; `before` pages
+/// backwards (pass the smallest id of the previous page).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryFilter {
+    /// Project slug.
+    pub project: Option<String>,
+    /// Environment name.
+    pub environment: Option<String>,
+    pub state: Option<DeploymentState>,
+    /// Only deployments queued at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only deployments queued before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Only deployments with a smaller id (the next page).
+    pub before: Option<i64>,
+    /// At most this many (1-500, default 50).
+    pub limit: Option<i64>,
+}
+
 /// One commit of a changelog.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CommitView {

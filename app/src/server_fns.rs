@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{DeploymentDetail, DeploymentView, Matrix, PromotionPreview};
+use crate::model::{DeploymentDetail, DeploymentView, HistoryFilter, Matrix, PromotionPreview};
 
 #[server(prefix = "/rpc")]
 pub async fn load_matrix() -> Result<Matrix, AppError> {
@@ -17,8 +17,8 @@ pub async fn load_deployment(id: i64) -> Result<DeploymentDetail, AppError> {
 }
 
 #[server(prefix = "/rpc")]
-pub async fn load_history(project: Option<String>, limit: i64) -> Result<Vec<DeploymentView>, AppError> {
-    crate::backend::backend()?.history(project, limit).await
+pub async fn load_history(filter: HistoryFilter) -> Result<Vec<DeploymentView>, AppError> {
+    crate::backend::backend()?.history(filter).await
 }
 
 /// Starts a deployment of a release to an environment (also used to promote).

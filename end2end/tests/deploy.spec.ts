@@ -35,6 +35,17 @@ test("deploy the demo to development and promote it to staging, live", async ({ 
   await expect(page.locator(".log")).toContainText("healthy");
   expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
 
+  // Search narrows the log; a line number is a shareable link.
+  await page.getByLabel("Search the log").fill("building hello-web");
+  await expect(page.locator(".log .line")).toHaveCount(1);
+  await expect(page.getByTestId("log-count")).toHaveText("1 lines");
+  await page.locator(".log .line .ln").first().click();
+  await expect(page).toHaveURL(/#L\d+$/);
+  await expect(page.locator(".log .line.lit")).toContainText("building hello-web 1.1.0");
+  await page.getByLabel("Search the log").fill("");
+  const download = await page.request.get(await page.getByRole("link", { name: "Download" }).getAttribute("href") as string);
+  expect(await download.text()).toContain("[build] building hello-web 1.1.0");
+
   // The environment's port serves the new version.
   const dev = await page.request.get("http://127.0.0.1:8081/");
   expect(await dev.text()).toContain("1.1.0");
@@ -73,4 +84,8 @@ test("deploy the demo to development and promote it to staging, live", async ({ 
   await page.goto("/history");
   await expect(page.locator("table.history tbody tr")).toHaveCount(3);
   await expect(page.locator("table.history")).toContainText("production");
+  await page.getByLabel("Environment").selectOption("staging");
+  await expect(page.locator("table.history tbody tr")).toHaveCount(1);
+  await page.getByLabel("State").selectOption("failed");
+  await expect(page.getByText("No deployments match.")).toBeVisible();
 });

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use ferry_app::backend::Backend;
 use ferry_app::error::AppError;
-use ferry_app::model::{DeployRequest, DeploymentDetail, DeploymentView, Matrix, PromotionPreview};
+use ferry_app::model::{DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, Matrix, PromotionPreview};
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
@@ -45,7 +45,7 @@ impl Backend for ServerBackend {
         with_status(self.0.deployer.cancel(id).await)
     }
 
-    async fn history(&self, project: Option<String>, limit: i64) -> Result<Vec<DeploymentView>, AppError> {
-        with_status(api::history(&self.0, project.as_deref(), limit).await)
+    async fn history(&self, filter: HistoryFilter) -> Result<Vec<DeploymentView>, AppError> {
+        with_status(api::history(&self.0, &filter).await)
     }
 }

@@ -61,6 +61,13 @@ async fn a_deployment_really_deploys_the_app() {
     let page = reqwest::get(format!("http://127.0.0.1:{}/", ports[0])).await.unwrap().text().await.unwrap();
     assert!(page.contains("1.0.0"), "{page}");
 
+    // The whole log downloads as text.
+    let text = app.client.get(format!("{}/api/v1/deployments/{id}/log.txt", app.base)).send().await.unwrap();
+    assert!(text.headers()["content-disposition"].to_str().unwrap().contains("attachment"));
+    let text = text.text().await.unwrap();
+    assert!(text.contains("[build] building hello-web 1.0.0"), "{text}");
+    assert_eq!(text.lines().count(), logs.len());
+
     // The matrix shows it live in development and nothing elsewhere.
     let (_, matrix) = app.get("/api/v1/matrix").await;
     let cells = &matrix["rows"][0]["cells"];

@@ -2,7 +2,7 @@
 
 mod common;
 
-use ferry_app::model::{DeploymentState, EventPayload, LogStream, StepState};
+use ferry_app::model::{DeploymentState, EventPayload, HistoryFilter, LogStream, StepState};
 use ferry_server::store::{is_unique_violation, NewLogLine, NewProject, NewRelease, StepChange, Store};
 
 async fn contract(store: Store) {
@@ -113,10 +113,25 @@ async fn contract(store: Store) {
     let d2 = store.create_deployment(project.id, dev, r2.id, &steps).await.unwrap();
     assert_eq!(store.latest_in_environment(dev, false).await.unwrap().unwrap().id, d2.id);
     assert!(store.latest_in_environment(dev, true).await.unwrap().is_none());
-    let history = store.history(Some("api"), 10).await.unwrap();
-    assert_eq!(history.iter().map(|d| d.id).collect::<Vec<_>>(), [d2.id, d1.id]);
-    assert!(store.history(Some("other"), 10).await.unwrap().is_empty());
-    assert_eq!(store.history(None, 1).await.unwrap().len(), 1);
+    let project_filter = HistoryFilter { project: Some("api".into()), ..Default::default() };
+    assert_eq!(ids(&store, project_filter.clone()).await, [d2.id, d1.id]);
+    assert!(ids(&store, HistoryFilter { project: Some("other".into()), ..Default::default() }).await.is_empty());
+    assert_eq!(ids(&store, HistoryFilter { limit: Some(1), ..Default::default() }).await, [d2.id]);
+    assert_eq!(ids(&store, HistoryFilter { before: Some(d2.id), ..Default::default() }).await, [d1.id], "next page");
+    assert_eq!(
+        ids(&store, HistoryFilter { state: Some(DeploymentState::Failed), ..Default::default() }).await,
+        [d1.id]
+    );
+    assert_eq!(ids(&store, HistoryFilter { environment: Some("dev".into()), ..project_filter }).await, [d2.id, d1.id]);
+    assert!(ids(&store, HistoryFilter { environment: Some("prod".into()), ..Default::default() }).await.is_empty());
+    let now = chrono::Utc::now();
+    assert_eq!(
+        ids(&store, HistoryFilter { until: Some(now + chrono::Duration::hours(1)), ..Default::default() }).await.len(),
+        2
+    );
+    assert!(ids(&store, HistoryFilter { since: Some(now + chrono::Duration::hours(1)), ..Default::default() })
+        .await
+        .is_empty());
     assert_eq!(store.deployments_in_state(DeploymentState::Queued).await.unwrap()[0].id, d2.id);
     let mut counts = store.count_by_state().await.unwrap();
     counts.sort();
@@ -152,4 +167,8 @@ async fn contract_holds_on_postgres() {
 async fn unsupported_database_urls_are_refused() {
     let error = Store::connect("mysql://localhost/x").await.err().expect("refused").to_string();
     assert!(error.contains("unsupported database URL"), "{error}");
+}
+
+async fn ids(store: &Store, filter: HistoryFilter) -> Vec<i64> {
+    store.history(&filter).await.unwrap().iter().map(|d| d.id).collect()
 }

@@ -7,9 +7,10 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 
+use crate::components::log_view::LogView;
 use crate::components::{deployment_state_text, format_duration, format_time, step_state_text, StateBadge};
 use crate::live::{deployment_supersedes, on_live_event, step_supersedes};
-use crate::model::{DeploymentDetail, Event, EventPayload, LogLineView, LogStream};
+use crate::model::{DeploymentDetail, Event, EventPayload, LogLineView};
 
 /// Applies one event to a deployment's detail; events of other deployments are ignored.
 pub fn apply_event(detail: &mut DeploymentDetail, event: &Event) {
@@ -91,7 +92,7 @@ pub fn DeploymentPage() -> impl IntoView {
             <ol class="timeline" role="list" aria-label="Steps">
                 {move || detail.with(|d| d.as_ref().map(|d| steps(d, now.get(), selected)))}
             </ol>
-            <LogPanel detail selected />
+            <LogView detail selected />
         </div>
     }
 }
@@ -166,45 +167,4 @@ fn steps(d: &DeploymentDetail, now: DateTime<Utc>, selected: RwSignal<Option<i32
             }
         })
         .collect_view()
-}
-
-#[component]
-fn LogPanel(detail: RwSignal<Option<DeploymentDetail>>, selected: RwSignal<Option<i32>>) -> impl IntoView {
-    let lines = move || {
-        detail.with(|d| {
-            let Some(d) = d else { return Vec::new() };
-            let filter = selected.get();
-            d.logs
-                .iter()
-                .filter(|l| filter.is_none_or(|s| s == l.step))
-                .map(|l| {
-                    let step =
-                        d.steps.iter().find(|s| s.position == l.step).map(|s| s.name.clone()).unwrap_or_default();
-                    let class = match l.stream {
-                        LogStream::Stderr => "line stderr",
-                        LogStream::System => "line system",
-                        LogStream::Stdout => "line",
-                    };
-                    view! {
-                        <div class=class id=format!("L{}", l.seq)>
-                            <span class="ln">{l.seq}</span>
-                            <span class="step-tag">{step}</span>
-                            <span class="text">{l.text.clone()}</span>
-                        </div>
-                    }
-                })
-                .collect::<Vec<_>>()
-        })
-    };
-    view! {
-        <section class="logs" aria-label="Logs">
-            <h2>
-                "Logs"
-                {move || selected.get().map(|_| view! {
-                    <button class="link" on:click=move |_| selected.set(None)>"show all steps"</button>
-                })}
-            </h2>
-            <div class="log" role="log" aria-live="polite">{lines}</div>
-        </section>
-    }
 }

@@ -2,13 +2,15 @@
 //! Every handler answers errors as `{error, message}` with a 4xx or 5xx status.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
+use ferry_app::ansi;
 use ferry_app::error::AppError;
 use ferry_app::model::{
-    CreateRelease, DeployRequest, DeploymentDetail, DeploymentView, Event, LogLineView, Matrix, ProjectView,
-    PromotionPreview, ReleaseView,
+    CreateRelease, DeployRequest, DeploymentDetail, DeploymentView, Event, HistoryFilter, LogLineView, Matrix,
+    ProjectView, PromotionPreview, ReleaseView,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -29,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/deployments/preview", post(preview_deployment))
         .route("/deployments/{id}", get(get_deployment))
         .route("/deployments/{id}/logs", get(get_logs))
+        .route("/deployments/{id}/log.txt", get(download_log))
         .route("/deployments/{id}/cancel", post(cancel_deployment))
         .route("/events", get(list_events))
         .fallback(|| async { HttpError(AppError::not_found("no such API endpoint")) })
@@ -109,27 +112,20 @@ pub async fn cancel_deployment(
     Ok((StatusCode::ACCEPTED, axum::Json(s.deployer.cancel(id).await?)))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct HistoryQuery {
-    /// Only this project's deployments.
-    pub project: Option<String>,
-    /// At most this many (1-500, default 50).
-    pub limit: Option<i64>,
-}
-
-#[utoipa::path(get, path = "/api/v1/deployments", params(HistoryQuery), responses((status = 200, body = [DeploymentView])))]
+#[utoipa::path(get, path = "/api/v1/deployments", params(HistoryFilter),
+    responses((status = 200, body = [DeploymentView]), (status = 400, body = AppError)))]
 pub async fn list_deployments(
     State(s): State<AppState>,
-    Query(q): Query<HistoryQuery>,
+    Query(filter): Query<HistoryFilter>,
 ) -> ApiResult<Vec<DeploymentView>> {
-    Ok(axum::Json(history(&s, q.project.as_deref(), q.limit.unwrap_or(50)).await?))
+    Ok(axum::Json(history(&s, &filter).await?))
 }
 
-pub async fn history(s: &AppState, project: Option<&str>, limit: i64) -> Result<Vec<DeploymentView>, AppError> {
-    if !(1..=500).contains(&limit) {
+pub async fn history(s: &AppState, filter: &HistoryFilter) -> Result<Vec<DeploymentView>, AppError> {
+    if !(1..=500).contains(&filter.limit.unwrap_or(50)) {
         return Err(AppError::bad_request("limit: must be between 1 and 500"));
     }
-    s.store.history(project, limit).await.or_internal("listing deployments")
+    s.store.history(filter).await.or_internal("listing deployments")
 }
 
 #[utoipa::path(get, path = "/api/v1/deployments/{id}", params(("id" = i64, Path)),
@@ -184,6 +180,31 @@ pub async fn get_logs(
         return Err(AppError::not_found(format!("no deployment {id}")).into());
     }
     Ok(axum::Json(s.store.logs(id, q.after.unwrap_or(0), limit).await.or_internal("loading logs")?))
+}
+
+#[utoipa::path(get, path = "/api/v1/deployments/{id}/log.txt", params(("id" = i64, Path)),
+    responses((status = 200, description = "The whole log as text, one `[step] line` per line", content_type = "text/plain"),
+        (status = 404, body = AppError)))]
+pub async fn download_log(State(s): State<AppState>, Path(id): Path<i64>) -> Result<impl IntoResponse, HttpError> {
+    let detail = deployment_detail(&s, id).await?;
+    let mut text = String::new();
+    let mut after = 0;
+    loop {
+        let page = s.store.logs(id, after, 10_000).await.or_internal("loading logs")?;
+        for line in &page {
+            let step = detail.steps.iter().find(|st| st.position == line.step).map_or("?", |st| st.name.as_str());
+            text.push_str(&format!("[{step}] {}\n", ansi::plain(&line.text)));
+        }
+        match page.last() {
+            Some(last) if page.len() == 10_000 => after = last.seq,
+            _ => break,
+        }
+    }
+    let disposition = format!("attachment; filename=\"deployment-{id}.log\"");
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, disposition)],
+        text,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/events", params(PageQuery), responses((status = 200, body = [Event])))]

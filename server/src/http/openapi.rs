@@ -21,6 +21,7 @@ use super::api;
         api::list_deployments,
         api::get_deployment,
         api::get_logs,
+        api::download_log,
         api::list_events
     )
 )]

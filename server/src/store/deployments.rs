@@ -2,7 +2,7 @@
 //! updates (`WHERE state = from`), so a transition the state machine forbids, or one
 //! that lost a race, changes nothing.
 
-use ferry_app::model::{DeploymentState, DeploymentView, LogLineView, LogStream, StepState, StepView};
+use ferry_app::model::{DeploymentState, DeploymentView, HistoryFilter, LogLineView, LogStream, StepState, StepView};
 
 use super::rows::{DeploymentRow, LogRow, StepRow, DEPLOYMENT_SELECT};
 use super::{now_millis, Store, StoreResult};
@@ -200,10 +200,23 @@ impl Store {
         Ok(row.map(DeploymentRow::view))
     }
 
-    /// Newest first, optionally for one project.
-    pub async fn history(&self, project: Option<&str>, limit: i64) -> StoreResult<Vec<DeploymentView>> {
-        let sql = format!("{DEPLOYMENT_SELECT} WHERE ($1 IS NULL OR p.slug = $1) ORDER BY d.id DESC LIMIT $2");
-        let rows: Vec<DeploymentRow> = sqlx::query_as(&sql).bind(project).bind(limit).fetch_all(&self.pool).await?;
+    /// Newest first, narrowed by the filter.
+    pub async fn history(&self, filter: &HistoryFilter) -> StoreResult<Vec<DeploymentView>> {
+        let sql = format!(
+            "{DEPLOYMENT_SELECT} WHERE ($1 IS NULL OR p.slug = $1) AND ($2 IS NULL OR e.name = $2) \
+             AND ($3 IS NULL OR d.state = $3) AND ($4 IS NULL OR d.created_at >= $4) \
+             AND ($5 IS NULL OR d.created_at < $5) AND ($6 IS NULL OR d.id < $6) ORDER BY d.id DESC LIMIT $7"
+        );
+        let rows: Vec<DeploymentRow> = sqlx::query_as(&sql)
+            .bind(filter.project.as_deref())
+            .bind(filter.environment.as_deref())
+            .bind(filter.state.map(|s| s.as_str()))
+            .bind(filter.since.map(|t| t.timestamp_millis()))
+            .bind(filter.until.map(|t| t.timestamp_millis()))
+            .bind(filter.before)
+            .bind(filter.limit.unwrap_or(50))
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.into_iter().map(DeploymentRow::view).collect())
     }
 
