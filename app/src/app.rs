@@ -5,7 +5,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 use crate::live::LiveFeed;
-use crate::routes::{deployment::DeploymentPage, history::HistoryPage, matrix::MatrixPage};
+use crate::routes::{deployment::DeploymentPage, history::HistoryPage, matrix::MatrixPage, release::ReleasePage};
 
 #[component]
 pub fn App(feed: LiveFeed) -> impl IntoView {
@@ -14,7 +14,7 @@ pub fn App(feed: LiveFeed) -> impl IntoView {
     view! {
         <Router>
             <header class="topbar">
-                <a class="brand" href="/">"⛴ Ferry"</a>
+                <a class="brand" href="/"><img src="/public/favicon.svg" alt="" width="20" height="20" />" Ferry"</a>
                 <nav aria-label="Main">
                     <a href="/">"Environments"</a>
                     <a href="/history">"History"</a>
@@ -33,6 +33,7 @@ pub fn App(feed: LiveFeed) -> impl IntoView {
                     <Route path=path!("/") view=MatrixPage />
                     <Route path=path!("/deployments/:id") view=DeploymentPage />
                     <Route path=path!("/history") view=HistoryPage />
+                    <Route path=path!("/releases/:id") view=ReleasePage />
                 </Routes>
             </main>
         </Router>

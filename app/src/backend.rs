@@ -8,13 +8,16 @@ use async_trait::async_trait;
 use leptos::prelude::use_context;
 
 use crate::error::AppError;
-use crate::model::{DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, Matrix, PromotionPreview};
+use crate::model::{
+    DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, Matrix, PromotionPreview, ReleaseDetail,
+};
 
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
     async fn matrix(&self) -> Result<Matrix, AppError>;
     async fn deployment(&self, id: i64) -> Result<DeploymentDetail, AppError>;
     async fn deploy(&self, request: DeployRequest) -> Result<DeploymentView, AppError>;
+    async fn release(&self, id: i64) -> Result<ReleaseDetail, AppError>;
     async fn preview(&self, request: DeployRequest) -> Result<PromotionPreview, AppError>;
     async fn cancel(&self, id: i64) -> Result<DeploymentView, AppError>;
     async fn history(&self, filter: HistoryFilter) -> Result<Vec<DeploymentView>, AppError>;

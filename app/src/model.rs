@@ -128,10 +128,24 @@ pub struct HistoryFilter {
     pub since: Option<DateTime<Utc>>,
     /// Only deployments queued before this time.
     pub until: Option<DateTime<Utc>>,
+    /// Only deployments of this release.
+    pub release: Option<i64>,
     /// Only deployments with a smaller id (the next page).
     pub before: Option<i64>,
     /// At most this many (1-500, default 50).
     pub limit: Option<i64>,
+}
+
+/// A release, where it has been, and what it changed since the release before it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReleaseDetail {
+    pub project: ProjectView,
+    pub release: ReleaseView,
+    pub previous: Option<ReleaseView>,
+    /// Commits since the previous release (newest first).
+    pub changelog: Vec<CommitView>,
+    /// Every deployment of this release, newest first.
+    pub deployments: Vec<DeploymentView>,
 }
 
 /// One commit of a changelog.

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{DeploymentDetail, DeploymentView, HistoryFilter, Matrix, PromotionPreview};
+use crate::model::{DeploymentDetail, DeploymentView, HistoryFilter, Matrix, PromotionPreview, ReleaseDetail};
 
 #[server(prefix = "/rpc")]
 pub async fn load_matrix() -> Result<Matrix, AppError> {
@@ -45,4 +45,9 @@ pub async fn preview_promotion(
     environment: String,
 ) -> Result<PromotionPreview, AppError> {
     crate::backend::backend()?.preview(crate::model::DeployRequest { project, release_id, environment }).await
+}
+
+#[server(prefix = "/rpc")]
+pub async fn load_release(id: i64) -> Result<ReleaseDetail, AppError> {
+    crate::backend::backend()?.release(id).await
 }

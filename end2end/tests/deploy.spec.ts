@@ -80,6 +80,15 @@ test("deploy the demo to development and promote it to staging, live", async ({ 
   const production = await page.request.get("http://127.0.0.1:8083/");
   expect(await production.text()).toContain("1.1.0");
 
+  // The release page: where 1.1.0 has been and what it changed since 1.0.0.
+  await page.locator("a.brand").click();
+  await page.locator('li.release[data-version="1.1.0"] a.version').click();
+  await expect(page.getByTestId("changelog")).toContainText("hello-web 1.1.0: friendlier page");
+  await expect(page.getByText("Changes since 1.0.0")).toBeVisible();
+  for (const env of ["development", "staging", "production"]) {
+    await expect(page.locator(`.release-envs li[data-env="${env}"]`)).toHaveAttribute("data-state", "succeeded");
+  }
+
   // History is there after a full reload.
   await page.goto("/history");
   await expect(page.locator("table.history tbody tr")).toHaveCount(3);

@@ -4,7 +4,9 @@
 use async_trait::async_trait;
 use ferry_app::backend::Backend;
 use ferry_app::error::AppError;
-use ferry_app::model::{DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, Matrix, PromotionPreview};
+use ferry_app::model::{
+    DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, Matrix, PromotionPreview, ReleaseDetail,
+};
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
@@ -35,6 +37,10 @@ impl Backend for ServerBackend {
 
     async fn deploy(&self, request: DeployRequest) -> Result<DeploymentView, AppError> {
         with_status(self.0.deployer.start(request).await)
+    }
+
+    async fn release(&self, id: i64) -> Result<ReleaseDetail, AppError> {
+        with_status(catalog::release_detail(&self.0.store, id).await)
     }
 
     async fn preview(&self, request: DeployRequest) -> Result<PromotionPreview, AppError> {

@@ -222,7 +222,19 @@ async fn health_metrics_and_openapi_are_served() {
     assert_eq!((s, b["status"].as_str()), (200, Some("ok")));
     let (s, doc) = app.get("/api/openapi.json").await;
     assert_eq!(s, 200);
-    for path in ["/api/v1/projects", "/api/v1/deployments", "/api/v1/deployments/{id}/logs", "/api/v1/events"] {
+    for path in [
+        "/api/v1/projects",
+        "/api/v1/projects/{slug}/releases",
+        "/api/v1/releases/{id}",
+        "/api/v1/matrix",
+        "/api/v1/deployments",
+        "/api/v1/deployments/preview",
+        "/api/v1/deployments/{id}",
+        "/api/v1/deployments/{id}/cancel",
+        "/api/v1/deployments/{id}/logs",
+        "/api/v1/deployments/{id}/log.txt",
+        "/api/v1/events",
+    ] {
         assert!(doc["paths"][path].is_object(), "{path} missing from the OpenAPI document");
     }
     assert!(doc["components"]["schemas"]["DeploymentView"].is_object());
@@ -341,6 +353,19 @@ async fn releases_are_promoted_in_lifecycle_order_with_a_changelog() {
     assert_eq!(preview["added"].as_array().unwrap().len(), 2, "all history when nothing is live");
     let id = deploy(&app, "flow", second, "staging").await;
     assert_eq!(app.wait_finished(id).await["deployment"]["state"], "succeeded");
+
+    // The release page: its changelog since 1.0.0 and everywhere it went.
+    let (s, page) = app.get(&format!("/api/v1/releases/{second}")).await;
+    assert_eq!(s, 200, "{page}");
+    assert_eq!(page["previous"]["version"], "1.0.0");
+    let changelog: Vec<&str> =
+        page["changelog"].as_array().unwrap().iter().map(|c| c["subject"].as_str().unwrap()).collect();
+    assert_eq!(changelog, ["friendlier greeting"]);
+    let envs: Vec<&str> =
+        page["deployments"].as_array().unwrap().iter().map(|d| d["environment"].as_str().unwrap()).collect();
+    assert_eq!(envs, ["staging", "development"]);
+    let (s, b) = app.get("/api/v1/releases/777").await;
+    assert_error(s, &b, 404, "not_found");
 
     // Going back to 1.0.0 in development takes the newer commit back.
     let (_, back) = app

@@ -104,7 +104,7 @@ fn ProjectMatrix(row: MatrixRow, error: RwSignal<Option<String>>) -> impl IntoVi
             };
             view! {
                 <li class="release" data-version=r.version.clone()>
-                    <span class="version">{r.version.clone()}</span>
+                    <a class="version" href=format!("/releases/{}", r.id)>{r.version.clone()}</a>
                     <code>{short_commit(&r.git_commit)}</code>
                     <span class="muted">{format_time(r.created_at)}</span>
                     {deploy}

@@ -3,3 +3,4 @@
 pub mod deployment;
 pub mod history;
 pub mod matrix;
+pub mod release;

@@ -10,7 +10,7 @@ use ferry_app::ansi;
 use ferry_app::error::AppError;
 use ferry_app::model::{
     CreateRelease, DeployRequest, DeploymentDetail, DeploymentView, Event, HistoryFilter, LogLineView, Matrix,
-    ProjectView, PromotionPreview, ReleaseView,
+    ProjectView, PromotionPreview, ReleaseDetail, ReleaseView,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/projects", get(list_projects).post(create_project))
         .route("/projects/{slug}/releases", get(list_releases).post(create_release))
+        .route("/releases/{id}", get(get_release))
         .route("/matrix", get(matrix))
         .route("/deployments", post(create_deployment).get(list_deployments))
         .route("/deployments/preview", post(preview_deployment))
@@ -78,6 +79,12 @@ pub async fn create_release(
     let project = catalog::project(&s.store, &slug).await?;
     let release = catalog::create_release(&s.store, &project, &body.version, &body.git_commit, "api").await?;
     Ok((StatusCode::CREATED, axum::Json(release)))
+}
+
+#[utoipa::path(get, path = "/api/v1/releases/{id}", params(("id" = i64, Path)),
+    responses((status = 200, body = ReleaseDetail), (status = 404, body = AppError)))]
+pub async fn get_release(State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<ReleaseDetail> {
+    Ok(axum::Json(catalog::release_detail(&s.store, id).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/matrix", responses((status = 200, body = Matrix)))]

@@ -2,7 +2,10 @@
 //! cutting releases from commits, and assembling the environment matrix.
 
 use ferry_app::error::AppError;
-use ferry_app::model::{DeployRequest, EnvironmentView, Matrix, MatrixCell, MatrixRow, ProjectView, ReleaseView};
+use ferry_app::model::{
+    DeployRequest, EnvironmentView, HistoryFilter, Matrix, MatrixCell, MatrixRow, ProjectView, ReleaseDetail,
+    ReleaseView,
+};
 use ferry_engine::pipeline::{Pipeline, PIPELINE_FILE};
 
 use crate::error::OrInternal;
@@ -108,6 +111,24 @@ pub async fn resolve_target(
 pub async fn releases(store: &Store, project: &ProjectView) -> Result<Vec<ReleaseView>, AppError> {
     let rows = store.releases(project.id).await.or_internal("listing releases")?;
     Ok(rows.iter().map(|r| r.view()).collect())
+}
+
+/// Most commits a changelog lists.
+const CHANGELOG_COMMITS: usize = 100;
+
+pub async fn release_detail(store: &Store, id: i64) -> Result<ReleaseDetail, AppError> {
+    let not_found = || AppError::not_found(format!("no release {id}"));
+    let release = store.release(id).await.or_internal("loading a release")?.ok_or_else(not_found)?;
+    let project = store.project(release.project_id).await.or_internal("loading a project")?.ok_or_else(not_found)?;
+    // Releases are listed newest first; the previous one is the next older.
+    let previous = store.releases(project.id).await.or_internal("listing releases")?.into_iter().find(|r| r.id < id);
+    let from = previous.as_ref().map(|p| p.git_commit.as_str());
+    let changelog = git::commits_between(&project.repo_url, from, &release.git_commit, CHANGELOG_COMMITS)
+        .await
+        .or_internal("reading the changelog")?;
+    let filter = HistoryFilter { release: Some(id), limit: Some(500), ..Default::default() };
+    let deployments = store.history(&filter).await.or_internal("listing deployments")?;
+    Ok(ReleaseDetail { project, release: release.view(), previous: previous.map(|p| p.view()), changelog, deployments })
 }
 
 pub async fn matrix(store: &Store) -> Result<Matrix, AppError> {

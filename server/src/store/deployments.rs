@@ -205,7 +205,8 @@ impl Store {
         let sql = format!(
             "{DEPLOYMENT_SELECT} WHERE ($1 IS NULL OR p.slug = $1) AND ($2 IS NULL OR e.name = $2) \
              AND ($3 IS NULL OR d.state = $3) AND ($4 IS NULL OR d.created_at >= $4) \
-             AND ($5 IS NULL OR d.created_at < $5) AND ($6 IS NULL OR d.id < $6) ORDER BY d.id DESC LIMIT $7"
+             AND ($5 IS NULL OR d.created_at < $5) AND ($6 IS NULL OR d.release_id = $6) \
+             AND ($7 IS NULL OR d.id < $7) ORDER BY d.id DESC LIMIT $8"
         );
         let rows: Vec<DeploymentRow> = sqlx::query_as(&sql)
             .bind(filter.project.as_deref())
@@ -213,6 +214,7 @@ impl Store {
             .bind(filter.state.map(|s| s.as_str()))
             .bind(filter.since.map(|t| t.timestamp_millis()))
             .bind(filter.until.map(|t| t.timestamp_millis()))
+            .bind(filter.release)
             .bind(filter.before)
             .bind(filter.limit.unwrap_or(50))
             .fetch_all(&self.pool)
