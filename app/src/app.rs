@@ -5,7 +5,9 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 use crate::live::LiveFeed;
-use crate::routes::{deployment::DeploymentPage, history::HistoryPage, matrix::MatrixPage, release::ReleasePage};
+use crate::routes::{
+    deployment::DeploymentPage, history::HistoryPage, insights::InsightsPage, matrix::MatrixPage, release::ReleasePage,
+};
 
 #[component]
 pub fn App(feed: LiveFeed) -> impl IntoView {
@@ -18,6 +20,7 @@ pub fn App(feed: LiveFeed) -> impl IntoView {
                 <nav aria-label="Main">
                     <a href="/">"Environments"</a>
                     <a href="/history">"History"</a>
+                    <a href="/insights">"Insights"</a>
                 </nav>
                 <span
                     class="live"
@@ -33,6 +36,7 @@ pub fn App(feed: LiveFeed) -> impl IntoView {
                     <Route path=path!("/") view=MatrixPage />
                     <Route path=path!("/deployments/:id") view=DeploymentPage />
                     <Route path=path!("/history") view=HistoryPage />
+                    <Route path=path!("/insights") view=InsightsPage />
                     <Route path=path!("/releases/:id") view=ReleasePage />
                 </Routes>
             </main>

@@ -9,7 +9,7 @@ use leptos::prelude::use_context;
 
 use crate::error::AppError;
 use crate::model::{
-    DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, Matrix, PromotionPreview, ReleaseDetail,
+    DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, Insights, Matrix, PromotionPreview, ReleaseDetail,
 };
 
 #[async_trait]
@@ -17,6 +17,7 @@ pub trait Backend: Send + Sync + 'static {
     async fn matrix(&self) -> Result<Matrix, AppError>;
     async fn deployment(&self, id: i64) -> Result<DeploymentDetail, AppError>;
     async fn deploy(&self, request: DeployRequest) -> Result<DeploymentView, AppError>;
+    async fn insights(&self, project: Option<String>, days: i64) -> Result<Insights, AppError>;
     async fn release(&self, id: i64) -> Result<ReleaseDetail, AppError>;
     async fn preview(&self, request: DeployRequest) -> Result<PromotionPreview, AppError>;
     async fn cancel(&self, id: i64) -> Result<DeploymentView, AppError>;

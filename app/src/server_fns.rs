@@ -4,7 +4,9 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{DeploymentDetail, DeploymentView, HistoryFilter, Matrix, PromotionPreview, ReleaseDetail};
+use crate::model::{
+    DeploymentDetail, DeploymentView, HistoryFilter, Insights, Matrix, PromotionPreview, ReleaseDetail,
+};
 
 #[server(prefix = "/rpc")]
 pub async fn load_matrix() -> Result<Matrix, AppError> {
@@ -50,4 +52,9 @@ pub async fn preview_promotion(
 #[server(prefix = "/rpc")]
 pub async fn load_release(id: i64) -> Result<ReleaseDetail, AppError> {
     crate::backend::backend()?.release(id).await
+}
+
+#[server(prefix = "/rpc")]
+pub async fn load_insights(project: Option<String>, days: i64) -> Result<Insights, AppError> {
+    crate::backend::backend()?.insights(project, days).await
 }

@@ -97,4 +97,11 @@ test("deploy the demo to development and promote it to staging, live", async ({ 
   await expect(page.locator("table.history tbody tr")).toHaveCount(1);
   await page.getByLabel("State").selectOption("failed");
   await expect(page.getByText("No deployments match.")).toBeVisible();
+
+  // Insights: one production deployment, no failures, drawn as bars.
+  await page.getByRole("link", { name: "Insights" }).click();
+  await expect(page.getByTestId("Change failure rate")).toContainText("0%");
+  await expect(page.getByTestId("Deployment frequency")).toContainText("0.03/day");
+  await expect(page.locator('table.rates tr[data-name="production"] td').nth(1)).toHaveText("1");
+  await expect(page.locator("svg.chart rect.ok")).toHaveCount(30);
 });

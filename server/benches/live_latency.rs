@@ -63,6 +63,7 @@ async fn main() {
             git_commit: "0".into(),
             source: "bench".into(),
             pipeline: String::new(),
+            committed_at: None,
         })
         .await
         .unwrap();

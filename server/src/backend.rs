@@ -5,13 +5,13 @@ use async_trait::async_trait;
 use ferry_app::backend::Backend;
 use ferry_app::error::AppError;
 use ferry_app::model::{
-    DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, Matrix, PromotionPreview, ReleaseDetail,
+    DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, Insights, Matrix, PromotionPreview, ReleaseDetail,
 };
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
 use crate::http::api;
-use crate::services::{catalog, promotion};
+use crate::services::{catalog, insights, promotion};
 use crate::state::AppState;
 
 pub struct ServerBackend(pub AppState);
@@ -37,6 +37,10 @@ impl Backend for ServerBackend {
 
     async fn deploy(&self, request: DeployRequest) -> Result<DeploymentView, AppError> {
         with_status(self.0.deployer.start(request).await)
+    }
+
+    async fn insights(&self, project: Option<String>, days: i64) -> Result<Insights, AppError> {
+        with_status(insights::insights(&self.0.store, project.as_deref(), days).await)
     }
 
     async fn release(&self, id: i64) -> Result<ReleaseDetail, AppError> {

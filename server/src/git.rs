@@ -37,6 +37,12 @@ pub async fn resolve_commit(repo: &str, rev: &str) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// When a commit was made, in Unix milliseconds.
+pub async fn commit_time(repo: &str, commit: &str) -> Option<i64> {
+    let out = git(repo, &["show", "-s", "--format=%ct", "--end-of-options", commit]).await.ok()?;
+    out.trim().parse::<i64>().ok().map(|secs| secs * 1000)
+}
+
 /// A file's content at a commit, or `None` when it does not exist there.
 pub async fn file_at(repo: &str, commit: &str, path: &str) -> Option<String> {
     git(repo, &["show", &format!("{commit}:{path}")]).await.ok()

@@ -234,6 +234,7 @@ async fn health_metrics_and_openapi_are_served() {
         "/api/v1/deployments/{id}/logs",
         "/api/v1/deployments/{id}/log.txt",
         "/api/v1/events",
+        "/api/v1/insights",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} missing from the OpenAPI document");
     }
@@ -366,6 +367,23 @@ async fn releases_are_promoted_in_lifecycle_order_with_a_changelog() {
     assert_eq!(envs, ["staging", "development"]);
     let (s, b) = app.get("/api/v1/releases/777").await;
     assert_error(s, &b, 404, "not_found");
+
+    // Insights count what finished: three successes, none in production yet.
+    let (s, insights) = app.get("/api/v1/insights?project=flow&days=7").await;
+    assert_eq!(s, 200, "{insights}");
+    let envs: Vec<(&str, i64)> = insights["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap(), e["succeeded"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(envs, [("development", 2), ("staging", 1)]);
+    assert_eq!(insights["dora"]["production_deployments"], 0);
+    assert!(insights["dora"]["change_failure_rate"].is_null());
+    assert_eq!(insights["daily"].as_array().unwrap().len(), 7);
+    assert_eq!(insights["daily"][6]["succeeded"], 3);
+    let (s, b) = app.get("/api/v1/insights?days=0").await;
+    assert_error(s, &b, 400, "bad_request");
 
     // Going back to 1.0.0 in development takes the newer commit back.
     let (_, back) = app

@@ -38,13 +38,18 @@ async fn contract(store: Store) {
         git_commit: format!("{v}-commit"),
         source: "test".into(),
         pipeline: "environments: [{name: dev}]".into(),
+        committed_at: Some(1_700_000_000_000),
     };
     let r1 = store.create_release(&release("1.0")).await.unwrap();
     let r2 = store.create_release(&release("1.1")).await.unwrap();
     assert!(is_unique_violation(&store.create_release(&release("1.0")).await.unwrap_err()));
     let versions: Vec<_> = store.releases(project.id).await.unwrap().into_iter().map(|r| r.version).collect();
     assert_eq!(versions, ["1.1", "1.0"]);
-    assert_eq!(store.release(r1.id).await.unwrap().unwrap().pipeline, "environments: [{name: dev}]");
+    let stored = store.release(r1.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.pipeline.as_str(), stored.committed_at),
+        ("environments: [{name: dev}]", Some(1_700_000_000_000))
+    );
 
     // Deployments move only along legal transitions.
     let dev = project.environments[0].id;
@@ -136,6 +141,17 @@ async fn contract(store: Store) {
     let mut counts = store.count_by_state().await.unwrap();
     counts.sort();
     assert_eq!(counts, [("failed".to_string(), 1), ("queued".to_string(), 1)]);
+
+    // Finished deployments for the insights: only d1 has finished; dev is not the last environment.
+    let finished = store.finished_since(0, None).await.unwrap();
+    assert_eq!(finished.len(), 1);
+    assert_eq!(
+        (finished[0].state, finished[0].production, finished[0].environment.as_str()),
+        (DeploymentState::Failed, false, "dev")
+    );
+    assert_eq!(finished[0].committed_at, Some(1_700_000_000_000));
+    assert!(store.finished_since(0, Some("other")).await.unwrap().is_empty());
+    assert!(store.finished_since(chrono::Utc::now().timestamp_millis() + 1000, None).await.unwrap().is_empty());
 
     // Events are numbered in order and replayable.
     assert_eq!(store.head_seq().await.unwrap(), 0);

@@ -2,5 +2,6 @@
 
 pub mod deployment;
 pub mod history;
+pub mod insights;
 pub mod matrix;
 pub mod release;

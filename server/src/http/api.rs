@@ -9,15 +9,15 @@ use axum::Router;
 use ferry_app::ansi;
 use ferry_app::error::AppError;
 use ferry_app::model::{
-    CreateRelease, DeployRequest, DeploymentDetail, DeploymentView, Event, HistoryFilter, LogLineView, Matrix,
-    ProjectView, PromotionPreview, ReleaseDetail, ReleaseView,
+    CreateRelease, DeployRequest, DeploymentDetail, DeploymentView, Event, HistoryFilter, Insights, LogLineView,
+    Matrix, ProjectView, PromotionPreview, ReleaseDetail, ReleaseView,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{Json, Path, Query};
 use crate::error::{HttpError, OrInternal};
-use crate::services::{catalog, promotion};
+use crate::services::{catalog, insights, promotion};
 use crate::state::AppState;
 
 type ApiResult<T> = Result<axum::Json<T>, HttpError>;
@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/projects/{slug}/releases", get(list_releases).post(create_release))
         .route("/releases/{id}", get(get_release))
         .route("/matrix", get(matrix))
+        .route("/insights", get(get_insights))
         .route("/deployments", post(create_deployment).get(list_deployments))
         .route("/deployments/preview", post(preview_deployment))
         .route("/deployments/{id}", get(get_deployment))
@@ -85,6 +86,20 @@ pub async fn create_release(
     responses((status = 200, body = ReleaseDetail), (status = 404, body = AppError)))]
 pub async fn get_release(State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<ReleaseDetail> {
     Ok(axum::Json(catalog::release_detail(&s.store, id).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct InsightsQuery {
+    /// Only this project.
+    pub project: Option<String>,
+    /// The window, in days back from now (1-365, default 30).
+    pub days: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/insights", params(InsightsQuery),
+    responses((status = 200, body = Insights), (status = 400, body = AppError)))]
+pub async fn get_insights(State(s): State<AppState>, Query(q): Query<InsightsQuery>) -> ApiResult<Insights> {
+    Ok(axum::Json(insights::insights(&s.store, q.project.as_deref(), q.days.unwrap_or(30)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/matrix", responses((status = 200, body = Matrix)))]

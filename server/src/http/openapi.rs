@@ -18,6 +18,7 @@ use super::api;
         api::create_release,
         api::get_release,
         api::matrix,
+        api::get_insights,
         api::create_deployment,
         api::preview_deployment,
         api::cancel_deployment,

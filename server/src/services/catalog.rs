@@ -73,7 +73,9 @@ pub async fn create_release(
         .await
         .ok_or_else(|| AppError::unprocessable(format!("git_commit: `{rev}` is not a commit of the repository")))?;
     let (_, pipeline) = pipeline_at(&project.repo_url, &commit).await?;
+    let committed_at = git::commit_time(&project.repo_url, &commit).await;
     let new = NewRelease {
+        committed_at,
         project_id: project.id,
         version: version.into(),
         git_commit: commit,

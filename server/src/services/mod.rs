@@ -3,5 +3,6 @@
 
 pub mod catalog;
 pub mod deployer;
+pub mod insights;
 pub mod promotion;
 pub mod recorder;

@@ -19,9 +19,11 @@ pub struct NewRelease {
     pub git_commit: String,
     pub source: String,
     pub pipeline: String,
+    /// Unix milliseconds of the commit, when known.
+    pub committed_at: Option<i64>,
 }
 
-const RELEASE_COLUMNS: &str = "id, project_id, version, git_commit, source, pipeline, created_at";
+const RELEASE_COLUMNS: &str = "id, project_id, version, git_commit, source, pipeline, created_at, committed_at";
 
 impl Store {
     pub async fn create_project(&self, new: &NewProject) -> StoreResult<ProjectView> {
@@ -72,8 +74,8 @@ impl Store {
 
     pub async fn create_release(&self, new: &NewRelease) -> StoreResult<ReleaseRow> {
         let sql = format!(
-            "INSERT INTO releases (project_id, version, git_commit, source, pipeline, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {RELEASE_COLUMNS}"
+            "INSERT INTO releases (project_id, version, git_commit, source, pipeline, created_at, committed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {RELEASE_COLUMNS}"
         );
         sqlx::query_as(&sql)
             .bind(new.project_id)
@@ -82,6 +84,7 @@ impl Store {
             .bind(&new.source)
             .bind(&new.pipeline)
             .bind(now_millis())
+            .bind(new.committed_at)
             .fetch_one(&self.pool)
             .await
     }

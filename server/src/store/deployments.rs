@@ -15,6 +15,29 @@ pub struct StepChange {
     pub exit_code: Option<i32>,
 }
 
+/// A finished deployment as the insights need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedDeployment {
+    pub project: String,
+    pub environment: String,
+    /// Whether the environment is the project's last (production).
+    pub production: bool,
+    pub state: DeploymentState,
+    pub finished_at: i64,
+    pub committed_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct FinishedRow {
+    project: String,
+    environment: String,
+    position: i64,
+    last_position: i64,
+    state: String,
+    finished_at: i64,
+    committed_at: Option<i64>,
+}
+
 pub struct NewLogLine {
     pub deployment_id: i64,
     pub seq: i64,
@@ -254,6 +277,33 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         Ok(count > 0)
+    }
+
+    /// Deployments finished at or after `since` (Unix ms), oldest first.
+    pub async fn finished_since(&self, since: i64, project: Option<&str>) -> StoreResult<Vec<FinishedDeployment>> {
+        let rows: Vec<FinishedRow> = sqlx::query_as(
+            "SELECT p.slug AS project, e.name AS environment, e.position, \
+             (SELECT MAX(e2.position) FROM environments e2 WHERE e2.project_id = d.project_id) AS last_position, \
+             d.state, d.finished_at, r.committed_at \
+             FROM deployments d JOIN projects p ON p.id = d.project_id \
+             JOIN environments e ON e.id = d.environment_id JOIN releases r ON r.id = d.release_id \
+             WHERE d.finished_at >= $1 AND ($2 IS NULL OR p.slug = $2) ORDER BY d.finished_at, d.id",
+        )
+        .bind(since)
+        .bind(project)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| FinishedDeployment {
+                production: r.position == r.last_position,
+                state: DeploymentState::parse(&r.state).unwrap_or(DeploymentState::Failed),
+                project: r.project,
+                environment: r.environment,
+                finished_at: r.finished_at,
+                committed_at: r.committed_at,
+            })
+            .collect())
     }
 
     pub async fn count_by_state(&self) -> StoreResult<Vec<(String, i64)>> {

@@ -14,7 +14,7 @@ use sqlx::AnyPool;
 
 pub use catalog::is_unique_violation;
 pub use catalog::{NewProject, NewRelease};
-pub use deployments::{NewLogLine, StepChange};
+pub use deployments::{FinishedDeployment, NewLogLine, StepChange};
 pub use rows::ReleaseRow;
 
 /// Which database a URL selects.

@@ -30,6 +30,7 @@ pub struct ReleaseRow {
     pub source: String,
     pub pipeline: String,
     pub created_at: i64,
+    pub committed_at: Option<i64>,
 }
 
 impl ReleaseRow {
