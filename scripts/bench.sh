@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Ferry's benchmarks. Results go into docs/benchmarks.md by hand, with this command.
-#  1. SPA weight: the wasm, JS and CSS Trunk built, raw and gzip-compressed.
+#  1. SPA weight: the wasm, JS, CSS and HTML Trunk built, raw and precompressed.
 #  2. Live latency: log lines from production to 100 websocket clients (see
 #     server/benches/live_latency.rs).
 set -euo pipefail
@@ -8,14 +8,14 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 [ -f dist/index.html ] || { scripts/setup.sh; build_spa; }
 
-info "SPA weight (dist/)"
-total_raw=0; total_gz=0
-for f in dist/*.wasm dist/*.js dist/*.css; do
-  raw=$(wc -c < "$f"); gz=$(gzip -9 -c "$f" | wc -c)
-  total_raw=$((total_raw + raw)); total_gz=$((total_gz + gz))
-  printf '  %-48s %9d bytes, gzip %9d\n' "$(basename "$f")" "$raw" "$gz"
+info "SPA weight (dist/, as served: Trunk's build with wasm-opt, precompressed)"
+total_raw=0; total_br=0; total_gz=0
+for f in dist/*.wasm dist/*.js dist/*.css dist/index.html; do
+  raw=$(wc -c < "$f"); br=$(wc -c < "$f.br"); gz=$(wc -c < "$f.gz")
+  total_raw=$((total_raw + raw)); total_br=$((total_br + br)); total_gz=$((total_gz + gz))
+  printf '  %-44s %9d bytes, brotli %8d, gzip %8d\n' "$(basename "$f")" "$raw" "$br" "$gz"
 done
-printf '  %-48s %9d bytes, gzip %9d\n' total "$total_raw" "$total_gz"
+printf '  %-44s %9d bytes, brotli %8d, gzip %8d\n' total "$total_raw" "$total_br" "$total_gz"
 
 info "live latency (release build)"
 cargo bench -p ferry-server --bench live_latency --quiet

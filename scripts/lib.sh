@@ -1,5 +1,6 @@
 # Shared by Ferry's scripts (sourced, not run).
 TRUNK_VERSION=0.22.1
+WASM_OPT_VERSION=132
 export PATH="$HOME/.cargo/bin:$PATH"
 
 info() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -20,6 +21,7 @@ wasm_target_installed() {
 # cargo builds the standard library from source (RUSTC_BOOTSTRAP enables build-std).
 build_spa() {
   info "building the web interface (Trunk)"
+  local PATH="$PWD/.tools/node_modules/.bin:$PATH"
   if wasm_target_installed; then
     CARGO_TARGET_DIR=target/wasm trunk build --release
   else

@@ -50,6 +50,11 @@ if [ "$(trunk --version 2>/dev/null | awk '{print $2}')" != "$TRUNK_VERSION" ]; 
   fi
 fi
 
+if [ "$(.tools/node_modules/.bin/wasm-opt --version 2>/dev/null | awk '{print $3}')" != "$WASM_OPT_VERSION" ]; then
+  info "installing wasm-opt $WASM_OPT_VERSION (npm binaryen)"
+  npm install --no-save --no-audit --no-fund --silent --prefix .tools "binaryen@$WASM_OPT_VERSION"
+fi
+
 if $with_test_deps; then
   (cd end2end && { [ -d node_modules/@playwright/test ] || npm ci --no-audit --no-fund --silent; })
 fi
