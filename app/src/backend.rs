@@ -19,7 +19,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn deploy(&self, request: DeployRequest) -> Result<DeploymentView, AppError>;
     async fn insights(&self, project: Option<String>, days: i64) -> Result<Insights, AppError>;
     async fn release(&self, id: i64) -> Result<ReleaseDetail, AppError>;
-    async fn preview(&self, request: DeployRequest) -> Result<PromotionPreview, AppError>;
+    async fn preview(&self, request: DeployRequest, rollback: bool) -> Result<PromotionPreview, AppError>;
+    async fn rollback(&self, request: DeployRequest) -> Result<DeploymentView, AppError>;
     async fn cancel(&self, id: i64) -> Result<DeploymentView, AppError>;
     async fn history(&self, filter: HistoryFilter) -> Result<Vec<DeploymentView>, AppError>;
 }

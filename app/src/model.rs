@@ -35,9 +35,29 @@ pub struct ReleaseView {
     pub created_at: DateTime<Utc>,
 }
 
+/// What a deployment does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploymentKind {
+    /// Fetch, build and switch to a release.
+    Deploy,
+    /// Switch back to a release already on the targets, without rebuilding.
+    Rollback,
+}
+
+impl DeploymentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentKind::Deploy => "deploy",
+            DeploymentKind::Rollback => "rollback",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DeploymentView {
     pub id: i64,
+    pub kind: DeploymentKind,
     pub project_id: i64,
     pub project: String,
     pub environment_id: i64,
@@ -90,6 +110,8 @@ pub struct MatrixCell {
     pub current: Option<DeploymentView>,
     /// The newest deployment in any state.
     pub latest: Option<DeploymentView>,
+    /// The newest successful deployment of a different release: where a rollback goes.
+    pub previous: Option<DeploymentView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -187,7 +209,7 @@ pub struct Event {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventPayload {
     Deployment(DeploymentView),
     Step(StepView),
@@ -244,4 +266,56 @@ pub struct Insights {
     /// One entry per day of the window, oldest first.
     pub daily: Vec<DailyCount>,
     pub dora: Dora,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment() -> DeploymentView {
+        DeploymentView {
+            id: 3,
+            kind: DeploymentKind::Rollback,
+            project_id: 1,
+            project: "api".into(),
+            environment_id: 2,
+            environment: "staging".into(),
+            release_id: 5,
+            release_version: "1.0".into(),
+            state: DeploymentState::Running,
+            reason: None,
+            created_at: Utc::now(),
+            started_at: None,
+            finished_at: None,
+        }
+    }
+
+    /// The browser parses exactly what the server sends: no field of a payload may
+    /// collide with the tag that names the payload's kind.
+    #[test]
+    fn live_messages_round_trip_for_every_payload() {
+        let step = StepView {
+            deployment_id: 3,
+            position: 0,
+            name: "fetch".into(),
+            state: StepState::Running,
+            started_at: Some(Utc::now()),
+            finished_at: None,
+            exit_code: None,
+        };
+        let line = LogLineView {
+            deployment_id: 3,
+            seq: 1,
+            step: 0,
+            stream: LogStream::Stderr,
+            text: "hello".into(),
+            at: Utc::now(),
+        };
+        for payload in [EventPayload::Deployment(deployment()), EventPayload::Step(step), EventPayload::Log(line)] {
+            let message = LiveMessage::Event(Event { seq: 9, payload });
+            let json = serde_json::to_string(&message).unwrap();
+            let back: LiveMessage = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, message, "{json}");
+        }
+    }
 }

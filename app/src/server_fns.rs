@@ -39,14 +39,22 @@ pub async fn cancel_deployment(id: i64) -> Result<DeploymentView, AppError> {
     crate::backend::backend()?.cancel(id).await
 }
 
-/// What deploying `release_id` to `environment` would change, and whether it is allowed.
+/// What deploying (or rolling back to) `release_id` in `environment` would change,
+/// and whether it is allowed.
 #[server(prefix = "/rpc")]
 pub async fn preview_promotion(
     project: String,
     release_id: i64,
     environment: String,
+    rollback: bool,
 ) -> Result<PromotionPreview, AppError> {
-    crate::backend::backend()?.preview(crate::model::DeployRequest { project, release_id, environment }).await
+    crate::backend::backend()?.preview(crate::model::DeployRequest { project, release_id, environment }, rollback).await
+}
+
+/// Rolls an environment back to a release that once ran there.
+#[server(prefix = "/rpc")]
+pub async fn start_rollback(project: String, release_id: i64, environment: String) -> Result<DeploymentView, AppError> {
+    crate::backend::backend()?.rollback(crate::model::DeployRequest { project, release_id, environment }).await
 }
 
 #[server(prefix = "/rpc")]

@@ -104,4 +104,18 @@ test("deploy the demo to development and promote it to staging, live", async ({ 
   await expect(page.getByTestId("Deployment frequency")).toContainText("0.03/day");
   await expect(page.locator('table.rates tr[data-name="production"] td').nth(1)).toHaveText("1");
   await expect(page.locator("svg.chart rect.ok")).toHaveCount(30);
+
+  // Development goes to 1.0.0, then is rolled back to 1.1.0 in one click: no rebuild.
+  await page.locator("a.brand").click();
+  await page.locator('li.release[data-version="1.0.0"]').getByRole("button", { name: "Deploy to development" }).click();
+  await expect(page.getByTestId("deployment-state")).toHaveAttribute("data-state", "succeeded", { timeout: 60_000 });
+  await page.locator("a.brand").click();
+  await cell(page, "development").getByRole("button", { name: "Roll back to 1.1.0…" }).click();
+  await expect(dialog).toContainText("Roll development back to 1.1.0");
+  await dialog.getByRole("button", { name: "Confirm rollback" }).click();
+  await expect(page.locator("h1")).toContainText("rollback of development to 1.1.0");
+  await expect(page.getByTestId("deployment-state")).toHaveAttribute("data-state", "succeeded", { timeout: 60_000 });
+  const steps = await page.locator("li.step").evaluateAll((els) => els.map((e) => e.getAttribute("data-step")));
+  expect(steps).toEqual(["activate", "restart", "health-check"]);
+  expect(await (await page.request.get("http://127.0.0.1:8081/")).text()).toContain("1.1.0");
 });

@@ -121,6 +121,14 @@ async fn run_step(
             }
             Err(e) => failed(format!("cannot switch current: {e}")),
         },
+        StepAction::Activate => match paths.activate() {
+            Ok(release) => {
+                let text = format!("current → {} (rollback, no rebuild)", release.display());
+                let _ = lines.send((LogStream::System, text)).await;
+                ok(None)
+            }
+            Err(e) => failed(format!("cannot activate the release: {e}")),
+        },
         StepAction::HealthCheck { url, expect_status, timeout, interval } => {
             match check_http(url, *expect_status, *timeout, *interval, cancel, lines).await {
                 HealthOutcome::Healthy => ok(None),

@@ -20,6 +20,8 @@ pub enum StepAction {
     },
     /// Move the release into place and switch `current`.
     Switch,
+    /// Point `current` at a release already on the target (a rollback: no rebuild).
+    Activate,
     HealthCheck {
         url: String,
         expect_status: u16,
@@ -84,29 +86,46 @@ pub fn plan(pipeline: &Pipeline, facts: &DeploymentFacts) -> Result<DeploymentPl
     }
 
     let mut steps = vec![PlannedStep { name: "fetch".into(), action: StepAction::Fetch }];
-    let commands = |list: &[crate::pipeline::StepSpec], phase| {
-        list.iter()
-            .map(|s| PlannedStep {
-                name: s.name.to_string(),
-                action: StepAction::Command { run: s.run.to_string(), timeout: s.timeout.duration(), phase },
-            })
-            .collect::<Vec<_>>()
-    };
     steps.extend(commands(&pipeline.build, Phase::Build));
     steps.push(PlannedStep { name: "switch".into(), action: StepAction::Switch });
-    steps.extend(commands(&pipeline.deploy, Phase::Deploy));
+    steps.extend(going_live(pipeline, &env)?);
+    Ok(DeploymentPlan { repo_url: facts.repo_url.clone(), commit: facts.commit.clone(), steps, env })
+}
+
+/// Builds the plan of a rollback: the release is already on the target, so it is
+/// only activated, restarted by the deploy steps and health-checked.
+pub fn plan_rollback(pipeline: &Pipeline, facts: &DeploymentFacts) -> Result<DeploymentPlan, String> {
+    let mut plan = plan(pipeline, facts)?;
+    let mut steps = vec![PlannedStep { name: "activate".into(), action: StepAction::Activate }];
+    steps.extend(going_live(pipeline, &plan.env)?);
+    plan.steps = steps;
+    Ok(plan)
+}
+
+fn commands(list: &[crate::pipeline::StepSpec], phase: Phase) -> Vec<PlannedStep> {
+    list.iter()
+        .map(|s| PlannedStep {
+            name: s.name.to_string(),
+            action: StepAction::Command { run: s.run.to_string(), timeout: s.timeout.duration(), phase },
+        })
+        .collect()
+}
+
+/// What follows the switch in every plan: the deploy steps, then the health check.
+fn going_live(pipeline: &Pipeline, env: &BTreeMap<String, String>) -> Result<Vec<PlannedStep>, String> {
+    let mut steps = commands(&pipeline.deploy, Phase::Deploy);
     if let Some(check) = &pipeline.health_check {
         steps.push(PlannedStep {
             name: "health-check".into(),
             action: StepAction::HealthCheck {
-                url: expand(check.url.as_str(), &env)?,
+                url: expand(check.url.as_str(), env)?,
                 expect_status: check.expect_status.0,
                 timeout: check.timeout.duration(),
                 interval: check.interval.duration(),
             },
         });
     }
-    Ok(DeploymentPlan { repo_url: facts.repo_url.clone(), commit: facts.commit.clone(), steps, env })
+    Ok(steps)
 }
 
 /// Replaces `${NAME}` with the variable's value.

@@ -50,11 +50,29 @@ impl ReleasePaths {
         } else {
             std::fs::rename(self.incoming(), &release)?;
         }
+        self.point_current()?;
+        Ok(release)
+    }
+
+    /// Points `current` at a release that is already on the target (a rollback).
+    pub fn activate(&self) -> io::Result<PathBuf> {
+        let release = self.release();
+        if !release.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("release {} is no longer on this target ({})", self.release_id, release.display()),
+            ));
+        }
+        self.point_current()?;
+        Ok(release)
+    }
+
+    /// Swaps the symlink with one rename, so `current` always points at a complete release.
+    fn point_current(&self) -> io::Result<()> {
         let link = self.target_dir.join(format!(".current-{}", self.deployment_id));
         remove_if_present(&link)?;
         std::os::unix::fs::symlink(Path::new("releases").join(self.release_id.to_string()), &link)?;
-        std::fs::rename(&link, self.current())?;
-        Ok(release)
+        std::fs::rename(&link, self.current())
     }
 
     /// The release `current` points at, if any.
@@ -96,5 +114,17 @@ mod tests {
         assert_eq!(std::fs::read_to_string(again.current().join("v")).unwrap(), "1b");
         let leftovers: Vec<_> = std::fs::read_dir(again.releases()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "only the live release remains");
+
+        let second = ReleasePaths { release_id: 2, deployment_id: 12, ..first.clone() };
+        second.prepare().unwrap();
+        std::fs::create_dir_all(second.incoming()).unwrap();
+        second.switch().unwrap();
+        assert_eq!(second.current_release(), Some(2));
+        let back = ReleasePaths { release_id: 1, deployment_id: 13, ..first.clone() };
+        back.activate().unwrap();
+        assert_eq!(back.current_release(), Some(1), "rolled back without a rebuild");
+        let gone = ReleasePaths { release_id: 9, deployment_id: 14, ..first };
+        assert!(gone.activate().unwrap_err().to_string().contains("no longer on this target"));
+        assert_eq!(gone.current_release(), Some(1), "a failed activation changes nothing");
     }
 }

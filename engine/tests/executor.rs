@@ -122,3 +122,38 @@ async fn failing_health_check_fails_the_deployment() {
     assert_eq!(state, DeploymentState::Failed);
     assert!(reason.unwrap().contains("not healthy"));
 }
+
+#[tokio::test]
+async fn a_rollback_reactivates_a_release_without_fetching_or_building() {
+    let text = "environments:\n  - name: dev\nbuild:\n  - name: build\n    run: echo built > marker\ndeploy:\n  - name: restart\n    run: echo \"restarted $FERRY_RELEASE_ID\" && test -f marker\n";
+    let (state, _, _, tmp) = run(text).await; // release 7 is now on the target
+    assert_eq!(state, DeploymentState::Succeeded);
+    let target = tmp.path().join("target");
+    let pipeline = Pipeline::parse("ferry.yml", text).unwrap();
+    let facts = DeploymentFacts {
+        project: "demo".into(),
+        environment: "dev".into(),
+        release_version: "1.2.3".into(),
+        release_id: 7,
+        deployment_id: 2,
+        repo_url: "/nonexistent".into(),
+        commit: "unused".into(),
+        target_dir: target.display().to_string(),
+    };
+    let plan = ferry_engine::plan::plan_rollback(&pipeline, &facts).unwrap();
+    let names: Vec<_> = plan.steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["activate", "restart"]);
+    let paths = ReleasePaths { target_dir: target.clone(), release_id: 7, deployment_id: 2 };
+    let (tx, mut rx) = mpsc::channel(1024);
+    let outcome = execute(&plan, &paths, tx, CancellationToken::new()).await;
+    assert_eq!(outcome.state, DeploymentState::Succeeded, "{:?}", outcome.reason);
+    let mut logs = Vec::new();
+    while let Ok(event) = rx.try_recv() {
+        if let RunnerEvent::Log { text, .. } = event {
+            logs.push(text);
+        }
+    }
+    assert!(logs.iter().any(|l| l.contains("rollback, no rebuild")), "{logs:?}");
+    assert!(logs.contains(&"restarted 7".to_string()), "{logs:?}");
+    assert!(std::fs::read_link(target.join("current")).unwrap().ends_with("releases/7"));
+}

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use ferry_app::model::LogStream;
+use ferry_app::model::{DeploymentKind, LogStream};
 use ferry_engine::executor::RunnerEvent;
 use ferry_server::config::Config;
 use ferry_server::services::recorder::Recorder;
@@ -67,8 +67,11 @@ async fn main() {
         })
         .await
         .unwrap();
-    let deployment =
-        state.store.create_deployment(project.id, project.environments[0].id, release.id, &[]).await.unwrap();
+    let deployment = state
+        .store
+        .create_deployment(project.id, project.environments[0].id, release.id, DeploymentKind::Deploy, &[])
+        .await
+        .unwrap();
 
     let origin = Instant::now();
     let (latency_tx, mut latency_rx) = mpsc::unbounded_channel::<f64>();

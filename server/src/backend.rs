@@ -47,8 +47,12 @@ impl Backend for ServerBackend {
         with_status(catalog::release_detail(&self.0.store, id).await)
     }
 
-    async fn preview(&self, request: DeployRequest) -> Result<PromotionPreview, AppError> {
-        with_status(promotion::preview(&self.0.store, &request).await)
+    async fn preview(&self, request: DeployRequest, rollback: bool) -> Result<PromotionPreview, AppError> {
+        with_status(promotion::preview(&self.0.store, &request, rollback).await)
+    }
+
+    async fn rollback(&self, request: DeployRequest) -> Result<DeploymentView, AppError> {
+        with_status(self.0.deployer.start_rollback(request).await)
     }
 
     async fn cancel(&self, id: i64) -> Result<DeploymentView, AppError> {

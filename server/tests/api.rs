@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{spawn_app, spawn_with, TestApp};
-use ferry_app::model::DeploymentState;
+use ferry_app::model::{DeploymentKind, DeploymentState};
 use serde_json::{json, Value};
 
 fn assert_error(status: u16, body: &Value, expected_status: u16, code: &str) {
@@ -193,8 +193,16 @@ async fn history_and_logs_survive_a_restart_and_interrupted_work_is_failed() {
     let store = app.running.state.store.clone();
     let interrupted = {
         let project = store.project_by_slug("durable").await.unwrap().unwrap();
-        let d =
-            store.create_deployment(project.id, project.environments[1].id, release, &["fetch".into()]).await.unwrap();
+        let d = store
+            .create_deployment(
+                project.id,
+                project.environments[1].id,
+                release,
+                DeploymentKind::Deploy,
+                &["fetch".into()],
+            )
+            .await
+            .unwrap();
         store.transition_deployment(d.id, DeploymentState::Queued, DeploymentState::Running, None).await.unwrap();
         d.id
     };
@@ -235,6 +243,8 @@ async fn health_metrics_and_openapi_are_served() {
         "/api/v1/deployments/{id}/log.txt",
         "/api/v1/events",
         "/api/v1/insights",
+        "/api/v1/rollbacks",
+        "/api/v1/rollbacks/preview",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} missing from the OpenAPI document");
     }
@@ -395,4 +405,92 @@ async fn releases_are_promoted_in_lifecycle_order_with_a_changelog() {
     let removed: Vec<&str> =
         back["removed"].as_array().unwrap().iter().map(|c| c["subject"].as_str().unwrap()).collect();
     assert_eq!(removed, ["friendlier greeting"]);
+}
+
+async fn page(port: u16) -> String {
+    reqwest::get(format!("http://127.0.0.1:{port}/")).await.unwrap().text().await.unwrap()
+}
+
+async fn release_at_head(app: &TestApp, slug: &str, version: &str) -> i64 {
+    let body = json!({"version": version, "git_commit": "HEAD"});
+    let (s, release) = app.post(&format!("/api/v1/projects/{slug}/releases"), body).await;
+    assert_eq!(s, 201, "{release}");
+    release["id"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn a_release_failing_its_health_check_is_rolled_back_automatically() {
+    let app = spawn_app().await;
+    let (good, ports) = app.hello_project("safe").await;
+    let id = deploy(&app, "safe", good, "development").await;
+    assert_eq!(app.wait_finished(id).await["deployment"]["state"], "succeeded");
+
+    // 2.0 goes live but never passes its health check.
+    let repo = app.data_dir.join("src-safe");
+    let yml = std::fs::read_to_string(repo.join("ferry.yml"))
+        .unwrap()
+        .replace("expect_status: 200", "expect_status: 204")
+        .replace("timeout: 20s", "timeout: 2s");
+    std::fs::write(repo.join("ferry.yml"), yml).unwrap();
+    std::fs::write(repo.join("VERSION"), "2.0.0\n").unwrap();
+    common::git(&repo, &["commit", "--quiet", "-am", "2.0 with a broken health check"]);
+    let bad = release_at_head(&app, "safe", "2.0.0").await;
+    let id = deploy(&app, "safe", bad, "development").await;
+    let failed = app.wait_finished(id).await;
+    assert_eq!(failed["deployment"]["state"], "failed");
+    let reason = failed["deployment"]["reason"].as_str().unwrap();
+    assert!(reason.contains("health-check") && reason.contains("rolling back to 1.0.0 (deployment #"), "{reason}");
+
+    // The rollback is a recorded deployment of its own, and 1.0.0 serves again.
+    let (_, history) = app.get("/api/v1/deployments?project=safe&limit=1").await;
+    let rollback = &history[0];
+    assert_eq!((rollback["kind"].as_str(), rollback["release_id"].as_i64()), (Some("rollback"), Some(good)));
+    let detail = app.wait_finished(rollback["id"].as_i64().unwrap()).await;
+    assert_eq!(detail["deployment"]["state"], "succeeded", "{detail}");
+    let steps: Vec<&str> = detail["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(steps, ["activate", "restart", "health-check"], "no fetch, no build");
+    assert!(page(ports[0]).await.contains("1.0.0"));
+    let link = std::fs::read_link(app.data_dir.join("targets/development/safe/current")).unwrap();
+    assert!(link.ends_with(good.to_string()), "{link:?}");
+}
+
+#[tokio::test]
+async fn an_environment_can_be_rolled_back_to_an_earlier_release_in_one_call() {
+    let app = spawn_app().await;
+    let (first, ports) = app.hello_project("back").await;
+    let id = deploy(&app, "back", first, "development").await;
+    assert_eq!(app.wait_finished(id).await["deployment"]["state"], "succeeded");
+    let repo = app.data_dir.join("src-back");
+    std::fs::write(repo.join("VERSION"), "1.1.0\n").unwrap();
+    common::git(&repo, &["commit", "--quiet", "-am", "1.1.0"]);
+    let second = release_at_head(&app, "back", "1.1.0").await;
+
+    // Not yet: 1.1.0 never ran in development, so it cannot be rolled back to.
+    let request = json!({"project": "back", "release_id": second, "environment": "development"});
+    let (s, b) = app.post("/api/v1/rollbacks", request.clone()).await;
+    assert_error(s, &b, 409, "conflict");
+    let (_, preview) = app.post("/api/v1/rollbacks/preview", request).await;
+    assert!(preview["blocked"].as_str().unwrap().contains("never ran successfully"), "{preview}");
+
+    let id = deploy(&app, "back", second, "development").await;
+    assert_eq!(app.wait_finished(id).await["deployment"]["state"], "succeeded");
+    assert!(page(ports[0]).await.contains("1.1.0"));
+    let (_, matrix) = app.get("/api/v1/matrix").await;
+    assert_eq!(matrix["rows"][0]["cells"][0]["previous"]["release_version"], "1.0.0");
+
+    let request = json!({"project": "back", "release_id": first, "environment": "development"});
+    let (_, preview) = app.post("/api/v1/rollbacks/preview", request.clone()).await;
+    assert!(preview["blocked"].is_null(), "{preview}");
+    assert_eq!(preview["removed"][0]["subject"], "1.1.0");
+    let (s, rollback) = app.post("/api/v1/rollbacks", request).await;
+    assert_eq!((s, rollback["kind"].as_str()), (202, Some("rollback")), "{rollback}");
+    let detail = app.wait_finished(rollback["id"].as_i64().unwrap()).await;
+    assert_eq!(detail["deployment"]["state"], "succeeded", "{detail}");
+    assert!(page(ports[0]).await.contains("1.0.0"));
+    let (_, matrix) = app.get("/api/v1/matrix").await;
+    let cell = &matrix["rows"][0]["cells"][0];
+    assert_eq!(
+        (cell["current"]["release_version"].as_str(), cell["previous"]["release_version"].as_str()),
+        (Some("1.0.0"), Some("1.1.0"))
+    );
 }

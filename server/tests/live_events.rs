@@ -50,7 +50,7 @@ async fn reconnecting_with_the_last_seq_delivers_missed_events() {
     }
     let seqs: Vec<i64> = seen.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
     assert_eq!(seqs, (head + 1..=head + 3).collect::<Vec<_>>(), "live events in order");
-    assert_eq!(seen[0]["payload"]["kind"], "deployment");
+    assert_eq!(seen[0]["payload"]["event"], "deployment");
     assert_eq!(seen[0]["payload"]["state"], "queued");
     drop(socket);
     let last = *seqs.last().unwrap();
@@ -71,9 +71,9 @@ async fn reconnecting_with_the_last_seq_delivers_missed_events() {
     let seqs: Vec<i64> = replayed.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
     assert_eq!(seqs, (last + 1..=last + missed as i64).collect::<Vec<_>>(), "no gaps, no repeats");
     let finale = replayed.last().unwrap();
-    assert_eq!(finale["payload"]["kind"], "deployment");
+    assert_eq!(finale["payload"]["event"], "deployment");
     assert_eq!(finale["payload"]["state"], "succeeded");
-    assert!(replayed.iter().any(|m| m["payload"]["kind"] == "log"), "log lines are events too");
+    assert!(replayed.iter().any(|m| m["payload"]["event"] == "log"), "log lines are events too");
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
-//! Promotion: dragging a live release onto the next environment, or choosing
-//! "Promote to…", opens a dialog that shows what would change and whether the
-//! lifecycle allows it, and starts the deployment on confirmation.
+//! Promotion and rollback: dragging a live release onto the next environment, or
+//! choosing "Promote to…" or "Roll back to…", opens a dialog that shows what would
+//! change and whether it is allowed, and starts the deployment on confirmation.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -8,7 +8,7 @@ use leptos_router::hooks::use_navigate;
 
 use super::short_commit;
 use crate::model::{CommitView, DeployRequest, PromotionPreview};
-use crate::server_fns::{preview_promotion, start_deployment};
+use crate::server_fns::{preview_promotion, start_deployment, start_rollback};
 
 /// A live release being dragged: which project it belongs to and where it is live.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,12 +18,19 @@ pub struct DragSource {
     pub environment_position: i32,
 }
 
+/// A change waiting for confirmation: a deployment (promotion) or a rollback.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingChange {
+    pub request: DeployRequest,
+    pub rollback: bool,
+}
+
 /// Shared by the matrix cells and the dialog.
 #[derive(Clone, Copy)]
 pub struct Promotion {
     pub dragging: RwSignal<Option<DragSource>>,
-    /// The promotion waiting for confirmation; `Some` opens the dialog.
-    pub pending: RwSignal<Option<DeployRequest>>,
+    /// `Some` opens the dialog.
+    pub pending: RwSignal<Option<PendingChange>>,
 }
 
 impl Promotion {
@@ -62,20 +69,26 @@ pub fn PromoteDialog(promotion: Promotion, error: RwSignal<Option<String>>) -> i
     let navigate = use_navigate();
     Effect::new(move |_| {
         preview.set(None);
-        if let Some(request) = promotion.pending.get() {
+        if let Some(PendingChange { request, rollback }) = promotion.pending.get() {
             spawn_local(async move {
-                let result = preview_promotion(request.project, request.release_id, request.environment).await;
+                let result =
+                    preview_promotion(request.project, request.release_id, request.environment, rollback).await;
                 preview.set(Some(result.map_err(|e| e.message)));
             });
         }
     });
     let close = move || promotion.pending.set(None);
     let confirm = move |_| {
-        let Some(request) = promotion.pending.get_untracked() else { return };
+        let Some(PendingChange { request, rollback }) = promotion.pending.get_untracked() else { return };
         let navigate = navigate.clone();
         busy.set(true);
         spawn_local(async move {
-            match start_deployment(request.project, request.release_id, request.environment).await {
+            let DeployRequest { project, release_id, environment } = request;
+            let started = match rollback {
+                true => start_rollback(project, release_id, environment).await,
+                false => start_deployment(project, release_id, environment).await,
+            };
+            match started {
                 Ok(d) => {
                     promotion.pending.set(None);
                     navigate(&format!("/deployments/{}", d.id), Default::default());
@@ -109,15 +122,22 @@ pub fn PromoteDialog(promotion: Promotion, error: RwSignal<Option<String>>) -> i
             <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="promote-title"
                 on:keydown=move |ev| if ev.key() == "Escape" { close() }>
                 <h2 id="promote-title">
-                    {move || preview.with(|p| match p {
-                        Some(Ok(p)) => format!("Promote {} to {}", p.release.version, p.environment),
-                        _ => "Promote".to_string(),
-                    })}
+                    {move || {
+                        let rollback = promotion.pending.with(|p| p.as_ref().is_some_and(|p| p.rollback));
+                        preview.with(|p| match (p, rollback) {
+                            (Some(Ok(p)), false) => format!("Promote {} to {}", p.release.version, p.environment),
+                            (Some(Ok(p)), true) => format!("Roll {} back to {}", p.environment, p.release.version),
+                            _ => "Checking…".to_string(),
+                        })
+                    }}
                 </h2>
                 {body}
                 <div class="dialog-actions">
                     <button class="action" autofocus disabled=move || !allowed() || busy.get() on:click=confirm.clone()>
-                        "Confirm promotion"
+                        {move || match promotion.pending.with(|p| p.as_ref().is_some_and(|p| p.rollback)) {
+                            true => "Confirm rollback",
+                            false => "Confirm promotion",
+                        }}
                     </button>
                     <button class="secondary" on:click=move |_| close()>"Cancel"</button>
                 </div>

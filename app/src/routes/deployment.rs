@@ -10,7 +10,7 @@ use leptos_router::hooks::use_params_map;
 use crate::components::log_view::LogView;
 use crate::components::{deployment_state_text, format_duration, format_time, step_state_text, StateBadge};
 use crate::live::{deployment_supersedes, on_live_event, step_supersedes};
-use crate::model::{DeploymentDetail, Event, EventPayload, LogLineView};
+use crate::model::{DeploymentDetail, DeploymentKind, Event, EventPayload, LogLineView};
 
 /// Applies one event to a deployment's detail; events of other deployments are ignored.
 pub fn apply_event(detail: &mut DeploymentDetail, event: &Event) {
@@ -113,7 +113,10 @@ fn header(d: &DeploymentDetail) -> impl IntoView {
     });
     view! {
         <h1>
-            {format!("#{} {} → {}", dep.id, dep.release_version, dep.environment)}
+            {match dep.kind {
+                DeploymentKind::Deploy => format!("#{} {} → {}", dep.id, dep.release_version, dep.environment),
+                DeploymentKind::Rollback => format!("#{} rollback of {} to {}", dep.id, dep.environment, dep.release_version),
+            }}
             " "
             <StateBadge state=deployment_state_text(dep.state) />
             " "

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
 
-use crate::components::promote::{DragSource, PromoteDialog, Promotion};
+use crate::components::promote::{DragSource, PendingChange, PromoteDialog, Promotion};
 use crate::components::{deployment_state_text, format_time, short_commit, StateBadge};
 use crate::live::{deployment_supersedes, on_live_event};
 use crate::model::{DeployRequest, DeploymentState, DeploymentView, EventPayload, Matrix, MatrixCell, MatrixRow};
@@ -172,11 +172,23 @@ fn Cell(project: String, cell: MatrixCell, next: Option<String>, upstream: Optio
                 DeployRequest { project: project.clone(), release_id: current.release_id, environment: next.clone() };
             let label = format!("Promote {} to {next}…", current.release_version);
             Some(view! {
-                <button class="action" on:click=move |_| promotion.pending.set(Some(request.clone()))>{label}</button>
+                <button class="action" on:click=move |_| {
+                    promotion.pending.set(Some(PendingChange { request: request.clone(), rollback: false }))
+                }>{label}</button>
             })
         }
         _ => None,
     };
+    let rollback = cell.previous.clone().map(|previous| {
+        let request =
+            DeployRequest { project: project.clone(), release_id: previous.release_id, environment: env.clone() };
+        let label = format!("Roll back to {}…", previous.release_version);
+        view! {
+            <button class="secondary" on:click=move |_| {
+                promotion.pending.set(Some(PendingChange { request: request.clone(), rollback: true }))
+            }>{label}</button>
+        }
+    });
     let state = cell.latest.as_ref().map(|l| deployment_state_text(l.state)).unwrap_or_else(|| "empty".into());
     let drop_project = project.clone();
     let accepts = move || promotion.accepts(&drop_project, position);
@@ -192,7 +204,7 @@ fn Cell(project: String, cell: MatrixCell, next: Option<String>, upstream: Optio
                         release_id: source.release_id,
                         environment: env.clone(),
                     };
-                    promotion.pending.set(Some(request));
+                    promotion.pending.set(Some(PendingChange { request, rollback: false }));
                 }
             }
             promotion.dragging.set(None);
@@ -213,6 +225,8 @@ fn Cell(project: String, cell: MatrixCell, next: Option<String>, upstream: Optio
             {drift}
             {latest}
             {promote}
+            " "
+            {rollback}
         </td>
     }
 }

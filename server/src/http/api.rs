@@ -31,6 +31,8 @@ pub fn router() -> Router<AppState> {
         .route("/insights", get(get_insights))
         .route("/deployments", post(create_deployment).get(list_deployments))
         .route("/deployments/preview", post(preview_deployment))
+        .route("/rollbacks", post(create_rollback))
+        .route("/rollbacks/preview", post(preview_rollback))
         .route("/deployments/{id}", get(get_deployment))
         .route("/deployments/{id}/logs", get(get_logs))
         .route("/deployments/{id}/log.txt", get(download_log))
@@ -122,7 +124,27 @@ pub async fn preview_deployment(
     State(s): State<AppState>,
     Json(body): Json<DeployRequest>,
 ) -> ApiResult<PromotionPreview> {
-    Ok(axum::Json(promotion::preview(&s.store, &body).await?))
+    Ok(axum::Json(promotion::preview(&s.store, &body, false).await?))
+}
+
+/// Rolls an environment back to a release that once ran there: no rebuild, just
+/// activate, restart and health-check.
+#[utoipa::path(post, path = "/api/v1/rollbacks", request_body = DeployRequest,
+    responses((status = 202, body = DeploymentView), (status = 404, body = AppError), (status = 409, body = AppError)))]
+pub async fn create_rollback(
+    State(s): State<AppState>,
+    Json(body): Json<DeployRequest>,
+) -> Result<(StatusCode, axum::Json<DeploymentView>), HttpError> {
+    Ok((StatusCode::ACCEPTED, axum::Json(s.deployer.start_rollback(body).await?)))
+}
+
+#[utoipa::path(post, path = "/api/v1/rollbacks/preview", request_body = DeployRequest,
+    responses((status = 200, body = PromotionPreview), (status = 404, body = AppError)))]
+pub async fn preview_rollback(
+    State(s): State<AppState>,
+    Json(body): Json<DeployRequest>,
+) -> ApiResult<PromotionPreview> {
+    Ok(axum::Json(promotion::preview(&s.store, &body, true).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/deployments/{id}/cancel", params(("id" = i64, Path)),

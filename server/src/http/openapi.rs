@@ -22,6 +22,8 @@ use super::api;
         api::create_deployment,
         api::preview_deployment,
         api::cancel_deployment,
+        api::create_rollback,
+        api::preview_rollback,
         api::list_deployments,
         api::get_deployment,
         api::get_logs,

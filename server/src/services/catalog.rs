@@ -140,7 +140,11 @@ pub async fn matrix(store: &Store) -> Result<Matrix, AppError> {
         for environment in &project.environments {
             let current = store.latest_in_environment(environment.id, true).await.or_internal("matrix")?;
             let latest = store.latest_in_environment(environment.id, false).await.or_internal("matrix")?;
-            cells.push(MatrixCell { environment: environment.clone(), current, latest });
+            let previous = match &current {
+                Some(c) => store.previous_success(environment.id, c.release_id).await.or_internal("matrix")?,
+                None => None,
+            };
+            cells.push(MatrixCell { environment: environment.clone(), current, latest, previous });
         }
         let releases = releases(store, &project).await?;
         rows.push(MatrixRow { project, cells, releases });

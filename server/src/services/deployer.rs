@@ -1,22 +1,20 @@
-//! Starting deployments and driving them through the engine: validate the request,
-//! record a queued deployment, wait for the environment's lock, run the plan with the
-//! local executor, and persist every transition. Also recovers after a restart.
+//! Starting deployments and rollbacks: validate the request against the lifecycle,
+//! record a queued deployment with its planned steps, and hand it to a background task
+//! (`execution.rs`). Also cancellation, and recovery after a restart.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use ferry_app::error::AppError;
-use ferry_app::model::{DeployRequest, DeploymentState, DeploymentView, EventPayload};
-use ferry_engine::executor::execute;
+use ferry_app::model::{
+    DeployRequest, DeploymentKind, DeploymentState, DeploymentView, EnvironmentView, EventPayload, ProjectView,
+};
 use ferry_engine::locks::EnvironmentLocks;
 use ferry_engine::pipeline::{Pipeline, PIPELINE_FILE};
-use ferry_engine::plan::{plan, DeploymentFacts, DeploymentPlan};
-use ferry_engine::release_dir::ReleasePaths;
-use tokio::sync::mpsc;
+use ferry_engine::plan::{plan, plan_rollback, DeploymentFacts, DeploymentPlan};
 use tokio_util::sync::CancellationToken;
 
-use super::recorder::Recorder;
 use super::{catalog, promotion};
 use crate::error::OrInternal;
 use crate::events::EventBus;
@@ -29,11 +27,11 @@ pub struct Deployer {
     pub store: Store,
     pub bus: EventBus,
     pub metrics: Arc<Metrics>,
-    locks: EnvironmentLocks,
+    pub(super) locks: EnvironmentLocks,
     /// Cancellation handles of the deployments this process is running or queueing.
-    cancels: Mutex<HashMap<i64, CancellationToken>>,
+    pub(super) cancels: Mutex<HashMap<i64, CancellationToken>>,
     /// Where targets live: `<targets>/<environment>/<project>/releases/<release>/`.
-    targets: PathBuf,
+    pub(super) targets: PathBuf,
 }
 
 impl Deployer {
@@ -41,27 +39,49 @@ impl Deployer {
         Arc::new(Self { store, bus, metrics, locks: EnvironmentLocks::default(), cancels: Mutex::default(), targets })
     }
 
-    /// Records a queued deployment and starts it in the background.
+    /// Deploys a release (also how it is promoted), if the lifecycle allows it.
     pub async fn start(self: &Arc<Self>, request: DeployRequest) -> Result<DeploymentView, AppError> {
         let (project, environment, release) = catalog::resolve_target(&self.store, &request).await?;
         promotion::check(&self.store, &project, &release, &environment).await?;
-        // Planning now rejects a release whose pipeline does not declare the environment
-        // before anything is recorded.
-        let steps = self.plan_for(&release, &project.slug, &environment.name, &project.repo_url, 0)?.steps;
-        let names: Vec<String> = steps.into_iter().map(|s| s.name).collect();
-        let deployment = self
-            .store
-            .create_deployment(project.id, environment.id, release.id, &names)
-            .await
-            .or_internal("recording a deployment")?;
-        self.announce(&deployment).await;
+        let deployment = self.record(&project, &environment, &release, DeploymentKind::Deploy).await?;
         self.spawn(deployment.clone());
         Ok(deployment)
     }
 
-    fn plan_for(
+    /// Rolls an environment back to a release that once succeeded there.
+    pub async fn start_rollback(self: &Arc<Self>, request: DeployRequest) -> Result<DeploymentView, AppError> {
+        let (project, environment, release) = catalog::resolve_target(&self.store, &request).await?;
+        promotion::check_rollback(&self.store, &release, &environment).await?;
+        let deployment = self.record(&project, &environment, &release, DeploymentKind::Rollback).await?;
+        self.spawn(deployment.clone());
+        Ok(deployment)
+    }
+
+    /// Records a queued deployment with its planned steps and announces it.
+    pub(super) async fn record(
+        &self,
+        project: &ProjectView,
+        environment: &EnvironmentView,
+        release: &ReleaseRow,
+        kind: DeploymentKind,
+    ) -> Result<DeploymentView, AppError> {
+        // Planning first rejects a release whose pipeline does not declare the
+        // environment, before anything is recorded.
+        let steps = self.plan_for(release, kind, &project.slug, &environment.name, &project.repo_url, 0)?.steps;
+        let names: Vec<String> = steps.into_iter().map(|s| s.name).collect();
+        let deployment = self
+            .store
+            .create_deployment(project.id, environment.id, release.id, kind, &names)
+            .await
+            .or_internal("recording a deployment")?;
+        self.announce(&deployment).await;
+        Ok(deployment)
+    }
+
+    pub(super) fn plan_for(
         &self,
         release: &ReleaseRow,
+        kind: DeploymentKind,
         project: &str,
         environment: &str,
         repo_url: &str,
@@ -79,27 +99,18 @@ impl Deployer {
             commit: release.git_commit.clone(),
             target_dir: self.target_dir(environment, project).display().to_string(),
         };
-        plan(&pipeline, &facts).map_err(AppError::unprocessable)
+        let planned = match kind {
+            DeploymentKind::Deploy => plan(&pipeline, &facts),
+            DeploymentKind::Rollback => plan_rollback(&pipeline, &facts),
+        };
+        planned.map_err(AppError::unprocessable)
     }
 
-    fn target_dir(&self, environment: &str, project: &str) -> PathBuf {
+    pub(super) fn target_dir(&self, environment: &str, project: &str) -> PathBuf {
         self.targets.join(environment).join(project)
     }
 
-    fn spawn(self: &Arc<Self>, deployment: DeploymentView) {
-        let this = self.clone();
-        let cancel = CancellationToken::new();
-        self.cancel_handles().insert(deployment.id, cancel.clone());
-        tokio::spawn(async move {
-            let id = deployment.id;
-            if let Err(e) = this.run(deployment, cancel).await {
-                tracing::error!(deployment = id, error = %e.message, "deployment could not run");
-            }
-            this.cancel_handles().remove(&id);
-        });
-    }
-
-    fn cancel_handles(&self) -> std::sync::MutexGuard<'_, HashMap<i64, CancellationToken>> {
+    pub(super) fn cancel_handles(&self) -> std::sync::MutexGuard<'_, HashMap<i64, CancellationToken>> {
         self.cancels.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -113,7 +124,7 @@ impl Deployer {
             .ok_or_else(|| AppError::not_found(format!("no deployment {id}")))?;
         match deployment.state {
             DeploymentState::Queued => {
-                if let Some(view) = self
+                let cancelled = self
                     .store
                     .transition_deployment(
                         id,
@@ -122,11 +133,9 @@ impl Deployer {
                         Some("cancelled while queued"),
                     )
                     .await
-                    .or_internal("cancelling")?
-                {
-                    for step in self.store.close_open_steps(id).await.or_internal("closing steps")? {
-                        let _ = self.bus.publish(EventPayload::Step(step)).await;
-                    }
+                    .or_internal("cancelling")?;
+                if let Some(view) = cancelled {
+                    self.close_steps(id).await?;
                     self.announce(&view).await;
                     return Ok(view);
                 }
@@ -143,55 +152,15 @@ impl Deployer {
         Err(AppError::conflict(format!("deployment {id} is {} and cannot be cancelled", current.state)))
     }
 
-    async fn run(self: &Arc<Self>, queued: DeploymentView, cancel: CancellationToken) -> Result<(), AppError> {
-        let _guard = self.locks.acquire(queued.environment_id).await;
-        // It may have been cancelled while it waited for the lock.
-        let still_queued = self.store.deployment(queued.id).await.or_internal("loading a deployment")?;
-        if still_queued.is_none_or(|d| d.state != DeploymentState::Queued) {
-            return Ok(());
+    /// Closes a deployment's open steps (running ones fail, queued ones are skipped).
+    pub(super) async fn close_steps(&self, id: i64) -> Result<(), AppError> {
+        for step in self.store.close_open_steps(id).await.or_internal("closing steps")? {
+            let _ = self.bus.publish(EventPayload::Step(step)).await;
         }
-        let release = self.store.release(queued.release_id).await.or_internal("loading a release")?;
-        let project = catalog::project(&self.store, &queued.project).await?;
-        let planned = release
-            .as_ref()
-            .ok_or_else(|| AppError::not_found("release vanished"))
-            .and_then(|r| self.plan_for(r, &project.slug, &queued.environment, &project.repo_url, queued.id));
-        let plan = match planned {
-            Ok(plan) => plan,
-            Err(e) => return self.finish_without_running(&queued, &e.message).await,
-        };
-        let transition =
-            self.store.transition_deployment(queued.id, DeploymentState::Queued, DeploymentState::Running, None);
-        match transition.await.or_internal("starting a deployment")? {
-            Some(running) => self.announce(&running).await,
-            None => return Ok(()), // cancelled meanwhile
-        }
-
-        let paths = ReleasePaths {
-            target_dir: self.target_dir(&queued.environment, &project.slug),
-            release_id: queued.release_id,
-            deployment_id: queued.id,
-        };
-        let (tx, rx) = mpsc::channel(1024);
-        let names = plan.steps.iter().map(|s| s.name.clone()).collect();
-        let recorder = Recorder::new(self.store.clone(), self.bus.clone(), self.metrics.clone(), queued.id, names);
-        let recording = tokio::spawn(recorder.record(rx));
-        let outcome = execute(&plan, &paths, tx, cancel).await;
-        if let Err(e) = recording.await {
-            tracing::error!(deployment = queued.id, error = %e, "recording stopped");
-        }
-        self.transition(queued.id, DeploymentState::Running, outcome.state, outcome.reason.as_deref()).await?;
         Ok(())
     }
 
-    async fn finish_without_running(&self, queued: &DeploymentView, reason: &str) -> Result<(), AppError> {
-        for step in self.store.close_open_steps(queued.id).await.or_internal("closing steps")? {
-            let _ = self.bus.publish(EventPayload::Step(step)).await;
-        }
-        self.transition(queued.id, DeploymentState::Queued, DeploymentState::Failed, Some(reason)).await
-    }
-
-    async fn transition(
+    pub(super) async fn transition(
         &self,
         id: i64,
         from: DeploymentState,
@@ -207,7 +176,7 @@ impl Deployer {
         }
     }
 
-    async fn announce(&self, deployment: &DeploymentView) {
+    pub(super) async fn announce(&self, deployment: &DeploymentView) {
         if let Err(e) = self.bus.publish(EventPayload::Deployment(deployment.clone())).await {
             tracing::error!(error = %e, "publishing a deployment event");
         }
@@ -217,9 +186,7 @@ impl Deployer {
     /// processes died with the server); queued ones are started again.
     pub async fn recover(self: &Arc<Self>) -> Result<(), AppError> {
         for running in self.store.deployments_in_state(DeploymentState::Running).await.or_internal("recovery")? {
-            for step in self.store.close_open_steps(running.id).await.or_internal("recovery")? {
-                let _ = self.bus.publish(EventPayload::Step(step)).await;
-            }
+            self.close_steps(running.id).await?;
             self.transition(running.id, DeploymentState::Running, DeploymentState::Failed, Some(INTERRUPTED)).await?;
             tracing::warn!(deployment = running.id, "marked an interrupted deployment as failed");
         }

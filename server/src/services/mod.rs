@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod deployer;
+mod execution;
 pub mod insights;
 pub mod promotion;
 pub mod recorder;

@@ -33,9 +33,30 @@ pub async fn check(
     }
 }
 
-pub async fn preview(store: &Store, request: &DeployRequest) -> Result<PromotionPreview, AppError> {
+/// A rollback goes only to a release that once ran successfully in the environment.
+pub async fn check_rollback(
+    store: &Store,
+    release: &ReleaseRow,
+    environment: &EnvironmentView,
+) -> Result<(), AppError> {
+    if store.succeeded_in(release.id, environment.id).await.or_internal("checking the rollback rule")? {
+        Ok(())
+    } else {
+        Err(AppError::conflict(format!(
+            "release {} never ran successfully in {}; deploy it instead of rolling back",
+            release.version, environment.name
+        )))
+    }
+}
+
+/// What deploying (or, with `rollback`, rolling back to) a release would change.
+pub async fn preview(store: &Store, request: &DeployRequest, rollback: bool) -> Result<PromotionPreview, AppError> {
     let (project, environment, release) = catalog::resolve_target(store, request).await?;
-    let blocked = check(store, &project, &release, &environment).await.err().map(|e| e.message);
+    let allowed = match rollback {
+        true => check_rollback(store, &release, &environment).await,
+        false => check(store, &project, &release, &environment).await,
+    };
+    let blocked = allowed.err().map(|e| e.message);
     let live = store.latest_in_environment(environment.id, true).await.or_internal("loading the live release")?;
     let live_release = match &live {
         Some(d) => store.release(d.release_id).await.or_internal("loading the live release")?,

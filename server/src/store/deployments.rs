@@ -2,7 +2,9 @@
 //! updates (`WHERE state = from`), so a transition the state machine forbids, or one
 //! that lost a race, changes nothing.
 
-use ferry_app::model::{DeploymentState, DeploymentView, HistoryFilter, LogLineView, LogStream, StepState, StepView};
+use ferry_app::model::{
+    DeploymentKind, DeploymentState, DeploymentView, HistoryFilter, LogLineView, LogStream, StepState, StepView,
+};
 
 use super::rows::{DeploymentRow, LogRow, StepRow, DEPLOYMENT_SELECT};
 use super::{now_millis, Store, StoreResult};
@@ -55,18 +57,20 @@ impl Store {
         project_id: i64,
         environment_id: i64,
         release_id: i64,
+        kind: DeploymentKind,
         steps: &[String],
     ) -> StoreResult<DeploymentView> {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO deployments (project_id, environment_id, release_id, state, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO deployments (project_id, environment_id, release_id, state, created_at, kind) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(project_id)
         .bind(environment_id)
         .bind(release_id)
         .bind(DeploymentState::Queued.as_str())
         .bind(now_millis())
+        .bind(kind.as_str())
         .fetch_one(&mut *tx)
         .await?;
         for (position, name) in steps.iter().enumerate() {
@@ -220,6 +224,17 @@ impl Store {
         let filter = if succeeded_only { " AND d.state = 'succeeded'" } else { "" };
         let sql = format!("{DEPLOYMENT_SELECT} WHERE d.environment_id = $1{filter} ORDER BY d.id DESC LIMIT 1");
         let row: Option<DeploymentRow> = sqlx::query_as(&sql).bind(environment_id).fetch_optional(&self.pool).await?;
+        Ok(row.map(DeploymentRow::view))
+    }
+
+    /// The newest successful deployment to an environment of a release other than `except`.
+    pub async fn previous_success(&self, environment_id: i64, except: i64) -> StoreResult<Option<DeploymentView>> {
+        let sql = format!(
+            "{DEPLOYMENT_SELECT} WHERE d.environment_id = $1 AND d.state = 'succeeded' AND d.release_id <> $2 \
+             ORDER BY d.id DESC LIMIT 1"
+        );
+        let row: Option<DeploymentRow> =
+            sqlx::query_as(&sql).bind(environment_id).bind(except).fetch_optional(&self.pool).await?;
         Ok(row.map(DeploymentRow::view))
     }
 

@@ -1,7 +1,9 @@
 //! Row types as the database returns them, and their conversion to the shared view
 //! types. These never reach the wasm client.
 
-use ferry_app::model::{DeploymentState, DeploymentView, LogLineView, LogStream, ReleaseView, StepState, StepView};
+use ferry_app::model::{
+    DeploymentKind, DeploymentState, DeploymentView, LogLineView, LogStream, ReleaseView, StepState, StepView,
+};
 
 use super::to_time;
 
@@ -50,6 +52,7 @@ impl ReleaseRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeploymentRow {
     pub id: i64,
+    pub kind: String,
     pub project_id: i64,
     pub project: String,
     pub environment_id: i64,
@@ -63,7 +66,7 @@ pub struct DeploymentRow {
     pub finished_at: Option<i64>,
 }
 
-pub const DEPLOYMENT_SELECT: &str = "SELECT d.id, d.project_id, p.slug AS project, d.environment_id, \
+pub const DEPLOYMENT_SELECT: &str = "SELECT d.id, d.kind, d.project_id, p.slug AS project, d.environment_id, \
     e.name AS environment, d.release_id, r.version AS release_version, d.state, d.reason, \
     d.created_at, d.started_at, d.finished_at \
     FROM deployments d JOIN projects p ON p.id = d.project_id \
@@ -73,6 +76,7 @@ impl DeploymentRow {
     pub fn view(self) -> DeploymentView {
         DeploymentView {
             id: self.id,
+            kind: if self.kind == "rollback" { DeploymentKind::Rollback } else { DeploymentKind::Deploy },
             project_id: self.project_id,
             project: self.project,
             environment_id: self.environment_id,
