@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
+use crate::components::notifications::NotificationBell;
 use crate::live::LiveFeed;
 use crate::routes::{
     deployment::DeploymentPage, history::HistoryPage, insights::InsightsPage, matrix::MatrixPage, release::ReleasePage,
@@ -22,6 +23,7 @@ pub fn App(feed: LiveFeed) -> impl IntoView {
                     <a href="/history">"History"</a>
                     <a href="/insights">"Insights"</a>
                 </nav>
+                <NotificationBell />
                 <span
                     class="live"
                     data-connected=move || connected.get().to_string()

@@ -9,7 +9,8 @@ use leptos::prelude::use_context;
 
 use crate::error::AppError;
 use crate::model::{
-    DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, Insights, Matrix, PromotionPreview, ReleaseDetail,
+    DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, Insights, Matrix, NotificationList,
+    PromotionPreview, ReleaseDetail,
 };
 
 #[async_trait]
@@ -17,6 +18,9 @@ pub trait Backend: Send + Sync + 'static {
     async fn matrix(&self) -> Result<Matrix, AppError>;
     async fn deployment(&self, id: i64) -> Result<DeploymentDetail, AppError>;
     async fn deploy(&self, request: DeployRequest) -> Result<DeploymentView, AppError>;
+    async fn notifications(&self) -> Result<NotificationList, AppError>;
+    /// Marks the given notifications read, or all of them when `ids` is `None`.
+    async fn mark_read(&self, ids: Option<Vec<i64>>) -> Result<NotificationList, AppError>;
     async fn insights(&self, project: Option<String>, days: i64) -> Result<Insights, AppError>;
     async fn release(&self, id: i64) -> Result<ReleaseDetail, AppError>;
     async fn preview(&self, request: DeployRequest, rollback: bool) -> Result<PromotionPreview, AppError>;

@@ -201,6 +201,51 @@ pub struct CreateRelease {
     pub git_commit: String,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    DeploymentSucceeded,
+    DeploymentFailed,
+    RolledBack,
+}
+
+impl NotificationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationKind::DeploymentSucceeded => "deployment_succeeded",
+            NotificationKind::DeploymentFailed => "deployment_failed",
+            NotificationKind::RolledBack => "rolled_back",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::DeploymentSucceeded, Self::DeploymentFailed, Self::RolledBack].into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NotificationView {
+    pub id: i64,
+    pub kind: NotificationKind,
+    pub title: String,
+    pub deployment_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub read: bool,
+}
+
+/// The newest notifications and how many are unread in all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NotificationList {
+    pub items: Vec<NotificationView>,
+    pub unread: i64,
+}
+
+/// Which notifications to mark read: the listed ones, or all when `ids` is absent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MarkRead {
+    pub ids: Option<Vec<i64>>,
+}
+
 /// Something that happened, numbered: the websocket delivers these in `seq` order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Event {
@@ -214,6 +259,11 @@ pub enum EventPayload {
     Deployment(DeploymentView),
     Step(StepView),
     Log(LogLineView),
+    Notification(NotificationView),
+    /// These notifications were marked read (in any browser).
+    NotificationsRead {
+        ids: Vec<i64>,
+    },
 }
 
 /// What the server sends on the websocket: first a hello with the newest sequence
@@ -311,7 +361,22 @@ mod tests {
             text: "hello".into(),
             at: Utc::now(),
         };
-        for payload in [EventPayload::Deployment(deployment()), EventPayload::Step(step), EventPayload::Log(line)] {
+        let notification = NotificationView {
+            id: 4,
+            kind: NotificationKind::DeploymentFailed,
+            title: "✗ failed".into(),
+            deployment_id: Some(3),
+            created_at: Utc::now(),
+            read: false,
+        };
+        let payloads = [
+            EventPayload::Deployment(deployment()),
+            EventPayload::Step(step),
+            EventPayload::Log(line),
+            EventPayload::Notification(notification),
+            EventPayload::NotificationsRead { ids: vec![4] },
+        ];
+        for payload in payloads {
             let message = LiveMessage::Event(Event { seq: 9, payload });
             let json = serde_json::to_string(&message).unwrap();
             let back: LiveMessage = serde_json::from_str(&json).unwrap();

@@ -5,7 +5,8 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 use crate::model::{
-    DeploymentDetail, DeploymentView, HistoryFilter, Insights, Matrix, PromotionPreview, ReleaseDetail,
+    DeploymentDetail, DeploymentView, HistoryFilter, Insights, Matrix, NotificationList, PromotionPreview,
+    ReleaseDetail,
 };
 
 #[server(prefix = "/rpc")]
@@ -65,4 +66,15 @@ pub async fn load_release(id: i64) -> Result<ReleaseDetail, AppError> {
 #[server(prefix = "/rpc")]
 pub async fn load_insights(project: Option<String>, days: i64) -> Result<Insights, AppError> {
     crate::backend::backend()?.insights(project, days).await
+}
+
+#[server(prefix = "/rpc")]
+pub async fn load_notifications() -> Result<NotificationList, AppError> {
+    crate::backend::backend()?.notifications().await
+}
+
+/// Marks the given notifications read, or all of them when `ids` is `None`.
+#[server(prefix = "/rpc")]
+pub async fn mark_notifications_read(ids: Option<Vec<i64>>) -> Result<NotificationList, AppError> {
+    crate::backend::backend()?.mark_read(ids).await
 }

@@ -53,6 +53,7 @@ test("deploy the demo to development and promote it to staging, live", async ({ 
   // The other tab saw development change without reloading.
   await expect(cell(watcher, "development").getByTestId("live-version")).toHaveText("1.1.0");
   expect(await watcher.evaluate(() => (window as any).__noReload)).toBe(true);
+  await expect(watcher.getByTestId("unread")).toHaveText("1");
 
   // Promote from the matrix through the confirmation dialog; the other tab sees
   // staging update live.
@@ -118,4 +119,16 @@ test("deploy the demo to development and promote it to staging, live", async ({ 
   const steps = await page.locator("li.step").evaluateAll((els) => els.map((e) => e.getAttribute("data-step")));
   expect(steps).toEqual(["activate", "restart", "health-check"]);
   expect(await (await page.request.get("http://127.0.0.1:8081/")).text()).toContain("1.1.0");
+
+  // The notification center heard of every outcome; read marks reach every tab and persist.
+  await watcher.getByRole("button", { name: /Notifications \(\d+ unread\)/ }).click();
+  const panel = watcher.getByRole("dialog", { name: "Notifications" });
+  await expect(panel).toContainText("↩ hello-web rolled back to 1.1.0 in development");
+  await expect(panel).toContainText("✓ hello-web 1.1.0 deployed to production");
+  await panel.getByRole("button", { name: "Mark all read" }).click();
+  await expect(watcher.getByTestId("unread")).toHaveClass(/none/);
+  await expect(page.getByTestId("unread")).toHaveClass(/none/);
+  await watcher.reload();
+  await expect(watcher.locator('.live[data-connected="true"]')).toBeVisible();
+  await expect(watcher.getByRole("button", { name: "Notifications (0 unread)" })).toBeVisible();
 });

@@ -5,13 +5,14 @@ use async_trait::async_trait;
 use ferry_app::backend::Backend;
 use ferry_app::error::AppError;
 use ferry_app::model::{
-    DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, Insights, Matrix, PromotionPreview, ReleaseDetail,
+    DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, Insights, Matrix, NotificationList,
+    PromotionPreview, ReleaseDetail,
 };
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
 use crate::http::api;
-use crate::services::{catalog, insights, promotion};
+use crate::services::{catalog, insights, notifier, promotion};
 use crate::state::AppState;
 
 pub struct ServerBackend(pub AppState);
@@ -37,6 +38,14 @@ impl Backend for ServerBackend {
 
     async fn deploy(&self, request: DeployRequest) -> Result<DeploymentView, AppError> {
         with_status(self.0.deployer.start(request).await)
+    }
+
+    async fn notifications(&self) -> Result<NotificationList, AppError> {
+        with_status(notifier::list(&self.0.store).await)
+    }
+
+    async fn mark_read(&self, ids: Option<Vec<i64>>) -> Result<NotificationList, AppError> {
+        with_status(notifier::mark_read(&self.0.store, &self.0.bus, ids).await)
     }
 
     async fn insights(&self, project: Option<String>, days: i64) -> Result<Insights, AppError> {

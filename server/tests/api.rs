@@ -181,6 +181,17 @@ async fn a_failing_health_check_fails_the_deployment_with_the_reason() {
     assert_eq!(detail["deployment"]["state"], "failed");
     assert!(detail["deployment"]["reason"].as_str().unwrap().contains("health-check"), "{detail}");
     assert_eq!(detail["steps"][4]["state"], "failed");
+
+    // The notification center has heard of it; marking it read is remembered.
+    let (_, list) = app.get("/api/v1/notifications").await;
+    let failed = list["items"].as_array().unwrap().iter().find(|n| n["kind"] == "deployment_failed").unwrap();
+    assert_eq!(failed["title"], "✗ sick 2.0 failed in development");
+    assert_eq!(failed["deployment_id"], id);
+    assert_eq!(list["unread"], 1, "{list}");
+    let (s, after) = app.post("/api/v1/notifications/read", json!({"ids": [failed["id"]]})).await;
+    assert_eq!((s, after["unread"].as_i64()), (200, Some(0)), "{after}");
+    let (s, b) = app.post("/api/v1/notifications/read", json!({"ids": "all"})).await;
+    assert_error(s, &b, 400, "bad_request");
 }
 
 #[tokio::test]
@@ -245,6 +256,8 @@ async fn health_metrics_and_openapi_are_served() {
         "/api/v1/insights",
         "/api/v1/rollbacks",
         "/api/v1/rollbacks/preview",
+        "/api/v1/notifications",
+        "/api/v1/notifications/read",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} missing from the OpenAPI document");
     }

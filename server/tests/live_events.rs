@@ -70,9 +70,11 @@ async fn reconnecting_with_the_last_seq_delivers_missed_events() {
     }
     let seqs: Vec<i64> = replayed.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
     assert_eq!(seqs, (last + 1..=last + missed as i64).collect::<Vec<_>>(), "no gaps, no repeats");
-    let finale = replayed.last().unwrap();
-    assert_eq!(finale["payload"]["event"], "deployment");
+    let finale = replayed.iter().rev().find(|m| m["payload"]["event"] == "deployment").unwrap();
     assert_eq!(finale["payload"]["state"], "succeeded");
+    let last = replayed.last().unwrap();
+    assert_eq!(last["payload"]["event"], "notification", "the notification follows the outcome");
+    assert_eq!(last["payload"]["title"], "✓ live 1.0.0 deployed to development");
     assert!(replayed.iter().any(|m| m["payload"]["event"] == "log"), "log lines are events too");
 }
 

@@ -2,7 +2,9 @@
 
 mod common;
 
-use ferry_app::model::{DeploymentKind, DeploymentState, EventPayload, HistoryFilter, LogStream, StepState};
+use ferry_app::model::{
+    DeploymentKind, DeploymentState, EventPayload, HistoryFilter, LogStream, NotificationKind, StepState,
+};
 use ferry_server::store::{is_unique_violation, NewLogLine, NewProject, NewRelease, StepChange, Store};
 
 async fn contract(store: Store) {
@@ -154,6 +156,20 @@ async fn contract(store: Store) {
     assert_eq!(finished[0].committed_at, Some(1_700_000_000_000));
     assert!(store.finished_since(0, Some("other")).await.unwrap().is_empty());
     assert!(store.finished_since(chrono::Utc::now().timestamp_millis() + 1000, None).await.unwrap().is_empty());
+
+    // Notifications: newest first, read state per notification or all at once.
+    let n1 =
+        store.create_notification(NotificationKind::DeploymentFailed, "✗ api 1.0 failed", Some(d1.id)).await.unwrap();
+    let n2 = store.create_notification(NotificationKind::RolledBack, "↩ rolled back", None).await.unwrap();
+    assert_eq!(store.notifications(10).await.unwrap().iter().map(|n| n.id).collect::<Vec<_>>(), [n2.id, n1.id]);
+    assert_eq!(store.unread_notifications().await.unwrap(), 2);
+    assert_eq!(store.mark_notifications_read(Some(&[n1.id])).await.unwrap(), [n1.id]);
+    assert_eq!(store.mark_notifications_read(Some(&[n1.id])).await.unwrap(), Vec::<i64>::new(), "already read");
+    assert_eq!(store.unread_notifications().await.unwrap(), 1);
+    assert_eq!(store.mark_notifications_read(None).await.unwrap(), [n2.id]);
+    let listed = store.notifications(10).await.unwrap();
+    assert!(listed.iter().all(|n| n.read));
+    assert_eq!((listed[1].kind, listed[1].deployment_id), (NotificationKind::DeploymentFailed, Some(d1.id)));
 
     // Events are numbered in order and replayable.
     assert_eq!(store.head_seq().await.unwrap(), 0);

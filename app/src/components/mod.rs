@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use crate::model::{DeploymentState, StepState};
 
 pub mod log_view;
+pub mod notifications;
 pub mod promote;
 
 /// A state shown with icon and text, so it reads without colour too.

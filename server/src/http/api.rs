@@ -10,14 +10,14 @@ use ferry_app::ansi;
 use ferry_app::error::AppError;
 use ferry_app::model::{
     CreateRelease, DeployRequest, DeploymentDetail, DeploymentView, Event, HistoryFilter, Insights, LogLineView,
-    Matrix, ProjectView, PromotionPreview, ReleaseDetail, ReleaseView,
+    MarkRead, Matrix, NotificationList, ProjectView, PromotionPreview, ReleaseDetail, ReleaseView,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{Json, Path, Query};
 use crate::error::{HttpError, OrInternal};
-use crate::services::{catalog, insights, promotion};
+use crate::services::{catalog, insights, notifier, promotion};
 use crate::state::AppState;
 
 type ApiResult<T> = Result<axum::Json<T>, HttpError>;
@@ -29,6 +29,8 @@ pub fn router() -> Router<AppState> {
         .route("/releases/{id}", get(get_release))
         .route("/matrix", get(matrix))
         .route("/insights", get(get_insights))
+        .route("/notifications", get(list_notifications))
+        .route("/notifications/read", post(mark_notifications_read))
         .route("/deployments", post(create_deployment).get(list_deployments))
         .route("/deployments/preview", post(preview_deployment))
         .route("/rollbacks", post(create_rollback))
@@ -88,6 +90,20 @@ pub async fn create_release(
     responses((status = 200, body = ReleaseDetail), (status = 404, body = AppError)))]
 pub async fn get_release(State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<ReleaseDetail> {
     Ok(axum::Json(catalog::release_detail(&s.store, id).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/notifications", responses((status = 200, body = NotificationList)))]
+pub async fn list_notifications(State(s): State<AppState>) -> ApiResult<NotificationList> {
+    Ok(axum::Json(notifier::list(&s.store).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/notifications/read", request_body = MarkRead,
+    responses((status = 200, body = NotificationList), (status = 400, body = AppError)))]
+pub async fn mark_notifications_read(
+    State(s): State<AppState>,
+    Json(body): Json<MarkRead>,
+) -> ApiResult<NotificationList> {
+    Ok(axum::Json(notifier::mark_read(&s.store, &s.bus, body.ids).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

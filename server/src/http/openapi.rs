@@ -19,6 +19,8 @@ use super::api;
         api::get_release,
         api::matrix,
         api::get_insights,
+        api::list_notifications,
+        api::mark_notifications_read,
         api::create_deployment,
         api::preview_deployment,
         api::cancel_deployment,

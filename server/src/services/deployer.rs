@@ -15,7 +15,7 @@ use ferry_engine::pipeline::{Pipeline, PIPELINE_FILE};
 use ferry_engine::plan::{plan, plan_rollback, DeploymentFacts, DeploymentPlan};
 use tokio_util::sync::CancellationToken;
 
-use super::{catalog, promotion};
+use super::{catalog, notifier, promotion};
 use crate::error::OrInternal;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
@@ -170,6 +170,9 @@ impl Deployer {
         match self.store.transition_deployment(id, from, to, reason).await.or_internal("changing a deployment")? {
             Some(view) => {
                 self.announce(&view).await;
+                if to.is_terminal() {
+                    notifier::deployment_finished(&self.store, &self.bus, &view).await;
+                }
                 Ok(())
             }
             None => Err(AppError::conflict(format!("deployment {id} is no longer {from}"))),

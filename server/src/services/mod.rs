@@ -5,5 +5,6 @@ pub mod catalog;
 pub mod deployer;
 mod execution;
 pub mod insights;
+pub mod notifier;
 pub mod promotion;
 pub mod recorder;

@@ -4,6 +4,7 @@
 mod catalog;
 mod deployments;
 mod events;
+mod notifications;
 mod rows;
 
 use std::str::FromStr;
