@@ -5,6 +5,7 @@ mod catalog;
 mod deployments;
 mod events;
 mod notifications;
+mod reports;
 mod rows;
 
 use std::str::FromStr;
@@ -15,7 +16,8 @@ use sqlx::AnyPool;
 
 pub use catalog::is_unique_violation;
 pub use catalog::{NewProject, NewRelease};
-pub use deployments::{FinishedDeployment, NewLogLine, StepChange};
+pub use deployments::{NewLogLine, StepChange};
+pub use reports::FinishedDeployment;
 pub use rows::ReleaseRow;
 
 /// Which database a URL selects.

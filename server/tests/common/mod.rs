@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use ferry_server::config::Config;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 pub struct TestApp {
     pub base: String,
@@ -126,6 +126,31 @@ impl TestApp {
         assert_eq!(status, 201, "{body}");
         (body["id"].as_i64().unwrap(), ports)
     }
+}
+
+pub fn assert_error(status: u16, body: &Value, expected_status: u16, code: &str) {
+    assert_eq!(status, expected_status, "{body}");
+    assert_eq!(body["error"], code, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+}
+
+pub async fn deploy(app: &TestApp, project: &str, release: i64, env: &str) -> i64 {
+    let (status, body) =
+        app.post("/api/v1/deployments", json!({"project": project, "release_id": release, "environment": env})).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["state"], "queued");
+    body["id"].as_i64().unwrap()
+}
+
+pub async fn page(port: u16) -> String {
+    reqwest::get(format!("http://127.0.0.1:{port}/")).await.unwrap().text().await.unwrap()
+}
+
+pub async fn release_at_head(app: &TestApp, slug: &str, version: &str) -> i64 {
+    let body = json!({"version": version, "git_commit": "HEAD"});
+    let (s, release) = app.post(&format!("/api/v1/projects/{slug}/releases"), body).await;
+    assert_eq!(s, 201, "{release}");
+    release["id"].as_i64().unwrap()
 }
 
 pub fn git(dir: &Path, args: &[&str]) -> String {

@@ -1,0 +1,96 @@
+//! Deployments, their steps and log lines, and the history filter.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{DeploymentState, LogStream, StepState};
+
+/// What a deployment does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploymentKind {
+    /// Fetch, build and switch to a release.
+    Deploy,
+    /// Switch back to a release already on the targets, without rebuilding.
+    Rollback,
+}
+
+impl DeploymentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentKind::Deploy => "deploy",
+            DeploymentKind::Rollback => "rollback",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DeploymentView {
+    pub id: i64,
+    pub kind: DeploymentKind,
+    pub project_id: i64,
+    pub project: String,
+    pub environment_id: i64,
+    pub environment: String,
+    pub release_id: i64,
+    pub release_version: String,
+    pub state: DeploymentState,
+    /// Why it failed or was cancelled.
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StepView {
+    pub deployment_id: i64,
+    pub position: i32,
+    pub name: String,
+    pub state: StepState,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub exit_code: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LogLineView {
+    pub deployment_id: i64,
+    /// Position of the line within its deployment, from 1, without gaps.
+    pub seq: i64,
+    /// Position of the step that printed it.
+    pub step: i32,
+    pub stream: LogStream,
+    pub text: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DeploymentDetail {
+    pub deployment: DeploymentView,
+    pub steps: Vec<StepView>,
+    pub logs: Vec<LogLineView>,
+}
+
+/// Which deployments the history shows: every field narrows it; `before` pages
+/// backwards (pass the smallest id of the previous page).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryFilter {
+    /// Project slug.
+    pub project: Option<String>,
+    /// Environment name.
+    pub environment: Option<String>,
+    pub state: Option<DeploymentState>,
+    /// Only deployments queued at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only deployments queued before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Only deployments of this release.
+    pub release: Option<i64>,
+    /// Only deployments with a smaller id (the next page).
+    pub before: Option<i64>,
+    /// At most this many (1-500, default 50).
+    pub limit: Option<i64>,
+}

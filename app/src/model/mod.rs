@@ -1,0 +1,17 @@
+//! Types exchanged between the server and the browser: the REST API, the server
+//! functions and the websocket all speak these.
+
+mod catalog;
+mod deployments;
+mod events;
+mod insights;
+mod matrix;
+mod notifications;
+
+pub use catalog::*;
+pub use deployments::*;
+pub use events::*;
+pub use ferry_engine::{DeploymentState, LogStream, StepState};
+pub use insights::*;
+pub use matrix::*;
+pub use notifications::*;

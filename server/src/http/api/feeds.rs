@@ -1,0 +1,49 @@
+//! What Ferry reports back: insights and the notification center.
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::Router;
+use ferry_app::error::AppError;
+use ferry_app::model::{Insights, MarkRead, NotificationList};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::ApiResult;
+use crate::http::extract::{Json, Query};
+use crate::services::{insights, notifier};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/insights", get(get_insights))
+        .route("/notifications", get(list_notifications))
+        .route("/notifications/read", post(mark_notifications_read))
+}
+
+#[utoipa::path(get, path = "/api/v1/notifications", responses((status = 200, body = NotificationList)))]
+pub async fn list_notifications(State(s): State<AppState>) -> ApiResult<NotificationList> {
+    Ok(axum::Json(notifier::list(&s.store).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/notifications/read", request_body = MarkRead,
+    responses((status = 200, body = NotificationList), (status = 400, body = AppError)))]
+pub async fn mark_notifications_read(
+    State(s): State<AppState>,
+    Json(body): Json<MarkRead>,
+) -> ApiResult<NotificationList> {
+    Ok(axum::Json(notifier::mark_read(&s.store, &s.bus, body.ids).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct InsightsQuery {
+    /// Only this project.
+    pub project: Option<String>,
+    /// The window, in days back from now (1-365, default 30).
+    pub days: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/insights", params(InsightsQuery),
+    responses((status = 200, body = Insights), (status = 400, body = AppError)))]
+pub async fn get_insights(State(s): State<AppState>, Query(q): Query<InsightsQuery>) -> ApiResult<Insights> {
+    Ok(axum::Json(insights::insights(&s.store, q.project.as_deref(), q.days.unwrap_or(30)).await?))
+}

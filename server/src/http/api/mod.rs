@@ -1,0 +1,29 @@
+//! The REST API under `/api/v1`, one module per resource. Every handler answers
+//! errors as `{error, message}` with a 4xx or 5xx status.
+
+mod deployments;
+mod feeds;
+mod logs;
+mod projects;
+
+use axum::Router;
+use ferry_app::error::AppError;
+
+use crate::error::HttpError;
+use crate::state::AppState;
+
+pub use deployments::*;
+pub use feeds::*;
+pub use logs::*;
+pub use projects::*;
+
+type ApiResult<T> = Result<axum::Json<T>, HttpError>;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(projects::router())
+        .merge(deployments::router())
+        .merge(logs::router())
+        .merge(feeds::router())
+        .fallback(|| async { HttpError(AppError::not_found("no such API endpoint")) })
+}

@@ -1,0 +1,78 @@
+//! Projects, releases and the environment matrix.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use ferry_app::error::AppError;
+use ferry_app::model::{CreateRelease, Matrix, ProjectView, ReleaseDetail, ReleaseView};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::ApiResult;
+use crate::error::{HttpError, OrInternal};
+use crate::http::extract::{Json, Path};
+use crate::services::catalog;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/projects", get(list_projects).post(create_project))
+        .route("/projects/{slug}/releases", get(list_releases).post(create_release))
+        .route("/releases/{id}", get(get_release))
+        .route("/matrix", get(matrix))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProject {
+    pub slug: String,
+    pub name: String,
+    /// Path of a git repository on the server's machine.
+    pub repo_url: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/projects", responses((status = 200, body = [ProjectView])))]
+pub async fn list_projects(State(s): State<AppState>) -> ApiResult<Vec<ProjectView>> {
+    Ok(axum::Json(s.store.projects().await.or_internal("listing projects")?))
+}
+
+#[utoipa::path(post, path = "/api/v1/projects", request_body = CreateProject,
+    responses((status = 201, body = ProjectView), (status = 409, body = AppError), (status = 422, body = AppError)))]
+pub async fn create_project(
+    State(s): State<AppState>,
+    Json(body): Json<CreateProject>,
+) -> Result<(StatusCode, axum::Json<ProjectView>), HttpError> {
+    let project = catalog::create_project(&s.store, &body.slug, &body.name, &body.repo_url).await?;
+    Ok((StatusCode::CREATED, axum::Json(project)))
+}
+
+#[utoipa::path(get, path = "/api/v1/projects/{slug}/releases", params(("slug" = String, Path)),
+    responses((status = 200, body = [ReleaseView]), (status = 404, body = AppError)))]
+pub async fn list_releases(State(s): State<AppState>, Path(slug): Path<String>) -> ApiResult<Vec<ReleaseView>> {
+    let project = catalog::project(&s.store, &slug).await?;
+    Ok(axum::Json(catalog::releases(&s.store, &project).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/projects/{slug}/releases", params(("slug" = String, Path)), request_body = CreateRelease,
+    responses((status = 201, body = ReleaseView), (status = 404, body = AppError), (status = 409, body = AppError), (status = 422, body = AppError)))]
+pub async fn create_release(
+    State(s): State<AppState>,
+    Path(slug): Path<String>,
+    Json(body): Json<CreateRelease>,
+) -> Result<(StatusCode, axum::Json<ReleaseView>), HttpError> {
+    let project = catalog::project(&s.store, &slug).await?;
+    let release = catalog::create_release(&s.store, &project, &body.version, &body.git_commit, "api").await?;
+    Ok((StatusCode::CREATED, axum::Json(release)))
+}
+
+#[utoipa::path(get, path = "/api/v1/releases/{id}", params(("id" = i64, Path)),
+    responses((status = 200, body = ReleaseDetail), (status = 404, body = AppError)))]
+pub async fn get_release(State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<ReleaseDetail> {
+    Ok(axum::Json(catalog::release_detail(&s.store, id).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/matrix", responses((status = 200, body = Matrix)))]
+pub async fn matrix(State(s): State<AppState>) -> ApiResult<Matrix> {
+    Ok(axum::Json(catalog::matrix(&s.store).await?))
+}
