@@ -1,119 +1,14 @@
-//! The `ferry.yml` pipeline file: what an app's repository declares about its
-//! environments, build steps, deploy steps and health check. Every rule is checked
-//! while parsing, so an error names the file, the line and the field.
+//! The values a pipeline file holds, each checked while it is read so that an error
+//! points at the value's own line: names, commands, URLs, durations, status codes,
+//! and lists whose names must be unique.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
-/// The file name Ferry reads from the root of an app's repository.
-pub const PIPELINE_FILE: &str = "ferry.yml";
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Pipeline {
-    #[serde(deserialize_with = "environments")]
-    pub environments: Vec<EnvironmentSpec>,
-    #[serde(default, deserialize_with = "steps")]
-    pub build: Vec<StepSpec>,
-    #[serde(default, deserialize_with = "steps")]
-    pub deploy: Vec<StepSpec>,
-    pub health_check: Option<HealthCheckSpec>,
-}
-
-/// One environment in lifecycle order (the order in the file).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EnvironmentSpec {
-    pub name: Name,
-    /// Variables passed to every step of a deployment to this environment.
-    #[serde(default)]
-    pub vars: BTreeMap<VarName, String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StepSpec {
-    pub name: Name,
-    /// A shell command, run with `sh -c` in the release directory.
-    pub run: Command,
-    #[serde(default = "default_step_timeout")]
-    pub timeout: Seconds,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HealthCheckSpec {
-    /// `http://` or `https://` URL; `${VAR}` is replaced by the environment's variables.
-    pub url: HttpUrl,
-    #[serde(default = "default_status")]
-    pub expect_status: Status,
-    #[serde(default = "default_health_timeout")]
-    pub timeout: Seconds,
-    #[serde(default = "default_interval")]
-    pub interval: Seconds,
-}
-
-/// Why a pipeline file was rejected, with its position when the parser knows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PipelineError {
-    pub file: String,
-    pub line: Option<usize>,
-    pub column: Option<usize>,
-    /// The field path (e.g. `environments[1].name`) and what is wrong with it.
-    pub message: String,
-}
-
-impl fmt::Display for PipelineError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.line, self.column) {
-            (Some(l), Some(c)) => write!(f, "{}:{l}:{c}: {}", self.file, self.message),
-            _ => write!(f, "{}: {}", self.file, self.message),
-        }
-    }
-}
-
-impl std::error::Error for PipelineError {}
-
-impl Pipeline {
-    /// Parses and validates `text`, which was read from `file` (used in messages).
-    pub fn parse(file: &str, text: &str) -> Result<Self, PipelineError> {
-        serde_yaml::from_str::<Pipeline>(text).map_err(|e| {
-            let location = e.location();
-            let message = e.to_string();
-            // serde_yaml appends " at line L column C"; the position is reported separately.
-            let message = match message.find(" at line ") {
-                Some(i) => message[..i].to_string(),
-                None => message,
-            };
-            PipelineError {
-                file: file.to_string(),
-                line: location.as_ref().map(|l| l.line()),
-                column: location.as_ref().map(|l| l.column()),
-                message,
-            }
-        })
-    }
-
-    pub fn environment(&self, name: &str) -> Option<&EnvironmentSpec> {
-        self.environments.iter().find(|e| e.name.as_str() == name)
-    }
-}
-
-fn environments<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<EnvironmentSpec>, D::Error> {
-    let list = d.deserialize_seq(UniqueNames::<EnvironmentSpec>::new("environment"))?;
-    if list.is_empty() {
-        return Err(de::Error::custom("at least one environment is required"));
-    }
-    Ok(list)
-}
-
-fn steps<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<StepSpec>, D::Error> {
-    d.deserialize_seq(UniqueNames::<StepSpec>::new("step"))
-}
+use super::{EnvironmentSpec, StepSpec};
 
 /// Things in a list whose names must be unique.
 trait Named {
@@ -134,13 +29,13 @@ impl Named for StepSpec {
 
 /// Reads a list, rejecting a repeated name while the list is being read (so the
 /// parser reports the list's position).
-struct UniqueNames<T> {
+pub(super) struct UniqueNames<T> {
     what: &'static str,
     _item: std::marker::PhantomData<T>,
 }
 
 impl<T> UniqueNames<T> {
-    fn new(what: &'static str) -> Self {
+    pub(super) fn new(what: &'static str) -> Self {
         Self { what, _item: std::marker::PhantomData }
     }
 }
@@ -324,17 +219,4 @@ impl<'de> Deserialize<'de> for Status {
         }
         d.deserialize_u64(Visitor)
     }
-}
-
-fn default_step_timeout() -> Seconds {
-    Seconds(600)
-}
-fn default_health_timeout() -> Seconds {
-    Seconds(30)
-}
-fn default_interval() -> Seconds {
-    Seconds(1)
-}
-fn default_status() -> Status {
-    Status(200)
 }

@@ -1,0 +1,133 @@
+//! The `ferry.yml` pipeline file: what an app's repository declares about its
+//! environments, build steps, deploy steps and health check. Every rule is checked
+//! while parsing, so an error names the file, the line and the field.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserializer};
+use serde::Deserialize;
+
+mod values;
+
+use values::UniqueNames;
+pub use values::{Command, HttpUrl, Name, Seconds, Status, VarName};
+
+/// The file name Ferry reads from the root of an app's repository.
+pub const PIPELINE_FILE: &str = "ferry.yml";
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    #[serde(deserialize_with = "environments")]
+    pub environments: Vec<EnvironmentSpec>,
+    #[serde(default, deserialize_with = "steps")]
+    pub build: Vec<StepSpec>,
+    #[serde(default, deserialize_with = "steps")]
+    pub deploy: Vec<StepSpec>,
+    pub health_check: Option<HealthCheckSpec>,
+}
+
+/// One environment in lifecycle order (the order in the file).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentSpec {
+    pub name: Name,
+    /// Variables passed to every step of a deployment to this environment.
+    #[serde(default)]
+    pub vars: BTreeMap<VarName, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    pub name: Name,
+    /// A shell command, run with `sh -c` in the release directory.
+    pub run: Command,
+    #[serde(default = "default_step_timeout")]
+    pub timeout: Seconds,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckSpec {
+    /// `http://` or `https://` URL; `${VAR}` is replaced by the environment's variables.
+    pub url: HttpUrl,
+    #[serde(default = "default_status")]
+    pub expect_status: Status,
+    #[serde(default = "default_health_timeout")]
+    pub timeout: Seconds,
+    #[serde(default = "default_interval")]
+    pub interval: Seconds,
+}
+
+/// Why a pipeline file was rejected, with its position when the parser knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// The field path (e.g. `environments[1].name`) and what is wrong with it.
+    pub message: String,
+}
+
+impl fmt::Display for PipelineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "{}:{l}:{c}: {}", self.file, self.message),
+            _ => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+impl std::error::Error for PipelineError {}
+
+impl Pipeline {
+    /// Parses and validates `text`, which was read from `file` (used in messages).
+    pub fn parse(file: &str, text: &str) -> Result<Self, PipelineError> {
+        serde_yaml::from_str::<Pipeline>(text).map_err(|e| {
+            let location = e.location();
+            let message = e.to_string();
+            // serde_yaml appends " at line L column C"; the position is reported separately.
+            let message = match message.find(" at line ") {
+                Some(i) => message[..i].to_string(),
+                None => message,
+            };
+            PipelineError {
+                file: file.to_string(),
+                line: location.as_ref().map(|l| l.line()),
+                column: location.as_ref().map(|l| l.column()),
+                message,
+            }
+        })
+    }
+
+    pub fn environment(&self, name: &str) -> Option<&EnvironmentSpec> {
+        self.environments.iter().find(|e| e.name.as_str() == name)
+    }
+}
+
+fn environments<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<EnvironmentSpec>, D::Error> {
+    let list = d.deserialize_seq(UniqueNames::<EnvironmentSpec>::new("environment"))?;
+    if list.is_empty() {
+        return Err(de::Error::custom("at least one environment is required"));
+    }
+    Ok(list)
+}
+
+fn steps<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<StepSpec>, D::Error> {
+    d.deserialize_seq(UniqueNames::<StepSpec>::new("step"))
+}
+
+fn default_step_timeout() -> Seconds {
+    Seconds(600)
+}
+fn default_health_timeout() -> Seconds {
+    Seconds(30)
+}
+fn default_interval() -> Seconds {
+    Seconds(1)
+}
+fn default_status() -> Status {
+    Status(200)
+}
