@@ -38,15 +38,16 @@ bindgen_version=$(wasm_bindgen_version)
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_version" ]; then
   info "installing wasm-bindgen-cli $bindgen_version (about 2 minutes)"
   # Not --locked: one of its pinned dependency versions is missing from some mirrors.
-  cargo install wasm-bindgen-cli --version "$bindgen_version" --quiet
+  # --force: the binary is missing or of another version, whatever cargo remembers.
+  cargo install wasm-bindgen-cli --version "$bindgen_version" --force --quiet
 fi
 
 if [ "$(trunk --version 2>/dev/null | awk '{print $2}')" != "$TRUNK_VERSION" ]; then
   info "installing trunk $TRUNK_VERSION (several minutes)"
   # Trunk $TRUNK_VERSION needs rustc >= 1.96.1; fall back to the nightly toolchain.
-  if ! cargo install trunk --version "$TRUNK_VERSION" --locked --quiet 2>/dev/null; then
+  if ! cargo install trunk --version "$TRUNK_VERSION" --locked --force --quiet 2>/dev/null; then
     rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-    cargo +nightly install trunk --version "$TRUNK_VERSION" --quiet
+    cargo +nightly install trunk --version "$TRUNK_VERSION" --force --quiet
   fi
 fi
 
