@@ -5,6 +5,7 @@
 //! `cargo bench -p ferry-server --bench live_latency` (scripts/bench.sh runs it);
 //! FERRY_BENCH_CLIENTS, FERRY_BENCH_RATE (lines/s) and FERRY_BENCH_SECONDS tune it.
 
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use std::time::{Duration, Instant};
 
 use ferry_app::model::{DeploymentKind, LogStream};
@@ -27,6 +28,23 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// A read-only API token of the local administrator, for the websocket clients.
+async fn read_token(state: &ferry_server::state::AppState) -> String {
+    let admin = state.store.local_user("admin").await.unwrap().unwrap();
+    let secret = ferry_server::auth::secrets::new_api_token();
+    let new = ferry_server::store::NewToken {
+        user_id: admin.id,
+        name: "bench",
+        token_hash: &secret.hash,
+        prefix: &secret.prefix,
+        scopes: &[ferry_app::model::TokenScope::Read],
+        project_id: None,
+        expires_at: ferry_server::store::now_millis() + 3_600_000,
+    };
+    state.store.create_token(&new).await.unwrap();
+    secret.token
+}
+
 #[tokio::main]
 async fn main() {
     let clients = setting("FERRY_BENCH_CLIENTS", 100) as usize;
@@ -40,6 +58,8 @@ async fn main() {
         site_dir: dir.path().join("none"),
         demo: false,
         demo_source: dir.path().join("none"),
+        admin_password: Some("bench-password".into()),
+        ..Config::default()
     };
     let running = ferry_server::start(&config).await.expect("server starts");
     let state = running.state.clone();
@@ -69,14 +89,17 @@ async fn main() {
         .unwrap();
     let deployment = state
         .store
-        .create_deployment(project.id, project.environments[0].id, release.id, DeploymentKind::Deploy, &[])
+        .create_deployment(project.id, project.environments[0].id, release.id, DeploymentKind::Deploy, &[], "bench")
         .await
         .unwrap();
 
     let origin = Instant::now();
     let (latency_tx, mut latency_rx) = mpsc::unbounded_channel::<f64>();
+    let token = read_token(&state).await;
     for _ in 0..clients {
-        let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", running.addr)).await.unwrap();
+        let mut request = format!("ws://{}/ws", running.addr).into_client_request().unwrap();
+        request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
         let tx = latency_tx.clone();
         tokio::spawn(async move {
             while let Some(Ok(message)) = socket.next().await {

@@ -1,5 +1,6 @@
 //! The server's side of the app's `Backend` contract: what server functions call.
-//! Errors also set the HTTP status of the server function response.
+//! Each request's backend carries its caller (or why there is none), and every call
+//! goes through `services::gate`. Errors also set the HTTP status of the response.
 
 use async_trait::async_trait;
 use ferry_app::backend::Backend;
@@ -11,11 +12,14 @@ use ferry_app::model::{
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
-use crate::http::api;
-use crate::services::{catalog, insights, notifier, promotion};
+use crate::auth::Caller;
+use crate::services::gate;
 use crate::state::AppState;
 
-pub struct ServerBackend(pub AppState);
+pub struct ServerBackend {
+    pub state: AppState,
+    pub caller: Result<Caller, AppError>,
+}
 
 fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     if let Err(e) = &result {
@@ -26,49 +30,68 @@ fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     result
 }
 
+impl ServerBackend {
+    fn caller(&self) -> Result<&Caller, AppError> {
+        self.caller.as_ref().map_err(Clone::clone)
+    }
+
+    /// Runs `f` with the state and the caller, answering 401 when nobody is signed in.
+    async fn run<'a, T, F, Fut>(&'a self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&'a AppState, &'a Caller) -> Fut,
+        Fut: std::future::Future<Output = Result<T, AppError>>,
+    {
+        let result = match self.caller() {
+            Ok(caller) => f(&self.state, caller).await,
+            Err(e) => Err(e),
+        };
+        with_status(result)
+    }
+}
+
 #[async_trait]
 impl Backend for ServerBackend {
     async fn matrix(&self) -> Result<Matrix, AppError> {
-        with_status(catalog::matrix(&self.0.store).await)
+        self.run(gate::matrix).await
     }
 
     async fn deployment(&self, id: i64) -> Result<DeploymentDetail, AppError> {
-        with_status(api::deployment_detail(&self.0, id).await)
+        self.run(|s, c| gate::deployment_detail(s, c, id)).await
     }
 
     async fn deploy(&self, request: DeployRequest) -> Result<DeploymentView, AppError> {
-        with_status(self.0.deployer.start(request).await)
+        self.run(|s, c| gate::deploy(s, c, request)).await
     }
 
     async fn notifications(&self) -> Result<NotificationList, AppError> {
-        with_status(notifier::list(&self.0.store).await)
+        self.run(gate::notifications).await
     }
 
     async fn mark_read(&self, ids: Option<Vec<i64>>) -> Result<NotificationList, AppError> {
-        with_status(notifier::mark_read(&self.0.store, &self.0.bus, ids).await)
+        self.run(|s, c| gate::mark_read(s, c, ids)).await
     }
 
     async fn insights(&self, project: Option<String>, days: i64) -> Result<Insights, AppError> {
-        with_status(insights::insights(&self.0.store, project.as_deref(), days).await)
+        self.run(|s, c| async move { gate::insights(s, c, project.as_deref(), days).await }).await
     }
 
     async fn release(&self, id: i64) -> Result<ReleaseDetail, AppError> {
-        with_status(catalog::release_detail(&self.0.store, id).await)
+        self.run(|s, c| gate::release(s, c, id)).await
     }
 
     async fn preview(&self, request: DeployRequest, rollback: bool) -> Result<PromotionPreview, AppError> {
-        with_status(promotion::preview(&self.0.store, &request, rollback).await)
+        self.run(|s, c| async move { gate::preview(s, c, &request, rollback).await }).await
     }
 
     async fn rollback(&self, request: DeployRequest) -> Result<DeploymentView, AppError> {
-        with_status(self.0.deployer.start_rollback(request).await)
+        self.run(|s, c| gate::rollback(s, c, request)).await
     }
 
     async fn cancel(&self, id: i64) -> Result<DeploymentView, AppError> {
-        with_status(self.0.deployer.cancel(id).await)
+        self.run(|s, c| gate::cancel(s, c, id)).await
     }
 
     async fn history(&self, filter: HistoryFilter) -> Result<Vec<DeploymentView>, AppError> {
-        with_status(api::history(&self.0, &filter).await)
+        self.run(|s, c| async move { gate::history(s, c, &filter).await }).await
     }
 }

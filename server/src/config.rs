@@ -32,6 +32,13 @@ pub struct Cli {
     /// The example app the demo project is made from [default: examples/hello-web].
     #[arg(long, env = "FERRY_DEMO_SOURCE")]
     pub demo_source: Option<PathBuf>,
+    /// The address people use to reach Ferry, e.g. `https://ferry.example.com`; sign-in
+    /// redirects are built from it, and `https` makes the session cookie Secure.
+    #[arg(long, env = "FERRY_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Password of the local `admin` account; without it, a first start prints a random one.
+    #[arg(long, env = "FERRY_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -43,6 +50,14 @@ pub struct Config {
     pub site_dir: PathBuf,
     pub demo: bool,
     pub demo_source: PathBuf,
+    pub public_url: Option<String>,
+    pub admin_password: Option<String>,
+    /// A session ends after this long without a request.
+    pub session_idle_minutes: i64,
+    /// A session ends this long after sign-in, however active.
+    pub session_max_hours: i64,
+    /// Whether the local password form is offered.
+    pub password_sign_in: bool,
 }
 
 impl Default for Config {
@@ -54,6 +69,11 @@ impl Default for Config {
             site_dir: PathBuf::from("dist"),
             demo: true,
             demo_source: PathBuf::from("examples/hello-web"),
+            public_url: None,
+            admin_password: None,
+            session_idle_minutes: 8 * 60,
+            session_max_hours: 7 * 24,
+            password_sign_in: true,
         }
     }
 }
@@ -83,6 +103,13 @@ impl Config {
         if let Some(v) = &cli.demo_source {
             config.demo_source = v.clone();
         }
+        if let Some(v) = &cli.public_url {
+            config.public_url = Some(v.clone());
+        }
+        if let Some(v) = &cli.admin_password {
+            config.admin_password = Some(v.clone());
+        }
+        config.check()?;
         Ok(config)
     }
 
@@ -91,12 +118,36 @@ impl Config {
         toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.to_string().trim_end()))
     }
 
+    /// Values that parse but make no sense, refused with the key's name.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(url) = &self.public_url {
+            public_origin(url)?;
+        }
+        if self.session_idle_minutes < 1 || self.session_max_hours < 1 {
+            return Err("session_idle_minutes and session_max_hours must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The origin (scheme, host, port) of `public_url`, if set.
+    pub fn public_origin(&self) -> Option<String> {
+        self.public_url.as_deref().and_then(|u| public_origin(u).ok())
+    }
+
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
             None => format!("sqlite://{}?mode=rwc", self.data_dir.join("ferry.db").display()),
         }
     }
+}
+
+fn public_origin(url: &str) -> Result<String, String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("public_url `{url}`: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(format!("public_url `{url}`: must be an http:// or https:// address"));
+    }
+    Ok(parsed.origin().ascii_serialization())
 }
 
 #[cfg(test)]

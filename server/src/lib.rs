@@ -1,6 +1,7 @@
 //! The Ferry server: configuration, store, event bus, deployment services and the
 //! HTTP surface. `main.rs` only parses arguments and calls `start`.
 
+pub mod auth;
 pub mod backend;
 pub mod config;
 pub mod demo;
@@ -20,7 +21,7 @@ use config::Config;
 use events::EventBus;
 use metrics::Metrics;
 use services::deployer::Deployer;
-use state::AppState;
+use state::{AppState, AuthSettings};
 use store::Store;
 
 /// A started server: where it listens and what it serves.
@@ -39,8 +40,18 @@ pub async fn start(config: &Config) -> Result<Running, String> {
     let bus = EventBus::new(store.clone());
     let metrics = Arc::new(Metrics::default());
     let deployer = Deployer::new(store.clone(), bus.clone(), metrics.clone(), data_dir.join("targets"));
-    let state = AppState { store, bus, deployer, metrics };
+    let auth = Arc::new(AuthSettings::from_config(config));
+    let state = AppState { store, bus, deployer, metrics, auth };
 
+    if config.password_sign_in {
+        let generated = auth::passwords::ensure_admin(&state.store, config.admin_password.as_deref())
+            .await
+            .map_err(|e| format!("cannot create the local administrator: {e}"))?;
+        if let Some(password) = generated {
+            // Shown once: only its hash is kept.
+            println!("\n  Ferry created the local administrator.\n  Sign in as `admin` with password: {password}\n  (set FERRY_ADMIN_PASSWORD to choose it)\n");
+        }
+    }
     demo::seed(&state.store, config).await.map_err(|e| format!("cannot create the demo project: {e}"))?;
     state.deployer.recover().await.map_err(|e| format!("cannot recover deployments: {}", e.message))?;
 
@@ -49,6 +60,7 @@ pub async fn start(config: &Config) -> Result<Running, String> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let app = http::router(state.clone(), &config.site_dir);
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(Running { addr, state, server })
 }

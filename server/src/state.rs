@@ -13,4 +13,30 @@ pub struct AppState {
     pub bus: EventBus,
     pub deployer: Arc<Deployer>,
     pub metrics: Arc<Metrics>,
+    pub auth: Arc<AuthSettings>,
+}
+
+/// How people sign in and how long sessions last.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// The configured public origin, trusted by the CSRF check.
+    pub public_origin: Option<String>,
+    /// Served over HTTPS: the session cookie is Secure and `__Host-` prefixed.
+    pub secure: bool,
+    pub session_idle_minutes: i64,
+    pub session_max_ms: i64,
+    pub password_sign_in: bool,
+}
+
+impl AuthSettings {
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        let public_origin = config.public_origin();
+        Self {
+            secure: public_origin.as_deref().is_some_and(|o| o.starts_with("https://")),
+            public_origin,
+            session_idle_minutes: config.session_idle_minutes,
+            session_max_ms: config.session_max_hours * 3_600_000,
+            password_sign_in: config.password_sign_in,
+        }
+    }
 }

@@ -92,6 +92,7 @@ async fn history_and_logs_survive_a_restart_and_interrupted_work_is_failed() {
                 release,
                 DeploymentKind::Deploy,
                 &["fetch".into()],
+                "alex",
             )
             .await
             .unwrap();

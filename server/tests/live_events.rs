@@ -29,9 +29,7 @@ async fn next_message(socket: &mut Socket) -> Value {
 async fn reconnecting_with_the_last_seq_delivers_missed_events() {
     let app = common::spawn_app().await;
     let (release, _) = app.hello_project("live").await;
-    let url = format!("ws://{}/ws", app.addr);
-
-    let (mut socket, _) = connect_async(url.as_str()).await.unwrap();
+    let (mut socket, _) = connect_async(app.ws_request("/ws").await).await.unwrap();
     let hello = next_message(&mut socket).await;
     assert_eq!(hello["type"], "hello");
     let head = hello["head_seq"].as_i64().unwrap();
@@ -62,7 +60,7 @@ async fn reconnecting_with_the_last_seq_delivers_missed_events() {
     let missed = stored.as_array().unwrap().len();
     assert!(missed > 5, "the deployment produced events while disconnected");
 
-    let (mut socket, _) = connect_async(format!("{url}?after={last}")).await.unwrap();
+    let (mut socket, _) = connect_async(app.ws_request(&format!("/ws?after={last}")).await).await.unwrap();
     assert_eq!(next_message(&mut socket).await["type"], "hello");
     let mut replayed = Vec::new();
     for _ in 0..missed {
@@ -81,6 +79,8 @@ async fn reconnecting_with_the_last_seq_delivers_missed_events() {
 #[tokio::test]
 async fn a_bad_resume_point_is_a_client_error() {
     let app = common::spawn_app().await;
-    let response = reqwest::get(format!("{}/ws?after=soon", app.base)).await.unwrap();
+    let response = app.client.get(format!("{}/ws?after=soon", app.base)).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 400);
+    let anonymous = reqwest::get(format!("{}/ws", app.base)).await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401, "only signed-in callers get events");
 }

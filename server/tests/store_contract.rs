@@ -56,7 +56,7 @@ async fn contract(store: Store) {
     // Deployments move only along legal transitions.
     let dev = project.environments[0].id;
     let steps = vec!["fetch".to_string(), "build".to_string()];
-    let d1 = store.create_deployment(project.id, dev, r1.id, DeploymentKind::Deploy, &steps).await.unwrap();
+    let d1 = store.create_deployment(project.id, dev, r1.id, DeploymentKind::Deploy, &steps, "alex").await.unwrap();
     assert_eq!(
         (d1.state, d1.release_version.as_str(), d1.environment.as_str()),
         (DeploymentState::Queued, "1.0", "dev")
@@ -117,7 +117,7 @@ async fn contract(store: Store) {
     assert!(finished.finished_at.is_some());
 
     // Latest per environment, history, counts.
-    let d2 = store.create_deployment(project.id, dev, r2.id, DeploymentKind::Rollback, &steps).await.unwrap();
+    let d2 = store.create_deployment(project.id, dev, r2.id, DeploymentKind::Rollback, &steps, "ferry").await.unwrap();
     assert_eq!(store.latest_in_environment(dev, false).await.unwrap().unwrap().id, d2.id);
     assert_eq!((d1.kind, d2.kind), (DeploymentKind::Deploy, DeploymentKind::Rollback));
     assert!(store.previous_success(dev, r2.id).await.unwrap().is_none(), "nothing succeeded yet");

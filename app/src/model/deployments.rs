@@ -41,6 +41,8 @@ pub struct DeploymentView {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// Who asked for it (their login), or `ferry` for an automatic rollback.
+    pub requested_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

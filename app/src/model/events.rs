@@ -55,6 +55,7 @@ mod tests {
             created_at: Utc::now(),
             started_at: None,
             finished_at: None,
+            requested_by: Some("alex".into()),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Types exchanged between the server and the browser: the REST API, the server
 //! functions and the websocket all speak these.
 
+mod access;
 mod catalog;
 mod deployments;
 mod events;
@@ -8,6 +9,7 @@ mod insights;
 mod matrix;
 mod notifications;
 
+pub use access::*;
 pub use catalog::*;
 pub use deployments::*;
 pub use events::*;

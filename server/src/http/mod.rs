@@ -1,10 +1,11 @@
-//! The HTTP surface: REST API, server functions, websocket, health, metrics, OpenAPI
-//! and the single-page application, assembled into one axum router.
+//! The HTTP surface: REST API, server functions, websocket, sign-in, health, metrics,
+//! OpenAPI and the single-page application, assembled into one axum router.
 
 pub mod api;
 mod extract;
 mod openapi;
 mod ops;
+mod sign_in;
 mod spa;
 mod ws;
 
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::Request;
+use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
@@ -21,15 +23,25 @@ use ferry_app::backend::SharedBackend;
 use leptos::prelude::provide_context;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::{authenticate, csrf, session_store};
 use crate::backend::ServerBackend;
 use crate::state::AppState;
 
 pub fn router(state: AppState, site_dir: &Path) -> Router {
-    Router::new()
+    let sessions =
+        session_store::layer(state.store.clone(), state.auth.secure, state.auth.session_idle_minutes);
+    // Everything that acts for a person goes through the session and CSRF layers; the
+    // static files of the SPA and the health endpoints need neither.
+    let personal = Router::new()
         .nest("/api/v1", api::router())
-        .route("/api/openapi.json", get(openapi::document))
+        .merge(sign_in::router())
         .route("/rpc/{*name}", post(server_function))
         .route("/ws", get(ws::upgrade))
+        .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
+        .layer(sessions);
+    Router::new()
+        .merge(personal)
+        .route("/api/openapi.json", get(openapi::document))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .with_state(state)
@@ -38,6 +50,9 @@ pub fn router(state: AppState, site_dir: &Path) -> Router {
 }
 
 async fn server_function(State(state): State<AppState>, request: Request<Body>) -> impl IntoResponse {
-    let backend: SharedBackend = Arc::new(ServerBackend(state));
+    let (parts, body) = request.into_parts();
+    let caller = authenticate(&state, &parts).await;
+    let request = Request::from_parts(parts, body);
+    let backend: SharedBackend = Arc::new(ServerBackend { state, caller });
     leptos_axum::handle_server_fns_with_context(move || provide_context(backend.clone()), request).await
 }

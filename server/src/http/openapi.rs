@@ -1,7 +1,8 @@
 //! The OpenAPI document of the REST API, generated from the handlers and types.
 
 use axum::Json;
-use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
 use super::api;
 
@@ -30,10 +31,32 @@ use super::api;
         api::get_deployment,
         api::get_logs,
         api::download_log,
-        api::list_events
-    )
+        api::list_events,
+        api::list_tokens,
+        api::create_token,
+        api::revoke_token,
+        api::list_users,
+        api::set_role,
+        api::list_members,
+        api::set_member,
+        api::list_audit
+    ),
+    modifiers(&BearerToken),
+    security(("api_token" = []))
 )]
 pub struct ApiDoc;
+
+/// Every endpoint takes an API token (`Authorization: Bearer ferry_…`) or the
+/// browser's session cookie.
+struct BearerToken;
+
+impl Modify for BearerToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("ferry API token").build();
+        components.add_security_scheme("api_token", SecurityScheme::Http(scheme));
+    }
+}
 
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())

@@ -133,9 +133,10 @@ pub async fn release_detail(store: &Store, id: i64) -> Result<ReleaseDetail, App
     Ok(ReleaseDetail { project, release: release.view(), previous: previous.map(|p| p.view()), changelog, deployments })
 }
 
-pub async fn matrix(store: &Store) -> Result<Matrix, AppError> {
+/// The matrix of the projects `visible` accepts.
+pub async fn matrix(store: &Store, visible: impl Fn(&ProjectView) -> bool) -> Result<Matrix, AppError> {
     let mut rows = Vec::new();
-    for project in store.projects().await.or_internal("listing projects")? {
+    for project in store.projects().await.or_internal("listing projects")?.into_iter().filter(|p| visible(p)) {
         let mut cells = Vec::new();
         for environment in &project.environments {
             let current = store.latest_in_environment(environment.id, true).await.or_internal("matrix")?;

@@ -40,19 +40,23 @@ impl Deployer {
     }
 
     /// Deploys a release (also how it is promoted), if the lifecycle allows it.
-    pub async fn start(self: &Arc<Self>, request: DeployRequest) -> Result<DeploymentView, AppError> {
+    pub async fn start(self: &Arc<Self>, request: DeployRequest, requested_by: &str) -> Result<DeploymentView, AppError> {
         let (project, environment, release) = catalog::resolve_target(&self.store, &request).await?;
         promotion::check(&self.store, &project, &release, &environment).await?;
-        let deployment = self.record(&project, &environment, &release, DeploymentKind::Deploy).await?;
+        let deployment = self.record(&project, &environment, &release, DeploymentKind::Deploy, requested_by).await?;
         self.spawn(deployment.clone());
         Ok(deployment)
     }
 
     /// Rolls an environment back to a release that once succeeded there.
-    pub async fn start_rollback(self: &Arc<Self>, request: DeployRequest) -> Result<DeploymentView, AppError> {
+    pub async fn start_rollback(
+        self: &Arc<Self>,
+        request: DeployRequest,
+        requested_by: &str,
+    ) -> Result<DeploymentView, AppError> {
         let (project, environment, release) = catalog::resolve_target(&self.store, &request).await?;
         promotion::check_rollback(&self.store, &release, &environment).await?;
-        let deployment = self.record(&project, &environment, &release, DeploymentKind::Rollback).await?;
+        let deployment = self.record(&project, &environment, &release, DeploymentKind::Rollback, requested_by).await?;
         self.spawn(deployment.clone());
         Ok(deployment)
     }
@@ -64,6 +68,7 @@ impl Deployer {
         environment: &EnvironmentView,
         release: &ReleaseRow,
         kind: DeploymentKind,
+        requested_by: &str,
     ) -> Result<DeploymentView, AppError> {
         // Planning first rejects a release whose pipeline does not declare the
         // environment, before anything is recorded.
@@ -71,7 +76,7 @@ impl Deployer {
         let names: Vec<String> = steps.into_iter().map(|s| s.name).collect();
         let deployment = self
             .store
-            .create_deployment(project.id, environment.id, release.id, kind, &names)
+            .create_deployment(project.id, environment.id, release.id, kind, &names, requested_by)
             .await
             .or_internal("recording a deployment")?;
         self.announce(&deployment).await;

@@ -18,6 +18,9 @@ use super::deployer::Deployer;
 use super::recorder::Recorder;
 use crate::error::OrInternal;
 
+/// Who is recorded as having asked for an automatic rollback.
+const AUTOMATIC_ROLLBACK: &str = "ferry";
+
 /// How the executor's run ended, and what it did to the environment.
 struct RunResult {
     outcome: Outcome,
@@ -87,7 +90,7 @@ impl Deployer {
             tracing::error!(deployment = failed.id, release_id, "cannot roll back: the release is gone");
             return Ok(None);
         };
-        let rollback = self.record(&project, environment, &release, DeploymentKind::Rollback).await?;
+        let rollback = self.record(&project, environment, &release, DeploymentKind::Rollback, AUTOMATIC_ROLLBACK).await?;
         Ok(Some((rollback, release.version)))
     }
 

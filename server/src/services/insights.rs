@@ -12,13 +12,20 @@ use crate::store::{to_time, FinishedDeployment, Store};
 
 const HOUR_MS: f64 = 3_600_000.0;
 
-pub async fn insights(store: &Store, project: Option<&str>, days: i64) -> Result<Insights, AppError> {
+/// Insights over the last `days`, of one project or of all that `visible` accepts.
+pub async fn insights(
+    store: &Store,
+    project: Option<&str>,
+    days: i64,
+    visible: impl Fn(&str) -> bool,
+) -> Result<Insights, AppError> {
     if !(1..=365).contains(&days) {
         return Err(AppError::bad_request("days: must be between 1 and 365"));
     }
     let now = Utc::now().timestamp_millis();
     let since = now - days * 24 * 3_600_000;
-    let facts = store.finished_since(since, project).await.or_internal("loading finished deployments")?;
+    let mut facts = store.finished_since(since, project).await.or_internal("loading finished deployments")?;
+    facts.retain(|f| visible(&f.project));
     Ok(compute(&facts, now, days))
 }
 

@@ -1,10 +1,14 @@
-//! What Ferry does, independent of how it is asked: the REST API, the server
-//! functions and the demo seeding all call these.
+//! What Ferry does, independent of how it is asked. `gate` is the door for people
+//! and tokens (authorization and audit); the rest is called through it, by the demo
+//! seeding, and by the deployment engine's own work.
 
+pub mod audit;
 pub mod catalog;
 pub mod deployer;
 mod execution;
+pub mod gate;
 pub mod insights;
 pub mod notifier;
 pub mod promotion;
 pub mod recorder;
+pub mod visibility;

@@ -34,11 +34,12 @@ impl Store {
         release_id: i64,
         kind: DeploymentKind,
         steps: &[String],
+        requested_by: &str,
     ) -> StoreResult<DeploymentView> {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO deployments (project_id, environment_id, release_id, state, created_at, kind) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO deployments (project_id, environment_id, release_id, state, created_at, kind, requested_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(project_id)
         .bind(environment_id)
@@ -46,6 +47,7 @@ impl Store {
         .bind(DeploymentState::Queued.as_str())
         .bind(now_millis())
         .bind(kind.as_str())
+        .bind(requested_by)
         .fetch_one(&mut *tx)
         .await?;
         for (position, name) in steps.iter().enumerate() {

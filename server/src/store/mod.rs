@@ -1,12 +1,16 @@
 //! The store: Ferry's state in SQLite (embedded default) or PostgreSQL, behind one
 //! set of queries over sqlx's `Any` driver. Times are stored as Unix milliseconds.
 
+mod audit;
 mod catalog;
 mod deployments;
 mod events;
 mod notifications;
 mod reports;
 mod rows;
+mod sessions;
+mod tokens;
+mod users;
 
 use std::str::FromStr;
 
@@ -19,6 +23,9 @@ pub use catalog::{NewProject, NewRelease};
 pub use deployments::{NewLogLine, StepChange};
 pub use reports::FinishedDeployment;
 pub use rows::ReleaseRow;
+pub use audit::{AuditFilter, NewAudit};
+pub use tokens::{NewToken, TokenRow};
+pub use users::{Identity, UserRow};
 
 /// Which database a URL selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +46,7 @@ impl Backend {
     }
 }
 
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,

@@ -64,11 +64,12 @@ pub struct DeploymentRow {
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
+    pub requested_by: Option<String>,
 }
 
 pub const DEPLOYMENT_SELECT: &str = "SELECT d.id, d.kind, d.project_id, p.slug AS project, d.environment_id, \
     e.name AS environment, d.release_id, r.version AS release_version, d.state, d.reason, \
-    d.created_at, d.started_at, d.finished_at \
+    d.created_at, d.started_at, d.finished_at, d.requested_by \
     FROM deployments d JOIN projects p ON p.id = d.project_id \
     JOIN environments e ON e.id = d.environment_id JOIN releases r ON r.id = d.release_id";
 
@@ -89,6 +90,7 @@ impl DeploymentRow {
             created_at: to_time(self.created_at),
             started_at: self.started_at.map(to_time),
             finished_at: self.finished_at.map(to_time),
+            requested_by: self.requested_by,
         }
     }
 }

@@ -9,14 +9,21 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use ferry_app::model::{Role, TokenScope};
+use ferry_server::auth::secrets::new_api_token;
 use ferry_server::config::Config;
+use ferry_server::store::{Identity, NewToken};
 use serde_json::{json, Value};
+
+/// The local administrator's password in tests.
+pub const ADMIN_PASSWORD: &str = "test-admin-password";
 
 pub struct TestApp {
     pub base: String,
     pub addr: std::net::SocketAddr,
     pub data_dir: PathBuf,
     pub config: Config,
+    /// Sends an administrator's API token with every request.
     pub client: reqwest::Client,
     pub running: ferry_server::Running,
     _tmp: Option<tempfile::TempDir>,
@@ -53,6 +60,8 @@ pub fn test_config(data_dir: &Path) -> Config {
         site_dir: data_dir.join("no-site"),
         demo: false,
         demo_source: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/hello-web"),
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        ..Config::default()
     }
 }
 
@@ -67,18 +76,72 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_with(config: Config) -> TestApp {
     let running = ferry_server::start(&config).await.expect("server starts");
     let addr = running.addr;
+    let admin = running.state.store.local_user("admin").await.unwrap().expect("the local admin exists");
+    let token = issue_token(&running.state.store, admin.id, &TokenScope::ALL, None).await;
     TestApp {
         base: format!("http://{addr}"),
         addr,
         data_dir: config.data_dir.clone(),
         config,
-        client: reqwest::Client::new(),
+        client: client_with_token(&token),
         running,
         _tmp: None,
     }
 }
 
+/// A token straight from the store, as if its owner had created it.
+pub async fn issue_token(
+    store: &ferry_server::store::Store,
+    user_id: i64,
+    scopes: &[TokenScope],
+    project_id: Option<i64>,
+) -> String {
+    let secret = new_api_token();
+    let new = NewToken {
+        user_id,
+        name: "test",
+        token_hash: &secret.hash,
+        prefix: &secret.prefix,
+        scopes,
+        project_id,
+        expires_at: ferry_server::store::now_millis() + 3_600_000,
+    };
+    store.create_token(&new).await.unwrap();
+    secret.token
+}
+
+pub fn client_with_token(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
+
 impl TestApp {
+    /// A websocket handshake to `path` carrying the administrator's token.
+    pub async fn ws_request(&self, path: &str) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let admin = self.running.state.store.local_user("admin").await.unwrap().unwrap();
+        let token = issue_token(&self.running.state.store, admin.id, &[TokenScope::Read], None).await;
+        let mut request = format!("ws://{}{path}", self.addr).into_client_request().unwrap();
+        request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        request
+    }
+
+    /// A user with `role` on every project (signed in through a test provider), and
+    /// their id.
+    pub async fn user(&self, login: &str, role: Role) -> i64 {
+        let who = Identity { provider: "test", subject: login, login, name: login, email: None };
+        let user = self.running.state.store.upsert_user(&who, role).await.unwrap();
+        self.running.state.store.set_user_role(user.id, role).await.unwrap();
+        user.id
+    }
+
+    /// A client acting as a new user with `role`, through a token of every scope.
+    pub async fn client_as(&self, login: &str, role: Role) -> reqwest::Client {
+        let id = self.user(login, role).await;
+        client_with_token(&issue_token(&self.running.state.store, id, &TokenScope::ALL, None).await)
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let resp = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
         let status = resp.status().as_u16();

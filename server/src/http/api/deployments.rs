@@ -8,9 +8,10 @@ use ferry_app::error::AppError;
 use ferry_app::model::{DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, PromotionPreview};
 
 use super::ApiResult;
-use crate::error::{HttpError, OrInternal};
+use crate::auth::Caller;
+use crate::error::HttpError;
 use crate::http::extract::{Json, Path, Query};
-use crate::services::promotion;
+use crate::services::gate;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -23,86 +24,63 @@ pub fn router() -> Router<AppState> {
         .route("/rollbacks/preview", post(preview_rollback))
 }
 
+type Accepted = Result<(StatusCode, axum::Json<DeploymentView>), HttpError>;
+
 #[utoipa::path(post, path = "/api/v1/deployments", request_body = DeployRequest,
-    responses((status = 202, body = DeploymentView), (status = 404, body = AppError), (status = 422, body = AppError)))]
-pub async fn create_deployment(
-    State(s): State<AppState>,
-    Json(body): Json<DeployRequest>,
-) -> Result<(StatusCode, axum::Json<DeploymentView>), HttpError> {
-    Ok((StatusCode::ACCEPTED, axum::Json(s.deployer.start(body).await?)))
+    responses((status = 202, body = DeploymentView), (status = 403, body = AppError), (status = 404, body = AppError),
+        (status = 422, body = AppError)))]
+pub async fn create_deployment(State(s): State<AppState>, c: Caller, Json(body): Json<DeployRequest>) -> Accepted {
+    Ok((StatusCode::ACCEPTED, axum::Json(gate::deploy(&s, &c, body).await?)))
 }
 
 #[utoipa::path(post, path = "/api/v1/deployments/preview", request_body = DeployRequest,
     responses((status = 200, body = PromotionPreview), (status = 404, body = AppError)))]
 pub async fn preview_deployment(
     State(s): State<AppState>,
+    c: Caller,
     Json(body): Json<DeployRequest>,
 ) -> ApiResult<PromotionPreview> {
-    Ok(axum::Json(promotion::preview(&s.store, &body, false).await?))
+    Ok(axum::Json(gate::preview(&s, &c, &body, false).await?))
 }
 
 /// Rolls an environment back to a release that once ran there: no rebuild, just
 /// activate, restart and health-check.
 #[utoipa::path(post, path = "/api/v1/rollbacks", request_body = DeployRequest,
-    responses((status = 202, body = DeploymentView), (status = 404, body = AppError), (status = 409, body = AppError)))]
-pub async fn create_rollback(
-    State(s): State<AppState>,
-    Json(body): Json<DeployRequest>,
-) -> Result<(StatusCode, axum::Json<DeploymentView>), HttpError> {
-    Ok((StatusCode::ACCEPTED, axum::Json(s.deployer.start_rollback(body).await?)))
+    responses((status = 202, body = DeploymentView), (status = 403, body = AppError), (status = 404, body = AppError),
+        (status = 409, body = AppError)))]
+pub async fn create_rollback(State(s): State<AppState>, c: Caller, Json(body): Json<DeployRequest>) -> Accepted {
+    Ok((StatusCode::ACCEPTED, axum::Json(gate::rollback(&s, &c, body).await?)))
 }
 
 #[utoipa::path(post, path = "/api/v1/rollbacks/preview", request_body = DeployRequest,
     responses((status = 200, body = PromotionPreview), (status = 404, body = AppError)))]
 pub async fn preview_rollback(
     State(s): State<AppState>,
+    c: Caller,
     Json(body): Json<DeployRequest>,
 ) -> ApiResult<PromotionPreview> {
-    Ok(axum::Json(promotion::preview(&s.store, &body, true).await?))
+    Ok(axum::Json(gate::preview(&s, &c, &body, true).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/deployments/{id}/cancel", params(("id" = i64, Path)),
-    responses((status = 202, body = DeploymentView), (status = 404, body = AppError), (status = 409, body = AppError)))]
-pub async fn cancel_deployment(
-    State(s): State<AppState>,
-    Path(id): Path<i64>,
-) -> Result<(StatusCode, axum::Json<DeploymentView>), HttpError> {
-    Ok((StatusCode::ACCEPTED, axum::Json(s.deployer.cancel(id).await?)))
+    responses((status = 202, body = DeploymentView), (status = 403, body = AppError), (status = 404, body = AppError),
+        (status = 409, body = AppError)))]
+pub async fn cancel_deployment(State(s): State<AppState>, c: Caller, Path(id): Path<i64>) -> Accepted {
+    Ok((StatusCode::ACCEPTED, axum::Json(gate::cancel(&s, &c, id).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/deployments", params(HistoryFilter),
     responses((status = 200, body = [DeploymentView]), (status = 400, body = AppError)))]
 pub async fn list_deployments(
     State(s): State<AppState>,
+    c: Caller,
     Query(filter): Query<HistoryFilter>,
 ) -> ApiResult<Vec<DeploymentView>> {
-    Ok(axum::Json(history(&s, &filter).await?))
-}
-
-pub async fn history(s: &AppState, filter: &HistoryFilter) -> Result<Vec<DeploymentView>, AppError> {
-    if !(1..=500).contains(&filter.limit.unwrap_or(50)) {
-        return Err(AppError::bad_request("limit: must be between 1 and 500"));
-    }
-    s.store.history(filter).await.or_internal("listing deployments")
+    Ok(axum::Json(gate::history(&s, &c, &filter).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/deployments/{id}", params(("id" = i64, Path)),
     responses((status = 200, body = DeploymentDetail), (status = 404, body = AppError)))]
-pub async fn get_deployment(State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<DeploymentDetail> {
-    Ok(axum::Json(deployment_detail(&s, id).await?))
-}
-
-/// Most lines a snapshot carries; the rest are paged through the logs endpoint.
-const SNAPSHOT_LINES: i64 = 20_000;
-
-pub async fn deployment_detail(s: &AppState, id: i64) -> Result<DeploymentDetail, AppError> {
-    let deployment = s
-        .store
-        .deployment(id)
-        .await
-        .or_internal("loading a deployment")?
-        .ok_or_else(|| AppError::not_found(format!("no deployment {id}")))?;
-    let steps = s.store.steps(id).await.or_internal("loading steps")?;
-    let logs = s.store.logs(id, 0, SNAPSHOT_LINES).await.or_internal("loading logs")?;
-    Ok(DeploymentDetail { deployment, steps, logs })
+pub async fn get_deployment(State(s): State<AppState>, c: Caller, Path(id): Path<i64>) -> ApiResult<DeploymentDetail> {
+    Ok(axum::Json(gate::deployment_detail(&s, &c, id).await?))
 }

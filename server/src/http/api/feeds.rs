@@ -9,8 +9,9 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::ApiResult;
+use crate::auth::Caller;
 use crate::http::extract::{Json, Query};
-use crate::services::{insights, notifier};
+use crate::services::gate;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -21,17 +22,18 @@ pub fn router() -> Router<AppState> {
 }
 
 #[utoipa::path(get, path = "/api/v1/notifications", responses((status = 200, body = NotificationList)))]
-pub async fn list_notifications(State(s): State<AppState>) -> ApiResult<NotificationList> {
-    Ok(axum::Json(notifier::list(&s.store).await?))
+pub async fn list_notifications(State(s): State<AppState>, c: Caller) -> ApiResult<NotificationList> {
+    Ok(axum::Json(gate::notifications(&s, &c).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/notifications/read", request_body = MarkRead,
     responses((status = 200, body = NotificationList), (status = 400, body = AppError)))]
 pub async fn mark_notifications_read(
     State(s): State<AppState>,
+    c: Caller,
     Json(body): Json<MarkRead>,
 ) -> ApiResult<NotificationList> {
-    Ok(axum::Json(notifier::mark_read(&s.store, &s.bus, body.ids).await?))
+    Ok(axum::Json(gate::mark_read(&s, &c, body.ids).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -44,6 +46,6 @@ pub struct InsightsQuery {
 
 #[utoipa::path(get, path = "/api/v1/insights", params(InsightsQuery),
     responses((status = 200, body = Insights), (status = 400, body = AppError)))]
-pub async fn get_insights(State(s): State<AppState>, Query(q): Query<InsightsQuery>) -> ApiResult<Insights> {
-    Ok(axum::Json(insights::insights(&s.store, q.project.as_deref(), q.days.unwrap_or(30)).await?))
+pub async fn get_insights(State(s): State<AppState>, c: Caller, Query(q): Query<InsightsQuery>) -> ApiResult<Insights> {
+    Ok(axum::Json(gate::insights(&s, &c, q.project.as_deref(), q.days.unwrap_or(30)).await?))
 }

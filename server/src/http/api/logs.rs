@@ -7,14 +7,15 @@ use axum::routing::get;
 use axum::Router;
 use ferry_app::ansi;
 use ferry_app::error::AppError;
-use ferry_app::model::{Event, LogLineView};
+use ferry_app::model::{Event, LogLineView, Role};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::deployments::deployment_detail;
 use super::ApiResult;
+use crate::auth::Caller;
 use crate::error::{HttpError, OrInternal};
 use crate::http::extract::{Path, Query};
+use crate::services::gate;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -47,27 +48,31 @@ impl PageQuery {
     responses((status = 200, body = [LogLineView]), (status = 404, body = AppError)))]
 pub async fn get_logs(
     State(s): State<AppState>,
+    c: Caller,
     Path(id): Path<i64>,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Vec<LogLineView>> {
     let limit = q.limit()?;
-    if s.store.deployment(id).await.or_internal("loading a deployment")?.is_none() {
-        return Err(AppError::not_found(format!("no deployment {id}")).into());
-    }
+    gate::deployment(&s, &c, id, Role::Viewer, "reading logs").await?;
     Ok(axum::Json(s.store.logs(id, q.after.unwrap_or(0), limit).await.or_internal("loading logs")?))
 }
 
 #[utoipa::path(get, path = "/api/v1/deployments/{id}/log.txt", params(("id" = i64, Path)),
     responses((status = 200, description = "The whole log as text, one `[step] line` per line", content_type = "text/plain"),
         (status = 404, body = AppError)))]
-pub async fn download_log(State(s): State<AppState>, Path(id): Path<i64>) -> Result<impl IntoResponse, HttpError> {
-    let detail = deployment_detail(&s, id).await?;
+pub async fn download_log(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse, HttpError> {
+    gate::deployment(&s, &c, id, Role::Viewer, "reading logs").await?;
+    let steps = s.store.steps(id).await.or_internal("loading steps")?;
     let mut text = String::new();
     let mut after = 0;
     loop {
         let page = s.store.logs(id, after, 10_000).await.or_internal("loading logs")?;
         for line in &page {
-            let step = detail.steps.iter().find(|st| st.position == line.step).map_or("?", |st| st.name.as_str());
+            let step = steps.iter().find(|st| st.position == line.step).map_or("?", |st| st.name.as_str());
             text.push_str(&format!("[{step}] {}\n", ansi::plain(&line.text)));
         }
         match page.last() {
@@ -83,7 +88,7 @@ pub async fn download_log(State(s): State<AppState>, Path(id): Path<i64>) -> Res
 }
 
 #[utoipa::path(get, path = "/api/v1/events", params(PageQuery), responses((status = 200, body = [Event])))]
-pub async fn list_events(State(s): State<AppState>, Query(q): Query<PageQuery>) -> ApiResult<Vec<Event>> {
+pub async fn list_events(State(s): State<AppState>, c: Caller, Query(q): Query<PageQuery>) -> ApiResult<Vec<Event>> {
     let limit = q.limit()?;
-    Ok(axum::Json(s.store.events_after(q.after.unwrap_or(0), limit).await.or_internal("loading events")?))
+    Ok(axum::Json(gate::events(&s, &c, q.after.unwrap_or(0), limit).await?))
 }

@@ -1,10 +1,13 @@
 //! The REST API under `/api/v1`, one module per resource. Every handler answers
 //! errors as `{error, message}` with a 4xx or 5xx status.
 
+mod audit;
 mod deployments;
 mod feeds;
 mod logs;
+mod people;
 mod projects;
+mod tokens;
 
 use axum::Router;
 use ferry_app::error::AppError;
@@ -12,10 +15,13 @@ use ferry_app::error::AppError;
 use crate::error::HttpError;
 use crate::state::AppState;
 
+pub use audit::*;
 pub use deployments::*;
 pub use feeds::*;
 pub use logs::*;
+pub use people::*;
 pub use projects::*;
+pub use tokens::*;
 
 type ApiResult<T> = Result<axum::Json<T>, HttpError>;
 
@@ -25,5 +31,8 @@ pub fn router() -> Router<AppState> {
         .merge(deployments::router())
         .merge(logs::router())
         .merge(feeds::router())
+        .merge(tokens::router())
+        .merge(people::router())
+        .merge(audit::router())
         .fallback(|| async { HttpError(AppError::not_found("no such API endpoint")) })
 }

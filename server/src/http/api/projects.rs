@@ -10,9 +10,10 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::ApiResult;
-use crate::error::{HttpError, OrInternal};
+use crate::auth::Caller;
+use crate::error::HttpError;
 use crate::http::extract::{Json, Path};
-use crate::services::catalog;
+use crate::services::gate;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -33,46 +34,50 @@ pub struct CreateProject {
 }
 
 #[utoipa::path(get, path = "/api/v1/projects", responses((status = 200, body = [ProjectView])))]
-pub async fn list_projects(State(s): State<AppState>) -> ApiResult<Vec<ProjectView>> {
-    Ok(axum::Json(s.store.projects().await.or_internal("listing projects")?))
+pub async fn list_projects(State(s): State<AppState>, c: Caller) -> ApiResult<Vec<ProjectView>> {
+    Ok(axum::Json(gate::projects(&s, &c).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/projects", request_body = CreateProject,
     responses((status = 201, body = ProjectView), (status = 409, body = AppError), (status = 422, body = AppError)))]
 pub async fn create_project(
     State(s): State<AppState>,
+    c: Caller,
     Json(body): Json<CreateProject>,
 ) -> Result<(StatusCode, axum::Json<ProjectView>), HttpError> {
-    let project = catalog::create_project(&s.store, &body.slug, &body.name, &body.repo_url).await?;
+    let project = gate::create_project(&s, &c, &body.slug, &body.name, &body.repo_url).await?;
     Ok((StatusCode::CREATED, axum::Json(project)))
 }
 
 #[utoipa::path(get, path = "/api/v1/projects/{slug}/releases", params(("slug" = String, Path)),
     responses((status = 200, body = [ReleaseView]), (status = 404, body = AppError)))]
-pub async fn list_releases(State(s): State<AppState>, Path(slug): Path<String>) -> ApiResult<Vec<ReleaseView>> {
-    let project = catalog::project(&s.store, &slug).await?;
-    Ok(axum::Json(catalog::releases(&s.store, &project).await?))
+pub async fn list_releases(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(slug): Path<String>,
+) -> ApiResult<Vec<ReleaseView>> {
+    Ok(axum::Json(gate::releases(&s, &c, &slug).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/projects/{slug}/releases", params(("slug" = String, Path)), request_body = CreateRelease,
     responses((status = 201, body = ReleaseView), (status = 404, body = AppError), (status = 409, body = AppError), (status = 422, body = AppError)))]
 pub async fn create_release(
     State(s): State<AppState>,
+    c: Caller,
     Path(slug): Path<String>,
     Json(body): Json<CreateRelease>,
 ) -> Result<(StatusCode, axum::Json<ReleaseView>), HttpError> {
-    let project = catalog::project(&s.store, &slug).await?;
-    let release = catalog::create_release(&s.store, &project, &body.version, &body.git_commit, "api").await?;
+    let release = gate::create_release(&s, &c, &slug, &body).await?;
     Ok((StatusCode::CREATED, axum::Json(release)))
 }
 
 #[utoipa::path(get, path = "/api/v1/releases/{id}", params(("id" = i64, Path)),
     responses((status = 200, body = ReleaseDetail), (status = 404, body = AppError)))]
-pub async fn get_release(State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<ReleaseDetail> {
-    Ok(axum::Json(catalog::release_detail(&s.store, id).await?))
+pub async fn get_release(State(s): State<AppState>, c: Caller, Path(id): Path<i64>) -> ApiResult<ReleaseDetail> {
+    Ok(axum::Json(gate::release(&s, &c, id).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/matrix", responses((status = 200, body = Matrix)))]
-pub async fn matrix(State(s): State<AppState>) -> ApiResult<Matrix> {
-    Ok(axum::Json(catalog::matrix(&s.store).await?))
+pub async fn matrix(State(s): State<AppState>, c: Caller) -> ApiResult<Matrix> {
+    Ok(axum::Json(gate::matrix(&s, &c).await?))
 }

@@ -1,0 +1,94 @@
+//! tower-sessions over Ferry's store, and the session cookie's settings: `__Host-`
+//! prefixed and Secure when served over HTTPS, always HttpOnly and SameSite=Lax (Lax,
+//! not Strict, so the redirect back from a sign-in provider still carries it).
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{Error, Result};
+use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
+
+use super::secrets::sha256_hex;
+use crate::store::{now_millis, Store};
+
+/// The session key holding who is signed in.
+pub const SIGNED_IN: &str = "signed_in";
+
+/// Who a session belongs to, since when (for the absolute timeout) and when it was
+/// last used (refreshed about once a minute, which also pushes the idle expiry on).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignedIn {
+    pub user_id: i64,
+    pub since: i64,
+    pub seen: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct DbSessions {
+    store: Store,
+}
+
+fn key(id: &Id) -> String {
+    sha256_hex(&id.to_string())
+}
+
+fn parts(record: &Record) -> Result<(Option<i64>, String, i64)> {
+    let user_id = record
+        .data
+        .get(SIGNED_IN)
+        .and_then(|v| serde_json::from_value::<SignedIn>(v.clone()).ok())
+        .map(|s| s.user_id);
+    let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
+    let expires = (record.expiry_date.unix_timestamp_nanos() / 1_000_000) as i64;
+    Ok((user_id, data, expires))
+}
+
+fn backend(e: sqlx::Error) -> Error {
+    Error::Backend(e.to_string())
+}
+
+#[async_trait]
+impl SessionStore for DbSessions {
+    async fn create(&self, record: &mut Record) -> Result<()> {
+        let (user_id, data, expires) = parts(record)?;
+        // A clash of 128-bit random ids is all but impossible; still, never overwrite.
+        while !self.store.session_insert(&key(&record.id), user_id, &data, expires).await.map_err(backend)? {
+            record.id = Id::default();
+        }
+        Ok(())
+    }
+
+    async fn save(&self, record: &Record) -> Result<()> {
+        let (user_id, data, expires) = parts(record)?;
+        self.store.session_save(&key(&record.id), user_id, &data, expires).await.map_err(backend)
+    }
+
+    async fn load(&self, id: &Id) -> Result<Option<Record>> {
+        let Some((data, expires)) = self.store.session_load(&key(id), now_millis()).await.map_err(backend)? else {
+            return Ok(None);
+        };
+        let data = serde_json::from_str(&data).map_err(|e| Error::Decode(e.to_string()))?;
+        let expiry_date = OffsetDateTime::from_unix_timestamp_nanos(expires as i128 * 1_000_000)
+            .map_err(|e| Error::Decode(e.to_string()))?;
+        Ok(Some(Record { id: *id, data, expiry_date }))
+    }
+
+    async fn delete(&self, id: &Id) -> Result<()> {
+        self.store.session_delete(&key(id)).await.map_err(backend)
+    }
+}
+
+/// The session layer: `secure` when Ferry is served over HTTPS; a session expires
+/// after `idle_minutes` without a request.
+pub fn layer(store: Store, secure: bool, idle_minutes: i64) -> SessionManagerLayer<DbSessions> {
+    let name = if secure { "__Host-ferry_session" } else { "ferry_session" };
+    SessionManagerLayer::new(DbSessions { store })
+        .with_name(name)
+        .with_secure(secure)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(idle_minutes)))
+}

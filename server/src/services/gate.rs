@@ -1,0 +1,151 @@
+//! Every operation a person or token can ask for, with its authorization check and
+//! its audit record. REST handlers and server functions both come through here, so
+//! the two surfaces cannot disagree about who may do what.
+
+use std::collections::HashSet;
+
+use ferry_app::error::AppError;
+use ferry_app::model::{
+    CreateRelease, DeployRequest, DeploymentDetail, DeploymentView, Event, HistoryFilter, Insights, Matrix,
+    NotificationList, ProjectView, PromotionPreview, ReleaseDetail, ReleaseView, Role,
+};
+use serde_json::json;
+
+use super::{audit, catalog, insights, notifier, promotion};
+use crate::auth::Caller;
+use crate::error::OrInternal;
+use crate::state::AppState;
+
+/// Most lines a deployment snapshot carries; the rest are paged through the logs endpoint.
+const SNAPSHOT_LINES: i64 = 20_000;
+
+/// The project named by `slug`, if the caller has `needed` on it.
+pub async fn project(s: &AppState, c: &Caller, slug: &str, needed: Role, what: &str) -> Result<ProjectView, AppError> {
+    let project = catalog::project(&s.store, slug).await?;
+    c.require(project.id, needed, what)?;
+    Ok(project)
+}
+
+/// The deployment `id`, if the caller has `needed` on its project.
+pub async fn deployment(s: &AppState, c: &Caller, id: i64, needed: Role, what: &str) -> Result<DeploymentView, AppError> {
+    let deployment = s.store.deployment(id).await.or_internal("loading a deployment")?;
+    let deployment = deployment.ok_or_else(|| AppError::not_found(format!("no deployment {id}")))?;
+    c.require(deployment.project_id, needed, what)?;
+    Ok(deployment)
+}
+
+pub async fn projects(s: &AppState, c: &Caller) -> Result<Vec<ProjectView>, AppError> {
+    let all = s.store.projects().await.or_internal("listing projects")?;
+    Ok(all.into_iter().filter(|p| c.can_view(p.id)).collect())
+}
+
+pub async fn matrix(s: &AppState, c: &Caller) -> Result<Matrix, AppError> {
+    catalog::matrix(&s.store, |p| c.can_view(p.id)).await
+}
+
+pub async fn create_project(s: &AppState, c: &Caller, slug: &str, name: &str, repo_url: &str) -> Result<ProjectView, AppError> {
+    c.require_global(Role::Admin, "creating a project")?;
+    let project = catalog::create_project(&s.store, slug, name, repo_url).await?;
+    audit::record(&s.store, c, "project.create", slug, json!({"name": name, "repo_url": repo_url})).await;
+    Ok(project)
+}
+
+pub async fn releases(s: &AppState, c: &Caller, slug: &str) -> Result<Vec<ReleaseView>, AppError> {
+    let project = project(s, c, slug, Role::Viewer, "listing releases").await?;
+    catalog::releases(&s.store, &project).await
+}
+
+pub async fn create_release(s: &AppState, c: &Caller, slug: &str, body: &CreateRelease) -> Result<ReleaseView, AppError> {
+    let project = project(s, c, slug, Role::Deployer, "creating a release").await?;
+    let release = catalog::create_release(&s.store, &project, &body.version, &body.git_commit, &c.login).await?;
+    let detail = json!({"version": release.version, "commit": release.git_commit});
+    audit::record(&s.store, c, "release.create", &format!("{slug}@{}", release.version), detail).await;
+    Ok(release)
+}
+
+pub async fn release(s: &AppState, c: &Caller, id: i64) -> Result<ReleaseDetail, AppError> {
+    let detail = catalog::release_detail(&s.store, id).await?;
+    c.require(detail.project.id, Role::Viewer, "viewing a release")?;
+    Ok(detail)
+}
+
+pub async fn deployment_detail(s: &AppState, c: &Caller, id: i64) -> Result<DeploymentDetail, AppError> {
+    let deployment = deployment(s, c, id, Role::Viewer, "viewing a deployment").await?;
+    let steps = s.store.steps(id).await.or_internal("loading steps")?;
+    let logs = s.store.logs(id, 0, SNAPSHOT_LINES).await.or_internal("loading logs")?;
+    Ok(DeploymentDetail { deployment, steps, logs })
+}
+
+pub async fn deploy(s: &AppState, c: &Caller, request: DeployRequest) -> Result<DeploymentView, AppError> {
+    project(s, c, &request.project, Role::Deployer, "deploying").await?;
+    let started = s.deployer.start(request, &c.login).await?;
+    audit::record(&s.store, c, "deployment.start", &target(&started), json!({"deployment": started.id})).await;
+    Ok(started)
+}
+
+pub async fn rollback(s: &AppState, c: &Caller, request: DeployRequest) -> Result<DeploymentView, AppError> {
+    project(s, c, &request.project, Role::Deployer, "rolling back").await?;
+    let started = s.deployer.start_rollback(request, &c.login).await?;
+    audit::record(&s.store, c, "rollback.start", &target(&started), json!({"deployment": started.id})).await;
+    Ok(started)
+}
+
+pub async fn preview(s: &AppState, c: &Caller, request: &DeployRequest, rollback: bool) -> Result<PromotionPreview, AppError> {
+    project(s, c, &request.project, Role::Viewer, "previewing a deployment").await?;
+    promotion::preview(&s.store, request, rollback).await
+}
+
+pub async fn cancel(s: &AppState, c: &Caller, id: i64) -> Result<DeploymentView, AppError> {
+    deployment(s, c, id, Role::Deployer, "cancelling a deployment").await?;
+    let cancelled = s.deployer.cancel(id).await?;
+    audit::record(&s.store, c, "deployment.cancel", &target(&cancelled), json!({"deployment": id})).await;
+    Ok(cancelled)
+}
+
+fn target(d: &DeploymentView) -> String {
+    format!("{}/{}@{}", d.project, d.environment, d.release_version)
+}
+
+pub async fn history(s: &AppState, c: &Caller, filter: &HistoryFilter) -> Result<Vec<DeploymentView>, AppError> {
+    if !(1..=500).contains(&filter.limit.unwrap_or(50)) {
+        return Err(AppError::bad_request("limit: must be between 1 and 500"));
+    }
+    let mut rows = s.store.history(filter).await.or_internal("listing deployments")?;
+    rows.retain(|d| c.can_view(d.project_id));
+    Ok(rows)
+}
+
+pub async fn insights(s: &AppState, c: &Caller, project: Option<&str>, days: i64) -> Result<Insights, AppError> {
+    if let Some(slug) = project {
+        self::project(s, c, slug, Role::Viewer, "viewing insights").await?;
+    }
+    let visible: Option<HashSet<String>> = match c.sees_everything() {
+        true => None,
+        false => Some(projects(s, c).await?.into_iter().map(|p| p.slug).collect()),
+    };
+    insights::insights(&s.store, project, days, |slug| visible.as_ref().is_none_or(|v| v.contains(slug))).await
+}
+
+pub async fn notifications(s: &AppState, _signed_in: &Caller) -> Result<NotificationList, AppError> {
+    notifier::list(&s.store).await
+}
+
+pub async fn mark_read(s: &AppState, _signed_in: &Caller, ids: Option<Vec<i64>>) -> Result<NotificationList, AppError> {
+    notifier::mark_read(&s.store, &s.bus, ids).await
+}
+
+/// Stored events after `after`, less those about projects the caller cannot see.
+pub async fn events(s: &AppState, c: &Caller, after: i64, limit: i64) -> Result<Vec<Event>, AppError> {
+    let mut events = s.store.events_after(after, limit).await.or_internal("loading events")?;
+    if !c.sees_everything() {
+        let mut visibility = super::visibility::Visibility::new(c.clone());
+        let mut kept = Vec::with_capacity(events.len());
+        for event in events {
+            if visibility.allows(s, &event.payload).await? {
+                kept.push(event);
+            }
+        }
+        events = kept;
+    }
+    Ok(events)
+}
