@@ -9,12 +9,17 @@ use leptos::prelude::use_context;
 
 use crate::error::AppError;
 use crate::model::{
-    DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, Insights, Matrix, NotificationList,
-    PromotionPreview, ReleaseDetail,
+    DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, Insights, Matrix, Me, NotificationList,
+    PasswordSignIn, PromotionPreview, ReleaseDetail,
 };
 
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
+    /// Who is signed in (no error when nobody is) and how one can sign in.
+    async fn me(&self) -> Result<Me, AppError>;
+    async fn sign_in(&self, form: PasswordSignIn) -> Result<Me, AppError>;
+    async fn sign_out(&self) -> Result<(), AppError>;
+    async fn sign_out_everywhere(&self) -> Result<(), AppError>;
     async fn matrix(&self) -> Result<Matrix, AppError>;
     async fn deployment(&self, id: i64) -> Result<DeploymentDetail, AppError>;
     async fn deploy(&self, request: DeployRequest) -> Result<DeploymentView, AppError>;

@@ -5,27 +5,50 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 use crate::model::{
-    DeploymentDetail, DeploymentView, HistoryFilter, Insights, Matrix, NotificationList, PromotionPreview,
+    DeploymentDetail, DeploymentView, HistoryFilter, Insights, Matrix, Me, NotificationList, PromotionPreview,
     ReleaseDetail,
 };
 
-#[server(prefix = "/rpc")]
+/// Who is signed in, and how one can sign in.
+#[server(prefix = "/rpc", endpoint = "load_me")]
+pub async fn load_me() -> Result<Me, AppError> {
+    crate::backend::backend()?.me().await
+}
+
+/// Signs in with the local password form; the session cookie comes with the answer.
+#[server(prefix = "/rpc", endpoint = "sign_in")]
+pub async fn sign_in(login: String, password: String) -> Result<Me, AppError> {
+    crate::backend::backend()?.sign_in(crate::model::PasswordSignIn { login, password }).await
+}
+
+#[server(prefix = "/rpc", endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    crate::backend::backend()?.sign_out().await
+}
+
+/// Ends every session of the signed-in user, in every browser.
+#[server(prefix = "/rpc", endpoint = "sign_out_everywhere")]
+pub async fn sign_out_everywhere() -> Result<(), AppError> {
+    crate::backend::backend()?.sign_out_everywhere().await
+}
+
+#[server(prefix = "/rpc", endpoint = "load_matrix")]
 pub async fn load_matrix() -> Result<Matrix, AppError> {
     crate::backend::backend()?.matrix().await
 }
 
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", endpoint = "load_deployment")]
 pub async fn load_deployment(id: i64) -> Result<DeploymentDetail, AppError> {
     crate::backend::backend()?.deployment(id).await
 }
 
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", endpoint = "load_history")]
 pub async fn load_history(filter: HistoryFilter) -> Result<Vec<DeploymentView>, AppError> {
     crate::backend::backend()?.history(filter).await
 }
 
 /// Starts a deployment of a release to an environment (also used to promote).
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", endpoint = "start_deployment")]
 pub async fn start_deployment(
     project: String,
     release_id: i64,
@@ -35,14 +58,14 @@ pub async fn start_deployment(
 }
 
 /// Cancels a queued or running deployment.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", endpoint = "cancel_deployment")]
 pub async fn cancel_deployment(id: i64) -> Result<DeploymentView, AppError> {
     crate::backend::backend()?.cancel(id).await
 }
 
 /// What deploying (or rolling back to) `release_id` in `environment` would change,
 /// and whether it is allowed.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", endpoint = "preview_promotion")]
 pub async fn preview_promotion(
     project: String,
     release_id: i64,
@@ -53,28 +76,28 @@ pub async fn preview_promotion(
 }
 
 /// Rolls an environment back to a release that once ran there.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", endpoint = "start_rollback")]
 pub async fn start_rollback(project: String, release_id: i64, environment: String) -> Result<DeploymentView, AppError> {
     crate::backend::backend()?.rollback(crate::model::DeployRequest { project, release_id, environment }).await
 }
 
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", endpoint = "load_release")]
 pub async fn load_release(id: i64) -> Result<ReleaseDetail, AppError> {
     crate::backend::backend()?.release(id).await
 }
 
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", endpoint = "load_insights")]
 pub async fn load_insights(project: Option<String>, days: i64) -> Result<Insights, AppError> {
     crate::backend::backend()?.insights(project, days).await
 }
 
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", endpoint = "load_notifications")]
 pub async fn load_notifications() -> Result<NotificationList, AppError> {
     crate::backend::backend()?.notifications().await
 }
 
 /// Marks the given notifications read, or all of them when `ids` is `None`.
-#[server(prefix = "/rpc")]
+#[server(prefix = "/rpc", endpoint = "mark_notifications_read")]
 pub async fn mark_notifications_read(ids: Option<Vec<i64>>) -> Result<NotificationList, AppError> {
     crate::backend::backend()?.mark_read(ids).await
 }

@@ -5,8 +5,8 @@
 //! `cargo bench -p ferry-server --bench live_latency` (scripts/bench.sh runs it);
 //! FERRY_BENCH_CLIENTS, FERRY_BENCH_RATE (lines/s) and FERRY_BENCH_SECONDS tune it.
 
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use ferry_app::model::{DeploymentKind, LogStream};
 use ferry_engine::executor::RunnerEvent;

@@ -6,19 +6,21 @@ use async_trait::async_trait;
 use ferry_app::backend::Backend;
 use ferry_app::error::AppError;
 use ferry_app::model::{
-    DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, Insights, Matrix, NotificationList,
-    PromotionPreview, ReleaseDetail,
+    DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, Insights, Matrix, Me, NotificationList,
+    PasswordSignIn, PromotionPreview, ReleaseDetail,
 };
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
-use crate::auth::Caller;
+use crate::auth::{flows, Caller};
 use crate::services::gate;
 use crate::state::AppState;
 
 pub struct ServerBackend {
     pub state: AppState,
     pub caller: Result<Caller, AppError>,
+    pub session: Option<tower_sessions::Session>,
+    pub address: Option<String>,
 }
 
 fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
@@ -31,6 +33,10 @@ fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
 }
 
 impl ServerBackend {
+    fn session(&self) -> Result<&tower_sessions::Session, AppError> {
+        self.session.as_ref().ok_or_else(AppError::internal)
+    }
+
     fn caller(&self) -> Result<&Caller, AppError> {
         self.caller.as_ref().map_err(Clone::clone)
     }
@@ -51,6 +57,24 @@ impl ServerBackend {
 
 #[async_trait]
 impl Backend for ServerBackend {
+    async fn me(&self) -> Result<Me, AppError> {
+        with_status(flows::me(&self.state, &self.caller).await)
+    }
+
+    async fn sign_in(&self, form: PasswordSignIn) -> Result<Me, AppError> {
+        let session = self.session()?;
+        with_status(flows::password_sign_in(&self.state, session, self.address.clone(), &form).await)
+    }
+
+    async fn sign_out(&self) -> Result<(), AppError> {
+        with_status(flows::sign_out(&self.state, self.session()?, &self.caller).await)
+    }
+
+    async fn sign_out_everywhere(&self) -> Result<(), AppError> {
+        let session = self.session()?;
+        self.run(|s, c| flows::sign_out_everywhere(s, session, c)).await
+    }
+
     async fn matrix(&self) -> Result<Matrix, AppError> {
         self.run(gate::matrix).await
     }

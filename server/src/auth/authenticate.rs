@@ -80,7 +80,12 @@ async fn user(s: &AppState, id: i64) -> Result<UserRow, AppError> {
     user.ok_or_else(|| AppError::unauthenticated("this account no longer exists"))
 }
 
-async fn caller(s: &AppState, user: UserRow, token: Option<TokenGrant>, address: Option<String>) -> Result<Caller, AppError> {
+async fn caller(
+    s: &AppState,
+    user: UserRow,
+    token: Option<TokenGrant>,
+    address: Option<String>,
+) -> Result<Caller, AppError> {
     Ok(Caller { token, address, ..caller_for(s, &user).await? })
 }
 

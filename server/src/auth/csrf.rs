@@ -65,8 +65,16 @@ mod tests {
         let post = Method::POST;
         assert!(is_allowed(&Method::GET, &headers(&[("sec-fetch-site", "cross-site")]), None));
         assert!(is_allowed(&post, &headers(&[("sec-fetch-site", "same-origin")]), None));
-        assert!(!is_allowed(&post, &headers(&[("sec-fetch-site", "cross-site"), ("origin", "https://evil.test")]), None));
-        assert!(!is_allowed(&post, &headers(&[("sec-fetch-site", "same-site"), ("origin", "https://a.corp.test")]), None));
+        assert!(!is_allowed(
+            &post,
+            &headers(&[("sec-fetch-site", "cross-site"), ("origin", "https://evil.test")]),
+            None
+        ));
+        assert!(!is_allowed(
+            &post,
+            &headers(&[("sec-fetch-site", "same-site"), ("origin", "https://a.corp.test")]),
+            None
+        ));
         let own = [("host", "ferry.corp.test"), ("origin", "https://ferry.corp.test")];
         assert!(is_allowed(&post, &headers(&own), None));
         let evil = [("host", "ferry.corp.test"), ("origin", "https://evil.test")];

@@ -4,6 +4,7 @@
 
 pub mod authenticate;
 pub mod csrf;
+pub mod flows;
 pub mod passwords;
 pub mod secrets;
 pub mod session_store;

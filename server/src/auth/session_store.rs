@@ -35,11 +35,8 @@ fn key(id: &Id) -> String {
 }
 
 fn parts(record: &Record) -> Result<(Option<i64>, String, i64)> {
-    let user_id = record
-        .data
-        .get(SIGNED_IN)
-        .and_then(|v| serde_json::from_value::<SignedIn>(v.clone()).ok())
-        .map(|s| s.user_id);
+    let user_id =
+        record.data.get(SIGNED_IN).and_then(|v| serde_json::from_value::<SignedIn>(v.clone()).ok()).map(|s| s.user_id);
     let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
     let expires = (record.expiry_date.unix_timestamp_nanos() / 1_000_000) as i64;
     Ok((user_id, data, expires))

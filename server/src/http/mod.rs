@@ -28,8 +28,7 @@ use crate::backend::ServerBackend;
 use crate::state::AppState;
 
 pub fn router(state: AppState, site_dir: &Path) -> Router {
-    let sessions =
-        session_store::layer(state.store.clone(), state.auth.secure, state.auth.session_idle_minutes);
+    let sessions = session_store::layer(state.store.clone(), state.auth.secure, state.auth.session_idle_minutes);
     // Everything that acts for a person goes through the session and CSRF layers; the
     // static files of the SPA and the health endpoints need neither.
     let personal = Router::new()
@@ -52,7 +51,9 @@ pub fn router(state: AppState, site_dir: &Path) -> Router {
 async fn server_function(State(state): State<AppState>, request: Request<Body>) -> impl IntoResponse {
     let (parts, body) = request.into_parts();
     let caller = authenticate(&state, &parts).await;
+    let session = parts.extensions.get::<tower_sessions::Session>().cloned();
+    let address = crate::auth::authenticate::client_address(&parts);
     let request = Request::from_parts(parts, body);
-    let backend: SharedBackend = Arc::new(ServerBackend { state, caller });
+    let backend: SharedBackend = Arc::new(ServerBackend { state, caller, session, address });
     leptos_axum::handle_server_fns_with_context(move || provide_context(backend.clone()), request).await
 }

@@ -40,7 +40,11 @@ impl Deployer {
     }
 
     /// Deploys a release (also how it is promoted), if the lifecycle allows it.
-    pub async fn start(self: &Arc<Self>, request: DeployRequest, requested_by: &str) -> Result<DeploymentView, AppError> {
+    pub async fn start(
+        self: &Arc<Self>,
+        request: DeployRequest,
+        requested_by: &str,
+    ) -> Result<DeploymentView, AppError> {
         let (project, environment, release) = catalog::resolve_target(&self.store, &request).await?;
         promotion::check(&self.store, &project, &release, &environment).await?;
         let deployment = self.record(&project, &environment, &release, DeploymentKind::Deploy, requested_by).await?;

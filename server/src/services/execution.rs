@@ -90,7 +90,8 @@ impl Deployer {
             tracing::error!(deployment = failed.id, release_id, "cannot roll back: the release is gone");
             return Ok(None);
         };
-        let rollback = self.record(&project, environment, &release, DeploymentKind::Rollback, AUTOMATIC_ROLLBACK).await?;
+        let rollback =
+            self.record(&project, environment, &release, DeploymentKind::Rollback, AUTOMATIC_ROLLBACK).await?;
         Ok(Some((rollback, release.version)))
     }
 

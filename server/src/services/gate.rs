@@ -27,7 +27,13 @@ pub async fn project(s: &AppState, c: &Caller, slug: &str, needed: Role, what: &
 }
 
 /// The deployment `id`, if the caller has `needed` on its project.
-pub async fn deployment(s: &AppState, c: &Caller, id: i64, needed: Role, what: &str) -> Result<DeploymentView, AppError> {
+pub async fn deployment(
+    s: &AppState,
+    c: &Caller,
+    id: i64,
+    needed: Role,
+    what: &str,
+) -> Result<DeploymentView, AppError> {
     let deployment = s.store.deployment(id).await.or_internal("loading a deployment")?;
     let deployment = deployment.ok_or_else(|| AppError::not_found(format!("no deployment {id}")))?;
     c.require(deployment.project_id, needed, what)?;
@@ -43,7 +49,13 @@ pub async fn matrix(s: &AppState, c: &Caller) -> Result<Matrix, AppError> {
     catalog::matrix(&s.store, |p| c.can_view(p.id)).await
 }
 
-pub async fn create_project(s: &AppState, c: &Caller, slug: &str, name: &str, repo_url: &str) -> Result<ProjectView, AppError> {
+pub async fn create_project(
+    s: &AppState,
+    c: &Caller,
+    slug: &str,
+    name: &str,
+    repo_url: &str,
+) -> Result<ProjectView, AppError> {
     c.require_global(Role::Admin, "creating a project")?;
     let project = catalog::create_project(&s.store, slug, name, repo_url).await?;
     audit::record(&s.store, c, "project.create", slug, json!({"name": name, "repo_url": repo_url})).await;
@@ -55,7 +67,12 @@ pub async fn releases(s: &AppState, c: &Caller, slug: &str) -> Result<Vec<Releas
     catalog::releases(&s.store, &project).await
 }
 
-pub async fn create_release(s: &AppState, c: &Caller, slug: &str, body: &CreateRelease) -> Result<ReleaseView, AppError> {
+pub async fn create_release(
+    s: &AppState,
+    c: &Caller,
+    slug: &str,
+    body: &CreateRelease,
+) -> Result<ReleaseView, AppError> {
     let project = project(s, c, slug, Role::Deployer, "creating a release").await?;
     let release = catalog::create_release(&s.store, &project, &body.version, &body.git_commit, &c.login).await?;
     let detail = json!({"version": release.version, "commit": release.git_commit});
@@ -90,7 +107,12 @@ pub async fn rollback(s: &AppState, c: &Caller, request: DeployRequest) -> Resul
     Ok(started)
 }
 
-pub async fn preview(s: &AppState, c: &Caller, request: &DeployRequest, rollback: bool) -> Result<PromotionPreview, AppError> {
+pub async fn preview(
+    s: &AppState,
+    c: &Caller,
+    request: &DeployRequest,
+    rollback: bool,
+) -> Result<PromotionPreview, AppError> {
     project(s, c, &request.project, Role::Viewer, "previewing a deployment").await?;
     promotion::preview(&s.store, request, rollback).await
 }

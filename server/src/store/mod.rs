@@ -18,12 +18,12 @@ use chrono::{DateTime, TimeZone, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::AnyPool;
 
+pub use audit::{AuditFilter, NewAudit};
 pub use catalog::is_unique_violation;
 pub use catalog::{NewProject, NewRelease};
 pub use deployments::{NewLogLine, StepChange};
 pub use reports::FinishedDeployment;
 pub use rows::ReleaseRow;
-pub use audit::{AuditFilter, NewAudit};
 pub use tokens::{NewToken, TokenRow};
 pub use users::{Identity, UserRow};
 

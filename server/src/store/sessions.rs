@@ -5,7 +5,13 @@ use super::{Store, StoreResult};
 
 impl Store {
     /// Inserts a new session; false when the key is already taken.
-    pub async fn session_insert(&self, id_hash: &str, user_id: Option<i64>, data: &str, expires_at: i64) -> StoreResult<bool> {
+    pub async fn session_insert(
+        &self,
+        id_hash: &str,
+        user_id: Option<i64>,
+        data: &str,
+        expires_at: i64,
+    ) -> StoreResult<bool> {
         let done = sqlx::query(
             "INSERT INTO sessions (id_hash, user_id, data, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id_hash) DO NOTHING",
         )
@@ -18,7 +24,13 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn session_save(&self, id_hash: &str, user_id: Option<i64>, data: &str, expires_at: i64) -> StoreResult<()> {
+    pub async fn session_save(
+        &self,
+        id_hash: &str,
+        user_id: Option<i64>,
+        data: &str,
+        expires_at: i64,
+    ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO sessions (id_hash, user_id, data, expires_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (id_hash) DO UPDATE SET user_id = excluded.user_id, data = excluded.data, expires_at = excluded.expires_at",

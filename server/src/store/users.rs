@@ -73,7 +73,13 @@ impl Store {
             "INSERT INTO users (provider, subject, login, name, password_hash, role, created_at) \
              VALUES ('local', $1, $1, $1, $2, $3, $4) RETURNING {COLUMNS}"
         );
-        sqlx::query_as(&sql).bind(login).bind(password_hash).bind(role.as_str()).bind(now_millis()).fetch_one(&self.pool).await
+        sqlx::query_as(&sql)
+            .bind(login)
+            .bind(password_hash)
+            .bind(role.as_str())
+            .bind(now_millis())
+            .fetch_one(&self.pool)
+            .await
     }
 
     pub async fn local_user(&self, login: &str) -> StoreResult<Option<UserRow>> {
@@ -82,7 +88,11 @@ impl Store {
     }
 
     pub async fn set_password_hash(&self, user_id: i64, hash: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(user_id).execute(&self.pool).await?;
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -106,7 +116,11 @@ impl Store {
     }
 
     pub async fn set_user_role(&self, id: i64, role: Role) -> StoreResult<()> {
-        sqlx::query("UPDATE users SET role = $1 WHERE id = $2").bind(role.as_str()).bind(id).execute(&self.pool).await?;
+        sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+            .bind(role.as_str())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -41,7 +41,11 @@ const EXPORT_PAGE: i64 = 1000;
 
 #[utoipa::path(get, path = "/api/v1/audit", params(AuditQuery),
     responses((status = 200, body = [AuditEntry]), (status = 400, body = AppError), (status = 403, body = AppError)))]
-pub async fn list_audit(State(s): State<AppState>, c: Caller, Query(q): Query<AuditQuery>) -> Result<Response, HttpError> {
+pub async fn list_audit(
+    State(s): State<AppState>,
+    c: Caller,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, HttpError> {
     c.require_global(Role::Admin, "reading the audit log")?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
@@ -56,7 +60,9 @@ pub async fn list_audit(State(s): State<AppState>, c: Caller, Query(q): Query<Au
         limit,
     };
     match q.format.as_deref() {
-        None | Some("json") => Ok(axum::Json(s.store.audit(&filter).await.or_internal("reading the audit log")?).into_response()),
+        None | Some("json") => {
+            Ok(axum::Json(s.store.audit(&filter).await.or_internal("reading the audit log")?).into_response())
+        }
         Some("jsonl") => {
             filter.limit = EXPORT_PAGE;
             let mut text = String::new();

@@ -51,7 +51,11 @@ pub async fn set_role(
 
 #[utoipa::path(get, path = "/api/v1/projects/{slug}/members", params(("slug" = String, Path)),
     responses((status = 200, body = [MemberView]), (status = 403, body = AppError)))]
-pub async fn list_members(State(s): State<AppState>, c: Caller, Path(slug): Path<String>) -> ApiResult<Vec<MemberView>> {
+pub async fn list_members(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(slug): Path<String>,
+) -> ApiResult<Vec<MemberView>> {
     let project = gate::project(&s, &c, &slug, Role::Viewer, "listing members").await?;
     let members = s.store.project_members(project.id).await.or_internal("listing members")?;
     Ok(axum::Json(members.into_iter().map(|(user, role)| MemberView { user: user.view(), role }).collect()))

@@ -1,0 +1,81 @@
+//! Signing in and out, shared by the `/auth` routes and the server functions: who is
+//! signed in, the local password check, starting a session and ending it.
+
+use ferry_app::error::{AppError, ErrorCode};
+use ferry_app::model::{Me, PasswordSignIn};
+use serde_json::json;
+use tower_sessions::Session;
+
+use super::authenticate::caller_for;
+use super::passwords;
+use super::session_store::{SignedIn, SIGNED_IN};
+use super::Caller;
+use crate::error::OrInternal;
+use crate::services::audit;
+use crate::state::AppState;
+use crate::store::{now_millis, UserRow};
+
+/// What the sign-in page and the top bar need; `caller` is the request's
+/// authentication outcome, where "not signed in" is not an error.
+pub async fn me(s: &AppState, caller: &Result<Caller, AppError>) -> Result<Me, AppError> {
+    let user = match caller {
+        Ok(c) => s.store.user(c.user_id).await.or_internal("loading a user")?,
+        Err(e) if e.error == ErrorCode::Unauthenticated => None,
+        Err(e) => return Err(e.clone()),
+    };
+    Ok(me_for(s, user.as_ref()))
+}
+
+fn me_for(s: &AppState, user: Option<&UserRow>) -> Me {
+    Me {
+        user: user.map(UserRow::view),
+        local_mode: true,
+        password_sign_in: s.auth.password_sign_in,
+        providers: Vec::new(),
+    }
+}
+
+/// Starts a session for `user`, under a new session id (against session fixation).
+pub async fn start_session(s: &AppState, session: &Session, user: &UserRow) -> Result<(), AppError> {
+    session.cycle_id().await.or_internal("renewing the session id")?;
+    let now = now_millis();
+    let signed_in = SignedIn { user_id: user.id, since: now, seen: now };
+    session.insert(SIGNED_IN, signed_in).await.or_internal("saving the session")?;
+    s.store.record_sign_in(user.id).await.or_internal("recording a sign-in")
+}
+
+pub async fn password_sign_in(
+    s: &AppState,
+    session: &Session,
+    address: Option<String>,
+    form: &PasswordSignIn,
+) -> Result<Me, AppError> {
+    if !s.auth.password_sign_in {
+        return Err(AppError::forbidden("password sign-in is turned off; use a sign-in provider"));
+    }
+    let user = passwords::check(&s.store, &form.login, &form.password).await.or_internal("checking a password")?;
+    let Some(user) = user else {
+        let detail = json!({"method": "password"});
+        audit::record_anonymous(&s.store, &form.login, "sign_in.failed", address, detail).await;
+        return Err(AppError::unauthenticated("wrong login or password"));
+    };
+    start_session(s, session, &user).await?;
+    let caller = Caller { address, ..caller_for(s, &user).await? };
+    audit::record(&s.store, &caller, "sign_in", &user.login, json!({"method": "password"})).await;
+    Ok(me_for(s, Some(&user)))
+}
+
+pub async fn sign_out(s: &AppState, session: &Session, caller: &Result<Caller, AppError>) -> Result<(), AppError> {
+    if let Ok(c) = caller {
+        audit::record(&s.store, c, "sign_out", &c.login, json!({})).await;
+    }
+    session.flush().await.or_internal("ending a session")
+}
+
+pub async fn sign_out_everywhere(s: &AppState, session: &Session, c: &Caller) -> Result<(), AppError> {
+    c.require_session("signing out everywhere")?;
+    let ended = s.store.sessions_delete_for_user(c.user_id).await.or_internal("ending sessions")?;
+    session.flush().await.or_internal("ending a session")?;
+    audit::record(&s.store, c, "sign_out.everywhere", &c.login, json!({"sessions": ended})).await;
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! Signing in and staying safe: the password form, the session cookie, CSRF, expiry,
+//! sign-out everywhere, and the audit trail of it all.
+
+mod common;
+
+use common::browser::{json_of, set_cookie};
+use common::{assert_error, spawn_app, spawn_with, test_config, ADMIN_PASSWORD};
+use ferry_app::model::Role;
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn nobody_gets_in_without_signing_in() {
+    let app = spawn_app().await;
+    let anonymous = reqwest::Client::new();
+    for path in ["/api/v1/matrix", "/api/v1/deployments", "/api/v1/events", "/api/v1/tokens"] {
+        let (s, b) = json_of(anonymous.get(format!("{}{path}", app.base)).send().await.unwrap()).await;
+        assert_error(s, &b, 401, "unauthenticated");
+    }
+    let rpc = anonymous.post(format!("{}/rpc/load_matrix", app.base)).send().await.unwrap();
+    assert_eq!(rpc.status().as_u16(), 401);
+    let ws = anonymous.get(format!("{}/ws", app.base)).send().await.unwrap();
+    assert_eq!(ws.status().as_u16(), 401);
+    let (s, b) = json_of(anonymous.get(format!("{}/auth/me", app.base)).send().await.unwrap()).await;
+    assert_eq!(s, 200);
+    assert_eq!(b["user"], Value::Null);
+    assert_eq!(b["local_mode"], true);
+    assert_eq!(b["password_sign_in"], true);
+    let forged = common::client_with_token("ferry_not-a-real-token");
+    let (s, b) = json_of(forged.get(format!("{}/api/v1/matrix", app.base)).send().await.unwrap()).await;
+    assert_error(s, &b, 401, "unauthenticated");
+}
+
+#[tokio::test]
+async fn signing_in_rotates_the_session_and_sets_a_hardened_cookie() {
+    let app = spawn_app().await;
+    let wrong = app.password_form("admin", "guess", None).await;
+    let (s, b) = json_of(wrong).await;
+    assert_error(s, &b, 401, "unauthenticated");
+    let unknown = app.password_form("nobody", "guess", None).await;
+    assert_eq!(unknown.status().as_u16(), 401);
+
+    // A session id planted before sign-in (fixation) is not the one after it.
+    let planted = "ferry_session=AAAAAAAAAAAAAAAAAAAAAA";
+    let response = app.password_form("admin", ADMIN_PASSWORD, Some(planted)).await;
+    assert_eq!(response.status().as_u16(), 200);
+    let header = set_cookie(&response).unwrap();
+    assert!(header.starts_with("ferry_session=") && !header.starts_with(planted), "{header}");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(header.contains(attribute), "{attribute} missing: {header}");
+    }
+    assert!(!header.contains("Secure"), "plain http on loopback cannot keep a Secure cookie: {header}");
+
+    let browser = app.sign_in("admin", ADMIN_PASSWORD).await;
+    let (s, me) = browser.get("/auth/me").await;
+    assert_eq!(s, 200);
+    assert_eq!(me["user"]["login"], "admin");
+    assert_eq!(me["user"]["role"], "admin");
+    let (s, _) = browser.get("/api/v1/matrix").await;
+    assert_eq!(s, 200);
+
+    let (_, log) = app.get("/api/v1/audit?action=sign_in.failed").await;
+    let failed: Vec<&str> = log.as_array().unwrap().iter().map(|e| e["actor"].as_str().unwrap()).collect();
+    assert_eq!(failed, ["nobody", "admin"]);
+    assert_eq!(log[0]["address"], "127.0.0.1");
+}
+
+#[tokio::test]
+async fn over_https_the_cookie_is_host_prefixed_and_secure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = ferry_server::config::Config {
+        public_url: Some("https://ferry.example.test".into()),
+        ..test_config(tmp.path())
+    };
+    let app = spawn_with(config).await;
+    let response = app.password_form("admin", ADMIN_PASSWORD, None).await;
+    let header = set_cookie(&response).unwrap();
+    assert!(header.starts_with("__Host-ferry_session=") && header.contains("Secure"), "{header}");
+    assert!(!header.contains("Domain="), "__Host- cookies have no domain: {header}");
+}
+
+#[tokio::test]
+async fn cross_site_requests_are_refused_but_the_own_origin_passes() {
+    let app = spawn_app().await;
+    let (release, _) = app.hello_project("csrf").await;
+    let browser = app.sign_in("admin", ADMIN_PASSWORD).await;
+    let form = [("project", "csrf"), ("release_id", &release.to_string()), ("environment", "development")];
+    let attack = reqwest::Client::new()
+        .post(format!("{}/rpc/start_deployment", app.base))
+        .header("cookie", &browser.cookie)
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let (s, b) = json_of(attack).await;
+    assert_error(s, &b, 403, "forbidden");
+    assert!(b["message"].as_str().unwrap().contains("CSRF"));
+    // An older browser that sends only Origin.
+    let attack = reqwest::Client::new()
+        .post(format!("{}/api/v1/deployments", app.base))
+        .header("cookie", &browser.cookie)
+        .header("origin", "https://evil.example")
+        .json(&json!({"project": "csrf", "release_id": release, "environment": "development"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(attack.status().as_u16(), 403);
+    let (_, history) = app.get("/api/v1/deployments?project=csrf").await;
+    assert_eq!(history.as_array().unwrap().len(), 0, "nothing was started");
+
+    let (s, started) = browser.server_fn("start_deployment", &form).await;
+    assert_eq!(s, 200, "{started}");
+    assert_eq!(started["requested_by"], "admin");
+    app.wait_finished(started["id"].as_i64().unwrap()).await;
+}
+
+#[tokio::test]
+async fn tampered_expired_and_signed_out_sessions_are_refused() {
+    let app = spawn_app().await;
+    let first = app.sign_in("admin", ADMIN_PASSWORD).await;
+    let second = app.sign_in("admin", ADMIN_PASSWORD).await;
+    let third = app.sign_in("admin", ADMIN_PASSWORD).await;
+    assert_ne!(first.cookie, second.cookie);
+
+    let mut tampered = first.cookie.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let (s, b) = first.with_cookie(&tampered).get("/api/v1/matrix").await;
+    assert_error(s, &b, 401, "unauthenticated");
+
+    // The idle timeout passed for the third session (its expiry moved into the past).
+    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}/ferry.db", app.data_dir.display())).await.unwrap();
+    let (s, _) = third.get("/api/v1/matrix").await;
+    assert_eq!(s, 200);
+    sqlx::query("UPDATE sessions SET expires_at = 1 WHERE id_hash IN (SELECT id_hash FROM sessions ORDER BY rowid DESC LIMIT 1)")
+        .execute(&db)
+        .await
+        .unwrap();
+    let (s, _) = third.get("/api/v1/matrix").await;
+    assert_eq!(s, 401);
+
+    let (s, _) = first.post("/auth/logout-everywhere", json!({})).await;
+    assert_eq!(s, 204);
+    let (s, b) = second.get("/api/v1/matrix").await;
+    assert_error(s, &b, 401, "unauthenticated");
+    let (_, log) = app.get("/api/v1/audit?action=sign_out.everywhere").await;
+    assert_eq!(log[0]["actor"], "admin");
+}
+
+#[tokio::test]
+async fn a_viewer_calling_the_deploy_server_function_directly_is_refused() {
+    let app = spawn_app().await;
+    let (release, _) = app.hello_project("direct").await;
+    app.local_user("vera", "vera-password", Role::Viewer).await;
+    let vera = app.sign_in("vera", "vera-password").await;
+    let id = release.to_string();
+    let form = [("project", "direct"), ("release_id", id.as_str()), ("environment", "development")];
+    let (s, b) = vera.server_fn("start_deployment", &form).await;
+    assert_eq!(s, 403, "{b}");
+    assert_eq!(b["error"], "forbidden");
+    let (s, _) = vera.server_fn("load_matrix", &[]).await;
+    assert_eq!(s, 200, "viewing is what a viewer does");
+    let (_, history) = app.get("/api/v1/deployments?project=direct").await;
+    assert!(history.as_array().unwrap().is_empty());
+}
