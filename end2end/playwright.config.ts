@@ -9,6 +9,10 @@ const port = Number(process.env.FERRY_E2E_PORT || 18080);
 const dataDir = process.env.FERRY_E2E_DATA_DIR || fs.mkdtempSync(path.join(os.tmpdir(), "ferry-e2e-"));
 process.env.FERRY_E2E_DATA_DIR = dataDir;
 const root = path.resolve(__dirname, "..");
+// The local administrator's password for this run; auth.setup.ts signs in with it
+// through the sign-in page and saves the session for the other tests.
+export const ADMIN_PASSWORD = "e2e-admin-password";
+export const SIGNED_IN = path.join(__dirname, ".auth", "admin.json");
 
 export default defineConfig({
   testDir: "./tests",
@@ -17,6 +21,10 @@ export default defineConfig({
   workers: 1,
   reporter: [["list"]],
   globalTeardown: "./teardown.ts",
+  projects: [
+    { name: "sign-in", testMatch: /auth\.setup\.ts/ },
+    { name: "chromium", dependencies: ["sign-in"], use: { storageState: SIGNED_IN } },
+  ],
   use: {
     baseURL: `http://127.0.0.1:${port}`,
     trace: "retain-on-failure",
@@ -46,6 +54,7 @@ export default defineConfig({
       FERRY_SITE_DIR: `${root}/dist`,
       FERRY_DEMO_SOURCE: `${root}/examples/hello-web`,
       FERRY_LOG: "info",
+      FERRY_ADMIN_PASSWORD: ADMIN_PASSWORD,
     },
   },
 });

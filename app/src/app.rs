@@ -1,19 +1,44 @@
-//! The application shell: top bar, live connection indicator and the routes.
+//! The application shell: who is signed in (or the sign-in page), the top bar with
+//! the live connection indicator and the account menu, and the routes.
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 use crate::components::notifications::NotificationBell;
 use crate::live::LiveFeed;
+use crate::model::{Me, UserView};
+use crate::routes::sign_in::{reload, SignInPage};
 use crate::routes::{
-    deployment::DeploymentPage, history::HistoryPage, insights::InsightsPage, matrix::MatrixPage, release::ReleasePage,
+    account::AccountPage, deployment::DeploymentPage, history::HistoryPage, insights::InsightsPage, matrix::MatrixPage,
+    release::ReleasePage,
 };
+use crate::server_fns::{load_me, sign_out};
 
 #[component]
 pub fn App(feed: LiveFeed) -> impl IntoView {
-    let connected = feed.connected;
     provide_context(feed);
+    let me = RwSignal::new(None::<Result<Me, String>>);
+    spawn_local(async move { me.set(Some(load_me().await.map_err(|e| e.message))) });
+    move || match me.get() {
+        None => view! { <p class="empty loading">"Loading…"</p> }.into_any(),
+        Some(Err(e)) => view! { <main><p class="error" role="alert">{e}</p></main> }.into_any(),
+        Some(Ok(Me { user: Some(user), local_mode, .. })) => view! { <Shell user local_mode /> }.into_any(),
+        Some(Ok(me)) => view! { <main><SignInPage me /></main> }.into_any(),
+    }
+}
+
+#[component]
+fn Shell(user: UserView, local_mode: bool) -> impl IntoView {
+    let connected = expect_context::<LiveFeed>().connected;
+    let account_user = user.clone();
+    let leave = move |_| {
+        spawn_local(async move {
+            let _ = sign_out().await;
+            reload();
+        })
+    };
     view! {
         <Router>
             <header class="topbar">
@@ -32,6 +57,11 @@ pub fn App(feed: LiveFeed) -> impl IntoView {
                 >
                     {move || if connected.get() { "● live" } else { "○ reconnecting…" }}
                 </span>
+                {local_mode.then(|| view! {
+                    <span class="mode" title="No sign-in provider is configured: one local administrator">"local mode"</span>
+                })}
+                <a class="who" href="/account" data-role=user.role.as_str()>{user.login.clone()}</a>
+                <button class="link" on:click=leave>"Sign out"</button>
             </header>
             <main>
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
@@ -40,6 +70,7 @@ pub fn App(feed: LiveFeed) -> impl IntoView {
                     <Route path=path!("/history") view=HistoryPage />
                     <Route path=path!("/insights") view=InsightsPage />
                     <Route path=path!("/releases/:id") view=ReleasePage />
+                    <Route path=path!("/account") view=move || view! { <AccountPage user=account_user.clone() /> } />
                 </Routes>
             </main>
         </Router>

@@ -9,8 +9,8 @@ use leptos::prelude::use_context;
 
 use crate::error::AppError;
 use crate::model::{
-    DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, Insights, Matrix, Me, NotificationList,
-    PasswordSignIn, PromotionPreview, ReleaseDetail,
+    CreateToken, CreatedToken, DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, Insights, Matrix, Me,
+    NotificationList, PasswordSignIn, PromotionPreview, ReleaseDetail, TokenView,
 };
 
 #[async_trait]
@@ -20,6 +20,9 @@ pub trait Backend: Send + Sync + 'static {
     async fn sign_in(&self, form: PasswordSignIn) -> Result<Me, AppError>;
     async fn sign_out(&self) -> Result<(), AppError>;
     async fn sign_out_everywhere(&self) -> Result<(), AppError>;
+    async fn tokens(&self) -> Result<Vec<TokenView>, AppError>;
+    async fn create_token(&self, request: CreateToken) -> Result<CreatedToken, AppError>;
+    async fn revoke_token(&self, id: i64) -> Result<(), AppError>;
     async fn matrix(&self) -> Result<Matrix, AppError>;
     async fn deployment(&self, id: i64) -> Result<DeploymentDetail, AppError>;
     async fn deploy(&self, request: DeployRequest) -> Result<DeploymentView, AppError>;

@@ -5,8 +5,8 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 use crate::model::{
-    DeploymentDetail, DeploymentView, HistoryFilter, Insights, Matrix, Me, NotificationList, PromotionPreview,
-    ReleaseDetail,
+    CreateToken, CreatedToken, DeploymentDetail, DeploymentView, HistoryFilter, Insights, Matrix, Me, NotificationList,
+    PromotionPreview, ReleaseDetail, TokenView,
 };
 
 /// Who is signed in, and how one can sign in.
@@ -100,4 +100,20 @@ pub async fn load_notifications() -> Result<NotificationList, AppError> {
 #[server(prefix = "/rpc", endpoint = "mark_notifications_read")]
 pub async fn mark_notifications_read(ids: Option<Vec<i64>>) -> Result<NotificationList, AppError> {
     crate::backend::backend()?.mark_read(ids).await
+}
+
+#[server(prefix = "/rpc", endpoint = "load_tokens")]
+pub async fn load_tokens() -> Result<Vec<TokenView>, AppError> {
+    crate::backend::backend()?.tokens().await
+}
+
+/// Creates an API token of the signed-in user; its secret is in this answer only.
+#[server(prefix = "/rpc", endpoint = "create_token")]
+pub async fn issue_token(request: CreateToken) -> Result<CreatedToken, AppError> {
+    crate::backend::backend()?.create_token(request).await
+}
+
+#[server(prefix = "/rpc", endpoint = "revoke_token")]
+pub async fn revoke_token(id: i64) -> Result<(), AppError> {
+    crate::backend::backend()?.revoke_token(id).await
 }

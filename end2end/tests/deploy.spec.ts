@@ -2,6 +2,7 @@
 // watched live on its timeline, the app answering on its port, and a promotion that
 // another open browser sees without reloading.
 import { test, expect, Page } from "@playwright/test";
+import { SIGNED_IN } from "../playwright.config";
 
 const cell = (page: Page, env: string) =>
   page.locator(`section.project[data-project="hello-web"] td.cell[data-env="${env}"]`);
@@ -20,7 +21,7 @@ test("deploy the demo to development and promote it to staging, live", async ({ 
   const releases = page.locator('section.project[data-project="hello-web"] li.release');
   await expect(releases).toHaveCount(2);
 
-  const watcher = await browser.newPage();
+  const watcher = await browser.newPage({ storageState: SIGNED_IN });
   await openMatrix(watcher);
 
   await page.locator('li.release[data-version="1.1.0"]').getByRole("button", { name: "Deploy to development" }).click();

@@ -6,14 +6,14 @@ use async_trait::async_trait;
 use ferry_app::backend::Backend;
 use ferry_app::error::AppError;
 use ferry_app::model::{
-    DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, Insights, Matrix, Me, NotificationList,
-    PasswordSignIn, PromotionPreview, ReleaseDetail,
+    CreateToken, CreatedToken, DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, Insights, Matrix, Me,
+    NotificationList, PasswordSignIn, PromotionPreview, ReleaseDetail, TokenView,
 };
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
 use crate::auth::{flows, Caller};
-use crate::services::gate;
+use crate::services::{gate, tokens};
 use crate::state::AppState;
 
 pub struct ServerBackend {
@@ -73,6 +73,18 @@ impl Backend for ServerBackend {
     async fn sign_out_everywhere(&self) -> Result<(), AppError> {
         let session = self.session()?;
         self.run(|s, c| flows::sign_out_everywhere(s, session, c)).await
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenView>, AppError> {
+        self.run(tokens::list).await
+    }
+
+    async fn create_token(&self, request: CreateToken) -> Result<CreatedToken, AppError> {
+        self.run(|s, c| async move { tokens::create(s, c, &request).await }).await
+    }
+
+    async fn revoke_token(&self, id: i64) -> Result<(), AppError> {
+        self.run(|s, c| tokens::revoke(s, c, id)).await
     }
 
     async fn matrix(&self) -> Result<Matrix, AppError> {

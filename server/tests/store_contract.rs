@@ -199,7 +199,7 @@ async fn contract_holds_on_postgres() {
 
 #[tokio::test]
 async fn unsupported_database_urls_are_refused() {
-    let error = Store::connect("mysql://localhost/x").await.err().expect("refused").to_string();
+    let error = Store::connect("mysql://localhost/x").await.expect_err("refused").to_string();
     assert!(error.contains("unsupported database URL"), "{error}");
 }
 

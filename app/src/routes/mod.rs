@@ -1,7 +1,9 @@
 //! One page per file.
 
+pub mod account;
 pub mod deployment;
 pub mod history;
 pub mod insights;
 pub mod matrix;
 pub mod release;
+pub mod sign_in;

@@ -11,4 +11,5 @@ pub mod insights;
 pub mod notifier;
 pub mod promotion;
 pub mod recorder;
+pub mod tokens;
 pub mod visibility;
