@@ -3,9 +3,13 @@
 mod common;
 
 use ferry_app::model::{
-    DeploymentKind, DeploymentState, EventPayload, HistoryFilter, LogStream, NotificationKind, StepState,
+    DeploymentKind, DeploymentState, EventPayload, HistoryFilter, LogStream, NotificationKind, Role, StepState,
+    TokenScope,
 };
-use ferry_server::store::{is_unique_violation, NewLogLine, NewProject, NewRelease, StepChange, Store};
+use ferry_server::store::{
+    is_unique_violation, AuditFilter, Identity, NewAudit, NewLogLine, NewProject, NewRelease, NewToken, StepChange,
+    Store,
+};
 
 async fn contract(store: Store) {
     // Projects and environments keep their lifecycle order.
@@ -182,6 +186,75 @@ async fn contract(store: Store) {
     assert_eq!(store.head_seq().await.unwrap(), e2.seq);
     let after = store.events_after(e1.seq, 10).await.unwrap();
     assert_eq!(after, vec![e2]);
+
+    access_contract(&store, project.id).await;
+}
+
+/// Users, memberships, sessions, tokens and the audit log.
+async fn access_contract(store: &Store, project_id: i64) {
+    let who = Identity { provider: "github", subject: "583231", login: "octocat", name: "The Octocat", email: None };
+    let user = store.upsert_user(&who, Role::Viewer).await.unwrap();
+    assert_eq!((user.role(), user.login.as_str()), (Role::Viewer, "octocat"));
+    let renamed = Identity { login: "octocat2", ..who };
+    let again = store.upsert_user(&renamed, Role::Admin).await.unwrap();
+    assert_eq!(again.id, user.id, "keyed on the provider's id, not the login");
+    assert_eq!((again.role(), again.login.as_str()), (Role::Viewer, "octocat2"), "an existing role is kept");
+    let local = store.create_local_user("admin", "$argon2id$x", Role::Admin).await.unwrap();
+    assert_eq!(store.local_user("admin").await.unwrap().unwrap().id, local.id);
+    assert!(is_unique_violation(&store.create_local_user("admin", "y", Role::Admin).await.unwrap_err()));
+
+    store.set_membership(user.id, project_id, Role::Deployer).await.unwrap();
+    store.set_membership(user.id, project_id, Role::Maintainer).await.unwrap();
+    assert_eq!(store.memberships_of(user.id).await.unwrap(), vec![(project_id, Role::Maintainer)]);
+    assert_eq!(store.project_members(project_id).await.unwrap().len(), 1);
+    store.set_membership(user.id, project_id, Role::None).await.unwrap();
+    assert!(store.memberships_of(user.id).await.unwrap().is_empty());
+
+    assert!(store.session_insert("h1", Some(user.id), "{}", 2_000).await.unwrap());
+    assert!(!store.session_insert("h1", None, "{}", 2_000).await.unwrap(), "never overwritten");
+    store.session_save("h2", Some(user.id), "{\"a\":1}", 3_000).await.unwrap();
+    store.session_save("h2", Some(user.id), "{\"a\":2}", 3_000).await.unwrap();
+    assert_eq!(store.session_load("h2", 1_000).await.unwrap().unwrap().0, "{\"a\":2}");
+    assert!(store.session_load("h2", 3_000).await.unwrap().is_none(), "expired");
+    assert_eq!(store.sessions_delete_for_user(user.id).await.unwrap(), 2);
+
+    let new = NewToken {
+        user_id: user.id,
+        name: "ci",
+        token_hash: "hash-1",
+        prefix: "ferry_ab",
+        scopes: &[TokenScope::Read, TokenScope::Deploy],
+        project_id: Some(project_id),
+        expires_at: 9_000,
+    };
+    let token = store.create_token(&new).await.unwrap();
+    assert_eq!(token.scopes(), [TokenScope::Read, TokenScope::Deploy]);
+    assert_eq!(token.project.as_deref(), Some("api"));
+    assert_eq!(store.token_by_hash("hash-1").await.unwrap().unwrap().id, token.id);
+    store.touch_token(token.id, 5_000).await.unwrap();
+    assert!(store.revoke_token(user.id, token.id).await.unwrap());
+    assert!(!store.revoke_token(user.id, token.id).await.unwrap());
+    let listed = store.tokens_of(user.id).await.unwrap();
+    assert_eq!((listed[0].last_used_at, listed[0].revoked_at.is_some()), (Some(5_000), true));
+
+    for action in ["sign_in", "deployment.start", "sign_in"] {
+        let entry = NewAudit {
+            actor_id: Some(user.id),
+            actor: "octocat2",
+            action,
+            target: "api",
+            detail: serde_json::json!({"n": 1}),
+            address: Some("10.0.0.1".into()),
+        };
+        store.append_audit(entry).await.unwrap();
+    }
+    let filter = AuditFilter { action: Some("sign_in".into()), limit: 10, ..Default::default() };
+    let entries = store.audit(&filter).await.unwrap();
+    assert_eq!(entries.len(), 2);
+    assert!(entries[0].id > entries[1].id, "newest first");
+    assert_eq!(entries[0].detail["n"], 1);
+    let older = AuditFilter { before: Some(entries[0].id), ..filter };
+    assert_eq!(store.audit(&older).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
