@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 use serde::Deserialize;
 
+use crate::auth::providers::settings::ProviderSettings;
+
 /// Ferry: self-hosted deployments with a live environment matrix.
 #[derive(Debug, Parser)]
 #[command(name = "ferry", version, about = "Ferry: self-hosted deployments with a live environment matrix.", long_about = None)]
@@ -58,6 +60,8 @@ pub struct Config {
     pub session_max_hours: i64,
     /// Whether the local password form is offered.
     pub password_sign_in: bool,
+    /// Sign-in providers (`[[sign_in]]` tables): GitHub, GitLab or any OIDC provider.
+    pub sign_in: Vec<ProviderSettings>,
 }
 
 impl Default for Config {
@@ -74,6 +78,7 @@ impl Default for Config {
             session_idle_minutes: 8 * 60,
             session_max_hours: 7 * 24,
             password_sign_in: true,
+            sign_in: Vec::new(),
         }
     }
 }
@@ -122,6 +127,16 @@ impl Config {
     pub fn check(&self) -> Result<(), String> {
         if let Some(url) = &self.public_url {
             public_origin(url)?;
+        }
+        let mut ids = std::collections::HashSet::new();
+        for provider in &self.sign_in {
+            provider.check()?;
+            if !ids.insert(&provider.id) {
+                return Err(format!("sign_in `{}`: two providers have this id", provider.id));
+            }
+        }
+        if !self.sign_in.is_empty() && self.public_url.is_none() {
+            return Err("public_url is required with sign-in providers: their redirect URI is built from it".into());
         }
         if self.session_idle_minutes < 1 || self.session_max_hours < 1 {
             return Err("session_idle_minutes and session_max_hours must be at least 1".into());

@@ -41,7 +41,8 @@ pub async fn start(config: &Config) -> Result<Running, String> {
     let metrics = Arc::new(Metrics::default());
     let deployer = Deployer::new(store.clone(), bus.clone(), metrics.clone(), data_dir.join("targets"));
     let auth = Arc::new(AuthSettings::from_config(config));
-    let state = AppState { store, bus, deployer, metrics, auth };
+    let providers = auth::providers::Providers::new(&config.sign_in, config.public_url.as_deref())?;
+    let state = AppState { store, bus, deployer, metrics, auth, providers };
 
     if config.password_sign_in {
         let generated = auth::passwords::ensure_admin(&state.store, config.admin_password.as_deref())

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::providers::Providers;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
 use crate::services::deployer::Deployer;
@@ -14,6 +15,7 @@ pub struct AppState {
     pub deployer: Arc<Deployer>,
     pub metrics: Arc<Metrics>,
     pub auth: Arc<AuthSettings>,
+    pub providers: Providers,
 }
 
 /// How people sign in and how long sessions last.

@@ -2,18 +2,19 @@
 //! signed in, the local password check, starting a session and ending it.
 
 use ferry_app::error::{AppError, ErrorCode};
-use ferry_app::model::{Me, PasswordSignIn};
+use ferry_app::model::{Me, PasswordSignIn, Role};
 use serde_json::json;
 use tower_sessions::Session;
 
 use super::authenticate::caller_for;
 use super::passwords;
+use super::providers::{mapped_role, ExternalIdentity, Provider};
 use super::session_store::{SignedIn, SIGNED_IN};
 use super::Caller;
 use crate::error::OrInternal;
 use crate::services::audit;
 use crate::state::AppState;
-use crate::store::{now_millis, UserRow};
+use crate::store::{now_millis, Identity, UserRow};
 
 /// What the sign-in page and the top bar need; `caller` is the request's
 /// authentication outcome, where "not signed in" is not an error.
@@ -29,9 +30,9 @@ pub async fn me(s: &AppState, caller: &Result<Caller, AppError>) -> Result<Me, A
 fn me_for(s: &AppState, user: Option<&UserRow>) -> Me {
     Me {
         user: user.map(UserRow::view),
-        local_mode: true,
+        local_mode: s.providers.is_empty(),
         password_sign_in: s.auth.password_sign_in,
-        providers: Vec::new(),
+        providers: s.providers.options(),
     }
 }
 
@@ -77,5 +78,35 @@ pub async fn sign_out_everywhere(s: &AppState, session: &Session, c: &Caller) ->
     let ended = s.store.sessions_delete_for_user(c.user_id).await.or_internal("ending sessions")?;
     session.flush().await.or_internal("ending a session")?;
     audit::record(&s.store, c, "sign_out.everywhere", &c.login, json!({"sessions": ended})).await;
+    Ok(())
+}
+
+/// Signs in someone a provider vouched for: finds or creates their user (keyed on
+/// the provider's stable id), applies the provider's role mapping, starts a session.
+pub async fn provider_sign_in(
+    s: &AppState,
+    session: &Session,
+    address: Option<String>,
+    provider: &Provider,
+    who: &ExternalIdentity,
+) -> Result<(), AppError> {
+    let identity = Identity {
+        provider: &provider.user_provider(),
+        subject: &who.subject,
+        login: &who.login,
+        name: &who.name,
+        email: who.email.as_deref(),
+    };
+    let new_user_role = provider.settings.new_user_role.unwrap_or(Role::Viewer);
+    let mut user = s.store.upsert_user(&identity, new_user_role).await.or_internal("recording a user")?;
+    let system = Caller { address: address.clone(), ..caller_for(s, &user).await? };
+    if let Some(role) = mapped_role(&provider.settings, who).filter(|r| *r != user.role()) {
+        s.store.set_user_role(user.id, role).await.or_internal("setting a role")?;
+        let detail = json!({"before": user.role, "after": role.as_str(), "from": "provider groups"});
+        audit::record(&s.store, &system, "user.role", &user.login, detail).await;
+        user.role = role.as_str().to_string();
+    }
+    start_session(s, session, &user).await?;
+    audit::record(&s.store, &system, "sign_in", &user.login, json!({"method": provider.settings.id})).await;
     Ok(())
 }

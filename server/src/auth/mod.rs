@@ -6,6 +6,7 @@ pub mod authenticate;
 pub mod csrf;
 pub mod flows;
 pub mod passwords;
+pub mod providers;
 pub mod secrets;
 pub mod session_store;
 
