@@ -13,12 +13,12 @@ use tower_sessions::Session;
 
 use super::extract::{Json, Path, Query};
 use crate::auth::authenticate::client_address;
-use crate::auth::{authenticate, flows, Caller};
 use crate::auth::providers::{Callback, Pending, PENDING};
+use crate::auth::{authenticate, flows, Caller};
 use crate::error::{HttpError, OrInternal};
 use crate::services::audit;
-use crate::store::now_millis;
 use crate::state::AppState;
+use crate::store::now_millis;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod fake_providers;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -69,14 +69,22 @@ struct GitlabGroup {
     full_path: String,
 }
 
-pub async fn identity(http: &reqwest::Client, settings: &ProviderSettings, token: &str) -> Result<ExternalIdentity, AppError> {
+pub async fn identity(
+    http: &reqwest::Client,
+    settings: &ProviderSettings,
+    token: &str,
+) -> Result<ExternalIdentity, AppError> {
     match settings.kind {
         ProviderKind::Gitlab => gitlab(http, settings, token).await,
         _ => github(http, settings, token).await,
     }
 }
 
-async fn github(http: &reqwest::Client, settings: &ProviderSettings, token: &str) -> Result<ExternalIdentity, AppError> {
+async fn github(
+    http: &reqwest::Client,
+    settings: &ProviderSettings,
+    token: &str,
+) -> Result<ExternalIdentity, AppError> {
     let api = settings.github_api();
     let user: GithubUser = get(http, &format!("{api}/user"), token, true).await?;
     // The profile email is public and unverified; the verified primary one is better.
@@ -98,7 +106,11 @@ async fn github(http: &reqwest::Client, settings: &ProviderSettings, token: &str
     })
 }
 
-async fn gitlab(http: &reqwest::Client, settings: &ProviderSettings, token: &str) -> Result<ExternalIdentity, AppError> {
+async fn gitlab(
+    http: &reqwest::Client,
+    settings: &ProviderSettings,
+    token: &str,
+) -> Result<ExternalIdentity, AppError> {
     let api = format!("{}/api/v4", settings.web_base());
     let user: GitlabUser = get(http, &format!("{api}/user"), token, false).await?;
     let groups = if settings.needs_groups() {

@@ -132,7 +132,8 @@ impl Providers {
         callback: &Callback,
         now: i64,
     ) -> Result<ExternalIdentity, AppError> {
-        let pending = pending.ok_or_else(|| refused("no sign-in was started in this browser, or it was already used"))?;
+        let pending =
+            pending.ok_or_else(|| refused("no sign-in was started in this browser, or it was already used"))?;
         if pending.provider != provider.settings.id {
             return Err(refused("this answer comes from a different provider than the one the sign-in started with"));
         }
@@ -156,7 +157,10 @@ impl Providers {
                 }
                 let tokens = oauth::exchange(&self.http, provider, &discovery.token_endpoint, code, &pending).await?;
                 let id_token = tokens.id_token.ok_or_else(|| refused("the provider sent no ID token"))?;
-                provider.oidc.identity(&self.http, &provider.settings, &discovery, &id_token, &pending.nonce, now).await?
+                provider
+                    .oidc
+                    .identity(&self.http, &provider.settings, &discovery, &id_token, &pending.nonce, now)
+                    .await?
             }
             _ => {
                 let (_, token_url) = forges::endpoints(&provider.settings);
@@ -191,7 +195,8 @@ fn allow(settings: &ProviderSettings, who: &ExternalIdentity) -> Result<(), AppE
     }
     let domains = &settings.allowed_email_domains;
     if !domains.is_empty() {
-        let domain = who.email.as_deref().filter(|_| who.email_verified).and_then(|e| e.rsplit_once('@')).map(|(_, d)| d);
+        let domain =
+            who.email.as_deref().filter(|_| who.email_verified).and_then(|e| e.rsplit_once('@')).map(|(_, d)| d);
         if !domain.is_some_and(|d| domains.iter().any(|a| a.eq_ignore_ascii_case(d))) {
             return Err(AppError::forbidden("signing in needs a verified email address in an allowed domain"));
         }

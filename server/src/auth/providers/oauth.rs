@@ -108,5 +108,8 @@ pub async fn exchange(
             tracing::warn!(provider = provider.settings.id, error = %e, "code exchange failed");
             AppError::bad_request("sign-in refused: the provider did not accept the code (used already, or expired)")
         })?;
-    Ok(Exchanged { access_token: tokens.access_token().secret().clone(), id_token: tokens.extra_fields().id_token.clone() })
+    Ok(Exchanged {
+        access_token: tokens.access_token().secret().clone(),
+        id_token: tokens.extra_fields().id_token.clone(),
+    })
 }

@@ -70,7 +70,8 @@ impl OidcState {
 
     async fn key(&self, http: &reqwest::Client, jwks_uri: &str, kid: Option<&str>) -> Result<DecodingKey, AppError> {
         let mut keys = self.keys.lock().await;
-        let keep = keys.as_ref().is_some_and(|(at, _)| at.elapsed() < KEYS_REFRESH) || find(keys.as_ref(), kid).is_some();
+        let keep =
+            keys.as_ref().is_some_and(|(at, _)| at.elapsed() < KEYS_REFRESH) || find(keys.as_ref(), kid).is_some();
         if !keep {
             *keys = Some((Instant::now(), fetch(http, jwks_uri, "signing keys").await?));
         }
@@ -170,5 +171,12 @@ fn identity_from(settings: &ProviderSettings, claims: &serde_json::Map<String, V
         Some(Value::String(one)) => vec![one.clone()],
         _ => Vec::new(),
     };
-    ExternalIdentity { name: text("name").unwrap_or_else(|| login.clone()), subject, login, email, email_verified: verified, groups }
+    ExternalIdentity {
+        name: text("name").unwrap_or_else(|| login.clone()),
+        subject,
+        login,
+        email,
+        email_verified: verified,
+        groups,
+    }
 }

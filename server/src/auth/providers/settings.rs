@@ -83,7 +83,9 @@ impl ProviderSettings {
 
     pub fn scopes(&self) -> Vec<String> {
         let mut scopes: Vec<String> = match self.kind {
-            ProviderKind::Github if self.needs_groups() => vec!["read:user".into(), "user:email".into(), "read:org".into()],
+            ProviderKind::Github if self.needs_groups() => {
+                vec!["read:user".into(), "user:email".into(), "read:org".into()]
+            }
             ProviderKind::Github => vec!["read:user".into(), "user:email".into()],
             ProviderKind::Gitlab if self.needs_groups() => vec!["read_user".into(), "read_api".into()],
             ProviderKind::Gitlab => vec!["read_user".into()],
