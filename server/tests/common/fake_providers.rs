@@ -248,10 +248,8 @@ fn api_call(s: &mut FakeState, headers: &HeaderMap, path: &str) -> Result<(), Bo
     if s.kind == Kind::Github {
         let accept = headers.get("accept").and_then(|v| v.to_str().ok()).unwrap_or("");
         if accept != "application/vnd.github+json" || !headers.contains_key("user-agent") {
-            return Err(problem(
-                s,
-                format!("{path}: GitHub needs Accept: application/vnd.github+json and a User-Agent"),
-            ));
+            let why = format!("{path}: GitHub needs Accept: application/vnd.github+json and a User-Agent");
+            return Err(Box::new(problem(s, why)));
         }
     }
     Ok(())
