@@ -4,15 +4,31 @@ import { defineConfig } from "@playwright/test";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { ADMIN_PASSWORD, SIGNED_IN } from "./constants";
 
 const port = Number(process.env.FERRY_E2E_PORT || 18080);
 const dataDir = process.env.FERRY_E2E_DATA_DIR || fs.mkdtempSync(path.join(os.tmpdir(), "ferry-e2e-"));
 process.env.FERRY_E2E_DATA_DIR = dataDir;
 const root = path.resolve(__dirname, "..");
-// The local administrator's password for this run; auth.setup.ts signs in with it
-// through the sign-in page and saves the session for the other tests.
-export const ADMIN_PASSWORD = "e2e-admin-password";
-export const SIGNED_IN = path.join(__dirname, ".auth", "admin.json");
+// A real OIDC provider (npm oidc-provider) is Ferry's single sign-on in these tests.
+const oidcPort = Number(process.env.FERRY_E2E_OIDC_PORT || 18090);
+const publicUrl = `http://127.0.0.1:${port}`;
+const configFile = path.join(dataDir, "ferry.toml");
+fs.writeFileSync(
+  configFile,
+  `public_url = "${publicUrl}"
+
+[[sign_in]]
+id = "sso"
+kind = "oidc"
+label = "Company SSO"
+issuer = "http://127.0.0.1:${oidcPort}"
+client_id = "ferry-e2e"
+client_secret = "ferry-e2e-secret"
+scopes = ["groups"]
+role_map = { "ferry-deployers" = "deployer" }
+`,
+);
 
 export default defineConfig({
   testDir: "./tests",
@@ -41,20 +57,32 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command: `${root}/target/debug/ferry`,
-    cwd: root,
-    url: `http://127.0.0.1:${port}/healthz`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: "pipe",
-    env: {
-      FERRY_BIND: `127.0.0.1:${port}`,
-      FERRY_DATA_DIR: dataDir,
-      FERRY_SITE_DIR: `${root}/dist`,
-      FERRY_DEMO_SOURCE: `${root}/examples/hello-web`,
-      FERRY_LOG: "info",
-      FERRY_ADMIN_PASSWORD: ADMIN_PASSWORD,
+  webServer: [
+    {
+      command: "node oidc/provider.mjs",
+      cwd: __dirname,
+      url: `http://127.0.0.1:${oidcPort}/.well-known/openid-configuration`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+      stdout: "pipe",
+      env: { OIDC_PORT: String(oidcPort), FERRY_OIDC_CALLBACK: `${publicUrl}/auth/sso/callback` },
     },
-  },
+    {
+      command: `${root}/target/debug/ferry`,
+      cwd: root,
+      url: `http://127.0.0.1:${port}/healthz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: "pipe",
+      env: {
+        FERRY_BIND: `127.0.0.1:${port}`,
+        FERRY_DATA_DIR: dataDir,
+        FERRY_SITE_DIR: `${root}/dist`,
+        FERRY_DEMO_SOURCE: `${root}/examples/hello-web`,
+        FERRY_LOG: "info",
+        FERRY_ADMIN_PASSWORD: ADMIN_PASSWORD,
+        FERRY_CONFIG: configFile,
+      },
+    },
+  ],
 });

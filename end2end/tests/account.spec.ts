@@ -2,7 +2,7 @@
 // listed with its last use, and stops working when revoked. Signing out returns to
 // the sign-in page.
 import { test, expect } from "@playwright/test";
-import { ADMIN_PASSWORD } from "../playwright.config";
+import { ADMIN_PASSWORD } from "../constants";
 
 test("create, use and revoke an API token", async ({ page, request }) => {
   await page.goto("/account");

@@ -2,7 +2,7 @@
 // watched live on its timeline, the app answering on its port, and a promotion that
 // another open browser sees without reloading.
 import { test, expect, Page } from "@playwright/test";
-import { SIGNED_IN } from "../playwright.config";
+import { SIGNED_IN } from "../constants";
 
 const cell = (page: Page, env: string) =>
   page.locator(`section.project[data-project="hello-web"] td.cell[data-env="${env}"]`);
