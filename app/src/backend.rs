@@ -9,8 +9,8 @@ use leptos::prelude::use_context;
 
 use crate::error::AppError;
 use crate::model::{
-    CreateToken, CreatedToken, DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, Insights, Matrix, Me,
-    NotificationList, PasswordSignIn, PromotionPreview, ReleaseDetail, TokenView,
+    CreateToken, CreatedToken, DeployRequest, DeploymentDetail, DeploymentView, EnvironmentView, HistoryFilter,
+    Insights, Matrix, Me, NotificationList, PasswordSignIn, PromotionPreview, Protection, ReleaseDetail, TokenView,
 };
 
 #[async_trait]
@@ -35,6 +35,13 @@ pub trait Backend: Send + Sync + 'static {
     async fn rollback(&self, request: DeployRequest) -> Result<DeploymentView, AppError>;
     async fn cancel(&self, id: i64) -> Result<DeploymentView, AppError>;
     async fn history(&self, filter: HistoryFilter) -> Result<Vec<DeploymentView>, AppError>;
+    async fn decide(&self, id: i64, approve: bool, comment: Option<String>) -> Result<DeploymentView, AppError>;
+    async fn protect(
+        &self,
+        project: String,
+        environment: String,
+        protection: Protection,
+    ) -> Result<EnvironmentView, AppError>;
 }
 
 /// How the server hands its backend to server functions (via `provide_context`).

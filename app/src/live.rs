@@ -65,9 +65,10 @@ pub fn on_live_event(listener: impl Fn(&Event) + Send + Sync + 'static) {
 
 fn deployment_rank(state: DeploymentState) -> u8 {
     match state {
-        DeploymentState::Queued => 0,
-        DeploymentState::Running => 1,
-        _ => 2,
+        DeploymentState::AwaitingApproval => 0,
+        DeploymentState::Queued => 1,
+        DeploymentState::Running => 2,
+        _ => 3,
     }
 }
 

@@ -5,8 +5,8 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 use crate::model::{
-    CreateToken, CreatedToken, DeploymentDetail, DeploymentView, HistoryFilter, Insights, Matrix, Me, NotificationList,
-    PromotionPreview, ReleaseDetail, TokenView,
+    CreateToken, CreatedToken, DeploymentDetail, DeploymentView, EnvironmentView, HistoryFilter, Insights, Matrix, Me,
+    NotificationList, PromotionPreview, Protection, ReleaseDetail, TokenView,
 };
 
 /// Who is signed in, and how one can sign in.
@@ -116,4 +116,20 @@ pub async fn issue_token(request: CreateToken) -> Result<CreatedToken, AppError>
 #[server(prefix = "/rpc", endpoint = "revoke_token")]
 pub async fn revoke_token(id: i64) -> Result<(), AppError> {
     crate::backend::backend()?.revoke_token(id).await
+}
+
+/// Approves (or rejects) a deployment waiting for approvals.
+#[server(prefix = "/rpc", endpoint = "decide_deployment")]
+pub async fn decide_deployment(id: i64, approve: bool, comment: Option<String>) -> Result<DeploymentView, AppError> {
+    crate::backend::backend()?.decide(id, approve, comment).await
+}
+
+/// Changes how an environment is protected.
+#[server(prefix = "/rpc", endpoint = "protect_environment")]
+pub async fn protect_environment(
+    project: String,
+    environment: String,
+    protection: Protection,
+) -> Result<EnvironmentView, AppError> {
+    crate::backend::backend()?.protect(project, environment, protection).await
 }

@@ -8,6 +8,8 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeploymentState {
+    /// Held for the approvals its protected environment requires.
+    AwaitingApproval,
     Queued,
     Running,
     Succeeded,
@@ -56,7 +58,7 @@ macro_rules! text_names {
 }
 
 text_names!(DeploymentState {
-    Queued => "queued", Running => "running", Succeeded => "succeeded",
+    AwaitingApproval => "awaiting_approval", Queued => "queued", Running => "running", Succeeded => "succeeded",
     Failed => "failed", Cancelled => "cancelled",
 });
 text_names!(StepState {
@@ -70,13 +72,16 @@ impl DeploymentState {
         matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled)
     }
 
-    /// Legal moves: queued → running | failed | cancelled; running → any terminal state.
+    /// Legal moves: awaiting approval → queued (approved) | cancelled (rejected);
+    /// queued → running | failed | cancelled; running → any terminal state.
     /// A queued deployment may fail without running (e.g. interrupted by a restart).
     pub fn can_become(self, next: Self) -> bool {
         use DeploymentState::*;
         matches!(
             (self, next),
-            (Queued, Running)
+            (AwaitingApproval, Queued)
+                | (AwaitingApproval, Cancelled)
+                | (Queued, Running)
                 | (Queued, Failed)
                 | (Queued, Cancelled)
                 | (Running, Succeeded)
@@ -101,7 +106,8 @@ impl StepState {
 mod tests {
     use super::*;
 
-    const ALL: [DeploymentState; 5] = [
+    const ALL: [DeploymentState; 6] = [
+        DeploymentState::AwaitingApproval,
         DeploymentState::Queued,
         DeploymentState::Running,
         DeploymentState::Succeeded,
@@ -124,6 +130,8 @@ mod tests {
         assert!(DeploymentState::Queued.can_become(DeploymentState::Running));
         assert!(DeploymentState::Running.can_become(DeploymentState::Succeeded));
         assert!(!DeploymentState::Running.can_become(DeploymentState::Queued));
+        assert!(!DeploymentState::AwaitingApproval.can_become(DeploymentState::Running), "approval queues it first");
+        assert!(DeploymentState::AwaitingApproval.can_become(DeploymentState::Queued));
     }
 
     #[test]

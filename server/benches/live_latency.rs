@@ -12,7 +12,7 @@ use ferry_app::model::{DeploymentKind, LogStream};
 use ferry_engine::executor::RunnerEvent;
 use ferry_server::config::Config;
 use ferry_server::services::recorder::Recorder;
-use ferry_server::store::{NewProject, NewRelease};
+use ferry_server::store::{NewDeployment, NewProject, NewRelease};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -89,7 +89,12 @@ async fn main() {
         .unwrap();
     let deployment = state
         .store
-        .create_deployment(project.id, project.environments[0].id, release.id, DeploymentKind::Deploy, &[], "bench")
+        .create_deployment(&NewDeployment::queued(
+            (project.id, project.environments[0].id, release.id),
+            DeploymentKind::Deploy,
+            &[],
+            "bench",
+        ))
         .await
         .unwrap();
 

@@ -6,14 +6,14 @@ use async_trait::async_trait;
 use ferry_app::backend::Backend;
 use ferry_app::error::AppError;
 use ferry_app::model::{
-    CreateToken, CreatedToken, DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, Insights, Matrix, Me,
-    NotificationList, PasswordSignIn, PromotionPreview, ReleaseDetail, TokenView,
+    CreateToken, CreatedToken, DeployRequest, DeploymentDetail, DeploymentView, EnvironmentView, HistoryFilter,
+    Insights, Matrix, Me, NotificationList, PasswordSignIn, PromotionPreview, Protection, ReleaseDetail, TokenView,
 };
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
 use crate::auth::{flows, Caller};
-use crate::services::{gate, tokens};
+use crate::services::{approvals, gate, tokens};
 use crate::state::AppState;
 
 pub struct ServerBackend {
@@ -85,6 +85,19 @@ impl Backend for ServerBackend {
 
     async fn revoke_token(&self, id: i64) -> Result<(), AppError> {
         self.run(|s, c| tokens::revoke(s, c, id)).await
+    }
+
+    async fn decide(&self, id: i64, approve: bool, comment: Option<String>) -> Result<DeploymentView, AppError> {
+        self.run(|s, c| async move { approvals::decide(s, c, id, approve, comment.as_deref()).await }).await
+    }
+
+    async fn protect(
+        &self,
+        project: String,
+        environment: String,
+        protection: Protection,
+    ) -> Result<EnvironmentView, AppError> {
+        self.run(|s, c| async move { approvals::protect(s, c, &project, &environment, protection).await }).await
     }
 
     async fn matrix(&self) -> Result<Matrix, AppError> {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use common::{assert_error, deploy, spawn_app, spawn_with};
 use ferry_app::model::{DeploymentKind, DeploymentState};
+use ferry_server::store::NewDeployment;
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -86,14 +87,12 @@ async fn history_and_logs_survive_a_restart_and_interrupted_work_is_failed() {
     let interrupted = {
         let project = store.project_by_slug("durable").await.unwrap().unwrap();
         let d = store
-            .create_deployment(
-                project.id,
-                project.environments[1].id,
-                release,
+            .create_deployment(&NewDeployment::queued(
+                (project.id, project.environments[1].id, release),
                 DeploymentKind::Deploy,
                 &["fetch".into()],
                 "alex",
-            )
+            ))
             .await
             .unwrap();
         store.transition_deployment(d.id, DeploymentState::Queued, DeploymentState::Running, None).await.unwrap();

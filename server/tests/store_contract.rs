@@ -7,8 +7,8 @@ use ferry_app::model::{
     TokenScope,
 };
 use ferry_server::store::{
-    is_unique_violation, AuditFilter, Identity, NewAudit, NewLogLine, NewProject, NewRelease, NewToken, StepChange,
-    Store,
+    is_unique_violation, AuditFilter, Identity, NewAudit, NewDeployment, NewLogLine, NewProject, NewRelease, NewToken,
+    StepChange, Store,
 };
 
 async fn contract(store: Store) {
@@ -60,7 +60,10 @@ async fn contract(store: Store) {
     // Deployments move only along legal transitions.
     let dev = project.environments[0].id;
     let steps = vec!["fetch".to_string(), "build".to_string()];
-    let d1 = store.create_deployment(project.id, dev, r1.id, DeploymentKind::Deploy, &steps, "alex").await.unwrap();
+    let d1 = store
+        .create_deployment(&NewDeployment::queued((project.id, dev, r1.id), DeploymentKind::Deploy, &steps, "alex"))
+        .await
+        .unwrap();
     assert_eq!(
         (d1.state, d1.release_version.as_str(), d1.environment.as_str()),
         (DeploymentState::Queued, "1.0", "dev")
@@ -121,7 +124,10 @@ async fn contract(store: Store) {
     assert!(finished.finished_at.is_some());
 
     // Latest per environment, history, counts.
-    let d2 = store.create_deployment(project.id, dev, r2.id, DeploymentKind::Rollback, &steps, "ferry").await.unwrap();
+    let d2 = store
+        .create_deployment(&NewDeployment::queued((project.id, dev, r2.id), DeploymentKind::Rollback, &steps, "ferry"))
+        .await
+        .unwrap();
     assert_eq!(store.latest_in_environment(dev, false).await.unwrap().unwrap().id, d2.id);
     assert_eq!((d1.kind, d2.kind), (DeploymentKind::Deploy, DeploymentKind::Rollback));
     assert!(store.previous_success(dev, r2.id).await.unwrap().is_none(), "nothing succeeded yet");

@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::Role;
+
 use super::DeploymentView;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -21,6 +23,43 @@ pub struct EnvironmentView {
     pub id: i64,
     pub name: String,
     pub position: i32,
+    pub protection: Protection,
+}
+
+/// How an environment is protected: who may deploy to it, how many people must
+/// approve a deployment (never the one who asked for it), and how long an approved
+/// deployment then waits before it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Protection {
+    pub deploy_role: Role,
+    pub required_approvals: i64,
+    pub wait_minutes: i64,
+}
+
+impl Default for Protection {
+    fn default() -> Self {
+        Self { deploy_role: Role::Deployer, required_approvals: 0, wait_minutes: 0 }
+    }
+}
+
+impl Protection {
+    pub fn is_protected(&self) -> bool {
+        *self != Self::default()
+    }
+
+    /// The first field with a value out of range, as `field: message`.
+    pub fn problem(&self) -> Option<String> {
+        if self.deploy_role < Role::Deployer {
+            return Some("deploy_role: must be deployer, maintainer or admin".into());
+        }
+        if !(0..=10).contains(&self.required_approvals) {
+            return Some("required_approvals: must be between 0 and 10".into());
+        }
+        if !(0..=1440).contains(&self.wait_minutes) {
+            return Some("wait_minutes: must be between 0 and 1440 (a day)".into());
+        }
+        None
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -77,6 +116,8 @@ pub struct PromotionPreview {
     pub removed: Vec<CommitView>,
     /// Why the promotion is not allowed, if it is not.
     pub blocked: Option<String>,
+    /// How the target environment is protected (approvals needed, wait timer).
+    pub protection: Protection,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -43,6 +43,8 @@ pub struct DeploymentView {
     pub finished_at: Option<DateTime<Utc>>,
     /// Who asked for it (their login), or `ferry` for an automatic rollback.
     pub requested_by: Option<String>,
+    /// An approved deployment waits until then (the environment's wait timer).
+    pub not_before: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -73,6 +75,35 @@ pub struct DeploymentDetail {
     pub deployment: DeploymentView,
     pub steps: Vec<StepView>,
     pub logs: Vec<LogLineView>,
+    /// For deployments to an environment that needs approvals.
+    pub approval: Option<ApprovalStatus>,
+}
+
+/// Where a deployment stands with its approvals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalStatus {
+    pub required: i64,
+    pub wait_minutes: i64,
+    pub decisions: Vec<ApprovalView>,
+    /// Who may approve (everyone with the environment's deploy role but the requester).
+    pub approvers: Vec<String>,
+    /// Whether the person asking may approve or reject it now.
+    pub you_may_decide: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalView {
+    pub login: String,
+    pub approved: bool,
+    pub comment: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// An approval or rejection of a waiting deployment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    pub comment: Option<String>,
 }
 
 /// Which deployments the history shows: every field narrows it; `before` pages

@@ -56,6 +56,7 @@ mod tests {
             started_at: None,
             finished_at: None,
             requested_by: Some("alex".into()),
+            not_before: None,
         }
     }
 

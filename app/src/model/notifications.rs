@@ -10,6 +10,8 @@ pub enum NotificationKind {
     DeploymentSucceeded,
     DeploymentFailed,
     RolledBack,
+    /// A deployment waits for approvals.
+    ApprovalRequested,
 }
 
 impl NotificationKind {
@@ -18,11 +20,14 @@ impl NotificationKind {
             NotificationKind::DeploymentSucceeded => "deployment_succeeded",
             NotificationKind::DeploymentFailed => "deployment_failed",
             NotificationKind::RolledBack => "rolled_back",
+            NotificationKind::ApprovalRequested => "approval_requested",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::DeploymentSucceeded, Self::DeploymentFailed, Self::RolledBack].into_iter().find(|k| k.as_str() == text)
+        [Self::DeploymentSucceeded, Self::DeploymentFailed, Self::RolledBack, Self::ApprovalRequested]
+            .into_iter()
+            .find(|k| k.as_str() == text)
     }
 }
 

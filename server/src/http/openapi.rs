@@ -39,7 +39,10 @@ use super::api;
         api::set_role,
         api::list_members,
         api::set_member,
-        api::list_audit
+        api::list_audit,
+        api::approve_deployment,
+        api::reject_deployment,
+        api::protect_environment
     ),
     modifiers(&BearerToken),
     security(("api_token" = []))

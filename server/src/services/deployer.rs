@@ -19,7 +19,23 @@ use super::{catalog, notifier, promotion};
 use crate::error::OrInternal;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
-use crate::store::{ReleaseRow, Store};
+use crate::store::{NewDeployment, ReleaseRow, Store};
+
+/// Who asked for a deployment.
+#[derive(Debug, Clone)]
+pub struct Requester {
+    /// `None` for Ferry itself (an automatic rollback).
+    pub id: Option<i64>,
+    pub login: String,
+}
+
+/// How a recorded deployment starts: at once, after a wait, or after approvals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    Now,
+    NotBefore(i64),
+    AfterApproval,
+}
 
 pub const INTERRUPTED: &str = "interrupted: the Ferry server stopped while this deployment ran";
 
@@ -39,50 +55,72 @@ impl Deployer {
         Arc::new(Self { store, bus, metrics, locks: EnvironmentLocks::default(), cancels: Mutex::default(), targets })
     }
 
-    /// Deploys a release (also how it is promoted), if the lifecycle allows it.
-    pub async fn start(
-        self: &Arc<Self>,
-        request: DeployRequest,
-        requested_by: &str,
-    ) -> Result<DeploymentView, AppError> {
+    /// Deploys a release (also how it is promoted), if the lifecycle allows it. A
+    /// protected environment holds it for approvals, or for its wait timer.
+    pub async fn start(self: &Arc<Self>, request: DeployRequest, by: &Requester) -> Result<DeploymentView, AppError> {
         let (project, environment, release) = catalog::resolve_target(&self.store, &request).await?;
         promotion::check(&self.store, &project, &release, &environment).await?;
-        let deployment = self.record(&project, &environment, &release, DeploymentKind::Deploy, requested_by).await?;
-        self.spawn(deployment.clone());
+        let protection = environment.protection;
+        let start = match (protection.required_approvals, protection.wait_minutes) {
+            (0, 0) => Start::Now,
+            (0, wait) => Start::NotBefore(crate::store::now_millis() + wait * 60_000),
+            _ => Start::AfterApproval,
+        };
+        let deployment = self.record(&project, &environment, &release, DeploymentKind::Deploy, by, start).await?;
+        match start {
+            Start::AfterApproval => notifier::approval_requested(&self.store, &self.bus, &deployment).await,
+            _ => self.spawn(deployment.clone()),
+        }
         Ok(deployment)
     }
 
-    /// Rolls an environment back to a release that once succeeded there.
+    /// Rolls an environment back to a release that once succeeded there. It needs the
+    /// deploy role, but no approvals and no wait: it is how an incident ends.
     pub async fn start_rollback(
         self: &Arc<Self>,
         request: DeployRequest,
-        requested_by: &str,
+        by: &Requester,
     ) -> Result<DeploymentView, AppError> {
         let (project, environment, release) = catalog::resolve_target(&self.store, &request).await?;
         promotion::check_rollback(&self.store, &release, &environment).await?;
-        let deployment = self.record(&project, &environment, &release, DeploymentKind::Rollback, requested_by).await?;
+        let deployment =
+            self.record(&project, &environment, &release, DeploymentKind::Rollback, by, Start::Now).await?;
         self.spawn(deployment.clone());
         Ok(deployment)
     }
 
-    /// Records a queued deployment with its planned steps and announces it.
+    /// Records a deployment with its planned steps and announces it.
     pub(super) async fn record(
         &self,
         project: &ProjectView,
         environment: &EnvironmentView,
         release: &ReleaseRow,
         kind: DeploymentKind,
-        requested_by: &str,
+        by: &Requester,
+        start: Start,
     ) -> Result<DeploymentView, AppError> {
         // Planning first rejects a release whose pipeline does not declare the
         // environment, before anything is recorded.
         let steps = self.plan_for(release, kind, &project.slug, &environment.name, &project.repo_url, 0)?.steps;
         let names: Vec<String> = steps.into_iter().map(|s| s.name).collect();
-        let deployment = self
-            .store
-            .create_deployment(project.id, environment.id, release.id, kind, &names, requested_by)
-            .await
-            .or_internal("recording a deployment")?;
+        let new = NewDeployment {
+            project_id: project.id,
+            environment_id: environment.id,
+            release_id: release.id,
+            kind,
+            steps: &names,
+            requested_by: &by.login,
+            requested_by_id: by.id,
+            state: match start {
+                Start::AfterApproval => DeploymentState::AwaitingApproval,
+                _ => DeploymentState::Queued,
+            },
+            not_before: match start {
+                Start::NotBefore(at) => Some(at),
+                _ => None,
+            },
+        };
+        let deployment = self.store.create_deployment(&new).await.or_internal("recording a deployment")?;
         self.announce(&deployment).await;
         Ok(deployment)
     }
@@ -132,17 +170,20 @@ impl Deployer {
             .or_internal("loading a deployment")?
             .ok_or_else(|| AppError::not_found(format!("no deployment {id}")))?;
         match deployment.state {
-            DeploymentState::Queued => {
+            from @ (DeploymentState::Queued | DeploymentState::AwaitingApproval) => {
+                let why = match from {
+                    DeploymentState::Queued => "cancelled while queued",
+                    _ => "cancelled before approval",
+                };
                 let cancelled = self
                     .store
-                    .transition_deployment(
-                        id,
-                        DeploymentState::Queued,
-                        DeploymentState::Cancelled,
-                        Some("cancelled while queued"),
-                    )
+                    .transition_deployment(id, from, DeploymentState::Cancelled, Some(why))
                     .await
                     .or_internal("cancelling")?;
+                // A queued deployment may be sleeping through its wait timer.
+                if let Some(token) = self.cancel_handles().get(&id) {
+                    token.cancel();
+                }
                 if let Some(view) = cancelled {
                     self.close_steps(id).await?;
                     self.announce(&view).await;

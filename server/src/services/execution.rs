@@ -14,12 +14,14 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::catalog;
-use super::deployer::Deployer;
+use super::deployer::{Deployer, Requester, Start};
 use super::recorder::Recorder;
 use crate::error::OrInternal;
 
 /// Who is recorded as having asked for an automatic rollback.
-const AUTOMATIC_ROLLBACK: &str = "ferry";
+fn automatic_rollback() -> Requester {
+    Requester { id: None, login: "ferry".into() }
+}
 
 /// How the executor's run ended, and what it did to the environment.
 struct RunResult {
@@ -45,6 +47,14 @@ impl Deployer {
     }
 
     async fn run(self: &Arc<Self>, queued: DeploymentView, cancel: CancellationToken) -> Result<(), AppError> {
+        if let Some(at) = queued.not_before {
+            // The environment's wait timer; a cancel ends the wait (and the deployment).
+            let wait = (at - chrono::Utc::now()).to_std().unwrap_or_default();
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = cancel.cancelled() => return Ok(()),
+            }
+        }
         let _guard = self.locks.acquire(queued.environment_id).await;
         let Some(done) = self.execute_one(&queued, cancel).await? else { return Ok(()) };
         let mut reason = done.outcome.reason.clone();
@@ -90,8 +100,9 @@ impl Deployer {
             tracing::error!(deployment = failed.id, release_id, "cannot roll back: the release is gone");
             return Ok(None);
         };
-        let rollback =
-            self.record(&project, environment, &release, DeploymentKind::Rollback, AUTOMATIC_ROLLBACK).await?;
+        let rollback = self
+            .record(&project, environment, &release, DeploymentKind::Rollback, &automatic_rollback(), Start::Now)
+            .await?;
         Ok(Some((rollback, release.version)))
     }
 

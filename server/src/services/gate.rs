@@ -11,7 +11,8 @@ use ferry_app::model::{
 };
 use serde_json::json;
 
-use super::{audit, catalog, insights, notifier, promotion};
+use super::deployer::Requester;
+use super::{approvals, audit, catalog, insights, notifier, promotion};
 use crate::auth::Caller;
 use crate::error::OrInternal;
 use crate::state::AppState;
@@ -90,19 +91,35 @@ pub async fn deployment_detail(s: &AppState, c: &Caller, id: i64) -> Result<Depl
     let deployment = deployment(s, c, id, Role::Viewer, "viewing a deployment").await?;
     let steps = s.store.steps(id).await.or_internal("loading steps")?;
     let logs = s.store.logs(id, 0, SNAPSHOT_LINES).await.or_internal("loading logs")?;
-    Ok(DeploymentDetail { deployment, steps, logs })
+    let approval = approvals::status(s, c, &deployment).await?;
+    Ok(DeploymentDetail { deployment, steps, logs, approval })
+}
+
+/// Deploying needs the deploy role of the environment (deployer, unless it is
+/// protected with a higher one).
+async fn require_deploy_role(s: &AppState, c: &Caller, request: &DeployRequest, what: &str) -> Result<(), AppError> {
+    let project = project(s, c, &request.project, Role::Deployer, what).await?;
+    match project.environments.iter().find(|e| e.name == request.environment) {
+        Some(env) => c.require(project.id, env.protection.deploy_role, &format!("{what} to {}", env.name)),
+        // An unknown environment is answered by the deployer, with the others.
+        None => Ok(()),
+    }
+}
+
+fn requester(c: &Caller) -> Requester {
+    Requester { id: Some(c.user_id), login: c.login.clone() }
 }
 
 pub async fn deploy(s: &AppState, c: &Caller, request: DeployRequest) -> Result<DeploymentView, AppError> {
-    project(s, c, &request.project, Role::Deployer, "deploying").await?;
-    let started = s.deployer.start(request, &c.login).await?;
+    require_deploy_role(s, c, &request, "deploying").await?;
+    let started = s.deployer.start(request, &requester(c)).await?;
     audit::record(&s.store, c, "deployment.start", &target(&started), json!({"deployment": started.id})).await;
     Ok(started)
 }
 
 pub async fn rollback(s: &AppState, c: &Caller, request: DeployRequest) -> Result<DeploymentView, AppError> {
-    project(s, c, &request.project, Role::Deployer, "rolling back").await?;
-    let started = s.deployer.start_rollback(request, &c.login).await?;
+    require_deploy_role(s, c, &request, "rolling back").await?;
+    let started = s.deployer.start_rollback(request, &requester(c)).await?;
     audit::record(&s.store, c, "rollback.start", &target(&started), json!({"deployment": started.id})).await;
     Ok(started)
 }

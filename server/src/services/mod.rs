@@ -2,6 +2,7 @@
 //! and tokens (authorization and audit); the rest is called through it, by the demo
 //! seeding, and by the deployment engine's own work.
 
+pub mod approvals;
 pub mod audit;
 pub mod catalog;
 pub mod deployer;

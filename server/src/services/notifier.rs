@@ -37,12 +37,23 @@ pub fn describe(d: &DeploymentView) -> Option<(NotificationKind, String)> {
 /// notify never fails the deployment: it is logged.
 pub async fn deployment_finished(store: &Store, bus: &EventBus, d: &DeploymentView) {
     let Some((kind, title)) = describe(d) else { return };
-    let result = match store.create_notification(kind, &title, Some(d.id)).await {
+    publish(store, bus, kind, &title, d.id).await;
+}
+
+/// Asks for approvals of a deployment waiting for them.
+pub async fn approval_requested(store: &Store, bus: &EventBus, d: &DeploymentView) {
+    let who = d.requested_by.as_deref().unwrap_or("someone");
+    let title = format!("⏸ {} {} to {} needs approval (asked by {who})", d.project, d.release_version, d.environment);
+    publish(store, bus, NotificationKind::ApprovalRequested, &title, d.id).await;
+}
+
+async fn publish(store: &Store, bus: &EventBus, kind: NotificationKind, title: &str, deployment_id: i64) {
+    let result = match store.create_notification(kind, title, Some(deployment_id)).await {
         Ok(notification) => bus.publish(EventPayload::Notification(notification)).await.map(|_| ()),
         Err(e) => Err(e),
     };
     if let Err(e) = result {
-        tracing::error!(deployment = d.id, error = %e, "recording a notification");
+        tracing::error!(deployment = deployment_id, error = %e, "recording a notification");
     }
 }
 

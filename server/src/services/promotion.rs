@@ -3,7 +3,7 @@
 //! environment takes any release.
 
 use ferry_app::error::AppError;
-use ferry_app::model::{DeployRequest, EnvironmentView, ProjectView, PromotionPreview};
+use ferry_app::model::{DeployRequest, EnvironmentView, ProjectView, PromotionPreview, Protection};
 
 use super::catalog;
 use crate::error::OrInternal;
@@ -80,5 +80,6 @@ pub async fn preview(store: &Store, request: &DeployRequest, rollback: bool) -> 
         added,
         removed,
         blocked,
+        protection: if rollback { Protection::default() } else { environment.protection },
     })
 }

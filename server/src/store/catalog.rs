@@ -1,6 +1,6 @@
 //! Projects, their environments in lifecycle order, and their immutable releases.
 
-use ferry_app::model::{EnvironmentView, ProjectView};
+use ferry_app::model::{EnvironmentView, ProjectView, Protection, Role};
 
 use super::rows::{EnvironmentRow, ProjectRow, ReleaseRow};
 use super::{now_millis, Store, StoreResult};
@@ -52,10 +52,12 @@ impl Store {
     pub async fn projects(&self) -> StoreResult<Vec<ProjectView>> {
         let rows: Vec<ProjectRow> =
             sqlx::query_as("SELECT id, slug, name, repo_url FROM projects ORDER BY slug").fetch_all(&self.pool).await?;
-        let envs: Vec<EnvironmentRow> =
-            sqlx::query_as("SELECT id, project_id, name, position FROM environments ORDER BY project_id, position")
-                .fetch_all(&self.pool)
-                .await?;
+        let envs: Vec<EnvironmentRow> = sqlx::query_as(
+            "SELECT id, project_id, name, position, deploy_role, required_approvals, wait_minutes \
+                 FROM environments ORDER BY project_id, position",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.into_iter().map(|p| project_view(p, &envs)).collect())
     }
 
@@ -94,6 +96,19 @@ impl Store {
         sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await
     }
 
+    pub async fn set_protection(&self, environment_id: i64, protection: &Protection) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE environments SET deploy_role = $1, required_approvals = $2, wait_minutes = $3 WHERE id = $4",
+        )
+        .bind(protection.deploy_role.as_str())
+        .bind(protection.required_approvals)
+        .bind(protection.wait_minutes)
+        .bind(environment_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Newest first.
     pub async fn releases(&self, project_id: i64) -> StoreResult<Vec<ReleaseRow>> {
         let sql = format!("SELECT {RELEASE_COLUMNS} FROM releases WHERE project_id = $1 ORDER BY id DESC");
@@ -106,7 +121,17 @@ fn project_view(p: ProjectRow, envs: &[EnvironmentRow]) -> ProjectView {
         environments: envs
             .iter()
             .filter(|e| e.project_id == p.id)
-            .map(|e| EnvironmentView { id: e.id, name: e.name.clone(), position: e.position as i32 })
+            .map(|e| EnvironmentView {
+                id: e.id,
+                name: e.name.clone(),
+                position: e.position as i32,
+                protection: Protection {
+                    // Only Ferry writes these columns, from validated values.
+                    deploy_role: Role::parse(&e.deploy_role).unwrap_or(Role::Admin),
+                    required_approvals: e.required_approvals,
+                    wait_minutes: e.wait_minutes,
+                },
+            })
             .collect(),
         id: p.id,
         slug: p.slug,

@@ -23,34 +23,64 @@ pub struct NewLogLine {
     pub text: String,
 }
 
+pub struct NewDeployment<'a> {
+    pub project_id: i64,
+    pub environment_id: i64,
+    pub release_id: i64,
+    pub kind: DeploymentKind,
+    pub steps: &'a [String],
+    pub requested_by: &'a str,
+    /// The requesting user, who may not approve it.
+    pub requested_by_id: Option<i64>,
+    pub state: DeploymentState,
+    pub not_before: Option<i64>,
+}
+
+impl<'a> NewDeployment<'a> {
+    /// A deployment that starts as soon as it can, asked for by `requested_by`.
+    pub fn queued(
+        (project_id, environment_id, release_id): (i64, i64, i64),
+        kind: DeploymentKind,
+        steps: &'a [String],
+        requested_by: &'a str,
+    ) -> Self {
+        Self {
+            project_id,
+            environment_id,
+            release_id,
+            kind,
+            steps,
+            requested_by,
+            requested_by_id: None,
+            state: DeploymentState::Queued,
+            not_before: None,
+        }
+    }
+}
+
 const STEP_COLUMNS: &str = "deployment_id, position, name, state, started_at, finished_at, exit_code";
 
 impl Store {
-    /// Records a queued deployment and its steps in one transaction.
-    pub async fn create_deployment(
-        &self,
-        project_id: i64,
-        environment_id: i64,
-        release_id: i64,
-        kind: DeploymentKind,
-        steps: &[String],
-        requested_by: &str,
-    ) -> StoreResult<DeploymentView> {
+    /// Records a new deployment (queued, or awaiting approval) and its steps in one
+    /// transaction.
+    pub async fn create_deployment(&self, new: &NewDeployment<'_>) -> StoreResult<DeploymentView> {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO deployments (project_id, environment_id, release_id, state, created_at, kind, requested_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            "INSERT INTO deployments (project_id, environment_id, release_id, state, created_at, kind, requested_by, \
+             requested_by_id, not_before) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
-        .bind(project_id)
-        .bind(environment_id)
-        .bind(release_id)
-        .bind(DeploymentState::Queued.as_str())
+        .bind(new.project_id)
+        .bind(new.environment_id)
+        .bind(new.release_id)
+        .bind(new.state.as_str())
         .bind(now_millis())
-        .bind(kind.as_str())
-        .bind(requested_by)
+        .bind(new.kind.as_str())
+        .bind(new.requested_by)
+        .bind(new.requested_by_id)
+        .bind(new.not_before)
         .fetch_one(&mut *tx)
         .await?;
-        for (position, name) in steps.iter().enumerate() {
+        for (position, name) in new.steps.iter().enumerate() {
             sqlx::query("INSERT INTO steps (deployment_id, position, name, state) VALUES ($1, $2, $3, $4)")
                 .bind(id)
                 .bind(position as i64)

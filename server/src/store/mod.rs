@@ -1,6 +1,7 @@
 //! The store: Ferry's state in SQLite (embedded default) or PostgreSQL, behind one
 //! set of queries over sqlx's `Any` driver. Times are stored as Unix milliseconds.
 
+mod approvals;
 mod audit;
 mod catalog;
 mod deployments;
@@ -21,7 +22,7 @@ use sqlx::AnyPool;
 pub use audit::{AuditFilter, NewAudit};
 pub use catalog::is_unique_violation;
 pub use catalog::{NewProject, NewRelease};
-pub use deployments::{NewLogLine, StepChange};
+pub use deployments::{NewDeployment, NewLogLine, StepChange};
 pub use reports::FinishedDeployment;
 pub use rows::ReleaseRow;
 pub use tokens::{NewToken, TokenRow};

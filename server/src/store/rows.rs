@@ -21,6 +21,9 @@ pub struct EnvironmentRow {
     pub project_id: i64,
     pub name: String,
     pub position: i64,
+    pub deploy_role: String,
+    pub required_approvals: i64,
+    pub wait_minutes: i64,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -65,11 +68,12 @@ pub struct DeploymentRow {
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
     pub requested_by: Option<String>,
+    pub not_before: Option<i64>,
 }
 
 pub const DEPLOYMENT_SELECT: &str = "SELECT d.id, d.kind, d.project_id, p.slug AS project, d.environment_id, \
     e.name AS environment, d.release_id, r.version AS release_version, d.state, d.reason, \
-    d.created_at, d.started_at, d.finished_at, d.requested_by \
+    d.created_at, d.started_at, d.finished_at, d.requested_by, d.not_before \
     FROM deployments d JOIN projects p ON p.id = d.project_id \
     JOIN environments e ON e.id = d.environment_id JOIN releases r ON r.id = d.release_id";
 
@@ -91,6 +95,7 @@ impl DeploymentRow {
             started_at: self.started_at.map(to_time),
             finished_at: self.finished_at.map(to_time),
             requested_by: self.requested_by,
+            not_before: self.not_before.map(to_time),
         }
     }
 }

@@ -2,16 +2,19 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use ferry_app::error::AppError;
-use ferry_app::model::{DeployRequest, DeploymentDetail, DeploymentView, HistoryFilter, PromotionPreview};
+use ferry_app::model::{
+    Decision, DeployRequest, DeploymentDetail, DeploymentView, EnvironmentView, HistoryFilter, PromotionPreview,
+    Protection,
+};
 
 use super::ApiResult;
 use crate::auth::Caller;
 use crate::error::HttpError;
 use crate::http::extract::{Json, Path, Query};
-use crate::services::gate;
+use crate::services::{approvals, gate};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -20,6 +23,9 @@ pub fn router() -> Router<AppState> {
         .route("/deployments/preview", post(preview_deployment))
         .route("/deployments/{id}", get(get_deployment))
         .route("/deployments/{id}/cancel", post(cancel_deployment))
+        .route("/deployments/{id}/approve", post(approve_deployment))
+        .route("/deployments/{id}/reject", post(reject_deployment))
+        .route("/projects/{slug}/environments/{environment}/protection", put(protect_environment))
         .route("/rollbacks", post(create_rollback))
         .route("/rollbacks/preview", post(preview_rollback))
 }
@@ -83,4 +89,40 @@ pub async fn list_deployments(
     responses((status = 200, body = DeploymentDetail), (status = 404, body = AppError)))]
 pub async fn get_deployment(State(s): State<AppState>, c: Caller, Path(id): Path<i64>) -> ApiResult<DeploymentDetail> {
     Ok(axum::Json(gate::deployment_detail(&s, &c, id).await?))
+}
+
+/// Approves a deployment waiting for approvals; the last approval needed queues it.
+#[utoipa::path(post, path = "/api/v1/deployments/{id}/approve", params(("id" = i64, Path)), request_body = Decision,
+    responses((status = 200, body = DeploymentView), (status = 403, body = AppError), (status = 409, body = AppError)))]
+pub async fn approve_deployment(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    Json(body): Json<Decision>,
+) -> ApiResult<DeploymentView> {
+    Ok(axum::Json(approvals::decide(&s, &c, id, true, body.comment.as_deref()).await?))
+}
+
+/// Rejects a deployment waiting for approvals: it is cancelled with the reason.
+#[utoipa::path(post, path = "/api/v1/deployments/{id}/reject", params(("id" = i64, Path)), request_body = Decision,
+    responses((status = 200, body = DeploymentView), (status = 403, body = AppError), (status = 409, body = AppError)))]
+pub async fn reject_deployment(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    Json(body): Json<Decision>,
+) -> ApiResult<DeploymentView> {
+    Ok(axum::Json(approvals::decide(&s, &c, id, false, body.comment.as_deref()).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/projects/{slug}/environments/{environment}/protection",
+    params(("slug" = String, Path), ("environment" = String, Path)), request_body = Protection,
+    responses((status = 200, body = EnvironmentView), (status = 400, body = AppError), (status = 403, body = AppError)))]
+pub async fn protect_environment(
+    State(s): State<AppState>,
+    c: Caller,
+    Path((slug, environment)): Path<(String, String)>,
+    Json(body): Json<Protection>,
+) -> ApiResult<EnvironmentView> {
+    Ok(axum::Json(approvals::protect(&s, &c, &slug, &environment, body).await?))
 }
