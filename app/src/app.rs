@@ -12,7 +12,7 @@ use crate::model::{Me, UserView};
 use crate::routes::sign_in::{reload, SignInPage};
 use crate::routes::{
     account::AccountPage, deployment::DeploymentPage, history::HistoryPage, insights::InsightsPage, matrix::MatrixPage,
-    release::ReleasePage,
+    release::ReleasePage, settings::SettingsPage,
 };
 use crate::server_fns::{load_me, sign_out};
 
@@ -70,6 +70,7 @@ fn Shell(user: UserView, local_mode: bool) -> impl IntoView {
                     <Route path=path!("/history") view=HistoryPage />
                     <Route path=path!("/insights") view=InsightsPage />
                     <Route path=path!("/releases/:id") view=ReleasePage />
+                    <Route path=path!("/projects/:slug/settings") view=SettingsPage />
                     <Route path=path!("/account") view=move || view! { <AccountPage user=account_user.clone() /> } />
                 </Routes>
             </main>

@@ -35,3 +35,48 @@ test("sign in with the company's SSO and get the mapped role", async ({ browser 
   expect(refused.status()).toBe(403);
   await other.context.close();
 });
+
+test("production needs an approval: set in settings, asked by a deployer, given by the admin", async ({ page, browser, request }) => {
+  // Protect production in the settings page; a value out of range is named by its field.
+  await page.goto("/projects/hello-web/settings");
+  const production = page.locator('tr[data-env="production"]');
+  await production.getByLabel("Approvals for production").fill("11");
+  await production.getByRole("button", { name: "Save" }).click();
+  await expect(production.locator(".field-error")).toContainText("between 0 and 10");
+  await production.getByLabel("Approvals for production").fill("1");
+  await production.getByRole("button", { name: "Save" }).click();
+  await expect(production.getByRole("status")).toContainText("saved");
+
+  // 1.1.0 runs in staging, so it may go to production.
+  const matrix = await (await request.get("/api/v1/matrix")).json();
+  const release = matrix.rows[0].releases.find((r: any) => r.version === "1.1.0");
+  for (const environment of ["development", "staging"]) {
+    const started = await request.post("/api/v1/deployments", {
+      data: { project: "hello-web", release_id: release.id, environment },
+    });
+    expect(started.status()).toBe(202);
+    const id = (await started.json()).id;
+    await expect.poll(async () => (await (await request.get(`/api/v1/deployments/${id}`)).json()).deployment.state, {
+      timeout: 60_000,
+    }).toBe("succeeded");
+  }
+
+  // A deployer asks; the dialog says production is protected.
+  const { context, page: dev } = await signInWithSso(browser, "dev-sam");
+  await dev.locator('section.project[data-project="hello-web"] td.cell[data-env="staging"]').getByRole("button", { name: /Promote/ }).click();
+  await expect(dev.getByTestId("protected")).toContainText("1 approval(s)");
+  await dev.getByRole("button", { name: "Confirm promotion" }).click();
+  await expect(dev).toHaveURL(/\/deployments\/\d+$/);
+  await expect(dev.getByTestId("deployment-state")).toHaveAttribute("data-state", "awaiting_approval");
+  await expect(dev.locator("section.approval")).toContainText("can approve: admin");
+  await expect(dev.getByRole("button", { name: "Approve" })).toHaveCount(0);
+  const url = dev.url();
+  await context.close();
+
+  // The admin approves; the deployment runs.
+  await page.goto(url);
+  await page.locator("section.approval").getByLabel("Comment").fill("ship it");
+  await page.getByRole("button", { name: "Approve" }).click();
+  await expect(page.locator("section.approval li")).toContainText("admin ✓ approved");
+  await expect(page.getByTestId("deployment-state")).toHaveAttribute("data-state", "succeeded", { timeout: 60_000 });
+});

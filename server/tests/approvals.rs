@@ -31,7 +31,9 @@ async fn shop(app: &TestApp) -> i64 {
 async fn production_needs_a_maintainer_and_someone_elses_approval() {
     let app = spawn_app().await;
     let release = shop(&app).await;
-    let (s, env) = protect(&app, "production", json!({"deploy_role": "maintainer", "required_approvals": 1, "wait_minutes": 0})).await;
+    let (s, env) =
+        protect(&app, "production", json!({"deploy_role": "maintainer", "required_approvals": 1, "wait_minutes": 0}))
+            .await;
     assert_eq!(s, 200, "{env}");
     assert_eq!(env["protection"]["required_approvals"], 1);
     let to_production = json!({"project": "shop", "release_id": release, "environment": "production"});
@@ -46,11 +48,15 @@ async fn production_needs_a_maintainer_and_someone_elses_approval() {
     assert_eq!(s, 202, "{waiting}");
     assert_eq!(waiting["state"], "awaiting_approval");
     let id = waiting["id"].as_i64().unwrap();
-    let detail: Value = mia.get(format!("{}/api/v1/deployments/{id}", app.base)).send().await.unwrap().json().await.unwrap();
+    let detail: Value =
+        mia.get(format!("{}/api/v1/deployments/{id}", app.base)).send().await.unwrap().json().await.unwrap();
     let approval = &detail["approval"];
     assert_eq!(approval["required"], 1);
     let approvers: Vec<&str> = approval["approvers"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
-    assert!(approvers.contains(&"admin") && !approvers.contains(&"mia") && !approvers.contains(&"dan"), "{approvers:?}");
+    assert!(
+        approvers.contains(&"admin") && !approvers.contains(&"mia") && !approvers.contains(&"dan"),
+        "{approvers:?}"
+    );
     assert_eq!(approval["you_may_decide"], false, "not for the requester");
     let (_, notifications) = app.get("/api/v1/notifications").await;
     assert_eq!(notifications["items"][0]["kind"], "approval_requested");
@@ -76,7 +82,8 @@ async fn production_needs_a_maintainer_and_someone_elses_approval() {
     // A rejection cancels, with the reason.
     let (_, second) = call(&mia, &app, "/api/v1/deployments", to_production.clone()).await;
     let second = second["id"].as_i64().unwrap();
-    let (s, rejected) = app.post(&format!("/api/v1/deployments/{second}/reject"), json!({"comment": "not today"})).await;
+    let (s, rejected) =
+        app.post(&format!("/api/v1/deployments/{second}/reject"), json!({"comment": "not today"})).await;
     assert_eq!(s, 200);
     assert_eq!(rejected["state"], "cancelled");
     assert_eq!(rejected["reason"], "rejected by admin: not today");
@@ -100,11 +107,14 @@ async fn production_needs_a_maintainer_and_someone_elses_approval() {
 async fn the_wait_timer_holds_an_approved_deployment_and_a_cancel_ends_the_wait() {
     let app = spawn_app().await;
     let release = shop(&app).await;
-    let (s, _) = protect(&app, "production", json!({"deploy_role": "deployer", "required_approvals": 0, "wait_minutes": 5})).await;
+    let (s, _) =
+        protect(&app, "production", json!({"deploy_role": "deployer", "required_approvals": 0, "wait_minutes": 5}))
+            .await;
     assert_eq!(s, 200);
     let started = deploy(&app, "shop", release, "production").await;
     let (_, detail) = app.get(&format!("/api/v1/deployments/{started}")).await;
-    let not_before = chrono::DateTime::parse_from_rfc3339(detail["deployment"]["not_before"].as_str().unwrap()).unwrap();
+    let not_before =
+        chrono::DateTime::parse_from_rfc3339(detail["deployment"]["not_before"].as_str().unwrap()).unwrap();
     let wait = not_before.signed_duration_since(chrono::Utc::now()).num_seconds();
     assert!((290..=300).contains(&wait), "starts in about 5 minutes, not {wait}s");
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -129,7 +139,8 @@ async fn protection_settings_are_checked_and_kept_for_maintainers() {
         assert_error(s, &b, 400, "bad_request");
         assert!(b["message"].as_str().unwrap().contains(field), "{field}: {b}");
     }
-    let (s, b) = protect(&app, "moon", json!({"deploy_role": "deployer", "required_approvals": 0, "wait_minutes": 0})).await;
+    let (s, b) =
+        protect(&app, "moon", json!({"deploy_role": "deployer", "required_approvals": 0, "wait_minutes": 0})).await;
     assert_error(s, &b, 404, "not_found");
     let dan = app.client_as("dan", Role::Deployer).await;
     let url = format!("{}/api/v1/projects/shop/environments/production/protection", app.base);

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use crate::model::{DeploymentState, StepState};
 
+pub mod approval;
 pub mod log_view;
 pub mod notifications;
 pub mod promote;
@@ -17,6 +18,7 @@ pub fn StateBadge(#[prop(into)] state: Signal<String>) -> impl IntoView {
         "failed" => "✗",
         "running" => "◐",
         "cancelled" | "skipped" => "–",
+        "awaiting_approval" => "⏸",
         _ => "…",
     };
     view! {

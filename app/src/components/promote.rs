@@ -106,8 +106,21 @@ pub fn PromoteDialog(promotion: Promotion, error: RwSignal<Option<String>>) -> i
                 Some(v) => format!("Replaces {v}, live in {} now.", p.environment),
                 None => format!("Nothing is deployed in {} yet.", p.environment),
             };
+            let guard = &p.protection;
+            let protected = (guard.required_approvals > 0 || guard.wait_minutes > 0).then(|| {
+                let mut rules = Vec::new();
+                if guard.required_approvals > 0 {
+                    rules.push(format!("{} approval(s) from someone else", guard.required_approvals));
+                }
+                if guard.wait_minutes > 0 {
+                    rules.push(format!("a {} min wait", guard.wait_minutes));
+                }
+                let text = format!("🔒 {} is protected: it starts after {}.", p.environment, rules.join(" and "));
+                view! { <p class="protected-note" data-testid="protected">{text}</p> }
+            });
             view! {
                 <p>{replaces}</p>
+                {protected}
                 {p.blocked.map(|why| view! { <p class="error" role="alert" data-testid="blocked">{why}</p> })}
                 {commit_list("Commits it brings", p.added)}
                 {commit_list("Commits it takes back", p.removed)}

@@ -27,6 +27,9 @@ pub enum EventPayload {
 
 /// What the server sends on the websocket: first a hello with the newest sequence
 /// number, then events.
+// Messages live only while being sent or read; boxing the event would cost an
+// allocation each for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LiveMessage {

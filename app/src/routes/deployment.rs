@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 
+use crate::components::approval::ApprovalPanel;
 use crate::components::log_view::LogView;
 use crate::components::{deployment_state_text, format_duration, format_time, step_state_text, StateBadge};
 use crate::live::{deployment_supersedes, on_live_event, step_supersedes};
@@ -88,6 +89,7 @@ pub fn DeploymentPage() -> impl IntoView {
     view! {
         {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         {move || detail.with(|d| d.as_ref().map(header))}
+        <ApprovalPanel detail />
         <div class="timeline-grid">
             <ol class="timeline" role="list" aria-label="Steps">
                 {move || detail.with(|d| d.as_ref().map(|d| steps(d, now.get(), selected)))}
@@ -124,6 +126,8 @@ fn header(d: &DeploymentDetail) -> impl IntoView {
         </h1>
         <p class="muted" data-testid="deployment-state" data-state=deployment_state_text(dep.state)>
             {format!("{} · queued {}", dep.project, format_time(dep.created_at))}
+            {dep.requested_by.clone().map(|who| format!(" by {who}"))}
+            {dep.not_before.filter(|_| !dep.state.is_terminal()).map(|at| format!(" · starts {}", format_time(at)))}
             {dep.reason.clone().map(|r| format!(" · {r}"))}
         </p>
     }

@@ -114,7 +114,12 @@ fn ProjectMatrix(row: MatrixRow, error: RwSignal<Option<String>>) -> impl IntoVi
         .collect_view();
     view! {
         <section class="project" data-project=row.project.slug.clone()>
-            <h2>{row.project.name.clone()}</h2>
+            <h2>
+                {row.project.name.clone()}
+                " "
+                <a class="settings-link" href=format!("/projects/{}/settings", row.project.slug)
+                    aria-label=format!("Settings of {}", row.project.name)>"⚙ settings"</a>
+            </h2>
             <table class="matrix" role="grid" aria-label=format!("{} environments", row.project.name)>
                 <thead><tr>{header}</tr></thead>
                 <tbody><tr>{cells}</tr></tbody>

@@ -6,4 +6,5 @@ pub mod history;
 pub mod insights;
 pub mod matrix;
 pub mod release;
+pub mod settings;
 pub mod sign_in;
