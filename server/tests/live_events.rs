@@ -84,3 +84,34 @@ async fn a_bad_resume_point_is_a_client_error() {
     let anonymous = reqwest::get(format!("{}/ws", app.base)).await.unwrap();
     assert_eq!(anonymous.status().as_u16(), 401, "only signed-in callers get events");
 }
+
+#[tokio::test]
+async fn the_live_stream_carries_only_projects_the_caller_may_view() {
+    let app = common::spawn_app().await;
+    let (open, _) = app.hello_project("open").await;
+    let (closed, _) = app.hello_project("closed").await;
+    let outsider = app.user("outsider", ferry_app::model::Role::None).await;
+    let membership = json!({"user_id": outsider, "role": "viewer"});
+    let set = app.client.put(format!("{}/api/v1/projects/open/members", app.base)).json(&membership).send().await.unwrap();
+    assert_eq!(set.status().as_u16(), 204);
+    let token = common::issue_token(&app.running.state.store, outsider, &ferry_app::model::TokenScope::ALL, None).await;
+    let mut request = app.ws_request("/ws").await;
+    request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut socket, _) = connect_async(request).await.unwrap();
+    assert_eq!(next_message(&mut socket).await["type"], "hello");
+
+    let hidden = common::deploy(&app, "closed", closed, "development").await;
+    app.wait_finished(hidden).await;
+    let shown = common::deploy(&app, "open", open, "development").await;
+    app.wait_finished(shown).await;
+    // Everything up to the open project's outcome arrives, and nothing of the other.
+    loop {
+        let message = next_message(&mut socket).await;
+        let payload = &message["payload"];
+        let deployment = payload["deployment_id"].as_i64().or(payload["id"].as_i64().filter(|_| payload["event"] == "deployment"));
+        assert_ne!(deployment, Some(hidden), "an event of the hidden project: {message}");
+        if payload["event"] == "deployment" && payload["id"] == shown && payload["state"] == "succeeded" {
+            break;
+        }
+    }
+}

@@ -140,6 +140,19 @@ async fn tampered_expired_and_signed_out_sessions_are_refused() {
     let (s, _) = third.get("/api/v1/matrix").await;
     assert_eq!(s, 401);
 
+    // The absolute timeout: signed in long ago, however active since.
+    let fourth = app.sign_in("admin", ADMIN_PASSWORD).await;
+    let seen = chrono::Utc::now().timestamp_millis();
+    let old = format!(r#"{{"signed_in":{{"user_id":1,"since":1,"seen":{seen}}}}}"#);
+    sqlx::query("UPDATE sessions SET data = $1 WHERE id_hash IN (SELECT id_hash FROM sessions ORDER BY rowid DESC LIMIT 1)")
+        .bind(old)
+        .execute(&db)
+        .await
+        .unwrap();
+    let (s, b) = fourth.get("/api/v1/matrix").await;
+    assert_error(s, &b, 401, "unauthenticated");
+    assert!(b["message"].as_str().unwrap().contains("expired"), "{b}");
+
     let (s, _) = first.post("/auth/logout-everywhere", json!({})).await;
     assert_eq!(s, 204);
     let (s, b) = second.get("/api/v1/matrix").await;
