@@ -8,11 +8,11 @@ use leptos_router::path;
 
 use crate::components::notifications::NotificationBell;
 use crate::live::LiveFeed;
-use crate::model::{Me, UserView};
+use crate::model::{Me, Role, UserView};
 use crate::routes::sign_in::{reload, SignInPage};
 use crate::routes::{
-    account::AccountPage, deployment::DeploymentPage, history::HistoryPage, insights::InsightsPage, matrix::MatrixPage,
-    release::ReleasePage, settings::SettingsPage,
+    account::AccountPage, audit::AuditPage, deployment::DeploymentPage, history::HistoryPage, insights::InsightsPage,
+    matrix::MatrixPage, release::ReleasePage, settings::SettingsPage, users::UsersPage,
 };
 use crate::server_fns::{load_me, sign_out};
 
@@ -47,6 +47,10 @@ fn Shell(user: UserView, local_mode: bool) -> impl IntoView {
                     <a href="/">"Environments"</a>
                     <a href="/history">"History"</a>
                     <a href="/insights">"Insights"</a>
+                    {(user.role == Role::Admin).then(|| view! {
+                        <a href="/users">"Users"</a>
+                        <a href="/audit">"Audit"</a>
+                    })}
                 </nav>
                 <NotificationBell />
                 <span
@@ -71,6 +75,8 @@ fn Shell(user: UserView, local_mode: bool) -> impl IntoView {
                     <Route path=path!("/insights") view=InsightsPage />
                     <Route path=path!("/releases/:id") view=ReleasePage />
                     <Route path=path!("/projects/:slug/settings") view=SettingsPage />
+                    <Route path=path!("/users") view=UsersPage />
+                    <Route path=path!("/audit") view=AuditPage />
                     <Route path=path!("/account") view=move || view! { <AccountPage user=account_user.clone() /> } />
                 </Routes>
             </main>

@@ -9,8 +9,9 @@ use leptos::prelude::use_context;
 
 use crate::error::AppError;
 use crate::model::{
-    CreateToken, CreatedToken, DeployRequest, DeploymentDetail, DeploymentView, EnvironmentView, HistoryFilter,
-    Insights, Matrix, Me, NotificationList, PasswordSignIn, PromotionPreview, Protection, ReleaseDetail, TokenView,
+    AuditEntry, AuditQuery, CreateToken, CreatedToken, DeployRequest, DeploymentDetail, DeploymentView,
+    EnvironmentView, HistoryFilter, Insights, Matrix, Me, NotificationList, PasswordSignIn, PromotionPreview,
+    Protection, ReleaseDetail, Role, TokenView, UserView,
 };
 
 #[async_trait]
@@ -35,6 +36,9 @@ pub trait Backend: Send + Sync + 'static {
     async fn rollback(&self, request: DeployRequest) -> Result<DeploymentView, AppError>;
     async fn cancel(&self, id: i64) -> Result<DeploymentView, AppError>;
     async fn history(&self, filter: HistoryFilter) -> Result<Vec<DeploymentView>, AppError>;
+    async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, AppError>;
+    async fn users(&self) -> Result<Vec<UserView>, AppError>;
+    async fn set_role(&self, id: i64, role: Role) -> Result<UserView, AppError>;
     async fn decide(&self, id: i64, approve: bool, comment: Option<String>) -> Result<DeploymentView, AppError>;
     async fn protect(
         &self,

@@ -5,8 +5,9 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 use crate::model::{
-    CreateToken, CreatedToken, DeploymentDetail, DeploymentView, EnvironmentView, HistoryFilter, Insights, Matrix, Me,
-    NotificationList, PromotionPreview, Protection, ReleaseDetail, TokenView,
+    AuditEntry, AuditQuery, CreateToken, CreatedToken, DeploymentDetail, DeploymentView, EnvironmentView,
+    HistoryFilter, Insights, Matrix, Me, NotificationList, PromotionPreview, Protection, ReleaseDetail, Role,
+    TokenView, UserView,
 };
 
 /// Who is signed in, and how one can sign in.
@@ -132,4 +133,21 @@ pub async fn protect_environment(
     protection: Protection,
 ) -> Result<EnvironmentView, AppError> {
     crate::backend::backend()?.protect(project, environment, protection).await
+}
+
+/// A page of the audit log (administrators).
+#[server(prefix = "/rpc", endpoint = "load_audit")]
+pub async fn load_audit(query: AuditQuery) -> Result<Vec<AuditEntry>, AppError> {
+    crate::backend::backend()?.audit(query).await
+}
+
+#[server(prefix = "/rpc", endpoint = "load_users")]
+pub async fn load_users() -> Result<Vec<UserView>, AppError> {
+    crate::backend::backend()?.users().await
+}
+
+/// Sets a user's global role (administrators).
+#[server(prefix = "/rpc", endpoint = "set_user_role")]
+pub async fn set_user_role(id: i64, role: Role) -> Result<UserView, AppError> {
+    crate::backend::backend()?.set_role(id, role).await
 }

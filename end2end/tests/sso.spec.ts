@@ -80,3 +80,27 @@ test("production needs an approval: set in settings, asked by a deployer, given 
   await expect(page.locator("section.approval li")).toContainText("admin ✓ approved");
   await expect(page.getByTestId("deployment-state")).toHaveAttribute("data-state", "succeeded", { timeout: 60_000 });
 });
+
+test("an administrator changes a role and finds it in the audit log", async ({ page, request }) => {
+  await page.goto("/users");
+  const visitor = page.locator('tr[data-user="visitor"]');
+  await expect(visitor).toContainText("oidc:sso");
+  await visitor.getByLabel("Role of visitor").selectOption("deployer");
+  await expect(page.locator("main").getByRole("status")).toHaveText("visitor is now deployer");
+
+  await page.getByRole("link", { name: "Audit" }).click();
+  await page.getByLabel("Action").fill("user.role");
+  await page.getByRole("button", { name: "Filter" }).click();
+  const rows = page.locator("table.audit tbody tr");
+  await expect(rows.first()).toContainText("visitor");
+  await expect(rows.first()).toContainText('"after":"deployer"');
+  for (const action of await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-action")))) {
+    expect(action).toBe("user.role");
+  }
+  const href = (await page.getByRole("link", { name: "Export JSON lines" }).getAttribute("href")) || "";
+  expect(href).toContain("format=jsonl");
+  const exported = await (await request.get(href)).text();
+  const lines = exported.trim().split("\n").map((l) => JSON.parse(l));
+  expect(lines.length).toBeGreaterThan(0);
+  expect(lines.every((l) => l.action === "user.role")).toBe(true);
+});

@@ -6,14 +6,15 @@ use async_trait::async_trait;
 use ferry_app::backend::Backend;
 use ferry_app::error::AppError;
 use ferry_app::model::{
-    CreateToken, CreatedToken, DeployRequest, DeploymentDetail, DeploymentView, EnvironmentView, HistoryFilter,
-    Insights, Matrix, Me, NotificationList, PasswordSignIn, PromotionPreview, Protection, ReleaseDetail, TokenView,
+    AuditEntry, AuditQuery, CreateToken, CreatedToken, DeployRequest, DeploymentDetail, DeploymentView,
+    EnvironmentView, HistoryFilter, Insights, Matrix, Me, NotificationList, PasswordSignIn, PromotionPreview,
+    Protection, ReleaseDetail, Role, TokenView, UserView,
 };
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
 use crate::auth::{flows, Caller};
-use crate::services::{approvals, gate, tokens};
+use crate::services::{approvals, audit, gate, people, tokens};
 use crate::state::AppState;
 
 pub struct ServerBackend {
@@ -85,6 +86,18 @@ impl Backend for ServerBackend {
 
     async fn revoke_token(&self, id: i64) -> Result<(), AppError> {
         self.run(|s, c| tokens::revoke(s, c, id)).await
+    }
+
+    async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, AppError> {
+        self.run(|s, c| async move { audit::list(s, c, &query).await }).await
+    }
+
+    async fn users(&self) -> Result<Vec<UserView>, AppError> {
+        self.run(people::users).await
+    }
+
+    async fn set_role(&self, id: i64, role: Role) -> Result<UserView, AppError> {
+        self.run(|s, c| people::set_role(s, c, id, role)).await
     }
 
     async fn decide(&self, id: i64, approve: bool, comment: Option<String>) -> Result<DeploymentView, AppError> {

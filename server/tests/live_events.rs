@@ -92,7 +92,8 @@ async fn the_live_stream_carries_only_projects_the_caller_may_view() {
     let (closed, _) = app.hello_project("closed").await;
     let outsider = app.user("outsider", ferry_app::model::Role::None).await;
     let membership = json!({"user_id": outsider, "role": "viewer"});
-    let set = app.client.put(format!("{}/api/v1/projects/open/members", app.base)).json(&membership).send().await.unwrap();
+    let set =
+        app.client.put(format!("{}/api/v1/projects/open/members", app.base)).json(&membership).send().await.unwrap();
     assert_eq!(set.status().as_u16(), 204);
     let token = common::issue_token(&app.running.state.store, outsider, &ferry_app::model::TokenScope::ALL, None).await;
     let mut request = app.ws_request("/ws").await;
@@ -108,7 +109,8 @@ async fn the_live_stream_carries_only_projects_the_caller_may_view() {
     loop {
         let message = next_message(&mut socket).await;
         let payload = &message["payload"];
-        let deployment = payload["deployment_id"].as_i64().or(payload["id"].as_i64().filter(|_| payload["event"] == "deployment"));
+        let deployment =
+            payload["deployment_id"].as_i64().or(payload["id"].as_i64().filter(|_| payload["event"] == "deployment"));
         assert_ne!(deployment, Some(hidden), "an event of the hidden project: {message}");
         if payload["event"] == "deployment" && payload["id"] == shown && payload["state"] == "succeeded" {
             break;

@@ -144,11 +144,13 @@ async fn tampered_expired_and_signed_out_sessions_are_refused() {
     let fourth = app.sign_in("admin", ADMIN_PASSWORD).await;
     let seen = chrono::Utc::now().timestamp_millis();
     let old = format!(r#"{{"signed_in":{{"user_id":1,"since":1,"seen":{seen}}}}}"#);
-    sqlx::query("UPDATE sessions SET data = $1 WHERE id_hash IN (SELECT id_hash FROM sessions ORDER BY rowid DESC LIMIT 1)")
-        .bind(old)
-        .execute(&db)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE sessions SET data = $1 WHERE id_hash IN (SELECT id_hash FROM sessions ORDER BY rowid DESC LIMIT 1)",
+    )
+    .bind(old)
+    .execute(&db)
+    .await
+    .unwrap();
     let (s, b) = fourth.get("/api/v1/matrix").await;
     assert_error(s, &b, 401, "unauthenticated");
     assert!(b["message"].as_str().unwrap().contains("expired"), "{b}");

@@ -176,3 +176,17 @@ pub struct AuditEntry {
     pub detail: serde_json::Value,
     pub address: Option<String>,
 }
+
+/// Which audit entries to list, newest first; every field narrows the list.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AuditQuery {
+    pub actor: Option<String>,
+    /// e.g. `deployment.start`, `token.create`, `sign_in.failed`.
+    pub action: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Entries older than this id (the next page).
+    pub before: Option<i64>,
+    /// 1-1000, default 100.
+    pub limit: Option<i64>,
+}

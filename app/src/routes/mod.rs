@@ -1,6 +1,7 @@
 //! One page per file.
 
 pub mod account;
+pub mod audit;
 pub mod deployment;
 pub mod history;
 pub mod insights;
@@ -8,3 +9,4 @@ pub mod matrix;
 pub mod release;
 pub mod settings;
 pub mod sign_in;
+pub mod users;

@@ -1,10 +1,14 @@
-//! Writing the audit log. An entry that cannot be written is logged as an error
+//! Writing and reading the audit log. An entry that cannot be written is logged as an error
 //! rather than undoing the change it describes, which has already happened.
 
+use ferry_app::error::AppError;
+use ferry_app::model::{AuditEntry, AuditQuery, Role};
 use serde_json::Value;
 
 use crate::auth::Caller;
-use crate::store::{NewAudit, Store};
+use crate::error::OrInternal;
+use crate::state::AppState;
+use crate::store::{AuditFilter, NewAudit, Store};
 
 /// Records that `caller` did `action` to `target`.
 pub async fn record(store: &Store, caller: &Caller, action: &str, target: &str, detail: Value) {
@@ -35,3 +39,42 @@ async fn write(store: &Store, entry: NewAudit<'_>) {
         tracing::error!(%error, action, "cannot write the audit log");
     }
 }
+
+fn filter(query: &AuditQuery) -> Result<AuditFilter, AppError> {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(AppError::bad_request("limit: must be between 1 and 1000"));
+    }
+    Ok(AuditFilter {
+        actor: query.actor.clone().filter(|a| !a.is_empty()),
+        action: query.action.clone().filter(|a| !a.is_empty()),
+        since: query.since.map(|t| t.timestamp_millis()),
+        until: query.until.map(|t| t.timestamp_millis()),
+        before: query.before,
+        limit,
+    })
+}
+
+/// One page of the audit log, for administrators.
+pub async fn list(s: &AppState, c: &Caller, query: &AuditQuery) -> Result<Vec<AuditEntry>, AppError> {
+    c.require_global(Role::Admin, "reading the audit log")?;
+    s.store.audit(&filter(query)?).await.or_internal("reading the audit log")
+}
+
+/// Every entry that matches, for export.
+pub async fn export(s: &AppState, c: &Caller, query: &AuditQuery) -> Result<Vec<AuditEntry>, AppError> {
+    c.require_global(Role::Admin, "reading the audit log")?;
+    let mut filter = AuditFilter { limit: EXPORT_PAGE, ..filter(query)? };
+    let mut all = Vec::new();
+    loop {
+        let page = s.store.audit(&filter).await.or_internal("reading the audit log")?;
+        let full = page.len() as i64 == EXPORT_PAGE;
+        filter.before = page.last().map(|e| e.id);
+        all.extend(page);
+        if !full {
+            return Ok(all);
+        }
+    }
+}
+
+const EXPORT_PAGE: i64 = 1000;

@@ -10,6 +10,7 @@ mod execution;
 pub mod gate;
 pub mod insights;
 pub mod notifier;
+pub mod people;
 pub mod promotion;
 pub mod recorder;
 pub mod tokens;

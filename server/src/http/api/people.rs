@@ -5,14 +5,13 @@ use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::Router;
 use ferry_app::error::AppError;
-use ferry_app::model::{MemberView, Role, SetMembership, SetRole, UserView};
-use serde_json::json;
+use ferry_app::model::{MemberView, SetMembership, SetRole, UserView};
 
 use super::ApiResult;
 use crate::auth::Caller;
-use crate::error::{HttpError, OrInternal};
+use crate::error::HttpError;
 use crate::http::extract::{Json, Path};
-use crate::services::{audit, gate};
+use crate::services::people;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -24,8 +23,7 @@ pub fn router() -> Router<AppState> {
 
 #[utoipa::path(get, path = "/api/v1/users", responses((status = 200, body = [UserView]), (status = 403, body = AppError)))]
 pub async fn list_users(State(s): State<AppState>, c: Caller) -> ApiResult<Vec<UserView>> {
-    c.require_global(Role::Maintainer, "listing users")?;
-    Ok(axum::Json(s.store.users().await.or_internal("listing users")?.iter().map(|u| u.view()).collect()))
+    Ok(axum::Json(people::users(&s, &c).await?))
 }
 
 #[utoipa::path(put, path = "/api/v1/users/{id}/role", params(("id" = i64, Path)), request_body = SetRole,
@@ -36,17 +34,7 @@ pub async fn set_role(
     Path(id): Path<i64>,
     Json(body): Json<SetRole>,
 ) -> ApiResult<UserView> {
-    c.require_global(Role::Admin, "changing a user's role")?;
-    let user = s.store.user(id).await.or_internal("loading a user")?;
-    let user = user.ok_or_else(|| AppError::not_found(format!("no user {id}")))?;
-    if user.id == c.user_id && body.role < Role::Admin {
-        return Err(AppError::conflict("you cannot take away your own administrator role").into());
-    }
-    s.store.set_user_role(id, body.role).await.or_internal("setting a role")?;
-    let detail = json!({"before": user.role, "after": body.role.as_str()});
-    audit::record(&s.store, &c, "user.role", &user.login, detail).await;
-    let user = s.store.user(id).await.or_internal("loading a user")?.ok_or_else(AppError::internal)?;
-    Ok(axum::Json(user.view()))
+    Ok(axum::Json(people::set_role(&s, &c, id, body.role).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/projects/{slug}/members", params(("slug" = String, Path)),
@@ -56,9 +44,7 @@ pub async fn list_members(
     c: Caller,
     Path(slug): Path<String>,
 ) -> ApiResult<Vec<MemberView>> {
-    let project = gate::project(&s, &c, &slug, Role::Viewer, "listing members").await?;
-    let members = s.store.project_members(project.id).await.or_internal("listing members")?;
-    Ok(axum::Json(members.into_iter().map(|(user, role)| MemberView { user: user.view(), role }).collect()))
+    Ok(axum::Json(people::members(&s, &c, &slug).await?))
 }
 
 #[utoipa::path(put, path = "/api/v1/projects/{slug}/members", params(("slug" = String, Path)), request_body = SetMembership,
@@ -69,13 +55,6 @@ pub async fn set_member(
     Path(slug): Path<String>,
     Json(body): Json<SetMembership>,
 ) -> Result<StatusCode, HttpError> {
-    let project = gate::project(&s, &c, &slug, Role::Maintainer, "managing members").await?;
-    // Nobody hands out more than they have.
-    c.require(project.id, body.role, "granting this role")?;
-    let user = s.store.user(body.user_id).await.or_internal("loading a user")?;
-    let user = user.ok_or_else(|| AppError::not_found(format!("no user {}", body.user_id)))?;
-    s.store.set_membership(user.id, project.id, body.role).await.or_internal("setting a membership")?;
-    let detail = json!({"user": user.login, "role": body.role.as_str()});
-    audit::record(&s.store, &c, "membership.set", &slug, detail).await;
+    people::set_member(&s, &c, &slug, &body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
