@@ -27,7 +27,13 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("Ferry is running at http://{}", running.addr);
+    match &config.public_url {
+        Some(url) => println!("Ferry is running at http://{} (public address {url})", running.addr),
+        None => println!("Ferry is running at http://{}", running.addr),
+    }
+    if running.state.providers.is_empty() && config.password_sign_in {
+        println!("Local mode: sign in as `admin`. Forgot its password? Restart with FERRY_ADMIN_PASSWORD=… to set one.");
+    }
     tokio::select! {
         result = running.server => {
             eprintln!("ferry: the server stopped: {result:?}");
