@@ -32,7 +32,9 @@ async fn main() -> ExitCode {
         None => println!("Ferry is running at http://{}", running.addr),
     }
     if running.state.providers.is_empty() && config.password_sign_in {
-        println!("Local mode: sign in as `admin`. Forgot its password? Restart with FERRY_ADMIN_PASSWORD=… to set one.");
+        println!(
+            "Local mode: sign in as `admin`. Forgot its password? Restart with FERRY_ADMIN_PASSWORD=… to set one."
+        );
     }
     tokio::select! {
         result = running.server => {

@@ -219,3 +219,58 @@ async fn api_tokens_are_shown_once_scoped_pinned_and_revocable() {
         assert!(actions.iter().any(|a| a == expected), "{expected} missing from {actions:?}");
     }
 }
+
+#[tokio::test]
+async fn each_role_meets_the_same_rules_through_the_server_functions() {
+    let app = spawn_app().await;
+    let (release, _) = app.hello_project("rpc").await;
+    let done = common::deploy(&app, "rpc", release, "development").await;
+    app.wait_finished(done).await;
+    let target = app.user("target", Role::Viewer).await.to_string();
+    let (release, done) = (release.to_string(), done.to_string());
+    let to_dev = [("project", "rpc"), ("release_id", release.as_str()), ("environment", "development")];
+    let preview = [to_dev[0], to_dev[1], to_dev[2], ("rollback", "false")];
+    let protection = [
+        ("project", "rpc"),
+        ("environment", "production"),
+        ("protection[deploy_role]", "deployer"),
+        ("protection[required_approvals]", "0"),
+        ("protection[wait_minutes]", "0"),
+    ];
+    // (server function, its form, the least role that may call it)
+    let calls: Vec<(&str, Vec<(&str, &str)>, Role)> = vec![
+        ("load_matrix", vec![], Role::None),
+        ("load_tokens", vec![], Role::None),
+        ("load_deployment", vec![("id", done.as_str())], Role::Viewer),
+        ("load_release", vec![("id", release.as_str())], Role::Viewer),
+        ("load_insights", vec![("project", "rpc"), ("days", "30")], Role::Viewer),
+        ("preview_promotion", preview.to_vec(), Role::Viewer),
+        ("start_deployment", to_dev.to_vec(), Role::Deployer),
+        ("start_rollback", to_dev.to_vec(), Role::Deployer),
+        ("cancel_deployment", vec![("id", done.as_str())], Role::Deployer),
+        ("decide_deployment", vec![("id", done.as_str()), ("approve", "true")], Role::Deployer),
+        ("protect_environment", protection.to_vec(), Role::Maintainer),
+        ("load_users", vec![], Role::Maintainer),
+        ("set_user_role", vec![("id", target.as_str()), ("role", "viewer")], Role::Admin),
+        ("load_audit", vec![("query[limit]", "10")], Role::Admin),
+    ];
+    for role in Role::ALL {
+        let login = format!("rpc-{}", role.as_str());
+        app.local_user(&login, "password-123", role).await;
+        let browser = app.sign_in(&login, "password-123").await;
+        for (name, form, least) in &calls {
+            let (status, body) = browser.server_fn(name, form).await;
+            if role >= *least {
+                assert!(status != 401 && status != 403 && status < 500, "{role:?} may call {name}: {status} {body}");
+            } else {
+                assert_eq!(status, 403, "{role:?} must not call {name}: {body}");
+                assert_eq!(body["error"], "forbidden");
+            }
+        }
+        for state in ["running", "queued"] {
+            for d in app.get(&format!("/api/v1/deployments?state={state}")).await.1.as_array().unwrap() {
+                app.wait_finished(d["id"].as_i64().unwrap()).await;
+            }
+        }
+    }
+}

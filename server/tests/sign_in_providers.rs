@@ -118,9 +118,10 @@ async fn me(app: &TestApp, cookie: &str) -> Value {
 
 #[tokio::test]
 async fn github_gitlab_and_oidc_sign_people_in_with_their_roles() {
-    let w = world(octocat(&["acme", "acme-ops"]), |p| {
+    let w = world(octocat(&["acme", "acme-ops", "acme/release-managers"]), |p| {
         p[0].allowed_organizations = vec!["acme".into()];
-        p[0].role_map.insert("acme-ops".into(), ferry_app::model::Role::Deployer);
+        p[0].role_map.insert("acme-ops".into(), ferry_app::model::Role::Viewer);
+        p[0].role_map.insert("acme/release-managers".into(), ferry_app::model::Role::Deployer);
         p[1].role_map.insert("acme-ops".into(), ferry_app::model::Role::Maintainer);
         p[2].role_map.insert("acme-ops".into(), ferry_app::model::Role::Viewer);
     })
@@ -158,6 +159,7 @@ async fn github_gitlab_and_oidc_sign_people_in_with_their_roles() {
         assert!(fake.problems().is_empty(), "{:?}", fake.problems());
     }
     assert!(w.github.calls().contains(&"/user/orgs".to_string()));
+    assert!(w.github.calls().contains(&"/user/teams".to_string()), "teams map to roles too");
     let (_, log) = w.app.get("/api/v1/audit?action=sign_in").await;
     let methods: Vec<&str> = log.as_array().unwrap().iter().map(|e| e["detail"]["method"].as_str().unwrap()).collect();
     assert_eq!(methods, ["github", "sso", "gitlab", "github"]);

@@ -88,6 +88,7 @@ impl FakeProvider {
             .route("/api/v3/user", get(github_user))
             .route("/api/v3/user/emails", get(github_emails))
             .route("/api/v3/user/orgs", get(github_orgs))
+            .route("/api/v3/user/teams", get(github_teams))
             .route("/oauth/authorize", get(authorize))
             .route("/oauth/token", post(token))
             .route("/api/v4/user", get(gitlab_user))
@@ -280,8 +281,23 @@ async fn github_orgs(State(shared): Shared, headers: HeaderMap) -> Response {
     if let Err(r) = api_call(&mut s, &headers, "/user/orgs") {
         return *r;
     }
-    Json(Value::Array(s.user.groups.iter().enumerate().map(|(i, g)| json!({"login": g, "id": i})).collect()))
-        .into_response()
+    let orgs = s.user.groups.iter().filter(|g| !g.contains('/')).enumerate().map(|(i, g)| json!({"login": g, "id": i}));
+    Json(Value::Array(orgs.collect())).into_response()
+}
+
+/// Teams are the groups written `org/team`.
+async fn github_teams(State(shared): Shared, headers: HeaderMap) -> Response {
+    let mut s = shared.lock().unwrap();
+    if let Err(r) = api_call(&mut s, &headers, "/user/teams") {
+        return *r;
+    }
+    let teams = s
+        .user
+        .groups
+        .iter()
+        .filter_map(|g| g.split_once('/'))
+        .map(|(org, team)| json!({"id": 1, "slug": team, "name": team, "organization": {"login": org, "id": 2}}));
+    Json(Value::Array(teams.collect())).into_response()
 }
 
 async fn gitlab_user(State(shared): Shared, headers: HeaderMap) -> Response {

@@ -55,6 +55,12 @@ struct GithubOrg {
 }
 
 #[derive(Deserialize)]
+struct GithubTeam {
+    slug: String,
+    organization: GithubOrg,
+}
+
+#[derive(Deserialize)]
 struct GitlabUser {
     id: i64,
     username: String,
@@ -91,8 +97,11 @@ async fn github(
     let emails: Vec<GithubEmail> = get(http, &format!("{api}/user/emails"), token, true).await.unwrap_or_default();
     let primary = emails.into_iter().find(|e| e.primary && e.verified);
     let groups = if settings.needs_groups() {
+        // Organisations by name, teams as `org/team-slug`.
         let orgs: Vec<GithubOrg> = get(http, &format!("{api}/user/orgs?per_page=100"), token, true).await?;
-        orgs.into_iter().map(|o| o.login).collect()
+        let teams: Vec<GithubTeam> = get(http, &format!("{api}/user/teams?per_page=100"), token, true).await?;
+        let teams = teams.into_iter().map(|t| format!("{}/{}", t.organization.login, t.slug));
+        orgs.into_iter().map(|o| o.login).chain(teams).collect()
     } else {
         Vec::new()
     };

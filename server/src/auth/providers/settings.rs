@@ -45,8 +45,9 @@ pub struct ProviderSettings {
     pub allowed_email_domains: Vec<String>,
     /// OIDC: the ID-token claim listing the user's groups [default: groups].
     pub groups_claim: Option<String>,
-    /// Groups (OIDC group claim values, GitHub organisations, GitLab group paths) to
-    /// Ferry roles; the highest match becomes the user's role at each sign-in.
+    /// Groups (OIDC group claim values, GitHub organisations and `org/team` teams,
+    /// GitLab group paths) to Ferry roles; the highest match becomes the user's role
+    /// at each sign-in.
     #[serde(default)]
     pub role_map: BTreeMap<String, Role>,
     /// The role of a new user no `role_map` entry matches [default: viewer].
