@@ -19,7 +19,7 @@ cargo test --quiet
 
 build_spa
 info "building the server for the end-to-end tests"
-cargo build --quiet -p ferry-server
+cargo build --quiet -p ferry-server -p ferry-agent
 
 info "end-to-end tests (Chromium)"
 (cd end2end && npx playwright test)

@@ -11,8 +11,8 @@ use crate::live::LiveFeed;
 use crate::model::{Me, Role, UserView};
 use crate::routes::sign_in::{reload, SignInPage};
 use crate::routes::{
-    account::AccountPage, audit::AuditPage, deployment::DeploymentPage, history::HistoryPage, insights::InsightsPage,
-    matrix::MatrixPage, release::ReleasePage, settings::SettingsPage, users::UsersPage,
+    account::AccountPage, agents::AgentsPage, audit::AuditPage, deployment::DeploymentPage, history::HistoryPage,
+    insights::InsightsPage, matrix::MatrixPage, release::ReleasePage, settings::SettingsPage, users::UsersPage,
 };
 use crate::server_fns::{load_me, sign_out};
 
@@ -33,6 +33,7 @@ pub fn App(feed: LiveFeed) -> impl IntoView {
 fn Shell(user: UserView, local_mode: bool) -> impl IntoView {
     let connected = expect_context::<LiveFeed>().connected;
     let account_user = user.clone();
+    let admin = user.role == Role::Admin;
     let leave = move |_| {
         spawn_local(async move {
             let _ = sign_out().await;
@@ -47,6 +48,7 @@ fn Shell(user: UserView, local_mode: bool) -> impl IntoView {
                     <a href="/">"Environments"</a>
                     <a href="/history">"History"</a>
                     <a href="/insights">"Insights"</a>
+                    <a href="/agents">"Agents"</a>
                     {(user.role == Role::Admin).then(|| view! {
                         <a href="/users">"Users"</a>
                         <a href="/audit">"Audit"</a>
@@ -76,6 +78,7 @@ fn Shell(user: UserView, local_mode: bool) -> impl IntoView {
                     <Route path=path!("/releases/:id") view=ReleasePage />
                     <Route path=path!("/projects/:slug/settings") view=SettingsPage />
                     <Route path=path!("/users") view=UsersPage />
+                    <Route path=path!("/agents") view=move || view! { <AgentsPage admin /> } />
                     <Route path=path!("/audit") view=AuditPage />
                     <Route path=path!("/account") view=move || view! { <AccountPage user=account_user.clone() /> } />
                 </Routes>

@@ -9,9 +9,9 @@ use leptos::prelude::use_context;
 
 use crate::error::AppError;
 use crate::model::{
-    AuditEntry, AuditQuery, CreateToken, CreatedToken, DeployRequest, DeploymentDetail, DeploymentView,
-    EnvironmentView, HistoryFilter, Insights, Matrix, Me, NotificationList, PasswordSignIn, PromotionPreview,
-    Protection, ReleaseDetail, Role, TokenView, UserView,
+    AgentRegistration, AgentView, AuditEntry, AuditQuery, CreateToken, CreatedToken, DeployRequest, DeploymentDetail,
+    DeploymentView, EnvironmentView, HistoryFilter, Insights, Matrix, Me, NotificationList, PasswordSignIn,
+    PromotionPreview, Protection, ReleaseDetail, Role, TokenView, UserView,
 };
 
 #[async_trait]
@@ -39,6 +39,15 @@ pub trait Backend: Send + Sync + 'static {
     async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, AppError>;
     async fn users(&self) -> Result<Vec<UserView>, AppError>;
     async fn set_role(&self, id: i64, role: Role) -> Result<UserView, AppError>;
+    async fn agents(&self) -> Result<Vec<AgentView>, AppError>;
+    async fn register_agent(&self) -> Result<AgentRegistration, AppError>;
+    async fn revoke_agent(&self, id: i64) -> Result<(), AppError>;
+    async fn select_agents(
+        &self,
+        project: String,
+        environment: String,
+        selector: String,
+    ) -> Result<EnvironmentView, AppError>;
     async fn decide(&self, id: i64, approve: bool, comment: Option<String>) -> Result<DeploymentView, AppError>;
     async fn protect(
         &self,

@@ -5,9 +5,9 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 use crate::model::{
-    AuditEntry, AuditQuery, CreateToken, CreatedToken, DeploymentDetail, DeploymentView, EnvironmentView,
-    HistoryFilter, Insights, Matrix, Me, NotificationList, PromotionPreview, Protection, ReleaseDetail, Role,
-    TokenView, UserView,
+    AgentRegistration, AgentView, AuditEntry, AuditQuery, CreateToken, CreatedToken, DeploymentDetail, DeploymentView,
+    EnvironmentView, HistoryFilter, Insights, Matrix, Me, NotificationList, PromotionPreview, Protection,
+    ReleaseDetail, Role, TokenView, UserView,
 };
 
 /// Who is signed in, and how one can sign in.
@@ -150,4 +150,30 @@ pub async fn load_users() -> Result<Vec<UserView>, AppError> {
 #[server(prefix = "/rpc", endpoint = "set_user_role")]
 pub async fn set_user_role(id: i64, role: Role) -> Result<UserView, AppError> {
     crate::backend::backend()?.set_role(id, role).await
+}
+
+#[server(prefix = "/rpc", endpoint = "load_agents")]
+pub async fn load_agents() -> Result<Vec<AgentView>, AppError> {
+    crate::backend::backend()?.agents().await
+}
+
+/// A one-time token to register a new agent with (administrators).
+#[server(prefix = "/rpc", endpoint = "register_agent")]
+pub async fn register_agent() -> Result<AgentRegistration, AppError> {
+    crate::backend::backend()?.register_agent().await
+}
+
+#[server(prefix = "/rpc", endpoint = "revoke_agent")]
+pub async fn revoke_agent(id: i64) -> Result<(), AppError> {
+    crate::backend::backend()?.revoke_agent(id).await
+}
+
+/// Chooses the agents an environment deploys to, by label.
+#[server(prefix = "/rpc", endpoint = "select_agents")]
+pub async fn select_agents(
+    project: String,
+    environment: String,
+    selector: String,
+) -> Result<EnvironmentView, AppError> {
+    crate::backend::backend()?.select_agents(project, environment, selector).await
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -18,7 +19,8 @@ use crate::states::{DeploymentState, LogStream, StepState};
 const FETCH_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// What the executor reports, in order, for the server to record and broadcast.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum RunnerEvent {
     StepStarted { index: usize },
     Log { index: usize, stream: LogStream, text: String },
@@ -26,7 +28,7 @@ pub enum RunnerEvent {
 }
 
 /// How the whole deployment ended.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
     pub state: DeploymentState,
     pub reason: Option<String>,

@@ -18,6 +18,8 @@ pub mod plan;
 #[cfg(feature = "runtime")]
 pub mod process;
 #[cfg(feature = "runtime")]
+pub mod protocol;
+#[cfg(feature = "runtime")]
 pub mod release_dir;
 
 pub use states::{DeploymentState, LogStream, StepState};

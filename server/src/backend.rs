@@ -6,13 +6,14 @@ use async_trait::async_trait;
 use ferry_app::backend::Backend;
 use ferry_app::error::AppError;
 use ferry_app::model::{
-    AuditEntry, AuditQuery, CreateToken, CreatedToken, DeployRequest, DeploymentDetail, DeploymentView,
-    EnvironmentView, HistoryFilter, Insights, Matrix, Me, NotificationList, PasswordSignIn, PromotionPreview,
-    Protection, ReleaseDetail, Role, TokenView, UserView,
+    AgentRegistration, AgentView, AuditEntry, AuditQuery, CreateToken, CreatedToken, DeployRequest, DeploymentDetail,
+    DeploymentView, EnvironmentView, HistoryFilter, Insights, Matrix, Me, NotificationList, PasswordSignIn,
+    PromotionPreview, Protection, ReleaseDetail, Role, TokenView, UserView,
 };
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
+use crate::agents;
 use crate::auth::{flows, Caller};
 use crate::services::{approvals, audit, gate, people, tokens};
 use crate::state::AppState;
@@ -86,6 +87,27 @@ impl Backend for ServerBackend {
 
     async fn revoke_token(&self, id: i64) -> Result<(), AppError> {
         self.run(|s, c| tokens::revoke(s, c, id)).await
+    }
+
+    async fn agents(&self) -> Result<Vec<AgentView>, AppError> {
+        self.run(agents::list).await
+    }
+
+    async fn register_agent(&self) -> Result<AgentRegistration, AppError> {
+        self.run(agents::create_registration).await
+    }
+
+    async fn revoke_agent(&self, id: i64) -> Result<(), AppError> {
+        self.run(|s, c| agents::revoke(s, c, id)).await
+    }
+
+    async fn select_agents(
+        &self,
+        project: String,
+        environment: String,
+        selector: String,
+    ) -> Result<EnvironmentView, AppError> {
+        self.run(|s, c| async move { agents::select(s, c, &project, &environment, &selector).await }).await
     }
 
     async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, AppError> {

@@ -62,6 +62,8 @@ pub struct Config {
     pub password_sign_in: bool,
     /// Sign-in providers (`[[sign_in]]` tables): GitHub, GitLab or any OIDC provider.
     pub sign_in: Vec<ProviderSettings>,
+    /// A deployment fails when its agent stays disconnected this long.
+    pub agent_grace_seconds: u64,
 }
 
 impl Default for Config {
@@ -79,6 +81,7 @@ impl Default for Config {
             session_max_hours: 7 * 24,
             password_sign_in: true,
             sign_in: Vec::new(),
+            agent_grace_seconds: 60,
         }
     }
 }

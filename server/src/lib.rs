@@ -1,6 +1,7 @@
 //! The Ferry server: configuration, store, event bus, deployment services and the
 //! HTTP surface. `main.rs` only parses arguments and calls `start`.
 
+pub mod agents;
 pub mod auth;
 pub mod backend;
 pub mod config;
@@ -39,10 +40,11 @@ pub async fn start(config: &Config) -> Result<Running, String> {
     let store = Store::connect(&config.database_url()).await.map_err(|e| format!("cannot open the database: {e}"))?;
     let bus = EventBus::new(store.clone());
     let metrics = Arc::new(Metrics::default());
-    let deployer = Deployer::new(store.clone(), bus.clone(), metrics.clone(), data_dir.join("targets"));
+    let agents = agents::AgentHub::new(std::time::Duration::from_secs(config.agent_grace_seconds));
+    let deployer = Deployer::new(store.clone(), bus.clone(), metrics.clone(), data_dir.join("targets"), agents.clone());
     let auth = Arc::new(AuthSettings::from_config(config));
     let providers = auth::providers::Providers::new(&config.sign_in, config.public_url.as_deref())?;
-    let state = AppState { store, bus, deployer, metrics, auth, providers };
+    let state = AppState { store, bus, deployer, metrics, auth, providers, agents };
 
     if config.password_sign_in {
         let generated = auth::passwords::ensure_admin(&state.store, config.admin_password.as_deref())

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::agents::AgentHub;
 use crate::auth::providers::Providers;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
@@ -16,6 +17,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub auth: Arc<AuthSettings>,
     pub providers: Providers,
+    pub agents: AgentHub,
 }
 
 /// How people sign in and how long sessions last.

@@ -220,6 +220,9 @@ async fn api_tokens_are_shown_once_scoped_pinned_and_revocable() {
     }
 }
 
+/// A server function's arguments as form fields.
+type Form<'a> = Vec<(&'a str, &'a str)>;
+
 #[tokio::test]
 async fn each_role_meets_the_same_rules_through_the_server_functions() {
     let app = spawn_app().await;
@@ -238,7 +241,7 @@ async fn each_role_meets_the_same_rules_through_the_server_functions() {
         ("protection[wait_minutes]", "0"),
     ];
     // (server function, its form, the least role that may call it)
-    let calls: Vec<(&str, Vec<(&str, &str)>, Role)> = vec![
+    let calls: Vec<(&str, Form, Role)> = vec![
         ("load_matrix", vec![], Role::None),
         ("load_tokens", vec![], Role::None),
         ("load_deployment", vec![("id", done.as_str())], Role::Viewer),

@@ -24,6 +24,9 @@ pub struct EnvironmentView {
     pub name: String,
     pub position: i32,
     pub protection: Protection,
+    /// The agents it deploys to, by label (`env=staging,role=web`); empty: the agent
+    /// built into the server.
+    pub agent_selector: String,
 }
 
 /// How an environment is protected: who may deploy to it, how many people must

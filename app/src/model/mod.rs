@@ -2,6 +2,7 @@
 //! functions and the websocket all speak these.
 
 mod access;
+mod agents;
 mod catalog;
 mod deployments;
 mod events;
@@ -10,6 +11,7 @@ mod matrix;
 mod notifications;
 
 pub use access::*;
+pub use agents::*;
 pub use catalog::*;
 pub use deployments::*;
 pub use events::*;

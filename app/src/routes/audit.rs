@@ -54,7 +54,10 @@ pub fn AuditPage() -> impl IntoView {
     fetch(None);
     // Follows the filter fields as they are typed.
     let export = move || {
-        (actor.track(), action.track(), since.track(), until.track());
+        actor.track();
+        action.track();
+        since.track();
+        until.track();
         let q = query(None);
         let mut url = String::from("/api/v1/audit?format=jsonl");
         for (key, value) in [("actor", q.actor), ("action", q.action)] {

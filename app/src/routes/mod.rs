@@ -1,6 +1,7 @@
 //! One page per file.
 
 pub mod account;
+pub mod agents;
 pub mod audit;
 pub mod deployment;
 pub mod history;

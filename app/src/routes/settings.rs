@@ -6,7 +6,7 @@ use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 
 use crate::model::{EnvironmentView, ProjectView, Protection, Role};
-use crate::server_fns::{load_matrix, protect_environment};
+use crate::server_fns::{load_matrix, protect_environment, select_agents};
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
@@ -29,6 +29,7 @@ pub fn SettingsPage() -> impl IntoView {
         {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         {move || project.get().map(|p| {
             let slug = p.slug.clone();
+            let targets = p.environments.iter().map(|env| view! { <AgentsRow slug=slug.clone() env=env.clone() /> }).collect_view();
             view! {
                 <h1>{format!("{} settings", p.name)}</h1>
                 <h2>"Protected environments"</h2>
@@ -38,6 +39,13 @@ pub fn SettingsPage() -> impl IntoView {
                     <tbody>
                         {p.environments.into_iter().map(|env| view! { <ProtectionRow slug=slug.clone() env /> }).collect_view()}
                     </tbody>
+                </table>
+                <h2>"Where each environment deploys"</h2>
+                <p class="muted">"Agents whose labels match every " <code>"key=value"</code>
+                    " (comma separated); empty: the agent built into the server. See the " <a href="/agents">"Agents"</a> " page."</p>
+                <table class="settings">
+                    <thead><tr><th>"Environment"</th><th>"Agent labels"</th><th></th></tr></thead>
+                    <tbody>{targets}</tbody>
                 </table>
             }
         })}
@@ -116,6 +124,42 @@ fn ProtectionRow(slug: String, env: EnvironmentView) -> impl IntoView {
                 <button class="action" on:click=save>"Save"</button>
                 {move || saved.get().then(|| view! { <span class="muted" role="status">" saved"</span> })}
                 {move || problem.get().filter(|(f, _)| f.is_empty()).map(|(_, m)| view! { <p class="error" role="alert">{m}</p> })}
+            </td>
+        </tr>
+    }
+}
+
+#[component]
+fn AgentsRow(slug: String, env: EnvironmentView) -> impl IntoView {
+    let selector = RwSignal::new(env.agent_selector.clone());
+    let problem = RwSignal::new(None::<String>);
+    let saved = RwSignal::new(false);
+    let name = env.name.clone();
+    let save = move |_| {
+        saved.set(false);
+        let (slug, name) = (slug.clone(), name.clone());
+        spawn_local(async move {
+            match select_agents(slug, name, selector.get_untracked()).await {
+                Ok(updated) => {
+                    selector.set(updated.agent_selector);
+                    problem.set(None);
+                    saved.set(true);
+                }
+                Err(e) => problem.set(Some(e.message.trim_start_matches("selector: ").to_string())),
+            }
+        });
+    };
+    view! {
+        <tr data-env=env.name.clone()>
+            <th scope="row">{env.name.clone()}</th>
+            <td>
+                <input aria-label=format!("Agent labels for {}", env.name) placeholder="built-in agent" prop:value=selector
+                    on:input=move |ev| selector.set(event_target_value(&ev)) />
+                {move || problem.get().map(|m| view! { <span class="field-error" role="alert">{m}</span> })}
+            </td>
+            <td>
+                <button class="action" on:click=save>"Save"</button>
+                {move || saved.get().then(|| view! { <span class="muted" role="status">" saved"</span> })}
             </td>
         </tr>
     }

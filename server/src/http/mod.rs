@@ -41,6 +41,7 @@ pub fn router(state: AppState, site_dir: &Path) -> Router {
     Router::new()
         .merge(personal)
         .route("/api/openapi.json", get(openapi::document))
+        .route("/agent/ws", get(crate::agents::socket::upgrade))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .with_state(state)

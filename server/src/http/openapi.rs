@@ -42,7 +42,11 @@ use super::api;
         api::list_audit,
         api::approve_deployment,
         api::reject_deployment,
-        api::protect_environment
+        api::protect_environment,
+        api::list_agents,
+        api::create_agent_registration,
+        api::revoke_agent,
+        api::select_agents
     ),
     modifiers(&BearerToken),
     security(("api_token" = []))

@@ -16,6 +16,7 @@ use ferry_engine::plan::{plan, plan_rollback, DeploymentFacts, DeploymentPlan};
 use tokio_util::sync::CancellationToken;
 
 use super::{catalog, notifier, promotion};
+use crate::agents::AgentHub;
 use crate::error::OrInternal;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
@@ -48,11 +49,14 @@ pub struct Deployer {
     pub(super) cancels: Mutex<HashMap<i64, CancellationToken>>,
     /// Where targets live: `<targets>/<environment>/<project>/releases/<release>/`.
     pub(super) targets: PathBuf,
+    /// Agents on other hosts, for environments that select them.
+    pub(super) agents: AgentHub,
 }
 
 impl Deployer {
-    pub fn new(store: Store, bus: EventBus, metrics: Arc<Metrics>, targets: PathBuf) -> Arc<Self> {
-        Arc::new(Self { store, bus, metrics, locks: EnvironmentLocks::default(), cancels: Mutex::default(), targets })
+    pub fn new(store: Store, bus: EventBus, metrics: Arc<Metrics>, targets: PathBuf, agents: AgentHub) -> Arc<Self> {
+        let locks = EnvironmentLocks::default();
+        Arc::new(Self { store, bus, metrics, locks, cancels: Mutex::default(), targets, agents })
     }
 
     /// Deploys a release (also how it is promoted), if the lifecycle allows it. A

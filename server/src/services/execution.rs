@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use ferry_app::error::AppError;
 use ferry_app::model::{DeploymentKind, DeploymentState, DeploymentView};
-use ferry_engine::executor::{execute, Outcome};
+use ferry_engine::executor::{execute, Outcome, RunnerEvent};
+use ferry_engine::plan::DeploymentPlan;
 use ferry_engine::release_dir::ReleasePaths;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -126,6 +127,22 @@ impl Deployer {
                 return Ok(None);
             }
         };
+        // Which agent runs it: the built-in one, or the first online agent the
+        // environment's selector matches (idle ones first).
+        let selector =
+            project.environments.iter().find(|e| e.id == queued.environment_id).map(|e| e.agent_selector.clone());
+        let agent = match selector.filter(|s| !s.is_empty()) {
+            None => None,
+            Some(selector) => match self.agents.matching(&selector).into_iter().next() {
+                Some(found) => Some(found),
+                None => {
+                    let why = format!("no online agent matches `{selector}`");
+                    self.close_steps(queued.id).await?;
+                    self.transition(queued.id, DeploymentState::Queued, DeploymentState::Failed, Some(&why)).await?;
+                    return Ok(None);
+                }
+            },
+        };
         let transition =
             self.store.transition_deployment(queued.id, DeploymentState::Queued, DeploymentState::Running, None);
         match transition.await.or_internal("starting a deployment")? {
@@ -133,20 +150,69 @@ impl Deployer {
             None => return Ok(None), // cancelled while it waited
         }
 
-        let paths = ReleasePaths {
-            target_dir: self.target_dir(&queued.environment, &project.slug),
-            release_id: queued.release_id,
-            deployment_id: queued.id,
-        };
-        let before = paths.current_release();
         let (tx, rx) = mpsc::channel(1024);
         let names = plan.steps.iter().map(|s| s.name.clone()).collect();
         let recorder = Recorder::new(self.store.clone(), self.bus.clone(), self.metrics.clone(), queued.id, names);
         let recording = tokio::spawn(recorder.record(rx));
-        let outcome = execute(&plan, &paths, tx, cancel).await;
+        let result = match agent {
+            None => self.run_here(queued, &project.slug, &plan, tx, cancel).await,
+            Some((agent_id, name)) => {
+                tracing::info!(deployment = queued.id, agent = agent_id, name, "running on an agent");
+                self.store.set_deployment_agent(queued.id, agent_id).await.or_internal("recording the agent")?;
+                self.run_on_agent(queued, agent_id, &project.slug, plan, tx, cancel).await
+            }
+        };
         if let Err(e) = recording.await {
             tracing::error!(deployment = queued.id, error = %e, "recording stopped");
         }
-        Ok(Some(RunResult { outcome, before, moved: paths.current_release() != before }))
+        Ok(Some(result))
+    }
+
+    /// The built-in agent: the engine's executor in this process.
+    async fn run_here(
+        &self,
+        queued: &DeploymentView,
+        project: &str,
+        plan: &DeploymentPlan,
+        events: mpsc::Sender<RunnerEvent>,
+        cancel: CancellationToken,
+    ) -> RunResult {
+        let paths = ReleasePaths {
+            target_dir: self.target_dir(&queued.environment, project),
+            release_id: queued.release_id,
+            deployment_id: queued.id,
+        };
+        let before = paths.current_release();
+        let outcome = execute(plan, &paths, events, cancel).await;
+        RunResult { outcome, before, moved: paths.current_release() != before }
+    }
+
+    /// A remote agent: the plan goes over its websocket, the events come back.
+    async fn run_on_agent(
+        &self,
+        queued: &DeploymentView,
+        agent_id: i64,
+        project: &str,
+        plan: DeploymentPlan,
+        events: mpsc::Sender<RunnerEvent>,
+        cancel: CancellationToken,
+    ) -> RunResult {
+        let done = self.agents.run(agent_id, queued.id, project, queued.release_id, plan, events);
+        let hub = self.agents.clone();
+        let job = queued.id;
+        let forward_cancel = tokio::spawn(async move {
+            cancel.cancelled().await;
+            hub.cancel(job);
+        });
+        let result = done.await;
+        forward_cancel.abort();
+        match result {
+            Ok((outcome, before, moved)) => RunResult { outcome, before, moved },
+            Err(_) => RunResult {
+                outcome: Outcome { state: DeploymentState::Failed, reason: Some("the agent's job was lost".into()) },
+                before: None,
+                moved: false,
+            },
+        }
     }
 }

@@ -53,7 +53,7 @@ impl Store {
         let rows: Vec<ProjectRow> =
             sqlx::query_as("SELECT id, slug, name, repo_url FROM projects ORDER BY slug").fetch_all(&self.pool).await?;
         let envs: Vec<EnvironmentRow> = sqlx::query_as(
-            "SELECT id, project_id, name, position, deploy_role, required_approvals, wait_minutes \
+            "SELECT id, project_id, name, position, deploy_role, required_approvals, wait_minutes, agent_selector \
                  FROM environments ORDER BY project_id, position",
         )
         .fetch_all(&self.pool)
@@ -109,6 +109,15 @@ impl Store {
         Ok(())
     }
 
+    pub async fn set_agent_selector(&self, environment_id: i64, selector: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE environments SET agent_selector = $1 WHERE id = $2")
+            .bind(selector)
+            .bind(environment_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Newest first.
     pub async fn releases(&self, project_id: i64) -> StoreResult<Vec<ReleaseRow>> {
         let sql = format!("SELECT {RELEASE_COLUMNS} FROM releases WHERE project_id = $1 ORDER BY id DESC");
@@ -131,6 +140,7 @@ fn project_view(p: ProjectRow, envs: &[EnvironmentRow]) -> ProjectView {
                     required_approvals: e.required_approvals,
                     wait_minutes: e.wait_minutes,
                 },
+                agent_selector: e.agent_selector.clone(),
             })
             .collect(),
         id: p.id,

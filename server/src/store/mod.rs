@@ -1,6 +1,7 @@
 //! The store: Ferry's state in SQLite (embedded default) or PostgreSQL, behind one
 //! set of queries over sqlx's `Any` driver. Times are stored as Unix milliseconds.
 
+mod agents;
 mod approvals;
 mod audit;
 mod catalog;
@@ -19,6 +20,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::AnyPool;
 
+pub use agents::{AgentFacts, AgentRow};
 pub use audit::{AuditFilter, NewAudit};
 pub use catalog::is_unique_violation;
 pub use catalog::{NewProject, NewRelease};

@@ -24,6 +24,7 @@ pub struct EnvironmentRow {
     pub deploy_role: String,
     pub required_approvals: i64,
     pub wait_minutes: i64,
+    pub agent_selector: String,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

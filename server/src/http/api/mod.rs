@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1`, one module per resource. Every handler answers
 //! errors as `{error, message}` with a 4xx or 5xx status.
 
+mod agents;
 mod audit;
 mod deployments;
 mod feeds;
@@ -15,6 +16,7 @@ use ferry_app::error::AppError;
 use crate::error::HttpError;
 use crate::state::AppState;
 
+pub use agents::*;
 pub use audit::*;
 pub use deployments::*;
 pub use feeds::*;
@@ -34,5 +36,6 @@ pub fn router() -> Router<AppState> {
         .merge(tokens::router())
         .merge(people::router())
         .merge(audit::router())
+        .merge(agents::router())
         .fallback(|| async { HttpError(AppError::not_found("no such API endpoint")) })
 }

@@ -1,0 +1,254 @@
+//! The agent: connects out to the server's agent websocket (so the host needs no open
+//! port), registers with a one-time token or signs in with its credential, heartbeats,
+//! runs the deployments it is given with the engine's executor in
+//! `<workdir>/<project>/`, and reports every step event. Reports the server has not
+//! acknowledged are kept and sent again after a reconnect.
+
+pub mod outbox;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ferry_engine::executor::execute;
+use ferry_engine::plan::DeploymentPlan;
+use ferry_engine::protocol::{valid_label, AgentMessage, JobReport, ServerMessage, PROTOCOL_VERSION};
+use ferry_engine::release_dir::ReleasePaths;
+use futures::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+use outbox::Outbox;
+
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// The server's address, e.g. `http://ferry.internal:8080`.
+    pub server: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub workdir: PathBuf,
+    /// Needed only until the agent has its credential (kept in the workdir).
+    pub registration_token: Option<String>,
+}
+
+impl AgentConfig {
+    fn socket_url(&self) -> String {
+        let base = self.server.trim_end_matches('/');
+        let base = base.replacen("https://", "wss://", 1).replacen("http://", "ws://", 1);
+        format!("{base}/agent/ws")
+    }
+
+    fn credential_file(&self) -> PathBuf {
+        self.workdir.join(".ferry-agent-credential")
+    }
+}
+
+/// What the agent shares between its connection and its running jobs.
+#[derive(Default)]
+struct Shared {
+    outbox: Outbox,
+    /// The current connection's sender; `None` while disconnected (reports then wait
+    /// in the outbox).
+    sender: Mutex<Option<mpsc::UnboundedSender<AgentMessage>>>,
+    running: Mutex<HashMap<i64, CancellationToken>>,
+}
+
+impl Shared {
+    fn send(&self, message: AgentMessage) {
+        if let Some(sender) = self.sender.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            let _ = sender.send(message);
+        }
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<i64, CancellationToken>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+enum SessionEnd {
+    Lost(String),
+    Refused(String),
+    Stopped,
+}
+
+/// Runs until `stop` is cancelled, reconnecting with backoff (up to 10 s); an error
+/// when the server refuses the agent (a bad token or credential).
+pub async fn run(config: AgentConfig, stop: CancellationToken) -> Result<(), String> {
+    std::fs::create_dir_all(&config.workdir)
+        .map_err(|e| format!("cannot create the work directory {}: {e}", config.workdir.display()))?;
+    let shared = Arc::new(Shared::default());
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        match session(&config, &shared, &stop, &mut backoff).await {
+            SessionEnd::Stopped => return Ok(()),
+            SessionEnd::Refused(reason) => return Err(format!("the server refused this agent: {reason}")),
+            SessionEnd::Lost(why) => tracing::warn!(%why, retry_in = ?backoff, "connection to the server lost"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stop.cancelled() => return Ok(()),
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}
+
+fn hello(config: &AgentConfig) -> AgentMessage {
+    let credential = std::fs::read_to_string(config.credential_file()).ok().map(|c| c.trim().to_string());
+    AgentMessage::Hello {
+        protocol: PROTOCOL_VERSION,
+        name: config.name.clone(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        labels: config.labels.clone(),
+        registration_token: if credential.is_none() { config.registration_token.clone() } else { None },
+        credential,
+    }
+}
+
+async fn session(
+    config: &AgentConfig,
+    shared: &Arc<Shared>,
+    stop: &CancellationToken,
+    backoff: &mut Duration,
+) -> SessionEnd {
+    let (socket, _) = match tokio_tungstenite::connect_async(config.socket_url()).await {
+        Ok(connected) => connected,
+        Err(e) => return SessionEnd::Lost(e.to_string()),
+    };
+    let (mut write, mut read) = socket.split();
+    if let Err(e) = write.send(Message::Text(hello(config).to_json().into())).await {
+        return SessionEnd::Lost(e.to_string());
+    }
+    let heartbeat_seconds = match next_server_message(&mut read).await {
+        Some(ServerMessage::Welcome { agent_id, credential, heartbeat_seconds }) => {
+            if let Some(credential) = credential {
+                if let Err(e) = std::fs::write(config.credential_file(), credential) {
+                    return SessionEnd::Refused(format!("cannot keep the credential: {e}"));
+                }
+            }
+            tracing::info!(agent_id, "connected to the server");
+            *backoff = Duration::from_millis(250);
+            heartbeat_seconds.max(1)
+        }
+        Some(ServerMessage::Refused { reason }) => return SessionEnd::Refused(reason),
+        _ => return SessionEnd::Lost("no welcome from the server".into()),
+    };
+    let (tx, mut outgoing) = mpsc::unbounded_channel();
+    for pending in shared.outbox.pending() {
+        let _ = tx.send(pending);
+    }
+    *shared.sender.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+    let mut heartbeat = tokio::time::interval(Duration::from_secs(heartbeat_seconds));
+    let end = loop {
+        tokio::select! {
+            incoming = next_server_message(&mut read) => match incoming {
+                Some(message) => handle(config, shared, message),
+                None => break SessionEnd::Lost("the server closed the connection".into()),
+            },
+            Some(message) = outgoing.recv() => {
+                if let Err(e) = write.send(Message::Text(message.to_json().into())).await {
+                    // Not acknowledged, so it is still in the outbox for next time.
+                    break SessionEnd::Lost(e.to_string());
+                }
+            }
+            _ = heartbeat.tick() => {
+                let running = shared.running().keys().copied().collect();
+                if let Err(e) = write.send(Message::Text(AgentMessage::Heartbeat { running }.to_json().into())).await {
+                    break SessionEnd::Lost(e.to_string());
+                }
+            }
+            _ = stop.cancelled() => {
+                let _ = write.send(Message::Close(None)).await;
+                break SessionEnd::Stopped;
+            }
+        }
+    };
+    *shared.sender.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    end
+}
+
+type Reader = futures::stream::SplitStream<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+>;
+
+/// The next message the server sent; `None` when the connection ended. Messages this
+/// agent cannot read are logged and skipped.
+async fn next_server_message(read: &mut Reader) -> Option<ServerMessage> {
+    loop {
+        match read.next().await? {
+            Ok(Message::Text(text)) => match serde_json::from_str(&text) {
+                Ok(message) => return Some(message),
+                Err(e) => tracing::warn!(error = %e, "ignoring a message this agent does not understand"),
+            },
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+fn handle(config: &AgentConfig, shared: &Arc<Shared>, message: ServerMessage) {
+    match message {
+        ServerMessage::Run { job, project, release_id, plan } => {
+            start_job(config, shared, job, project, release_id, plan)
+        }
+        ServerMessage::Cancel { job } => {
+            if let Some(token) = shared.running().get(&job) {
+                token.cancel();
+            }
+        }
+        ServerMessage::Ack { job, seq } => shared.outbox.ack(job, seq),
+        ServerMessage::Welcome { .. } | ServerMessage::Refused { .. } => {}
+    }
+}
+
+fn start_job(
+    config: &AgentConfig,
+    shared: &Arc<Shared>,
+    job: i64,
+    project: String,
+    release_id: i64,
+    plan: DeploymentPlan,
+) {
+    let cancel = CancellationToken::new();
+    {
+        let mut running = shared.running();
+        // The server asks again after a reconnect; the job is already here.
+        if running.contains_key(&job) {
+            return;
+        }
+        running.insert(job, cancel.clone());
+    }
+    let shared = shared.clone();
+    let workdir = config.workdir.clone();
+    tokio::spawn(async move {
+        if !valid_label(&project) {
+            let outcome = ferry_engine::executor::Outcome {
+                state: ferry_engine::DeploymentState::Failed,
+                reason: Some(format!("the agent refuses the project name `{project}`")),
+            };
+            shared.send(shared.outbox.push(job, JobReport::Finished { outcome, before: None, moved: false }));
+            shared.running().remove(&job);
+            return;
+        }
+        let paths = ReleasePaths { target_dir: workdir.join(&project), release_id, deployment_id: job };
+        // The server planned with its own paths; on this host the target is here.
+        let mut plan = plan;
+        plan.env.insert("FERRY_TARGET_DIR".into(), paths.target_dir.display().to_string());
+        let before = paths.current_release();
+        let (tx, mut rx) = mpsc::channel(1024);
+        let forwarder = {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                while let Some(event) = rx.recv().await {
+                    shared.send(shared.outbox.push(job, JobReport::Step { event }));
+                }
+            })
+        };
+        let outcome = execute(&plan, &paths, tx, cancel).await;
+        let _ = forwarder.await;
+        let moved = paths.current_release() != before;
+        shared.send(shared.outbox.push(job, JobReport::Finished { outcome, before, moved }));
+        shared.running().remove(&job);
+    });
+}

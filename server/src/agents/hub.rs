@@ -1,0 +1,215 @@
+//! The connected agents and the jobs running on them. A job's reports are numbered;
+//! the hub passes each number on once (to the deployment's recorder) and acknowledges
+//! it, so reports the agent sends again after a reconnect are not recorded twice. A
+//! job whose agent stays away longer than the grace period fails with that reason.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ferry_engine::executor::{Outcome, RunnerEvent};
+use ferry_engine::plan::DeploymentPlan;
+use ferry_engine::protocol::{selector_matches, JobReport, ServerMessage};
+use ferry_engine::DeploymentState;
+use tokio::sync::{mpsc, oneshot};
+
+/// How a job on an agent ended: the outcome, and `current` before and whether it moved.
+pub type JobResult = (Outcome, Option<i64>, bool);
+
+struct Online {
+    /// Tells connections apart when an agent reconnects before its old one closed.
+    connection: u64,
+    sender: mpsc::UnboundedSender<ServerMessage>,
+    labels: BTreeMap<String, String>,
+    name: String,
+}
+
+struct Job {
+    agent_id: i64,
+    last_seq: u64,
+    events: mpsc::Sender<RunnerEvent>,
+    done: Option<oneshot::Sender<JobResult>>,
+    run: ServerMessage,
+}
+
+#[derive(Default)]
+struct State {
+    online: HashMap<i64, Online>,
+    offline_since: HashMap<i64, Instant>,
+    jobs: HashMap<i64, Job>,
+    next_connection: u64,
+}
+
+#[derive(Clone)]
+pub struct AgentHub {
+    state: Arc<Mutex<State>>,
+    grace: Duration,
+}
+
+impl AgentHub {
+    /// `grace`: how long a job waits for its agent to come back.
+    pub fn new(grace: Duration) -> Self {
+        let hub = Self { state: Arc::default(), grace };
+        let watchdog = hub.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1).min(watchdog.grace)).await;
+                watchdog.fail_abandoned_jobs();
+            }
+        });
+        hub
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// An agent connected; returns its connection number. Jobs it was running are
+    /// sent again (it ignores the ones it still has, and resends their reports).
+    pub fn connect(
+        &self,
+        agent_id: i64,
+        name: &str,
+        labels: BTreeMap<String, String>,
+        sender: mpsc::UnboundedSender<ServerMessage>,
+    ) -> u64 {
+        let mut state = self.lock();
+        state.next_connection += 1;
+        let connection = state.next_connection;
+        for job in state.jobs.values().filter(|j| j.agent_id == agent_id) {
+            let _ = sender.send(job.run.clone());
+        }
+        state.offline_since.remove(&agent_id);
+        state.online.insert(agent_id, Online { connection, sender, labels, name: name.to_string() });
+        connection
+    }
+
+    pub fn disconnect(&self, agent_id: i64, connection: u64) {
+        let mut state = self.lock();
+        if state.online.get(&agent_id).is_some_and(|o| o.connection == connection) {
+            state.online.remove(&agent_id);
+            state.offline_since.insert(agent_id, Instant::now());
+        }
+    }
+
+    /// Ends an agent's connection (it was revoked).
+    pub fn drop_agent(&self, agent_id: i64) {
+        let mut state = self.lock();
+        if state.online.remove(&agent_id).is_some() {
+            state.offline_since.insert(agent_id, Instant::now());
+        }
+    }
+
+    pub fn is_online(&self, agent_id: i64) -> bool {
+        self.lock().online.contains_key(&agent_id)
+    }
+
+    pub fn is_busy(&self, agent_id: i64) -> bool {
+        self.lock().jobs.values().any(|j| j.agent_id == agent_id)
+    }
+
+    /// The online agents `selector` matches, idle ones first, then by name.
+    pub fn matching(&self, selector: &str) -> Vec<(i64, String)> {
+        let state = self.lock();
+        let mut found: Vec<(bool, String, i64)> = state
+            .online
+            .iter()
+            .filter(|(_, o)| selector_matches(selector, &o.labels))
+            .map(|(id, o)| (state.jobs.values().any(|j| j.agent_id == *id), o.name.clone(), *id))
+            .collect();
+        found.sort();
+        found.into_iter().map(|(_, name, id)| (id, name)).collect()
+    }
+
+    /// Sends a deployment to an agent; its step events go to `events`, and the
+    /// returned receiver gets the result.
+    pub fn run(
+        &self,
+        agent_id: i64,
+        job: i64,
+        project: &str,
+        release_id: i64,
+        plan: DeploymentPlan,
+        events: mpsc::Sender<RunnerEvent>,
+    ) -> oneshot::Receiver<JobResult> {
+        let (done, result) = oneshot::channel();
+        let run = ServerMessage::Run { job, project: project.to_string(), release_id, plan };
+        let mut state = self.lock();
+        if let Some(online) = state.online.get(&agent_id) {
+            let _ = online.sender.send(run.clone());
+        } else {
+            state.offline_since.entry(agent_id).or_insert_with(Instant::now);
+        }
+        state.jobs.insert(job, Job { agent_id, last_seq: 0, events, done: Some(done), run });
+        result
+    }
+
+    pub fn cancel(&self, job: i64) {
+        let state = self.lock();
+        if let Some(online) = state.jobs.get(&job).and_then(|j| state.online.get(&j.agent_id)) {
+            let _ = online.sender.send(ServerMessage::Cancel { job });
+        }
+    }
+
+    /// A numbered report from an agent: passed on once, always acknowledged.
+    pub async fn report(&self, agent_id: i64, job: i64, seq: u64, report: JobReport) {
+        let forward = {
+            let mut state = self.lock();
+            let ack = |state: &State| {
+                if let Some(online) = state.online.get(&agent_id) {
+                    let _ = online.sender.send(ServerMessage::Ack { job, seq });
+                }
+            };
+            let Some(entry) = state.jobs.get_mut(&job).filter(|j| j.agent_id == agent_id) else {
+                // A resend of a job already finished (or never ours): acknowledge it.
+                ack(&state);
+                return;
+            };
+            if seq <= entry.last_seq {
+                ack(&state);
+                return;
+            }
+            if seq != entry.last_seq + 1 {
+                tracing::warn!(job, seq, last = entry.last_seq, "a report arrived out of order; waiting for the gap");
+                return;
+            }
+            entry.last_seq = seq;
+            match report {
+                JobReport::Step { event } => Some((entry.events.clone(), event)),
+                JobReport::Finished { outcome, before, moved } => {
+                    if let Some(done) = state.jobs.remove(&job).and_then(|mut j| j.done.take()) {
+                        let _ = done.send((outcome, before, moved));
+                    }
+                    ack(&state);
+                    None
+                }
+            }
+        };
+        if let Some((events, event)) = forward {
+            // Recorded (or at least queued to the recorder) before it is acknowledged.
+            let _ = events.send(event).await;
+            let state = self.lock();
+            if let Some(online) = state.online.get(&agent_id) {
+                let _ = online.sender.send(ServerMessage::Ack { job, seq });
+            }
+        }
+    }
+
+    fn fail_abandoned_jobs(&self) {
+        let mut state = self.lock();
+        let grace = self.grace;
+        let gone: Vec<i64> = state
+            .jobs
+            .iter()
+            .filter(|(_, j)| state.offline_since.get(&j.agent_id).is_some_and(|t| t.elapsed() > grace))
+            .map(|(id, _)| *id)
+            .collect();
+        for job in gone {
+            if let Some(done) = state.jobs.remove(&job).and_then(|mut j| j.done.take()) {
+                let reason = format!("the agent was offline for more than {}s", grace.as_secs());
+                let outcome = Outcome { state: DeploymentState::Failed, reason: Some(reason) };
+                let _ = done.send((outcome, None, false));
+            }
+        }
+    }
+}

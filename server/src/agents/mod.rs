@@ -1,0 +1,97 @@
+//! Agents on target hosts: the hub of connected agents and their jobs, the agent
+//! websocket, and what people can do with agents (list, register, revoke, select).
+
+pub mod hub;
+pub mod socket;
+
+use chrono::Duration;
+use ferry_app::error::AppError;
+use ferry_app::model::{AgentRegistration, AgentState, AgentView, EnvironmentView, Role};
+use ferry_engine::protocol::parse_selector;
+use serde_json::json;
+
+use crate::auth::secrets::{random_text, sha256_hex};
+use crate::auth::Caller;
+use crate::error::OrInternal;
+use crate::services::{audit, gate};
+use crate::state::AppState;
+use crate::store::{now_millis, to_time};
+
+pub use hub::AgentHub;
+
+/// How long a registration token stays usable.
+const REGISTRATION_HOURS: i64 = 24;
+
+/// The agent built into the server: environments without a selector deploy here.
+fn builtin() -> AgentView {
+    AgentView {
+        id: 0,
+        name: "built-in (this server)".into(),
+        labels: Default::default(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        state: AgentState::Online,
+        last_seen: Some(chrono::Utc::now()),
+        revoked: false,
+    }
+}
+
+pub async fn list(s: &AppState, c: &Caller) -> Result<Vec<AgentView>, AppError> {
+    c.require_global(Role::Viewer, "listing agents")?;
+    let mut agents = vec![builtin()];
+    for row in s.store.agents().await.or_internal("listing agents")? {
+        let state = match (s.agents.is_online(row.id), s.agents.is_busy(row.id)) {
+            (true, true) => AgentState::Busy,
+            (true, false) => AgentState::Online,
+            _ => AgentState::Offline,
+        };
+        agents.push(AgentView {
+            id: row.id,
+            labels: row.labels(),
+            name: row.name,
+            version: row.version,
+            state,
+            last_seen: row.last_seen_at.map(to_time),
+            revoked: row.revoked_at.is_some(),
+        });
+    }
+    Ok(agents)
+}
+
+/// A one-time token for a new agent (administrators); shown once.
+pub async fn create_registration(s: &AppState, c: &Caller) -> Result<AgentRegistration, AppError> {
+    c.require_global(Role::Admin, "registering an agent")?;
+    let token = format!("ferry_reg_{}", random_text(32));
+    let expires_at = now_millis() + Duration::hours(REGISTRATION_HOURS).num_milliseconds();
+    s.store.create_registration(&sha256_hex(&token), &c.login, expires_at).await.or_internal("creating a token")?;
+    audit::record(&s.store, c, "agent.registration", "agents", json!({"expires_at": expires_at})).await;
+    Ok(AgentRegistration { token, expires_at: to_time(expires_at) })
+}
+
+pub async fn revoke(s: &AppState, c: &Caller, id: i64) -> Result<(), AppError> {
+    c.require_global(Role::Admin, "revoking an agent")?;
+    if !s.store.revoke_agent(id).await.or_internal("revoking an agent")? {
+        return Err(AppError::not_found(format!("no active agent {id}")));
+    }
+    s.agents.drop_agent(id);
+    audit::record(&s.store, c, "agent.revoke", &id.to_string(), json!({"agent": id})).await;
+    Ok(())
+}
+
+/// Which agents an environment deploys to (maintainers of the project).
+pub async fn select(
+    s: &AppState,
+    c: &Caller,
+    slug: &str,
+    environment: &str,
+    selector: &str,
+) -> Result<EnvironmentView, AppError> {
+    let project = gate::project(s, c, slug, Role::Maintainer, "choosing an environment's agents").await?;
+    let env = project.environments.iter().find(|e| e.name == environment);
+    let env = env.ok_or_else(|| AppError::not_found(format!("project `{slug}` has no environment `{environment}`")))?;
+    let pairs = parse_selector(selector).map_err(|e| AppError::bad_request(format!("selector: {e}")))?;
+    let normalized = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+    s.store.set_agent_selector(env.id, &normalized).await.or_internal("choosing agents")?;
+    let detail = json!({"before": env.agent_selector, "after": normalized});
+    audit::record(&s.store, c, "environment.agents", &format!("{slug}/{environment}"), detail).await;
+    Ok(EnvironmentView { agent_selector: normalized, ..env.clone() })
+}

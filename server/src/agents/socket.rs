@@ -1,0 +1,135 @@
+//! `/agent/ws`: where agents connect. The first message must be a hello with a
+//! registration token (the agent is created and gets its credential) or a credential;
+//! then the agent's reports flow in and jobs, cancels and acknowledgements flow out.
+
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use ferry_engine::protocol::{valid_label, AgentMessage, ServerMessage, PROTOCOL_VERSION};
+use futures::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::auth::secrets::{random_text, sha256_hex};
+use crate::services::audit;
+use crate::state::AppState;
+use crate::store::{AgentFacts, AgentRow};
+
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+pub const HEARTBEAT_SECONDS: u64 = 10;
+/// Heartbeats are written to the store at most this often.
+const SEEN_EVERY: Duration = Duration::from_secs(30);
+
+pub async fn upgrade(State(s): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    ws.on_upgrade(move |socket| async move { serve(s, socket).await })
+}
+
+async fn send(socket: &mut WebSocket, message: &ServerMessage) -> bool {
+    socket.send(Message::Text(message.to_json().into())).await.is_ok()
+}
+
+async fn next_message(socket: &mut WebSocket) -> Option<AgentMessage> {
+    loop {
+        match socket.recv().await? {
+            Ok(Message::Text(text)) => match serde_json::from_str(&text) {
+                Ok(message) => return Some(message),
+                Err(e) => tracing::warn!(error = %e, "an agent sent a message Ferry cannot read"),
+            },
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Checks the hello; the agent, and its new credential when it just registered.
+async fn admit(s: &AppState, hello: AgentMessage) -> Result<(AgentRow, Option<String>), String> {
+    let AgentMessage::Hello { protocol, name, version, labels, registration_token, credential } = hello else {
+        return Err("the first message must be a hello".into());
+    };
+    if protocol != PROTOCOL_VERSION {
+        return Err(format!("this server speaks agent protocol {PROTOCOL_VERSION}, not {protocol}"));
+    }
+    if name.trim().is_empty() || name.len() > 100 || version.len() > 50 {
+        return Err("the agent's name must be 1-100 characters".into());
+    }
+    if let Some((k, v)) = labels.iter().find(|(k, v)| !valid_label(k) || !valid_label(v)) {
+        return Err(format!("label `{k}={v}`: use letters, digits, `-`, `_` and `.`"));
+    }
+    let facts = AgentFacts { name: name.trim(), labels: &labels, version: &version };
+    let store_error = |e: sqlx::Error| {
+        tracing::error!(error = %e, "admitting an agent");
+        "the server could not check the agent; try again".to_string()
+    };
+    if let Some(credential) = credential {
+        let agent = s.store.agent_sign_in(&sha256_hex(&credential), &facts).await.map_err(store_error)?;
+        return agent.map(|a| (a, None)).ok_or_else(|| "unknown or revoked agent credential".into());
+    }
+    let token = registration_token.ok_or("a new agent needs a registration token")?;
+    let credential = format!("ferry_agent_{}", random_text(40));
+    let agent =
+        s.store.register_agent(&sha256_hex(&token), &sha256_hex(&credential), &facts).await.map_err(store_error)?;
+    let agent = agent.ok_or("the registration token is unknown, used or expired")?;
+    let detail = json!({"agent": agent.id, "labels": labels, "version": version});
+    audit::record_anonymous(&s.store, &format!("agent:{}", agent.name), "agent.register", None, detail).await;
+    Ok((agent, Some(credential)))
+}
+
+async fn serve(s: AppState, mut socket: WebSocket) {
+    let hello = match tokio::time::timeout(HELLO_TIMEOUT, next_message(&mut socket)).await {
+        Ok(Some(hello)) => hello,
+        _ => return,
+    };
+    let (agent, credential) = match admit(&s, hello).await {
+        Ok(admitted) => admitted,
+        Err(reason) => {
+            tracing::warn!(%reason, "refused an agent");
+            let _ = send(&mut socket, &ServerMessage::Refused { reason }).await;
+            return;
+        }
+    };
+    let welcome = ServerMessage::Welcome { agent_id: agent.id, credential, heartbeat_seconds: HEARTBEAT_SECONDS };
+    if !send(&mut socket, &welcome).await {
+        return;
+    }
+    let (tx, mut outgoing) = mpsc::unbounded_channel();
+    let connection = s.agents.connect(agent.id, &agent.name, agent.labels(), tx);
+    tracing::info!(agent = agent.id, name = agent.name, "agent connected");
+    let (mut write, mut read) = socket.split();
+    let mut last_written = std::time::Instant::now();
+    loop {
+        tokio::select! {
+            message = outgoing.recv() => match message {
+                Some(message) => {
+                    if write.send(Message::Text(message.to_json().into())).await.is_err() {
+                        break;
+                    }
+                }
+                // The hub dropped this connection (the agent was revoked).
+                None => break,
+            },
+            incoming = read.next() => {
+                let text = match incoming {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                    Some(Ok(_)) => continue,
+                };
+                match serde_json::from_str::<AgentMessage>(&text) {
+                    Ok(AgentMessage::Report { job, seq, report }) => s.agents.report(agent.id, job, seq, report).await,
+                    Ok(AgentMessage::Heartbeat { .. }) if last_written.elapsed() > SEEN_EVERY => {
+                        last_written = std::time::Instant::now();
+                        if let Err(e) = s.store.agent_seen(agent.id).await {
+                            tracing::warn!(error = %e, "recording an agent's heartbeat");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(agent = agent.id, error = %e, "an agent sent a message Ferry cannot read"),
+                }
+            }
+        }
+    }
+    s.agents.disconnect(agent.id, connection);
+    let _ = s.store.agent_seen(agent.id).await;
+    tracing::info!(agent = agent.id, "agent disconnected");
+}

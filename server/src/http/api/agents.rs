@@ -1,0 +1,58 @@
+//! Agents: list them with their state, register new ones, revoke them, and choose
+//! which agents an environment deploys to.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post, put};
+use axum::Router;
+use ferry_app::error::AppError;
+use ferry_app::model::{AgentRegistration, AgentView, EnvironmentView, SetAgentSelector};
+
+use super::ApiResult;
+use crate::agents;
+use crate::auth::Caller;
+use crate::error::HttpError;
+use crate::http::extract::{Json, Path};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/agents", get(list_agents))
+        .route("/agents/registrations", post(create_agent_registration))
+        .route("/agents/{id}", delete(revoke_agent))
+        .route("/projects/{slug}/environments/{environment}/agents", put(select_agents))
+}
+
+#[utoipa::path(get, path = "/api/v1/agents", responses((status = 200, body = [AgentView])))]
+pub async fn list_agents(State(s): State<AppState>, c: Caller) -> ApiResult<Vec<AgentView>> {
+    Ok(axum::Json(agents::list(&s, &c).await?))
+}
+
+/// A one-time token to start a new agent with (`ferry-agent --registration-token`).
+#[utoipa::path(post, path = "/api/v1/agents/registrations",
+    responses((status = 201, body = AgentRegistration), (status = 403, body = AppError)))]
+pub async fn create_agent_registration(
+    State(s): State<AppState>,
+    c: Caller,
+) -> Result<(StatusCode, axum::Json<AgentRegistration>), HttpError> {
+    Ok((StatusCode::CREATED, axum::Json(agents::create_registration(&s, &c).await?)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/agents/{id}", params(("id" = i64, Path)),
+    responses((status = 204), (status = 403, body = AppError), (status = 404, body = AppError)))]
+pub async fn revoke_agent(State(s): State<AppState>, c: Caller, Path(id): Path<i64>) -> Result<StatusCode, HttpError> {
+    agents::revoke(&s, &c, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(put, path = "/api/v1/projects/{slug}/environments/{environment}/agents",
+    params(("slug" = String, Path), ("environment" = String, Path)), request_body = SetAgentSelector,
+    responses((status = 200, body = EnvironmentView), (status = 400, body = AppError), (status = 403, body = AppError)))]
+pub async fn select_agents(
+    State(s): State<AppState>,
+    c: Caller,
+    Path((slug, environment)): Path<(String, String)>,
+    Json(body): Json<SetAgentSelector>,
+) -> ApiResult<EnvironmentView> {
+    Ok(axum::Json(agents::select(&s, &c, &slug, &environment, &body.selector).await?))
+}
