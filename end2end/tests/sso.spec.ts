@@ -39,7 +39,7 @@ test("sign in with the company's SSO and get the mapped role", async ({ browser 
 test("production needs an approval: set in settings, asked by a deployer, given by the admin", async ({ page, browser, request }) => {
   // Protect production in the settings page; a value out of range is named by its field.
   await page.goto("/projects/hello-web/settings");
-  const production = page.locator('tr[data-env="production"]');
+  const production = page.locator('table.protection tr[data-env="production"]');
   await production.getByLabel("Approvals for production").fill("11");
   await production.getByRole("button", { name: "Save" }).click();
   await expect(production.locator(".field-error")).toContainText("between 0 and 10");

@@ -34,7 +34,7 @@ pub fn SettingsPage() -> impl IntoView {
                 <h1>{format!("{} settings", p.name)}</h1>
                 <h2>"Protected environments"</h2>
                 <p class="muted">"Who may deploy to each environment, how many people other than the requester must approve, and how long an approved deployment waits. Rollbacks need the deploy role only."</p>
-                <table class="settings">
+                <table class="settings protection">
                     <thead><tr><th>"Environment"</th><th>"Who may deploy"</th><th>"Approvals"</th><th>"Wait (min)"</th><th></th></tr></thead>
                     <tbody>
                         {p.environments.into_iter().map(|env| view! { <ProtectionRow slug=slug.clone() env /> }).collect_view()}
@@ -43,7 +43,7 @@ pub fn SettingsPage() -> impl IntoView {
                 <h2>"Where each environment deploys"</h2>
                 <p class="muted">"Agents whose labels match every " <code>"key=value"</code>
                     " (comma separated); empty: the agent built into the server. See the " <a href="/agents">"Agents"</a> " page."</p>
-                <table class="settings">
+                <table class="settings agent-targets">
                     <thead><tr><th>"Environment"</th><th>"Agent labels"</th><th></th></tr></thead>
                     <tbody>{targets}</tbody>
                 </table>
