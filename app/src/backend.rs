@@ -11,7 +11,7 @@ use crate::error::AppError;
 use crate::model::{
     AgentRegistration, AgentView, AuditEntry, AuditQuery, CreateToken, CreatedToken, DeployRequest, DeploymentDetail,
     DeploymentView, EnvironmentView, HistoryFilter, Insights, Matrix, Me, NotificationList, PasswordSignIn,
-    PromotionPreview, Protection, ReleaseDetail, Role, TokenView, UserView,
+    PromotionPreview, Protection, ReleaseDetail, ReleaseView, Role, TokenView, UserView,
 };
 
 #[async_trait]
@@ -48,6 +48,7 @@ pub trait Backend: Send + Sync + 'static {
         environment: String,
         selector: String,
     ) -> Result<EnvironmentView, AppError>;
+    async fn mark_release(&self, id: i64, bad_reason: Option<String>) -> Result<ReleaseView, AppError>;
     async fn decide(&self, id: i64, approve: bool, comment: Option<String>) -> Result<DeploymentView, AppError>;
     async fn protect(
         &self,

@@ -7,7 +7,7 @@ use crate::error::AppError;
 use crate::model::{
     AgentRegistration, AgentView, AuditEntry, AuditQuery, CreateToken, CreatedToken, DeploymentDetail, DeploymentView,
     EnvironmentView, HistoryFilter, Insights, Matrix, Me, NotificationList, PromotionPreview, Protection,
-    ReleaseDetail, Role, TokenView, UserView,
+    ReleaseDetail, ReleaseView, Role, TokenView, UserView,
 };
 
 /// Who is signed in, and how one can sign in.
@@ -176,4 +176,10 @@ pub async fn select_agents(
     selector: String,
 ) -> Result<EnvironmentView, AppError> {
     crate::backend::backend()?.select_agents(project, environment, selector).await
+}
+
+/// Marks a release bad (with a reason), or clears the mark (without one).
+#[server(prefix = "/rpc", endpoint = "mark_release")]
+pub async fn mark_release(id: i64, bad_reason: Option<String>) -> Result<ReleaseView, AppError> {
+    crate::backend::backend()?.mark_release(id, bad_reason).await
 }

@@ -8,14 +8,14 @@ use ferry_app::error::AppError;
 use ferry_app::model::{
     AgentRegistration, AgentView, AuditEntry, AuditQuery, CreateToken, CreatedToken, DeployRequest, DeploymentDetail,
     DeploymentView, EnvironmentView, HistoryFilter, Insights, Matrix, Me, NotificationList, PasswordSignIn,
-    PromotionPreview, Protection, ReleaseDetail, Role, TokenView, UserView,
+    PromotionPreview, Protection, ReleaseDetail, ReleaseView, Role, TokenView, UserView,
 };
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
 use crate::agents;
 use crate::auth::{flows, Caller};
-use crate::services::{approvals, audit, gate, people, tokens};
+use crate::services::{approvals, audit, bad_releases, gate, people, tokens};
 use crate::state::AppState;
 
 pub struct ServerBackend {
@@ -108,6 +108,10 @@ impl Backend for ServerBackend {
         selector: String,
     ) -> Result<EnvironmentView, AppError> {
         self.run(|s, c| async move { agents::select(s, c, &project, &environment, &selector).await }).await
+    }
+
+    async fn mark_release(&self, id: i64, bad_reason: Option<String>) -> Result<ReleaseView, AppError> {
+        self.run(|s, c| async move { bad_releases::mark(s, c, id, bad_reason.as_deref()).await }).await
     }
 
     async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, AppError> {

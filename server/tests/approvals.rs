@@ -150,3 +150,38 @@ async fn protection_settings_are_checked_and_kept_for_maintainers() {
     let (_, matrix) = app.get("/api/v1/matrix").await;
     assert_eq!(matrix["rows"][0]["cells"][2]["environment"]["protection"]["deploy_role"], "deployer", "unchanged");
 }
+
+#[tokio::test]
+async fn a_release_marked_bad_goes_nowhere_until_a_maintainer_clears_it() {
+    let app = spawn_app().await;
+    let release = shop(&app).await;
+    let dan = app.client_as("dan", Role::Deployer).await;
+    let vera = app.client_as("vera", Role::Viewer).await;
+    let bad = format!("/api/v1/releases/{release}/bad");
+    let (s, b) = call(&vera, &app, &bad, json!({"reason": "leaks"})).await;
+    assert_error(s, &b, 403, "forbidden");
+    let (s, b) = call(&dan, &app, &bad, json!({"reason": "  "})).await;
+    assert_error(s, &b, 400, "bad_request");
+    let (s, marked) = call(&dan, &app, &bad, json!({"reason": "memory leak"})).await;
+    assert_eq!(s, 200, "{marked}");
+    assert_eq!(marked["bad"]["by"], "dan");
+
+    let to = |env: &str| json!({"project": "shop", "release_id": release, "environment": env});
+    let (s, b) = app.post("/api/v1/deployments", to("production")).await;
+    assert_error(s, &b, 409, "conflict");
+    assert!(b["message"].as_str().unwrap().contains("marked bad by dan: memory leak"), "{b}");
+    let (s, _) = app.post("/api/v1/rollbacks", to("staging")).await;
+    assert_eq!(s, 409, "nothing rolls back to it either");
+    let (_, preview) = app.post("/api/v1/deployments/preview", to("production")).await;
+    assert!(preview["blocked"].as_str().unwrap().contains("marked bad"));
+
+    let clear = |client: &reqwest::Client| client.delete(format!("{}{bad}", app.base)).send();
+    assert_eq!(clear(&dan).await.unwrap().status().as_u16(), 403, "clearing takes a maintainer");
+    let cleared = clear(&app.client).await.unwrap();
+    assert_eq!(cleared.status().as_u16(), 200);
+    let (s, started) = app.post("/api/v1/deployments", to("production")).await;
+    assert_eq!(s, 202, "{started}");
+    app.wait_finished(started["id"].as_i64().unwrap()).await;
+    let (_, log) = app.get("/api/v1/audit?action=release.bad").await;
+    assert!(log[0]["actor"].as_str().unwrap().starts_with("dan (token "), "{log}");
+}

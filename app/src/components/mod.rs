@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use crate::model::{DeploymentState, StepState};
 
 pub mod approval;
+pub mod bad_mark;
 pub mod log_view;
 pub mod notifications;
 pub mod promote;

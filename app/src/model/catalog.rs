@@ -74,6 +74,22 @@ pub struct ReleaseView {
     /// Where the release came from, e.g. `demo`, `api`.
     pub source: String,
     pub created_at: DateTime<Utc>,
+    /// Set when someone marked the release bad: it is promoted nowhere until cleared.
+    pub bad: Option<BadMark>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct BadMark {
+    pub reason: String,
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Why a release is being marked bad.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarkBad {
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

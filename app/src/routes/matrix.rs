@@ -106,6 +106,7 @@ fn ProjectMatrix(row: MatrixRow, error: RwSignal<Option<String>>) -> impl IntoVi
                 <li class="release" data-version=r.version.clone()>
                     <a class="version" href=format!("/releases/{}", r.id)>{r.version.clone()}</a>
                     <code>{short_commit(&r.git_commit)}</code>
+                    {r.bad.as_ref().map(|b| view! { <span class="bad-tag" title=b.reason.clone()>"⚠ bad"</span> })}
                     <span class="muted">{format_time(r.created_at)}</span>
                     {deploy}
                 </li>

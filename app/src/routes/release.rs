@@ -5,9 +5,10 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 
+use crate::components::bad_mark::BadMarkPanel;
 use crate::components::{deployment_state_text, format_time, short_commit, StateBadge};
 use crate::live::on_live_event;
-use crate::model::{EventPayload, ReleaseDetail};
+use crate::model::{EventPayload, ReleaseDetail, ReleaseView};
 use crate::server_fns::load_release;
 
 #[component]
@@ -67,6 +68,8 @@ pub fn ReleasePage() -> impl IntoView {
                     "commit " <code>{short_commit(&d.release.git_commit)}</code>
                     {format!(" · created {} · from {}", format_time(d.release.created_at), d.release.source)}
                 </p>
+                <BadMarkPanel release=d.release.clone()
+                    on_change=Callback::new(move |r: ReleaseView| detail.update(|d| if let Some(d) = d { d.release = r }))/>
                 <h2>"Where it has been"</h2>
                 <ul class="release-envs">{where_}</ul>
                 <h2>{since}</h2>

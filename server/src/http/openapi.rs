@@ -46,7 +46,9 @@ use super::api;
         api::list_agents,
         api::create_agent_registration,
         api::revoke_agent,
-        api::select_agents
+        api::select_agents,
+        api::mark_release_bad,
+        api::clear_release_bad
     ),
     modifiers(&BearerToken),
     security(("api_token" = []))

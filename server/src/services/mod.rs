@@ -4,6 +4,7 @@
 
 pub mod approvals;
 pub mod audit;
+pub mod bad_releases;
 pub mod catalog;
 pub mod deployer;
 mod execution;

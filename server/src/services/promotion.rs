@@ -20,6 +20,7 @@ pub async fn check(
     release: &ReleaseRow,
     environment: &EnvironmentView,
 ) -> Result<(), AppError> {
+    refuse_bad(release)?;
     let Some(previous) = project.environments.iter().rev().find(|e| e.position < environment.position) else {
         return Ok(());
     };
@@ -33,12 +34,24 @@ pub async fn check(
     }
 }
 
+/// A release marked bad goes nowhere new.
+fn refuse_bad(release: &ReleaseRow) -> Result<(), AppError> {
+    match release.view().bad {
+        Some(bad) => Err(AppError::conflict(format!(
+            "release {} was marked bad by {}: {}; clear the mark to deploy it",
+            release.version, bad.by, bad.reason
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// A rollback goes only to a release that once ran successfully in the environment.
 pub async fn check_rollback(
     store: &Store,
     release: &ReleaseRow,
     environment: &EnvironmentView,
 ) -> Result<(), AppError> {
+    refuse_bad(release)?;
     if store.succeeded_in(release.id, environment.id).await.or_internal("checking the rollback rule")? {
         Ok(())
     } else {

@@ -23,7 +23,8 @@ pub struct NewRelease {
     pub committed_at: Option<i64>,
 }
 
-const RELEASE_COLUMNS: &str = "id, project_id, version, git_commit, source, pipeline, created_at, committed_at";
+const RELEASE_COLUMNS: &str =
+    "id, project_id, version, git_commit, source, pipeline, created_at, committed_at, bad_reason, bad_by, bad_at";
 
 impl Store {
     pub async fn create_project(&self, new: &NewProject) -> StoreResult<ProjectView> {
@@ -113,6 +114,19 @@ impl Store {
         sqlx::query("UPDATE environments SET agent_selector = $1 WHERE id = $2")
             .bind(selector)
             .bind(environment_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks a release bad (with `Some`) or clears the mark (with `None`).
+    pub async fn set_release_bad(&self, id: i64, mark: Option<(&str, &str)>) -> StoreResult<()> {
+        let (reason, by) = mark.unzip();
+        sqlx::query("UPDATE releases SET bad_reason = $1, bad_by = $2, bad_at = $3 WHERE id = $4")
+            .bind(reason)
+            .bind(by)
+            .bind(mark.map(|_| now_millis()))
+            .bind(id)
             .execute(&self.pool)
             .await?;
         Ok(())

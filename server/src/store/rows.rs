@@ -2,7 +2,7 @@
 //! types. These never reach the wasm client.
 
 use ferry_app::model::{
-    DeploymentKind, DeploymentState, DeploymentView, LogLineView, LogStream, ReleaseView, StepState, StepView,
+    BadMark, DeploymentKind, DeploymentState, DeploymentView, LogLineView, LogStream, ReleaseView, StepState, StepView,
 };
 
 use super::to_time;
@@ -37,6 +37,9 @@ pub struct ReleaseRow {
     pub pipeline: String,
     pub created_at: i64,
     pub committed_at: Option<i64>,
+    pub bad_reason: Option<String>,
+    pub bad_by: Option<String>,
+    pub bad_at: Option<i64>,
 }
 
 impl ReleaseRow {
@@ -48,6 +51,12 @@ impl ReleaseRow {
             git_commit: self.git_commit.clone(),
             source: self.source.clone(),
             created_at: to_time(self.created_at),
+            bad: match (&self.bad_reason, &self.bad_by, self.bad_at) {
+                (Some(reason), Some(by), Some(at)) => {
+                    Some(BadMark { reason: reason.clone(), by: by.clone(), at: to_time(at) })
+                }
+                _ => None,
+            },
         }
     }
 }

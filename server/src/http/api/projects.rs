@@ -2,10 +2,10 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use ferry_app::error::AppError;
-use ferry_app::model::{CreateRelease, Matrix, ProjectView, ReleaseDetail, ReleaseView};
+use ferry_app::model::{CreateRelease, MarkBad, Matrix, ProjectView, ReleaseDetail, ReleaseView};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -13,7 +13,7 @@ use super::ApiResult;
 use crate::auth::Caller;
 use crate::error::HttpError;
 use crate::http::extract::{Json, Path};
-use crate::services::gate;
+use crate::services::{bad_releases, gate};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/projects", get(list_projects).post(create_project))
         .route("/projects/{slug}/releases", get(list_releases).post(create_release))
         .route("/releases/{id}", get(get_release))
+        .route("/releases/{id}/bad", post(mark_release_bad).delete(clear_release_bad))
         .route("/matrix", get(matrix))
 }
 
@@ -80,4 +81,22 @@ pub async fn get_release(State(s): State<AppState>, c: Caller, Path(id): Path<i6
 #[utoipa::path(get, path = "/api/v1/matrix", responses((status = 200, body = Matrix)))]
 pub async fn matrix(State(s): State<AppState>, c: Caller) -> ApiResult<Matrix> {
     Ok(axum::Json(gate::matrix(&s, &c).await?))
+}
+
+/// Stops a release from going anywhere new ("prevent progression").
+#[utoipa::path(post, path = "/api/v1/releases/{id}/bad", params(("id" = i64, Path)), request_body = MarkBad,
+    responses((status = 200, body = ReleaseView), (status = 403, body = AppError), (status = 404, body = AppError)))]
+pub async fn mark_release_bad(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    Json(body): Json<MarkBad>,
+) -> ApiResult<ReleaseView> {
+    Ok(axum::Json(bad_releases::mark(&s, &c, id, Some(&body.reason)).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/releases/{id}/bad", params(("id" = i64, Path)),
+    responses((status = 200, body = ReleaseView), (status = 403, body = AppError), (status = 404, body = AppError)))]
+pub async fn clear_release_bad(State(s): State<AppState>, c: Caller, Path(id): Path<i64>) -> ApiResult<ReleaseView> {
+    Ok(axum::Json(bad_releases::mark(&s, &c, id, None).await?))
 }
