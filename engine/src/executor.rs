@@ -119,6 +119,19 @@ async fn run_step(
             Ok(release) => {
                 let text = format!("current → {}", release.display());
                 let _ = lines.send((LogStream::System, text)).await;
+                let keep_releases = plan.keep_releases;
+                match paths.prune(keep_releases) {
+                    Ok(removed) if !removed.is_empty() => {
+                        let ids: Vec<String> = removed.iter().map(|id| id.to_string()).collect();
+                        let text = format!("removed old releases {} (keeping {keep_releases})", ids.join(", "));
+                        let _ = lines.send((LogStream::System, text)).await;
+                    }
+                    Ok(_) => {}
+                    // The new release is live; a leftover old one is not a failure.
+                    Err(e) => {
+                        let _ = lines.send((LogStream::System, format!("could not remove old releases: {e}"))).await;
+                    }
+                }
                 ok(None)
             }
             Err(e) => failed(format!("cannot switch current: {e}")),

@@ -52,6 +52,13 @@ pub struct DeploymentPlan {
     pub steps: Vec<PlannedStep>,
     /// Environment variables for every command: the environment's vars and FERRY_*.
     pub env: BTreeMap<String, String>,
+    /// Releases the target keeps; older ones are removed once the switch is done.
+    #[serde(default = "default_keep")]
+    pub keep_releases: u32,
+}
+
+fn default_keep() -> u32 {
+    crate::pipeline::KeepReleases::default().0
 }
 
 /// Facts about the deployment that become `FERRY_*` variables.
@@ -91,7 +98,13 @@ pub fn plan(pipeline: &Pipeline, facts: &DeploymentFacts) -> Result<DeploymentPl
     steps.extend(commands(&pipeline.build, Phase::Build));
     steps.push(PlannedStep { name: "switch".into(), action: StepAction::Switch });
     steps.extend(going_live(pipeline, &env)?);
-    Ok(DeploymentPlan { repo_url: facts.repo_url.clone(), commit: facts.commit.clone(), steps, env })
+    Ok(DeploymentPlan {
+        repo_url: facts.repo_url.clone(),
+        commit: facts.commit.clone(),
+        steps,
+        env,
+        keep_releases: pipeline.keep_releases.0,
+    })
 }
 
 /// Builds the plan of a rollback: the release is already on the target, so it is

@@ -51,6 +51,7 @@ impl ReleasePaths {
             std::fs::rename(self.incoming(), &release)?;
         }
         self.point_current()?;
+        self.touch()?;
         Ok(release)
     }
 
@@ -64,6 +65,7 @@ impl ReleasePaths {
             ));
         }
         self.point_current()?;
+        self.touch()?;
         Ok(release)
     }
 
@@ -73,6 +75,31 @@ impl ReleasePaths {
         remove_if_present(&link)?;
         std::os::unix::fs::symlink(Path::new("releases").join(self.release_id.to_string()), &link)?;
         std::fs::rename(&link, self.current())
+    }
+
+    /// Removes the oldest releases beyond `keep` (by when they last went live),
+    /// never the live one; returns the ids removed.
+    pub fn prune(&self, keep: u32) -> io::Result<Vec<i64>> {
+        let live = self.current_release();
+        let mut releases: Vec<(std::time::SystemTime, i64)> = Vec::new();
+        for entry in std::fs::read_dir(self.releases())? {
+            let entry = entry?;
+            let Some(id) = entry.file_name().to_str().and_then(|n| n.parse::<i64>().ok()) else { continue };
+            releases.push((entry.metadata()?.modified()?, id));
+        }
+        // Newest first; the live release always counts as the newest.
+        releases.sort_by(|a, b| (Some(b.1) == live).cmp(&(Some(a.1) == live)).then(b.0.cmp(&a.0)));
+        let mut removed = Vec::new();
+        for (_, id) in releases.into_iter().skip(keep.max(1) as usize) {
+            std::fs::remove_dir_all(self.releases().join(id.to_string()))?;
+            removed.push(id);
+        }
+        Ok(removed)
+    }
+
+    /// Records that the release just went live again, so pruning counts it as recent.
+    fn touch(&self) -> io::Result<()> {
+        std::fs::File::open(self.release())?.set_modified(std::time::SystemTime::now())
     }
 
     /// The release `current` points at, if any.
@@ -126,5 +153,29 @@ mod tests {
         let gone = ReleasePaths { release_id: 9, deployment_id: 14, ..first };
         assert!(gone.activate().unwrap_err().to_string().contains("no longer on this target"));
         assert_eq!(gone.current_release(), Some(1), "a failed activation changes nothing");
+    }
+
+    #[test]
+    fn pruning_keeps_the_live_release_and_the_most_recent_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let deploy = |release_id: i64| {
+            let paths = ReleasePaths { target_dir: dir.path().into(), release_id, deployment_id: 100 + release_id };
+            paths.prepare().unwrap();
+            std::fs::create_dir_all(paths.incoming()).unwrap();
+            paths.switch().unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            paths
+        };
+        for id in 1..=4 {
+            deploy(id);
+        }
+        // Release 1 goes live again (a rollback): it is recent now.
+        let one = ReleasePaths { target_dir: dir.path().into(), release_id: 1, deployment_id: 200 };
+        one.activate().unwrap();
+        let removed = one.prune(2).unwrap();
+        assert_eq!(removed.len(), 2);
+        assert!(removed.contains(&2) && removed.contains(&3), "{removed:?}");
+        assert_eq!(one.current_release(), Some(1));
+        assert!(one.releases().join("4").is_dir(), "the most recent other release stays for a rollback");
     }
 }

@@ -123,3 +123,14 @@ fn wrong_types_and_broken_yaml_are_errors_not_panics() {
         assert!(!e.message.is_empty());
     }
 }
+
+#[test]
+fn keep_releases_defaults_to_five_and_must_leave_a_rollback() {
+    let p = Pipeline::parse("ferry.yml", "environments:\n  - name: dev\n").unwrap();
+    assert_eq!(p.keep_releases.0, 5);
+    let p = Pipeline::parse("ferry.yml", "environments:\n  - name: dev\nkeep_releases: 3\n").unwrap();
+    assert_eq!(p.keep_releases.0, 3);
+    let e = error("environments:\n  - name: dev\nkeep_releases: 1\n");
+    assert_eq!(e.line, Some(3), "{e}");
+    assert!(e.message.contains("keep_releases") && e.message.contains("roll back"), "{e}");
+}

@@ -11,7 +11,7 @@ use serde::Deserialize;
 mod values;
 
 use values::UniqueNames;
-pub use values::{Command, HttpUrl, Name, Seconds, Status, VarName};
+pub use values::{Command, HttpUrl, KeepReleases, Name, Seconds, Status, VarName};
 
 /// The file name Ferry reads from the root of an app's repository.
 pub const PIPELINE_FILE: &str = "ferry.yml";
@@ -26,6 +26,9 @@ pub struct Pipeline {
     #[serde(default, deserialize_with = "steps")]
     pub deploy: Vec<StepSpec>,
     pub health_check: Option<HealthCheckSpec>,
+    /// Releases each target keeps (older ones are removed after a deployment).
+    #[serde(default)]
+    pub keep_releases: KeepReleases,
 }
 
 /// One environment in lifecycle order (the order in the file).

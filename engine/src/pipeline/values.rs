@@ -220,3 +220,36 @@ impl<'de> Deserialize<'de> for Status {
         d.deserialize_u64(Visitor)
     }
 }
+
+/// How many releases a target keeps: the live one, rollback candidates, at most 100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeepReleases(pub u32);
+
+impl Default for KeepReleases {
+    fn default() -> Self {
+        KeepReleases(5)
+    }
+}
+
+impl<'de> Deserialize<'de> for KeepReleases {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        const HINT: &str = "a number from 2 to 100 (the live release and at least one to roll back to)";
+        impl de::Visitor<'_> for Visitor {
+            type Value = KeepReleases;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(HINT)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<KeepReleases, E> {
+                match u32::try_from(v) {
+                    Ok(n) if (2..=100).contains(&n) => Ok(KeepReleases(n)),
+                    _ => Err(E::custom(format!("{v}: expected {HINT}"))),
+                }
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<KeepReleases, E> {
+                Err(E::custom(format!("{v}: expected {HINT}")))
+            }
+        }
+        d.deserialize_u64(Visitor)
+    }
+}
