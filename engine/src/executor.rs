@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::health::{check_http, HealthOutcome};
-use crate::plan::{DeploymentPlan, Phase, StepAction};
+use crate::health::{check_command, check_http, CommandProbe, Expect, HealthOutcome};
+use crate::plan::{DeploymentPlan, Phase, Probe, StepAction};
 use crate::process::{run_shell, Exit};
 use crate::release_dir::ReleasePaths;
 use crate::states::{DeploymentState, LogStream, StepState};
@@ -144,8 +144,20 @@ async fn run_step(
             }
             Err(e) => failed(format!("cannot activate the release: {e}")),
         },
-        StepAction::HealthCheck { url, expect_status, timeout, interval } => {
-            match check_http(url, *expect_status, *timeout, *interval, cancel, lines).await {
+        StepAction::HealthCheck { probe, timeout, interval } => {
+            let outcome = match probe {
+                Probe::Http { url, expect_status, body_contains } => {
+                    let expect = Expect { status: *expect_status, body_contains: body_contains.as_deref() };
+                    check_http(url, expect, *timeout, *interval, cancel, lines).await
+                }
+                Probe::Command { run } => {
+                    let mut env = plan.env.clone();
+                    env.insert("FERRY_RELEASE_DIR".into(), paths.release().display().to_string());
+                    let probe = CommandProbe { run, cwd: &paths.release(), env: &env };
+                    check_command(&probe, *timeout, *interval, cancel, lines).await
+                }
+            };
+            match outcome {
                 HealthOutcome::Healthy => ok(None),
                 HealthOutcome::Unhealthy(why) => failed(why),
                 HealthOutcome::Cancelled => cancelled(None),

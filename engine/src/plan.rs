@@ -15,20 +15,26 @@ pub enum StepAction {
     Fetch,
     /// A shell command from the pipeline; build steps run in the incoming dir, deploy
     /// steps in the live release dir.
-    Command {
-        run: String,
-        timeout: Duration,
-        phase: Phase,
-    },
+    Command { run: String, timeout: Duration, phase: Phase },
     /// Move the release into place and switch `current`.
     Switch,
     /// Point `current` at a release already on the target (a rollback: no rebuild).
     Activate,
-    HealthCheck {
+    /// Probe until healthy, every `interval`, for at most `timeout`.
+    HealthCheck { probe: Probe, timeout: Duration, interval: Duration },
+}
+
+/// What a health check asks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Probe {
+    Http {
         url: String,
         expect_status: u16,
-        timeout: Duration,
-        interval: Duration,
+        body_contains: Option<String>,
+    },
+    /// A shell command in the live release; healthy when it exits with 0.
+    Command {
+        run: String,
     },
 }
 
@@ -133,8 +139,15 @@ fn going_live(pipeline: &Pipeline, env: &BTreeMap<String, String>) -> Result<Vec
         steps.push(PlannedStep {
             name: "health-check".into(),
             action: StepAction::HealthCheck {
-                url: expand(check.url.as_str(), env)?,
-                expect_status: check.expect_status.0,
+                probe: match (&check.url, &check.command) {
+                    (Some(url), _) => Probe::Http {
+                        url: expand(url.as_str(), env)?,
+                        expect_status: check.expect_status.0,
+                        body_contains: check.body_contains.clone(),
+                    },
+                    (None, Some(command)) => Probe::Command { run: command.as_str().to_string() },
+                    (None, None) => return Err("health_check: set exactly one of url and command".into()),
+                },
                 timeout: check.timeout.duration(),
                 interval: check.interval.duration(),
             },

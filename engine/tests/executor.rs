@@ -157,3 +157,32 @@ async fn a_rollback_reactivates_a_release_without_fetching_or_building() {
     assert!(logs.contains(&"restarted 7".to_string()), "{logs:?}");
     assert!(std::fs::read_link(target.join("current")).unwrap().ends_with("releases/7"));
 }
+
+fn logs(events: &[RunnerEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            RunnerEvent::Log { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_command_health_check_is_retried_until_it_passes() {
+    // Not ready at the first attempt (it only leaves a marker), ready at the second.
+    let text = "environments:\n  - name: dev\nhealth_check:\n  command: test -f warm || { touch warm; exit 3; }\n  interval: 1s\n  timeout: 10s\n";
+    let (state, _, events, _tmp) = run(text).await;
+    assert_eq!(state, DeploymentState::Succeeded);
+    let lines = logs(&events);
+    assert!(lines.iter().any(|l| l.contains("attempt 1: `test -f warm") && l.contains("exited with 3")), "{lines:?}");
+    assert!(lines.iter().any(|l| l == "attempt 2: exit 0 (healthy)"), "{lines:?}");
+}
+
+#[tokio::test]
+async fn a_command_health_check_that_never_passes_fails_at_the_deadline() {
+    let text = "environments:\n  - name: dev\nhealth_check:\n  command: exit 1\n  interval: 1s\n  timeout: 2s\n";
+    let (state, reason, _, _tmp) = run(text).await;
+    assert_eq!(state, DeploymentState::Failed);
+    assert!(reason.unwrap().contains("not healthy after 2s: `exit 1` exited with 1"));
+}

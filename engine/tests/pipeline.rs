@@ -134,3 +134,16 @@ fn keep_releases_defaults_to_five_and_must_leave_a_rollback() {
     assert_eq!(e.line, Some(3), "{e}");
     assert!(e.message.contains("keep_releases") && e.message.contains("roll back"), "{e}");
 }
+
+#[test]
+fn a_health_check_is_a_url_or_a_command() {
+    let e = error("environments:\n  - name: dev\nhealth_check:\n  timeout: 5s\n");
+    assert!(e.message.contains("exactly one of url and command"), "{e}");
+    let both = "environments:\n  - name: dev\nhealth_check:\n  url: http://x/\n  command: true\n";
+    assert!(error(both).message.contains("exactly one"));
+    let body = "environments:\n  - name: dev\nhealth_check:\n  command: true\n  body_contains: ok\n";
+    assert!(error(body).message.contains("body_contains needs a url"));
+    let fine = "environments:\n  - name: dev\nhealth_check:\n  url: http://x/healthz\n  body_contains: ok\n";
+    let p = Pipeline::parse("ferry.yml", fine).unwrap();
+    assert_eq!(p.health_check.unwrap().body_contains.as_deref(), Some("ok"));
+}

@@ -25,6 +25,7 @@ pub struct Pipeline {
     pub build: Vec<StepSpec>,
     #[serde(default, deserialize_with = "steps")]
     pub deploy: Vec<StepSpec>,
+    #[serde(default, deserialize_with = "health_check")]
     pub health_check: Option<HealthCheckSpec>,
     /// Releases each target keeps (older ones are removed after a deployment).
     #[serde(default)]
@@ -55,9 +56,13 @@ pub struct StepSpec {
 #[serde(deny_unknown_fields)]
 pub struct HealthCheckSpec {
     /// `http://` or `https://` URL; `${VAR}` is replaced by the environment's variables.
-    pub url: HttpUrl,
+    pub url: Option<HttpUrl>,
+    /// Or a shell command run in the live release; healthy when it exits with 0.
+    pub command: Option<Command>,
     #[serde(default = "default_status")]
     pub expect_status: Status,
+    /// The HTTP answer's body must contain this text too.
+    pub body_contains: Option<String>,
     #[serde(default = "default_health_timeout")]
     pub timeout: Seconds,
     #[serde(default = "default_interval")]
@@ -116,6 +121,19 @@ fn environments<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<EnvironmentSpec>,
         return Err(de::Error::custom("at least one environment is required"));
     }
     Ok(list)
+}
+
+fn health_check<'de, D: Deserializer<'de>>(d: D) -> Result<Option<HealthCheckSpec>, D::Error> {
+    let spec = Option::<HealthCheckSpec>::deserialize(d)?;
+    if let Some(check) = &spec {
+        match (&check.url, &check.command) {
+            (Some(_), None) => {}
+            (None, Some(_)) if check.body_contains.is_none() => {}
+            (None, Some(_)) => return Err(de::Error::custom("health_check: body_contains needs a url, not a command")),
+            _ => return Err(de::Error::custom("health_check: set exactly one of url and command")),
+        }
+    }
+    Ok(spec)
 }
 
 fn steps<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<StepSpec>, D::Error> {
