@@ -11,7 +11,7 @@ use crate::error::AppError;
 use crate::model::{
     AgentRegistration, AgentView, AuditEntry, AuditQuery, CreateToken, CreatedToken, DeployRequest, DeploymentDetail,
     DeploymentView, EnvironmentView, HistoryFilter, Insights, Matrix, Me, NotificationList, PasswordSignIn,
-    PromotionPreview, Protection, ReleaseDetail, ReleaseView, Role, TokenView, UserView,
+    PromotionPreview, Protection, ReleaseDetail, ReleaseView, Role, SetVariable, TokenView, UserView, VariableView,
 };
 
 #[async_trait]
@@ -49,6 +49,10 @@ pub trait Backend: Send + Sync + 'static {
         selector: String,
     ) -> Result<EnvironmentView, AppError>;
     async fn mark_release(&self, id: i64, bad_reason: Option<String>) -> Result<ReleaseView, AppError>;
+    async fn variables(&self, project: String) -> Result<Vec<VariableView>, AppError>;
+    async fn set_variable(&self, project: String, change: SetVariable) -> Result<(), AppError>;
+    async fn delete_variable(&self, project: String, environment: Option<String>, name: String)
+        -> Result<(), AppError>;
     async fn decide(&self, id: i64, approve: bool, comment: Option<String>) -> Result<DeploymentView, AppError>;
     async fn protect(
         &self,

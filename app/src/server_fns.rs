@@ -7,7 +7,7 @@ use crate::error::AppError;
 use crate::model::{
     AgentRegistration, AgentView, AuditEntry, AuditQuery, CreateToken, CreatedToken, DeploymentDetail, DeploymentView,
     EnvironmentView, HistoryFilter, Insights, Matrix, Me, NotificationList, PromotionPreview, Protection,
-    ReleaseDetail, ReleaseView, Role, TokenView, UserView,
+    ReleaseDetail, ReleaseView, Role, SetVariable, TokenView, UserView, VariableView,
 };
 
 /// Who is signed in, and how one can sign in.
@@ -182,4 +182,20 @@ pub async fn select_agents(
 #[server(prefix = "/rpc", endpoint = "mark_release")]
 pub async fn mark_release(id: i64, bad_reason: Option<String>) -> Result<ReleaseView, AppError> {
     crate::backend::backend()?.mark_release(id, bad_reason).await
+}
+
+#[server(prefix = "/rpc", endpoint = "load_variables")]
+pub async fn load_variables(project: String) -> Result<Vec<VariableView>, AppError> {
+    crate::backend::backend()?.variables(project).await
+}
+
+/// Creates or replaces a variable or secret of a project.
+#[server(prefix = "/rpc", endpoint = "save_variable")]
+pub async fn save_variable(project: String, change: SetVariable) -> Result<(), AppError> {
+    crate::backend::backend()?.set_variable(project, change).await
+}
+
+#[server(prefix = "/rpc", endpoint = "remove_variable")]
+pub async fn remove_variable(project: String, environment: Option<String>, name: String) -> Result<(), AppError> {
+    crate::backend::backend()?.delete_variable(project, environment, name).await
 }

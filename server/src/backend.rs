@@ -8,14 +8,14 @@ use ferry_app::error::AppError;
 use ferry_app::model::{
     AgentRegistration, AgentView, AuditEntry, AuditQuery, CreateToken, CreatedToken, DeployRequest, DeploymentDetail,
     DeploymentView, EnvironmentView, HistoryFilter, Insights, Matrix, Me, NotificationList, PasswordSignIn,
-    PromotionPreview, Protection, ReleaseDetail, ReleaseView, Role, TokenView, UserView,
+    PromotionPreview, Protection, ReleaseDetail, ReleaseView, Role, SetVariable, TokenView, UserView, VariableView,
 };
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
 use crate::agents;
 use crate::auth::{flows, Caller};
-use crate::services::{approvals, audit, bad_releases, gate, people, tokens};
+use crate::services::{approvals, audit, bad_releases, gate, people, tokens, variables};
 use crate::state::AppState;
 
 pub struct ServerBackend {
@@ -112,6 +112,23 @@ impl Backend for ServerBackend {
 
     async fn mark_release(&self, id: i64, bad_reason: Option<String>) -> Result<ReleaseView, AppError> {
         self.run(|s, c| async move { bad_releases::mark(s, c, id, bad_reason.as_deref()).await }).await
+    }
+
+    async fn variables(&self, project: String) -> Result<Vec<VariableView>, AppError> {
+        self.run(|s, c| async move { variables::list(s, c, &project).await }).await
+    }
+
+    async fn set_variable(&self, project: String, change: SetVariable) -> Result<(), AppError> {
+        self.run(|s, c| async move { variables::set(s, c, &project, &change).await }).await
+    }
+
+    async fn delete_variable(
+        &self,
+        project: String,
+        environment: Option<String>,
+        name: String,
+    ) -> Result<(), AppError> {
+        self.run(|s, c| async move { variables::delete(s, c, &project, environment.as_deref(), &name).await }).await
     }
 
     async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, AppError> {

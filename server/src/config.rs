@@ -64,6 +64,9 @@ pub struct Config {
     pub sign_in: Vec<ProviderSettings>,
     /// A deployment fails when its agent stays disconnected this long.
     pub agent_grace_seconds: u64,
+    /// The key that seals secrets [default: `<data_dir>/secret.key`, created on first
+    /// start]; `FERRY_SECRET_KEY` (base64 of 32 bytes) takes precedence.
+    pub secret_key_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -82,6 +85,7 @@ impl Default for Config {
             password_sign_in: true,
             sign_in: Vec::new(),
             agent_grace_seconds: 60,
+            secret_key_file: None,
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod services;
 pub mod state;
 pub mod store;
+pub mod vault;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,10 +42,13 @@ pub async fn start(config: &Config) -> Result<Running, String> {
     let bus = EventBus::new(store.clone());
     let metrics = Arc::new(Metrics::default());
     let agents = agents::AgentHub::new(std::time::Duration::from_secs(config.agent_grace_seconds));
-    let deployer = Deployer::new(store.clone(), bus.clone(), metrics.clone(), data_dir.join("targets"), agents.clone());
+    let key_file = config.secret_key_file.clone().unwrap_or_else(|| data_dir.join("secret.key"));
+    let vault = Arc::new(vault::Vault::open(std::env::var("FERRY_SECRET_KEY").ok().as_deref(), &key_file)?);
+    let targets = data_dir.join("targets");
+    let deployer = Deployer::new(store.clone(), bus.clone(), metrics.clone(), targets, agents.clone(), vault.clone());
     let auth = Arc::new(AuthSettings::from_config(config));
     let providers = auth::providers::Providers::new(&config.sign_in, config.public_url.as_deref())?;
-    let state = AppState { store, bus, deployer, metrics, auth, providers, agents };
+    let state = AppState { store, bus, deployer, metrics, auth, providers, agents, vault };
 
     if config.password_sign_in {
         let generated = auth::passwords::ensure_admin(&state.store, config.admin_password.as_deref())

@@ -8,6 +8,7 @@ use crate::events::EventBus;
 use crate::metrics::Metrics;
 use crate::services::deployer::Deployer;
 use crate::store::Store;
+use crate::vault::Vault;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -18,6 +19,7 @@ pub struct AppState {
     pub auth: Arc<AuthSettings>,
     pub providers: Providers,
     pub agents: AgentHub,
+    pub vault: Arc<Vault>,
 }
 
 /// How people sign in and how long sessions last.

@@ -7,8 +7,8 @@ use ferry_app::model::{
     TokenScope,
 };
 use ferry_server::store::{
-    is_unique_violation, AuditFilter, Identity, NewAudit, NewDeployment, NewLogLine, NewProject, NewRelease, NewToken,
-    StepChange, Store,
+    is_unique_violation, AgentFacts, AuditFilter, Identity, NewAudit, NewDeployment, NewLogLine, NewProject,
+    NewRelease, NewToken, StepChange, Store, Stored,
 };
 
 async fn contract(store: Store) {
@@ -261,6 +261,29 @@ async fn access_contract(store: &Store, project_id: i64) {
     assert_eq!(entries[0].detail["n"], 1);
     let older = AuditFilter { before: Some(entries[0].id), ..filter };
     assert_eq!(store.audit(&older).await.unwrap().len(), 1);
+
+    // Variables: one per (environment, name), project-wide ones ('') first.
+    store.set_variable(project_id, "prod", "A", Stored::Plain("1"), "alex").await.unwrap();
+    store.set_variable(project_id, "", "A", Stored::Plain("0"), "alex").await.unwrap();
+    store.set_variable(project_id, "prod", "A", Stored::Sealed("c2VhbGVk"), "sam").await.unwrap();
+    let vars = store.variables(project_id).await.unwrap();
+    let seen: Vec<(&str, Option<&str>, Option<&str>)> =
+        vars.iter().map(|v| (v.environment.as_str(), v.value.as_deref(), v.sealed.as_deref())).collect();
+    assert_eq!(seen, [("", Some("0"), None), ("prod", None, Some("c2VhbGVk"))]);
+    assert_eq!(vars[1].updated_by, "sam");
+    assert!(store.delete_variable(project_id, "prod", "A").await.unwrap());
+    assert!(!store.delete_variable(project_id, "prod", "A").await.unwrap());
+
+    // Agents register once per token, then sign in with their credential.
+    let labels = std::collections::BTreeMap::from([("env".to_string(), "prod".to_string())]);
+    let facts = AgentFacts { name: "web-1", labels: &labels, version: "0.1.0" };
+    store.create_registration("reg-hash", "admin", i64::MAX).await.unwrap();
+    let agent = store.register_agent("reg-hash", "cred-hash", &facts).await.unwrap().expect("registered");
+    assert_eq!(agent.labels(), labels);
+    assert!(store.register_agent("reg-hash", "cred-2", &facts).await.unwrap().is_none(), "a token registers once");
+    assert_eq!(store.agent_sign_in("cred-hash", &facts).await.unwrap().unwrap().id, agent.id);
+    assert!(store.revoke_agent(agent.id).await.unwrap());
+    assert!(store.agent_sign_in("cred-hash", &facts).await.unwrap().is_none(), "revoked");
 }
 
 #[tokio::test]

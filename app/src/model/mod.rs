@@ -9,6 +9,7 @@ mod events;
 mod insights;
 mod matrix;
 mod notifications;
+mod variables;
 
 pub use access::*;
 pub use agents::*;
@@ -19,3 +20,4 @@ pub use ferry_engine::{DeploymentState, LogStream, StepState};
 pub use insights::*;
 pub use matrix::*;
 pub use notifications::*;
+pub use variables::*;

@@ -48,7 +48,10 @@ use super::api;
         api::revoke_agent,
         api::select_agents,
         api::mark_release_bad,
-        api::clear_release_bad
+        api::clear_release_bad,
+        api::list_variables,
+        api::set_variable,
+        api::delete_variable
     ),
     modifiers(&BearerToken),
     security(("api_token" = []))

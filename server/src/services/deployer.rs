@@ -21,6 +21,7 @@ use crate::error::OrInternal;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
 use crate::store::{NewDeployment, ReleaseRow, Store};
+use crate::vault::Vault;
 
 /// Who asked for a deployment.
 #[derive(Debug, Clone)]
@@ -51,12 +52,21 @@ pub struct Deployer {
     pub(super) targets: PathBuf,
     /// Agents on other hosts, for environments that select them.
     pub(super) agents: AgentHub,
+    /// Opens the secrets a deployment's processes get.
+    pub(super) vault: Arc<Vault>,
 }
 
 impl Deployer {
-    pub fn new(store: Store, bus: EventBus, metrics: Arc<Metrics>, targets: PathBuf, agents: AgentHub) -> Arc<Self> {
+    pub fn new(
+        store: Store,
+        bus: EventBus,
+        metrics: Arc<Metrics>,
+        targets: PathBuf,
+        agents: AgentHub,
+        vault: Arc<Vault>,
+    ) -> Arc<Self> {
         let locks = EnvironmentLocks::default();
-        Arc::new(Self { store, bus, metrics, locks, cancels: Mutex::default(), targets, agents })
+        Arc::new(Self { store, bus, metrics, locks, cancels: Mutex::default(), targets, agents, vault })
     }
 
     /// Deploys a release (also how it is promoted), if the lifecycle allows it. A

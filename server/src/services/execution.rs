@@ -14,9 +14,9 @@ use ferry_engine::release_dir::ReleasePaths;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::catalog;
 use super::deployer::{Deployer, Requester, Start};
 use super::recorder::Recorder;
+use super::{catalog, variables};
 use crate::error::OrInternal;
 
 /// Who is recorded as having asked for an automatic rollback.
@@ -119,8 +119,19 @@ impl Deployer {
         let planned = release.as_ref().ok_or_else(|| AppError::not_found("release vanished")).and_then(|r| {
             self.plan_for(r, queued.kind, &project.slug, &queued.environment, &project.repo_url, queued.id)
         });
-        let plan = match planned {
-            Ok(plan) => plan,
+        // Ferry's variables and secrets join the pipeline's, and override them.
+        let planned = match planned {
+            Ok(mut plan) => match variables::resolve(&self.store, &self.vault, project.id, &queued.environment).await {
+                Ok((vars, secrets)) => {
+                    plan.env.extend(vars);
+                    Ok((plan, secrets))
+                }
+                Err(why) => Err(AppError::unprocessable(why)),
+            },
+            Err(e) => Err(e),
+        };
+        let (plan, secrets) = match planned {
+            Ok(planned) => planned,
             Err(e) => {
                 self.close_steps(queued.id).await?;
                 self.transition(queued.id, DeploymentState::Queued, DeploymentState::Failed, Some(&e.message)).await?;
@@ -152,7 +163,8 @@ impl Deployer {
 
         let (tx, rx) = mpsc::channel(1024);
         let names = plan.steps.iter().map(|s| s.name.clone()).collect();
-        let recorder = Recorder::new(self.store.clone(), self.bus.clone(), self.metrics.clone(), queued.id, names);
+        let recorder = Recorder::new(self.store.clone(), self.bus.clone(), self.metrics.clone(), queued.id, names)
+            .masking(secrets);
         let recording = tokio::spawn(recorder.record(rx));
         let result = match agent {
             None => self.run_here(queued, &project.slug, &plan, tx, cancel).await,

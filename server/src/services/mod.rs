@@ -15,4 +15,5 @@ pub mod people;
 pub mod promotion;
 pub mod recorder;
 pub mod tokens;
+pub mod variables;
 pub mod visibility;

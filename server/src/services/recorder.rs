@@ -20,7 +20,12 @@ pub struct Recorder {
     deployment_id: i64,
     step_names: Vec<String>,
     next_seq: i64,
+    /// Secret values: replaced in every line before it is stored or sent.
+    masks: Vec<String>,
 }
+
+/// What a secret looks like in a log.
+pub const MASK: &str = "••••••";
 
 impl Recorder {
     /// Most events handled per transaction.
@@ -33,7 +38,26 @@ impl Recorder {
         deployment_id: i64,
         step_names: Vec<String>,
     ) -> Self {
-        Self { store, bus, metrics, deployment_id, step_names, next_seq: 1 }
+        Self { store, bus, metrics, deployment_id, step_names, next_seq: 1, masks: Vec::new() }
+    }
+
+    /// Masks these secret values in every line (very short values would mask ordinary
+    /// text, so values under 4 characters are not searched for).
+    pub fn masking(mut self, mut secrets: Vec<String>) -> Self {
+        secrets.retain(|s| s.len() >= 4);
+        // Longest first, so a secret containing another is masked whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        self.masks = secrets;
+        self
+    }
+
+    fn mask(&self, mut text: String) -> String {
+        for secret in &self.masks {
+            if text.contains(secret.as_str()) {
+                text = text.replace(secret.as_str(), MASK);
+            }
+        }
+        text
     }
 
     pub async fn record(mut self, mut events: mpsc::Receiver<RunnerEvent>) {
@@ -50,7 +74,7 @@ impl Recorder {
                             seq,
                             step: index as i32,
                             stream,
-                            text,
+                            text: self.mask(text),
                         });
                     }
                     other => {

@@ -13,6 +13,7 @@ mod rows;
 mod sessions;
 mod tokens;
 mod users;
+mod variables;
 
 use std::str::FromStr;
 
@@ -29,6 +30,7 @@ pub use reports::FinishedDeployment;
 pub use rows::ReleaseRow;
 pub use tokens::{NewToken, TokenRow};
 pub use users::{Identity, UserRow};
+pub use variables::{Stored, VariableRow};
 
 /// Which database a URL selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,6 +9,7 @@ mod logs;
 mod people;
 mod projects;
 mod tokens;
+mod variables;
 
 use axum::Router;
 use ferry_app::error::AppError;
@@ -24,6 +25,7 @@ pub use logs::*;
 pub use people::*;
 pub use projects::*;
 pub use tokens::*;
+pub use variables::*;
 
 type ApiResult<T> = Result<axum::Json<T>, HttpError>;
 
@@ -37,5 +39,6 @@ pub fn router() -> Router<AppState> {
         .merge(people::router())
         .merge(audit::router())
         .merge(agents::router())
+        .merge(variables::router())
         .fallback(|| async { HttpError(AppError::not_found("no such API endpoint")) })
 }
