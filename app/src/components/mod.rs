@@ -10,6 +10,7 @@ pub mod bad_mark;
 pub mod log_view;
 pub mod notifications;
 pub mod promote;
+pub mod variables;
 
 /// A state shown with icon and text, so it reads without colour too.
 #[component]

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 
+use crate::components::variables::VariablesEditor;
 use crate::model::{EnvironmentView, ProjectView, Protection, Role};
 use crate::server_fns::{load_matrix, protect_environment, select_agents};
 
@@ -29,6 +30,7 @@ pub fn SettingsPage() -> impl IntoView {
         {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         {move || project.get().map(|p| {
             let slug = p.slug.clone();
+            let env_names: Vec<String> = p.environments.iter().map(|e| e.name.clone()).collect();
             let targets = p.environments.iter().map(|env| view! { <AgentsRow slug=slug.clone() env=env.clone() /> }).collect_view();
             view! {
                 <h1>{format!("{} settings", p.name)}</h1>
@@ -47,6 +49,7 @@ pub fn SettingsPage() -> impl IntoView {
                     <thead><tr><th>"Environment"</th><th>"Agent labels"</th><th></th></tr></thead>
                     <tbody>{targets}</tbody>
                 </table>
+                <VariablesEditor project=slug.clone() environments=env_names />
             }
         })}
     }
