@@ -12,8 +12,12 @@ use crate::server_fns::{load_variables, remove_variable, save_variable};
 pub fn VariablesEditor(project: String, environments: Vec<String>) -> impl IntoView {
     let list = RwSignal::new(Vec::<VariableView>::new());
     let error = RwSignal::new(None::<String>);
-    let (name, value, scope, secret) =
-        (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(false));
+    let (name, value, scope, secret) = (
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+        RwSignal::new(false),
+    );
     let refresh = {
         let project = project.clone();
         move || {
