@@ -97,6 +97,13 @@ test("deploy the demo to development and promote it to staging, live", async ({ 
   await expect(page.locator("table.history")).toContainText("production");
   await page.getByLabel("Environment").selectOption("staging");
   await expect(page.locator("table.history tbody tr")).toHaveCount(1);
+  await expect(page.locator("table.history tbody tr")).toContainText("admin");
+  await page.getByLabel("Person").fill("someone-else");
+  await page.getByLabel("Person").press("Tab");
+  await expect(page.getByText("No deployments match.")).toBeVisible();
+  await page.getByLabel("Person").fill("admin");
+  await page.getByLabel("Person").press("Tab");
+  await expect(page.locator("table.history tbody tr")).toHaveCount(1);
   await page.getByLabel("State").selectOption("failed");
   await expect(page.getByText("No deployments match.")).toBeVisible();
 

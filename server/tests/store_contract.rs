@@ -143,6 +143,9 @@ async fn contract(store: Store) {
     );
     assert_eq!(ids(&store, HistoryFilter { environment: Some("dev".into()), ..project_filter }).await, [d2.id, d1.id]);
     assert!(ids(&store, HistoryFilter { environment: Some("prod".into()), ..Default::default() }).await.is_empty());
+    let by = |who: &str| HistoryFilter { requested_by: Some(who.into()), ..Default::default() };
+    assert_eq!(ids(&store, by("alex")).await, [d1.id], "the person who asked");
+    assert_eq!(ids(&store, by("ferry")).await, [d2.id]);
     let now = chrono::Utc::now();
     assert_eq!(
         ids(&store, HistoryFilter { until: Some(now + chrono::Duration::hours(1)), ..Default::default() }).await.len(),

@@ -123,6 +123,8 @@ pub struct HistoryFilter {
     /// Only deployments of this release.
     pub release: Option<i64>,
     /// Only deployments with a smaller id (the next page).
+    /// Only deployments this person (login) asked for.
+    pub requested_by: Option<String>,
     pub before: Option<i64>,
     /// At most this many (1-500, default 50).
     pub limit: Option<i64>,

@@ -1,5 +1,5 @@
 //! Deployment history: every deployment, newest first, filtered by project,
-//! environment, state and date, a page at a time; each row links to its timeline.
+//! environment, state, person and date, a page at a time; each row links to its timeline.
 //! Deployments that start or change while the page is open appear live.
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -20,6 +20,7 @@ pub fn matches(filter: &HistoryFilter, d: &DeploymentView) -> bool {
         && filter.state.is_none_or(|s| s == d.state)
         && filter.since.is_none_or(|t| d.created_at >= t)
         && filter.until.is_none_or(|t| d.created_at < t)
+        && filter.requested_by.as_ref().is_none_or(|p| d.requested_by.as_ref() == Some(p))
 }
 
 fn day_start(text: &str) -> Option<DateTime<Utc>> {
@@ -99,6 +100,7 @@ pub fn HistoryPage() -> impl IntoView {
     };
     let states = Signal::derive(|| {
         [
+            DeploymentState::AwaitingApproval,
             DeploymentState::Queued,
             DeploymentState::Running,
             DeploymentState::Succeeded,
@@ -115,6 +117,8 @@ pub fn HistoryPage() -> impl IntoView {
             {select("Project", Signal::derive(move || choices.get().0), |f, v| f.project = v)}
             {select("Environment", Signal::derive(move || choices.get().1), |f, v| f.environment = v)}
             {select("State", states, |f, v| f.state = v.and_then(|v| DeploymentState::parse(&v)))}
+            <label>"Person " <input aria-label="Person" placeholder="login"
+                on:change=move |ev| filter.update(|f| f.requested_by = non_empty(event_target_value(&ev)))/></label>
             <label>"From " <input type="date" aria-label="From"
                 on:change=move |ev| filter.update(|f| f.since = day_start(&event_target_value(&ev)))/></label>
             <label>"To " <input type="date" aria-label="To"
@@ -124,7 +128,7 @@ pub fn HistoryPage() -> impl IntoView {
         <table class="history">
             <thead><tr>
                 <th scope="col">"#"</th><th scope="col">"Project"</th><th scope="col">"Release"</th>
-                <th scope="col">"Environment"</th><th scope="col">"State"</th><th scope="col">"Queued"</th>
+                <th scope="col">"Environment"</th><th scope="col">"State"</th><th scope="col">"By"</th><th scope="col">"Queued"</th>
             </tr></thead>
             <tbody>
                 <For each=move || rows.get() key=|d| (d.id, d.state) let:d>
@@ -134,6 +138,7 @@ pub fn HistoryPage() -> impl IntoView {
                         <td>{d.release_version.clone()}</td>
                         <td>{d.environment.clone()}</td>
                         <td><StateBadge state=deployment_state_text(d.state) /></td>
+                        <td>{d.requested_by.clone().unwrap_or_default()}</td>
                         <td class="muted">{format_time(d.created_at)}</td>
                     </tr>
                 </For>

@@ -109,11 +109,17 @@ async fn serve(s: AppState, mut socket: WebSocket) {
                 // The hub dropped this connection (the agent was revoked).
                 None => break,
             },
-            incoming = read.next() => {
+            // An agent that misses three heartbeats is gone (its host may be down
+            // without closing the connection): its jobs then wait out the grace period.
+            incoming = tokio::time::timeout(Duration::from_secs(3 * HEARTBEAT_SECONDS), read.next()) => {
                 let text = match incoming {
-                    Some(Ok(Message::Text(text))) => text,
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
-                    Some(Ok(_)) => continue,
+                    Ok(Some(Ok(Message::Text(text)))) => text,
+                    Ok(Some(Ok(Message::Close(_)))) | Ok(Some(Err(_))) | Ok(None) => break,
+                    Err(_) => {
+                        tracing::warn!(agent = agent.id, "no heartbeat from the agent: dropping it");
+                        break;
+                    }
+                    Ok(Some(Ok(_))) => continue,
                 };
                 match serde_json::from_str::<AgentMessage>(&text) {
                     Ok(AgentMessage::Report { job, seq, report }) => s.agents.report(agent.id, job, seq, report).await,

@@ -57,7 +57,7 @@ impl Store {
             "{DEPLOYMENT_SELECT} WHERE ($1 IS NULL OR p.slug = $1) AND ($2 IS NULL OR e.name = $2) \
              AND ($3 IS NULL OR d.state = $3) AND ($4 IS NULL OR d.created_at >= $4) \
              AND ($5 IS NULL OR d.created_at < $5) AND ($6 IS NULL OR d.release_id = $6) \
-             AND ($7 IS NULL OR d.id < $7) ORDER BY d.id DESC LIMIT $8"
+             AND ($7 IS NULL OR d.id < $7) AND ($9 IS NULL OR d.requested_by = $9) ORDER BY d.id DESC LIMIT $8"
         );
         let rows: Vec<DeploymentRow> = sqlx::query_as(&sql)
             .bind(filter.project.as_deref())
@@ -68,6 +68,7 @@ impl Store {
             .bind(filter.release)
             .bind(filter.before)
             .bind(filter.limit.unwrap_or(50))
+            .bind(filter.requested_by.as_deref())
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.into_iter().map(DeploymentRow::view).collect())
