@@ -72,13 +72,7 @@ async fn each_role_may_do_exactly_what_it_should() {
             }
         }
         // Deployments started above finish before the next role's turn.
-        let (_, running) = app.get("/api/v1/deployments?state=running").await;
-        for d in running.as_array().unwrap() {
-            app.wait_finished(d["id"].as_i64().unwrap()).await;
-        }
-        for d in app.get("/api/v1/deployments?state=queued").await.1.as_array().unwrap() {
-            app.wait_finished(d["id"].as_i64().unwrap()).await;
-        }
+        app.wait_idle().await;
     }
 }
 
@@ -270,10 +264,6 @@ async fn each_role_meets_the_same_rules_through_the_server_functions() {
                 assert_eq!(body["error"], "forbidden");
             }
         }
-        for state in ["running", "queued"] {
-            for d in app.get(&format!("/api/v1/deployments?state={state}")).await.1.as_array().unwrap() {
-                app.wait_finished(d["id"].as_i64().unwrap()).await;
-            }
-        }
+        app.wait_idle().await;
     }
 }

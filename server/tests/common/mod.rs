@@ -171,6 +171,16 @@ impl TestApp {
         panic!("deployment {id} did not finish");
     }
 
+    /// Waits until no deployment is running or queued.
+    pub async fn wait_idle(&self) {
+        for state in ["running", "queued"] {
+            let (_, listed) = self.get(&format!("/api/v1/deployments?state={state}")).await;
+            for d in listed.as_array().unwrap() {
+                self.wait_finished(d["id"].as_i64().unwrap()).await;
+            }
+        }
+    }
+
     /// Registers a copy of the hello-web demo app (on free ports) as project `slug`,
     /// with one release `1.0.0`. Returns the release id.
     pub async fn hello_project(&self, slug: &str) -> (i64, [u16; 3]) {

@@ -183,6 +183,7 @@ pub struct Callback {
     pub error_description: Option<String>,
 }
 
+/// A sign-in answer Ferry does not accept, said the same way by every provider kind.
 fn refused(message: &str) -> AppError {
     AppError::bad_request(format!("sign-in refused: {message}"))
 }

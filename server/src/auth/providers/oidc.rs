@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::sync::{Mutex, OnceCell};
 
 use super::settings::ProviderSettings;
-use super::ExternalIdentity;
+use super::{refused, ExternalIdentity};
 use crate::auth::secrets::constant_time_eq;
 
 /// A new key is fetched at most this often (a token with an unknown key id makes
@@ -36,10 +36,6 @@ pub struct OidcState {
 fn unavailable(what: &str, e: &dyn std::fmt::Display) -> AppError {
     tracing::warn!("OIDC {what}: {e}");
     AppError::new(ErrorCode::Unavailable, format!("the sign-in provider's {what} is not available"))
-}
-
-fn refused(message: &str) -> AppError {
-    AppError::bad_request(format!("sign-in refused: {message}"))
 }
 
 async fn fetch<T: serde::de::DeserializeOwned>(http: &reqwest::Client, url: &str, what: &str) -> Result<T, AppError> {
