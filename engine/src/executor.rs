@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::health::{check_command, check_http, CommandProbe, Expect, HealthOutcome};
-use crate::plan::{DeploymentPlan, Phase, Probe, StepAction};
+use crate::health::{check, watch, CommandProbe, Expect, HealthOutcome, Prober};
+use crate::plan::{expand, DeploymentPlan, Phase, Probe, StepAction};
 use crate::process::{run_shell, Exit};
 use crate::release_dir::ReleasePaths;
 use crate::states::{DeploymentState, LogStream, StepState};
@@ -145,24 +145,56 @@ async fn run_step(
             Err(e) => failed(format!("cannot activate the release: {e}")),
         },
         StepAction::HealthCheck { probe, timeout, interval } => {
-            let outcome = match probe {
-                Probe::Http { url, expect_status, body_contains } => {
-                    let expect = Expect { status: *expect_status, body_contains: body_contains.as_deref() };
-                    check_http(url, expect, *timeout, *interval, cancel, lines).await
-                }
-                Probe::Command { run } => {
-                    let mut env = plan.env.clone();
-                    env.insert("FERRY_RELEASE_DIR".into(), paths.release().display().to_string());
-                    let probe = CommandProbe { run, cwd: &paths.release(), env: &env };
-                    check_command(&probe, *timeout, *interval, cancel, lines).await
-                }
+            probing(probe, Probing::Until(*timeout), *interval, plan, paths, cancel, lines).await
+        }
+        StepAction::Watch { probe, window, interval } => {
+            probing(probe, Probing::Throughout(*window), *interval, plan, paths, cancel, lines).await
+        }
+    }
+}
+
+/// How long a probe runs: until healthy (at most this long), or healthy throughout.
+enum Probing {
+    Until(Duration),
+    Throughout(Duration),
+}
+
+/// Runs a health probe (its URL filled in from the step's environment) and turns its
+/// verdict into the step's result.
+async fn probing(
+    probe: &Probe,
+    how: Probing,
+    interval: Duration,
+    plan: &DeploymentPlan,
+    paths: &ReleasePaths,
+    cancel: &CancellationToken,
+    lines: &mpsc::Sender<(LogStream, String)>,
+) -> StepResult {
+    let mut env = plan.env.clone();
+    env.insert("FERRY_RELEASE_DIR".into(), paths.release().display().to_string());
+    let release = paths.release();
+    let url;
+    let prober = match probe {
+        Probe::Http { url: template, expect_status, body_contains } => {
+            url = match expand(template, &plan.env) {
+                Ok(url) => url,
+                Err(why) => return failed(why),
             };
-            match outcome {
-                HealthOutcome::Healthy => ok(None),
-                HealthOutcome::Unhealthy(why) => failed(why),
-                HealthOutcome::Cancelled => cancelled(None),
+            Prober::Http {
+                url: &url,
+                expect: Expect { status: *expect_status, body_contains: body_contains.as_deref() },
             }
         }
+        Probe::Command { run } => Prober::Command(CommandProbe { run, cwd: &release, env: &env }),
+    };
+    let outcome = match how {
+        Probing::Until(timeout) => check(&prober, timeout, interval, cancel, lines).await,
+        Probing::Throughout(window) => watch(&prober, window, interval, cancel, lines).await,
+    };
+    match outcome {
+        HealthOutcome::Healthy => ok(None),
+        HealthOutcome::Unhealthy(why) => failed(why),
+        HealthOutcome::Cancelled => cancelled(None),
     }
 }
 

@@ -1,6 +1,7 @@
-//! Health checks: poll a URL until it answers with the expected status (and body), or
-//! run a command until it exits with 0, retrying every interval until the deadline,
-//! and report every attempt.
+//! Health checks: ask a URL for the expected status (and body), or run a command that
+//! must exit with 0. `check` retries every interval until the probe is healthy or the
+//! deadline passes; `watch` (a canary's verification window) requires the probe to stay
+//! healthy for the whole window. Every attempt is reported as a log line.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -27,6 +28,12 @@ pub struct CommandProbe<'a> {
     pub env: &'a BTreeMap<String, String>,
 }
 
+/// What is asked on each attempt.
+pub enum Prober<'a> {
+    Http { url: &'a str, expect: Expect<'a> },
+    Command(CommandProbe<'a>),
+}
+
 /// Result of a health check run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HealthOutcome {
@@ -35,89 +42,152 @@ pub enum HealthOutcome {
     Cancelled,
 }
 
-pub async fn check_http(
-    url: &str,
-    expect: Expect<'_>,
+type Lines = mpsc::Sender<(LogStream, String)>;
+
+/// One attempt: what it saw, healthy or not.
+enum Attempt {
+    Healthy(String),
+    Unhealthy(String),
+    Cancelled,
+}
+
+/// Probes every `interval` until healthy, for at most `timeout`.
+pub async fn check(
+    prober: &Prober<'_>,
     timeout: Duration,
     interval: Duration,
     cancel: &CancellationToken,
-    lines: &mpsc::Sender<(LogStream, String)>,
+    lines: &Lines,
 ) -> HealthOutcome {
-    let client = match reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build() {
+    let client = match http_client() {
         Ok(c) => c,
-        Err(e) => return HealthOutcome::Unhealthy(format!("cannot create HTTP client: {e}")),
+        Err(why) => return HealthOutcome::Unhealthy(why),
     };
     let deadline = Instant::now() + timeout;
     let mut attempt = 0u32;
     let mut last = String::from("no attempt finished");
     while Instant::now() < deadline {
         attempt += 1;
-        let per_try = (deadline - Instant::now()).min(Duration::from_secs(5));
-        let result = tokio::select! {
-            r = client.get(url).timeout(per_try).send() => r,
-            _ = cancel.cancelled() => return HealthOutcome::Cancelled,
-        };
-        last = match result {
-            Ok(resp) if resp.status().as_u16() == expect.status => {
-                let status = resp.status();
-                let body = resp.text().await.unwrap_or_default();
-                match expect.body_contains {
-                    Some(wanted) if !body.contains(wanted) => {
-                        format!("GET {url} → {status}, but the body does not contain `{wanted}`")
-                    }
-                    _ => {
-                        let healthy = format!("attempt {attempt}: GET {url} → {status} (healthy)");
-                        let _ = lines.send((LogStream::System, healthy)).await;
-                        return HealthOutcome::Healthy;
-                    }
-                }
+        match probe_once(&client, prober, deadline - Instant::now(), cancel, lines).await {
+            Attempt::Healthy(seen) => {
+                let _ = lines.send((LogStream::System, format!("attempt {attempt}: {seen} (healthy)"))).await;
+                return HealthOutcome::Healthy;
             }
-            Ok(resp) => format!("GET {url} → {}, expected {}", resp.status(), expect.status),
-            Err(e) if e.is_connect() => format!("GET {url}: connection refused"),
-            Err(e) if e.is_timeout() => format!("GET {url}: no answer in time"),
-            Err(e) => format!("GET {url}: {e}"),
-        };
+            Attempt::Cancelled => return HealthOutcome::Cancelled,
+            Attempt::Unhealthy(seen) => last = seen,
+        }
         let _ = lines.send((LogStream::System, format!("attempt {attempt}: {last}"))).await;
-        tokio::select! {
-            _ = tokio::time::sleep(interval.min(deadline.saturating_duration_since(Instant::now()))) => {}
-            _ = cancel.cancelled() => return HealthOutcome::Cancelled,
+        if !pause(interval.min(deadline.saturating_duration_since(Instant::now())), cancel).await {
+            return HealthOutcome::Cancelled;
         }
     }
     HealthOutcome::Unhealthy(format!("not healthy after {}s: {last}", timeout.as_secs()))
 }
 
-/// Runs the probe's command until it exits with 0 (each try gets what is left of the
-/// deadline, at most 30 s); its output goes to the log.
-pub async fn check_command(
-    probe: &CommandProbe<'_>,
-    timeout: Duration,
+/// Probes every `interval` for `window`; two failed attempts in a row end the watch as
+/// unhealthy (one can be a blip, such as a dropped connection).
+pub async fn watch(
+    prober: &Prober<'_>,
+    window: Duration,
     interval: Duration,
     cancel: &CancellationToken,
-    lines: &mpsc::Sender<(LogStream, String)>,
+    lines: &Lines,
 ) -> HealthOutcome {
-    let deadline = Instant::now() + timeout;
-    let mut attempt = 0u32;
-    let mut last = String::from("no attempt finished");
-    while Instant::now() < deadline {
+    let client = match http_client() {
+        Ok(c) => c,
+        Err(why) => return HealthOutcome::Unhealthy(why),
+    };
+    let _ = lines.send((LogStream::System, format!("watching for {}s", window.as_secs()))).await;
+    let end = Instant::now() + window;
+    let (mut attempt, mut failed_in_a_row) = (0u32, 0u32);
+    loop {
         attempt += 1;
-        let per_try = (deadline - Instant::now()).min(Duration::from_secs(30));
-        let _ = lines.send((LogStream::System, format!("attempt {attempt}: $ {}", probe.run))).await;
-        last = match run_shell(probe.run, probe.cwd, probe.env, per_try, cancel, lines).await {
-            Exit::Code(0) => {
-                let _ = lines.send((LogStream::System, format!("attempt {attempt}: exit 0 (healthy)"))).await;
-                return HealthOutcome::Healthy;
+        let per_try = interval.max(Duration::from_secs(1)).min(Duration::from_secs(30));
+        match probe_once(&client, prober, per_try, cancel, lines).await {
+            Attempt::Healthy(seen) => {
+                failed_in_a_row = 0;
+                let _ = lines.send((LogStream::System, format!("attempt {attempt}: {seen}"))).await;
             }
-            Exit::Cancelled => return HealthOutcome::Cancelled,
-            Exit::Code(code) => format!("`{}` exited with {code}", probe.run),
-            Exit::Signal(signal) => format!("`{}` was killed by signal {signal}", probe.run),
-            Exit::TimedOut => format!("`{}` did not finish in time", probe.run),
-            Exit::SpawnFailed(why) => format!("`{}` could not start: {why}", probe.run),
-        };
-        let _ = lines.send((LogStream::System, format!("attempt {attempt}: {last}"))).await;
-        tokio::select! {
-            _ = tokio::time::sleep(interval.min(deadline.saturating_duration_since(Instant::now()))) => {}
-            _ = cancel.cancelled() => return HealthOutcome::Cancelled,
+            Attempt::Cancelled => return HealthOutcome::Cancelled,
+            Attempt::Unhealthy(seen) => {
+                failed_in_a_row += 1;
+                let _ = lines.send((LogStream::System, format!("attempt {attempt}: {seen}"))).await;
+                if failed_in_a_row >= 2 {
+                    return HealthOutcome::Unhealthy(format!("unhealthy during the verification window: {seen}"));
+                }
+            }
+        }
+        if Instant::now() >= end {
+            break;
+        }
+        if !pause(interval.min(end.saturating_duration_since(Instant::now())), cancel).await {
+            return HealthOutcome::Cancelled;
         }
     }
-    HealthOutcome::Unhealthy(format!("not healthy after {}s: {last}", timeout.as_secs()))
+    if failed_in_a_row > 0 {
+        return HealthOutcome::Unhealthy("the last attempt of the verification window failed".into());
+    }
+    let _ = lines.send((LogStream::System, format!("healthy for the whole {}s window", window.as_secs()))).await;
+    HealthOutcome::Healthy
+}
+
+fn http_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| format!("cannot create HTTP client: {e}"))
+}
+
+/// Sleeps unless cancelled first; false when cancelled.
+async fn pause(how_long: Duration, cancel: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(how_long) => true,
+        _ = cancel.cancelled() => false,
+    }
+}
+
+async fn probe_once(
+    client: &reqwest::Client,
+    prober: &Prober<'_>,
+    left: Duration,
+    cancel: &CancellationToken,
+    lines: &Lines,
+) -> Attempt {
+    match prober {
+        Prober::Http { url, expect } => {
+            let per_try = left.min(Duration::from_secs(5));
+            let result = tokio::select! {
+                r = client.get(*url).timeout(per_try).send() => r,
+                _ = cancel.cancelled() => return Attempt::Cancelled,
+            };
+            match result {
+                Ok(resp) if resp.status().as_u16() == expect.status => {
+                    let status = resp.status();
+                    let body = resp.text().await.unwrap_or_default();
+                    match expect.body_contains {
+                        Some(wanted) if !body.contains(wanted) => Attempt::Unhealthy(format!(
+                            "GET {url} → {status}, but the body does not contain `{wanted}`"
+                        )),
+                        _ => Attempt::Healthy(format!("GET {url} → {status}")),
+                    }
+                }
+                Ok(resp) => Attempt::Unhealthy(format!("GET {url} → {}, expected {}", resp.status(), expect.status)),
+                Err(e) if e.is_connect() => Attempt::Unhealthy(format!("GET {url}: connection refused")),
+                Err(e) if e.is_timeout() => Attempt::Unhealthy(format!("GET {url}: no answer in time")),
+                Err(e) => Attempt::Unhealthy(format!("GET {url}: {e}")),
+            }
+        }
+        Prober::Command(probe) => {
+            let per_try = left.min(Duration::from_secs(30));
+            let _ = lines.send((LogStream::System, format!("$ {}", probe.run))).await;
+            match run_shell(probe.run, probe.cwd, probe.env, per_try, cancel, lines).await {
+                Exit::Code(0) => Attempt::Healthy("exit 0".into()),
+                Exit::Cancelled => Attempt::Cancelled,
+                Exit::Code(code) => Attempt::Unhealthy(format!("`{}` exited with {code}", probe.run)),
+                Exit::Signal(signal) => Attempt::Unhealthy(format!("`{}` was killed by signal {signal}", probe.run)),
+                Exit::TimedOut => Attempt::Unhealthy(format!("`{}` did not finish in time", probe.run)),
+                Exit::SpawnFailed(why) => Attempt::Unhealthy(format!("`{}` could not start: {why}", probe.run)),
+            }
+        }
+    }
 }

@@ -21,5 +21,7 @@ pub mod process;
 pub mod protocol;
 #[cfg(feature = "runtime")]
 pub mod release_dir;
+#[cfg(feature = "runtime")]
+pub mod rollout;
 
-pub use states::{DeploymentState, LogStream, StepState};
+pub use states::{DeploymentState, LogStream, StepState, TargetState};

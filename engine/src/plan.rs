@@ -22,20 +22,22 @@ pub enum StepAction {
     Activate,
     /// Probe until healthy, every `interval`, for at most `timeout`.
     HealthCheck { probe: Probe, timeout: Duration, interval: Duration },
+    /// A canary's verification: probe every `interval` for `window`; it must stay healthy.
+    Watch { probe: Probe, window: Duration, interval: Duration },
 }
 
 /// What a health check asks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Probe {
     Http {
+        /// May hold `${NAME}`, replaced on the host by the step's environment (so a
+        /// host's own variables, such as its port, count).
         url: String,
         expect_status: u16,
         body_contains: Option<String>,
     },
     /// A shell command in the live release; healthy when it exits with 0.
-    Command {
-        run: String,
-    },
+    Command { run: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,7 +83,7 @@ pub struct DeploymentFacts {
 }
 
 /// Builds the plan; fails when the environment is not in the pipeline or the health
-/// check URL names a variable the environment does not define.
+/// check URL is malformed.
 pub fn plan(pipeline: &Pipeline, facts: &DeploymentFacts) -> Result<DeploymentPlan, String> {
     let env_spec = pipeline
         .environment(&facts.environment)
@@ -123,6 +125,21 @@ pub fn plan_rollback(pipeline: &Pipeline, facts: &DeploymentFacts) -> Result<Dep
     Ok(plan)
 }
 
+/// Adds the canary's verification window after the health check (the canary host's
+/// plan only). Without a health check there is nothing to watch, and the plan is kept.
+pub fn with_canary_watch(mut plan: DeploymentPlan, window: Duration) -> DeploymentPlan {
+    let watch = plan.steps.iter().find_map(|s| match &s.action {
+        StepAction::HealthCheck { probe, interval, .. } => {
+            Some(StepAction::Watch { probe: probe.clone(), window, interval: *interval })
+        }
+        _ => None,
+    });
+    if let Some(action) = watch {
+        plan.steps.push(PlannedStep { name: "canary-verify".into(), action });
+    }
+    plan
+}
+
 fn commands(list: &[crate::pipeline::StepSpec], phase: Phase) -> Vec<PlannedStep> {
     list.iter()
         .map(|s| PlannedStep {
@@ -141,7 +158,7 @@ fn going_live(pipeline: &Pipeline, env: &BTreeMap<String, String>) -> Result<Vec
             action: StepAction::HealthCheck {
                 probe: match (&check.url, &check.command) {
                     (Some(url), _) => Probe::Http {
-                        url: expand(url.as_str(), env)?,
+                        url: checked_template(url.as_str(), env)?,
                         expect_status: check.expect_status.0,
                         body_contains: check.body_contains.clone(),
                     },
@@ -156,6 +173,19 @@ fn going_live(pipeline: &Pipeline, env: &BTreeMap<String, String>) -> Result<Vec
     Ok(steps)
 }
 
+/// Checks a template's syntax now; the values are filled in on the host.
+fn checked_template(template: &str, env: &BTreeMap<String, String>) -> Result<String, String> {
+    let mut probe = env.clone();
+    let mut rest = template;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let end = after.find('}').ok_or_else(|| format!("unclosed `${{` in `{template}`"))?;
+        probe.entry(after[..end].to_string()).or_default();
+        rest = &after[end + 1..];
+    }
+    expand(template, &probe).map(|_| template.to_string())
+}
+
 /// Replaces `${NAME}` with the variable's value.
 pub fn expand(template: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
     let mut out = String::new();
@@ -165,9 +195,9 @@ pub fn expand(template: &str, vars: &BTreeMap<String, String>) -> Result<String,
         let after = &rest[start + 2..];
         let end = after.find('}').ok_or_else(|| format!("unclosed `${{` in `{template}`"))?;
         let name = &after[..end];
-        let value = vars
-            .get(name)
-            .ok_or_else(|| format!("`{template}` uses ${{{name}}}, which this environment does not define"))?;
+        let value = vars.get(name).ok_or_else(|| {
+            format!("`{template}` uses ${{{name}}}, which neither the environment nor this host defines")
+        })?;
         out.push_str(value);
         rest = &after[end + 1..];
     }

@@ -29,6 +29,22 @@ pub enum StepState {
     Skipped,
 }
 
+/// Where one host of a deployment stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetState {
+    /// Its batch has not started.
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    /// Not run: an earlier batch failed.
+    Skipped,
+    /// It ran the release, and was switched back after the rollout failed.
+    RolledBack,
+}
+
 /// Which output stream of a step a log line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -64,6 +80,10 @@ text_names!(DeploymentState {
 text_names!(StepState {
     Queued => "queued", Running => "running", Succeeded => "succeeded",
     Failed => "failed", Skipped => "skipped",
+});
+text_names!(TargetState {
+    Pending => "pending", Running => "running", Succeeded => "succeeded", Failed => "failed",
+    Cancelled => "cancelled", Skipped => "skipped", RolledBack => "rolled_back",
 });
 text_names!(LogStream { Stdout => "stdout", Stderr => "stderr", System => "system" });
 

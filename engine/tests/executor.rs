@@ -186,3 +186,39 @@ async fn a_command_health_check_that_never_passes_fails_at_the_deadline() {
     assert_eq!(state, DeploymentState::Failed);
     assert!(reason.unwrap().contains("not healthy after 2s: `exit 1` exited with 1"));
 }
+
+#[tokio::test]
+async fn a_canary_watch_fails_when_the_probe_turns_unhealthy_within_the_window() {
+    use ferry_engine::plan::with_canary_watch;
+    // Healthy for the first two probes, then failing.
+    let text = "environments:\n  - name: dev\nhealth_check:\n  command: n=$(cat n 2>/dev/null || echo 0); echo $((n+1)) > n; [ $n -lt 2 ]\n  interval: 1s\n  timeout: 5s\n";
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    let commit = repo_with(&repo, text);
+    let target = tmp.path().join("target");
+    let facts = DeploymentFacts {
+        project: "demo".into(),
+        environment: "dev".into(),
+        release_version: "1.2.3".into(),
+        release_id: 7,
+        deployment_id: 1,
+        repo_url: repo.display().to_string(),
+        commit,
+        target_dir: target.display().to_string(),
+    };
+    let planned = plan(&Pipeline::parse("ferry.yml", text).unwrap(), &facts).unwrap();
+    let planned = with_canary_watch(planned, Duration::from_secs(30));
+    assert_eq!(planned.steps.last().unwrap().name, "canary-verify");
+    let paths = ReleasePaths { target_dir: target, release_id: 7, deployment_id: 1 };
+    let (tx, mut rx) = mpsc::channel(1024);
+    let outcome = execute(&planned, &paths, tx, CancellationToken::new()).await;
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    assert_eq!(outcome.state, DeploymentState::Failed);
+    let reason = outcome.reason.unwrap();
+    assert!(reason.starts_with("step canary-verify: unhealthy during the verification window"), "{reason}");
+    let lines = logs(&events);
+    assert!(lines.iter().any(|l| l == "watching for 30s"), "{lines:?}");
+}

@@ -8,8 +8,10 @@ use std::fmt;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
+mod rollout;
 mod values;
 
+pub use rollout::RolloutSpec;
 use values::UniqueNames;
 pub use values::{Command, HttpUrl, KeepReleases, Name, Seconds, Status, VarName};
 
@@ -40,6 +42,9 @@ pub struct EnvironmentSpec {
     /// Variables passed to every step of a deployment to this environment.
     #[serde(default)]
     pub vars: BTreeMap<VarName, String>,
+    /// How a release spreads over the environment's hosts.
+    #[serde(default)]
+    pub rollout: RolloutSpec,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
