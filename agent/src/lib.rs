@@ -31,6 +31,8 @@ pub struct AgentConfig {
     pub workdir: PathBuf,
     /// Needed only until the agent has its credential (kept in the workdir).
     pub registration_token: Option<String>,
+    /// This host's own variables (e.g. its port); they win over the environment's.
+    pub vars: BTreeMap<String, String>,
 }
 
 impl AgentConfig {
@@ -221,6 +223,8 @@ fn start_job(
     }
     let shared = shared.clone();
     let workdir = config.workdir.clone();
+    let host_vars = config.vars.clone();
+    let host_name = config.name.clone();
     tokio::spawn(async move {
         if !valid_label(&project) {
             let outcome = ferry_engine::executor::Outcome {
@@ -234,6 +238,8 @@ fn start_job(
         let paths = ReleasePaths { target_dir: workdir.join(&project), release_id, deployment_id: job };
         // The server planned with its own paths; on this host the target is here.
         let mut plan = plan;
+        plan.env.extend(host_vars);
+        plan.env.insert("FERRY_AGENT".into(), host_name);
         plan.env.insert("FERRY_TARGET_DIR".into(), paths.target_dir.display().to_string());
         let before = paths.current_release();
         let (tx, mut rx) = mpsc::channel(1024);

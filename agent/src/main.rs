@@ -28,6 +28,10 @@ struct Cli {
     /// A one-time registration token from Ferry (Agents page); needed on first start.
     #[arg(long, env = "FERRY_AGENT_TOKEN", hide_env_values = true)]
     registration_token: Option<String>,
+    /// A variable of this host for every step, `NAME=value` (repeat for more); it
+    /// overrides the environment's value of the same name, e.g. `--var PORT=9001`.
+    #[arg(long = "var", value_name = "NAME=value")]
+    vars: Vec<String>,
 }
 
 #[tokio::main]
@@ -43,6 +47,18 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut vars = BTreeMap::new();
+    for pair in &cli.vars {
+        match pair.split_once('=') {
+            Some((key, value)) if ferry_engine::pipeline::VarName::parse(key).is_ok() => {
+                vars.insert(key.to_string(), value.to_string());
+            }
+            _ => {
+                eprintln!("ferry-agent: --var {pair}: expected NAME=value with a variable name such as PORT");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let name = cli.name.or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()));
     let config = AgentConfig {
         server: cli.server,
@@ -50,6 +66,7 @@ async fn main() -> ExitCode {
         labels,
         workdir: cli.workdir,
         registration_token: cli.registration_token,
+        vars,
     };
     let stop = CancellationToken::new();
     let on_signal = stop.clone();

@@ -173,17 +173,16 @@ async fn probing(
     let mut env = plan.env.clone();
     env.insert("FERRY_RELEASE_DIR".into(), paths.release().display().to_string());
     let release = paths.release();
-    let url;
+    let (url, wanted): (String, Option<String>);
     let prober = match probe {
         Probe::Http { url: template, expect_status, body_contains } => {
-            url = match expand(template, &plan.env) {
-                Ok(url) => url,
+            let filled = expand(template, &plan.env)
+                .and_then(|url| Ok((url, body_contains.as_deref().map(|b| expand(b, &plan.env)).transpose()?)));
+            (url, wanted) = match filled {
+                Ok(filled) => filled,
                 Err(why) => return failed(why),
             };
-            Prober::Http {
-                url: &url,
-                expect: Expect { status: *expect_status, body_contains: body_contains.as_deref() },
-            }
+            Prober::Http { url: &url, expect: Expect { status: *expect_status, body_contains: wanted.as_deref() } }
         }
         Probe::Command { run } => Prober::Command(CommandProbe { run, cwd: &release, env: &env }),
     };

@@ -34,6 +34,8 @@ pub enum Probe {
         /// host's own variables, such as its port, count).
         url: String,
         expect_status: u16,
+        /// May hold `${NAME}` too, e.g. `${FERRY_RELEASE}` to be sure the new
+        /// version answers rather than an old process still holding the port.
         body_contains: Option<String>,
     },
     /// A shell command in the live release; healthy when it exits with 0.
@@ -160,7 +162,7 @@ fn going_live(pipeline: &Pipeline, env: &BTreeMap<String, String>) -> Result<Vec
                     (Some(url), _) => Probe::Http {
                         url: checked_template(url.as_str(), env)?,
                         expect_status: check.expect_status.0,
-                        body_contains: check.body_contains.clone(),
+                        body_contains: check.body_contains.as_deref().map(|b| checked_template(b, env)).transpose()?,
                     },
                     (None, Some(command)) => Probe::Command { run: command.as_str().to_string() },
                     (None, None) => return Err("health_check: set exactly one of url and command".into()),

@@ -123,6 +123,10 @@ pub async fn roll_out<R: HostRunner>(
             match hosts[host].as_ref().map(|r| r.outcome.clone()) {
                 Some(Outcome { state: DeploymentState::Succeeded, .. }) => {}
                 Some(Outcome { state: DeploymentState::Cancelled, .. }) => cancelled = true,
+                // With one host, naming it adds nothing.
+                Some(Outcome { reason, .. }) if names.len() == 1 => {
+                    failed.push(reason.unwrap_or_else(|| "failed".into()))
+                }
                 Some(Outcome { reason, .. }) => {
                     failed.push(format!("{}: {}", names[host], reason.unwrap_or_else(|| "failed".into())))
                 }
@@ -132,7 +136,10 @@ pub async fn roll_out<R: HostRunner>(
         if !failed.is_empty() {
             let batch_text =
                 if batches.len() > 1 { format!(" (batch {} of {})", number + 1, batches.len()) } else { String::new() };
-            let reason = format!("failed on {}{batch_text}", failed.join("; "));
+            let reason = match names.len() {
+                1 => failed.join("; "),
+                _ => format!("failed on {}{batch_text}", failed.join("; ")),
+            };
             outcome = Outcome { state: DeploymentState::Failed, reason: Some(reason) };
             break;
         }

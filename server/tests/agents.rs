@@ -32,6 +32,7 @@ fn agent_config(app: &TestApp, name: &str, workdir: PathBuf, token: Option<Strin
         labels: BTreeMap::from([("env".to_string(), "edge".to_string())]),
         workdir,
         registration_token: token,
+        vars: BTreeMap::new(),
     }
 }
 

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{DeploymentState, LogStream, StepState};
+use super::{DeploymentState, LogStream, StepState, TargetState};
 
 /// What a deployment does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -56,6 +56,31 @@ pub struct StepView {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub exit_code: Option<i32>,
+    /// Position of the host it runs on (see `DeploymentDetail::targets`); `None`
+    /// until the deployment has picked its hosts.
+    #[serde(default)]
+    pub target: Option<i32>,
+}
+
+/// One host of a deployment: where it stands in the rollout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TargetView {
+    pub deployment_id: i64,
+    /// Order of the host within the deployment, from 0.
+    pub position: i32,
+    /// The agent's name, or the built-in agent's.
+    pub name: String,
+    pub agent_id: Option<i64>,
+    /// Its batch in the rollout, from 0.
+    pub batch: i32,
+    pub state: TargetState,
+    /// The release it ran before; what a rollback of this host goes back to.
+    pub before_release_id: Option<i64>,
+    /// Whether the new release went live on it.
+    pub moved: bool,
+    pub reason: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -74,6 +99,9 @@ pub struct LogLineView {
 pub struct DeploymentDetail {
     pub deployment: DeploymentView,
     pub steps: Vec<StepView>,
+    /// The hosts it runs on, in order.
+    #[serde(default)]
+    pub targets: Vec<TargetView>,
     pub logs: Vec<LogLineView>,
     /// For deployments to an environment that needs approvals.
     pub approval: Option<ApprovalStatus>,

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{DeploymentView, LogLineView, NotificationView, StepView};
+use super::{DeploymentView, LogLineView, NotificationView, StepView, TargetView};
 
 /// Something that happened, numbered: the websocket delivers these in `seq` order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -17,6 +17,8 @@ pub struct Event {
 pub enum EventPayload {
     Deployment(DeploymentView),
     Step(StepView),
+    /// A host of a deployment changed state.
+    Target(TargetView),
     Log(LogLineView),
     Notification(NotificationView),
     /// These notifications were marked read (in any browser).
@@ -75,6 +77,20 @@ mod tests {
             started_at: Some(Utc::now()),
             finished_at: None,
             exit_code: None,
+            target: Some(1),
+        };
+        let target = TargetView {
+            deployment_id: 3,
+            position: 1,
+            name: "web-2".into(),
+            agent_id: Some(4),
+            batch: 1,
+            state: TargetState::RolledBack,
+            before_release_id: Some(2),
+            moved: true,
+            reason: None,
+            started_at: Some(Utc::now()),
+            finished_at: None,
         };
         let line = LogLineView {
             deployment_id: 3,
@@ -95,6 +111,7 @@ mod tests {
         let payloads = [
             EventPayload::Deployment(deployment()),
             EventPayload::Step(step),
+            EventPayload::Target(target),
             EventPayload::Log(line),
             EventPayload::Notification(notification),
             EventPayload::NotificationsRead { ids: vec![4] },

@@ -16,7 +16,7 @@ pub use agents::*;
 pub use catalog::*;
 pub use deployments::*;
 pub use events::*;
-pub use ferry_engine::{DeploymentState, LogStream, StepState};
+pub use ferry_engine::{DeploymentState, LogStream, StepState, TargetState};
 pub use insights::*;
 pub use matrix::*;
 pub use notifications::*;

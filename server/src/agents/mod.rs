@@ -22,11 +22,14 @@ pub use hub::AgentHub;
 /// How long a registration token stays usable.
 const REGISTRATION_HOURS: i64 = 24;
 
+/// What the built-in agent is called in lists and on a deployment's hosts.
+pub const BUILT_IN_NAME: &str = "built-in (this server)";
+
 /// The agent built into the server: environments without a selector deploy here.
 fn builtin() -> AgentView {
     AgentView {
         id: 0,
-        name: "built-in (this server)".into(),
+        name: BUILT_IN_NAME.into(),
         labels: Default::default(),
         version: env!("CARGO_PKG_VERSION").into(),
         state: AgentState::Online,

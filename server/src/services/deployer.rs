@@ -216,10 +216,14 @@ impl Deployer {
         Err(AppError::conflict(format!("deployment {id} is {} and cannot be cancelled", current.state)))
     }
 
-    /// Closes a deployment's open steps (running ones fail, queued ones are skipped).
+    /// Closes a deployment's open steps and hosts (running ones fail, queued or pending
+    /// ones are skipped).
     pub(super) async fn close_steps(&self, id: i64) -> Result<(), AppError> {
         for step in self.store.close_open_steps(id).await.or_internal("closing steps")? {
             let _ = self.bus.publish(EventPayload::Step(step)).await;
+        }
+        for target in self.store.close_open_targets(id).await.or_internal("closing hosts")? {
+            let _ = self.bus.publish(EventPayload::Target(target)).await;
         }
         Ok(())
     }

@@ -1,36 +1,41 @@
-//! Running a queued deployment: wait for the environment's lock, run the plan with the
-//! local executor while the recorder persists what it reports, and finish the
-//! deployment. A deployment that fails after it switched the environment to the new
-//! release is rolled back to the release that ran before, as a recorded rollback
-//! deployment, before the environment's lock is released.
+//! Running a queued deployment: wait for the environment's lock, pick its hosts, roll
+//! the plan out over them with the environment's strategy while the recorder persists
+//! what they report, and finish the deployment. When a rollout fails, the hosts it had
+//! already switched go back to the release they ran before, as a recorded rollback
+//! deployment of just those hosts, before the environment's lock is released (unless
+//! the environment says `on_failure: stop`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ferry_app::error::AppError;
-use ferry_app::model::{DeploymentKind, DeploymentState, DeploymentView};
-use ferry_engine::executor::{execute, Outcome, RunnerEvent};
-use ferry_engine::plan::DeploymentPlan;
-use ferry_engine::release_dir::ReleasePaths;
+use ferry_app::model::{DeploymentKind, DeploymentState, DeploymentView, EventPayload, TargetState};
+use ferry_engine::executor::Outcome;
+use ferry_engine::pipeline::{Pipeline, RolloutSpec, PIPELINE_FILE};
+use ferry_engine::plan::with_canary_watch;
+use ferry_engine::rollout::{batches, roll_out, FailurePolicy, HostRun, Strategy};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::deployer::{Deployer, Requester, Start};
+use super::hosts::{publish, DeploymentHosts, Host, ROLLED_BACK_FROM};
 use super::recorder::Recorder;
 use super::{catalog, variables};
+use crate::agents::BUILT_IN_NAME;
 use crate::error::OrInternal;
+use crate::store::{HostPlan, ReleaseRow};
 
 /// Who is recorded as having asked for an automatic rollback.
 fn automatic_rollback() -> Requester {
     Requester { id: None, login: "ferry".into() }
 }
 
-/// How the executor's run ended, and what it did to the environment.
+/// How a rollout ended, and each host's part (`None`: skipped).
 struct RunResult {
     outcome: Outcome,
-    /// The release `current` pointed at before the run.
-    before: Option<i64>,
-    /// Whether `current` points elsewhere after the run.
-    moved: bool,
+    hosts: Vec<Host>,
+    runs: Vec<Option<HostRun>>,
+    on_failure: FailurePolicy,
 }
 
 impl Deployer {
@@ -60,38 +65,91 @@ impl Deployer {
         let Some(done) = self.execute_one(&queued, cancel).await? else { return Ok(()) };
         let mut reason = done.outcome.reason.clone();
         let failed_live = queued.kind == DeploymentKind::Deploy && done.outcome.state == DeploymentState::Failed;
-        // The rollback is recorded before the failure is, so the failure already says
-        // where the environment is going.
-        let rollback = match (failed_live && done.moved, done.before) {
-            (true, Some(before)) => self.record_rollback(&queued, before).await?,
-            _ => None,
-        };
-        if let Some((rollback, version)) = &rollback {
-            let why = reason.take().unwrap_or_default();
-            reason = Some(format!("{why}; rolling back to {version} (deployment #{})", rollback.id));
+        let mut rollbacks = Vec::new();
+        if failed_live {
+            let (planned, note) = self.plan_rollbacks(&queued, &done).await?;
+            rollbacks = planned;
+            if let Some(note) = note {
+                // The rollback is recorded before the failure is, so the failure
+                // already says where the environment is going.
+                reason = Some(format!("{}; {note}", reason.unwrap_or_default()));
+            }
         }
         self.transition(queued.id, DeploymentState::Running, done.outcome.state, reason.as_deref()).await?;
-        if let Some((rollback, _)) = rollback {
+        for (rollback, positions) in rollbacks {
             tracing::warn!(deployment = queued.id, rollback = rollback.id, "rolling back a failed deployment");
             let cancel = CancellationToken::new();
             self.cancel_handles().insert(rollback.id, cancel.clone());
             let result = self.execute_one(&rollback, cancel).await;
             self.cancel_handles().remove(&rollback.id);
-            if let Some(done) = result? {
-                let outcome = done.outcome;
-                self.transition(rollback.id, DeploymentState::Running, outcome.state, outcome.reason.as_deref())
-                    .await?;
+            let Some(back) = result? else { continue };
+            // The failed deployment's hosts say which of them are back.
+            for (run, &position) in back.runs.iter().zip(&positions) {
+                if run.as_ref().is_some_and(|r| r.outcome.state == DeploymentState::Succeeded) {
+                    let marked =
+                        self.store.set_target_state(queued.id, position, &ROLLED_BACK_FROM, TargetState::RolledBack);
+                    if let Some(target) = marked.await.or_internal("marking a host rolled back")? {
+                        publish(self, target).await;
+                    }
+                }
             }
+            let outcome = back.outcome;
+            self.transition(rollback.id, DeploymentState::Running, outcome.state, outcome.reason.as_deref()).await?;
         }
         Ok(())
     }
 
-    /// Records a rollback of `failed`'s environment to `release_id`; returns it with
-    /// the version it goes back to.
+    /// Records rollbacks of the hosts a failed rollout switched, one per release they
+    /// go back to (normally one), with the failed deployment's positions of their hosts.
+    /// Also returns what the failure's reason should add.
+    async fn plan_rollbacks(
+        &self,
+        failed: &DeploymentView,
+        done: &RunResult,
+    ) -> Result<(Vec<(DeploymentView, Vec<i32>)>, Option<String>), AppError> {
+        let mut back_to: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+        let mut stranded = Vec::new();
+        for (host, run) in done.runs.iter().enumerate() {
+            match run {
+                Some(HostRun { moved: true, before: Some(before), .. }) => {
+                    back_to.entry(*before).or_default().push(host)
+                }
+                Some(HostRun { moved: true, before: None, .. }) => stranded.push(done.hosts[host].name.clone()),
+                _ => {}
+            }
+        }
+        let mut notes = Vec::new();
+        let mut planned = Vec::new();
+        if done.on_failure == FailurePolicy::Stop && !back_to.is_empty() {
+            let names: Vec<&str> = back_to.values().flatten().map(|&h| done.hosts[h].name.as_str()).collect();
+            notes.push(format!("left {} on the new release (on_failure: stop)", names.join(", ")));
+            back_to.clear();
+        }
+        for (release_id, members) in back_to {
+            let hosts: Vec<Host> = members.iter().map(|&h| done.hosts[h].clone()).collect();
+            let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+            match self.record_rollback(failed, release_id, &hosts).await? {
+                Some((rollback, version)) => {
+                    let which = if done.hosts.len() == 1 { String::new() } else { format!(" {}", names.join(", ")) };
+                    notes.push(format!("rolling back{which} to {version} (deployment #{})", rollback.id));
+                    planned.push((rollback, members.iter().map(|&h| h as i32).collect()));
+                }
+                None => notes.push(format!("cannot roll back {}: release {release_id} is gone", names.join(", "))),
+            }
+        }
+        if !stranded.is_empty() {
+            notes.push(format!("{} had no earlier release to go back to", stranded.join(", ")));
+        }
+        Ok((planned, (!notes.is_empty()).then(|| notes.join("; "))))
+    }
+
+    /// Records a rollback of some hosts of `failed`'s environment to `release_id`;
+    /// returns it with the version it goes back to.
     async fn record_rollback(
         &self,
         failed: &DeploymentView,
         release_id: i64,
+        hosts: &[Host],
     ) -> Result<Option<(DeploymentView, String)>, AppError> {
         let project = catalog::project(&self.store, &failed.project).await?;
         let release = self.store.release(release_id).await.or_internal("loading a release")?;
@@ -104,55 +162,31 @@ impl Deployer {
         let rollback = self
             .record(&project, environment, &release, DeploymentKind::Rollback, &automatic_rollback(), Start::Now)
             .await?;
+        let chosen: Vec<(String, Option<i64>)> = hosts.iter().map(|h| (h.name.clone(), h.agent_id)).collect();
+        self.store.preassign_targets(rollback.id, &chosen).await.or_internal("choosing the rollback's hosts")?;
         Ok(Some((rollback, release.version)))
     }
 
     /// Runs a queued deployment up to its outcome (the caller records the outcome);
     /// `None` when it did not run (cancelled while waiting, or unplannable).
     async fn execute_one(
-        &self,
+        self: &Arc<Self>,
         queued: &DeploymentView,
         cancel: CancellationToken,
     ) -> Result<Option<RunResult>, AppError> {
         let release = self.store.release(queued.release_id).await.or_internal("loading a release")?;
         let project = catalog::project(&self.store, &queued.project).await?;
-        let planned = release.as_ref().ok_or_else(|| AppError::not_found("release vanished")).and_then(|r| {
-            self.plan_for(r, queued.kind, &project.slug, &queued.environment, &project.repo_url, queued.id)
-        });
-        // Ferry's variables and secrets join the pipeline's, and override them.
-        let planned = match planned {
-            Ok(mut plan) => match variables::resolve(&self.store, &self.vault, project.id, &queued.environment).await {
-                Ok((vars, secrets)) => {
-                    plan.env.extend(vars);
-                    Ok((plan, secrets))
-                }
-                Err(why) => Err(AppError::unprocessable(why)),
-            },
-            Err(e) => Err(e),
+        let prepared = match &release {
+            Some(release) => self.prepare(queued, release, &project).await,
+            None => Err("release vanished".to_string()),
         };
-        let (plan, secrets) = match planned {
-            Ok(planned) => planned,
-            Err(e) => {
+        let (plan, secrets, rollout, hosts) = match prepared {
+            Ok(prepared) => prepared,
+            Err(why) => {
                 self.close_steps(queued.id).await?;
-                self.transition(queued.id, DeploymentState::Queued, DeploymentState::Failed, Some(&e.message)).await?;
+                self.transition(queued.id, DeploymentState::Queued, DeploymentState::Failed, Some(&why)).await?;
                 return Ok(None);
             }
-        };
-        // Which agent runs it: the built-in one, or the first online agent the
-        // environment's selector matches (idle ones first).
-        let selector =
-            project.environments.iter().find(|e| e.id == queued.environment_id).map(|e| e.agent_selector.clone());
-        let agent = match selector.filter(|s| !s.is_empty()) {
-            None => None,
-            Some(selector) => match self.agents.matching(&selector).into_iter().next() {
-                Some(found) => Some(found),
-                None => {
-                    let why = format!("no online agent matches `{selector}`");
-                    self.close_steps(queued.id).await?;
-                    self.transition(queued.id, DeploymentState::Queued, DeploymentState::Failed, Some(&why)).await?;
-                    return Ok(None);
-                }
-            },
         };
         let transition =
             self.store.transition_deployment(queued.id, DeploymentState::Queued, DeploymentState::Running, None);
@@ -161,70 +195,124 @@ impl Deployer {
             None => return Ok(None), // cancelled while it waited
         }
 
+        // Each host gets the plan; a canary's first host also its verification window.
+        let strategy = rollout.strategy;
+        let batches = batches(hosts.len(), &strategy);
+        let mut plans = vec![plan; hosts.len()];
+        if let (Strategy::Canary { verify }, Some(first)) = (strategy, plans.first_mut()) {
+            *first = with_canary_watch(first.clone(), verify);
+        }
+        let host_plans: Vec<HostPlan> = hosts
+            .iter()
+            .enumerate()
+            .map(|(i, host)| HostPlan {
+                name: host.name.clone(),
+                agent_id: host.agent_id,
+                batch: batches.iter().position(|b| b.contains(&i)).unwrap_or(0) as i32,
+                steps: plans[i].steps.iter().map(|s| s.name.clone()).collect(),
+            })
+            .collect();
+        let (targets, steps) =
+            self.store.assign_targets(queued.id, &host_plans).await.or_internal("recording the hosts")?;
+        if let [(_, only)] = targets.as_slice() {
+            if let Some(agent_id) = only.agent_id {
+                self.store.set_deployment_agent(queued.id, agent_id).await.or_internal("recording the agent")?;
+            }
+        }
+        let mut announced: Vec<EventPayload> = steps.iter().cloned().map(EventPayload::Step).collect();
+        announced.extend(targets.iter().map(|(_, t)| EventPayload::Target(t.clone())));
+        if let Err(e) = self.bus.publish_all(announced).await {
+            tracing::error!(error = %e, "publishing a deployment's hosts");
+        }
+
         let (tx, rx) = mpsc::channel(1024);
-        let names = plan.steps.iter().map(|s| s.name.clone()).collect();
+        let names: Vec<String> = steps.iter().map(|s| s.name.clone()).collect();
         let recorder = Recorder::new(self.store.clone(), self.bus.clone(), self.metrics.clone(), queued.id, names)
             .masking(secrets);
         let recording = tokio::spawn(recorder.record(rx));
-        let result = match agent {
-            None => self.run_here(queued, &project.slug, &plan, tx, cancel).await,
-            Some((agent_id, name)) => {
-                tracing::info!(deployment = queued.id, agent = agent_id, name, "running on an agent");
-                self.store.set_deployment_agent(queued.id, agent_id).await.or_internal("recording the agent")?;
-                self.run_on_agent(queued, agent_id, &project.slug, plan, tx, cancel).await
-            }
-        };
+        let mut first_step = Vec::with_capacity(plans.len());
+        let mut next = 0;
+        for plan in &plans {
+            first_step.push(next);
+            next += plan.steps.len();
+        }
+        let runner = Arc::new(DeploymentHosts {
+            deployer: self.clone(),
+            deployment: queued.clone(),
+            project: project.slug.clone(),
+            hosts: hosts.clone(),
+            jobs: targets.iter().map(|(job, _)| *job).collect(),
+            plans,
+            first_step,
+            events: tx,
+            cancel: cancel.clone(),
+        });
+        let host_names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
+        let result = roll_out(&host_names, &batches, runner, &cancel).await;
         if let Err(e) = recording.await {
             tracing::error!(deployment = queued.id, error = %e, "recording stopped");
         }
-        Ok(Some(result))
+        // Hosts of batches that never started, and their steps.
+        self.close_steps(queued.id).await?;
+        Ok(Some(RunResult { outcome: result.outcome, hosts, runs: result.hosts, on_failure: rollout.on_failure }))
     }
 
-    /// The built-in agent: the engine's executor in this process.
-    async fn run_here(
+    /// Everything a run needs before it starts: the plan with Ferry's variables, the
+    /// secrets to mask, the rollout and the hosts. An error is why it cannot run.
+    async fn prepare(
         &self,
         queued: &DeploymentView,
-        project: &str,
-        plan: &DeploymentPlan,
-        events: mpsc::Sender<RunnerEvent>,
-        cancel: CancellationToken,
-    ) -> RunResult {
-        let paths = ReleasePaths {
-            target_dir: self.target_dir(&queued.environment, project),
-            release_id: queued.release_id,
-            deployment_id: queued.id,
+        release: &ReleaseRow,
+        project: &ferry_app::model::ProjectView,
+    ) -> Result<(ferry_engine::plan::DeploymentPlan, Vec<String>, RolloutSpec, Vec<Host>), String> {
+        let mut plan = self
+            .plan_for(release, queued.kind, &project.slug, &queued.environment, &project.repo_url, queued.id)
+            .map_err(|e| e.message)?;
+        // Ferry's variables and secrets join the pipeline's, and override them.
+        let (vars, secrets) = variables::resolve(&self.store, &self.vault, project.id, &queued.environment).await?;
+        plan.env.extend(vars);
+        let rollout = match queued.kind {
+            // A rollback goes back everywhere at once, and a failure in it is only reported.
+            DeploymentKind::Rollback => RolloutSpec { strategy: Strategy::AllAtOnce, on_failure: FailurePolicy::Stop },
+            DeploymentKind::Deploy => Pipeline::parse(PIPELINE_FILE, &release.pipeline)
+                .ok()
+                .and_then(|p| p.environment(&queued.environment).map(|e| e.rollout))
+                .unwrap_or_default(),
         };
-        let before = paths.current_release();
-        let outcome = execute(plan, &paths, events, cancel).await;
-        RunResult { outcome, before, moved: paths.current_release() != before }
+        let hosts = self.choose_hosts(queued, project).await?;
+        Ok((plan, secrets, rollout, hosts))
     }
 
-    /// A remote agent: the plan goes over its websocket, the events come back.
-    async fn run_on_agent(
+    /// The hosts chosen for it already (a rollback of some hosts), or every online
+    /// agent the environment's selector matches, by name; the built-in agent when the
+    /// environment has no selector.
+    async fn choose_hosts(
         &self,
         queued: &DeploymentView,
-        agent_id: i64,
-        project: &str,
-        plan: DeploymentPlan,
-        events: mpsc::Sender<RunnerEvent>,
-        cancel: CancellationToken,
-    ) -> RunResult {
-        let done = self.agents.run(agent_id, queued.id, project, queued.release_id, plan, events);
-        let hub = self.agents.clone();
-        let job = queued.id;
-        let forward_cancel = tokio::spawn(async move {
-            cancel.cancelled().await;
-            hub.cancel(job);
-        });
-        let result = done.await;
-        forward_cancel.abort();
-        match result {
-            Ok((outcome, before, moved)) => RunResult { outcome, before, moved },
-            Err(_) => RunResult {
-                outcome: Outcome { state: DeploymentState::Failed, reason: Some("the agent's job was lost".into()) },
-                before: None,
-                moved: false,
-            },
+        project: &ferry_app::model::ProjectView,
+    ) -> Result<Vec<Host>, String> {
+        let chosen = self.store.targets(queued.id).await.map_err(|e| {
+            tracing::error!(deployment = queued.id, error = %e, "loading a deployment's hosts");
+            "could not load the deployment's hosts".to_string()
+        })?;
+        if !chosen.is_empty() {
+            return Ok(chosen.into_iter().map(|t| Host { name: t.name, agent_id: t.agent_id }).collect());
         }
+        let selector = project
+            .environments
+            .iter()
+            .find(|e| e.id == queued.environment_id)
+            .map(|e| e.agent_selector.clone())
+            .unwrap_or_default();
+        if selector.is_empty() {
+            return Ok(vec![Host { name: BUILT_IN_NAME.into(), agent_id: None }]);
+        }
+        let mut found: Vec<Host> =
+            self.agents.matching(&selector).into_iter().map(|(id, name)| Host { name, agent_id: Some(id) }).collect();
+        if found.is_empty() {
+            return Err(format!("no online agent matches `{selector}`"));
+        }
+        found.sort_by(|a, b| a.name.cmp(&b.name).then(a.agent_id.cmp(&b.agent_id)));
+        Ok(found)
     }
 }

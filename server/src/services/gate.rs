@@ -90,9 +90,10 @@ pub async fn release(s: &AppState, c: &Caller, id: i64) -> Result<ReleaseDetail,
 pub async fn deployment_detail(s: &AppState, c: &Caller, id: i64) -> Result<DeploymentDetail, AppError> {
     let deployment = deployment(s, c, id, Role::Viewer, "viewing a deployment").await?;
     let steps = s.store.steps(id).await.or_internal("loading steps")?;
+    let targets = s.store.targets(id).await.or_internal("loading hosts")?;
     let logs = s.store.logs(id, 0, SNAPSHOT_LINES).await.or_internal("loading logs")?;
     let approval = approvals::status(s, c, &deployment).await?;
-    Ok(DeploymentDetail { deployment, steps, logs, approval })
+    Ok(DeploymentDetail { deployment, steps, targets, logs, approval })
 }
 
 /// Deploying needs the deploy role of the environment (deployer, unless it is

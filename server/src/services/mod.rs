@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod deployer;
 mod execution;
 pub mod gate;
+mod hosts;
 pub mod insights;
 pub mod notifier;
 pub mod people;

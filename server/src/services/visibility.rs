@@ -34,6 +34,7 @@ impl Visibility {
                 return Ok(self.caller.can_view(d.project_id));
             }
             EventPayload::Step(step) => step.deployment_id,
+            EventPayload::Target(target) => target.deployment_id,
             EventPayload::Log(line) => line.deployment_id,
             EventPayload::Notification(n) => match n.deployment_id {
                 Some(id) => id,

@@ -58,7 +58,8 @@ impl<'a> NewDeployment<'a> {
     }
 }
 
-const STEP_COLUMNS: &str = "deployment_id, position, name, state, started_at, finished_at, exit_code";
+pub(super) const STEP_COLUMNS: &str =
+    "deployment_id, position, name, state, started_at, finished_at, exit_code, target";
 
 impl Store {
     /// Records a new deployment (queued, or awaiting approval) and its steps in one

@@ -3,6 +3,7 @@
 
 use ferry_app::model::{
     BadMark, DeploymentKind, DeploymentState, DeploymentView, LogLineView, LogStream, ReleaseView, StepState, StepView,
+    TargetState, TargetView,
 };
 
 use super::to_time;
@@ -119,6 +120,7 @@ pub struct StepRow {
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
     pub exit_code: Option<i64>,
+    pub target: Option<i64>,
 }
 
 impl StepRow {
@@ -131,6 +133,7 @@ impl StepRow {
             started_at: self.started_at.map(to_time),
             finished_at: self.finished_at.map(to_time),
             exit_code: self.exit_code.map(|c| c as i32),
+            target: self.target.map(|t| t as i32),
         }
     }
 }
@@ -154,6 +157,40 @@ impl LogRow {
             stream: LogStream::parse(&self.stream).unwrap_or(LogStream::System),
             text: self.text,
             at: to_time(self.at),
+        }
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TargetRow {
+    pub id: i64,
+    pub deployment_id: i64,
+    pub position: i64,
+    pub name: String,
+    pub agent_id: Option<i64>,
+    pub batch: i64,
+    pub state: String,
+    pub before_release_id: Option<i64>,
+    pub moved: i64,
+    pub reason: Option<String>,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+impl TargetRow {
+    pub fn view(self) -> TargetView {
+        TargetView {
+            deployment_id: self.deployment_id,
+            position: self.position as i32,
+            name: self.name,
+            agent_id: self.agent_id,
+            batch: self.batch as i32,
+            state: TargetState::parse(&self.state).unwrap_or(TargetState::Failed),
+            before_release_id: self.before_release_id,
+            moved: self.moved != 0,
+            reason: self.reason,
+            started_at: self.started_at.map(to_time),
+            finished_at: self.finished_at.map(to_time),
         }
     }
 }

@@ -1,0 +1,248 @@
+//! Deployments over several hosts: three real `ferry-agent` processes on loopback, each
+//! with its own work directory and its own port for the hello app, deploy with the
+//! rolling and canary strategies; a host whose health check fails stops the rollout
+//! and only the hosts already switched are rolled back; a manual rollback reaches
+//! every host. Needs `target/debug/ferry-agent` (scripts/test.sh builds it).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{deploy, free_port, page, release_at_head, spawn_app, TestApp};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Agent processes, killed when the test ends.
+struct Fleet {
+    agents: Vec<Child>,
+    ports: Vec<u16>,
+    workdirs: Vec<PathBuf>,
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        for agent in &mut self.agents {
+            let _ = agent.kill();
+            let _ = agent.wait();
+        }
+    }
+}
+
+fn agent_binary() -> PathBuf {
+    let deps = std::env::current_exe().unwrap();
+    let binary = deps.parent().unwrap().parent().unwrap().join("ferry-agent");
+    assert!(binary.exists(), "{} is missing: run `cargo build -p ferry-agent` first", binary.display());
+    binary
+}
+
+/// Starts `count` agents named web-1… labelled `role=web`, each on its own port.
+async fn start_fleet(app: &TestApp, count: usize) -> Fleet {
+    let mut fleet = Fleet { agents: Vec::new(), ports: Vec::new(), workdirs: Vec::new() };
+    for n in 1..=count {
+        let (status, registration) = app.post("/api/v1/agents/registrations", json!({})).await;
+        assert_eq!(status, 201, "{registration}");
+        let port = free_port();
+        let workdir = app.data_dir.join(format!("host-{n}"));
+        let child = Command::new(agent_binary())
+            .args(["--server", &app.base, "--name", &format!("web-{n}"), "--labels", "role=web"])
+            .arg("--workdir")
+            .arg(&workdir)
+            .args(["--registration-token", registration["token"].as_str().unwrap()])
+            .args(["--var", &format!("PORT={port}")])
+            .env("FERRY_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        fleet.agents.push(child);
+        fleet.ports.push(port);
+        fleet.workdirs.push(workdir);
+    }
+    for _ in 0..100 {
+        let (_, agents) = app.get("/api/v1/agents").await;
+        let online = agents.as_array().unwrap().iter().filter(|a| a["state"] == "online").count();
+        if online == count + 1 {
+            return fleet;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the agents never came online");
+}
+
+/// The hello project deploying to `role=web` hosts in development with `rollout`.
+async fn fleet_project(app: &TestApp, slug: &str, rollout: &str) -> i64 {
+    let (release, ports) = app.hello_project(slug).await;
+    let repo = app.data_dir.join(format!("src-{slug}"));
+    let development = format!("vars: {{ PORT: \"{}\" }}", ports[0]);
+    edit_pipeline(&repo, &development, &format!("{development}\n    rollout: {rollout}"));
+    std::fs::write(repo.join("VERSION"), "1.1.0\n").unwrap();
+    common::git(&repo, &["commit", "--quiet", "-am", "1.1.0 rolls out"]);
+    let url = format!("{}/api/v1/projects/{slug}/environments/development/agents", app.base);
+    let response = app.client.put(url).json(&json!({"selector": "role=web"})).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let _ = release;
+    release_at_head(app, slug, "1.1.0").await
+}
+
+fn edit_pipeline(repo: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(repo.join("ferry.yml")).unwrap();
+    assert!(text.contains(from), "{text}");
+    std::fs::write(repo.join("ferry.yml"), text.replace(from, to)).unwrap();
+}
+
+fn new_version(app: &TestApp, slug: &str, version: &str) {
+    let repo = app.data_dir.join(format!("src-{slug}"));
+    std::fs::write(repo.join("VERSION"), format!("{version}\n")).unwrap();
+    common::git(&repo, &["commit", "--quiet", "-am", version]);
+}
+
+fn targets(detail: &Value) -> Vec<(String, i64, String)> {
+    detail["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (t["name"].as_str().unwrap().into(), t["batch"].as_i64().unwrap(), t["state"].as_str().unwrap().into())
+        })
+        .collect()
+}
+
+fn time(target: &Value, field: &str) -> chrono::DateTime<chrono::Utc> {
+    target[field].as_str().unwrap().parse().unwrap()
+}
+
+fn current_release(workdir: &Path, slug: &str) -> String {
+    let link = std::fs::read_link(workdir.join(slug).join("current")).unwrap();
+    link.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+/// A stray process holding a port: answers every request with 200 "ok stray".
+async fn squat(port: u16) -> tokio::task::JoinHandle<()> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 1024];
+                let _ = socket.read(&mut buffer).await;
+                let reply = "HTTP/1.1 200 OK\r\ncontent-length: 9\r\nconnection: close\r\n\r\nok stray\n";
+                let _ = socket.write_all(reply.as_bytes()).await;
+            });
+        }
+    })
+}
+
+fn stop_app(workdir: &Path, slug: &str) {
+    let pid = std::fs::read_to_string(workdir.join(slug).join("app.pid")).unwrap();
+    Command::new("kill").arg(pid.trim()).status().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn a_rolling_deployment_goes_host_by_host_and_a_failing_host_rolls_back_only_the_switched_ones() {
+    let app = spawn_app().await;
+    let fleet = start_fleet(&app, 3).await;
+    let first = fleet_project(&app, "fleet", "{ strategy: rolling, batch: 1 }").await;
+
+    let id = deploy(&app, "fleet", first, "development").await;
+    let done = app.wait_finished(id).await;
+    assert_eq!(done["deployment"]["state"], "succeeded", "{done}");
+    let hosts = targets(&done);
+    let expected: Vec<(String, i64, String)> =
+        (0..3).map(|i| (format!("web-{}", i + 1), i, "succeeded".to_string())).collect();
+    assert_eq!(hosts, expected);
+    // One host at a time: each started after the one before it finished.
+    let listed = done["targets"].as_array().unwrap();
+    for pair in listed.windows(2) {
+        assert!(time(&pair[1], "started_at") >= time(&pair[0], "finished_at"), "{pair:?}");
+    }
+    for port in &fleet.ports {
+        assert!(page(*port).await.contains("1.1.0"));
+    }
+    // Every step names its host.
+    let steps = done["steps"].as_array().unwrap();
+    assert_eq!(steps.len() % 3, 0);
+    assert!(steps.iter().all(|s| s["target"].is_i64()));
+
+    // 2.0.0 checks that the new version answers. On web-2 a stray process holds the
+    // port, so the new server cannot start there and the check sees the stray.
+    let repo = app.data_dir.join("src-fleet");
+    edit_pipeline(&repo, "timeout: 20s", "timeout: 3s\n  body_contains: ok ${FERRY_RELEASE}");
+    new_version(&app, "fleet", "2.0.0");
+    let second = release_at_head(&app, "fleet", "2.0.0").await;
+    stop_app(&fleet.workdirs[1], "fleet");
+    let stray = squat(fleet.ports[1]).await;
+
+    let id = deploy(&app, "fleet", second, "development").await;
+    let failed = app.wait_finished(id).await;
+    assert_eq!(failed["deployment"]["state"], "failed");
+    let reason = failed["deployment"]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("failed on web-2: step health-check"), "{reason}");
+    assert!(reason.contains("(batch 2 of 3)") && reason.contains("rolling back web-1, web-2 to 1.1.0"), "{reason}");
+    // web-3 never got 2.0.0; its steps were skipped.
+    let web3_steps: Vec<&Value> = failed["steps"].as_array().unwrap().iter().filter(|s| s["target"] == 2).collect();
+    assert!(!web3_steps.is_empty() && web3_steps.iter().all(|s| s["state"] == "skipped"), "{web3_steps:?}");
+
+    // The rollback is its own deployment, of web-1 and web-2 only.
+    let (_, history) = app.get("/api/v1/deployments?project=fleet&limit=1").await;
+    let rollback = app.wait_finished(history[0]["id"].as_i64().unwrap()).await;
+    assert_eq!(rollback["deployment"]["kind"], "rollback");
+    assert_eq!(rollback["deployment"]["state"], "succeeded", "{rollback}");
+    let back: Vec<String> = targets(&rollback).into_iter().map(|t| t.0).collect();
+    assert_eq!(back, ["web-1", "web-2"]);
+    let after = app.wait_finished(id).await;
+    let states: Vec<String> = targets(&after).into_iter().map(|t| t.2).collect();
+    assert_eq!(states, ["rolled_back", "rolled_back", "skipped"]);
+    assert!(page(fleet.ports[0]).await.contains("1.1.0"));
+    assert!(page(fleet.ports[2]).await.contains("1.1.0"));
+    for workdir in &fleet.workdirs {
+        assert_eq!(current_release(workdir, "fleet"), first.to_string());
+    }
+    stray.abort();
+}
+
+#[tokio::test]
+async fn a_canary_goes_first_the_rest_follow_together_and_a_rollback_reaches_every_host() {
+    let app = spawn_app().await;
+    let fleet = start_fleet(&app, 3).await;
+    let first = fleet_project(&app, "birds", "{ strategy: canary, verify: 2s }").await;
+
+    let id = deploy(&app, "birds", first, "development").await;
+    let done = app.wait_finished(id).await;
+    assert_eq!(done["deployment"]["state"], "succeeded", "{done}");
+    let hosts = targets(&done);
+    assert_eq!(hosts.iter().map(|t| t.1).collect::<Vec<_>>(), [0, 1, 1]);
+    let listed = done["targets"].as_array().unwrap();
+    let canary_done = time(&listed[0], "finished_at");
+    assert!(time(&listed[1], "started_at") >= canary_done && time(&listed[2], "started_at") >= canary_done);
+    let canary_steps: Vec<&str> = done["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["target"] == 0)
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(canary_steps.last(), Some(&"canary-verify"));
+    let watched = done["logs"].as_array().unwrap().iter().any(|l| l["text"] == "healthy for the whole 2s window");
+    assert!(watched, "the canary was watched");
+
+    new_version(&app, "birds", "2.0.0");
+    let second = release_at_head(&app, "birds", "2.0.0").await;
+    let id = deploy(&app, "birds", second, "development").await;
+    assert_eq!(app.wait_finished(id).await["deployment"]["state"], "succeeded");
+    for port in &fleet.ports {
+        assert!(page(*port).await.contains("2.0.0"));
+    }
+
+    // One call puts every host back on 1.1.0, without a rebuild.
+    let body = json!({"project": "birds", "release_id": first, "environment": "development"});
+    let (status, rollback) = app.post("/api/v1/rollbacks", body).await;
+    assert_eq!(status, 202, "{rollback}");
+    let back = app.wait_finished(rollback["id"].as_i64().unwrap()).await;
+    assert_eq!(back["deployment"]["state"], "succeeded", "{back}");
+    assert_eq!(targets(&back).len(), 3);
+    assert!(back["steps"].as_array().unwrap().iter().all(|s| s["name"] != "fetch"));
+    for port in &fleet.ports {
+        assert!(page(*port).await.contains("1.1.0"));
+    }
+}
