@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use leptos::prelude::*;
 
-use crate::model::{DeploymentState, DeploymentView, Event, StepState, StepView};
+use crate::model::{DeploymentState, DeploymentView, Event, StepState, StepView, TargetState, TargetView};
 
 type Listener = Arc<dyn Fn(&Event) + Send + Sync>;
 
@@ -86,7 +86,22 @@ pub fn deployment_supersedes(candidate: &DeploymentView, existing: &DeploymentVi
     (candidate.id, deployment_rank(candidate.state)) > (existing.id, deployment_rank(existing.state))
 }
 
-/// Same rule for a step of one deployment.
+/// Same rule for a step of one deployment; a step placed on a host replaces the
+/// planned step it came from.
 pub fn step_supersedes(candidate: &StepView, existing: &StepView) -> bool {
-    step_rank(candidate.state) > step_rank(existing.state)
+    (candidate.target.is_some(), step_rank(candidate.state)) > (existing.target.is_some(), step_rank(existing.state))
+}
+
+fn target_rank(state: TargetState) -> u8 {
+    match state {
+        TargetState::Pending => 0,
+        TargetState::Running => 1,
+        TargetState::RolledBack => 3,
+        _ => 2,
+    }
+}
+
+/// Same rule for a host of one deployment.
+pub fn target_supersedes(candidate: &TargetView, existing: &TargetView) -> bool {
+    target_rank(candidate.state) > target_rank(existing.state)
 }

@@ -4,11 +4,11 @@ mod common;
 
 use ferry_app::model::{
     DeploymentKind, DeploymentState, EventPayload, HistoryFilter, LogStream, NotificationKind, Role, StepState,
-    TokenScope,
+    TargetState, TokenScope,
 };
 use ferry_server::store::{
-    is_unique_violation, AgentFacts, AuditFilter, Identity, NewAudit, NewDeployment, NewLogLine, NewProject,
-    NewRelease, NewToken, StepChange, Store, Stored,
+    is_unique_violation, AgentFacts, AuditFilter, HostPlan, Identity, NewAudit, NewDeployment, NewLogLine, NewProject,
+    NewRelease, NewToken, StepChange, Store, Stored, TargetEnd,
 };
 
 async fn contract(store: Store) {
@@ -197,6 +197,50 @@ async fn contract(store: Store) {
     assert_eq!(after, vec![e2]);
 
     access_contract(&store, project.id).await;
+    hosts_contract(&store, (project.id, dev, r2.id)).await;
+}
+
+/// A deployment's hosts: per-host steps replace the planned ones, each host moves
+/// through its states, and closing a deployment closes its hosts.
+async fn hosts_contract(store: &Store, (project_id, env_id, release_id): (i64, i64, i64)) {
+    let planned = vec!["fetch".to_string(), "switch".to_string()];
+    let d = store
+        .create_deployment(&NewDeployment::queued(
+            (project_id, env_id, release_id),
+            DeploymentKind::Deploy,
+            &planned,
+            "alex",
+        ))
+        .await
+        .unwrap();
+    store.preassign_targets(d.id, &[("web-2".into(), None)]).await.unwrap();
+    assert_eq!(store.targets(d.id).await.unwrap()[0].name, "web-2");
+    let hosts: Vec<HostPlan> = ["web-1", "web-2"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| HostPlan { name: name.to_string(), agent_id: None, batch: i as i32, steps: planned.clone() })
+        .collect();
+    let (targets, steps) = store.assign_targets(d.id, &hosts).await.unwrap();
+    assert_ne!(targets[0].0, targets[1].0, "each host has its own job number");
+    let placed: Vec<(i32, &str, Option<i32>)> = steps.iter().map(|s| (s.position, s.name.as_str(), s.target)).collect();
+    assert_eq!(placed, [(0, "fetch", Some(0)), (1, "switch", Some(0)), (2, "fetch", Some(1)), (3, "switch", Some(1))]);
+    assert_eq!(targets[1].1.batch, 1);
+
+    let started = store.target_started(d.id, 0).await.unwrap().unwrap();
+    assert_eq!(started.state, TargetState::Running);
+    assert!(started.started_at.is_some());
+    let end = TargetEnd { state: TargetState::Failed, before_release_id: Some(7), moved: true, reason: Some("boom") };
+    let ended = store.target_finished(d.id, 0, &end).await.unwrap().unwrap();
+    assert_eq!((ended.state, ended.before_release_id, ended.moved), (TargetState::Failed, Some(7), true));
+    assert_eq!(ended.reason.as_deref(), Some("boom"));
+    // Only from one of the states given.
+    let pending_only = [TargetState::Pending];
+    assert!(store.set_target_state(d.id, 0, &pending_only, TargetState::Skipped).await.unwrap().is_none());
+    let back = [TargetState::Succeeded, TargetState::Failed];
+    let rolled = store.set_target_state(d.id, 0, &back, TargetState::RolledBack).await.unwrap().unwrap();
+    assert_eq!(rolled.state, TargetState::RolledBack);
+    let closed = store.close_open_targets(d.id).await.unwrap();
+    assert_eq!(closed.iter().map(|t| (t.position, t.state)).collect::<Vec<_>>(), [(1, TargetState::Skipped)]);
 }
 
 /// Users, memberships, sessions, tokens and the audit log.

@@ -128,8 +128,7 @@ pub fn LogView(detail: RwSignal<Option<DeploymentDetail>>, selected: RwSignal<Op
                     .iter()
                     .map(|&i| {
                         let l = &d.logs[i];
-                        let step =
-                            d.steps.iter().find(|s| s.position == l.step).map(|s| s.name.clone()).unwrap_or_default();
+                        let step = step_tag(d, l.step);
                         render_line(l, step, lit == Some(l.seq), highlight)
                     })
                     .collect::<Vec<_>>()
@@ -186,5 +185,15 @@ fn render_line(l: &LogLineView, step: String, lit: bool, highlight: RwSignal<Opt
             <span class="step-tag">{step}</span>
             <span class="text">{segments}</span>
         </div>
+    }
+}
+
+/// The step a line came from; with several hosts, `host/step`.
+fn step_tag(d: &DeploymentDetail, position: i32) -> String {
+    let Some(step) = d.steps.iter().find(|s| s.position == position) else { return String::new() };
+    let host = step.target.filter(|_| d.targets.len() > 1).and_then(|t| d.targets.iter().find(|h| h.position == t));
+    match host {
+        Some(host) => format!("{}/{}", host.name, step.name),
+        None => step.name.clone(),
     }
 }

@@ -21,6 +21,8 @@ pub fn StateBadge(#[prop(into)] state: Signal<String>) -> impl IntoView {
         "running" => "◐",
         "cancelled" | "skipped" => "–",
         "awaiting_approval" => "⏸",
+        "rolled_back" => "↩",
+        "pending" => "·",
         _ => "…",
     };
     view! {

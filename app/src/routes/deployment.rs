@@ -10,8 +10,8 @@ use leptos_router::hooks::use_params_map;
 use crate::components::approval::ApprovalPanel;
 use crate::components::log_view::LogView;
 use crate::components::{deployment_state_text, format_duration, format_time, step_state_text, StateBadge};
-use crate::live::{deployment_supersedes, on_live_event, step_supersedes};
-use crate::model::{DeploymentDetail, DeploymentKind, Event, EventPayload, LogLineView};
+use crate::live::{deployment_supersedes, on_live_event, step_supersedes, target_supersedes};
+use crate::model::{DeploymentDetail, DeploymentKind, Event, EventPayload, LogLineView, TargetView};
 
 /// Applies one event to a deployment's detail; events of other deployments are ignored.
 pub fn apply_event(detail: &mut DeploymentDetail, event: &Event) {
@@ -23,7 +23,20 @@ pub fn apply_event(detail: &mut DeploymentDetail, event: &Event) {
             match detail.steps.iter_mut().find(|x| x.position == s.position) {
                 Some(existing) if step_supersedes(s, existing) => *existing = s.clone(),
                 Some(_) => {}
-                None => detail.steps.push(s.clone()),
+                None => {
+                    detail.steps.push(s.clone());
+                    detail.steps.sort_by_key(|x| x.position);
+                }
+            }
+        }
+        EventPayload::Target(t) if t.deployment_id == detail.deployment.id => {
+            match detail.targets.iter_mut().find(|x| x.position == t.position) {
+                Some(existing) if target_supersedes(t, existing) => *existing = t.clone(),
+                Some(_) => {}
+                None => {
+                    detail.targets.push(t.clone());
+                    detail.targets.sort_by_key(|x| x.position);
+                }
             }
         }
         EventPayload::Log(line) if line.deployment_id == detail.deployment.id => {
@@ -141,17 +154,27 @@ fn steps(d: &DeploymentDetail, now: DateTime<Utc>, selected: RwSignal<Option<i32
     let start = d.deployment.started_at;
     let end = d.deployment.finished_at.unwrap_or(now);
     let total = start.map(|s| millis_between(s, end)).unwrap_or(0).max(1000) as f64;
+    // With several hosts, each host's steps follow a header row with its own bar.
+    let several = d.targets.len() > 1;
+    let bar_of = move |begun: Option<DateTime<Utc>>, ended: Option<DateTime<Utc>>| match (start, begun) {
+        (Some(s), Some(begun)) => {
+            let left = millis_between(s, begun) as f64 / total * 100.0;
+            let width = millis_between(begun, ended.unwrap_or(now)) as f64 / total * 100.0;
+            format!("left:{left:.2}%;width:{:.2}%", width.max(0.5))
+        }
+        _ => "display:none".to_string(),
+    };
     d.steps
         .iter()
-        .map(|step| {
-            let bar = match (start, step.started_at) {
-                (Some(s), Some(begun)) => {
-                    let left = millis_between(s, begun) as f64 / total * 100.0;
-                    let width = millis_between(begun, step.finished_at.unwrap_or(now)) as f64 / total * 100.0;
-                    format!("left:{left:.2}%;width:{:.2}%", width.max(0.5))
-                }
-                _ => "display:none".to_string(),
-            };
+        .enumerate()
+        .map(|(i, step)| {
+            let starts_host = several && (i == 0 || d.steps[i - 1].target != step.target);
+            let host = step
+                .target
+                .and_then(|t| d.targets.iter().find(|h| h.position == t))
+                .filter(|_| starts_host)
+                .map(|h| host_row(h, bar_of(h.started_at, h.finished_at)));
+            let bar = bar_of(step.started_at, step.finished_at);
             let duration = step
                 .started_at
                 .map(|b| format_duration(millis_between(b, step.finished_at.unwrap_or(now))))
@@ -159,7 +182,8 @@ fn steps(d: &DeploymentDetail, now: DateTime<Utc>, selected: RwSignal<Option<i32
             let position = step.position;
             let exit = step.exit_code.map(|c| format!("exit {c}"));
             view! {
-                <li class="step" data-step=step.name.clone() data-state=step_state_text(step.state)
+                {host}
+                <li class="step" class:on-host=several data-step=step.name.clone() data-state=step_state_text(step.state)
                     class:selected=move || selected.get() == Some(position)>
                     <button class="step-head" on:click=move |_| selected.update(|s| {
                         *s = if *s == Some(position) { None } else { Some(position) }
@@ -174,4 +198,23 @@ fn steps(d: &DeploymentDetail, now: DateTime<Utc>, selected: RwSignal<Option<i32
             }
         })
         .collect_view()
+}
+
+/// A host's header in the timeline: its name, batch and state, and its span as a bar.
+fn host_row(host: &TargetView, bar: String) -> impl IntoView {
+    let state = host.state.as_str();
+    let title = match &host.reason {
+        Some(reason) => format!("{} · batch {} · {reason}", host.name, host.batch + 1),
+        None => format!("{} · batch {}", host.name, host.batch + 1),
+    };
+    view! {
+        <li class="host" data-host=host.name.clone() data-state=state title=title>
+            <div class="step-head">
+                <StateBadge state=state.to_string() />
+                <span class="step-name">{host.name.clone()}</span>
+                <span class="muted">{format!("batch {}", host.batch + 1)}</span>
+            </div>
+            <div class="track" aria-hidden="true"><div class="bar host-bar" style=bar></div></div>
+        </li>
+    }
 }
