@@ -27,6 +27,8 @@ pub enum StepState {
     Failed,
     /// Not run because an earlier step failed or the deployment was cancelled.
     Skipped,
+    /// Its agent went away while it ran; whether it finished on the host is unknown.
+    AgentLost,
 }
 
 /// Where one host of a deployment stands.
@@ -79,7 +81,7 @@ text_names!(DeploymentState {
 });
 text_names!(StepState {
     Queued => "queued", Running => "running", Succeeded => "succeeded",
-    Failed => "failed", Skipped => "skipped",
+    Failed => "failed", Skipped => "skipped", AgentLost => "agent_lost",
 });
 text_names!(TargetState {
     Pending => "pending", Running => "running", Succeeded => "succeeded", Failed => "failed",
@@ -113,12 +115,15 @@ impl DeploymentState {
 
 impl StepState {
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::Skipped)
+        matches!(self, Self::Succeeded | Self::Failed | Self::Skipped | Self::AgentLost)
     }
 
     pub fn can_become(self, next: Self) -> bool {
         use StepState::*;
-        matches!((self, next), (Queued, Running) | (Queued, Skipped) | (Running, Succeeded) | (Running, Failed))
+        matches!(
+            (self, next),
+            (Queued, Running) | (Queued, Skipped) | (Running, Succeeded) | (Running, Failed) | (Running, AgentLost)
+        )
     }
 }
 

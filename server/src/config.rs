@@ -62,7 +62,8 @@ pub struct Config {
     pub password_sign_in: bool,
     /// Sign-in providers (`[[sign_in]]` tables): GitHub, GitLab or any OIDC provider.
     pub sign_in: Vec<ProviderSettings>,
-    /// A deployment fails when its agent stays disconnected this long.
+    /// A job fails, its running step marked `agent_lost`, when its agent stays away this
+    /// long (default 30 s: three missed heartbeats).
     pub agent_grace_seconds: u64,
     /// The key that seals secrets [default: `<data_dir>/secret.key`, created on first
     /// start]; `FERRY_SECRET_KEY` (base64 of 32 bytes) takes precedence.
@@ -84,7 +85,7 @@ impl Default for Config {
             session_max_hours: 7 * 24,
             password_sign_in: true,
             sign_in: Vec::new(),
-            agent_grace_seconds: 60,
+            agent_grace_seconds: 30,
             secret_key_file: None,
         }
     }

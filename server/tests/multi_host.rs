@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{deploy, free_port, page, release_at_head, spawn_app, TestApp};
+use common::{deploy, free_port, page, release_at_head, spawn_app, spawn_with, test_config, TestApp};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -39,6 +39,11 @@ fn agent_binary() -> PathBuf {
 
 /// Starts `count` agents named web-1… labelled `role=web`, each on its own port.
 async fn start_fleet(app: &TestApp, count: usize) -> Fleet {
+    start_fleet_with(app, count, &[]).await
+}
+
+/// Same, with extra host variables: (host number from 1, `NAME=value`).
+async fn start_fleet_with(app: &TestApp, count: usize, extra: &[(usize, &str)]) -> Fleet {
     let mut fleet = Fleet { agents: Vec::new(), ports: Vec::new(), workdirs: Vec::new() };
     for n in 1..=count {
         let (status, registration) = app.post("/api/v1/agents/registrations", json!({})).await;
@@ -51,6 +56,7 @@ async fn start_fleet(app: &TestApp, count: usize) -> Fleet {
             .arg(&workdir)
             .args(["--registration-token", registration["token"].as_str().unwrap()])
             .args(["--var", &format!("PORT={port}")])
+            .args(extra.iter().filter(|(host, _)| *host == n).flat_map(|(_, var)| ["--var", var]))
             .env("FERRY_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
@@ -245,4 +251,59 @@ async fn a_canary_goes_first_the_rest_follow_together_and_a_rollback_reaches_eve
     for port in &fleet.ports {
         assert!(page(*port).await.contains("1.1.0"));
     }
+}
+
+#[tokio::test]
+async fn an_agent_killed_mid_step_is_marked_lost_and_the_hosts_already_switched_roll_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = test_config(tmp.path());
+    config.agent_grace_seconds = 2;
+    let app = spawn_with(config).await;
+    let mut fleet = start_fleet_with(&app, 2, &[(2, "SLOW=1")]).await;
+    let first = fleet_project(&app, "lost", "{ strategy: rolling, batch: 1 }").await;
+    let id = deploy(&app, "lost", first, "development").await;
+    assert_eq!(app.wait_finished(id).await["deployment"]["state"], "succeeded");
+
+    // 2.0.0's build takes a minute on web-2, which dies in the middle of it.
+    let repo = app.data_dir.join("src-lost");
+    edit_pipeline(
+        &repo,
+        "run: sh build.sh",
+        "run: sh build.sh && if [ -n \"${SLOW:-}\" ]; then echo slow host; sleep 60; fi",
+    );
+    new_version(&app, "lost", "2.0.0");
+    let second = release_at_head(&app, "lost", "2.0.0").await;
+    let id = deploy(&app, "lost", second, "development").await;
+    for _ in 0..300 {
+        let (_, detail) = app.get(&format!("/api/v1/deployments/{id}")).await;
+        if detail["logs"].as_array().unwrap().iter().any(|l| l["text"] == "slow host") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    fleet.agents[1].kill().unwrap(); // SIGKILL
+    let failed = app.wait_finished(id).await;
+    assert_eq!(failed["deployment"]["state"], "failed");
+    let reason = failed["deployment"]["reason"].as_str().unwrap();
+    assert!(reason.contains("failed on web-2: agent web-2 lost: no contact for 2s during step build"), "{reason}");
+    assert!(reason.contains("rolling back web-1 to 1.1.0"), "{reason}");
+    let web2: Vec<&Value> = failed["steps"].as_array().unwrap().iter().filter(|s| s["target"] == 1).collect();
+    let build = web2.iter().find(|s| s["name"] == "build").unwrap();
+    assert_eq!(build["state"], "agent_lost");
+    let build_lines: Vec<&str> = failed["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["step"] == build["position"])
+        .map(|l| l["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(build_lines.last(), Some(&"── agent web-2 lost: no contact for 2s; this log ends here ──"));
+    assert!(web2.iter().filter(|s| s["name"] != "fetch" && s["name"] != "build").all(|s| s["state"] == "skipped"));
+
+    // The failure policy (rollback) applies to web-1, which had switched.
+    let (_, history) = app.get("/api/v1/deployments?project=lost&limit=1").await;
+    let rollback = app.wait_finished(history[0]["id"].as_i64().unwrap()).await;
+    assert_eq!(rollback["deployment"]["state"], "succeeded", "{rollback}");
+    assert_eq!(targets(&rollback).into_iter().map(|t| t.0).collect::<Vec<_>>(), ["web-1"]);
+    assert!(page(fleet.ports[0]).await.contains("1.1.0"));
 }

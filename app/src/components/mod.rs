@@ -22,6 +22,7 @@ pub fn StateBadge(#[prop(into)] state: Signal<String>) -> impl IntoView {
         "cancelled" | "skipped" => "–",
         "awaiting_approval" => "⏸",
         "rolled_back" => "↩",
+        "agent_lost" => "⚠",
         "pending" => "·",
         _ => "…",
     };

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use ferry_engine::executor::{Outcome, RunnerEvent};
 use ferry_engine::plan::DeploymentPlan;
 use ferry_engine::protocol::{selector_matches, JobReport, ServerMessage};
-use ferry_engine::DeploymentState;
+use ferry_engine::{DeploymentState, LogStream, StepState};
 use tokio::sync::{mpsc, oneshot};
 
 /// How a job on an agent ended: the outcome, and `current` before and whether it moved.
@@ -26,6 +26,8 @@ struct Online {
 
 struct Job {
     agent_id: i64,
+    /// The step the agent last said it started and has not finished.
+    running_step: Option<usize>,
     last_seq: u64,
     events: mpsc::Sender<RunnerEvent>,
     done: Option<oneshot::Sender<JobResult>>,
@@ -36,6 +38,8 @@ struct Job {
 struct State {
     online: HashMap<i64, Online>,
     offline_since: HashMap<i64, Instant>,
+    /// Names of the agents seen since the server started, for messages about them.
+    names: HashMap<i64, String>,
     jobs: HashMap<i64, Job>,
     next_connection: u64,
 }
@@ -54,7 +58,7 @@ impl AgentHub {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(1).min(watchdog.grace)).await;
-                watchdog.fail_abandoned_jobs();
+                watchdog.fail_abandoned_jobs().await;
             }
         });
         hub
@@ -80,6 +84,7 @@ impl AgentHub {
             let _ = sender.send(job.run.clone());
         }
         state.offline_since.remove(&agent_id);
+        state.names.insert(agent_id, name.to_string());
         state.online.insert(agent_id, Online { connection, sender, labels, name: name.to_string() });
         connection
     }
@@ -140,7 +145,7 @@ impl AgentHub {
         } else {
             state.offline_since.entry(agent_id).or_insert_with(Instant::now);
         }
-        state.jobs.insert(job, Job { agent_id, last_seq: 0, events, done: Some(done), run });
+        state.jobs.insert(job, Job { agent_id, running_step: None, last_seq: 0, events, done: Some(done), run });
         result
     }
 
@@ -175,7 +180,14 @@ impl AgentHub {
             }
             entry.last_seq = seq;
             match report {
-                JobReport::Step { event } => Some((entry.events.clone(), event)),
+                JobReport::Step { event } => {
+                    match event {
+                        RunnerEvent::StepStarted { index } => entry.running_step = Some(index),
+                        RunnerEvent::StepFinished { .. } => entry.running_step = None,
+                        RunnerEvent::Log { .. } => {}
+                    }
+                    Some((entry.events.clone(), event))
+                }
                 JobReport::Finished { outcome, before, moved } => {
                     if let Some(done) = state.jobs.remove(&job).and_then(|mut j| j.done.take()) {
                         let _ = done.send((outcome, before, moved));
@@ -195,18 +207,43 @@ impl AgentHub {
         }
     }
 
-    fn fail_abandoned_jobs(&self) {
-        let mut state = self.lock();
+    /// Jobs whose agent stayed away longer than the grace period: the step it was
+    /// running is marked `agent_lost`, with a last log line saying so, and the job fails.
+    async fn fail_abandoned_jobs(&self) {
         let grace = self.grace;
-        let gone: Vec<i64> = state
-            .jobs
-            .iter()
-            .filter(|(_, j)| state.offline_since.get(&j.agent_id).is_some_and(|t| t.elapsed() > grace))
-            .map(|(id, _)| *id)
-            .collect();
-        for job in gone {
-            if let Some(done) = state.jobs.remove(&job).and_then(|mut j| j.done.take()) {
-                let reason = format!("the agent was offline for more than {}s", grace.as_secs());
+        let lost: Vec<(Job, String)> = {
+            let mut state = self.lock();
+            let gone: Vec<i64> = state
+                .jobs
+                .iter()
+                .filter(|(_, j)| state.offline_since.get(&j.agent_id).is_some_and(|t| t.elapsed() > grace))
+                .map(|(id, _)| *id)
+                .collect();
+            let mut lost = Vec::new();
+            for id in gone {
+                if let Some(job) = state.jobs.remove(&id) {
+                    let name = state.names.get(&job.agent_id).cloned().unwrap_or_else(|| format!("#{}", job.agent_id));
+                    lost.push((job, name));
+                }
+            }
+            lost
+        };
+        for (mut job, name) in lost {
+            let silent = format!("agent {name} lost: no contact for {}s", grace.as_secs());
+            let mut reason = silent.clone();
+            if let Some(index) = job.running_step {
+                let step = match &job.run {
+                    ServerMessage::Run { plan, .. } => plan.steps.get(index).map(|s| s.name.clone()),
+                    _ => None,
+                };
+                let step = step.unwrap_or_else(|| format!("#{index}"));
+                reason = format!("{silent} during step {step}; whether it finished there is unknown");
+                let marker = format!("── {silent}; this log ends here ──");
+                let _ = job.events.send(RunnerEvent::Log { index, stream: LogStream::System, text: marker }).await;
+                let lost = RunnerEvent::StepFinished { index, state: StepState::AgentLost, exit_code: None };
+                let _ = job.events.send(lost).await;
+            }
+            if let Some(done) = job.done.take() {
                 let outcome = Outcome { state: DeploymentState::Failed, reason: Some(reason) };
                 let _ = done.send((outcome, None, false));
             }
