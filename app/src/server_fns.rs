@@ -54,8 +54,12 @@ pub async fn start_deployment(
     project: String,
     release_id: i64,
     environment: String,
+    // Optional in the form, false when absent.
+    #[server(default)] allow_older: bool,
 ) -> Result<DeploymentView, AppError> {
-    crate::backend::backend()?.deploy(crate::model::DeployRequest { project, release_id, environment }).await
+    crate::backend::backend()?
+        .deploy(crate::model::DeployRequest { project, release_id, environment, allow_older })
+        .await
 }
 
 /// Cancels a queued or running deployment.
@@ -73,13 +77,17 @@ pub async fn preview_promotion(
     environment: String,
     rollback: bool,
 ) -> Result<PromotionPreview, AppError> {
-    crate::backend::backend()?.preview(crate::model::DeployRequest { project, release_id, environment }, rollback).await
+    crate::backend::backend()?
+        .preview(crate::model::DeployRequest { project, release_id, environment, allow_older: false }, rollback)
+        .await
 }
 
 /// Rolls an environment back to a release that once ran there.
 #[server(prefix = "/rpc", endpoint = "start_rollback")]
 pub async fn start_rollback(project: String, release_id: i64, environment: String) -> Result<DeploymentView, AppError> {
-    crate::backend::backend()?.rollback(crate::model::DeployRequest { project, release_id, environment }).await
+    crate::backend::backend()?
+        .rollback(crate::model::DeployRequest { project, release_id, environment, allow_older: false })
+        .await
 }
 
 #[server(prefix = "/rpc", endpoint = "load_release")]

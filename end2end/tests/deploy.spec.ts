@@ -116,7 +116,10 @@ test("deploy the demo to development and promote it to staging, live", async ({ 
 
   // Development goes to 1.0.0, then is rolled back to 1.1.0 in one click: no rebuild.
   await page.locator("a.brand").click();
+  // 1.0.0 is older than the 1.1.0 live there: the dialog says so and asks first.
   await page.locator('li.release[data-version="1.0.0"]').getByRole("button", { name: "Deploy to development" }).click();
+  await expect(dialog.getByTestId("older")).toContainText("1.0.0 is older than the release live in development");
+  await dialog.getByRole("button", { name: "Deploy the older release" }).click();
   await expect(page.getByTestId("deployment-state")).toHaveAttribute("data-state", "succeeded", { timeout: 60_000 });
   await page.locator("a.brand").click();
   await cell(page, "development").getByRole("button", { name: "Roll back to 1.1.0…" }).click();

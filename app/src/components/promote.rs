@@ -83,10 +83,12 @@ pub fn PromoteDialog(promotion: Promotion, error: RwSignal<Option<String>>) -> i
         let navigate = navigate.clone();
         busy.set(true);
         spawn_local(async move {
-            let DeployRequest { project, release_id, environment } = request;
+            let DeployRequest { project, release_id, environment, .. } = request;
+            // The dialog showed that the release is older; confirming is the consent.
+            let older = preview.with_untracked(|p| matches!(p, Some(Ok(p)) if p.older_than_live));
             let started = match rollback {
                 true => start_rollback(project, release_id, environment).await,
-                false => start_deployment(project, release_id, environment).await,
+                false => start_deployment(project, release_id, environment, older).await,
             };
             match started {
                 Ok(d) => {
@@ -118,8 +120,16 @@ pub fn PromoteDialog(promotion: Promotion, error: RwSignal<Option<String>>) -> i
                 let text = format!("🔒 {} is protected: it starts after {}.", p.environment, rules.join(" and "));
                 view! { <p class="protected-note" data-testid="protected">{text}</p> }
             });
+            let older = (p.older_than_live && !rollback_pending(promotion)).then(|| {
+                let text = format!(
+                    "⚠ {} is older than the release live in {}: deploying it takes the newer one back.",
+                    p.release.version, p.environment
+                );
+                view! { <p class="protected-note" data-testid="older">{text}</p> }
+            });
             view! {
                 <p>{replaces}</p>
+                {older}
                 {protected}
                 {p.blocked.map(|why| view! { <p class="error" role="alert" data-testid="blocked">{why}</p> })}
                 {commit_list("Commits it brings", p.added)}
@@ -138,6 +148,9 @@ pub fn PromoteDialog(promotion: Promotion, error: RwSignal<Option<String>>) -> i
                     {move || {
                         let rollback = promotion.pending.with(|p| p.as_ref().is_some_and(|p| p.rollback));
                         preview.with(|p| match (p, rollback) {
+                            (Some(Ok(p)), false) if p.older_than_live => {
+                                format!("Deploy the older {} to {}", p.release.version, p.environment)
+                            }
                             (Some(Ok(p)), false) => format!("Promote {} to {}", p.release.version, p.environment),
                             (Some(Ok(p)), true) => format!("Roll {} back to {}", p.environment, p.release.version),
                             _ => "Checking…".to_string(),
@@ -147,9 +160,13 @@ pub fn PromoteDialog(promotion: Promotion, error: RwSignal<Option<String>>) -> i
                 {body}
                 <div class="dialog-actions">
                     <button class="action" autofocus disabled=move || !allowed() || busy.get() on:click=confirm.clone()>
-                        {move || match promotion.pending.with(|p| p.as_ref().is_some_and(|p| p.rollback)) {
-                            true => "Confirm rollback",
-                            false => "Confirm promotion",
+                        {move || {
+                            let older = preview.with(|p| matches!(p, Some(Ok(p)) if p.older_than_live));
+                            match (rollback_pending(promotion), older) {
+                                (true, _) => "Confirm rollback",
+                                (false, true) => "Deploy the older release",
+                                (false, false) => "Confirm promotion",
+                            }
                         }}
                     </button>
                     <button class="secondary" on:click=move |_| close()>"Cancel"</button>
@@ -157,4 +174,8 @@ pub fn PromoteDialog(promotion: Promotion, error: RwSignal<Option<String>>) -> i
             </div>
         </Show>
     }
+}
+
+fn rollback_pending(promotion: Promotion) -> bool {
+    promotion.pending.with(|p| p.as_ref().is_some_and(|p| p.rollback))
 }

@@ -99,6 +99,10 @@ pub struct DeployRequest {
     pub release_id: i64,
     /// Environment name.
     pub environment: String,
+    /// Deploy it even though a newer release is live there (otherwise refused, so an
+    /// older release never replaces a newer one by accident).
+    #[serde(default)]
+    pub allow_older: bool,
 }
 
 /// A release, where it has been, and what it changed since the release before it.
@@ -135,6 +139,9 @@ pub struct PromotionPreview {
     pub removed: Vec<CommitView>,
     /// Why the promotion is not allowed, if it is not.
     pub blocked: Option<String>,
+    /// The release is older than the one live there: deploying it needs `allow_older`.
+    #[serde(default)]
+    pub older_than_live: bool,
     /// How the target environment is protected (approvals needed, wait timer).
     pub protection: Protection,
 }

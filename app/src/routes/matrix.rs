@@ -76,6 +76,8 @@ pub fn MatrixPage() -> impl IntoView {
 fn ProjectMatrix(row: MatrixRow, error: RwSignal<Option<String>>) -> impl IntoView {
     let slug = row.project.slug.clone();
     let first_env = row.project.environments.first().map(|e| e.name.clone()).unwrap_or_default();
+    // A release older than the one live in the first environment asks for confirmation.
+    let live_first = row.cells.first().and_then(|c| c.current.as_ref()).map(|d| d.release_id);
     let next_env: Vec<Option<String>> =
         (0..row.cells.len()).map(|i| row.cells.get(i + 1).map(|c| c.environment.name.clone())).collect();
     // What is live one environment earlier: a cell is behind when that differs.
@@ -99,8 +101,9 @@ fn ProjectMatrix(row: MatrixRow, error: RwSignal<Option<String>>) -> impl IntoVi
         .into_iter()
         .map(|r| {
             let label = format!("Deploy to {first_env}");
+            let older = live_first.is_some_and(|live| r.id < live);
             let deploy = view! {
-                <DeployButton project=slug.clone() release_id=r.id environment=first_env.clone() label error />
+                <DeployButton project=slug.clone() release_id=r.id environment=first_env.clone() label older error />
             };
             view! {
                 <li class="release" data-version=r.version.clone()>
@@ -174,8 +177,12 @@ fn Cell(project: String, cell: MatrixCell, next: Option<String>, upstream: Optio
     });
     let promote = match (cell.current.clone(), next) {
         (Some(current), Some(next)) => {
-            let request =
-                DeployRequest { project: project.clone(), release_id: current.release_id, environment: next.clone() };
+            let request = DeployRequest {
+                project: project.clone(),
+                release_id: current.release_id,
+                environment: next.clone(),
+                allow_older: false,
+            };
             let label = format!("Promote {} to {next}…", current.release_version);
             Some(view! {
                 <button class="action" on:click=move |_| {
@@ -186,8 +193,12 @@ fn Cell(project: String, cell: MatrixCell, next: Option<String>, upstream: Optio
         _ => None,
     };
     let rollback = cell.previous.clone().map(|previous| {
-        let request =
-            DeployRequest { project: project.clone(), release_id: previous.release_id, environment: env.clone() };
+        let request = DeployRequest {
+            project: project.clone(),
+            release_id: previous.release_id,
+            environment: env.clone(),
+            allow_older: false,
+        };
         let label = format!("Roll back to {}…", previous.release_version);
         view! {
             <button class="secondary" on:click=move |_| {
@@ -209,6 +220,7 @@ fn Cell(project: String, cell: MatrixCell, next: Option<String>, upstream: Optio
                         project: project.clone(),
                         release_id: source.release_id,
                         environment: env.clone(),
+                        allow_older: false,
                     };
                     promotion.pending.set(Some(PendingChange { request, rollback: false }));
                 }
@@ -244,15 +256,23 @@ fn DeployButton(
     release_id: i64,
     environment: String,
     label: String,
+    /// Older than the release live there: the dialog shows what it takes back first.
+    older: bool,
     error: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let busy = RwSignal::new(false);
     let navigate = use_navigate();
+    let promotion = expect_context::<Promotion>();
     let on_click = move |_| {
         let (project, environment, navigate) = (project.clone(), environment.clone(), navigate.clone());
+        if older {
+            let request = DeployRequest { project, release_id, environment, allow_older: false };
+            promotion.pending.set(Some(PendingChange { request, rollback: false }));
+            return;
+        }
         busy.set(true);
         spawn_local(async move {
-            match start_deployment(project, release_id, environment).await {
+            match start_deployment(project, release_id, environment, false).await {
                 Ok(d) => navigate(&format!("/deployments/{}", d.id), Default::default()),
                 Err(e) => error.set(Some(e.message)),
             }

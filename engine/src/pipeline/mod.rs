@@ -45,6 +45,20 @@ pub struct EnvironmentSpec {
     /// How a release spreads over the environment's hosts.
     #[serde(default)]
     pub rollout: RolloutSpec,
+    /// What a new deployment does to older ones still queued for the environment.
+    #[serde(default)]
+    pub queue: QueuePolicy,
+}
+
+/// Queued deployments of one environment: only the newest matters (`supersede`, the
+/// default: a new deployment cancels the older ones still waiting), or each runs in
+/// turn (`in_order`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueuePolicy {
+    #[default]
+    Supersede,
+    InOrder,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

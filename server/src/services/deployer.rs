@@ -11,7 +11,7 @@ use ferry_app::model::{
     DeployRequest, DeploymentKind, DeploymentState, DeploymentView, EnvironmentView, EventPayload, ProjectView,
 };
 use ferry_engine::locks::EnvironmentLocks;
-use ferry_engine::pipeline::{Pipeline, PIPELINE_FILE};
+use ferry_engine::pipeline::{Pipeline, QueuePolicy, PIPELINE_FILE};
 use ferry_engine::plan::{plan, plan_rollback, DeploymentFacts, DeploymentPlan};
 use tokio_util::sync::CancellationToken;
 
@@ -74,16 +74,25 @@ impl Deployer {
     pub async fn start(self: &Arc<Self>, request: DeployRequest, by: &Requester) -> Result<DeploymentView, AppError> {
         let (project, environment, release) = catalog::resolve_target(&self.store, &request).await?;
         promotion::check(&self.store, &project, &release, &environment).await?;
+        if !request.allow_older {
+            promotion::refuse_older(&self.store, &release, &environment).await?;
+        }
         let protection = environment.protection;
         let start = match (protection.required_approvals, protection.wait_minutes) {
             (0, 0) => Start::Now,
             (0, wait) => Start::NotBefore(crate::store::now_millis() + wait * 60_000),
             _ => Start::AfterApproval,
         };
-        let deployment = self.record(&project, &environment, &release, DeploymentKind::Deploy, by, start).await?;
+        let kind = DeploymentKind::Deploy;
+        let deployment = self.record(&project, &environment, &release, kind, by, start, request.allow_older).await?;
         match start {
             Start::AfterApproval => notifier::approval_requested(&self.store, &self.bus, &deployment).await,
-            _ => self.spawn(deployment.clone()),
+            _ => {
+                if queue_policy(&release, &environment.name) == QueuePolicy::Supersede {
+                    self.supersede_queued(&deployment).await?;
+                }
+                self.spawn(deployment.clone())
+            }
         }
         Ok(deployment)
     }
@@ -98,7 +107,7 @@ impl Deployer {
         let (project, environment, release) = catalog::resolve_target(&self.store, &request).await?;
         promotion::check_rollback(&self.store, &release, &environment).await?;
         let deployment =
-            self.record(&project, &environment, &release, DeploymentKind::Rollback, by, Start::Now).await?;
+            self.record(&project, &environment, &release, DeploymentKind::Rollback, by, Start::Now, true).await?;
         self.spawn(deployment.clone());
         Ok(deployment)
     }
@@ -112,6 +121,7 @@ impl Deployer {
         kind: DeploymentKind,
         by: &Requester,
         start: Start,
+        allow_older: bool,
     ) -> Result<DeploymentView, AppError> {
         // Planning first rejects a release whose pipeline does not declare the
         // environment, before anything is recorded.
@@ -133,10 +143,36 @@ impl Deployer {
                 Start::NotBefore(at) => Some(at),
                 _ => None,
             },
+            allow_older,
         };
         let deployment = self.store.create_deployment(&new).await.or_internal("recording a deployment")?;
         self.announce(&deployment).await;
         Ok(deployment)
+    }
+
+    /// Cancels the deployments of the same environment still queued before `newer`:
+    /// only the newest request matters. Approved or running ones are left alone.
+    async fn supersede_queued(&self, newer: &DeploymentView) -> Result<(), AppError> {
+        let older =
+            self.store.queued_before(newer.environment_id, newer.id).await.or_internal("finding queued work")?;
+        for queued in older {
+            let why = format!("superseded by #{} ({})", newer.id, newer.release_version);
+            let cancelled = self.store.transition_deployment(
+                queued.id,
+                DeploymentState::Queued,
+                DeploymentState::Cancelled,
+                Some(&why),
+            );
+            if let Some(view) = cancelled.await.or_internal("superseding")? {
+                // It may be sleeping through a wait timer.
+                if let Some(token) = self.cancel_handles().get(&queued.id) {
+                    token.cancel();
+                }
+                self.close_steps(queued.id).await?;
+                self.announce(&view).await;
+            }
+        }
+        Ok(())
     }
 
     pub(super) fn plan_for(
@@ -266,4 +302,12 @@ impl Deployer {
         }
         Ok(())
     }
+}
+
+/// The environment's queue policy in the release's pipeline (superseding by default).
+fn queue_policy(release: &ReleaseRow, environment: &str) -> QueuePolicy {
+    Pipeline::parse(PIPELINE_FILE, &release.pipeline)
+        .ok()
+        .and_then(|p| p.environment(environment).map(|e| e.queue))
+        .unwrap_or_default()
 }

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::deployer::{Deployer, Requester, Start};
 use super::hosts::{publish, DeploymentHosts, Host, ROLLED_BACK_FROM};
 use super::recorder::Recorder;
-use super::{catalog, variables};
+use super::{catalog, promotion, variables};
 use crate::agents::BUILT_IN_NAME;
 use crate::error::OrInternal;
 use crate::store::{HostPlan, ReleaseRow};
@@ -160,7 +160,7 @@ impl Deployer {
             return Ok(None);
         };
         let rollback = self
-            .record(&project, environment, &release, DeploymentKind::Rollback, &automatic_rollback(), Start::Now)
+            .record(&project, environment, &release, DeploymentKind::Rollback, &automatic_rollback(), Start::Now, true)
             .await?;
         let chosen: Vec<(String, Option<i64>)> = hosts.iter().map(|h| (h.name.clone(), h.agent_id)).collect();
         self.store.preassign_targets(rollback.id, &chosen).await.or_internal("choosing the rollback's hosts")?;
@@ -279,8 +279,30 @@ impl Deployer {
                 .and_then(|p| p.environment(&queued.environment).map(|e| e.rollout))
                 .unwrap_or_default(),
         };
+        if queued.kind == DeploymentKind::Deploy && !self.allows_older(queued.id).await? {
+            // A newer release may have gone live while this one waited its turn.
+            let environment = project.environments.iter().find(|e| e.id == queued.environment_id);
+            if let Some(environment) = environment {
+                if let Some(live) =
+                    promotion::newer_live(&self.store, release, environment).await.map_err(|e| e.message)?
+                {
+                    return Err(format!(
+                        "{live} went live in {} while this deployment waited; {} is older, so it was not \
+                         deployed (deploy it again to confirm)",
+                        queued.environment, queued.release_version
+                    ));
+                }
+            }
+        }
         let hosts = self.choose_hosts(queued, project).await?;
         Ok((plan, secrets, rollout, hosts))
+    }
+
+    async fn allows_older(&self, id: i64) -> Result<bool, String> {
+        self.store.allows_older(id).await.map_err(|e| {
+            tracing::error!(deployment = id, error = %e, "reading a deployment");
+            "could not read the deployment".to_string()
+        })
     }
 
     /// The hosts chosen for it already (a rollback of some hosts), or every online

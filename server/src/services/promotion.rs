@@ -34,6 +34,29 @@ pub async fn check(
     }
 }
 
+/// A release older than the one live in the environment is refused unless the request
+/// says it means it, so an older release never replaces a newer one by accident.
+pub async fn refuse_older(store: &Store, release: &ReleaseRow, environment: &EnvironmentView) -> Result<(), AppError> {
+    match newer_live(store, release, environment).await? {
+        Some(live) => Err(AppError::conflict(format!(
+            "release {} is older than {live}, which is live in {}; roll back to it, or deploy it with \
+             allow_older to replace the newer release",
+            release.version, environment.name
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The version live in the environment when it is newer (created later) than `release`.
+pub async fn newer_live(
+    store: &Store,
+    release: &ReleaseRow,
+    environment: &EnvironmentView,
+) -> Result<Option<String>, AppError> {
+    let live = store.latest_in_environment(environment.id, true).await.or_internal("loading the live release")?;
+    Ok(live.filter(|d| d.release_id > release.id).map(|d| d.release_version))
+}
+
 /// A release marked bad goes nowhere new.
 fn refuse_bad(release: &ReleaseRow) -> Result<(), AppError> {
     match release.view().bad {
@@ -70,6 +93,7 @@ pub async fn preview(store: &Store, request: &DeployRequest, rollback: bool) -> 
         false => check(store, &project, &release, &environment).await,
     };
     let blocked = allowed.err().map(|e| e.message);
+    let older_than_live = !rollback && newer_live(store, &release, &environment).await?.is_some();
     let live = store.latest_in_environment(environment.id, true).await.or_internal("loading the live release")?;
     let live_release = match &live {
         Some(d) => store.release(d.release_id).await.or_internal("loading the live release")?,
@@ -93,6 +117,7 @@ pub async fn preview(store: &Store, request: &DeployRequest, rollback: bool) -> 
         added,
         removed,
         blocked,
+        older_than_live,
         protection: if rollback { Protection::default() } else { environment.protection },
     })
 }

@@ -34,6 +34,8 @@ pub struct NewDeployment<'a> {
     pub requested_by_id: Option<i64>,
     pub state: DeploymentState,
     pub not_before: Option<i64>,
+    /// It may replace a newer release (the requester confirmed it).
+    pub allow_older: bool,
 }
 
 impl<'a> NewDeployment<'a> {
@@ -54,6 +56,7 @@ impl<'a> NewDeployment<'a> {
             requested_by_id: None,
             state: DeploymentState::Queued,
             not_before: None,
+            allow_older: false,
         }
     }
 }
@@ -68,7 +71,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO deployments (project_id, environment_id, release_id, state, created_at, kind, requested_by, \
-             requested_by_id, not_before) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+             requested_by_id, not_before, allow_older) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
         )
         .bind(new.project_id)
         .bind(new.environment_id)
@@ -79,6 +82,7 @@ impl Store {
         .bind(new.requested_by)
         .bind(new.requested_by_id)
         .bind(new.not_before)
+        .bind(new.allow_older as i64)
         .fetch_one(&mut *tx)
         .await?;
         for (position, name) in new.steps.iter().enumerate() {
@@ -92,6 +96,25 @@ impl Store {
         }
         tx.commit().await?;
         Ok(self.deployment(id).await?.expect("just created"))
+    }
+
+    /// Whether the deployment may replace a newer release.
+    pub async fn allows_older(&self, id: i64) -> StoreResult<bool> {
+        let allowed: Option<i64> = sqlx::query_scalar("SELECT allow_older FROM deployments WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(allowed.unwrap_or(0) != 0)
+    }
+
+    /// Queued deployments of an environment recorded before `id`, oldest first.
+    pub async fn queued_before(&self, environment_id: i64, id: i64) -> StoreResult<Vec<DeploymentView>> {
+        let sql = format!(
+            "{DEPLOYMENT_SELECT} WHERE d.environment_id = $1 AND d.id < $2 AND d.state = 'queued' AND d.kind = 'deploy' \
+             ORDER BY d.id"
+        );
+        let rows: Vec<DeploymentRow> = sqlx::query_as(&sql).bind(environment_id).bind(id).fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(DeploymentRow::view).collect())
     }
 
     pub async fn deployment(&self, id: i64) -> StoreResult<Option<DeploymentView>> {
