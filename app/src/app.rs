@@ -34,6 +34,8 @@ fn Shell(user: UserView, local_mode: bool) -> impl IntoView {
     let connected = expect_context::<LiveFeed>().connected;
     let account_user = user.clone();
     let admin = user.role == Role::Admin;
+    // Pages adapt what they offer to who is signed in (the server decides regardless).
+    provide_context(user.clone());
     let leave = move |_| {
         spawn_local(async move {
             let _ = sign_out().await;

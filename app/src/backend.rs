@@ -10,8 +10,9 @@ use leptos::prelude::use_context;
 use crate::error::AppError;
 use crate::model::{
     AgentRegistration, AgentView, AuditEntry, AuditQuery, CreateToken, CreatedToken, DeployRequest, DeploymentDetail,
-    DeploymentView, EnvironmentView, HistoryFilter, Insights, Matrix, Me, NotificationList, PasswordSignIn,
-    PromotionPreview, Protection, ReleaseDetail, ReleaseView, Role, SetVariable, TokenView, UserView, VariableView,
+    DeploymentView, EnvironmentView, FreezeView, HistoryFilter, Insights, Matrix, Me, NewFreeze, NotificationList,
+    PasswordSignIn, PromotionPreview, Protection, ReleaseDetail, ReleaseView, Role, SetVariable, TokenView, UserView,
+    VariableView,
 };
 
 #[async_trait]
@@ -53,6 +54,9 @@ pub trait Backend: Send + Sync + 'static {
     async fn set_variable(&self, project: String, change: SetVariable) -> Result<(), AppError>;
     async fn delete_variable(&self, project: String, environment: Option<String>, name: String)
         -> Result<(), AppError>;
+    async fn freezes(&self, project: String) -> Result<Vec<FreezeView>, AppError>;
+    async fn add_freeze(&self, project: String, freeze: NewFreeze) -> Result<FreezeView, AppError>;
+    async fn remove_freeze(&self, project: String, id: i64) -> Result<(), AppError>;
     async fn decide(&self, id: i64, approve: bool, comment: Option<String>) -> Result<DeploymentView, AppError>;
     async fn protect(
         &self,

@@ -6,8 +6,8 @@ use leptos::prelude::*;
 use crate::error::AppError;
 use crate::model::{
     AgentRegistration, AgentView, AuditEntry, AuditQuery, CreateToken, CreatedToken, DeploymentDetail, DeploymentView,
-    EnvironmentView, HistoryFilter, Insights, Matrix, Me, NotificationList, PromotionPreview, Protection,
-    ReleaseDetail, ReleaseView, Role, SetVariable, TokenView, UserView, VariableView,
+    EnvironmentView, FreezeView, HistoryFilter, Insights, Matrix, Me, NewFreeze, NotificationList, PromotionPreview,
+    Protection, ReleaseDetail, ReleaseView, Role, SetVariable, TokenView, UserView, VariableView,
 };
 
 /// Who is signed in, and how one can sign in.
@@ -54,12 +54,12 @@ pub async fn start_deployment(
     project: String,
     release_id: i64,
     environment: String,
-    // Optional in the form, false when absent.
+    // Optional in the form: false and none when absent.
     #[server(default)] allow_older: bool,
+    #[server(default)] freeze_override: Option<String>,
 ) -> Result<DeploymentView, AppError> {
-    crate::backend::backend()?
-        .deploy(crate::model::DeployRequest { project, release_id, environment, allow_older })
-        .await
+    let request = crate::model::DeployRequest { project, release_id, environment, allow_older, freeze_override };
+    crate::backend::backend()?.deploy(request).await
 }
 
 /// Cancels a queued or running deployment.
@@ -78,7 +78,10 @@ pub async fn preview_promotion(
     rollback: bool,
 ) -> Result<PromotionPreview, AppError> {
     crate::backend::backend()?
-        .preview(crate::model::DeployRequest { project, release_id, environment, allow_older: false }, rollback)
+        .preview(
+            crate::model::DeployRequest { project, release_id, environment, allow_older: false, freeze_override: None },
+            rollback,
+        )
         .await
 }
 
@@ -86,7 +89,13 @@ pub async fn preview_promotion(
 #[server(prefix = "/rpc", endpoint = "start_rollback")]
 pub async fn start_rollback(project: String, release_id: i64, environment: String) -> Result<DeploymentView, AppError> {
     crate::backend::backend()?
-        .rollback(crate::model::DeployRequest { project, release_id, environment, allow_older: false })
+        .rollback(crate::model::DeployRequest {
+            project,
+            release_id,
+            environment,
+            allow_older: false,
+            freeze_override: None,
+        })
         .await
 }
 
@@ -206,4 +215,20 @@ pub async fn save_variable(project: String, change: SetVariable) -> Result<(), A
 #[server(prefix = "/rpc", endpoint = "remove_variable")]
 pub async fn remove_variable(project: String, environment: Option<String>, name: String) -> Result<(), AppError> {
     crate::backend::backend()?.delete_variable(project, environment, name).await
+}
+
+#[server(prefix = "/rpc", endpoint = "load_freezes")]
+pub async fn load_freezes(project: String) -> Result<Vec<FreezeView>, AppError> {
+    crate::backend::backend()?.freezes(project).await
+}
+
+/// Adds a deploy freeze window to an environment of a project.
+#[server(prefix = "/rpc", endpoint = "add_freeze")]
+pub async fn add_freeze(project: String, freeze: NewFreeze) -> Result<FreezeView, AppError> {
+    crate::backend::backend()?.add_freeze(project, freeze).await
+}
+
+#[server(prefix = "/rpc", endpoint = "remove_freeze")]
+pub async fn remove_freeze(project: String, id: i64) -> Result<(), AppError> {
+    crate::backend::backend()?.remove_freeze(project, id).await
 }

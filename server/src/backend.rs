@@ -7,15 +7,16 @@ use ferry_app::backend::Backend;
 use ferry_app::error::AppError;
 use ferry_app::model::{
     AgentRegistration, AgentView, AuditEntry, AuditQuery, CreateToken, CreatedToken, DeployRequest, DeploymentDetail,
-    DeploymentView, EnvironmentView, HistoryFilter, Insights, Matrix, Me, NotificationList, PasswordSignIn,
-    PromotionPreview, Protection, ReleaseDetail, ReleaseView, Role, SetVariable, TokenView, UserView, VariableView,
+    DeploymentView, EnvironmentView, FreezeView, HistoryFilter, Insights, Matrix, Me, NewFreeze, NotificationList,
+    PasswordSignIn, PromotionPreview, Protection, ReleaseDetail, ReleaseView, Role, SetVariable, TokenView, UserView,
+    VariableView,
 };
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
 use crate::agents;
 use crate::auth::{flows, Caller};
-use crate::services::{approvals, audit, bad_releases, gate, people, tokens, variables};
+use crate::services::{approvals, audit, bad_releases, freezes, gate, people, tokens, variables};
 use crate::state::AppState;
 
 pub struct ServerBackend {
@@ -129,6 +130,18 @@ impl Backend for ServerBackend {
         name: String,
     ) -> Result<(), AppError> {
         self.run(|s, c| async move { variables::delete(s, c, &project, environment.as_deref(), &name).await }).await
+    }
+
+    async fn freezes(&self, project: String) -> Result<Vec<FreezeView>, AppError> {
+        self.run(|s, c| async move { freezes::list(s, c, &project).await }).await
+    }
+
+    async fn add_freeze(&self, project: String, freeze: NewFreeze) -> Result<FreezeView, AppError> {
+        self.run(|s, c| async move { freezes::add(s, c, &project, &freeze).await }).await
+    }
+
+    async fn remove_freeze(&self, project: String, id: i64) -> Result<(), AppError> {
+        self.run(|s, c| async move { freezes::remove(s, c, &project, id).await }).await
     }
 
     async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, AppError> {

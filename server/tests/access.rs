@@ -43,6 +43,14 @@ async fn each_role_may_do_exactly_what_it_should() {
         ("deploy", "POST", "/api/v1/deployments".into(), deploy.clone(), Role::Deployer),
         ("roll back", "POST", "/api/v1/rollbacks".into(), deploy.clone(), Role::Deployer),
         ("cancel", "POST", format!("/api/v1/deployments/{done}/cancel"), json!(null), Role::Deployer),
+        ("list freeze windows", "GET", "/api/v1/projects/acl/freezes".into(), json!(null), Role::Viewer),
+        (
+            "add a freeze window",
+            "POST",
+            "/api/v1/projects/acl/freezes".into(),
+            json!({"environment": "development", "window": {"kind": "weekly", "from": "sun 01:00", "to": "sun 01:01"}, "reason": "matrix"}),
+            Role::Maintainer,
+        ),
         ("list users", "GET", "/api/v1/users".into(), json!(null), Role::Maintainer),
         (
             "set a member",
@@ -247,6 +255,8 @@ async fn each_role_meets_the_same_rules_through_the_server_functions() {
         ("cancel_deployment", vec![("id", done.as_str())], Role::Deployer),
         ("decide_deployment", vec![("id", done.as_str()), ("approve", "true")], Role::Deployer),
         ("protect_environment", protection.to_vec(), Role::Maintainer),
+        ("load_freezes", vec![("project", "rpc")], Role::Viewer),
+        ("remove_freeze", vec![("project", "rpc"), ("id", "999")], Role::Maintainer),
         ("load_users", vec![], Role::Maintainer),
         ("set_user_role", vec![("id", target.as_str()), ("role", "viewer")], Role::Admin),
         ("load_audit", vec![("query[limit]", "10")], Role::Admin),

@@ -3,8 +3,8 @@
 mod common;
 
 use ferry_app::model::{
-    DeploymentKind, DeploymentState, EventPayload, HistoryFilter, LogStream, NotificationKind, Role, StepState,
-    TargetState, TokenScope,
+    DeploymentKind, DeploymentState, EventPayload, FreezeWindow, HistoryFilter, LogStream, NotificationKind, Role,
+    StepState, TargetState, TokenScope,
 };
 use ferry_server::store::{
     is_unique_violation, AgentFacts, AuditFilter, HostPlan, Identity, NewAudit, NewDeployment, NewLogLine, NewProject,
@@ -198,6 +198,22 @@ async fn contract(store: Store) {
 
     access_contract(&store, project.id).await;
     hosts_contract(&store, (project.id, dev, r2.id)).await;
+    freezes_contract(&store, project.id, dev).await;
+}
+
+/// Freeze windows: stored as given, active only while they cover the moment asked about.
+async fn freezes_contract(store: &Store, project_id: i64, env_id: i64) {
+    let at = |t: &str| t.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    let window = FreezeWindow::Once { from: at("2030-01-01T00:00:00Z"), to: at("2030-01-02T00:00:00Z") };
+    let id = store.add_freeze(env_id, &window, "new year", "alex").await.unwrap();
+    let listed = store.freezes(project_id).await.unwrap();
+    assert_eq!((listed[0].id, &listed[0].window, listed[0].reason.as_str()), (id, &window, "new year"));
+    assert!(!listed[0].active);
+    assert_eq!(store.active_freezes(env_id, at("2030-01-01T12:00:00Z")).await.unwrap().len(), 1);
+    assert!(store.active_freezes(env_id, at("2030-01-02T00:00:00Z")).await.unwrap().is_empty());
+    assert!(!store.remove_freeze(project_id + 1, id).await.unwrap(), "another project's id");
+    assert!(store.remove_freeze(project_id, id).await.unwrap());
+    assert!(store.freezes(project_id).await.unwrap().is_empty());
 }
 
 /// A deployment's hosts: per-host steps replace the planned ones, each host moves

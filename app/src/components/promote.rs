@@ -7,7 +7,7 @@ use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
 
 use super::short_commit;
-use crate::model::{CommitView, DeployRequest, PromotionPreview};
+use crate::model::{CommitView, DeployRequest, PromotionPreview, Role, UserView};
 use crate::server_fns::{preview_promotion, start_deployment, start_rollback};
 
 /// A live release being dragged: which project it belongs to and where it is live.
@@ -66,9 +66,13 @@ fn commit_list(title: &'static str, commits: Vec<CommitView>) -> impl IntoView {
 pub fn PromoteDialog(promotion: Promotion, error: RwSignal<Option<String>>) -> impl IntoView {
     let preview = RwSignal::new(None::<Result<PromotionPreview, String>>);
     let busy = RwSignal::new(false);
+    // During a freeze, only an admin can deploy, giving the reason.
+    let admin = use_context::<UserView>().is_some_and(|u| u.role == Role::Admin);
+    let override_reason = RwSignal::new(String::new());
     let navigate = use_navigate();
     Effect::new(move |_| {
         preview.set(None);
+        override_reason.set(String::new());
         if let Some(PendingChange { request, rollback }) = promotion.pending.get() {
             spawn_local(async move {
                 let result =
@@ -86,9 +90,11 @@ pub fn PromoteDialog(promotion: Promotion, error: RwSignal<Option<String>>) -> i
             let DeployRequest { project, release_id, environment, .. } = request;
             // The dialog showed that the release is older; confirming is the consent.
             let older = preview.with_untracked(|p| matches!(p, Some(Ok(p)) if p.older_than_live));
+            let frozen = preview.with_untracked(|p| matches!(p, Some(Ok(p)) if p.frozen.is_some()));
+            let freeze_override = frozen.then(|| override_reason.get_untracked());
             let started = match rollback {
                 true => start_rollback(project, release_id, environment).await,
-                false => start_deployment(project, release_id, environment, older).await,
+                false => start_deployment(project, release_id, environment, older, freeze_override).await,
             };
             match started {
                 Ok(d) => {
@@ -127,8 +133,19 @@ pub fn PromoteDialog(promotion: Promotion, error: RwSignal<Option<String>>) -> i
                 );
                 view! { <p class="protected-note" data-testid="older">{text}</p> }
             });
+            let frozen =
+                p.frozen.clone().filter(|_| !rollback_pending(promotion)).map(|why| {
+                    let offer = admin.then(|| view! {
+                    <label class="field">"Reason for deploying during the freeze"
+                        <input type="text" data-testid="freeze-override" prop:value=move || override_reason.get()
+                            on:input=move |ev| override_reason.set(event_target_value(&ev)) />
+                    </label>
+                });
+                    view! { <p class="protected-note" data-testid="frozen">{format!("❄ {why}")}</p> {offer} }
+                });
             view! {
                 <p>{replaces}</p>
+                {frozen}
                 {older}
                 {protected}
                 {p.blocked.map(|why| view! { <p class="error" role="alert" data-testid="blocked">{why}</p> })}
@@ -138,7 +155,15 @@ pub fn PromoteDialog(promotion: Promotion, error: RwSignal<Option<String>>) -> i
             .into_any()
         }
     };
-    let allowed = move || preview.with(|p| matches!(p, Some(Ok(p)) if p.blocked.is_none()));
+    let allowed = move || {
+        let rollback = rollback_pending(promotion);
+        preview.with(|p| match p {
+            Some(Ok(p)) if p.blocked.is_some() => false,
+            Some(Ok(p)) if p.frozen.is_some() && !rollback => admin && !override_reason.with(|r| r.trim().is_empty()),
+            Some(Ok(_)) => true,
+            _ => false,
+        })
+    };
     view! {
         <Show when=move || promotion.pending.with(Option::is_some)>
             <div class="backdrop" on:click=move |_| close()></div>

@@ -103,6 +103,10 @@ pub struct DeployRequest {
     /// older release never replaces a newer one by accident).
     #[serde(default)]
     pub allow_older: bool,
+    /// Deploy even though a freeze window is active: an admin's reason, kept in the
+    /// audit log.
+    #[serde(default)]
+    pub freeze_override: Option<String>,
 }
 
 /// A release, where it has been, and what it changed since the release before it.
@@ -142,6 +146,9 @@ pub struct PromotionPreview {
     /// The release is older than the one live there: deploying it needs `allow_older`.
     #[serde(default)]
     pub older_than_live: bool,
+    /// Why the environment is frozen now, if it is: deploying needs an admin's override.
+    #[serde(default)]
+    pub frozen: Option<String>,
     /// How the target environment is protected (approvals needed, wait timer).
     pub protection: Protection,
 }

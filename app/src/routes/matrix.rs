@@ -182,6 +182,7 @@ fn Cell(project: String, cell: MatrixCell, next: Option<String>, upstream: Optio
                 release_id: current.release_id,
                 environment: next.clone(),
                 allow_older: false,
+                freeze_override: None,
             };
             let label = format!("Promote {} to {next}…", current.release_version);
             Some(view! {
@@ -198,6 +199,7 @@ fn Cell(project: String, cell: MatrixCell, next: Option<String>, upstream: Optio
             release_id: previous.release_id,
             environment: env.clone(),
             allow_older: false,
+            freeze_override: None,
         };
         let label = format!("Roll back to {}…", previous.release_version);
         view! {
@@ -221,6 +223,7 @@ fn Cell(project: String, cell: MatrixCell, next: Option<String>, upstream: Optio
                         release_id: source.release_id,
                         environment: env.clone(),
                         allow_older: false,
+                        freeze_override: None,
                     };
                     promotion.pending.set(Some(PendingChange { request, rollback: false }));
                 }
@@ -266,13 +269,13 @@ fn DeployButton(
     let on_click = move |_| {
         let (project, environment, navigate) = (project.clone(), environment.clone(), navigate.clone());
         if older {
-            let request = DeployRequest { project, release_id, environment, allow_older: false };
+            let request = DeployRequest { project, release_id, environment, allow_older: false, freeze_override: None };
             promotion.pending.set(Some(PendingChange { request, rollback: false }));
             return;
         }
         busy.set(true);
         spawn_local(async move {
-            match start_deployment(project, release_id, environment, false).await {
+            match start_deployment(project, release_id, environment, false, None).await {
                 Ok(d) => navigate(&format!("/deployments/{}", d.id), Default::default()),
                 Err(e) => error.set(Some(e.message)),
             }

@@ -51,7 +51,10 @@ use super::api;
         api::clear_release_bad,
         api::list_variables,
         api::set_variable,
-        api::delete_variable
+        api::delete_variable,
+        api::list_freezes,
+        api::add_freeze,
+        api::remove_freeze
     ),
     modifiers(&BearerToken),
     security(("api_token" = []))

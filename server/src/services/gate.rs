@@ -6,13 +6,13 @@ use std::collections::HashSet;
 
 use ferry_app::error::AppError;
 use ferry_app::model::{
-    CreateRelease, DeployRequest, DeploymentDetail, DeploymentView, Event, HistoryFilter, Insights, Matrix,
-    NotificationList, ProjectView, PromotionPreview, ReleaseDetail, ReleaseView, Role,
+    CreateRelease, DeployRequest, DeploymentDetail, DeploymentView, EnvironmentView, Event, HistoryFilter, Insights,
+    Matrix, NotificationList, ProjectView, PromotionPreview, ReleaseDetail, ReleaseView, Role,
 };
 use serde_json::json;
 
 use super::deployer::Requester;
-use super::{approvals, audit, catalog, insights, notifier, promotion};
+use super::{approvals, audit, catalog, freezes, insights, notifier, promotion};
 use crate::auth::Caller;
 use crate::error::OrInternal;
 use crate::state::AppState;
@@ -98,12 +98,20 @@ pub async fn deployment_detail(s: &AppState, c: &Caller, id: i64) -> Result<Depl
 
 /// Deploying needs the deploy role of the environment (deployer, unless it is
 /// protected with a higher one).
-async fn require_deploy_role(s: &AppState, c: &Caller, request: &DeployRequest, what: &str) -> Result<(), AppError> {
+async fn require_deploy_role(
+    s: &AppState,
+    c: &Caller,
+    request: &DeployRequest,
+    what: &str,
+) -> Result<Option<EnvironmentView>, AppError> {
     let project = project(s, c, &request.project, Role::Deployer, what).await?;
-    match project.environments.iter().find(|e| e.name == request.environment) {
-        Some(env) => c.require(project.id, env.protection.deploy_role, &format!("{what} to {}", env.name)),
+    match project.environments.into_iter().find(|e| e.name == request.environment) {
+        Some(env) => {
+            c.require(project.id, env.protection.deploy_role, &format!("{what} to {}", env.name))?;
+            Ok(Some(env))
+        }
         // An unknown environment is answered by the deployer, with the others.
-        None => Ok(()),
+        None => Ok(None),
     }
 }
 
@@ -112,7 +120,10 @@ fn requester(c: &Caller) -> Requester {
 }
 
 pub async fn deploy(s: &AppState, c: &Caller, request: DeployRequest) -> Result<DeploymentView, AppError> {
-    require_deploy_role(s, c, &request, "deploying").await?;
+    // Rollbacks are not frozen: they are how an incident ends.
+    if let Some(environment) = require_deploy_role(s, c, &request, "deploying").await? {
+        freezes::enforce(s, c, &request, &environment).await?;
+    }
     let started = s.deployer.start(request, &requester(c)).await?;
     audit::record(&s.store, c, "deployment.start", &target(&started), json!({"deployment": started.id})).await;
     Ok(started)
@@ -132,7 +143,12 @@ pub async fn preview(
     rollback: bool,
 ) -> Result<PromotionPreview, AppError> {
     project(s, c, &request.project, Role::Viewer, "previewing a deployment").await?;
-    promotion::preview(&s.store, request, rollback).await
+    let mut preview = promotion::preview(&s.store, request, rollback).await?;
+    if !rollback {
+        let (_, environment, _) = catalog::resolve_target(&s.store, request).await?;
+        preview.frozen = freezes::active(&s.store, &environment).await?;
+    }
+    Ok(preview)
 }
 
 pub async fn cancel(s: &AppState, c: &Caller, id: i64) -> Result<DeploymentView, AppError> {

@@ -8,6 +8,7 @@ pub mod bad_releases;
 pub mod catalog;
 pub mod deployer;
 mod execution;
+pub mod freezes;
 pub mod gate;
 mod hosts;
 pub mod insights;

@@ -118,6 +118,7 @@ pub async fn preview(store: &Store, request: &DeployRequest, rollback: bool) -> 
         removed,
         blocked,
         older_than_live,
+        frozen: None,
         protection: if rollback { Protection::default() } else { environment.protection },
     })
 }

@@ -7,6 +7,7 @@ mod audit;
 mod catalog;
 mod deployments;
 mod events;
+mod freezes;
 mod notifications;
 mod reports;
 mod rows;

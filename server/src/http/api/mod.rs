@@ -5,6 +5,7 @@ mod agents;
 mod audit;
 mod deployments;
 mod feeds;
+mod freezes;
 mod logs;
 mod people;
 mod projects;
@@ -21,6 +22,7 @@ pub use agents::*;
 pub use audit::*;
 pub use deployments::*;
 pub use feeds::*;
+pub use freezes::*;
 pub use logs::*;
 pub use people::*;
 pub use projects::*;
@@ -40,5 +42,6 @@ pub fn router() -> Router<AppState> {
         .merge(audit::router())
         .merge(agents::router())
         .merge(variables::router())
+        .merge(freezes::router())
         .fallback(|| async { HttpError(AppError::not_found("no such API endpoint")) })
 }
