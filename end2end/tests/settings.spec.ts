@@ -29,3 +29,45 @@ test("set a variable and a secret, and remove the variable", async ({ page, requ
   await page.locator('tr[data-variable="GREETING"]').getByRole("button", { name: "Remove" }).click();
   await expect(page.locator('tr[data-variable="GREETING"]')).toHaveCount(0);
 });
+
+// A weekly freeze around the present, set in the settings page: promoting into it is
+// refused, and the admin deploys anyway by giving a reason the audit log keeps.
+test("freeze staging, override it with a reason, and thaw it", async ({ page }) => {
+  const day = (d: Date) => ["sun", "mon", "tue", "wed", "thu", "fri", "sat"][d.getUTCDay()];
+  const at = (d: Date) => `${day(d)} ${String(d.getUTCHours()).padStart(2, "0")}:${String(d.getUTCMinutes()).padStart(2, "0")}`;
+  const now = Date.now();
+  await page.goto("/projects/hello-web/settings");
+  const form = page.locator("form.freeze-form");
+  await form.getByLabel("Environment").selectOption("staging");
+  await form.getByLabel("From").fill("someday 10:00");
+  await form.getByLabel("To").fill("mon 08:00");
+  await form.getByLabel("Reason").fill("release week");
+  await form.getByRole("button", { name: "Add freeze" }).click();
+  await expect(page.getByTestId("freeze-error")).toContainText("window.from");
+  await form.getByLabel("From").fill(at(new Date(now - 3_600_000)));
+  await form.getByLabel("To").fill(at(new Date(now + 3_600_000)));
+  await form.getByRole("button", { name: "Add freeze" }).click();
+  const row = page.locator("table.freezes tr[data-active=true]");
+  await expect(row).toContainText("release week");
+  await expect(row).toContainText("❄ now");
+
+  await page.goto("/");
+  const development = page.locator('section.project[data-project="hello-web"] td.cell[data-env="development"]');
+  await development.getByRole("button", { name: /^Promote .* to staging…$/ }).click();
+  const dialog = page.getByRole("dialog");
+  await expect(dialog.getByTestId("frozen")).toContainText("staging is frozen until");
+  const confirm = dialog.getByRole("button", { name: "Confirm promotion" });
+  await expect(confirm).toBeDisabled();
+  await dialog.getByTestId("freeze-override").fill("hotfix for INC-7");
+  await page.screenshot({ path: "screenshots/promote-frozen.png" });
+  await confirm.click();
+  await expect(page.getByTestId("deployment-state")).toHaveAttribute("data-state", "succeeded", { timeout: 60_000 });
+
+  await page.goto("/audit");
+  await expect(page.locator("table")).toContainText("freeze.override");
+  await expect(page.locator("table")).toContainText("hotfix for INC-7");
+
+  await page.goto("/projects/hello-web/settings");
+  await row.getByRole("button", { name: "Remove" }).click();
+  await expect(page.locator("table.freezes tr[data-active=true]")).toHaveCount(0);
+});

@@ -49,7 +49,7 @@ test("production needs an approval: set in settings, asked by a deployer, given 
 
   // 1.1.0 runs in staging, so it may go to production.
   const matrix = await (await request.get("/api/v1/matrix")).json();
-  const release = matrix.rows[0].releases.find((r: any) => r.version === "1.1.0");
+  const release = matrix.rows.find((r: any) => r.project.slug === "hello-web").releases.find((r: any) => r.version === "1.1.0");
   for (const environment of ["development", "staging"]) {
     const started = await request.post("/api/v1/deployments", {
       data: { project: "hello-web", release_id: release.id, environment },

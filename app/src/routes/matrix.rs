@@ -8,6 +8,7 @@ use leptos_router::hooks::use_navigate;
 
 use crate::components::promote::{DragSource, PendingChange, PromoteDialog, Promotion};
 use crate::components::{deployment_state_text, format_time, short_commit, StateBadge};
+use crate::error::ErrorCode;
 use crate::live::{deployment_supersedes, on_live_event};
 use crate::model::{DeployRequest, DeploymentState, DeploymentView, EventPayload, Matrix, MatrixCell, MatrixRow};
 use crate::server_fns::{load_matrix, start_deployment};
@@ -275,8 +276,14 @@ fn DeployButton(
         }
         busy.set(true);
         spawn_local(async move {
-            match start_deployment(project, release_id, environment, false, None).await {
+            match start_deployment(project.clone(), release_id, environment.clone(), false, None).await {
                 Ok(d) => navigate(&format!("/deployments/{}", d.id), Default::default()),
+                // A rule refused it (a freeze, say): the dialog explains, and offers what is possible.
+                Err(e) if e.error == ErrorCode::Conflict => {
+                    let request =
+                        DeployRequest { project, release_id, environment, allow_older: false, freeze_override: None };
+                    promotion.pending.set(Some(PendingChange { request, rollback: false }));
+                }
                 Err(e) => error.set(Some(e.message)),
             }
             busy.set(false);

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 
+use crate::components::freezes::FreezeEditor;
 use crate::components::variables::VariablesEditor;
 use crate::model::{EnvironmentView, ProjectView, Protection, Role};
 use crate::server_fns::{load_matrix, protect_environment, select_agents};
@@ -49,7 +50,8 @@ pub fn SettingsPage() -> impl IntoView {
                     <thead><tr><th>"Environment"</th><th>"Agent labels"</th><th></th></tr></thead>
                     <tbody>{targets}</tbody>
                 </table>
-                <VariablesEditor project=slug.clone() environments=env_names />
+                <VariablesEditor project=slug.clone() environments=env_names.clone() />
+                <FreezeEditor project=slug.clone() environments=env_names />
             }
         })}
     }

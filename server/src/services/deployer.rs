@@ -39,6 +39,14 @@ pub enum Start {
     AfterApproval,
 }
 
+/// What is being recorded: a deployment (when it starts, and whether it may replace a
+/// newer release), or a rollback.
+#[derive(Debug, Clone, Copy)]
+pub enum Asked {
+    Deploy { start: Start, allow_older: bool },
+    Rollback,
+}
+
 pub const INTERRUPTED: &str = "interrupted: the Ferry server stopped while this deployment ran";
 
 pub struct Deployer {
@@ -83,8 +91,8 @@ impl Deployer {
             (0, wait) => Start::NotBefore(crate::store::now_millis() + wait * 60_000),
             _ => Start::AfterApproval,
         };
-        let kind = DeploymentKind::Deploy;
-        let deployment = self.record(&project, &environment, &release, kind, by, start, request.allow_older).await?;
+        let asked = Asked::Deploy { start, allow_older: request.allow_older };
+        let deployment = self.record(&project, &environment, &release, asked, by).await?;
         match start {
             Start::AfterApproval => notifier::approval_requested(&self.store, &self.bus, &deployment).await,
             _ => {
@@ -106,8 +114,7 @@ impl Deployer {
     ) -> Result<DeploymentView, AppError> {
         let (project, environment, release) = catalog::resolve_target(&self.store, &request).await?;
         promotion::check_rollback(&self.store, &release, &environment).await?;
-        let deployment =
-            self.record(&project, &environment, &release, DeploymentKind::Rollback, by, Start::Now, true).await?;
+        let deployment = self.record(&project, &environment, &release, Asked::Rollback, by).await?;
         self.spawn(deployment.clone());
         Ok(deployment)
     }
@@ -118,11 +125,14 @@ impl Deployer {
         project: &ProjectView,
         environment: &EnvironmentView,
         release: &ReleaseRow,
-        kind: DeploymentKind,
+        asked: Asked,
         by: &Requester,
-        start: Start,
-        allow_older: bool,
     ) -> Result<DeploymentView, AppError> {
+        let (kind, start, allow_older) = match asked {
+            Asked::Deploy { start, allow_older } => (DeploymentKind::Deploy, start, allow_older),
+            // A rollback goes back to an older release by definition, at once.
+            Asked::Rollback => (DeploymentKind::Rollback, Start::Now, true),
+        };
         // Planning first rejects a release whose pipeline does not declare the
         // environment, before anything is recorded.
         let steps = self.plan_for(release, kind, &project.slug, &environment.name, &project.repo_url, 0)?.steps;

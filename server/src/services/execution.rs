@@ -17,7 +17,7 @@ use ferry_engine::rollout::{batches, roll_out, FailurePolicy, HostRun, Strategy}
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::deployer::{Deployer, Requester, Start};
+use super::deployer::{Asked, Deployer, Requester};
 use super::hosts::{publish, DeploymentHosts, Host, ROLLED_BACK_FROM};
 use super::recorder::Recorder;
 use super::{catalog, promotion, variables};
@@ -159,9 +159,7 @@ impl Deployer {
             tracing::error!(deployment = failed.id, release_id, "cannot roll back: the release is gone");
             return Ok(None);
         };
-        let rollback = self
-            .record(&project, environment, &release, DeploymentKind::Rollback, &automatic_rollback(), Start::Now, true)
-            .await?;
+        let rollback = self.record(&project, environment, &release, Asked::Rollback, &automatic_rollback()).await?;
         let chosen: Vec<(String, Option<i64>)> = hosts.iter().map(|h| (h.name.clone(), h.agent_id)).collect();
         self.store.preassign_targets(rollback.id, &chosen).await.or_internal("choosing the rollback's hosts")?;
         Ok(Some((rollback, release.version)))
