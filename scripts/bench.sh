@@ -3,6 +3,10 @@
 #  1. SPA weight: the wasm, JS, CSS and HTML Trunk built, raw and precompressed.
 #  2. Live latency: log lines from production to 100 websocket clients (see
 #     server/benches/live_latency.rs).
+#  3. Deployment overhead against a shell script, and rollback time of a warm app
+#     (server/benches/deploy_overhead.rs).
+#  4. Memory: server idle and with 1,000 agents connected, agent idle
+#     (server/benches/footprint.rs, on the release binaries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -19,3 +23,10 @@ printf '  %-44s %9d bytes, brotli %8d, gzip %8d\n' total "$total_raw" "$total_br
 
 info "live latency (release build)"
 cargo bench -p ferry-server --bench live_latency --quiet
+
+info "deployment overhead and rollback time (release build)"
+cargo bench -p ferry-server --bench deploy_overhead --quiet
+
+info "memory footprint (release binaries)"
+cargo build --release --quiet -p ferry-server -p ferry-agent
+cargo bench -p ferry-server --bench footprint --quiet

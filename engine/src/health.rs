@@ -1,6 +1,6 @@
 //! Health checks: ask a URL for the expected status (and body), or run a command that
-//! must exit with 0. `check` retries every interval until the probe is healthy or the
-//! deadline passes; `watch` (a canary's verification window) requires the probe to stay
+//! must exit with 0. `check` retries (soon at first, then every interval) until the
+//! probe is healthy or the deadline passes; `watch` (a canary's verification window) requires the probe to stay
 //! healthy for the whole window. Every attempt is reported as a log line.
 
 use std::collections::BTreeMap;
@@ -77,7 +77,10 @@ pub async fn check(
             Attempt::Unhealthy(seen) => last = seen,
         }
         let _ = lines.send((LogStream::System, format!("attempt {attempt}: {last}"))).await;
-        if !pause(interval.min(deadline.saturating_duration_since(Instant::now())), cancel).await {
+        // A restarted app is usually up within a moment: retry soon, then back off to
+        // the interval.
+        let backoff = Duration::from_millis(100) * 2u32.pow(attempt.min(10) - 1);
+        if !pause(backoff.min(interval).min(deadline.saturating_duration_since(Instant::now())), cancel).await {
             return HealthOutcome::Cancelled;
         }
     }

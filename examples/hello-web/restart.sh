@@ -6,7 +6,12 @@ if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
   old=$(cat "$pidfile")
   echo "stopping the running server (pid $old)"
   kill "$old"
-  for _ in $(seq 1 50); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+  # Gone, or a zombie waiting for init to reap it (its port is already free).
+  for _ in $(seq 1 100); do
+    kill -0 "$old" 2>/dev/null || break
+    [ "$(cut -d' ' -f3 "/proc/$old/stat" 2>/dev/null)" = Z ] && break
+    sleep 0.05
+  done
 fi
 echo "starting hello-web $(cat VERSION) on port $PORT"
 # setsid: the app outlives this step and is not killed with the step's process group.

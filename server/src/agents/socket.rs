@@ -23,7 +23,12 @@ pub const HEARTBEAT_SECONDS: u64 = 10;
 const SEEN_EVERY: Duration = Duration::from_secs(30);
 
 pub async fn upgrade(State(s): State<AppState>, ws: WebSocketUpgrade) -> Response {
-    ws.on_upgrade(move |socket| async move { serve(s, socket).await })
+    // Agents' messages are small: small buffers keep a thousand idle agents cheap (the
+    // defaults, 128 KiB each way, would cost that much per agent).
+    ws.read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024)
+        .max_message_size(16 * 1024 * 1024)
+        .on_upgrade(move |socket| async move { serve(s, socket).await })
 }
 
 async fn send(socket: &mut WebSocket, message: &ServerMessage) -> bool {
