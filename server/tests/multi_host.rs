@@ -307,3 +307,104 @@ async fn an_agent_killed_mid_step_is_marked_lost_and_the_hosts_already_switched_
     assert_eq!(targets(&rollback).into_iter().map(|t| t.0).collect::<Vec<_>>(), ["web-1"]);
     assert!(page(fleet.ports[0]).await.contains("1.1.0"));
 }
+
+/// A TCP relay from a local port to the server, whose connections can all be cut.
+struct Relay {
+    port: u16,
+    cut: tokio::sync::watch::Sender<u32>,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicU32>,
+}
+
+async fn relay(to: std::net::SocketAddr) -> Relay {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (cut, cuts) = tokio::sync::watch::channel(0u32);
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut cuts = cuts.clone();
+            cuts.borrow_and_update();
+            tokio::spawn(async move {
+                let Ok(mut outbound) = tokio::net::TcpStream::connect(to).await else { return };
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                    _ = cuts.changed() => {} // both sockets drop: the connection is gone
+                }
+            });
+        }
+    });
+    Relay { port, cut, accepted }
+}
+
+#[tokio::test]
+async fn a_dropped_agent_connection_loses_no_log_line_and_the_deployment_goes_on() {
+    let app = spawn_app().await;
+    let relay = relay(app.addr).await;
+    let (status, registration) = app.post("/api/v1/agents/registrations", json!({})).await;
+    assert_eq!(status, 201);
+    let port = free_port();
+    let workdir = app.data_dir.join("host-relay");
+    let mut agent = Command::new(agent_binary())
+        .args(["--server", &format!("http://127.0.0.1:{}", relay.port), "--name", "web-1", "--labels", "role=web"])
+        .arg("--workdir")
+        .arg(&workdir)
+        .args(["--registration-token", registration["token"].as_str().unwrap()])
+        .args(["--var", &format!("PORT={port}")])
+        .env("FERRY_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let release = fleet_project(&app, "relay", "{ strategy: all-at-once }").await;
+    // The build prints 300 numbered lines over about three seconds.
+    let repo = app.data_dir.join("src-relay");
+    edit_pipeline(
+        &repo,
+        "run: sh build.sh",
+        "run: sh build.sh && for i in $(seq 1 300); do echo line $i; sleep 0.01; done",
+    );
+    new_version(&app, "relay", "1.2.0");
+    let _ = release;
+    let release = release_at_head(&app, "relay", "1.2.0").await;
+    for _ in 0..100 {
+        let (_, agents) = app.get("/api/v1/agents").await;
+        if agents.as_array().unwrap().iter().any(|a| a["name"] == "web-1" && a["state"] == "online") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let id = deploy(&app, "relay", release, "development").await;
+    // Cut the connection twice while the build prints.
+    for cut in 1..=2 {
+        for _ in 0..300 {
+            let (_, detail) = app.get(&format!("/api/v1/deployments/{id}")).await;
+            let printed = detail["logs"].as_array().unwrap().iter().any(|l| l["text"] == format!("line {}", cut * 80));
+            if printed {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        relay.cut.send_modify(|n| *n += 1);
+    }
+    let done = app.wait_finished(id).await;
+    assert_eq!(done["deployment"]["state"], "succeeded", "{done}");
+    // Every line arrived once, in order, and the numbering has no gap.
+    let (_, logs) = app.get(&format!("/api/v1/deployments/{id}/logs?limit=5000")).await;
+    let lines = logs.as_array().unwrap();
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(line["seq"], i as i64 + 1, "gap or repeat at {i}");
+    }
+    let numbered: Vec<String> = lines
+        .iter()
+        .filter_map(|l| l["text"].as_str())
+        .filter(|t| t.starts_with("line "))
+        .map(str::to_string)
+        .collect();
+    let expected: Vec<String> = (1..=300).map(|i| format!("line {i}")).collect();
+    assert_eq!(numbered, expected);
+    assert!(page(port).await.contains("1.2.0"));
+    // The agent really lost its connection twice, and came back each time.
+    assert!(relay.accepted.load(std::sync::atomic::Ordering::SeqCst) >= 3);
+    let _ = agent.kill();
+    let _ = agent.wait();
+}
