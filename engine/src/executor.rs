@@ -48,6 +48,7 @@ pub async fn execute(
     events: mpsc::Sender<RunnerEvent>,
     cancel: CancellationToken,
 ) -> Outcome {
+    let plan = &in_idle_slot(plan, paths);
     let mut outcome = Outcome { state: DeploymentState::Succeeded, reason: None };
     for (index, step) in plan.steps.iter().enumerate() {
         if outcome.state != DeploymentState::Succeeded {
@@ -82,6 +83,42 @@ pub async fn execute(
         let _ = std::fs::remove_dir_all(paths.incoming());
     }
     outcome
+}
+
+/// Removes releases beyond the plan's `keep_releases`, saying which; a failure to
+/// remove one is reported but fails nothing (the new release is live).
+async fn prune_old(plan: &DeploymentPlan, paths: &ReleasePaths, lines: &mpsc::Sender<(LogStream, String)>) {
+    let keep_releases = plan.keep_releases;
+    match paths.prune(keep_releases) {
+        Ok(removed) if !removed.is_empty() => {
+            let ids: Vec<String> = removed.iter().map(|id| id.to_string()).collect();
+            let text = format!("removed old releases {} (keeping {keep_releases})", ids.join(", "));
+            let _ = lines.send((LogStream::System, text)).await;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            let _ = lines.send((LogStream::System, format!("could not remove old releases: {e}"))).await;
+        }
+    }
+}
+
+/// Blue-green: the plan with the idle slot's variables and `FERRY_SLOT` (the slot
+/// not serving traffic on this host; blue the first time) and `FERRY_LIVE_SLOT`.
+fn in_idle_slot(plan: &DeploymentPlan, paths: &ReleasePaths) -> DeploymentPlan {
+    let mut plan = plan.clone();
+    if let Some(slots) = &plan.slots {
+        let live = paths.live_slot();
+        let (idle, vars) = match live.as_deref() {
+            Some("blue") => ("green", slots.green.clone()),
+            _ => ("blue", slots.blue.clone()),
+        };
+        plan.env.extend(vars);
+        plan.env.insert("FERRY_SLOT".into(), idle.into());
+        if let Some(live) = live {
+            plan.env.insert("FERRY_LIVE_SLOT".into(), live);
+        }
+    }
+    plan
 }
 
 async fn run_step(
@@ -119,19 +156,7 @@ async fn run_step(
             Ok(release) => {
                 let text = format!("current → {}", release.display());
                 let _ = lines.send((LogStream::System, text)).await;
-                let keep_releases = plan.keep_releases;
-                match paths.prune(keep_releases) {
-                    Ok(removed) if !removed.is_empty() => {
-                        let ids: Vec<String> = removed.iter().map(|id| id.to_string()).collect();
-                        let text = format!("removed old releases {} (keeping {keep_releases})", ids.join(", "));
-                        let _ = lines.send((LogStream::System, text)).await;
-                    }
-                    Ok(_) => {}
-                    // The new release is live; a leftover old one is not a failure.
-                    Err(e) => {
-                        let _ = lines.send((LogStream::System, format!("could not remove old releases: {e}"))).await;
-                    }
-                }
+                prune_old(plan, paths, lines).await;
                 ok(None)
             }
             Err(e) => failed(format!("cannot switch current: {e}")),
@@ -144,6 +169,25 @@ async fn run_step(
             }
             Err(e) => failed(format!("cannot activate the release: {e}")),
         },
+        StepAction::Stage | StepAction::Restage | StepAction::GoLive => {
+            let slot = plan.env.get("FERRY_SLOT").map(String::as_str).unwrap_or("blue");
+            let (done, what) = match action {
+                StepAction::Stage => (paths.stage(slot), "staged"),
+                StepAction::Restage => (paths.restage(slot), "staged again (rollback, no rebuild)"),
+                _ => (paths.go_live(slot), "live; current →"),
+            };
+            match done {
+                Ok(release) => {
+                    let text = format!("slot {slot} {what} {}", release.display());
+                    let _ = lines.send((LogStream::System, text)).await;
+                    if matches!(action, StepAction::GoLive) {
+                        prune_old(plan, paths, lines).await;
+                    }
+                    ok(None)
+                }
+                Err(e) => failed(format!("slot {slot}: {e}")),
+            }
+        }
         StepAction::HealthCheck { probe, timeout, interval } => {
             probing(probe, Probing::Until(*timeout), *interval, plan, paths, cancel, lines).await
         }

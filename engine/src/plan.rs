@@ -20,6 +20,12 @@ pub enum StepAction {
     Switch,
     /// Point `current` at a release already on the target (a rollback: no rebuild).
     Activate,
+    /// Blue-green: move the built release into place for the idle slot.
+    Stage,
+    /// Blue-green: give the idle slot a release already on the target (a rollback).
+    Restage,
+    /// Blue-green, after the traffic moved: `current` and the live slot follow.
+    GoLive,
     /// Probe until healthy, every `interval`, for at most `timeout`.
     HealthCheck { probe: Probe, timeout: Duration, interval: Duration },
     /// A canary's verification: probe every `interval` for `window`; it must stay healthy.
@@ -65,6 +71,16 @@ pub struct DeploymentPlan {
     /// Releases the target keeps; older ones are removed once the switch is done.
     #[serde(default = "default_keep")]
     pub keep_releases: u32,
+    /// Blue-green: each slot's variables; the host picks the idle slot when it runs.
+    #[serde(default)]
+    pub slots: Option<SlotVars>,
+}
+
+/// The variables of the two blue-green slots.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlotVars {
+    pub blue: BTreeMap<String, String>,
+    pub green: BTreeMap<String, String>,
 }
 
 fn default_keep() -> u32 {
@@ -106,23 +122,52 @@ pub fn plan(pipeline: &Pipeline, facts: &DeploymentFacts) -> Result<DeploymentPl
 
     let mut steps = vec![PlannedStep { name: "fetch".into(), action: StepAction::Fetch }];
     steps.extend(commands(&pipeline.build, Phase::Build));
-    steps.push(PlannedStep { name: "switch".into(), action: StepAction::Switch });
+    let blue_green = env_spec.rollout.blue_green.as_ref();
+    match blue_green {
+        Some(_) => steps.push(PlannedStep { name: "stage".into(), action: StepAction::Stage }),
+        None => steps.push(PlannedStep { name: "switch".into(), action: StepAction::Switch }),
+    }
     steps.extend(going_live(pipeline, &env)?);
+    if let Some(spec) = blue_green {
+        steps.extend(switching_traffic(spec));
+    }
     Ok(DeploymentPlan {
         repo_url: facts.repo_url.clone(),
         commit: facts.commit.clone(),
         steps,
         env,
         keep_releases: pipeline.keep_releases.0,
+        slots: blue_green.map(|s| SlotVars { blue: s.blue.clone(), green: s.green.clone() }),
     })
+}
+
+/// Blue-green's last steps: move the traffic, then mark the slot live.
+fn switching_traffic(spec: &crate::pipeline::BlueGreenSpec) -> Vec<PlannedStep> {
+    let run = spec.switch_traffic.clone();
+    vec![
+        PlannedStep {
+            name: "switch-traffic".into(),
+            action: StepAction::Command { run, timeout: Duration::from_secs(120), phase: Phase::Deploy },
+        },
+        PlannedStep { name: "go-live".into(), action: StepAction::GoLive },
+    ]
 }
 
 /// Builds the plan of a rollback: the release is already on the target, so it is
 /// only activated, restarted by the deploy steps and health-checked.
 pub fn plan_rollback(pipeline: &Pipeline, facts: &DeploymentFacts) -> Result<DeploymentPlan, String> {
     let mut plan = plan(pipeline, facts)?;
-    let mut steps = vec![PlannedStep { name: "activate".into(), action: StepAction::Activate }];
+    let blue_green = pipeline.environment(&facts.environment).and_then(|e| e.rollout.blue_green.as_ref());
+    let first = match blue_green {
+        // Blue-green goes back the same way it goes forward: in the idle slot, checked, then switched.
+        Some(_) => PlannedStep { name: "restage".into(), action: StepAction::Restage },
+        None => PlannedStep { name: "activate".into(), action: StepAction::Activate },
+    };
+    let mut steps = vec![first];
     steps.extend(going_live(pipeline, &plan.env)?);
+    if let Some(spec) = blue_green {
+        steps.extend(switching_traffic(spec));
+    }
     plan.steps = steps;
     Ok(plan)
 }

@@ -40,6 +40,14 @@ impl ReleasePaths {
     /// release replaces its directory; the symlink is swapped with one rename, so
     /// `current` always points at a complete release.
     pub fn switch(&self) -> io::Result<PathBuf> {
+        let release = self.place_incoming()?;
+        self.point_current()?;
+        self.touch()?;
+        Ok(release)
+    }
+
+    /// Moves the built release into `releases/<release>/`, replacing an older copy.
+    fn place_incoming(&self) -> io::Result<PathBuf> {
         let release = self.release();
         if release.exists() {
             let old = self.releases().join(format!(".replaced-{}", self.deployment_id));
@@ -50,13 +58,42 @@ impl ReleasePaths {
         } else {
             std::fs::rename(self.incoming(), &release)?;
         }
-        self.point_current()?;
-        self.touch()?;
         Ok(release)
     }
 
-    /// Points `current` at a release that is already on the target (a rollback).
-    pub fn activate(&self) -> io::Result<PathBuf> {
+    /// Blue-green: the slot that serves traffic (`<target>/live-slot`), if any.
+    pub fn live_slot(&self) -> Option<String> {
+        let text = std::fs::read_to_string(self.target_dir.join("live-slot")).ok()?;
+        Some(text.trim().to_string()).filter(|s| !s.is_empty())
+    }
+
+    /// Blue-green: puts the built release into place and points `slot-<slot>` at it;
+    /// `current` and the traffic stay where they are.
+    pub fn stage(&self, slot: &str) -> io::Result<PathBuf> {
+        let release = self.place_incoming()?;
+        self.point(&format!("slot-{slot}"))?;
+        Ok(release)
+    }
+
+    /// Blue-green: points `slot-<slot>` at a release already on the target (a rollback).
+    pub fn restage(&self, slot: &str) -> io::Result<PathBuf> {
+        let release = self.existing()?;
+        self.point(&format!("slot-{slot}"))?;
+        Ok(release)
+    }
+
+    /// Blue-green, once traffic is on `slot`: `current` follows, and the slot is live.
+    pub fn go_live(&self, slot: &str) -> io::Result<PathBuf> {
+        let release = self.existing()?;
+        self.point_current()?;
+        self.touch()?;
+        let temp = self.target_dir.join(format!(".live-slot-{}", self.deployment_id));
+        std::fs::write(&temp, format!("{slot}\n"))?;
+        std::fs::rename(&temp, self.target_dir.join("live-slot"))?;
+        Ok(release)
+    }
+
+    fn existing(&self) -> io::Result<PathBuf> {
         let release = self.release();
         if !release.is_dir() {
             return Err(io::Error::new(
@@ -64,6 +101,12 @@ impl ReleasePaths {
                 format!("release {} is no longer on this target ({})", self.release_id, release.display()),
             ));
         }
+        Ok(release)
+    }
+
+    /// Points `current` at a release that is already on the target (a rollback).
+    pub fn activate(&self) -> io::Result<PathBuf> {
+        let release = self.existing()?;
         self.point_current()?;
         self.touch()?;
         Ok(release)
@@ -71,10 +114,15 @@ impl ReleasePaths {
 
     /// Swaps the symlink with one rename, so `current` always points at a complete release.
     fn point_current(&self) -> io::Result<()> {
-        let link = self.target_dir.join(format!(".current-{}", self.deployment_id));
+        self.point("current")
+    }
+
+    /// Points the symlink `<target>/<name>` at this release, with one rename.
+    fn point(&self, name: &str) -> io::Result<()> {
+        let link = self.target_dir.join(format!(".{name}-{}", self.deployment_id));
         remove_if_present(&link)?;
         std::os::unix::fs::symlink(Path::new("releases").join(self.release_id.to_string()), &link)?;
-        std::fs::rename(&link, self.current())
+        std::fs::rename(&link, self.target_dir.join(name))
     }
 
     /// Removes the oldest releases beyond `keep` (by when they last went live),

@@ -114,7 +114,7 @@ async fn a_cancel_between_batches_skips_the_rest() {
 
 fn rollout_of(section: &str) -> Result<ferry_engine::pipeline::RolloutSpec, String> {
     let text = format!("environments:\n  - name: prod\n    rollout:\n{section}");
-    Pipeline::parse("ferry.yml", &text).map(|p| p.environments[0].rollout).map_err(|e| e.to_string())
+    Pipeline::parse("ferry.yml", &text).map(|p| p.environments[0].rollout.clone()).map_err(|e| e.to_string())
 }
 
 #[test]
@@ -127,6 +127,12 @@ fn the_rollout_section_is_read_and_checked() {
     let spec = rollout_of("      strategy: canary\n      verify: 2m\n").unwrap();
     assert_eq!(spec.strategy, Strategy::Canary { verify: Duration::from_secs(120) });
     assert_eq!(spec.on_failure, FailurePolicy::Rollback);
+    let spec = rollout_of(
+        "      strategy: blue-green\n      slots: { blue: { PORT: \"9001\" }, green: { PORT: \"9002\" } }\n      switch_traffic: sh switch.sh\n",
+    )
+    .unwrap();
+    let blue_green = spec.blue_green.unwrap();
+    assert_eq!((blue_green.green["PORT"].as_str(), blue_green.switch_traffic.as_str()), ("9002", "sh switch.sh"));
     let omitted = Pipeline::parse("ferry.yml", "environments:\n  - name: prod\n").unwrap();
     assert_eq!(omitted.environments[0].rollout.strategy, Strategy::AllAtOnce);
 
@@ -138,6 +144,9 @@ fn the_rollout_section_is_read_and_checked() {
         ("      strategy: sideways\n", "unknown variant `sideways`"),
         ("      on_failure: shrug\n", "unknown variant `shrug`"),
         ("      stratgy: rolling\n", "unknown field `stratgy`"),
+        ("      strategy: blue-green\n      slots: { blue: {}, green: {} }\n", "blue-green needs `switch_traffic`"),
+        ("      strategy: blue-green\n      switch_traffic: sh s.sh\n", "blue-green needs `slots`"),
+        ("      strategy: rolling\n      switch_traffic: sh s.sh\n", "apply only to strategy: blue-green"),
     ] {
         let error = rollout_of(section).expect_err(section);
         assert!(error.contains(expected), "{section}: {error}");

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Stops the running hello-web of this environment (if any) and starts this release.
 set -eu
-pidfile="$FERRY_TARGET_DIR/app.pid"
+# One server per blue-green slot (FERRY_SLOT), or one per environment.
+pidfile="$FERRY_TARGET_DIR/app${FERRY_SLOT:+-$FERRY_SLOT}.pid"
 if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
   old=$(cat "$pidfile")
   echo "stopping the running server (pid $old)"

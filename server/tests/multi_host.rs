@@ -408,3 +408,61 @@ async fn a_dropped_agent_connection_loses_no_log_line_and_the_deployment_goes_on
     let _ = agent.kill();
     let _ = agent.wait();
 }
+
+#[tokio::test]
+async fn blue_green_starts_the_release_beside_the_live_one_and_switches_traffic_only_when_healthy() {
+    let app = spawn_app().await;
+    let fleet = start_fleet(&app, 1).await;
+    let (blue, green) = (free_port(), free_port());
+    // The traffic switch is a stand-in for a router reload: it records the live port.
+    let rollout = format!(
+        "{{ strategy: blue-green, slots: {{ blue: {{ PORT: \"{blue}\" }}, green: {{ PORT: \"{green}\" }} }}, \
+         switch_traffic: 'echo $PORT > $FERRY_TARGET_DIR/router' }}"
+    );
+    let first = fleet_project(&app, "duo", &rollout).await;
+    let router = fleet.workdirs[0].join("duo/router");
+    let routed = || std::fs::read_to_string(&router).unwrap().trim().parse::<u16>().unwrap();
+
+    let id = deploy(&app, "duo", first, "development").await;
+    let done = app.wait_finished(id).await;
+    assert_eq!(done["deployment"]["state"], "succeeded", "{done}");
+    let steps: Vec<&str> = done["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(steps, ["fetch", "build", "stage", "restart", "health-check", "switch-traffic", "go-live"]);
+    assert_eq!(routed(), blue);
+    assert!(page(blue).await.contains("1.1.0"));
+
+    // 2.0.0 starts in green while blue keeps serving 1.1.0, then takes the traffic.
+    new_version(&app, "duo", "2.0.0");
+    let second = release_at_head(&app, "duo", "2.0.0").await;
+    let id = deploy(&app, "duo", second, "development").await;
+    assert_eq!(app.wait_finished(id).await["deployment"]["state"], "succeeded");
+    assert_eq!(routed(), green);
+    assert!(page(green).await.contains("2.0.0"));
+    assert!(page(blue).await.contains("1.1.0"), "the previous release still runs in blue");
+
+    // 3.0.0 fails its check in blue: the traffic never moves, nothing needs rolling back.
+    let repo = app.data_dir.join("src-duo");
+    edit_pipeline(&repo, "timeout: 20s", "timeout: 2s\n  body_contains: not this");
+    new_version(&app, "duo", "3.0.0");
+    let third = release_at_head(&app, "duo", "3.0.0").await;
+    let id = deploy(&app, "duo", third, "development").await;
+    let failed = app.wait_finished(id).await;
+    assert_eq!(failed["deployment"]["state"], "failed");
+    let reason = failed["deployment"]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("step health-check") && !reason.contains("rolling back"), "{reason}");
+    assert_eq!(routed(), green);
+    assert!(page(green).await.contains("2.0.0"));
+    assert_eq!(current_release(&fleet.workdirs[0], "duo"), second.to_string());
+
+    // A rollback to 1.1.0 goes the same way: into the idle slot, checked, then switched.
+    let body = json!({"project": "duo", "release_id": first, "environment": "development"});
+    let (status, rollback) = app.post("/api/v1/rollbacks", body).await;
+    assert_eq!(status, 202, "{rollback}");
+    let back = app.wait_finished(rollback["id"].as_i64().unwrap()).await;
+    assert_eq!(back["deployment"]["state"], "succeeded", "{back}");
+    let steps: Vec<&str> = back["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(steps, ["restage", "restart", "health-check", "switch-traffic", "go-live"]);
+    assert_eq!(routed(), blue);
+    assert!(page(blue).await.contains("1.1.0"));
+    assert_eq!(current_release(&fleet.workdirs[0], "duo"), first.to_string());
+}

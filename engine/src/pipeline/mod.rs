@@ -11,7 +11,7 @@ use serde::Deserialize;
 mod rollout;
 mod values;
 
-pub use rollout::RolloutSpec;
+pub use rollout::{BlueGreenSpec, RolloutSpec};
 use values::UniqueNames;
 pub use values::{Command, HttpUrl, KeepReleases, Name, Seconds, Status, VarName};
 

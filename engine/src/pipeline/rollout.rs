@@ -6,14 +6,29 @@ use std::fmt;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
-use super::values::Seconds;
+use std::collections::BTreeMap;
+
+use super::values::{Command, Seconds, VarName};
 use crate::rollout::{BatchSize, FailurePolicy, Strategy};
 
 /// How an environment rolls a release out; all-at-once with rollback when omitted.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RolloutSpec {
     pub strategy: Strategy,
     pub on_failure: FailurePolicy,
+    /// With `strategy: blue-green`: the two slots and how traffic moves between them.
+    pub blue_green: Option<BlueGreenSpec>,
+}
+
+/// Blue-green on each host: the new release starts in the idle slot (with that slot's
+/// variables, e.g. its port), must pass the health check there, then `switch_traffic`
+/// runs (with `FERRY_SLOT` naming the slot) to send the traffic to it. The other slot
+/// keeps the previous release running until the next deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlueGreenSpec {
+    pub blue: BTreeMap<String, String>,
+    pub green: BTreeMap<String, String>,
+    pub switch_traffic: String,
 }
 
 #[derive(Deserialize)]
@@ -22,6 +37,16 @@ enum StrategyName {
     AllAtOnce,
     Rolling,
     Canary,
+    BlueGreen,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSlots {
+    #[serde(default)]
+    blue: BTreeMap<VarName, String>,
+    #[serde(default)]
+    green: BTreeMap<VarName, String>,
 }
 
 #[derive(Deserialize)]
@@ -37,13 +62,48 @@ struct RawRollout {
     verify: Option<Seconds>,
     #[serde(default)]
     on_failure: Option<FailurePolicy>,
+    /// Blue-green only: each slot's variables.
+    #[serde(default)]
+    slots: Option<RawSlots>,
+    /// Blue-green only: the command that moves traffic to `$FERRY_SLOT`.
+    #[serde(default)]
+    switch_traffic: Option<Command>,
 }
 
 impl<'de> Deserialize<'de> for RolloutSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = RawRollout::deserialize(d)?;
+        let blue_green = match (&raw.strategy, raw.slots, raw.switch_traffic) {
+            (Some(StrategyName::BlueGreen), Some(slots), Some(switch)) => {
+                let vars =
+                    |m: BTreeMap<VarName, String>| m.into_iter().map(|(k, v)| (k.as_str().to_string(), v)).collect();
+                Some(BlueGreenSpec {
+                    blue: vars(slots.blue),
+                    green: vars(slots.green),
+                    switch_traffic: switch.as_str().to_string(),
+                })
+            }
+            (Some(StrategyName::BlueGreen), _, None) => {
+                return Err(de::Error::custom(
+                    "rollout: blue-green needs `switch_traffic`, the command that moves traffic to $FERRY_SLOT",
+                ))
+            }
+            (Some(StrategyName::BlueGreen), None, _) => {
+                return Err(de::Error::custom(
+                    "rollout: blue-green needs `slots` with the variables of `blue` and `green`",
+                ))
+            }
+            (_, Some(_), _) | (_, _, Some(_)) => {
+                return Err(de::Error::custom(
+                    "rollout: `slots` and `switch_traffic` apply only to strategy: blue-green",
+                ))
+            }
+            _ => None,
+        };
         let strategy = match (raw.strategy.unwrap_or(StrategyName::AllAtOnce), raw.batch, raw.verify) {
             (StrategyName::AllAtOnce, None, None) => Strategy::AllAtOnce,
+            // Every host at once: each keeps serving from its other slot until it switches.
+            (StrategyName::BlueGreen, None, None) => Strategy::AllAtOnce,
             (StrategyName::Rolling, batch, None) => Strategy::Rolling(batch.unwrap_or(BatchSize::Count(1))),
             (StrategyName::Canary, None, verify) => {
                 Strategy::Canary { verify: verify.unwrap_or(Seconds(60)).duration() }
@@ -51,7 +111,7 @@ impl<'de> Deserialize<'de> for RolloutSpec {
             (_, Some(_), _) => return Err(de::Error::custom("rollout: `batch` applies only to strategy: rolling")),
             (_, _, Some(_)) => return Err(de::Error::custom("rollout: `verify` applies only to strategy: canary")),
         };
-        Ok(RolloutSpec { strategy, on_failure: raw.on_failure.unwrap_or_default() })
+        Ok(RolloutSpec { strategy, on_failure: raw.on_failure.unwrap_or_default(), blue_green })
     }
 }
 

@@ -271,10 +271,12 @@ impl Deployer {
         plan.env.extend(vars);
         let rollout = match queued.kind {
             // A rollback goes back everywhere at once, and a failure in it is only reported.
-            DeploymentKind::Rollback => RolloutSpec { strategy: Strategy::AllAtOnce, on_failure: FailurePolicy::Stop },
+            DeploymentKind::Rollback => {
+                RolloutSpec { strategy: Strategy::AllAtOnce, on_failure: FailurePolicy::Stop, blue_green: None }
+            }
             DeploymentKind::Deploy => Pipeline::parse(PIPELINE_FILE, &release.pipeline)
                 .ok()
-                .and_then(|p| p.environment(&queued.environment).map(|e| e.rollout))
+                .and_then(|p| p.environment(&queued.environment).map(|e| e.rollout.clone()))
                 .unwrap_or_default(),
         };
         if queued.kind == DeploymentKind::Deploy && !self.allows_older(queued.id).await? {

@@ -42,7 +42,7 @@ impl Drop for TestApp {
 /// Kills the app servers deployments started under `data_dir` (their pid files),
 /// by the built-in agent or by agents whose work directory is in there too.
 pub fn stop_apps(data_dir: &Path) {
-    let Ok(output) = Command::new("find").arg(data_dir).args(["-name", "app.pid"]).output() else {
+    let Ok(output) = Command::new("find").arg(data_dir).args(["-name", "app*.pid"]).output() else {
         return;
     };
     for pidfile in String::from_utf8_lossy(&output.stdout).lines() {
