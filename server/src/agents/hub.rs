@@ -156,6 +156,18 @@ impl AgentHub {
         }
     }
 
+    /// An agent's heartbeat lists the jobs it runs; any this server is not waiting for
+    /// is a stale attempt (a job number is never given out twice), so it is cancelled
+    /// rather than left to run a step nobody records.
+    pub fn fence(&self, agent_id: i64, running: &[i64]) {
+        let state = self.lock();
+        let Some(online) = state.online.get(&agent_id) else { return };
+        for job in running.iter().filter(|job| !state.jobs.contains_key(job)) {
+            tracing::warn!(agent = agent_id, job, "cancelling a stale job on an agent");
+            let _ = online.sender.send(ServerMessage::Cancel { job: *job });
+        }
+    }
+
     /// A numbered report from an agent: passed on once, always acknowledged.
     pub async fn report(&self, agent_id: i64, job: i64, seq: u64, report: JobReport) {
         let forward = {
@@ -166,8 +178,12 @@ impl AgentHub {
                 }
             };
             let Some(entry) = state.jobs.get_mut(&job).filter(|j| j.agent_id == agent_id) else {
-                // A resend of a job already finished (or never ours): acknowledge it.
+                // A resend of a job already finished, or a stale attempt (its deployment
+                // ended, e.g. when the server restarted): acknowledge it, and fence it.
                 ack(&state);
+                if let Some(online) = state.online.get(&agent_id) {
+                    let _ = online.sender.send(ServerMessage::Cancel { job });
+                }
                 return;
             };
             if seq <= entry.last_seq {

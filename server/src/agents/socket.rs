@@ -128,10 +128,13 @@ async fn serve(s: AppState, mut socket: WebSocket) {
                 };
                 match serde_json::from_str::<AgentMessage>(&text) {
                     Ok(AgentMessage::Report { job, seq, report }) => s.agents.report(agent.id, job, seq, report).await,
-                    Ok(AgentMessage::Heartbeat { .. }) if last_written.elapsed() > SEEN_EVERY => {
-                        last_written = std::time::Instant::now();
-                        if let Err(e) = s.store.agent_seen(agent.id).await {
-                            tracing::warn!(error = %e, "recording an agent's heartbeat");
+                    Ok(AgentMessage::Heartbeat { running }) => {
+                        s.agents.fence(agent.id, &running);
+                        if last_written.elapsed() > SEEN_EVERY {
+                            last_written = std::time::Instant::now();
+                            if let Err(e) = s.store.agent_seen(agent.id).await {
+                                tracing::warn!(error = %e, "recording an agent's heartbeat");
+                            }
                         }
                     }
                     Ok(_) => {}
