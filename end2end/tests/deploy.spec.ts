@@ -56,15 +56,23 @@ test("deploy the demo to development and promote it to staging, live", async ({ 
   expect(await watcher.evaluate(() => (window as any).__noReload)).toBe(true);
   await expect(watcher.getByTestId("unread")).toHaveText("1");
 
-  // Promote from the matrix through the confirmation dialog; the other tab sees
-  // staging update live.
+  // Promote from the matrix with the keyboard alone: the cell's "Promote to…" button,
+  // Escape closes the dialog, Enter opens it again and, once it shows what changes,
+  // confirms (the focus is on Confirm). The other tab sees staging update live.
   await page.locator("a.brand").click();
-  await cell(page, "development").getByRole("button", { name: "Promote 1.1.0 to staging…" }).click();
+  const promote = cell(page, "development").getByRole("button", { name: "Promote 1.1.0 to staging…" });
+  await promote.focus();
+  await page.keyboard.press("Enter");
   const dialog = page.getByRole("dialog");
   await expect(dialog).toContainText("Promote 1.1.0 to staging");
+  await page.keyboard.press("Escape");
+  await expect(dialog).toHaveCount(0);
+  await promote.focus();
+  await page.keyboard.press("Enter");
   await expect(dialog).toContainText("Nothing is deployed in staging yet.");
   await expect(dialog).toContainText("hello-web 1.1.0: friendlier page");
-  await dialog.getByRole("button", { name: "Confirm promotion" }).click();
+  await expect(dialog.getByRole("button", { name: "Confirm promotion" })).toBeFocused();
+  await page.keyboard.press("Enter");
   await expect(page).toHaveURL(/\/deployments\/\d+$/);
   await expect(cell(watcher, "staging").getByTestId("live-version")).toHaveText("1.1.0", { timeout: 60_000 });
   expect(await watcher.evaluate(() => (window as any).__noReload)).toBe(true);

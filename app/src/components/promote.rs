@@ -155,15 +155,26 @@ pub fn PromoteDialog(promotion: Promotion, error: RwSignal<Option<String>>) -> i
             .into_any()
         }
     };
-    let allowed = move || {
-        let rollback = rollback_pending(promotion);
-        preview.with(|p| match p {
-            Some(Ok(p)) if p.blocked.is_some() => false,
-            Some(Ok(p)) if p.frozen.is_some() && !rollback => admin && !override_reason.with(|r| r.trim().is_empty()),
-            Some(Ok(_)) => true,
-            _ => false,
-        })
-    };
+    // Keyboard users land on the dialog: on Confirm once the preview allows it, else
+    // on Cancel (Escape closes it either way).
+    let confirm_button = NodeRef::<leptos::html::Button>::new();
+    let cancel_button = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        let ready = preview.with(|p| p.is_some());
+        if !ready || promotion.pending.with(Option::is_none) {
+            return;
+        }
+        // Only a new preview moves the focus (not typing a reason); after the
+        // buttons have been updated, so Confirm is no longer disabled.
+        let allowed = untrack(|| allowed_now(preview, promotion, admin, override_reason));
+        let target = if allowed { confirm_button } else { cancel_button };
+        request_animation_frame(move || {
+            if let Some(button) = target.get_untracked() {
+                let _ = button.focus();
+            }
+        });
+    });
+    let allowed = move || allowed_now(preview, promotion, admin, override_reason);
     view! {
         <Show when=move || promotion.pending.with(Option::is_some)>
             <div class="backdrop" on:click=move |_| close()></div>
@@ -184,7 +195,7 @@ pub fn PromoteDialog(promotion: Promotion, error: RwSignal<Option<String>>) -> i
                 </h2>
                 {body}
                 <div class="dialog-actions">
-                    <button class="action" autofocus disabled=move || !allowed() || busy.get() on:click=confirm.clone()>
+                    <button class="action" node_ref=confirm_button disabled=move || !allowed() || busy.get() on:click=confirm.clone()>
                         {move || {
                             let older = preview.with(|p| matches!(p, Some(Ok(p)) if p.older_than_live));
                             match (rollback_pending(promotion), older) {
@@ -194,7 +205,7 @@ pub fn PromoteDialog(promotion: Promotion, error: RwSignal<Option<String>>) -> i
                             }
                         }}
                     </button>
-                    <button class="secondary" on:click=move |_| close()>"Cancel"</button>
+                    <button class="secondary" node_ref=cancel_button on:click=move |_| close()>"Cancel"</button>
                 </div>
             </div>
         </Show>
@@ -203,4 +214,21 @@ pub fn PromoteDialog(promotion: Promotion, error: RwSignal<Option<String>>) -> i
 
 fn rollback_pending(promotion: Promotion) -> bool {
     promotion.pending.with(|p| p.as_ref().is_some_and(|p| p.rollback))
+}
+
+/// Whether the change may be confirmed now: allowed by the rules, and during a freeze
+/// only by an admin who gave a reason.
+fn allowed_now(
+    preview: RwSignal<Option<Result<PromotionPreview, String>>>,
+    promotion: Promotion,
+    admin: bool,
+    override_reason: RwSignal<String>,
+) -> bool {
+    let rollback = rollback_pending(promotion);
+    preview.with(|p| match p {
+        Some(Ok(p)) if p.blocked.is_some() => false,
+        Some(Ok(p)) if p.frozen.is_some() && !rollback => admin && !override_reason.with(|r| r.trim().is_empty()),
+        Some(Ok(_)) => true,
+        _ => false,
+    })
 }
