@@ -15,6 +15,8 @@ if [ -z "${FERRY_TEST_POSTGRES_URL:-}" ]; then
 fi
 
 info "unit and integration tests"
+# The multi-host and crash tests run the real agent binary as separate processes.
+cargo build --quiet -p ferry-agent
 cargo test --quiet
 
 build_spa

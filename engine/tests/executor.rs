@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ferry_engine::executor::{execute, RunnerEvent};
 use ferry_engine::pipeline::Pipeline;
-use ferry_engine::plan::{plan, DeploymentFacts};
+use ferry_engine::plan::{plan, DeploymentFacts, DeploymentPlan};
 use ferry_engine::release_dir::ReleasePaths;
 use ferry_engine::{DeploymentState, StepState};
 use tokio::sync::mpsc;
@@ -35,6 +35,14 @@ fn repo_with(dir: &Path, pipeline: &str) -> String {
 }
 
 async fn run(pipeline_text: &str) -> (DeploymentState, Option<String>, Vec<RunnerEvent>, tempfile::TempDir) {
+    run_changed(pipeline_text, |plan| plan).await
+}
+
+/// Runs the pipeline's plan as changed by `change` (e.g. a canary's extra step).
+async fn run_changed(
+    pipeline_text: &str,
+    change: impl FnOnce(DeploymentPlan) -> DeploymentPlan,
+) -> (DeploymentState, Option<String>, Vec<RunnerEvent>, tempfile::TempDir) {
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
     let commit = repo_with(&repo, pipeline_text);
@@ -50,7 +58,7 @@ async fn run(pipeline_text: &str) -> (DeploymentState, Option<String>, Vec<Runne
         commit,
         target_dir: target.display().to_string(),
     };
-    let plan = plan(&pipeline, &facts).unwrap();
+    let plan = change(plan(&pipeline, &facts).unwrap());
     let paths = ReleasePaths { target_dir: target, release_id: 7, deployment_id: 1 };
     let (tx, mut rx) = mpsc::channel(1024);
     let outcome = execute(&plan, &paths, tx, CancellationToken::new()).await;
@@ -192,32 +200,14 @@ async fn a_canary_watch_fails_when_the_probe_turns_unhealthy_within_the_window()
     use ferry_engine::plan::with_canary_watch;
     // Healthy for the first two probes, then failing.
     let text = "environments:\n  - name: dev\nhealth_check:\n  command: n=$(cat n 2>/dev/null || echo 0); echo $((n+1)) > n; [ $n -lt 2 ]\n  interval: 1s\n  timeout: 5s\n";
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("repo");
-    let commit = repo_with(&repo, text);
-    let target = tmp.path().join("target");
-    let facts = DeploymentFacts {
-        project: "demo".into(),
-        environment: "dev".into(),
-        release_version: "1.2.3".into(),
-        release_id: 7,
-        deployment_id: 1,
-        repo_url: repo.display().to_string(),
-        commit,
-        target_dir: target.display().to_string(),
-    };
-    let planned = plan(&Pipeline::parse("ferry.yml", text).unwrap(), &facts).unwrap();
-    let planned = with_canary_watch(planned, Duration::from_secs(30));
-    assert_eq!(planned.steps.last().unwrap().name, "canary-verify");
-    let paths = ReleasePaths { target_dir: target, release_id: 7, deployment_id: 1 };
-    let (tx, mut rx) = mpsc::channel(1024);
-    let outcome = execute(&planned, &paths, tx, CancellationToken::new()).await;
-    let mut events = Vec::new();
-    while let Ok(e) = rx.try_recv() {
-        events.push(e);
-    }
-    assert_eq!(outcome.state, DeploymentState::Failed);
-    let reason = outcome.reason.unwrap();
+    let (state, reason, events, _tmp) = run_changed(text, |planned| {
+        let planned = with_canary_watch(planned, Duration::from_secs(30));
+        assert_eq!(planned.steps.last().unwrap().name, "canary-verify");
+        planned
+    })
+    .await;
+    assert_eq!(state, DeploymentState::Failed);
+    let reason = reason.unwrap();
     assert!(reason.starts_with("step canary-verify: unhealthy during the verification window"), "{reason}");
     let lines = logs(&events);
     assert!(lines.iter().any(|l| l == "watching for 30s"), "{lines:?}");
