@@ -15,7 +15,24 @@ if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
   done
 fi
 echo "starting hello-web $(cat VERSION) on port $PORT"
+log="$FERRY_TARGET_DIR/app${FERRY_SLOT:+-$FERRY_SLOT}.log"
+before=$(cat "$log" 2>/dev/null | wc -l)
 # setsid: the app outlives this step and is not killed with the step's process group.
-setsid node server.js >> "$FERRY_TARGET_DIR/app.log" 2>&1 < /dev/null &
-echo $! > "$pidfile"
-echo "started (pid $(cat "$pidfile"))"
+setsid node server.js >> "$log" 2>&1 < /dev/null &
+pid=$!
+echo "$pid" > "$pidfile"
+# Wait until it says it listens; a server that dies instead (say, its port is taken)
+# fails this step with its reason.
+for _ in $(seq 1 100); do
+  if tail -n +"$((before + 1))" "$log" | grep -q "listening on $PORT"; then
+    echo "started (pid $pid)"
+    exit 0
+  fi
+  if ! kill -0 "$pid" 2>/dev/null || [ "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" = Z ]; then
+    echo "hello-web exited right away:" >&2
+    grep "^Error" "$log" | tail -n 1 >&2
+    exit 1
+  fi
+  sleep 0.05
+done
+echo "started (pid $pid), not listening yet"

@@ -170,8 +170,8 @@ async fn a_rolling_deployment_goes_host_by_host_and_a_failing_host_rolls_back_on
     assert_eq!(steps.len() % 3, 0);
     assert!(steps.iter().all(|s| s["target"].is_i64()));
 
-    // 2.0.0 checks that the new version answers. On web-2 a stray process holds the
-    // port, so the new server cannot start there and the check sees the stray.
+    // On web-2 a stray process holds the port, so the new server cannot start there
+    // (and would the check pass, 2.0.0 also checks that the new version answers).
     let repo = app.data_dir.join("src-fleet");
     edit_pipeline(&repo, "timeout: 20s", "timeout: 3s\n  body_contains: ok ${FERRY_RELEASE}");
     new_version(&app, "fleet", "2.0.0");
@@ -183,22 +183,27 @@ async fn a_rolling_deployment_goes_host_by_host_and_a_failing_host_rolls_back_on
     let failed = app.wait_finished(id).await;
     assert_eq!(failed["deployment"]["state"], "failed");
     let reason = failed["deployment"]["reason"].as_str().unwrap();
-    assert!(reason.starts_with("failed on web-2: step health-check"), "{reason}");
+    assert!(reason.starts_with("failed on web-2: step restart"), "{reason}");
+    let logs = failed["logs"].as_array().unwrap();
+    assert!(logs.iter().any(|l| l["text"].as_str().unwrap().contains("EADDRINUSE")), "the log says why");
     assert!(reason.contains("(batch 2 of 3)") && reason.contains("rolling back web-1, web-2 to 1.1.0"), "{reason}");
     // web-3 never got 2.0.0; its steps were skipped.
     let web3_steps: Vec<&Value> = failed["steps"].as_array().unwrap().iter().filter(|s| s["target"] == 2).collect();
     assert!(!web3_steps.is_empty() && web3_steps.iter().all(|s| s["state"] == "skipped"), "{web3_steps:?}");
 
-    // The rollback is its own deployment, of web-1 and web-2 only.
+    // The rollback is its own deployment, of web-1 and web-2 only. The stray still
+    // holds web-2's port, so the rollback fails there, and says exactly where.
     let (_, history) = app.get("/api/v1/deployments?project=fleet&limit=1").await;
     let rollback = app.wait_finished(history[0]["id"].as_i64().unwrap()).await;
     assert_eq!(rollback["deployment"]["kind"], "rollback");
-    assert_eq!(rollback["deployment"]["state"], "succeeded", "{rollback}");
-    let back: Vec<String> = targets(&rollback).into_iter().map(|t| t.0).collect();
-    assert_eq!(back, ["web-1", "web-2"]);
+    assert_eq!(rollback["deployment"]["state"], "failed", "{rollback}");
+    let why = rollback["deployment"]["reason"].as_str().unwrap();
+    assert!(why.starts_with("failed on web-2: step restart") && !why.contains("web-1"), "{why}");
+    let back: Vec<(String, String)> = targets(&rollback).into_iter().map(|t| (t.0, t.2)).collect();
+    assert_eq!(back, [("web-1".into(), "succeeded".into()), ("web-2".into(), "failed".into())]);
     let after = app.wait_finished(id).await;
     let states: Vec<String> = targets(&after).into_iter().map(|t| t.2).collect();
-    assert_eq!(states, ["rolled_back", "rolled_back", "skipped"]);
+    assert_eq!(states, ["rolled_back", "failed", "skipped"]);
     assert!(page(fleet.ports[0]).await.contains("1.1.0"));
     assert!(page(fleet.ports[2]).await.contains("1.1.0"));
     for workdir in &fleet.workdirs {
