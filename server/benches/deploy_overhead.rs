@@ -12,6 +12,8 @@
 //! `cargo bench -p ferry-server --bench deploy_overhead` (scripts/bench.sh runs it);
 //! FERRY_BENCH_RUNS sets the runs of each (default 20).
 
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -72,20 +74,9 @@ impl Api {
 }
 
 async fn admin_api(state: &ferry_server::state::AppState, base: String) -> Api {
-    let admin = state.store.local_user("admin").await.unwrap().unwrap();
-    let secret = ferry_server::auth::secrets::new_api_token();
-    let new = ferry_server::store::NewToken {
-        user_id: admin.id,
-        name: "bench",
-        token_hash: &secret.hash,
-        prefix: &secret.prefix,
-        scopes: &ferry_app::model::TokenScope::ALL,
-        project_id: None,
-        expires_at: ferry_server::store::now_millis() + 3_600_000,
-    };
-    state.store.create_token(&new).await.unwrap();
+    let token = support::admin_token(state, &ferry_app::model::TokenScope::ALL).await;
     let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("authorization", format!("Bearer {}", secret.token).parse().unwrap());
+    headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
     Api { base, client: reqwest::Client::builder().default_headers(headers).build().unwrap() }
 }
 

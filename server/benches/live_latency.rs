@@ -5,6 +5,8 @@
 //! `cargo bench -p ferry-server --bench live_latency` (scripts/bench.sh runs it);
 //! FERRY_BENCH_CLIENTS, FERRY_BENCH_RATE (lines/s) and FERRY_BENCH_SECONDS tune it.
 
+mod support;
+
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -26,23 +28,6 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
         return f64::NAN;
     }
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-/// A read-only API token of the local administrator, for the websocket clients.
-async fn read_token(state: &ferry_server::state::AppState) -> String {
-    let admin = state.store.local_user("admin").await.unwrap().unwrap();
-    let secret = ferry_server::auth::secrets::new_api_token();
-    let new = ferry_server::store::NewToken {
-        user_id: admin.id,
-        name: "bench",
-        token_hash: &secret.hash,
-        prefix: &secret.prefix,
-        scopes: &[ferry_app::model::TokenScope::Read],
-        project_id: None,
-        expires_at: ferry_server::store::now_millis() + 3_600_000,
-    };
-    state.store.create_token(&new).await.unwrap();
-    secret.token
 }
 
 #[tokio::main]
@@ -100,7 +85,7 @@ async fn main() {
 
     let origin = Instant::now();
     let (latency_tx, mut latency_rx) = mpsc::unbounded_channel::<f64>();
-    let token = read_token(&state).await;
+    let token = support::admin_token(&state, &[ferry_app::model::TokenScope::Read]).await;
     for _ in 0..clients {
         let mut request = format!("ws://{}/ws", running.addr).into_client_request().unwrap();
         request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());

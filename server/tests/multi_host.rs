@@ -78,7 +78,7 @@ async fn start_fleet_with(app: &TestApp, count: usize, extra: &[(usize, &str)]) 
 
 /// The hello project deploying to `role=web` hosts in development with `rollout`.
 async fn fleet_project(app: &TestApp, slug: &str, rollout: &str) -> i64 {
-    let (release, ports) = app.hello_project(slug).await;
+    let (_, ports) = app.hello_project(slug).await;
     let repo = app.data_dir.join(format!("src-{slug}"));
     let development = format!("vars: {{ PORT: \"{}\" }}", ports[0]);
     edit_pipeline(&repo, &development, &format!("{development}\n    rollout: {rollout}"));
@@ -87,7 +87,6 @@ async fn fleet_project(app: &TestApp, slug: &str, rollout: &str) -> i64 {
     let url = format!("{}/api/v1/projects/{slug}/environments/development/agents", app.base);
     let response = app.client.put(url).json(&json!({"selector": "role=web"})).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    let _ = release;
     release_at_head(app, slug, "1.1.0").await
 }
 
@@ -360,7 +359,7 @@ async fn a_dropped_agent_connection_loses_no_log_line_and_the_deployment_goes_on
         .env("FERRY_LOG", "warn")
         .spawn()
         .unwrap();
-    let release = fleet_project(&app, "relay", "{ strategy: all-at-once }").await;
+    fleet_project(&app, "relay", "{ strategy: all-at-once }").await;
     // The build prints 300 numbered lines over about three seconds.
     let repo = app.data_dir.join("src-relay");
     edit_pipeline(
@@ -369,7 +368,6 @@ async fn a_dropped_agent_connection_loses_no_log_line_and_the_deployment_goes_on
         "run: sh build.sh && for i in $(seq 1 300); do echo line $i; sleep 0.01; done",
     );
     new_version(&app, "relay", "1.2.0");
-    let _ = release;
     let release = release_at_head(&app, "relay", "1.2.0").await;
     for _ in 0..100 {
         let (_, agents) = app.get("/api/v1/agents").await;

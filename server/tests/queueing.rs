@@ -88,14 +88,13 @@ async fn in_order_runs_every_request_in_turn() {
 #[tokio::test]
 async fn an_older_release_never_replaces_a_newer_one_silently() {
     let app = spawn_app().await;
-    let (first, _) = app.hello_project("ages").await;
+    app.hello_project("ages").await;
     set_queue(&app, "ages", "in_order");
     let old = release_at_head(&app, "ages", "1.5.0").await;
     let repo = app.data_dir.join("src-ages");
     std::fs::write(repo.join("VERSION"), "2.0.0\n").unwrap();
     common::git(&repo, &["commit", "--quiet", "-am", "2.0.0"]);
     let new = release_at_head(&app, "ages", "2.0.0").await;
-    let _ = first;
 
     let id = deploy(&app, "ages", new, "development").await;
     assert_eq!(app.wait_finished(id).await["deployment"]["state"], "succeeded");
