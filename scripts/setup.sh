@@ -2,7 +2,7 @@
 # Installs what building Ferry needs and is missing: git and a C compiler, the wasm32
 # target (rustup, or Debian's rustc-web with build-std where rustup cannot fetch it),
 # wasm-bindgen-cli matching Cargo.lock, and Trunk. With --test it also installs what
-# the tests need: PostgreSQL, Chromium and the end-to-end test's npm packages.
+# the tests need: PostgreSQL, Chromium, the end-to-end test's npm packages and aiosmtpd.
 # Safe to run again: each step checks first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,8 @@ need_cmd node nodejs
 if $with_test_deps; then
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_packages+=(postgresql)
   need_cmd chromium chromium
+  need_cmd python3 python3
+  python3 -m pip --version >/dev/null 2>&1 || apt_packages+=(python3-pip)
 fi
 
 # The wasm32 standard library: rustup's on a normal machine; Debian's source build here.
@@ -58,5 +60,10 @@ fi
 
 if $with_test_deps; then
   (cd end2end && { [ -d node_modules/@playwright/test ] || npm ci --no-audit --no-fund --silent; })
+  # The email tests talk to a real SMTP server: aiosmtpd from PyPI, kept in .tools.
+  if ! PYTHONPATH=.tools/python python3 -c 'import aiosmtpd' 2>/dev/null; then
+    info "installing aiosmtpd (PyPI) for the email tests"
+    python3 -m pip install --quiet --disable-pip-version-check --target .tools/python aiosmtpd
+  fi
 fi
 info "toolchain ready"

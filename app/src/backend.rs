@@ -9,10 +9,10 @@ use leptos::prelude::use_context;
 
 use crate::error::AppError;
 use crate::model::{
-    AgentRegistration, AgentView, AuditEntry, AuditQuery, CreateToken, CreatedToken, DeployRequest, DeploymentDetail,
-    DeploymentView, EnvironmentView, FreezeView, HistoryFilter, Insights, Matrix, Me, NewFreeze, NotificationList,
-    PasswordSignIn, PromotionPreview, Protection, ReleaseDetail, ReleaseView, Role, SetVariable, TokenView, UserView,
-    VariableView,
+    AgentRegistration, AgentView, AuditEntry, AuditQuery, ChannelView, CreateToken, CreatedToken, DeployRequest,
+    DeploymentDetail, DeploymentView, EnvironmentView, FreezeView, HistoryFilter, Insights, Matrix, Me, NewChannel,
+    NewFreeze, NewRule, NotificationList, NotifySettings, PasswordSignIn, PromotionPreview, Protection, ReleaseDetail,
+    ReleaseView, Role, RuleView, SetVariable, TokenView, UserView, VariableView,
 };
 
 #[async_trait]
@@ -57,6 +57,12 @@ pub trait Backend: Send + Sync + 'static {
     async fn freezes(&self, project: String) -> Result<Vec<FreezeView>, AppError>;
     async fn add_freeze(&self, project: String, freeze: NewFreeze) -> Result<FreezeView, AppError>;
     async fn remove_freeze(&self, project: String, id: i64) -> Result<(), AppError>;
+    async fn notify_settings(&self) -> Result<NotifySettings, AppError>;
+    async fn add_channel(&self, channel: NewChannel) -> Result<ChannelView, AppError>;
+    async fn remove_channel(&self, id: i64) -> Result<(), AppError>;
+    async fn test_channel(&self, id: i64) -> Result<(), AppError>;
+    async fn add_rule(&self, rule: NewRule) -> Result<RuleView, AppError>;
+    async fn remove_rule(&self, id: i64) -> Result<(), AppError>;
     async fn decide(&self, id: i64, approve: bool, comment: Option<String>) -> Result<DeploymentView, AppError>;
     async fn protect(
         &self,

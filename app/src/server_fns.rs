@@ -5,9 +5,10 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 use crate::model::{
-    AgentRegistration, AgentView, AuditEntry, AuditQuery, CreateToken, CreatedToken, DeploymentDetail, DeploymentView,
-    EnvironmentView, FreezeView, HistoryFilter, Insights, Matrix, Me, NewFreeze, NotificationList, PromotionPreview,
-    Protection, ReleaseDetail, ReleaseView, Role, SetVariable, TokenView, UserView, VariableView,
+    AgentRegistration, AgentView, AuditEntry, AuditQuery, ChannelView, CreateToken, CreatedToken, DeploymentDetail,
+    DeploymentView, EnvironmentView, FreezeView, HistoryFilter, Insights, Matrix, Me, NewChannel, NewFreeze, NewRule,
+    NotificationList, NotifySettings, PromotionPreview, Protection, ReleaseDetail, ReleaseView, Role, RuleView,
+    SetVariable, TokenView, UserView, VariableView,
 };
 
 /// Who is signed in, and how one can sign in.
@@ -231,4 +232,36 @@ pub async fn add_freeze(project: String, freeze: NewFreeze) -> Result<FreezeView
 #[server(prefix = "/rpc", endpoint = "remove_freeze")]
 pub async fn remove_freeze(project: String, id: i64) -> Result<(), AppError> {
     crate::backend::backend()?.remove_freeze(project, id).await
+}
+
+/// Notification channels (without secrets), routing rules and the newest deliveries.
+#[server(prefix = "/rpc", endpoint = "load_notify_settings")]
+pub async fn load_notify_settings() -> Result<NotifySettings, AppError> {
+    crate::backend::backend()?.notify_settings().await
+}
+
+#[server(prefix = "/rpc", endpoint = "add_channel")]
+pub async fn add_channel(channel: NewChannel) -> Result<ChannelView, AppError> {
+    crate::backend::backend()?.add_channel(channel).await
+}
+
+#[server(prefix = "/rpc", endpoint = "remove_channel")]
+pub async fn remove_channel(id: i64) -> Result<(), AppError> {
+    crate::backend::backend()?.remove_channel(id).await
+}
+
+/// Sends a test message through a channel.
+#[server(prefix = "/rpc", endpoint = "test_channel")]
+pub async fn test_channel(id: i64) -> Result<(), AppError> {
+    crate::backend::backend()?.test_channel(id).await
+}
+
+#[server(prefix = "/rpc", endpoint = "add_rule")]
+pub async fn add_rule(rule: NewRule) -> Result<RuleView, AppError> {
+    crate::backend::backend()?.add_rule(rule).await
+}
+
+#[server(prefix = "/rpc", endpoint = "remove_rule")]
+pub async fn remove_rule(id: i64) -> Result<(), AppError> {
+    crate::backend::backend()?.remove_rule(id).await
 }

@@ -6,17 +6,17 @@ use async_trait::async_trait;
 use ferry_app::backend::Backend;
 use ferry_app::error::AppError;
 use ferry_app::model::{
-    AgentRegistration, AgentView, AuditEntry, AuditQuery, CreateToken, CreatedToken, DeployRequest, DeploymentDetail,
-    DeploymentView, EnvironmentView, FreezeView, HistoryFilter, Insights, Matrix, Me, NewFreeze, NotificationList,
-    PasswordSignIn, PromotionPreview, Protection, ReleaseDetail, ReleaseView, Role, SetVariable, TokenView, UserView,
-    VariableView,
+    AgentRegistration, AgentView, AuditEntry, AuditQuery, ChannelView, CreateToken, CreatedToken, DeployRequest,
+    DeploymentDetail, DeploymentView, EnvironmentView, FreezeView, HistoryFilter, Insights, Matrix, Me, NewChannel,
+    NewFreeze, NewRule, NotificationList, NotifySettings, PasswordSignIn, PromotionPreview, Protection, ReleaseDetail,
+    ReleaseView, Role, RuleView, SetVariable, TokenView, UserView, VariableView,
 };
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
 use crate::agents;
 use crate::auth::{flows, Caller};
-use crate::services::{approvals, audit, bad_releases, freezes, gate, people, tokens, variables};
+use crate::services::{approvals, audit, bad_releases, channels, freezes, gate, people, tokens, variables};
 use crate::state::AppState;
 
 pub struct ServerBackend {
@@ -142,6 +142,30 @@ impl Backend for ServerBackend {
 
     async fn remove_freeze(&self, project: String, id: i64) -> Result<(), AppError> {
         self.run(|s, c| async move { freezes::remove(s, c, &project, id).await }).await
+    }
+
+    async fn notify_settings(&self) -> Result<NotifySettings, AppError> {
+        self.run(|s, c| async move { channels::settings(s, c).await }).await
+    }
+
+    async fn add_channel(&self, channel: NewChannel) -> Result<ChannelView, AppError> {
+        self.run(|s, c| async move { channels::add_channel(s, c, &channel).await }).await
+    }
+
+    async fn remove_channel(&self, id: i64) -> Result<(), AppError> {
+        self.run(|s, c| async move { channels::remove_channel(s, c, id).await }).await
+    }
+
+    async fn test_channel(&self, id: i64) -> Result<(), AppError> {
+        self.run(|s, c| async move { channels::test_channel(s, c, id).await }).await
+    }
+
+    async fn add_rule(&self, rule: NewRule) -> Result<RuleView, AppError> {
+        self.run(|s, c| async move { channels::add_rule(s, c, &rule).await }).await
+    }
+
+    async fn remove_rule(&self, id: i64) -> Result<(), AppError> {
+        self.run(|s, c| async move { channels::remove_rule(s, c, id).await }).await
     }
 
     async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, AppError> {

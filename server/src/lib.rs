@@ -11,6 +11,7 @@ pub mod events;
 pub mod git;
 pub mod http;
 pub mod metrics;
+pub mod notify;
 pub mod services;
 pub mod state;
 pub mod store;
@@ -44,11 +45,26 @@ pub async fn start(config: &Config) -> Result<Running, String> {
     let agents = agents::AgentHub::new(std::time::Duration::from_secs(config.agent_grace_seconds));
     let key_file = config.secret_key_file.clone().unwrap_or_else(|| data_dir.join("secret.key"));
     let vault = Arc::new(vault::Vault::open(std::env::var("FERRY_SECRET_KEY").ok().as_deref(), &key_file)?);
+    // Bound first: messages link to Ferry, at its public URL or else this address.
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let base_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let notifier = notify::Notifier::new(store.clone(), bus.clone(), vault.clone(), &base_url);
     let targets = data_dir.join("targets");
-    let deployer = Deployer::new(store.clone(), bus.clone(), metrics.clone(), targets, agents.clone(), vault.clone());
+    let deployer = Deployer::new(
+        store.clone(),
+        bus.clone(),
+        metrics.clone(),
+        targets,
+        agents.clone(),
+        vault.clone(),
+        notifier.clone(),
+    );
     let auth = Arc::new(AuthSettings::from_config(config));
     let providers = auth::providers::Providers::new(&config.sign_in, config.public_url.as_deref())?;
-    let state = AppState { store, bus, deployer, metrics, auth, providers, agents, vault };
+    let state = AppState { store, bus, deployer, metrics, auth, providers, agents, vault, notifier };
 
     if config.password_sign_in {
         let generated = auth::passwords::ensure_admin(&state.store, config.admin_password.as_deref())
@@ -61,11 +77,9 @@ pub async fn start(config: &Config) -> Result<Running, String> {
     }
     demo::seed(&state.store, config).await.map_err(|e| format!("cannot create the demo project: {e}"))?;
     state.deployer.recover().await.map_err(|e| format!("cannot recover deployments: {}", e.message))?;
+    state.notifier.start();
+    notify::watch_agents(state.agents.clone(), state.notifier.clone());
 
-    let listener = tokio::net::TcpListener::bind(config.bind)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let app = http::router(state.clone(), &config.site_dir);
     let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });

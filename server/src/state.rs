@@ -6,6 +6,7 @@ use crate::agents::AgentHub;
 use crate::auth::providers::Providers;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
+use crate::notify::Notifier;
 use crate::services::deployer::Deployer;
 use crate::store::Store;
 use crate::vault::Vault;
@@ -20,6 +21,7 @@ pub struct AppState {
     pub providers: Providers,
     pub agents: AgentHub,
     pub vault: Arc<Vault>,
+    pub notifier: Notifier,
 }
 
 /// How people sign in and how long sessions last.

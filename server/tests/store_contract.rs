@@ -3,12 +3,12 @@
 mod common;
 
 use ferry_app::model::{
-    DeploymentKind, DeploymentState, EventPayload, FreezeWindow, HistoryFilter, LogStream, NotificationKind, Role,
-    StepState, TargetState, TokenScope,
+    ChannelKind, DeliveryState, DeploymentKind, DeploymentState, EventPayload, FreezeWindow, HistoryFilter, LogStream,
+    NotificationKind, NotifyEvent, Role, StepState, TargetState, TokenScope,
 };
 use ferry_server::store::{
-    is_unique_violation, AgentFacts, AuditFilter, HostPlan, Identity, NewAudit, NewDeployment, NewLogLine, NewProject,
-    NewRelease, NewToken, StepChange, Store, Stored, TargetEnd,
+    is_unique_violation, AgentFacts, AuditFilter, HostPlan, Identity, NewAudit, NewDelivery, NewDeployment, NewLogLine,
+    NewProject, NewRelease, NewToken, StepChange, Store, Stored, TargetEnd,
 };
 
 async fn contract(store: Store) {
@@ -199,6 +199,40 @@ async fn contract(store: Store) {
     access_contract(&store, project.id).await;
     hosts_contract(&store, (project.id, dev, r2.id)).await;
     freezes_contract(&store, project.id, dev).await;
+    notify_contract(&store, project.id).await;
+}
+
+/// Channels, rules and the outbox: a key is enqueued once, attempts are counted, a
+/// retry waits until it is due, and removing a channel takes its rules and messages.
+async fn notify_contract(store: &Store, project_id: i64) {
+    let channel = store.add_channel("ops", ChannelKind::Slack, "sealed", "Slack webhook at x", "alex").await.unwrap();
+    let duplicate = store.add_channel("ops", ChannelKind::Email, "sealed", "", "alex").await.unwrap_err();
+    assert!(is_unique_violation(&duplicate));
+    let rule = store.add_rule(channel.id, Some(project_id), Some("production"), &[NotifyEvent::Failed]).await.unwrap();
+    let rules = store.rules().await.unwrap();
+    assert_eq!(
+        (rules[0].id, rules[0].project.as_deref(), &rules[0].events),
+        (rule, Some("api"), &vec![NotifyEvent::Failed])
+    );
+
+    let message = NewDelivery { channel_id: channel.id, dedupe_key: "k1", event: "failed", title: "✗", notice: "{}" };
+    assert!(store.enqueue_delivery(&message).await.unwrap());
+    assert!(!store.enqueue_delivery(&message).await.unwrap(), "the same key twice");
+    let now = ferry_server::store::now_millis();
+    assert_eq!(store.due_channels(now).await.unwrap(), vec![channel.id]);
+    let due = store.due_deliveries(channel.id, now, 10).await.unwrap();
+    assert_eq!((due.len(), due[0].attempts), (1, 0));
+    store.record_attempt(due[0].id, DeliveryState::Pending, Some("500"), now + 60_000).await.unwrap();
+    assert!(store.due_channels(now).await.unwrap().is_empty(), "not due before its retry");
+    assert_eq!(store.next_delivery_due().await.unwrap(), Some(now + 60_000));
+    store.record_attempt(due[0].id, DeliveryState::Delivered, None, now).await.unwrap();
+    let listed = store.deliveries(10).await.unwrap();
+    assert_eq!((listed[0].state, listed[0].attempts, listed[0].channel.as_str()), (DeliveryState::Delivered, 2, "ops"));
+    assert!(listed[0].delivered_at.is_some() && listed[0].next_attempt_at.is_none());
+    assert_eq!(store.next_delivery_due().await.unwrap(), None);
+
+    assert!(store.remove_channel(channel.id).await.unwrap());
+    assert!(store.rules().await.unwrap().is_empty() && store.deliveries(10).await.unwrap().is_empty());
 }
 
 /// Freeze windows: stored as given, active only while they cover the moment asked about.

@@ -7,7 +7,7 @@ use leptos::task::spawn_local;
 
 use super::format_time;
 use crate::live::on_live_event;
-use crate::model::{EventPayload, NotificationList, NotificationView};
+use crate::model::{EventPayload, NotificationKind, NotificationList, NotificationView};
 use crate::server_fns::{load_notifications, mark_notifications_read};
 
 /// How many the panel keeps.
@@ -54,7 +54,11 @@ pub fn NotificationBell() -> impl IntoView {
     let unread = move || list.with(|l| l.unread);
     let item = move |n: NotificationView| {
         let id = n.id;
-        let href = n.deployment_id.map(|d| format!("/deployments/{d}")).unwrap_or_else(|| "/history".into());
+        let href = match (n.deployment_id, n.kind) {
+            (Some(d), _) => format!("/deployments/{d}"),
+            (None, NotificationKind::AgentOffline) => "/agents".into(),
+            (None, _) => "/history".into(),
+        };
         view! {
             <li class:unread=!n.read data-kind=n.kind.as_str()>
                 <a href=href on:click=move |_| {

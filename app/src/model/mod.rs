@@ -4,6 +4,7 @@
 mod access;
 mod agents;
 mod catalog;
+mod channels;
 mod deployments;
 mod events;
 mod freezes;
@@ -15,6 +16,7 @@ mod variables;
 pub use access::*;
 pub use agents::*;
 pub use catalog::*;
+pub use channels::*;
 pub use deployments::*;
 pub use events::*;
 pub use ferry_engine::{DeploymentState, LogStream, StepState, TargetState};

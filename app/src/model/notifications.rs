@@ -12,6 +12,8 @@ pub enum NotificationKind {
     RolledBack,
     /// A deployment waits for approvals.
     ApprovalRequested,
+    /// An agent stayed away longer than the grace period.
+    AgentOffline,
 }
 
 impl NotificationKind {
@@ -21,13 +23,20 @@ impl NotificationKind {
             NotificationKind::DeploymentFailed => "deployment_failed",
             NotificationKind::RolledBack => "rolled_back",
             NotificationKind::ApprovalRequested => "approval_requested",
+            NotificationKind::AgentOffline => "agent_offline",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::DeploymentSucceeded, Self::DeploymentFailed, Self::RolledBack, Self::ApprovalRequested]
-            .into_iter()
-            .find(|k| k.as_str() == text)
+        [
+            Self::DeploymentSucceeded,
+            Self::DeploymentFailed,
+            Self::RolledBack,
+            Self::ApprovalRequested,
+            Self::AgentOffline,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
     }
 }
 

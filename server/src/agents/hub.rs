@@ -3,7 +3,7 @@
 //! it, so reports the agent sends again after a reconnect are not recorded twice. A
 //! job whose agent stays away longer than the grace period fails with that reason.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -40,6 +40,10 @@ struct State {
     offline_since: HashMap<i64, Instant>,
     /// Names of the agents seen since the server started, for messages about them.
     names: HashMap<i64, String>,
+    /// Their labels as they last connected with them, for routing those messages.
+    labels: HashMap<i64, BTreeMap<String, String>>,
+    /// Agents whose going offline has been announced (or needs no announcing: revoked).
+    offline_announced: HashSet<i64>,
     jobs: HashMap<i64, Job>,
     next_connection: u64,
 }
@@ -84,7 +88,9 @@ impl AgentHub {
             let _ = sender.send(job.run.clone());
         }
         state.offline_since.remove(&agent_id);
+        state.offline_announced.remove(&agent_id);
         state.names.insert(agent_id, name.to_string());
+        state.labels.insert(agent_id, labels.clone());
         state.online.insert(agent_id, Online { connection, sender, labels, name: name.to_string() });
         connection
     }
@@ -100,9 +106,29 @@ impl AgentHub {
     /// Ends an agent's connection (it was revoked).
     pub fn drop_agent(&self, agent_id: i64) {
         let mut state = self.lock();
+        state.offline_announced.insert(agent_id);
         if state.online.remove(&agent_id).is_some() {
             state.offline_since.insert(agent_id, Instant::now());
         }
+    }
+
+    /// Agents offline for longer than the grace period and not announced yet: their
+    /// ids, names and labels. Each is returned once per absence.
+    pub fn newly_offline(&self) -> Vec<(i64, String, BTreeMap<String, String>)> {
+        let mut state = self.lock();
+        let gone: Vec<i64> = state
+            .offline_since
+            .iter()
+            .filter(|(id, since)| since.elapsed() > self.grace && !state.offline_announced.contains(id))
+            .map(|(id, _)| *id)
+            .collect();
+        gone.into_iter()
+            .map(|id| {
+                state.offline_announced.insert(id);
+                let name = state.names.get(&id).cloned().unwrap_or_else(|| format!("#{id}"));
+                (id, name, state.labels.get(&id).cloned().unwrap_or_default())
+            })
+            .collect()
     }
 
     pub fn is_online(&self, agent_id: i64) -> bool {

@@ -11,7 +11,11 @@ pub fn random_text(length: usize) -> String {
 }
 
 pub fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    to_hex(&Sha256::digest(text.as_bytes()))
+}
+
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

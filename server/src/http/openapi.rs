@@ -54,7 +54,13 @@ use super::api;
         api::delete_variable,
         api::list_freezes,
         api::add_freeze,
-        api::remove_freeze
+        api::remove_freeze,
+        api::notification_settings,
+        api::add_channel,
+        api::remove_channel,
+        api::test_channel,
+        api::add_rule,
+        api::remove_rule
     ),
     modifiers(&BearerToken),
     security(("api_token" = []))

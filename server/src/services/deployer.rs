@@ -15,11 +15,12 @@ use ferry_engine::pipeline::{Pipeline, QueuePolicy, PIPELINE_FILE};
 use ferry_engine::plan::{plan, plan_rollback, DeploymentFacts, DeploymentPlan};
 use tokio_util::sync::CancellationToken;
 
-use super::{catalog, notifier, promotion};
+use super::{catalog, promotion};
 use crate::agents::AgentHub;
 use crate::error::OrInternal;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
+use crate::notify::Notifier;
 use crate::store::{NewDeployment, ReleaseRow, Store};
 use crate::vault::Vault;
 
@@ -62,6 +63,8 @@ pub struct Deployer {
     pub(super) agents: AgentHub,
     /// Opens the secrets a deployment's processes get.
     pub(super) vault: Arc<Vault>,
+    /// Tells the notification center and the routed channels.
+    pub(super) notifier: Notifier,
 }
 
 impl Deployer {
@@ -72,9 +75,10 @@ impl Deployer {
         targets: PathBuf,
         agents: AgentHub,
         vault: Arc<Vault>,
+        notifier: Notifier,
     ) -> Arc<Self> {
         let locks = EnvironmentLocks::default();
-        Arc::new(Self { store, bus, metrics, locks, cancels: Mutex::default(), targets, agents, vault })
+        Arc::new(Self { store, bus, metrics, locks, cancels: Mutex::default(), targets, agents, vault, notifier })
     }
 
     /// Deploys a release (also how it is promoted), if the lifecycle allows it. A
@@ -94,7 +98,7 @@ impl Deployer {
         let asked = Asked::Deploy { start, allow_older: request.allow_older };
         let deployment = self.record(&project, &environment, &release, asked, by).await?;
         match start {
-            Start::AfterApproval => notifier::approval_requested(&self.store, &self.bus, &deployment).await,
+            Start::AfterApproval => self.notifier.approval_requested(&deployment).await,
             _ => {
                 if queue_policy(&release, &environment.name) == QueuePolicy::Supersede {
                     self.supersede_queued(&deployment).await?;
@@ -285,7 +289,7 @@ impl Deployer {
             Some(view) => {
                 self.announce(&view).await;
                 if to.is_terminal() {
-                    notifier::deployment_finished(&self.store, &self.bus, &view).await;
+                    self.notifier.deployment_finished(&view).await;
                 }
                 Ok(())
             }

@@ -189,7 +189,10 @@ impl Deployer {
         let transition =
             self.store.transition_deployment(queued.id, DeploymentState::Queued, DeploymentState::Running, None);
         match transition.await.or_internal("starting a deployment")? {
-            Some(running) => self.announce(&running).await,
+            Some(running) => {
+                self.announce(&running).await;
+                self.notifier.deployment_started(&running).await;
+            }
             None => return Ok(None), // cancelled while it waited
         }
 

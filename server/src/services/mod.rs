@@ -6,6 +6,7 @@ pub mod approvals;
 pub mod audit;
 pub mod bad_releases;
 pub mod catalog;
+pub mod channels;
 pub mod deployer;
 mod execution;
 pub mod freezes;

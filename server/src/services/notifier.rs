@@ -1,6 +1,7 @@
 //! The in-app notification center: a notification for every deployment that
 //! succeeded, failed or rolled an environment back, delivered live over the event
-//! stream, and read state shared by every open browser.
+//! stream, and read state shared by every open browser. Agents going offline are
+//! announced too. (The other channels are `crate::notify`'s.)
 
 use ferry_app::error::AppError;
 use ferry_app::model::{
@@ -37,23 +38,28 @@ pub fn describe(d: &DeploymentView) -> Option<(NotificationKind, String)> {
 /// notify never fails the deployment: it is logged.
 pub async fn deployment_finished(store: &Store, bus: &EventBus, d: &DeploymentView) {
     let Some((kind, title)) = describe(d) else { return };
-    publish(store, bus, kind, &title, d.id).await;
+    publish(store, bus, kind, &title, Some(d.id)).await;
 }
 
 /// Asks for approvals of a deployment waiting for them.
 pub async fn approval_requested(store: &Store, bus: &EventBus, d: &DeploymentView) {
     let who = d.requested_by.as_deref().unwrap_or("someone");
     let title = format!("⏸ {} {} to {} needs approval (asked by {who})", d.project, d.release_version, d.environment);
-    publish(store, bus, NotificationKind::ApprovalRequested, &title, d.id).await;
+    publish(store, bus, NotificationKind::ApprovalRequested, &title, Some(d.id)).await;
 }
 
-async fn publish(store: &Store, bus: &EventBus, kind: NotificationKind, title: &str, deployment_id: i64) {
-    let result = match store.create_notification(kind, title, Some(deployment_id)).await {
+/// An agent stayed away longer than the grace period.
+pub async fn agent_offline(store: &Store, bus: &EventBus, title: &str) {
+    publish(store, bus, NotificationKind::AgentOffline, title, None).await;
+}
+
+async fn publish(store: &Store, bus: &EventBus, kind: NotificationKind, title: &str, deployment_id: Option<i64>) {
+    let result = match store.create_notification(kind, title, deployment_id).await {
         Ok(notification) => bus.publish(EventPayload::Notification(notification)).await.map(|_| ()),
         Err(e) => Err(e),
     };
     if let Err(e) = result {
-        tracing::error!(deployment = deployment_id, error = %e, "recording a notification");
+        tracing::error!(deployment = ?deployment_id, error = %e, "recording a notification");
     }
 }
 

@@ -6,6 +6,8 @@
 
 pub mod browser;
 pub mod fake_providers;
+pub mod process;
+pub mod receiver;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -7,6 +7,7 @@ mod deployments;
 mod feeds;
 mod freezes;
 mod logs;
+mod notify;
 mod people;
 mod projects;
 mod tokens;
@@ -24,6 +25,7 @@ pub use deployments::*;
 pub use feeds::*;
 pub use freezes::*;
 pub use logs::*;
+pub use notify::*;
 pub use people::*;
 pub use projects::*;
 pub use tokens::*;
@@ -43,5 +45,6 @@ pub fn router() -> Router<AppState> {
         .merge(agents::router())
         .merge(variables::router())
         .merge(freezes::router())
+        .merge(notify::router())
         .fallback(|| async { HttpError(AppError::not_found("no such API endpoint")) })
 }

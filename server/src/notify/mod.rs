@@ -1,0 +1,158 @@
+//! Notifications beyond the in-app center: deployment and agent events become notices,
+//! the routing rules pick the channels (Slack, email, signed webhooks) that hear of
+//! them, and each message waits in the durable outbox until the sender delivers it.
+//! Enqueueing is one insert; sending happens on the outbox's own tasks, so a slow or
+//! failing channel never slows a deployment.
+
+mod email;
+mod notice;
+mod outbox;
+mod slack;
+mod webhook;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ferry_app::model::{ChannelSettings, DeploymentView, NotifyEvent, RuleView};
+use tokio::sync::Notify;
+
+pub use notice::Notice;
+pub use outbox::Attempt;
+
+use crate::agents::AgentHub;
+use crate::events::EventBus;
+use crate::services::notifier as in_app;
+use crate::store::{NewDelivery, Store};
+use crate::vault::Vault;
+
+#[derive(Clone)]
+pub struct Notifier {
+    store: Store,
+    bus: EventBus,
+    vault: Arc<Vault>,
+    /// Wakes the outbox when a message is enqueued.
+    wake: Arc<Notify>,
+    /// Where links in messages point: the public URL, else the listening address.
+    base_url: Arc<str>,
+    http: reqwest::Client,
+}
+
+impl Notifier {
+    pub fn new(store: Store, bus: EventBus, vault: Arc<Vault>, base_url: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .user_agent(concat!("Ferry/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        let base_url = base_url.trim_end_matches('/').into();
+        Self { store, bus, vault, wake: Arc::default(), base_url, http }
+    }
+
+    /// Starts delivering the outbox, including what a previous run left pending.
+    pub fn start(&self) {
+        tokio::spawn(outbox::run(self.clone()));
+    }
+
+    pub async fn deployment_started(&self, d: &DeploymentView) {
+        let notice = notice::for_deployment(&self.store, &self.base_url, d, NotifyEvent::Started).await;
+        self.route(&notice, &format!("deployment:{}:started", d.id)).await;
+    }
+
+    /// The in-app notification, and the routed ones, for a finished deployment.
+    pub async fn deployment_finished(&self, d: &DeploymentView) {
+        in_app::deployment_finished(&self.store, &self.bus, d).await;
+        let Some(event) = notice::finished_event(d) else { return };
+        let notice = notice::for_deployment(&self.store, &self.base_url, d, event).await;
+        self.route(&notice, &format!("deployment:{}:{}", d.id, event.as_str())).await;
+    }
+
+    pub async fn approval_requested(&self, d: &DeploymentView) {
+        in_app::approval_requested(&self.store, &self.bus, d).await;
+        let notice = notice::for_deployment(&self.store, &self.base_url, d, NotifyEvent::ApprovalNeeded).await;
+        self.route(&notice, &format!("deployment:{}:approval_needed", d.id)).await;
+    }
+
+    /// An agent stayed away longer than the grace period.
+    pub async fn agent_offline(&self, agent_id: i64, name: &str, labels: &BTreeMap<String, String>) {
+        let notice = notice::for_agent(&self.base_url, name, labels);
+        in_app::agent_offline(&self.store, &self.bus, &notice.title).await;
+        let key = format!("agent:{agent_id}:offline:{}", notice.at.timestamp_millis());
+        self.route(&notice, &key).await;
+    }
+
+    /// Enqueues a test message to one channel; returns the delivery's id.
+    pub async fn send_test(&self, channel_id: i64, by: &str) -> Result<(), sqlx::Error> {
+        let notice = notice::test(&self.base_url, by);
+        let key = format!("test:{channel_id}:{}", notice.at.timestamp_nanos_opt().unwrap_or_default());
+        self.enqueue(channel_id, &notice, &key).await?;
+        Ok(())
+    }
+
+    /// Seals settings for storing; opens them for sending.
+    pub fn seal(&self, name: &str, settings: &ChannelSettings) -> Result<String, String> {
+        let json = serde_json::to_string(settings).map_err(|e| e.to_string())?;
+        self.vault.seal(&seal_context(name), &json)
+    }
+
+    fn open(&self, name: &str, sealed: &str) -> Result<ChannelSettings, String> {
+        let json = self.vault.open_value(&seal_context(name), sealed)?;
+        serde_json::from_str(&json).map_err(|_| "the stored channel settings are damaged".to_string())
+    }
+
+    /// Enqueues the notice for every channel a rule sends it to (each channel once).
+    async fn route(&self, notice: &Notice, key: &str) {
+        let rules = match self.store.rules().await {
+            Ok(rules) => rules,
+            Err(e) => return tracing::error!(error = %e, "reading notification rules"),
+        };
+        let mut channels: Vec<i64> = rules.iter().filter(|r| matches(r, notice)).map(|r| r.channel_id).collect();
+        channels.sort_unstable();
+        channels.dedup();
+        for channel in channels {
+            if let Err(e) = self.enqueue(channel, notice, &format!("{key}:{channel}")).await {
+                tracing::error!(channel, error = %e, "enqueueing a notification");
+            }
+        }
+    }
+
+    async fn enqueue(&self, channel_id: i64, notice: &Notice, key: &str) -> Result<(), sqlx::Error> {
+        let json = serde_json::to_string(notice).unwrap_or_default();
+        let delivery = NewDelivery {
+            channel_id,
+            dedupe_key: key,
+            event: notice.event.as_str(),
+            title: &notice.title,
+            notice: &json,
+        };
+        if self.store.enqueue_delivery(&delivery).await? {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+}
+
+/// Announces agents that stay away longer than the grace period.
+pub fn watch_agents(agents: AgentHub, notifier: Notifier) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            for (id, name, labels) in agents.newly_offline() {
+                notifier.agent_offline(id, &name, &labels).await;
+            }
+        }
+    });
+}
+
+/// A sealed value opens only for the channel it was sealed for.
+fn seal_context(name: &str) -> String {
+    format!("notify-channel:{name}")
+}
+
+/// Whether a rule sends this notice: its events include it, and its project and
+/// environment (when set) are the notice's. An agent's environment is its `env` label.
+fn matches(rule: &RuleView, notice: &Notice) -> bool {
+    let same = |wanted: &Option<String>, actual: &Option<String>| wanted.is_none() || wanted == actual;
+    rule.events.contains(&notice.event)
+        && same(&rule.project, &notice.project)
+        && same(&rule.environment, &notice.environment)
+}

@@ -1,0 +1,95 @@
+//! The real `ferry` binary as a child process, for tests that kill or restart it.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::ADMIN_PASSWORD;
+
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub cookie: String,
+    pub http: reqwest::Client,
+}
+
+/// A child process killed when the test ends, even by a failed assertion.
+pub struct Reaped(pub Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the real `ferry` binary on `data` and signs in as the administrator.
+pub async fn start(data: &Path, port: u16) -> Server {
+    let child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .env("FERRY_BIND", format!("127.0.0.1:{port}"))
+        .env("FERRY_DATA_DIR", data)
+        .env("FERRY_DEMO", "false")
+        .env("FERRY_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("FERRY_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    for _ in 0..300 {
+        if http.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let login = http
+        .post(format!("{base}/auth/login"))
+        .header("origin", &base)
+        .json(&json!({"login": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert!(login.status().is_success());
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    Server { child, base, cookie, http }
+}
+
+impl Server {
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .header("origin", &self.base);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn finished(&self, id: i64) -> Value {
+        for _ in 0..600 {
+            let (_, detail) = self.call(reqwest::Method::GET, &format!("/api/v1/deployments/{id}"), None).await;
+            if ["succeeded", "failed", "cancelled"].contains(&detail["deployment"]["state"].as_str().unwrap_or("")) {
+                return detail;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("deployment {id} never finished");
+    }
+
+    pub fn kill_hard(&mut self) {
+        self.child.kill().unwrap(); // SIGKILL
+        self.child.wait().unwrap();
+    }
+}

@@ -1,0 +1,283 @@
+//! Notifications to the outside: routing rules pick the channels; Slack and signed
+//! webhooks go to local receivers that check what arrives, email to a real SMTP server
+//! (aiosmtpd). Retries honour `Retry-After` and deliver once; pending messages survive
+//! a restart of the real binary; secrets never come back out of the API.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::process::{start, Reaped};
+use common::receiver::Receiver;
+use common::{assert_error, deploy, free_port, spawn_app, TestApp};
+use ferry_app::model::Role;
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+async fn add_channel(app: &TestApp, name: &str, settings: Value) -> i64 {
+    let (status, body) = app.post("/api/v1/notifications/channels", json!({"name": name, "settings": settings})).await;
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_i64().unwrap()
+}
+
+async fn add_rule(app: &TestApp, rule: Value) {
+    let (status, body) = app.post("/api/v1/notifications/rules", rule).await;
+    assert_eq!(status, 201, "{body}");
+}
+
+/// Waits until the channel's deliveries are all delivered (at least `count`).
+async fn delivered(app: &TestApp, channel: &str, count: usize) -> Vec<Value> {
+    for _ in 0..300 {
+        let (_, settings) = app.get("/api/v1/notifications/settings").await;
+        let mine: Vec<Value> =
+            settings["deliveries"].as_array().unwrap().iter().filter(|d| d["channel"] == channel).cloned().collect();
+        if mine.len() >= count && mine.iter().all(|d| d["state"] == "delivered") {
+            return mine;
+        }
+        assert!(mine.iter().all(|d| d["state"] != "failed"), "{mine:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the deliveries to {channel} did not arrive");
+}
+
+/// A release of project `slug` whose build prints a line and fails.
+async fn failing_release(app: &TestApp, slug: &str) -> i64 {
+    let repo = app.data_dir.join(format!("src-{slug}"));
+    let yml = std::fs::read_to_string(repo.join("ferry.yml"))
+        .unwrap()
+        .replace("run: sh build.sh", "run: \"echo compiling; echo boom-the-compiler-is-sad >&2; exit 3\"");
+    std::fs::write(repo.join("ferry.yml"), yml).unwrap();
+    common::git(&repo, &["commit", "--quiet", "-am", "broken build"]);
+    common::release_at_head(app, slug, "2.0").await
+}
+
+#[tokio::test]
+async fn a_failure_reaches_slack_once_after_a_429_and_a_500_and_only_where_a_rule_sends_it() {
+    let app = spawn_app().await;
+    app.hello_project("api").await;
+    let release = failing_release(&app, "api").await;
+    let slack = Receiver::start(0, vec![(429, Some(1)), (500, None)]).await;
+    let elsewhere = Receiver::start(0, vec![]).await;
+    let ops = add_channel(&app, "ops", json!({"kind": "slack", "webhook_url": slack.url})).await;
+    let prod = add_channel(&app, "prod", json!({"kind": "slack", "webhook_url": elsewhere.url})).await;
+    add_rule(&app, json!({"channel_id": ops, "project": "api", "environment": "development", "events": ["failed"]}))
+        .await;
+    add_rule(&app, json!({"channel_id": prod, "environment": "production", "events": ["failed", "succeeded"]})).await;
+
+    let id = deploy(&app, "api", release, "development").await;
+    assert_eq!(app.wait_finished(id).await["deployment"]["state"], "failed");
+    let deliveries = delivered(&app, "ops", 1).await;
+    assert_eq!((deliveries.len(), &deliveries[0]["attempts"]), (1, &json!(3)), "{deliveries:?}");
+
+    let got = slack.received();
+    assert_eq!(got.len(), 3, "429, 500, then delivered");
+    assert!(got[1].at - got[0].at >= Duration::from_millis(950), "Retry-After: 1 was not honoured");
+    assert!(got.iter().all(|r| r.body == got[0].body), "a retry sends the same message");
+    assert_eq!(got[2].headers["content-type"], "application/json");
+    let message: Value = serde_json::from_str(&got[2].body).unwrap();
+    assert_eq!(message["text"], "✗ api failed in development: 2.0");
+    let blocks = message["blocks"].as_array().unwrap();
+    assert_eq!(blocks[0]["type"], "header");
+    assert_eq!(blocks[0]["text"]["type"], "plain_text");
+    let fields: Vec<&str> =
+        blocks[1]["fields"].as_array().unwrap().iter().map(|f| f["text"].as_str().unwrap()).collect();
+    assert!(fields.contains(&"*Project*\napi") && fields.contains(&"*By*\nadmin"), "{fields:?}");
+    let failure = blocks[2]["text"]["text"].as_str().unwrap();
+    assert!(failure.contains("`build`") && failure.contains("boom-the-compiler-is-sad"), "{failure}");
+    let button = &blocks[3]["elements"][0];
+    assert_eq!(button["type"], "button");
+    assert_eq!(button["url"], format!("{}/deployments/{id}", app.base));
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(elsewhere.received().is_empty(), "no rule sends development failures to `prod`");
+    let (_, settings) = app.get("/api/v1/notifications/settings").await;
+    assert!(!settings.to_string().contains("secret-token"), "the webhook URL came back out: {settings}");
+    let host = slack.url.split('/').nth(2).unwrap();
+    assert_eq!(settings["channels"][0]["summary"], format!("Slack webhook at {host}"));
+}
+
+fn verify(secret: &str, timestamp: &str, body: &str, signature: &str) -> bool {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{timestamp}.{body}").as_bytes());
+    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    signature == format!("sha256={expected}")
+}
+
+#[tokio::test]
+async fn signed_webhooks_announce_start_and_success_and_verify_with_the_secret() {
+    let app = spawn_app().await;
+    let (release, _) = app.hello_project("web").await;
+    let hook = Receiver::start(0, vec![]).await;
+    let secret = "a-signing-secret-of-some-length";
+    let channel = add_channel(&app, "audit-hook", json!({"kind": "webhook", "url": hook.url, "secret": secret})).await;
+    add_rule(&app, json!({"channel_id": channel, "events": ["started", "succeeded"]})).await;
+
+    let id = deploy(&app, "web", release, "development").await;
+    assert_eq!(app.wait_finished(id).await["deployment"]["state"], "succeeded");
+    delivered(&app, "audit-hook", 2).await;
+    let got = hook.received();
+    assert_eq!(got.len(), 2);
+    let mut delivery_ids = Vec::new();
+    for (request, event) in got.iter().zip(["started", "succeeded"]) {
+        let header = |name: &str| request.headers[name].to_str().unwrap().to_string();
+        let timestamp = header("x-ferry-timestamp");
+        assert!((chrono::Utc::now().timestamp() - timestamp.parse::<i64>().unwrap()).abs() < 60);
+        assert!(verify(secret, &timestamp, &request.body, &header("x-ferry-signature")), "bad signature");
+        assert!(!verify(secret, &timestamp, &format!("{} ", request.body), &header("x-ferry-signature")));
+        assert_eq!(header("x-ferry-event"), event);
+        let body: Value = serde_json::from_str(&request.body).unwrap();
+        assert_eq!((body["event"].as_str(), body["deployment_id"].as_i64()), (Some(event), Some(id)), "{body}");
+        assert_eq!(body["delivery_id"].to_string(), header("x-ferry-delivery"));
+        delivery_ids.push(body["delivery_id"].clone());
+    }
+    assert_ne!(delivery_ids[0], delivery_ids[1]);
+}
+
+/// Starts aiosmtpd on a free port; it refuses the first `temporary_failures` messages.
+fn smtp_server(maildir: &std::path::Path, temporary_failures: u32) -> (Reaped, u16) {
+    let port = free_port();
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let mut child = Command::new("python3")
+        .arg(format!("{root}/server/tests/fixtures/smtp_sink.py"))
+        .args([port.to_string(), maildir.display().to_string(), temporary_failures.to_string()])
+        .env("PYTHONPATH", format!("{root}/.tools/python"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert_eq!(first.trim(), "ready", "aiosmtpd did not start (scripts/setup.sh --test installs it)");
+    (Reaped(child), port)
+}
+
+#[tokio::test]
+async fn email_arrives_once_with_both_parts_after_a_temporary_refusal() {
+    let app = spawn_app().await;
+    let (release, _) = app.hello_project("shop").await;
+    let maildir = tempfile::tempdir().unwrap();
+    let (_smtp, port) = smtp_server(maildir.path(), 1);
+    let settings = json!({"kind": "email", "smtp_url": format!("smtp://127.0.0.1:{port}"),
+        "from": "Ferry <ferry@example.com>", "to": ["oncall@example.com", "lead@example.com"]});
+    let channel = add_channel(&app, "oncall-mail", settings).await;
+    add_rule(&app, json!({"channel_id": channel, "project": "shop", "events": ["succeeded"]})).await;
+
+    let id = deploy(&app, "shop", release, "development").await;
+    assert_eq!(app.wait_finished(id).await["deployment"]["state"], "succeeded");
+    let deliveries = delivered(&app, "oncall-mail", 1).await;
+    assert_eq!(deliveries[0]["attempts"], 2, "451 first, then accepted: {deliveries:?}");
+
+    let files: Vec<_> = std::fs::read_dir(maildir.path()).unwrap().collect();
+    assert_eq!(files.len(), 2, "one message (and its envelope)");
+    let mail: Value = serde_json::from_str(&std::fs::read_to_string(maildir.path().join("1.json")).unwrap()).unwrap();
+    assert_eq!(mail["from"], "ferry@example.com");
+    assert_eq!(mail["to"], json!(["oncall@example.com", "lead@example.com"]));
+    assert_eq!(mail["subject"], "✓ shop deployed to development: 1.0.0");
+    assert_eq!(mail["parts"], json!(["multipart/alternative", "text/plain", "text/html"]));
+    let text = mail["text"].as_str().unwrap();
+    assert!(text.contains("Environment: development") && text.contains(&format!("/deployments/{id}")), "{text}");
+    assert!(mail["html"].as_str().unwrap().contains("<th align=\"left\" style=\"padding-right:1em\">Release</th>"));
+}
+
+#[tokio::test]
+async fn pending_notifications_are_delivered_once_after_a_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let hook_port = free_port(); // nothing listens there yet
+    let mut server = start(data.path(), port).await;
+    let post = reqwest::Method::POST;
+    let settings =
+        json!({"kind": "webhook", "url": format!("http://127.0.0.1:{hook_port}/in"), "secret": "s".repeat(20)});
+    let (s, channel) = server
+        .call(post.clone(), "/api/v1/notifications/channels", Some(json!({"name": "later", "settings": settings})))
+        .await;
+    assert_eq!(s, 201, "{channel}");
+    for _ in 0..3 {
+        let path = format!("/api/v1/notifications/channels/{}/test", channel["id"]);
+        assert_eq!(server.call(post.clone(), &path, None).await.0, 202);
+    }
+    // Every message has failed once (connection refused) and waits for a retry.
+    let mut all_tried = false;
+    for _ in 0..100 {
+        let (_, listed) = server.call(reqwest::Method::GET, "/api/v1/notifications/settings", None).await;
+        let deliveries = listed["deliveries"].as_array().unwrap().clone();
+        if deliveries.len() == 3 && deliveries.iter().all(|d| d["attempts"].as_i64() >= Some(1)) {
+            assert!(deliveries.iter().all(|d| d["state"] == "pending"), "{deliveries:?}");
+            assert!(deliveries[0]["last_error"].as_str().unwrap().contains("cannot connect"), "{deliveries:?}");
+            all_tried = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(all_tried, "the messages were not attempted");
+    server.kill_hard();
+
+    let receiver = Receiver::start(hook_port, vec![]).await;
+    let server = start(data.path(), port).await;
+    for _ in 0..200 {
+        let (_, listed) = server.call(reqwest::Method::GET, "/api/v1/notifications/settings", None).await;
+        if listed["deliveries"].as_array().unwrap().iter().all(|d| d["state"] == "delivered") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut ids: Vec<String> =
+        receiver.received().iter().map(|r| r.headers["x-ferry-delivery"].to_str().unwrap().to_string()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((receiver.received().len(), ids.len()), (3, 3), "each pending message delivered once");
+}
+
+#[tokio::test]
+async fn bad_channels_and_rules_are_refused_and_only_admins_manage_them() {
+    let app = spawn_app().await;
+    let maintainer = app.client_as("mia", Role::Maintainer).await;
+    let url = format!("{}/api/v1/notifications/settings", app.base);
+    let response = maintainer.get(&url).send().await.unwrap();
+    let status = response.status().as_u16();
+    assert_error(status, &response.json().await.unwrap(), 403, "forbidden");
+
+    for (body, names) in [
+        (json!({"name": "x", "settings": {"kind": "slack", "webhook_url": "not a url"}}), "webhook_url"),
+        (json!({"name": "x", "settings": {"kind": "pager"}}), "pager"),
+        (json!({"name": "", "settings": {"kind": "slack", "webhook_url": "https://hooks.example.com/x"}}), "name"),
+        (
+            json!({"name": "x", "settings": {"kind": "webhook", "url": "https://h.example.com", "secret": "short"}}),
+            "secret",
+        ),
+    ] {
+        let (status, answer) = app.post("/api/v1/notifications/channels", body).await;
+        assert_error(status, &answer, 400, "bad_request");
+        assert!(answer["message"].as_str().unwrap().contains(names), "{answer}");
+    }
+    let channel =
+        add_channel(&app, "ops", json!({"kind": "slack", "webhook_url": "https://hooks.example.com/x"})).await;
+    let (status, answer) = app
+        .post(
+            "/api/v1/notifications/channels",
+            json!({"name": "ops", "settings": {"kind": "slack", "webhook_url": "https://hooks.example.com/y"}}),
+        )
+        .await;
+    assert_error(status, &answer, 409, "conflict");
+    for rule in [
+        json!({"channel_id": 999, "events": ["failed"]}),
+        json!({"channel_id": channel, "events": []}),
+        json!({"channel_id": channel, "events": ["exploded"]}),
+        json!({"channel_id": channel, "project": "nope", "events": ["failed"]}),
+    ] {
+        let (status, answer) = app.post("/api/v1/notifications/rules", rule).await;
+        assert_error(status, &answer, 400, "bad_request");
+    }
+    let gone = app.client.delete(format!("{}/api/v1/notifications/rules/4242", app.base)).send().await.unwrap();
+    assert_eq!(gone.status().as_u16(), 404);
+    let (status, _) = app.post(&format!("/api/v1/notifications/channels/{channel}/test"), json!(null)).await;
+    assert_eq!(status, 202);
+    let removed =
+        app.client.delete(format!("{}/api/v1/notifications/channels/{channel}", app.base)).send().await.unwrap();
+    assert_eq!(removed.status().as_u16(), 204);
+    let (_, settings) = app.get("/api/v1/notifications/settings").await;
+    assert_eq!(settings, json!({"channels": [], "rules": [], "deliveries": []}));
+}
