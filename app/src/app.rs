@@ -12,7 +12,8 @@ use crate::model::{Me, Role, UserView};
 use crate::routes::sign_in::{reload, SignInPage};
 use crate::routes::{
     account::AccountPage, agents::AgentsPage, audit::AuditPage, deployment::DeploymentPage, history::HistoryPage,
-    insights::InsightsPage, matrix::MatrixPage, release::ReleasePage, settings::SettingsPage, users::UsersPage,
+    insights::InsightsPage, matrix::MatrixPage, notifications::NotificationsPage, release::ReleasePage,
+    settings::SettingsPage, users::UsersPage,
 };
 use crate::server_fns::{load_me, sign_out};
 
@@ -54,6 +55,7 @@ fn Shell(user: UserView, local_mode: bool) -> impl IntoView {
                     {(user.role == Role::Admin).then(|| view! {
                         <a href="/users">"Users"</a>
                         <a href="/audit">"Audit"</a>
+                        <a href="/notifications">"Notifications"</a>
                     })}
                 </nav>
                 <NotificationBell />
@@ -82,6 +84,7 @@ fn Shell(user: UserView, local_mode: bool) -> impl IntoView {
                     <Route path=path!("/users") view=UsersPage />
                     <Route path=path!("/agents") view=move || view! { <AgentsPage admin /> } />
                     <Route path=path!("/audit") view=AuditPage />
+                    <Route path=path!("/notifications") view=NotificationsPage />
                     <Route path=path!("/account") view=move || view! { <AccountPage user=account_user.clone() /> } />
                 </Routes>
             </main>

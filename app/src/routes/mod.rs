@@ -7,6 +7,7 @@ pub mod deployment;
 pub mod history;
 pub mod insights;
 pub mod matrix;
+pub mod notifications;
 pub mod release;
 pub mod settings;
 pub mod sign_in;

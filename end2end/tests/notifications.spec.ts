@@ -1,0 +1,70 @@
+// The notifications page: an admin adds a signed webhook channel (a bad secret is
+// refused by its field), sends a test message that a local receiver gets and verifies,
+// sees the delivery delivered, and routes failures of one environment to the channel.
+import { test, expect } from "@playwright/test";
+import * as crypto from "crypto";
+import * as http from "http";
+import type { AddressInfo } from "net";
+
+type Received = { headers: http.IncomingHttpHeaders; body: string };
+
+function receiver(): Promise<{ server: http.Server; port: number; received: Received[] }> {
+  const received: Received[] = [];
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk) => (body += chunk));
+    req.on("end", () => {
+      received.push({ headers: req.headers, body });
+      res.end("ok");
+    });
+  });
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve({ server, port: (server.address() as AddressInfo).port, received })),
+  );
+}
+
+test("add a webhook channel, send a test, and route failures to it", async ({ page }) => {
+  const hook = await receiver();
+  const secret = "e2e-signing-secret-0123456789";
+  await page.goto("/notifications");
+  await expect(page.getByRole("heading", { name: "Notifications", level: 1 })).toBeVisible();
+
+  const form = page.locator("form.channel-form");
+  await form.getByLabel("Name").fill("e2e-hook");
+  await form.getByLabel("Kind").selectOption("webhook");
+  await form.getByLabel("URL").fill(`http://127.0.0.1:${hook.port}/in`);
+  await form.getByLabel("Secret").fill("short");
+  await form.getByRole("button", { name: "Add channel" }).click();
+  await expect(page.getByTestId("channel-error")).toContainText("secret:");
+  await form.getByLabel("Secret").fill(secret);
+  await form.getByRole("button", { name: "Add channel" }).click();
+  const row = page.locator('tr[data-channel="e2e-hook"]');
+  await expect(row).toContainText(`POST 127.0.0.1:${hook.port}/in`);
+  await expect(page.locator("table.channels")).not.toContainText(secret);
+
+  await row.getByRole("button", { name: "Send test" }).click();
+  const delivery = page.locator("table.deliveries tr[data-state=delivered]", { hasText: "Test notification" });
+  await expect(delivery).toContainText("e2e-hook");
+  expect(hook.received).toHaveLength(1);
+  const { headers, body } = hook.received[0];
+  const expected = crypto.createHmac("sha256", secret).update(`${headers["x-ferry-timestamp"]}.${body}`).digest("hex");
+  expect(headers["x-ferry-signature"]).toBe(`sha256=${expected}`);
+  expect(JSON.parse(body).title).toBe("✓ Test notification from Ferry");
+
+  const rules = page.locator("form.rule-form");
+  await rules.getByLabel("Project").selectOption("hello-web");
+  await rules.getByLabel("Environment").selectOption("production");
+  await rules.getByLabel("rolled back").check();
+  await rules.getByLabel("Channel").selectOption({ label: "e2e-hook" });
+  await rules.getByRole("button", { name: "Add rule" }).click();
+  const rule = page.locator("table.rules tbody tr");
+  await expect(rule).toHaveCount(1);
+  await expect(rule).toContainText("hello-web");
+  await expect(rule).toContainText("production");
+  await expect(rule).toContainText("failed, rolled back");
+  await page.screenshot({ path: "screenshots/notifications.png", fullPage: true });
+
+  await rule.getByRole("button", { name: "Remove" }).click();
+  await expect(rule).toHaveCount(0);
+  hook.server.close();
+});
