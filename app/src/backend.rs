@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use leptos::prelude::use_context;
 
 use crate::error::AppError;
+use crate::model::NotifyPreferences;
 use crate::model::{
     AgentRegistration, AgentView, AuditEntry, AuditQuery, ChannelView, CreateToken, CreatedToken, DeployRequest,
     DeploymentDetail, DeploymentView, EnvironmentView, FreezeView, HistoryFilter, Insights, Matrix, Me, NewChannel,
@@ -57,6 +58,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn freezes(&self, project: String) -> Result<Vec<FreezeView>, AppError>;
     async fn add_freeze(&self, project: String, freeze: NewFreeze) -> Result<FreezeView, AppError>;
     async fn remove_freeze(&self, project: String, id: i64) -> Result<(), AppError>;
+    async fn notify_preferences(&self) -> Result<NotifyPreferences, AppError>;
+    async fn set_notify_preferences(&self, wanted: NotifyPreferences) -> Result<NotifyPreferences, AppError>;
     async fn notify_settings(&self) -> Result<NotifySettings, AppError>;
     async fn add_channel(&self, channel: NewChannel) -> Result<ChannelView, AppError>;
     async fn remove_channel(&self, id: i64) -> Result<(), AppError>;

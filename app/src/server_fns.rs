@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
+use crate::model::NotifyPreferences;
 use crate::model::{
     AgentRegistration, AgentView, AuditEntry, AuditQuery, ChannelView, CreateToken, CreatedToken, DeploymentDetail,
     DeploymentView, EnvironmentView, FreezeView, HistoryFilter, Insights, Matrix, Me, NewChannel, NewFreeze, NewRule,
@@ -264,4 +265,15 @@ pub async fn add_rule(rule: NewRule) -> Result<RuleView, AppError> {
 #[server(prefix = "/rpc", endpoint = "remove_rule")]
 pub async fn remove_rule(id: i64) -> Result<(), AppError> {
     crate::backend::backend()?.remove_rule(id).await
+}
+
+/// What the signed-in person hears of, in the app and by email.
+#[server(prefix = "/rpc", endpoint = "load_notify_preferences")]
+pub async fn load_notify_preferences() -> Result<NotifyPreferences, AppError> {
+    crate::backend::backend()?.notify_preferences().await
+}
+
+#[server(prefix = "/rpc", endpoint = "save_notify_preferences")]
+pub async fn save_notify_preferences(wanted: NotifyPreferences) -> Result<NotifyPreferences, AppError> {
+    crate::backend::backend()?.set_notify_preferences(wanted).await
 }

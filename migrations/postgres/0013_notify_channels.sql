@@ -21,12 +21,14 @@ CREATE TABLE notify_rules (
     created_at BIGINT NOT NULL
 );
 
--- One message to one channel. dedupe_key makes enqueueing the same event twice (a
--- recovery replaying a transition) a no-op. notice is the event's JSON, rendered per
--- channel when sent.
+-- One message to one channel, or (channel_id NULL) to one person's own address,
+-- recipient, through the server's configured mail server. dedupe_key makes enqueueing
+-- the same event twice (a recovery replaying a transition) a no-op. notice is the
+-- event's JSON, rendered per channel when sent.
 CREATE TABLE notify_outbox (
     id BIGSERIAL PRIMARY KEY,
-    channel_id BIGINT NOT NULL REFERENCES notify_channels(id) ON DELETE CASCADE,
+    channel_id BIGINT REFERENCES notify_channels(id) ON DELETE CASCADE,
+    recipient TEXT,
     dedupe_key TEXT NOT NULL UNIQUE,
     event TEXT NOT NULL,
     title TEXT NOT NULL,

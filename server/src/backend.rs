@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use ferry_app::backend::Backend;
 use ferry_app::error::AppError;
+use ferry_app::model::NotifyPreferences;
 use ferry_app::model::{
     AgentRegistration, AgentView, AuditEntry, AuditQuery, ChannelView, CreateToken, CreatedToken, DeployRequest,
     DeploymentDetail, DeploymentView, EnvironmentView, FreezeView, HistoryFilter, Insights, Matrix, Me, NewChannel,
@@ -142,6 +143,14 @@ impl Backend for ServerBackend {
 
     async fn remove_freeze(&self, project: String, id: i64) -> Result<(), AppError> {
         self.run(|s, c| async move { freezes::remove(s, c, &project, id).await }).await
+    }
+
+    async fn notify_preferences(&self) -> Result<NotifyPreferences, AppError> {
+        self.run(|s, c| async move { gate::notify_preferences(s, c).await }).await
+    }
+
+    async fn set_notify_preferences(&self, wanted: NotifyPreferences) -> Result<NotifyPreferences, AppError> {
+        self.run(|s, c| async move { gate::set_notify_preferences(s, c, &wanted).await }).await
     }
 
     async fn notify_settings(&self) -> Result<NotifySettings, AppError> {

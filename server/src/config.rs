@@ -41,6 +41,13 @@ pub struct Cli {
     /// Password of the local `admin` account; without it, a first start prints a random one.
     #[arg(long, env = "FERRY_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
+    /// The mail server for people's own email notifications, e.g.
+    /// `smtp://user:password@mail.example.com:587?tls=required` (or `smtps://…`).
+    #[arg(long, env = "FERRY_MAIL_SMTP_URL", hide_env_values = true)]
+    pub mail_smtp_url: Option<String>,
+    /// The sender of those emails, e.g. `Ferry <ferry@example.com>`.
+    #[arg(long, env = "FERRY_MAIL_FROM")]
+    pub mail_from: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -68,6 +75,10 @@ pub struct Config {
     /// The key that seals secrets [default: `<data_dir>/secret.key`, created on first
     /// start]; `FERRY_SECRET_KEY` (base64 of 32 bytes) takes precedence.
     pub secret_key_file: Option<PathBuf>,
+    /// The mail server for people's own email notifications (see `mail_from`); without
+    /// it, people can choose in-app notifications only.
+    pub mail_smtp_url: Option<String>,
+    pub mail_from: Option<String>,
 }
 
 impl Default for Config {
@@ -87,6 +98,8 @@ impl Default for Config {
             sign_in: Vec::new(),
             agent_grace_seconds: 30,
             secret_key_file: None,
+            mail_smtp_url: None,
+            mail_from: None,
         }
     }
 }
@@ -122,6 +135,12 @@ impl Config {
         if let Some(v) = &cli.admin_password {
             config.admin_password = Some(v.clone());
         }
+        if let Some(v) = &cli.mail_smtp_url {
+            config.mail_smtp_url = Some(v.clone());
+        }
+        if let Some(v) = &cli.mail_from {
+            config.mail_from = Some(v.clone());
+        }
         config.check()?;
         Ok(config)
     }
@@ -146,6 +165,13 @@ impl Config {
         if !self.sign_in.is_empty() && self.public_url.is_none() {
             return Err("public_url is required with sign-in providers: their redirect URI is built from it".into());
         }
+        if let Some((smtp_url, from)) = self.personal_mail() {
+            let probe =
+                ferry_app::model::ChannelSettings::Email { smtp_url, from, to: vec!["probe@example.com".into()] };
+            probe.check().map_err(|e| format!("mail_{e}"))?;
+        } else if self.mail_smtp_url.is_some() != self.mail_from.is_some() {
+            return Err("mail_smtp_url and mail_from go together: set both, or neither".into());
+        }
         if self.session_idle_minutes < 1 || self.session_max_hours < 1 {
             return Err("session_idle_minutes and session_max_hours must be at least 1".into());
         }
@@ -155,6 +181,11 @@ impl Config {
     /// The origin (scheme, host, port) of `public_url`, if set.
     pub fn public_origin(&self) -> Option<String> {
         self.public_url.as_deref().and_then(|u| public_origin(u).ok())
+    }
+
+    /// The mail server and sender for people's own email, when both are set.
+    pub fn personal_mail(&self) -> Option<(String, String)> {
+        self.mail_smtp_url.clone().zip(self.mail_from.clone())
     }
 
     pub fn database_url(&self) -> String {

@@ -51,7 +51,8 @@ pub async fn start(config: &Config) -> Result<Running, String> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let base_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    let notifier = notify::Notifier::new(store.clone(), bus.clone(), vault.clone(), &base_url);
+    let personal_mail = config.personal_mail();
+    let notifier = notify::Notifier::new(store.clone(), bus.clone(), vault.clone(), &base_url, personal_mail);
     let targets = data_dir.join("targets");
     let deployer = Deployer::new(
         store.clone(),

@@ -13,6 +13,7 @@ async fn send(client: &reqwest::Client, app: &TestApp, method: &str, path: &str,
     let request = match method {
         "GET" => client.get(url),
         "PUT" => client.put(url).json(&body),
+        "DELETE" => client.delete(url),
         _ => client.post(url).json(&body),
     };
     json_of(request.send().await.unwrap()).await
@@ -68,6 +69,25 @@ async fn each_role_may_do_exactly_what_it_should() {
         ),
         ("set a global role", "PUT", format!("/api/v1/users/{target}/role"), json!({"role": "viewer"}), Role::Admin),
         ("read the audit log", "GET", "/api/v1/audit".into(), json!(null), Role::Admin),
+        ("own notifications", "GET", "/api/v1/notifications".into(), json!(null), Role::None),
+        ("own preferences", "GET", "/api/v1/notifications/preferences".into(), json!(null), Role::None),
+        ("notification channels", "GET", "/api/v1/notifications/settings".into(), json!(null), Role::Admin),
+        (
+            "add a channel",
+            "POST",
+            "/api/v1/notifications/channels".into(),
+            json!({"name": "", "settings": {"kind": "slack", "webhook_url": "https://hooks.example.com/x"}}),
+            Role::Admin,
+        ),
+        (
+            "add a rule",
+            "POST",
+            "/api/v1/notifications/rules".into(),
+            json!({"channel_id": 0, "events": []}),
+            Role::Admin,
+        ),
+        ("test a channel", "POST", "/api/v1/notifications/channels/999/test".into(), json!(null), Role::Admin),
+        ("remove a channel", "DELETE", "/api/v1/notifications/channels/999".into(), json!(null), Role::Admin),
     ];
     for role in Role::ALL {
         let client = app.client_as(&format!("user-{}", role.as_str()), role).await;
@@ -260,6 +280,10 @@ async fn each_role_meets_the_same_rules_through_the_server_functions() {
         ("load_users", vec![], Role::Maintainer),
         ("set_user_role", vec![("id", target.as_str()), ("role", "viewer")], Role::Admin),
         ("load_audit", vec![("query[limit]", "10")], Role::Admin),
+        ("load_notify_preferences", vec![], Role::None),
+        ("load_notify_settings", vec![], Role::Admin),
+        ("test_channel", vec![("id", "999")], Role::Admin),
+        ("remove_rule", vec![("id", "999")], Role::Admin),
     ];
     for role in Role::ALL {
         let login = format!("rpc-{}", role.as_str());

@@ -95,6 +95,13 @@ async fn a_failure_reaches_slack_once_after_a_429_and_a_500_and_only_where_a_rul
     assert!(elsewhere.received().is_empty(), "no rule sends development failures to `prod`");
     let (_, settings) = app.get("/api/v1/notifications/settings").await;
     assert!(!settings.to_string().contains("secret-token"), "the webhook URL came back out: {settings}");
+    // Sealed at rest: the database files never hold the URL's secret part.
+    for file in std::fs::read_dir(&app.data_dir).unwrap().flatten() {
+        if file.file_name().to_string_lossy().starts_with("ferry.db") {
+            let bytes = std::fs::read(file.path()).unwrap();
+            assert!(!bytes.windows(12).any(|w| w == b"secret-token"), "{:?} holds the secret", file.path());
+        }
+    }
     let host = slack.url.split('/').nth(2).unwrap();
     assert_eq!(settings["channels"][0]["summary"], format!("Slack webhook at {host}"));
 }
@@ -280,4 +287,102 @@ async fn bad_channels_and_rules_are_refused_and_only_admins_manage_them() {
     assert_eq!(removed.status().as_u16(), 204);
     let (_, settings) = app.get("/api/v1/notifications/settings").await;
     assert_eq!(settings, json!({"channels": [], "rules": [], "deliveries": []}));
+}
+
+#[tokio::test]
+async fn people_get_the_events_they_chose_by_email_and_keep_their_own_read_marks() {
+    let maildir = tempfile::tempdir().unwrap();
+    let (_smtp, port) = smtp_server(maildir.path(), 0);
+    let data = tempfile::tempdir().unwrap();
+    let config = ferry_server::config::Config {
+        mail_smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
+        mail_from: Some("Ferry <ferry@example.com>".into()),
+        ..common::test_config(data.path())
+    };
+    let app = common::spawn_with(config).await;
+    app.hello_project("api").await;
+    let release = failing_release(&app, "api").await;
+    // A viewer with an address, and an outsider (no role on `api`) with one too.
+    let store = &app.running.state.store;
+    let person = |login: &'static str| ferry_server::store::Identity {
+        provider: "gitlab",
+        subject: login,
+        login,
+        name: login,
+        email: Some(if login == "vera" { "vera@example.com" } else { "otto@example.com" }),
+    };
+    let vera = store.upsert_user(&person("vera"), Role::Viewer).await.unwrap().id;
+    let otto = store.upsert_user(&person("otto"), Role::None).await.unwrap().id;
+    let token = |id| async move {
+        common::client_with_token(&common::issue_token(store, id, &ferry_app::model::TokenScope::ALL, None).await)
+    };
+    let (vera_client, otto_client) = (token(vera).await, token(otto).await);
+    let prefs = json!({"in_app": ["failed"], "email": ["failed"]});
+    let url = format!("{}/api/v1/notifications/preferences", app.base);
+    for client in [&vera_client, &otto_client] {
+        let saved: Value = client.put(&url).json(&prefs).send().await.unwrap().json().await.unwrap();
+        assert_eq!(saved["email"], json!(["failed"]), "{saved}");
+    }
+    let vera_saved: Value = vera_client.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (&vera_saved["email_address"], &vera_saved["email_available"]),
+        (&json!("vera@example.com"), &json!(true))
+    );
+    // The administrator has no address on their profile.
+    let refused = app.client.put(&url).json(&prefs).send().await.unwrap();
+    let status = refused.status().as_u16();
+    assert_error(status, &refused.json().await.unwrap(), 400, "bad_request");
+
+    let id = deploy(&app, "api", release, "development").await;
+    assert_eq!(app.wait_finished(id).await["deployment"]["state"], "failed");
+    delivered(&app, "email to vera@example.com", 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mail: Value = serde_json::from_str(&std::fs::read_to_string(maildir.path().join("1.json")).unwrap()).unwrap();
+    assert_eq!(
+        (&mail["to"], &mail["subject"]),
+        (&json!(["vera@example.com"]), &json!("✗ api failed in development: 2.0"))
+    );
+    assert!(!maildir.path().join("2.json").exists(), "otto cannot see `api`: no mail for him");
+
+    // Vera reads hers; the administrator's stays unread. Vera never sees successes.
+    let list = format!("{}/api/v1/notifications", app.base);
+    let hers: Value = vera_client.get(&list).send().await.unwrap().json().await.unwrap();
+    assert_eq!((hers["unread"].as_i64(), hers["kinds"].clone()), (Some(1), json!(["deployment_failed"])), "{hers}");
+    let read = format!("{}/api/v1/notifications/read", app.base);
+    let after: Value = vera_client.post(&read).json(&json!({"ids": null})).send().await.unwrap().json().await.unwrap();
+    assert_eq!(after["unread"], 0);
+    let (_, admins) = app.get("/api/v1/notifications").await;
+    assert_eq!(admins["unread"], 1, "{admins}");
+    let repo = app.data_dir.join("src-api");
+    let fixed = std::fs::read_to_string(repo.join("ferry.yml"))
+        .unwrap()
+        .replace("run: \"echo compiling; echo boom-the-compiler-is-sad >&2; exit 3\"", "run: sh build.sh");
+    std::fs::write(repo.join("ferry.yml"), fixed).unwrap();
+    common::git(&repo, &["commit", "--quiet", "-am", "fixed build"]);
+    let good = common::release_at_head(&app, "api", "3.0").await;
+    let id = deploy(&app, "api", good, "development").await;
+    assert_eq!(app.wait_finished(id).await["deployment"]["state"], "succeeded");
+    let hers: Value = vera_client.get(&list).send().await.unwrap().json().await.unwrap();
+    assert!(hers["items"].as_array().unwrap().iter().all(|n| n["kind"] == "deployment_failed"), "{hers}");
+    let (_, admins) = app.get("/api/v1/notifications").await;
+    assert_eq!(admins["items"][0]["kind"], "deployment_succeeded");
+    let outsiders: Value = otto_client.get(&list).send().await.unwrap().json().await.unwrap();
+    assert_eq!(outsiders["items"], json!([]), "nothing about a project otto cannot see: {outsiders}");
+}
+
+#[tokio::test]
+async fn a_slack_webhook_gets_at_most_about_one_message_a_second() {
+    let app = spawn_app().await;
+    let slack = Receiver::start(0, vec![]).await;
+    let channel = add_channel(&app, "busy", json!({"kind": "slack", "webhook_url": slack.url})).await;
+    for _ in 0..3 {
+        let (status, _) = app.post(&format!("/api/v1/notifications/channels/{channel}/test"), json!(null)).await;
+        assert_eq!(status, 202);
+    }
+    delivered(&app, "busy", 3).await;
+    let got = slack.received();
+    assert_eq!(got.len(), 3);
+    for pair in got.windows(2) {
+        assert!(pair[1].at - pair[0].at >= Duration::from_millis(950), "sent faster than one a second");
+    }
 }

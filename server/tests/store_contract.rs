@@ -170,19 +170,41 @@ async fn contract(store: Store) {
     assert!(store.finished_since(0, Some("other")).await.unwrap().is_empty());
     assert!(store.finished_since(chrono::Utc::now().timestamp_millis() + 1000, None).await.unwrap().is_empty());
 
-    // Notifications: newest first, read state per notification or all at once.
+    // Notifications: newest first, each person's own read marks, filtered by kind.
+    let ana = store.create_local_user("ana", "$argon2id$x", Role::Viewer).await.unwrap().id;
+    let who = Identity { provider: "gitlab", subject: "77", login: "ben", name: "Ben", email: Some("ben@example.com") };
+    let ben = store.upsert_user(&who, Role::Viewer).await.unwrap().id;
     let n1 =
         store.create_notification(NotificationKind::DeploymentFailed, "✗ api 1.0 failed", Some(d1.id)).await.unwrap();
     let n2 = store.create_notification(NotificationKind::RolledBack, "↩ rolled back", None).await.unwrap();
-    assert_eq!(store.notifications(10).await.unwrap().iter().map(|n| n.id).collect::<Vec<_>>(), [n2.id, n1.id]);
-    assert_eq!(store.unread_notifications().await.unwrap(), 2);
-    assert_eq!(store.mark_notifications_read(Some(&[n1.id])).await.unwrap(), [n1.id]);
-    assert_eq!(store.mark_notifications_read(Some(&[n1.id])).await.unwrap(), Vec::<i64>::new(), "already read");
-    assert_eq!(store.unread_notifications().await.unwrap(), 1);
-    assert_eq!(store.mark_notifications_read(None).await.unwrap(), [n2.id]);
-    let listed = store.notifications(10).await.unwrap();
-    assert!(listed.iter().all(|n| n.read));
-    assert_eq!((listed[1].kind, listed[1].deployment_id), (NotificationKind::DeploymentFailed, Some(d1.id)));
+    let all = NotificationKind::ALL;
+    let listed = store.notifications_for(ana, &all, 10).await.unwrap();
+    assert_eq!(listed.iter().map(|(n, _)| n.id).collect::<Vec<_>>(), [n2.id, n1.id]);
+    assert_eq!((listed[1].1, listed[0].1), (Some(project.id), None), "the project each is about");
+    assert_eq!(store.unread_for(ana, &all).await.unwrap(), 2);
+    assert_eq!(store.mark_read_for(ana, Some(&[n1.id])).await.unwrap(), [n1.id]);
+    assert_eq!(store.mark_read_for(ana, Some(&[n1.id])).await.unwrap(), Vec::<i64>::new(), "already read");
+    assert_eq!(store.unread_for(ana, &all).await.unwrap(), 1);
+    assert_eq!(store.unread_for(ben, &all).await.unwrap(), 2, "ana's marks are hers");
+    assert_eq!(store.unread_for(ben, &[NotificationKind::RolledBack]).await.unwrap(), 1);
+    assert_eq!(store.mark_read_for(ana, None).await.unwrap(), [n2.id]);
+    let listed = store.notifications_for(ana, &all, 10).await.unwrap();
+    assert!(listed.iter().all(|(n, _)| n.read));
+    assert_eq!((listed[1].0.kind, listed[1].0.deployment_id), (NotificationKind::DeploymentFailed, Some(d1.id)));
+    assert!(store.notifications_for(ben, &[], 10).await.unwrap().is_empty());
+
+    // Preferences: unset, saved, replaced; email subscribers need an address.
+    assert_eq!(store.notify_preferences(ben).await.unwrap(), None);
+    store
+        .set_notify_preferences(ben, &[NotifyEvent::Failed], &[NotifyEvent::Failed, NotifyEvent::RolledBack])
+        .await
+        .unwrap();
+    store.set_notify_preferences(ana, &[], &[NotifyEvent::Failed]).await.unwrap();
+    store.set_notify_preferences(ben, &[NotifyEvent::Failed], &[NotifyEvent::RolledBack]).await.unwrap();
+    let saved = store.notify_preferences(ben).await.unwrap();
+    assert_eq!(saved, Some((vec![NotifyEvent::Failed], vec![NotifyEvent::RolledBack])));
+    assert_eq!(store.email_subscribers(NotifyEvent::RolledBack).await.unwrap(), [(ben, "ben@example.com".to_string())]);
+    assert!(store.email_subscribers(NotifyEvent::Failed).await.unwrap().is_empty(), "ana has no address");
 
     // Events are numbered in order and replayable.
     assert_eq!(store.head_seq().await.unwrap(), 0);
@@ -215,7 +237,14 @@ async fn notify_contract(store: &Store, project_id: i64) {
         (rule, Some("api"), &vec![NotifyEvent::Failed])
     );
 
-    let message = NewDelivery { channel_id: channel.id, dedupe_key: "k1", event: "failed", title: "✗", notice: "{}" };
+    let message = NewDelivery {
+        channel_id: Some(channel.id),
+        recipient: None,
+        dedupe_key: "k1",
+        event: "failed",
+        title: "✗",
+        notice: "{}",
+    };
     assert!(store.enqueue_delivery(&message).await.unwrap());
     assert!(!store.enqueue_delivery(&message).await.unwrap(), "the same key twice");
     let now = ferry_server::store::now_millis();
@@ -231,8 +260,18 @@ async fn notify_contract(store: &Store, project_id: i64) {
     assert!(listed[0].delivered_at.is_some() && listed[0].next_attempt_at.is_none());
     assert_eq!(store.next_delivery_due().await.unwrap(), None);
 
+    // Personal email has no channel: the outbox calls it channel 0.
+    let personal = NewDelivery { channel_id: None, recipient: Some("ben@example.com"), dedupe_key: "k2", ..message };
+    assert!(store.enqueue_delivery(&personal).await.unwrap());
+    assert_eq!(store.due_channels(now + 1000).await.unwrap(), vec![0]);
+    let due = store.due_deliveries(0, now + 1000, 10).await.unwrap();
+    assert_eq!(due[0].recipient.as_deref(), Some("ben@example.com"));
+    let listed = store.deliveries(10).await.unwrap();
+    assert_eq!((listed[0].channel_id, listed[0].channel.as_str()), (0, "email to ben@example.com"));
+
     assert!(store.remove_channel(channel.id).await.unwrap());
-    assert!(store.rules().await.unwrap().is_empty() && store.deliveries(10).await.unwrap().is_empty());
+    assert!(store.rules().await.unwrap().is_empty());
+    assert_eq!(store.deliveries(10).await.unwrap().len(), 1, "the channel's messages went with it");
 }
 
 /// Freeze windows: stored as given, active only while they cover the moment asked about.

@@ -11,6 +11,7 @@ pub mod channel_form;
 pub mod freezes;
 pub mod log_view;
 pub mod notifications;
+pub mod preferences;
 pub mod promote;
 pub mod variables;
 

@@ -1,6 +1,6 @@
 //! The notification center in the top bar: a bell with the unread count and a panel
-//! of the newest notifications, each linking to its deployment. New notifications and
-//! read marks arrive live, so every open browser agrees.
+//! of the person's newest notifications, each linking to its deployment. New
+//! notifications and their own read marks arrive live, so all their browsers agree.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -15,14 +15,14 @@ const KEPT: usize = 50;
 
 fn apply(list: &mut NotificationList, payload: &EventPayload) {
     match payload {
-        EventPayload::Notification(n) if !list.items.iter().any(|i| i.id == n.id) => {
+        EventPayload::Notification(n) if list.kinds.contains(&n.kind) && !list.items.iter().any(|i| i.id == n.id) => {
             list.items.insert(0, n.clone());
             list.items.truncate(KEPT);
             if !n.read {
                 list.unread += 1;
             }
         }
-        EventPayload::NotificationsRead { ids } => {
+        EventPayload::NotificationsRead { user_id, ids } if *user_id == list.user_id => {
             for item in list.items.iter_mut().filter(|i| ids.contains(&i.id)) {
                 item.read = true;
             }
@@ -35,7 +35,8 @@ fn apply(list: &mut NotificationList, payload: &EventPayload) {
 
 #[component]
 pub fn NotificationBell() -> impl IntoView {
-    let list = RwSignal::new(NotificationList { items: Vec::new(), unread: 0 });
+    // Until the list loads, live events are left out: the list will include them.
+    let list = RwSignal::new(NotificationList::default());
     let open = RwSignal::new(false);
     on_live_event(move |event| list.update(|l| apply(l, &event.payload)));
     spawn_local(async move {

@@ -21,8 +21,9 @@ pub enum EventPayload {
     Target(TargetView),
     Log(LogLineView),
     Notification(NotificationView),
-    /// These notifications were marked read (in any browser).
+    /// This person marked these notifications read (in any of their browsers).
     NotificationsRead {
+        user_id: i64,
         ids: Vec<i64>,
     },
 }
@@ -114,7 +115,7 @@ mod tests {
             EventPayload::Target(target),
             EventPayload::Log(line),
             EventPayload::Notification(notification),
-            EventPayload::NotificationsRead { ids: vec![4] },
+            EventPayload::NotificationsRead { user_id: 1, ids: vec![4] },
         ];
         for payload in payloads {
             let message = LiveMessage::Event(Event { seq: 9, payload });

@@ -1,8 +1,10 @@
-//! Notifications of the in-app notification center.
+//! Notifications of the in-app notification center, and each person's preferences.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+use super::NotifyEvent;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -27,16 +29,27 @@ impl NotificationKind {
         }
     }
 
+    /// The routed event it corresponds to (a person's preferences name events).
+    pub fn event(self) -> NotifyEvent {
+        match self {
+            NotificationKind::DeploymentSucceeded => NotifyEvent::Succeeded,
+            NotificationKind::DeploymentFailed => NotifyEvent::Failed,
+            NotificationKind::RolledBack => NotifyEvent::RolledBack,
+            NotificationKind::ApprovalRequested => NotifyEvent::ApprovalNeeded,
+            NotificationKind::AgentOffline => NotifyEvent::AgentOffline,
+        }
+    }
+
+    pub const ALL: [NotificationKind; 5] = [
+        Self::DeploymentSucceeded,
+        Self::DeploymentFailed,
+        Self::RolledBack,
+        Self::ApprovalRequested,
+        Self::AgentOffline,
+    ];
+
     pub fn parse(text: &str) -> Option<Self> {
-        [
-            Self::DeploymentSucceeded,
-            Self::DeploymentFailed,
-            Self::RolledBack,
-            Self::ApprovalRequested,
-            Self::AgentOffline,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == text)
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
     }
 }
 
@@ -50,11 +63,36 @@ pub struct NotificationView {
     pub read: bool,
 }
 
-/// The newest notifications and how many are unread in all.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+/// A person's newest notifications and how many are unread in all.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct NotificationList {
     pub items: Vec<NotificationView>,
     pub unread: i64,
+    /// Whose list it is: read marks of others are not theirs.
+    pub user_id: i64,
+    /// The kinds they want to see (their in-app preferences); others are left out.
+    pub kinds: Vec<NotificationKind>,
+}
+
+/// What a person wants to hear of: in the app, and by email to their own address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NotifyPreferences {
+    pub in_app: Vec<NotifyEvent>,
+    pub email: Vec<NotifyEvent>,
+    /// Where email goes: the address of their profile (from their sign-in provider).
+    #[serde(default)]
+    pub email_address: Option<String>,
+    /// Whether the server sends personal email (an SMTP server is configured).
+    #[serde(default)]
+    pub email_available: bool,
+}
+
+impl NotifyPreferences {
+    /// Everything in the app but the starts; no email.
+    pub fn defaults() -> (Vec<NotifyEvent>, Vec<NotifyEvent>) {
+        let in_app = NotifyEvent::ALL.into_iter().filter(|e| *e != NotifyEvent::Started).collect();
+        (in_app, Vec::new())
+    }
 }
 
 /// Which notifications to mark read: the listed ones, or all when `ids` is absent.

@@ -1,11 +1,12 @@
 //! The signed-in person's account: who they are, their API tokens (created with the
-//! secret shown once, listed with their last use, revoked), and signing out of
-//! every browser.
+//! secret shown once, listed with their last use, revoked), their notification
+//! preferences, and signing out of every browser.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::components::format_time;
+use crate::components::preferences::NotifyPreferencesEditor;
 use crate::model::{CreateToken, TokenScope, TokenView, UserView};
 use crate::routes::sign_in::reload;
 use crate::server_fns::{issue_token, load_tokens, revoke_token, sign_out_everywhere};
@@ -115,6 +116,7 @@ pub fn AccountPage(user: UserView) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
+        <NotifyPreferencesEditor />
         <h2>"Sessions"</h2>
         <button class="secondary" on:click=everywhere>"Sign out everywhere"</button>
     }

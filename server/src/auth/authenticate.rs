@@ -91,7 +91,12 @@ async fn caller(
 
 /// The caller a user is when they act in their own name (no token).
 pub async fn caller_for(s: &AppState, user: &UserRow) -> Result<Caller, AppError> {
-    let memberships = s.store.memberships_of(user.id).await.or_internal("loading memberships")?;
+    caller_of(&s.store, user).await
+}
+
+/// The same, from the store alone (for work done on someone's behalf, like mail).
+pub async fn caller_of(store: &crate::store::Store, user: &UserRow) -> Result<Caller, AppError> {
+    let memberships = store.memberships_of(user.id).await.or_internal("loading memberships")?;
     Ok(Caller {
         user_id: user.id,
         role: user.role(),

@@ -22,6 +22,8 @@ use super::api;
         api::get_insights,
         api::list_notifications,
         api::mark_notifications_read,
+        api::get_notify_preferences,
+        api::set_notify_preferences,
         api::create_deployment,
         api::preview_deployment,
         api::cancel_deployment,

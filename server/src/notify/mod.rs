@@ -20,6 +20,7 @@ pub use notice::Notice;
 pub use outbox::Attempt;
 
 use crate::agents::AgentHub;
+use crate::auth::authenticate::caller_of;
 use crate::events::EventBus;
 use crate::services::notifier as in_app;
 use crate::store::{NewDelivery, Store};
@@ -35,17 +36,31 @@ pub struct Notifier {
     /// Where links in messages point: the public URL, else the listening address.
     base_url: Arc<str>,
     http: reqwest::Client,
+    /// The mail server and sender for people's own email, if configured.
+    personal_mail: Option<Arc<(String, String)>>,
 }
 
 impl Notifier {
-    pub fn new(store: Store, bus: EventBus, vault: Arc<Vault>, base_url: &str) -> Self {
+    pub fn new(
+        store: Store,
+        bus: EventBus,
+        vault: Arc<Vault>,
+        base_url: &str,
+        personal_mail: Option<(String, String)>,
+    ) -> Self {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .user_agent(concat!("Ferry/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
         let base_url = base_url.trim_end_matches('/').into();
-        Self { store, bus, vault, wake: Arc::default(), base_url, http }
+        let personal_mail = personal_mail.map(Arc::new);
+        Self { store, bus, vault, wake: Arc::default(), base_url, http, personal_mail }
+    }
+
+    /// Whether people can have notifications sent to their own address.
+    pub fn personal_email(&self) -> bool {
+        self.personal_mail.is_some()
     }
 
     /// Starts delivering the outbox, including what a previous run left pending.
@@ -80,11 +95,11 @@ impl Notifier {
         self.route(&notice, &key).await;
     }
 
-    /// Enqueues a test message to one channel; returns the delivery's id.
+    /// Enqueues a test message to one channel.
     pub async fn send_test(&self, channel_id: i64, by: &str) -> Result<(), sqlx::Error> {
         let notice = notice::test(&self.base_url, by);
         let key = format!("test:{channel_id}:{}", notice.at.timestamp_nanos_opt().unwrap_or_default());
-        self.enqueue(channel_id, &notice, &key).await?;
+        self.enqueue(Some(channel_id), None, &notice, &key).await?;
         Ok(())
     }
 
@@ -109,21 +124,48 @@ impl Notifier {
         channels.sort_unstable();
         channels.dedup();
         for channel in channels {
-            if let Err(e) = self.enqueue(channel, notice, &format!("{key}:{channel}")).await {
+            if let Err(e) = self.enqueue(Some(channel), None, notice, &format!("{key}:{channel}")).await {
                 tracing::error!(channel, error = %e, "enqueueing a notification");
+            }
+        }
+        if self.personal_mail.is_some() {
+            self.email_people(notice, key).await;
+        }
+    }
+
+    /// Emails the people who asked for this event and may see its project.
+    async fn email_people(&self, notice: &Notice, key: &str) {
+        let subscribers = match self.store.email_subscribers(notice.event).await {
+            Ok(subscribers) => subscribers,
+            Err(e) => return tracing::error!(error = %e, "reading email preferences"),
+        };
+        let project_id = match notice.deployment_id {
+            Some(id) => self.store.deployment(id).await.ok().flatten().map(|d| d.project_id),
+            None => None,
+        };
+        for (user_id, address) in subscribers {
+            if let Some(project_id) = project_id {
+                let Ok(Some(user)) = self.store.user(user_id).await else { continue };
+                if !caller_of(&self.store, &user).await.is_ok_and(|c| c.can_view(project_id)) {
+                    continue;
+                }
+            }
+            if let Err(e) = self.enqueue(None, Some(&address), notice, &format!("{key}:user:{user_id}")).await {
+                tracing::error!(user_id, error = %e, "enqueueing an email");
             }
         }
     }
 
-    async fn enqueue(&self, channel_id: i64, notice: &Notice, key: &str) -> Result<(), sqlx::Error> {
+    async fn enqueue(
+        &self,
+        channel_id: Option<i64>,
+        recipient: Option<&str>,
+        notice: &Notice,
+        key: &str,
+    ) -> Result<(), sqlx::Error> {
         let json = serde_json::to_string(notice).unwrap_or_default();
-        let delivery = NewDelivery {
-            channel_id,
-            dedupe_key: key,
-            event: notice.event.as_str(),
-            title: &notice.title,
-            notice: &json,
-        };
+        let (event, title) = (notice.event.as_str(), notice.title.as_str());
+        let delivery = NewDelivery { channel_id, recipient, dedupe_key: key, event, title, notice: &json };
         if self.store.enqueue_delivery(&delivery).await? {
             self.wake.notify_one();
         }

@@ -5,7 +5,7 @@
 //! backoff (a `Retry-After` is honoured), refusals and exhausted retries are marked
 //! failed. Pending messages survive a restart: the outbox is a table.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,16 +38,20 @@ const SLACK_SPACING: Duration = Duration::from_secs(1);
 /// The dispatcher looks again at least this often (a retry falling due).
 const IDLE_CHECK: Duration = Duration::from_secs(30);
 
+/// When each channel last sent, kept across drains: Slack's pace holds between bursts.
+type LastSent = Arc<Mutex<HashMap<i64, Instant>>>;
+
 pub async fn run(notifier: Notifier) {
     let draining: Arc<Mutex<HashSet<i64>>> = Arc::default();
+    let last_sent: LastSent = Arc::default();
     loop {
         match notifier.store.due_channels(now_millis()).await {
             Ok(channels) => {
                 for channel in channels {
                     if draining.lock().unwrap_or_else(|p| p.into_inner()).insert(channel) {
-                        let (notifier, draining) = (notifier.clone(), draining.clone());
+                        let (notifier, draining, last_sent) = (notifier.clone(), draining.clone(), last_sent.clone());
                         tokio::spawn(async move {
-                            drain(&notifier, channel).await;
+                            drain(&notifier, channel, &last_sent).await;
                             draining.lock().unwrap_or_else(|p| p.into_inner()).remove(&channel);
                             // Messages enqueued while it drained wait for a look.
                             notifier.wake.notify_one();
@@ -68,29 +72,47 @@ pub async fn run(notifier: Notifier) {
     }
 }
 
+/// The outbox's name for personal email, which has no channel row.
+const PERSONAL: i64 = 0;
+
+/// Personal email goes through the configured mail server to the person's address.
+fn personal_settings(notifier: &Notifier, message: &OutboxRow) -> Result<ChannelSettings, String> {
+    let (smtp_url, from) =
+        notifier.personal_mail.as_deref().ok_or_else(|| "no mail server is configured any more".to_string())?;
+    let to = message.recipient.clone().ok_or_else(|| "the message has no recipient".to_string())?;
+    Ok(ChannelSettings::Email { smtp_url: smtp_url.clone(), from: from.clone(), to: vec![to] })
+}
+
 /// Sends a channel's due messages until none is left.
-async fn drain(notifier: &Notifier, channel_id: i64) {
-    let mut last_sent: Option<Instant> = None;
+async fn drain(notifier: &Notifier, channel_id: i64, last_sent: &LastSent) {
     loop {
         let due = match notifier.store.due_deliveries(channel_id, now_millis(), 20).await {
             Ok(due) if !due.is_empty() => due,
             Ok(_) => return,
             Err(e) => return tracing::error!(channel_id, error = %e, "reading due notifications"),
         };
-        let settings = match notifier.store.channel_secret(channel_id).await {
-            Ok(Some(channel)) => notifier.open(&channel.name, &channel.sealed_settings),
-            Ok(None) => return, // removed meanwhile, with its messages
-            Err(e) => return tracing::error!(channel_id, error = %e, "reading a channel"),
+        let channel = match channel_id {
+            PERSONAL => None,
+            _ => match notifier.store.channel_secret(channel_id).await {
+                Ok(Some(channel)) => Some(notifier.open(&channel.name, &channel.sealed_settings)),
+                Ok(None) => return, // removed meanwhile, with its messages
+                Err(e) => return tracing::error!(channel_id, error = %e, "reading a channel"),
+            },
         };
         for message in due {
-            if let (Ok(ChannelSettings::Slack { .. }), Some(last)) = (&settings, last_sent) {
+            let settings = match &channel {
+                Some(settings) => settings.clone(),
+                None => personal_settings(notifier, &message),
+            };
+            let previous = last_sent.lock().unwrap_or_else(|p| p.into_inner()).get(&channel_id).copied();
+            if let (Ok(ChannelSettings::Slack { .. }), Some(last)) = (&settings, previous) {
                 tokio::time::sleep_until(last + SLACK_SPACING).await;
             }
             let attempt = match &settings {
                 Ok(settings) => send(notifier, settings, &message).await,
                 Err(why) => Attempt::Refused(why.clone()),
             };
-            last_sent = Some(Instant::now());
+            last_sent.lock().unwrap_or_else(|p| p.into_inner()).insert(channel_id, Instant::now());
             if let Err(e) = record(notifier, &message, &attempt).await {
                 return tracing::error!(channel_id, error = %e, "recording a delivery attempt");
             }

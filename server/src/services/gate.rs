@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use ferry_app::error::AppError;
 use ferry_app::model::{
     CreateRelease, DeployRequest, DeploymentDetail, DeploymentView, EnvironmentView, Event, HistoryFilter, Insights,
-    Matrix, NotificationList, ProjectView, PromotionPreview, ReleaseDetail, ReleaseView, Role,
+    Matrix, NotificationList, NotifyPreferences, ProjectView, PromotionPreview, ReleaseDetail, ReleaseView, Role,
 };
 use serde_json::json;
 
@@ -182,12 +182,24 @@ pub async fn insights(s: &AppState, c: &Caller, project: Option<&str>, days: i64
     insights::insights(&s.store, project, days, |slug| visible.as_ref().is_none_or(|v| v.contains(slug))).await
 }
 
-pub async fn notifications(s: &AppState, _signed_in: &Caller) -> Result<NotificationList, AppError> {
-    notifier::list(&s.store).await
+pub async fn notifications(s: &AppState, c: &Caller) -> Result<NotificationList, AppError> {
+    notifier::list(&s.store, c).await
 }
 
-pub async fn mark_read(s: &AppState, _signed_in: &Caller, ids: Option<Vec<i64>>) -> Result<NotificationList, AppError> {
-    notifier::mark_read(&s.store, &s.bus, ids).await
+pub async fn mark_read(s: &AppState, c: &Caller, ids: Option<Vec<i64>>) -> Result<NotificationList, AppError> {
+    notifier::mark_read(&s.store, &s.bus, c, ids).await
+}
+
+pub async fn notify_preferences(s: &AppState, c: &Caller) -> Result<NotifyPreferences, AppError> {
+    notifier::preferences(&s.store, c, s.notifier.personal_email()).await
+}
+
+pub async fn set_notify_preferences(
+    s: &AppState,
+    c: &Caller,
+    wanted: &NotifyPreferences,
+) -> Result<NotifyPreferences, AppError> {
+    notifier::set_preferences(&s.store, c, wanted, s.notifier.personal_email()).await
 }
 
 /// Stored events after `after`, less those about projects the caller cannot see.

@@ -25,6 +25,10 @@ impl Visibility {
     }
 
     pub async fn allows(&mut self, s: &AppState, payload: &EventPayload) -> Result<bool, AppError> {
+        // Read marks are each person's own.
+        if let EventPayload::NotificationsRead { user_id, .. } = payload {
+            return Ok(*user_id == self.caller.user_id);
+        }
         if self.caller.sees_everything() {
             return Ok(true);
         }
@@ -40,7 +44,7 @@ impl Visibility {
                 Some(id) => id,
                 None => return Ok(true),
             },
-            EventPayload::NotificationsRead { .. } => return Ok(true),
+            EventPayload::NotificationsRead { .. } => return Ok(false),
         };
         let project_id = match self.project_of.get(&deployment_id) {
             Some(p) => *p,

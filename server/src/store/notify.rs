@@ -49,7 +49,8 @@ pub struct ChannelSecret {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OutboxRow {
     pub id: i64,
-    pub channel_id: i64,
+    /// The person's address, for personal email (no channel).
+    pub recipient: Option<String>,
     pub event: String,
     pub notice: String,
     pub attempts: i64,
@@ -89,9 +90,10 @@ impl DeliveryRow {
     }
 }
 
-/// A message for the outbox.
+/// A message for the outbox: to a channel, or (`None`) by personal email to `recipient`.
 pub struct NewDelivery<'a> {
-    pub channel_id: i64,
+    pub channel_id: Option<i64>,
+    pub recipient: Option<&'a str>,
     /// The same key is enqueued once.
     pub dedupe_key: &'a str,
     pub event: &'a str,
@@ -195,10 +197,12 @@ impl Store {
     pub async fn enqueue_delivery(&self, d: &NewDelivery<'_>) -> StoreResult<bool> {
         let now = now_millis();
         let added = sqlx::query(
-            "INSERT INTO notify_outbox (channel_id, dedupe_key, event, title, notice, state, attempts, next_attempt_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6) ON CONFLICT (dedupe_key) DO NOTHING",
+            "INSERT INTO notify_outbox (channel_id, recipient, dedupe_key, event, title, notice, state, attempts, \
+             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7) \
+             ON CONFLICT (dedupe_key) DO NOTHING",
         )
         .bind(d.channel_id)
+        .bind(d.recipient)
         .bind(d.dedupe_key)
         .bind(d.event)
         .bind(d.title)
@@ -209,21 +213,21 @@ impl Store {
         Ok(added.rows_affected() > 0)
     }
 
-    /// The channels with pending messages due by `now`.
+    /// The channels with pending messages due by `now` (0: personal email).
     pub async fn due_channels(&self, now: i64) -> StoreResult<Vec<i64>> {
         sqlx::query_scalar(
-            "SELECT DISTINCT channel_id FROM notify_outbox WHERE state = 'pending' AND next_attempt_at <= $1",
+            "SELECT DISTINCT COALESCE(channel_id, 0) FROM notify_outbox WHERE state = 'pending' AND next_attempt_at <= $1",
         )
         .bind(now)
         .fetch_all(&self.pool)
         .await
     }
 
-    /// A channel's pending messages due by `now`, oldest first.
+    /// A channel's (0: personal email's) pending messages due by `now`, oldest first.
     pub async fn due_deliveries(&self, channel_id: i64, now: i64, limit: i64) -> StoreResult<Vec<OutboxRow>> {
         sqlx::query_as(
-            "SELECT id, channel_id, event, notice, attempts FROM notify_outbox \
-             WHERE channel_id = $1 AND state = 'pending' AND next_attempt_at <= $2 ORDER BY id LIMIT $3",
+            "SELECT id, recipient, event, notice, attempts FROM notify_outbox \
+             WHERE COALESCE(channel_id, 0) = $1 AND state = 'pending' AND next_attempt_at <= $2 ORDER BY id LIMIT $3",
         )
         .bind(channel_id)
         .bind(now)
@@ -280,9 +284,9 @@ impl Store {
     /// Newest first.
     pub async fn deliveries(&self, limit: i64) -> StoreResult<Vec<DeliveryView>> {
         let rows: Vec<DeliveryRow> = sqlx::query_as(
-            "SELECT o.id, o.channel_id, c.name AS channel, o.event, o.title, o.state, o.attempts, o.last_error, \
-             o.next_attempt_at, o.created_at, o.delivered_at \
-             FROM notify_outbox o JOIN notify_channels c ON c.id = o.channel_id ORDER BY o.id DESC LIMIT $1",
+            "SELECT o.id, COALESCE(o.channel_id, 0) AS channel_id, COALESCE(c.name, 'email to ' || o.recipient) AS channel, \
+             o.event, o.title, o.state, o.attempts, o.last_error, o.next_attempt_at, o.created_at, o.delivered_at \
+             FROM notify_outbox o LEFT JOIN notify_channels c ON c.id = o.channel_id ORDER BY o.id DESC LIMIT $1",
         )
         .bind(limit)
         .fetch_all(&self.pool)

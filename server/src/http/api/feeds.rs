@@ -1,10 +1,11 @@
-//! What Ferry reports back: insights and the notification center.
+//! What Ferry reports back: insights, the notification center and each person's
+//! notification preferences.
 
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::Router;
 use ferry_app::error::AppError;
-use ferry_app::model::{Insights, MarkRead, NotificationList};
+use ferry_app::model::{Insights, MarkRead, NotificationList, NotifyPreferences};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -19,6 +20,24 @@ pub fn router() -> Router<AppState> {
         .route("/insights", get(get_insights))
         .route("/notifications", get(list_notifications))
         .route("/notifications/read", post(mark_notifications_read))
+        .route("/notifications/preferences", get(get_notify_preferences).put(set_notify_preferences))
+}
+
+/// What the caller hears of: in the app, and by email to their profile's address.
+#[utoipa::path(get, path = "/api/v1/notifications/preferences", responses((status = 200, body = NotifyPreferences)))]
+pub async fn get_notify_preferences(State(s): State<AppState>, c: Caller) -> ApiResult<NotifyPreferences> {
+    Ok(axum::Json(gate::notify_preferences(&s, &c).await?))
+}
+
+/// Sets the events the caller hears of in the app (`in_app`) and by email (`email`).
+#[utoipa::path(put, path = "/api/v1/notifications/preferences", request_body = NotifyPreferences,
+    responses((status = 200, body = NotifyPreferences), (status = 400, body = AppError)))]
+pub async fn set_notify_preferences(
+    State(s): State<AppState>,
+    c: Caller,
+    Json(body): Json<NotifyPreferences>,
+) -> ApiResult<NotifyPreferences> {
+    Ok(axum::Json(gate::set_notify_preferences(&s, &c, &body).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/notifications", responses((status = 200, body = NotificationList)))]
