@@ -68,3 +68,25 @@ test("add a webhook channel, send a test, and route failures to it", async ({ pa
   await expect(rule).toHaveCount(0);
   hook.server.close();
 });
+
+// A person's own preferences on the account page: turning successes off in the app is
+// saved and survives a reload; email stays off without a mail server.
+test("choose which notifications to see", async ({ page }) => {
+  await page.goto("/account");
+  const prefs = page.locator("form.notify-preferences");
+  await expect(prefs).toBeVisible();
+  await expect(page.getByText("no mail server configured")).toBeVisible();
+  await expect(prefs.getByLabel("failed by email")).toBeDisabled();
+  const succeeded = prefs.getByLabel("succeeded in the app");
+  await expect(succeeded).toBeChecked();
+  await succeeded.uncheck();
+  await prefs.getByRole("button", { name: "Save preferences" }).click();
+  await expect(prefs.getByRole("status")).toHaveText("Saved.");
+  await page.reload();
+  await expect(prefs.getByLabel("succeeded in the app")).not.toBeChecked();
+  await expect(prefs.getByLabel("failed in the app")).toBeChecked();
+
+  await prefs.getByLabel("succeeded in the app").check();
+  await prefs.getByRole("button", { name: "Save preferences" }).click();
+  await expect(prefs.getByRole("status")).toHaveText("Saved.");
+});

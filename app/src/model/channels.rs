@@ -37,7 +37,12 @@ pub enum ChannelSettings {
     Slack { webhook_url: String },
     /// Mail through an SMTP server: `smtp://user:password@host:587?tls=required`
     /// (STARTTLS), `smtps://…:465` (TLS) or `smtp://host:25` (plain, for local relays).
-    Email { smtp_url: String, from: String, to: Vec<String> },
+    Email {
+        smtp_url: String,
+        from: String,
+        #[serde(default)]
+        to: Vec<String>,
+    },
     /// JSON posted to any URL, signed with HMAC-SHA256 of `{timestamp}.{body}` under
     /// `secret` (header `X-Ferry-Signature: sha256=<hex>`, `X-Ferry-Timestamp`).
     Webhook { url: String, secret: String },
@@ -203,6 +208,7 @@ pub struct NewRule {
     pub project: Option<String>,
     #[serde(default)]
     pub environment: Option<String>,
+    #[serde(default)]
     pub events: Vec<NotifyEvent>,
 }
 

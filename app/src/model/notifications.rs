@@ -77,7 +77,10 @@ pub struct NotificationList {
 /// What a person wants to hear of: in the app, and by email to their own address.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct NotifyPreferences {
+    // Empty lists vanish from a server function's form encoding: absent means none.
+    #[serde(default)]
     pub in_app: Vec<NotifyEvent>,
+    #[serde(default)]
     pub email: Vec<NotifyEvent>,
     /// Where email goes: the address of their profile (from their sign-in provider).
     #[serde(default)]
