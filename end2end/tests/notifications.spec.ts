@@ -5,6 +5,7 @@ import { test, expect } from "@playwright/test";
 import * as crypto from "crypto";
 import * as http from "http";
 import type { AddressInfo } from "net";
+import { SIGNED_IN } from "../constants";
 
 type Received = { headers: http.IncomingHttpHeaders; body: string };
 
@@ -89,4 +90,33 @@ test("choose which notifications to see", async ({ page }) => {
   await prefs.getByLabel("succeeded in the app").check();
   await prefs.getByRole("button", { name: "Save preferences" }).click();
   await expect(prefs.getByRole("status")).toHaveText("Saved.");
+});
+
+// A deployment that fails (development is pointed at agents that do not exist) lights
+// the bell in another open browser within a second of failing.
+test("a failed deployment reaches another browser's bell within a second", async ({ page, browser }) => {
+  await page.goto("/");
+  const headers = { origin: new URL(page.url()).origin };
+  const watcher = await browser.newPage({ storageState: SIGNED_IN });
+  await watcher.goto("/");
+  await expect(watcher.locator('.live[data-connected="true"]')).toBeVisible();
+  const bell = watcher.getByRole("button", { name: /Notifications \(\d+ unread\)/ });
+  const before = Number(/\((\d+) unread\)/.exec((await bell.getAttribute("aria-label")) || "")![1]);
+
+  const agents = "/api/v1/projects/hello-web/environments/development/agents";
+  expect((await page.request.put(agents, { headers, data: { selector: "role=nowhere" } })).status()).toBe(200);
+  const releases = await (await page.request.get("/api/v1/projects/hello-web/releases")).json();
+  const deploy = { project: "hello-web", release_id: releases[0].id, environment: "development" };
+  const started = await page.request.post("/api/v1/deployments", { headers, data: deploy });
+  expect(started.status()).toBe(202);
+  const id = (await started.json()).id;
+  await expect
+    .poll(async () => (await (await page.request.get(`/api/v1/deployments/${id}`)).json()).deployment.state, {
+      intervals: [50],
+    })
+    .toBe("failed");
+  await expect(watcher.getByRole("button", { name: `Notifications (${before + 1} unread)` })).toBeVisible({
+    timeout: 1_000,
+  });
+  expect((await page.request.put(agents, { headers, data: { selector: "" } })).status()).toBe(200);
 });
