@@ -264,6 +264,12 @@ async fn an_agent_killed_mid_step_is_marked_lost_and_the_hosts_already_switched_
     config.agent_grace_seconds = 2;
     let app = spawn_with(config).await;
     let mut fleet = start_fleet_with(&app, 2, &[(2, "SLOW=1")]).await;
+    let hook = common::receiver::Receiver::start(0, vec![]).await;
+    let channel = json!({"name": "ops", "settings": {"kind": "webhook", "url": hook.url, "secret": "s".repeat(16)}});
+    let (status, channel) = app.post("/api/v1/notifications/channels", channel).await;
+    assert_eq!(status, 201, "{channel}");
+    let rule = json!({"channel_id": channel["id"], "events": ["agent_offline"]});
+    assert_eq!(app.post("/api/v1/notifications/rules", rule).await.0, 201);
     let first = fleet_project(&app, "lost", "{ strategy: rolling, batch: 1 }").await;
     let id = deploy(&app, "lost", first, "development").await;
     assert_eq!(app.wait_finished(id).await["deployment"]["state"], "succeeded");
@@ -310,6 +316,24 @@ async fn an_agent_killed_mid_step_is_marked_lost_and_the_hosts_already_switched_
     assert_eq!(rollback["deployment"]["state"], "succeeded", "{rollback}");
     assert_eq!(targets(&rollback).into_iter().map(|t| t.0).collect::<Vec<_>>(), ["web-1"]);
     assert!(page(fleet.ports[0]).await.contains("1.1.0"));
+
+    // web-2 going offline was announced once: in the app and to the routed webhook.
+    for _ in 0..100 {
+        if !hook.received().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await; // a second announcement would come by now
+    let (_, notifications) = app.get("/api/v1/notifications").await;
+    let offline: Vec<&Value> =
+        notifications["items"].as_array().unwrap().iter().filter(|n| n["kind"] == "agent_offline").collect();
+    assert_eq!(offline.len(), 1, "{notifications}");
+    assert_eq!(offline[0]["title"], "⚠ agent web-2 is offline");
+    let deliveries = hook.received();
+    let announced: Vec<Value> = deliveries.iter().map(|r| serde_json::from_str(&r.body).unwrap()).collect();
+    assert_eq!(announced.len(), 1, "{announced:?}");
+    assert_eq!((&announced[0]["event"], &announced[0]["agent"]), (&json!("agent_offline"), &json!("web-2")));
 }
 
 /// A TCP relay from a local port to the server, whose connections can all be cut.
