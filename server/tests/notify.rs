@@ -143,13 +143,18 @@ async fn signed_webhooks_announce_start_and_success_and_verify_with_the_secret()
     assert_ne!(delivery_ids[0], delivery_ids[1]);
 }
 
-/// Starts aiosmtpd on a free port; it refuses the first `temporary_failures` messages.
+/// Starts aiosmtpd on a free port; it refuses the first `temporary_failures` messages
+/// with 451.
 fn smtp_server(maildir: &std::path::Path, temporary_failures: u32) -> (Reaped, u16) {
+    smtp_server_replying(maildir, temporary_failures, "451 4.3.0 Busy, try again later")
+}
+
+fn smtp_server_replying(maildir: &std::path::Path, failures: u32, reply: &str) -> (Reaped, u16) {
     let port = free_port();
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let mut child = Command::new("python3")
         .arg(format!("{root}/server/tests/fixtures/smtp_sink.py"))
-        .args([port.to_string(), maildir.display().to_string(), temporary_failures.to_string()])
+        .args([port.to_string(), maildir.display().to_string(), failures.to_string(), reply.to_string()])
         .env("PYTHONPATH", format!("{root}/.tools/python"))
         .stdout(Stdio::piped())
         .spawn()
@@ -186,6 +191,30 @@ async fn email_arrives_once_with_both_parts_after_a_temporary_refusal() {
     let text = mail["text"].as_str().unwrap();
     assert!(text.contains("Environment: development") && text.contains(&format!("/deployments/{id}")), "{text}");
     assert!(mail["html"].as_str().unwrap().contains("<th align=\"left\" style=\"padding-right:1em\">Release</th>"));
+}
+
+#[tokio::test]
+async fn a_permanent_refusal_by_the_mail_server_fails_the_message_at_once() {
+    let app = spawn_app().await;
+    let maildir = tempfile::tempdir().unwrap();
+    let (_smtp, port) = smtp_server_replying(maildir.path(), 5, "550 5.1.1 No such mailbox");
+    let settings = json!({"kind": "email", "smtp_url": format!("smtp://127.0.0.1:{port}"),
+        "from": "ferry@example.com", "to": ["gone@example.com"]});
+    let channel = add_channel(&app, "gone", settings).await;
+    let (status, _) = app.post(&format!("/api/v1/notifications/channels/{channel}/test"), json!(null)).await;
+    assert_eq!(status, 202);
+    for _ in 0..100 {
+        let (_, listed) = app.get("/api/v1/notifications/settings").await;
+        let delivery = &listed["deliveries"][0];
+        if delivery["state"] == "failed" {
+            assert_eq!(delivery["attempts"], 1, "{delivery}");
+            assert!(delivery["last_error"].as_str().unwrap().contains("No such mailbox"), "{delivery}");
+            return;
+        }
+        assert_eq!(delivery["state"], "pending", "{delivery}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the refused message was not marked failed");
 }
 
 #[tokio::test]
