@@ -8,13 +8,13 @@ use async_trait::async_trait;
 use leptos::prelude::use_context;
 
 use crate::error::AppError;
-use crate::model::NotifyPreferences;
 use crate::model::{
     AgentRegistration, AgentView, AuditEntry, AuditQuery, ChannelView, CreateToken, CreatedToken, DeployRequest,
     DeploymentDetail, DeploymentView, EnvironmentView, FreezeView, HistoryFilter, Insights, Matrix, Me, NewChannel,
     NewFreeze, NewRule, NotificationList, NotifySettings, PasswordSignIn, PromotionPreview, Protection, ReleaseDetail,
     ReleaseView, Role, RuleView, SetVariable, TokenView, UserView, VariableView,
 };
+use crate::model::{ForgeLinkView, ForgeLinked, LinkForge, NotifyPreferences};
 
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
@@ -58,6 +58,9 @@ pub trait Backend: Send + Sync + 'static {
     async fn freezes(&self, project: String) -> Result<Vec<FreezeView>, AppError>;
     async fn add_freeze(&self, project: String, freeze: NewFreeze) -> Result<FreezeView, AppError>;
     async fn remove_freeze(&self, project: String, id: i64) -> Result<(), AppError>;
+    async fn forge_link(&self, project: String) -> Result<Option<ForgeLinkView>, AppError>;
+    async fn link_forge(&self, project: String, wanted: LinkForge) -> Result<ForgeLinked, AppError>;
+    async fn unlink_forge(&self, project: String) -> Result<(), AppError>;
     async fn notify_preferences(&self) -> Result<NotifyPreferences, AppError>;
     async fn set_notify_preferences(&self, wanted: NotifyPreferences) -> Result<NotifyPreferences, AppError>;
     async fn notify_settings(&self) -> Result<NotifySettings, AppError>;

@@ -4,13 +4,13 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::NotifyPreferences;
 use crate::model::{
     AgentRegistration, AgentView, AuditEntry, AuditQuery, ChannelView, CreateToken, CreatedToken, DeploymentDetail,
     DeploymentView, EnvironmentView, FreezeView, HistoryFilter, Insights, Matrix, Me, NewChannel, NewFreeze, NewRule,
     NotificationList, NotifySettings, PromotionPreview, Protection, ReleaseDetail, ReleaseView, Role, RuleView,
     SetVariable, TokenView, UserView, VariableView,
 };
+use crate::model::{ForgeLinkView, ForgeLinked, LinkForge, NotifyPreferences};
 
 /// Who is signed in, and how one can sign in.
 #[server(prefix = "/rpc", endpoint = "load_me")]
@@ -276,4 +276,21 @@ pub async fn load_notify_preferences() -> Result<NotifyPreferences, AppError> {
 #[server(prefix = "/rpc", endpoint = "save_notify_preferences")]
 pub async fn save_notify_preferences(wanted: NotifyPreferences) -> Result<NotifyPreferences, AppError> {
     crate::backend::backend()?.set_notify_preferences(wanted).await
+}
+
+/// The project's linked GitHub or GitLab repository, if any.
+#[server(prefix = "/rpc", endpoint = "load_forge_link")]
+pub async fn load_forge_link(project: String) -> Result<Option<ForgeLinkView>, AppError> {
+    crate::backend::backend()?.forge_link(project).await
+}
+
+/// Links the project to its repository; the answer holds the webhook secret, once.
+#[server(prefix = "/rpc", endpoint = "save_forge_link")]
+pub async fn save_forge_link(project: String, wanted: LinkForge) -> Result<ForgeLinked, AppError> {
+    crate::backend::backend()?.link_forge(project, wanted).await
+}
+
+#[server(prefix = "/rpc", endpoint = "remove_forge_link")]
+pub async fn remove_forge_link(project: String) -> Result<(), AppError> {
+    crate::backend::backend()?.unlink_forge(project).await
 }

@@ -5,19 +5,19 @@
 use async_trait::async_trait;
 use ferry_app::backend::Backend;
 use ferry_app::error::AppError;
-use ferry_app::model::NotifyPreferences;
 use ferry_app::model::{
     AgentRegistration, AgentView, AuditEntry, AuditQuery, ChannelView, CreateToken, CreatedToken, DeployRequest,
     DeploymentDetail, DeploymentView, EnvironmentView, FreezeView, HistoryFilter, Insights, Matrix, Me, NewChannel,
     NewFreeze, NewRule, NotificationList, NotifySettings, PasswordSignIn, PromotionPreview, Protection, ReleaseDetail,
     ReleaseView, Role, RuleView, SetVariable, TokenView, UserView, VariableView,
 };
+use ferry_app::model::{ForgeLinkView, ForgeLinked, LinkForge, NotifyPreferences};
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
 use crate::agents;
 use crate::auth::{flows, Caller};
-use crate::services::{approvals, audit, bad_releases, channels, freezes, gate, people, tokens, variables};
+use crate::services::{approvals, audit, bad_releases, channels, forges, freezes, gate, people, tokens, variables};
 use crate::state::AppState;
 
 pub struct ServerBackend {
@@ -143,6 +143,18 @@ impl Backend for ServerBackend {
 
     async fn remove_freeze(&self, project: String, id: i64) -> Result<(), AppError> {
         self.run(|s, c| async move { freezes::remove(s, c, &project, id).await }).await
+    }
+
+    async fn forge_link(&self, project: String) -> Result<Option<ForgeLinkView>, AppError> {
+        self.run(|s, c| async move { forges::get(s, c, &project).await }).await
+    }
+
+    async fn link_forge(&self, project: String, wanted: LinkForge) -> Result<ForgeLinked, AppError> {
+        self.run(|s, c| async move { forges::link(s, c, &project, &wanted).await }).await
+    }
+
+    async fn unlink_forge(&self, project: String) -> Result<(), AppError> {
+        self.run(|s, c| async move { forges::unlink(s, c, &project).await }).await
     }
 
     async fn notify_preferences(&self) -> Result<NotifyPreferences, AppError> {

@@ -37,6 +37,17 @@ pub async fn resolve_commit(repo: &str, rev: &str) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// Brings a commit in from the repository's `origin` (a mirror of the forge's
+/// repository) when it lacks it. A failure is left to the commit lookup that follows.
+pub async fn fetch(repo: &str, commit: &str) {
+    if resolve_commit(repo, commit).await.is_some() || git(repo, &["remote", "get-url", "origin"]).await.is_err() {
+        return;
+    }
+    if let Err(e) = git(repo, &["fetch", "--quiet", "origin", "--end-of-options", commit]).await {
+        tracing::warn!(repo, commit, error = e, "fetching a commit");
+    }
+}
+
 /// When a commit was made, in Unix milliseconds.
 pub async fn commit_time(repo: &str, commit: &str) -> Option<i64> {
     let out = git(repo, &["show", "-s", "--format=%ct", "--end-of-options", commit]).await.ok()?;

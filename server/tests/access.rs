@@ -45,6 +45,14 @@ async fn each_role_may_do_exactly_what_it_should() {
         ("roll back", "POST", "/api/v1/rollbacks".into(), deploy.clone(), Role::Deployer),
         ("cancel", "POST", format!("/api/v1/deployments/{done}/cancel"), json!(null), Role::Deployer),
         ("list freeze windows", "GET", "/api/v1/projects/acl/freezes".into(), json!(null), Role::Viewer),
+        ("see the linked repository", "GET", "/api/v1/projects/acl/forge".into(), json!(null), Role::Viewer),
+        (
+            "link a repository",
+            "PUT",
+            "/api/v1/projects/acl/forge".into(),
+            json!({"forge": "github", "repo": "not a repo"}),
+            Role::Maintainer,
+        ),
         (
             "add a freeze window",
             "POST",

@@ -3,8 +3,8 @@
 mod common;
 
 use ferry_app::model::{
-    ChannelKind, DeliveryState, DeploymentKind, DeploymentState, EventPayload, FreezeWindow, HistoryFilter, LogStream,
-    NotificationKind, NotifyEvent, Role, StepState, TargetState, TokenScope,
+    ChannelKind, DeliveryState, DeploymentKind, DeploymentState, EventPayload, ForgeKind, FreezeWindow, HistoryFilter,
+    LogStream, NotificationKind, NotifyEvent, Role, StepState, TargetState, TokenScope,
 };
 use ferry_server::store::{
     is_unique_violation, AgentFacts, AuditFilter, HostPlan, Identity, NewAudit, NewDelivery, NewDeployment, NewLogLine,
@@ -222,6 +222,27 @@ async fn contract(store: Store) {
     hosts_contract(&store, (project.id, dev, r2.id)).await;
     freezes_contract(&store, project.id, dev).await;
     notify_contract(&store, project.id).await;
+    forges_contract(&store, project.id).await;
+}
+
+/// Forge links (replaced, not duplicated), deliveries and trigger claims seen once.
+async fn forges_contract(store: &Store, project_id: i64) {
+    store.set_forge_link(project_id, ForgeKind::Github, "octo/api", "sealed-1").await.unwrap();
+    store.set_forge_link(project_id, ForgeKind::Github, "octo/api2", "sealed-2").await.unwrap();
+    let links = store.forge_links(ForgeKind::Github).await.unwrap();
+    assert_eq!((links.len(), links[0].repo.as_str(), links[0].sealed_secret.as_str()), (1, "octo/api2", "sealed-2"));
+    assert!(store.forge_links(ForgeKind::Gitlab).await.unwrap().is_empty());
+    assert_eq!(links[0].view("https://ferry.example.com").hook_url, "https://ferry.example.com/hooks/github");
+    assert!(store.record_forge_delivery(ForgeKind::Github, "d-1", project_id, "push").await.unwrap());
+    assert!(!store.record_forge_delivery(ForgeKind::Github, "d-1", project_id, "push").await.unwrap());
+    assert!(store.record_forge_delivery(ForgeKind::Gitlab, "d-1", project_id, "Push Hook").await.unwrap());
+    store.set_forge_delivery_outcome(ForgeKind::Github, "d-1", "release main-abc1234").await.unwrap();
+    let outcome = store.forge_delivery_outcome(ForgeKind::Github, "d-1").await.unwrap();
+    assert_eq!(outcome.as_deref(), Some("release main-abc1234"));
+    assert!(store.claim_forge_trigger("github:octo/api2:push:main:abc", project_id).await.unwrap());
+    assert!(!store.claim_forge_trigger("github:octo/api2:push:main:abc", project_id).await.unwrap());
+    assert!(store.remove_forge_link(project_id).await.unwrap());
+    assert!(store.forge_link(project_id).await.unwrap().is_none());
 }
 
 /// Channels, rules and the outbox: a key is enqueued once, attempts are counted, a

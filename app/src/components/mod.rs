@@ -8,6 +8,7 @@ use crate::model::{DeploymentState, StepState};
 pub mod approval;
 pub mod bad_mark;
 pub mod channel_form;
+pub mod forge_link;
 pub mod freezes;
 pub mod log_view;
 pub mod notifications;

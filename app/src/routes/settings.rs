@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 
+use crate::components::forge_link::ForgeLinkEditor;
 use crate::components::freezes::FreezeEditor;
 use crate::components::variables::VariablesEditor;
 use crate::model::{EnvironmentView, ProjectView, Protection, Role};
@@ -52,6 +53,7 @@ pub fn SettingsPage() -> impl IntoView {
                 </table>
                 <VariablesEditor project=slug.clone() environments=env_names.clone() />
                 <FreezeEditor project=slug.clone() environments=env_names />
+                <ForgeLinkEditor project=slug.clone() />
             }
         })}
     }

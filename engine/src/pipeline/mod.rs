@@ -9,9 +9,11 @@ use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
 mod rollout;
+mod triggers;
 mod values;
 
 pub use rollout::{BlueGreenSpec, RolloutSpec};
+pub use triggers::{glob_matches, ForgeEvent, TriggerOn, TriggerSpec};
 use values::UniqueNames;
 pub use values::{Command, HttpUrl, KeepReleases, Name, Seconds, Status, VarName};
 
@@ -32,6 +34,9 @@ pub struct Pipeline {
     /// Releases each target keeps (older ones are removed after a deployment).
     #[serde(default)]
     pub keep_releases: KeepReleases,
+    /// Forge events (pushes, tags) that make a release, and where it deploys.
+    #[serde(default)]
+    pub triggers: Vec<TriggerSpec>,
 }
 
 /// One environment in lifecycle order (the order in the file).
@@ -112,6 +117,22 @@ impl std::error::Error for PipelineError {}
 impl Pipeline {
     /// Parses and validates `text`, which was read from `file` (used in messages).
     pub fn parse(file: &str, text: &str) -> Result<Self, PipelineError> {
+        let pipeline = Self::parse_fields(file, text)?;
+        let whole_file = |message: String| PipelineError { file: file.to_string(), line: None, column: None, message };
+        for (index, trigger) in pipeline.triggers.iter().enumerate() {
+            trigger.check(index).map_err(whole_file)?;
+            if let Some(env) = trigger.deploy.as_ref().filter(|e| pipeline.environment(e.as_str()).is_none()) {
+                return Err(whole_file(format!(
+                    "triggers[{index}].deploy: there is no environment `{}`",
+                    env.as_str()
+                )));
+            }
+        }
+        Ok(pipeline)
+    }
+
+    /// The fields one by one, each checked where it stands.
+    fn parse_fields(file: &str, text: &str) -> Result<Self, PipelineError> {
         serde_yaml::from_str::<Pipeline>(text).map_err(|e| {
             let location = e.location();
             let message = e.to_string();

@@ -3,6 +3,7 @@
 
 pub mod api;
 mod extract;
+mod hooks;
 mod openapi;
 mod ops;
 mod sign_in;
@@ -30,7 +31,8 @@ use crate::state::AppState;
 pub fn router(state: AppState, site_dir: &Path) -> Router {
     let sessions = session_store::layer(state.store.clone(), state.auth.secure, state.auth.session_idle_minutes);
     // Everything that acts for a person goes through the session and CSRF layers; the
-    // static files of the SPA and the health endpoints need neither.
+    // static files of the SPA, the health endpoints and the forges' webhooks (signed,
+    // not signed in) need neither.
     let personal = Router::new()
         .nest("/api/v1", api::router())
         .merge(sign_in::router())
@@ -42,6 +44,7 @@ pub fn router(state: AppState, site_dir: &Path) -> Router {
         .merge(personal)
         .route("/api/openapi.json", get(openapi::document))
         .route("/agent/ws", get(crate::agents::socket::upgrade))
+        .merge(hooks::router())
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .with_state(state)

@@ -62,7 +62,10 @@ use super::api;
         api::remove_channel,
         api::test_channel,
         api::add_rule,
-        api::remove_rule
+        api::remove_rule,
+        api::get_forge_link,
+        api::link_forge,
+        api::unlink_forge
     ),
     modifiers(&BearerToken),
     security(("api_token" = []))

@@ -58,6 +58,11 @@ impl Notifier {
         Self { store, bus, vault, wake: Arc::default(), base_url, http, personal_mail }
     }
 
+    /// Where Ferry is reached: its public URL, else the address it listens on.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
     /// Whether people can have notifications sent to their own address.
     pub fn personal_email(&self) -> bool {
         self.personal_mail.is_some()

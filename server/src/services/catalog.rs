@@ -13,7 +13,7 @@ use crate::git;
 use crate::store::{is_unique_violation, NewProject, NewRelease, ReleaseRow, Store};
 
 /// Reads and validates the pipeline file at `commit`.
-async fn pipeline_at(repo: &str, commit: &str) -> Result<(Pipeline, String), AppError> {
+pub async fn pipeline_at(repo: &str, commit: &str) -> Result<(Pipeline, String), AppError> {
     let text = git::file_at(repo, commit, PIPELINE_FILE)
         .await
         .ok_or_else(|| AppError::unprocessable(format!("{PIPELINE_FILE} not found at commit {commit}")))?;

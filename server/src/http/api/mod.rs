@@ -5,6 +5,7 @@ mod agents;
 mod audit;
 mod deployments;
 mod feeds;
+mod forges;
 mod freezes;
 mod logs;
 mod notify;
@@ -23,6 +24,7 @@ pub use agents::*;
 pub use audit::*;
 pub use deployments::*;
 pub use feeds::*;
+pub use forges::*;
 pub use freezes::*;
 pub use logs::*;
 pub use notify::*;
@@ -46,5 +48,6 @@ pub fn router() -> Router<AppState> {
         .merge(variables::router())
         .merge(freezes::router())
         .merge(notify::router())
+        .merge(forges::router())
         .fallback(|| async { HttpError(AppError::not_found("no such API endpoint")) })
 }
