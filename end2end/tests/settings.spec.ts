@@ -71,3 +71,23 @@ test("freeze staging, override it with a reason, and thaw it", async ({ page }) 
   await row.getByRole("button", { name: "Remove" }).click();
   await expect(page.locator("table.freezes tr[data-active=true]")).toHaveCount(0);
 });
+
+// Linking the project to its GitHub repository shows the webhook URL and, once, the
+// secret; after a reload the link stays and the secret is gone.
+test("link the project to a GitHub repository", async ({ page }) => {
+  await page.goto("/projects/hello-web/settings");
+  const form = page.locator("form.forge-form");
+  await form.getByLabel("Repository").fill("not a repo");
+  await form.getByRole("button", { name: "Link" }).click();
+  await expect(page.getByTestId("forge-error")).toContainText("is not a repository path");
+  await form.getByLabel("Repository").fill("octo-org/hello-web");
+  await form.getByRole("button", { name: "Link" }).click();
+  await expect(page.getByTestId("hook-url")).toHaveText(/\/hooks\/github$/);
+  const secret = (await page.getByTestId("hook-secret").textContent()) || "";
+  expect(secret.length).toBeGreaterThanOrEqual(32);
+  await page.reload();
+  await expect(page.locator(".forge-link")).toContainText("octo-org/hello-web");
+  await expect(page.getByTestId("hook-secret")).toHaveCount(0);
+  await page.locator("form.forge-form").getByRole("button", { name: "Unlink" }).click();
+  await expect(page.locator(".forge-link")).toHaveCount(0);
+});

@@ -11,7 +11,7 @@ use crate::auth::providers::settings::ProviderSettings;
 
 /// Ferry: self-hosted deployments with a live environment matrix.
 #[derive(Debug, Parser)]
-#[command(name = "ferry", version, about = "Ferry: self-hosted deployments with a live environment matrix.", long_about = None)]
+#[command(name = "ferry", version, about = "Ferry: self-hosted deployments with a live environment matrix.", long_about = None, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     /// TOML configuration file (keys as below, e.g. `bind = "0.0.0.0:8080"`).
     #[arg(long, short, env = "FERRY_CONFIG")]
@@ -48,6 +48,9 @@ pub struct Cli {
     /// The sender of those emails, e.g. `Ferry <ferry@example.com>`.
     #[arg(long, env = "FERRY_MAIL_FROM")]
     pub mail_from: Option<String>,
+    /// Without a command, `ferry` runs the server.
+    #[command(subcommand)]
+    pub command: Option<crate::cli::Command>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,13 +1,16 @@
-//! The `ferry` binary.
+//! The `ferry` binary: the server, or with a subcommand the CLI.
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use ferry_server::config::{Cli, Config};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if let Some(command) = cli.command.take() {
+        return ferry_server::cli::run(command, Cli::command()).await;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),

@@ -35,7 +35,8 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 fn hex_bytes(text: &str) -> Option<Vec<u8>> {
-    text.len().is_multiple_of(2)
+    text.len()
+        .is_multiple_of(2)
         .then(|| (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect())
         .flatten()
 }
