@@ -7,6 +7,8 @@
 #     (server/benches/deploy_overhead.rs).
 #  4. Memory: server idle and with 1,000 agents connected, agent idle
 #     (server/benches/footprint.rs, on the release binaries).
+#  5. Webhook received to the first deploy step running, p50/p99
+#     (server/benches/webhook_latency.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -26,6 +28,9 @@ cargo bench -p ferry-server --bench live_latency --quiet
 
 info "deployment overhead and rollback time (release build)"
 cargo bench -p ferry-server --bench deploy_overhead --quiet
+
+info "webhook to first deploy step (release build)"
+cargo bench -p ferry-server --bench webhook_latency --quiet
 
 info "memory footprint (release binaries)"
 cargo build --release --quiet -p ferry-server -p ferry-agent
