@@ -51,7 +51,11 @@ pub async fn run(notifier: Notifier) {
                     if draining.lock().unwrap_or_else(|p| p.into_inner()).insert(channel) {
                         let (notifier, draining, last_sent) = (notifier.clone(), draining.clone(), last_sent.clone());
                         tokio::spawn(async move {
-                            drain(&notifier, channel, &last_sent).await;
+                            if drain(&notifier, channel, &last_sent).await.is_err() {
+                                // The database failed us; the messages stay pending. Wait
+                                // before the next look rather than spin.
+                                tokio::time::sleep(Duration::from_secs(1)).await;
+                            }
                             draining.lock().unwrap_or_else(|p| p.into_inner()).remove(&channel);
                             // Messages enqueued while it drained wait for a look.
                             notifier.wake.notify_one();
@@ -84,19 +88,25 @@ fn personal_settings(notifier: &Notifier, message: &OutboxRow) -> Result<Channel
 }
 
 /// Sends a channel's due messages until none is left.
-async fn drain(notifier: &Notifier, channel_id: i64, last_sent: &LastSent) {
+async fn drain(notifier: &Notifier, channel_id: i64, last_sent: &LastSent) -> Result<(), sqlx::Error> {
     loop {
         let due = match notifier.store.due_deliveries(channel_id, now_millis(), 20).await {
             Ok(due) if !due.is_empty() => due,
-            Ok(_) => return,
-            Err(e) => return tracing::error!(channel_id, error = %e, "reading due notifications"),
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                tracing::error!(channel_id, error = %e, "reading due notifications");
+                return Err(e);
+            }
         };
         let channel = match channel_id {
             PERSONAL => None,
             _ => match notifier.store.channel_secret(channel_id).await {
                 Ok(Some(channel)) => Some(notifier.open(&channel.name, &channel.sealed_settings)),
-                Ok(None) => return, // removed meanwhile, with its messages
-                Err(e) => return tracing::error!(channel_id, error = %e, "reading a channel"),
+                Ok(None) => return Ok(()), // removed meanwhile, with its messages
+                Err(e) => {
+                    tracing::error!(channel_id, error = %e, "reading a channel");
+                    return Err(e);
+                }
             },
         };
         for message in due {
@@ -114,7 +124,8 @@ async fn drain(notifier: &Notifier, channel_id: i64, last_sent: &LastSent) {
             };
             last_sent.lock().unwrap_or_else(|p| p.into_inner()).insert(channel_id, Instant::now());
             if let Err(e) = record(notifier, &message, &attempt).await {
-                return tracing::error!(channel_id, error = %e, "recording a delivery attempt");
+                tracing::error!(channel_id, error = %e, "recording a delivery attempt");
+                return Err(e);
             }
         }
     }
