@@ -309,3 +309,26 @@ async fn a_gitlab_push_with_the_projects_token_deploys_and_its_pipeline_tags_rel
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!releases(&app, "lab").await.contains(&"v3.0.0".to_string()));
 }
+
+#[tokio::test]
+async fn an_event_that_made_nothing_can_be_delivered_again() {
+    let app = spawn_app().await;
+    let (secret, _) = linked_project(&app, "retry", "github", "octo-org/retry").await;
+    // A commit the repository does not have (yet): the release cannot be made.
+    let missing = "1111111111111111111111111111111111111111";
+    let body = serde_json::to_vec(&github_push("octo-org/retry", "refs/heads/main", missing)).unwrap();
+    let store = &app.running.state.store;
+    for delivery in ["first", "second"] {
+        assert_eq!(send_github(&app, "push", delivery, &body, &sign(&secret, &body)).await.0, 202);
+        let mut outcome = None;
+        for _ in 0..100 {
+            outcome = store.forge_delivery_outcome(ferry_app::model::ForgeKind::Github, delivery).await.unwrap();
+            if outcome.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let outcome = outcome.expect("the delivery was handled");
+        assert!(outcome.starts_with("failed: ") && outcome.contains(missing), "{delivery}: {outcome}");
+    }
+}

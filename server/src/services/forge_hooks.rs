@@ -152,6 +152,28 @@ async fn act(s: &AppState, forge: ForgeKind, link: &ForgeLinkRow, incoming: &Inc
     if !s.store.claim_forge_trigger(&key, link.project_id).await.or_internal("claiming a trigger")? {
         return Ok("duplicate event: it made its release already".into());
     }
+    let made = make_release(s, forge, link, event, commit, actor, kind, reference).await;
+    if made.is_err() {
+        // Nothing was made: a redelivery of the event may try again.
+        if let Err(e) = s.store.release_forge_trigger(&key).await {
+            tracing::error!(error = %e, "giving back a trigger claim");
+        }
+    }
+    made
+}
+
+/// The release for a claimed event, and the deployments its triggers start.
+#[allow(clippy::too_many_arguments)]
+async fn make_release(
+    s: &AppState,
+    forge: ForgeKind,
+    link: &ForgeLinkRow,
+    event: &ForgeEvent,
+    commit: &str,
+    actor: &str,
+    kind: &str,
+    reference: &str,
+) -> Result<String, AppError> {
     let project = s.store.project(link.project_id).await.or_internal("loading a project")?;
     let project = project.ok_or_else(|| AppError::not_found("the linked project is gone"))?;
     crate::git::fetch(&project.repo_url, commit).await;

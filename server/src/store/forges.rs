@@ -113,6 +113,12 @@ impl Store {
         Ok(outcome.flatten())
     }
 
+    /// Gives a claim back when making its release failed, so a redelivery can retry.
+    pub async fn release_forge_trigger(&self, key: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM forge_triggers WHERE trigger_key = $1").bind(key).execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Claims a forge event for one release; false when it already made one.
     pub async fn claim_forge_trigger(&self, key: &str, project_id: i64) -> StoreResult<bool> {
         let added = sqlx::query(
