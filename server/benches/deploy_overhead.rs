@@ -18,7 +18,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ferry_server::config::Config;
 use serde_json::{json, Value};
 
 fn git(dir: &Path, args: &[&str]) -> String {
@@ -113,16 +112,7 @@ ln -sfn "releases/$N" "$T/current.tmp"; mv -T "$T/current.tmp" "$T/current"
 async fn main() {
     let runs: usize = std::env::var("FERRY_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().into(),
-        site_dir: dir.path().join("none"),
-        demo: false,
-        demo_source: dir.path().join("none"),
-        admin_password: Some("bench-password".into()),
-        ..Config::default()
-    };
-    let running = ferry_server::start(&config).await.expect("server starts");
+    let running = support::start_server(dir.path()).await;
     let api = admin_api(&running.state, format!("http://{}", running.addr)).await;
 
     // 1. A pipeline of ten no-op steps.

@@ -12,7 +12,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use ferry_app::model::{DeploymentKind, LogStream};
 use ferry_engine::executor::RunnerEvent;
-use ferry_server::config::Config;
 use ferry_server::services::recorder::Recorder;
 use ferry_server::store::{NewDeployment, NewProject, NewRelease};
 use futures::StreamExt;
@@ -36,17 +35,7 @@ async fn main() {
     let rate = setting("FERRY_BENCH_RATE", 1000);
     let seconds = setting("FERRY_BENCH_SECONDS", 10);
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().into(),
-        database_url: std::env::var("FERRY_BENCH_DATABASE_URL").ok(),
-        site_dir: dir.path().join("none"),
-        demo: false,
-        demo_source: dir.path().join("none"),
-        admin_password: Some("bench-password".into()),
-        ..Config::default()
-    };
-    let running = ferry_server::start(&config).await.expect("server starts");
+    let running = support::start_server(dir.path()).await;
     let state = running.state.clone();
 
     // A deployment for the lines to belong to.

@@ -15,7 +15,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ferry_app::model::{DeploymentState, EventPayload, LiveMessage, StepState, TokenScope};
-use ferry_server::config::Config;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -43,17 +42,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 async fn main() {
     let pushes: usize = std::env::var("FERRY_BENCH_PUSHES").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().join("data"),
-        database_url: std::env::var("FERRY_BENCH_DATABASE_URL").ok(),
-        site_dir: dir.path().join("none"),
-        demo: false,
-        demo_source: dir.path().join("none"),
-        admin_password: Some("bench-password".into()),
-        ..Config::default()
-    };
-    let running = ferry_server::start(&config).await.expect("server starts");
+    let running = support::start_server(&dir.path().join("data")).await;
     let base = format!("http://{}", running.addr);
     let token = support::admin_token(&running.state, &TokenScope::ALL).await;
     let http = reqwest::Client::new();
