@@ -16,7 +16,7 @@ use std::sync::Arc;
 use ferry_app::model::{ChannelSettings, DeploymentView, NotifyEvent, RuleView};
 use tokio::sync::Notify;
 
-pub use notice::Notice;
+pub use notice::{finished_event, Notice};
 pub use outbox::Attempt;
 
 use crate::agents::AgentHub;
@@ -81,7 +81,7 @@ impl Notifier {
     /// The in-app notification, and the routed ones, for a finished deployment.
     pub async fn deployment_finished(&self, d: &DeploymentView) {
         in_app::deployment_finished(&self.store, &self.bus, d).await;
-        let Some(event) = notice::finished_event(d) else { return };
+        let Some(event) = finished_event(d) else { return };
         let notice = notice::for_deployment(&self.store, &self.base_url, d, event).await;
         self.route(&notice, &format!("deployment:{}:{}", d.id, event.as_str())).await;
     }

@@ -14,7 +14,7 @@ use sha2::Sha256;
 use super::catalog;
 use super::deployer::Requester;
 use super::forge_events::{self, Incoming, What};
-use crate::auth::secrets::constant_time_eq;
+use crate::auth::secrets::{constant_time_eq, from_hex};
 use crate::error::OrInternal;
 use crate::state::AppState;
 use crate::store::ForgeLinkRow;
@@ -34,13 +34,6 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn hex_bytes(text: &str) -> Option<Vec<u8>> {
-    text.len()
-        .is_multiple_of(2)
-        .then(|| (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect())
-        .flatten()
-}
-
 /// The project whose secret signed (GitHub) or accompanies (GitLab) this body.
 async fn authenticate(
     s: &AppState,
@@ -55,7 +48,7 @@ async fn authenticate(
         ForgeKind::Github => {
             let signature = header(headers, "x-hub-signature-256")
                 .and_then(|v| v.strip_prefix("sha256="))
-                .and_then(hex_bytes)
+                .and_then(from_hex)
                 .ok_or_else(|| AppError::unauthenticated("X-Hub-Signature-256 is missing or not `sha256=<hex>`"))?;
             links
                 .into_iter()

@@ -5,8 +5,7 @@
 
 use ferry_app::error::AppError;
 use ferry_app::model::{
-    DeploymentKind, DeploymentState, DeploymentView, EventPayload, NotificationKind, NotificationList,
-    NotificationView, NotifyPreferences,
+    DeploymentView, EventPayload, NotificationKind, NotificationList, NotificationView, NotifyPreferences,
 };
 
 use crate::auth::Caller;
@@ -17,23 +16,18 @@ use crate::store::Store;
 /// How many notifications the center lists.
 const LISTED: i64 = 50;
 
-/// What to say about a finished deployment, if anything (cancellations are not news).
+/// What to say about a finished deployment, if anything: the same events the routed
+/// channels hear of (cancellations are not news), in the center's words.
 pub fn describe(d: &DeploymentView) -> Option<(NotificationKind, String)> {
-    match (d.kind, d.state) {
-        (DeploymentKind::Rollback, DeploymentState::Succeeded) => Some((
-            NotificationKind::RolledBack,
-            format!("↩ {} rolled back to {} in {}", d.project, d.release_version, d.environment),
-        )),
-        (_, DeploymentState::Succeeded) => Some((
-            NotificationKind::DeploymentSucceeded,
-            format!("✓ {} {} deployed to {}", d.project, d.release_version, d.environment),
-        )),
-        (_, DeploymentState::Failed) => Some((
-            NotificationKind::DeploymentFailed,
-            format!("✗ {} {} failed in {}", d.project, d.release_version, d.environment),
-        )),
-        _ => None,
-    }
+    let event = crate::notify::finished_event(d)?;
+    let kind = NotificationKind::ALL.into_iter().find(|k| k.event() == event)?;
+    let (project, version, environment) = (&d.project, &d.release_version, &d.environment);
+    let title = match kind {
+        NotificationKind::RolledBack => format!("↩ {project} rolled back to {version} in {environment}"),
+        NotificationKind::DeploymentSucceeded => format!("✓ {project} {version} deployed to {environment}"),
+        _ => format!("✗ {project} {version} failed in {environment}"),
+    };
+    Some((kind, title))
 }
 
 /// Records and publishes the notification for a finished deployment. Failing to
