@@ -147,3 +147,13 @@ fn a_health_check_is_a_url_or_a_command() {
     let p = Pipeline::parse("ferry.yml", fine).unwrap();
     assert_eq!(p.health_check.unwrap().body_contains.as_deref(), Some("ok"));
 }
+
+#[test]
+fn an_environment_url_must_be_http() {
+    let text = "environments:\n  - name: production\n    url: https://shop.example.com\n";
+    let pipeline = Pipeline::parse("ferry.yml", text).unwrap();
+    assert_eq!(pipeline.environments[0].url.as_ref().map(|u| u.as_str()), Some("https://shop.example.com"));
+    let bad = error("environments:\n  - name: production\n    url: shop.example.com\n");
+    assert!(bad.to_string().contains("url"), "{bad}");
+    assert!(bad.to_string().starts_with("ferry.yml:3:"), "{bad}");
+}

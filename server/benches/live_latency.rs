@@ -58,6 +58,7 @@ async fn main() {
             source: "bench".into(),
             pipeline: String::new(),
             committed_at: None,
+            git_ref: None,
         })
         .await
         .unwrap();

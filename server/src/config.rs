@@ -48,6 +48,13 @@ pub struct Cli {
     /// The sender of those emails, e.g. `Ferry <ferry@example.com>`.
     #[arg(long, env = "FERRY_MAIL_FROM")]
     pub mail_from: Option<String>,
+    /// GitHub's REST API, e.g. `https://github.example.com/api/v3` for GitHub Enterprise
+    /// Server [default: https://api.github.com].
+    #[arg(long, env = "FERRY_GITHUB_API_URL")]
+    pub github_api_url: Option<String>,
+    /// The GitLab instance, e.g. `https://gitlab.example.com` [default: https://gitlab.com].
+    #[arg(long, env = "FERRY_GITLAB_URL")]
+    pub gitlab_url: Option<String>,
     /// Without a command, `ferry` runs the server.
     #[command(subcommand)]
     pub command: Option<crate::cli::Command>,
@@ -82,6 +89,10 @@ pub struct Config {
     /// it, people can choose in-app notifications only.
     pub mail_smtp_url: Option<String>,
     pub mail_from: Option<String>,
+    /// Where linked GitHub repositories' REST API is (GitHub Enterprise: `…/api/v3`).
+    pub github_api_url: String,
+    /// Where linked GitLab projects' instance is (its API is under `/api/v4`).
+    pub gitlab_url: String,
 }
 
 impl Default for Config {
@@ -103,6 +114,8 @@ impl Default for Config {
             secret_key_file: None,
             mail_smtp_url: None,
             mail_from: None,
+            github_api_url: "https://api.github.com".into(),
+            gitlab_url: "https://gitlab.com".into(),
         }
     }
 }
@@ -144,6 +157,12 @@ impl Config {
         if let Some(v) = &cli.mail_from {
             config.mail_from = Some(v.clone());
         }
+        if let Some(v) = &cli.github_api_url {
+            config.github_api_url = v.clone();
+        }
+        if let Some(v) = &cli.gitlab_url {
+            config.gitlab_url = v.clone();
+        }
         config.check()?;
         Ok(config)
     }
@@ -174,6 +193,12 @@ impl Config {
             probe.check().map_err(|e| format!("mail_{e}"))?;
         } else if self.mail_smtp_url.is_some() != self.mail_from.is_some() {
             return Err("mail_smtp_url and mail_from go together: set both, or neither".into());
+        }
+        for (key, url) in [("github_api_url", &self.github_api_url), ("gitlab_url", &self.gitlab_url)] {
+            match url::Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                _ => return Err(format!("{key}: `{url}` is not an http(s) URL")),
+            }
         }
         if self.session_idle_minutes < 1 || self.session_max_hours < 1 {
             return Err("session_idle_minutes and session_max_hours must be at least 1".into());

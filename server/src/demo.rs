@@ -39,7 +39,7 @@ pub async fn seed(store: &Store, config: &Config) -> Result<(), String> {
     let project =
         catalog::create_project(store, DEMO_SLUG, "hello-web (demo)", &repo_path).await.map_err(|e| e.message)?;
     for (version, commit) in commits {
-        catalog::create_release(store, &project, version, &commit, "demo").await.map_err(|e| e.message)?;
+        catalog::create_release(store, &project, version, &commit, "demo", None).await.map_err(|e| e.message)?;
     }
     tracing::info!(repo = %repo_path, "created the demo project");
     Ok(())

@@ -39,12 +39,26 @@ pub async fn resolve_commit(repo: &str, rev: &str) -> Option<String> {
 
 /// Brings a commit in from the repository's `origin` (a mirror of the forge's
 /// repository) when it lacks it. A failure is left to the commit lookup that follows.
-pub async fn fetch(repo: &str, commit: &str) {
+/// `authorization` is an HTTP `Authorization` value for a private repository; it goes
+/// to git through its environment, so it shows in no process list and no config file.
+pub async fn fetch(repo: &str, commit: &str, authorization: Option<&str>) {
     if resolve_commit(repo, commit).await.is_some() || git(repo, &["remote", "get-url", "origin"]).await.is_err() {
         return;
     }
-    if let Err(e) = git(repo, &["fetch", "--quiet", "origin", "--end-of-options", commit]).await {
-        tracing::warn!(repo, commit, error = e, "fetching a commit");
+    let mut command = Command::new("git");
+    command.arg("-C").arg(repo).args(["fetch", "--quiet", "origin", "--end-of-options", commit]);
+    if let Some(value) = authorization {
+        command
+            .env("GIT_CONFIG_COUNT", "1")
+            .env("GIT_CONFIG_KEY_0", "http.extraHeader")
+            .env("GIT_CONFIG_VALUE_0", format!("Authorization: {value}"));
+    }
+    match command.output().await {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => {
+            tracing::warn!(repo, commit, error = %String::from_utf8_lossy(&out.stderr).trim(), "fetching a commit")
+        }
+        Err(e) => tracing::warn!(repo, commit, error = %e, "cannot run git"),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod events;
+pub mod forge;
 pub mod git;
 pub mod http;
 pub mod metrics;
@@ -53,7 +54,9 @@ pub async fn start(config: &Config) -> Result<Running, String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let base_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let personal_mail = config.personal_mail();
-    let notifier = notify::Notifier::new(store.clone(), bus.clone(), vault.clone(), &base_url, personal_mail);
+    let forge_urls = forge::ForgeUrls { github_api: config.github_api_url.clone(), gitlab: config.gitlab_url.clone() };
+    let forges = forge::Reporter::new(store.clone(), vault.clone(), forge_urls, &base_url);
+    let notifier = notify::Notifier::new(store.clone(), bus.clone(), vault.clone(), &base_url, personal_mail, forges);
     let targets = data_dir.join("targets");
     let deployer = Deployer::new(
         store.clone(),

@@ -45,6 +45,7 @@ async fn contract(store: Store) {
         source: "test".into(),
         pipeline: "environments: [{name: dev}]".into(),
         committed_at: Some(1_700_000_000_000),
+        git_ref: Some("main".into()),
     };
     let r1 = store.create_release(&release("1.0")).await.unwrap();
     let r2 = store.create_release(&release("1.1")).await.unwrap();
@@ -53,8 +54,8 @@ async fn contract(store: Store) {
     assert_eq!(versions, ["1.1", "1.0"]);
     let stored = store.release(r1.id).await.unwrap().unwrap();
     assert_eq!(
-        (stored.pipeline.as_str(), stored.committed_at),
-        ("environments: [{name: dev}]", Some(1_700_000_000_000))
+        (stored.pipeline.as_str(), stored.committed_at, stored.git_ref.as_deref()),
+        ("environments: [{name: dev}]", Some(1_700_000_000_000), Some("main"))
     );
 
     // Deployments move only along legal transitions.
@@ -227,8 +228,8 @@ async fn contract(store: Store) {
 
 /// Forge links (replaced, not duplicated), deliveries and trigger claims seen once.
 async fn forges_contract(store: &Store, project_id: i64) {
-    store.set_forge_link(project_id, ForgeKind::Github, "octo/api", "sealed-1").await.unwrap();
-    store.set_forge_link(project_id, ForgeKind::Github, "octo/api2", "sealed-2").await.unwrap();
+    store.set_forge_link(project_id, ForgeKind::Github, "octo/api", "sealed-1", None).await.unwrap();
+    store.set_forge_link(project_id, ForgeKind::Github, "octo/api2", "sealed-2", Some("token-2")).await.unwrap();
     let links = store.forge_links(ForgeKind::Github).await.unwrap();
     assert_eq!((links.len(), links[0].repo.as_str(), links[0].sealed_secret.as_str()), (1, "octo/api2", "sealed-2"));
     assert!(store.forge_links(ForgeKind::Gitlab).await.unwrap().is_empty());

@@ -26,8 +26,13 @@ pub fn ForgeLinkEditor(project: String) -> impl IntoView {
         let project = project.clone();
         move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
-            let wanted =
-                LinkForge { forge: forge.get_untracked(), repo: repo.get_untracked().trim().into(), secret: None };
+            let wanted = LinkForge {
+                forge: forge.get_untracked(),
+                repo: repo.get_untracked().trim().into(),
+                secret: None,
+                token: None,
+                create_hook: false,
+            };
             if let Err(e) = wanted.forge.check_repo(&wanted.repo) {
                 return error.set(Some(e));
             }

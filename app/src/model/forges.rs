@@ -1,10 +1,12 @@
 //! A project's link to its repository on GitHub or GitLab: where webhooks come from
-//! (and, later, where deployment statuses go). The webhook secret is shown once, when
-//! the link is made.
+//! and, given an API token, where deployment statuses go. The webhook secret is shown
+//! once, when the link is made; the token is never shown again.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+use super::DeliveryState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -53,6 +55,15 @@ pub struct LinkForge {
     pub repo: String,
     #[serde(default)]
     pub secret: Option<String>,
+    /// An API token (GitHub: `repo_deployment` and `repo:status`, plus `admin:repo_hook`
+    /// to create the webhook, and `repo` to fetch a private repository; GitLab: `api`).
+    /// With it, Ferry reports deployments and commit statuses to the repository.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Create the webhook on the repository with the token (else paste the URL and
+    /// secret into the repository's settings).
+    #[serde(default)]
+    pub create_hook: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -61,6 +72,25 @@ pub struct ForgeLinkView {
     pub repo: String,
     /// Where the forge sends webhooks (`…/hooks/github` or `…/hooks/gitlab`).
     pub hook_url: String,
+    /// Whether a token is kept: deployments are then reported to the repository.
+    #[serde(default)]
+    pub reports_statuses: bool,
+    pub created_at: DateTime<Utc>,
+    /// The latest reports to the forge, newest first.
+    #[serde(default)]
+    pub reports: Vec<ForgeReportView>,
+}
+
+/// One deployment change reported (or being reported) to the forge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ForgeReportView {
+    pub deployment_id: i64,
+    pub environment: String,
+    /// The deployment's state that was reported.
+    pub deployment_state: String,
+    pub state: DeliveryState,
+    pub attempts: i64,
+    pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -53,6 +53,9 @@ pub struct EnvironmentSpec {
     /// What a new deployment does to older ones still queued for the environment.
     #[serde(default)]
     pub queue: QueuePolicy,
+    /// Where people reach the environment (reported to the forge with each deployment).
+    #[serde(default)]
+    pub url: Option<HttpUrl>,
 }
 
 /// Queued deployments of one environment: only the newest matters (`supersede`, the

@@ -17,11 +17,12 @@ use ferry_app::model::{ChannelSettings, DeploymentView, NotifyEvent, RuleView};
 use tokio::sync::Notify;
 
 pub use notice::{finished_event, Notice};
-pub use outbox::Attempt;
+pub use outbox::{after_attempt, Attempt};
 
 use crate::agents::AgentHub;
 use crate::auth::authenticate::caller_of;
 use crate::events::EventBus;
+use crate::forge::Reporter;
 use crate::services::notifier as in_app;
 use crate::store::{NewDelivery, Store};
 use crate::vault::Vault;
@@ -38,6 +39,8 @@ pub struct Notifier {
     http: reqwest::Client,
     /// The mail server and sender for people's own email, if configured.
     personal_mail: Option<Arc<(String, String)>>,
+    /// Reports deployments to linked repositories on GitHub and GitLab.
+    forges: Reporter,
 }
 
 impl Notifier {
@@ -47,6 +50,7 @@ impl Notifier {
         vault: Arc<Vault>,
         base_url: &str,
         personal_mail: Option<(String, String)>,
+        forges: Reporter,
     ) -> Self {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
@@ -55,7 +59,12 @@ impl Notifier {
             .unwrap_or_default();
         let base_url = base_url.trim_end_matches('/').into();
         let personal_mail = personal_mail.map(Arc::new);
-        Self { store, bus, vault, wake: Arc::default(), base_url, http, personal_mail }
+        Self { store, bus, vault, wake: Arc::default(), base_url, http, personal_mail, forges }
+    }
+
+    /// The reporter of deployments to linked repositories.
+    pub fn forges(&self) -> &Reporter {
+        &self.forges
     }
 
     /// Where Ferry is reached: its public URL, else the address it listens on.
@@ -68,9 +77,16 @@ impl Notifier {
         self.personal_mail.is_some()
     }
 
-    /// Starts delivering the outbox, including what a previous run left pending.
+    /// Starts delivering the outbox and the forge reports, including what a previous run
+    /// left pending.
     pub fn start(&self) {
         tokio::spawn(outbox::run(self.clone()));
+        self.forges.start();
+    }
+
+    /// Any change of a deployment: linked repositories hear of each.
+    pub async fn deployment_changed(&self, d: &DeploymentView) {
+        self.forges.deployment_changed(d).await;
     }
 
     pub async fn deployment_started(&self, d: &DeploymentView) {

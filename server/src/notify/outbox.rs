@@ -147,7 +147,17 @@ async fn send(notifier: &Notifier, settings: &ChannelSettings, message: &OutboxR
 
 async fn record(notifier: &Notifier, message: &OutboxRow, attempt: &Attempt) -> Result<(), sqlx::Error> {
     let attempts = message.attempts + 1;
-    let (state, error, retry_at) = match attempt {
+    let (state, error, retry_at) = after_attempt(attempts, attempt);
+    if let Some(error) = &error {
+        tracing::warn!(delivery = message.id, attempts, state = state.as_str(), error, "notification not delivered");
+    }
+    notifier.store.record_attempt(message.id, state, error.as_deref(), retry_at).await
+}
+
+/// What the `attempts`th attempt means for a queued message: its new state, the error
+/// to keep, and when it is tried next (backoff, or the receiver's `Retry-After`).
+pub fn after_attempt(attempts: i64, attempt: &Attempt) -> (DeliveryState, Option<String>, i64) {
+    match attempt {
         Attempt::Delivered => (DeliveryState::Delivered, None, now_millis()),
         Attempt::Refused(why) => (DeliveryState::Failed, Some(why.clone()), now_millis()),
         Attempt::Retry { error, .. } if attempts >= MAX_ATTEMPTS => {
@@ -157,11 +167,7 @@ async fn record(notifier: &Notifier, message: &OutboxRow, attempt: &Attempt) -> 
             let wait = after.map(|a| a.min(MAX_RETRY_AFTER)).unwrap_or_else(|| backoff(attempts));
             (DeliveryState::Pending, Some(error.clone()), now_millis() + wait.as_millis() as i64)
         }
-    };
-    if let Some(error) = &error {
-        tracing::warn!(delivery = message.id, attempts, state = state.as_str(), error, "notification not delivered");
     }
-    notifier.store.record_attempt(message.id, state, error.as_deref(), retry_at).await
 }
 
 /// 1 s after the first failure, doubling, at most `MAX_BACKOFF`.

@@ -61,6 +61,7 @@ pub async fn create_release(
     version: &str,
     rev: &str,
     source: &str,
+    git_ref: Option<&str>,
 ) -> Result<ReleaseView, AppError> {
     let version = version.trim();
     if version.is_empty() || version.len() > 64 || version.chars().any(char::is_whitespace) {
@@ -74,7 +75,11 @@ pub async fn create_release(
         .ok_or_else(|| AppError::unprocessable(format!("git_commit: `{rev}` is not a commit of the repository")))?;
     let (_, pipeline) = pipeline_at(&project.repo_url, &commit).await?;
     let committed_at = git::commit_time(&project.repo_url, &commit).await;
+    // A branch or tag named as the revision is where the commit came from.
+    let named = !commit.starts_with(rev) && rev != "HEAD" && !rev.contains(['~', '^', '@', ':']);
+    let git_ref = git_ref.map(str::to_string).or_else(|| named.then(|| rev.to_string()));
     let new = NewRelease {
+        git_ref,
         committed_at,
         project_id: project.id,
         version: version.into(),

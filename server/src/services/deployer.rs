@@ -301,6 +301,7 @@ impl Deployer {
         if let Err(e) = self.bus.publish(EventPayload::Deployment(deployment.clone())).await {
             tracing::error!(error = %e, "publishing a deployment event");
         }
+        self.notifier.deployment_changed(deployment).await;
     }
 
     /// After a restart: deployments that were running are failed with a reason (their

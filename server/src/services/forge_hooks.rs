@@ -169,7 +169,8 @@ async fn make_release(
 ) -> Result<String, AppError> {
     let project = s.store.project(link.project_id).await.or_internal("loading a project")?;
     let project = project.ok_or_else(|| AppError::not_found("the linked project is gone"))?;
-    crate::git::fetch(&project.repo_url, commit).await;
+    let authorization = s.notifier.forges().git_authorization(link);
+    crate::git::fetch(&project.repo_url, commit, authorization.as_deref()).await;
     let (pipeline, _) = catalog::pipeline_at(&project.repo_url, commit).await?;
     let firing: Vec<_> = pipeline.triggers.iter().filter(|t| t.fires_on(event)).collect();
     if firing.is_empty() {
@@ -180,7 +181,7 @@ async fn make_release(
         _ => format!("{}-{}", reference.replace(['/', ' '], "-"), &commit[..7]),
     };
     let source = format!("{} {kind} by {actor}", forge.as_str());
-    let release = match catalog::create_release(&s.store, &project, &version, commit, &source).await {
+    let release = match catalog::create_release(&s.store, &project, &version, commit, &source, Some(reference)).await {
         Ok(release) => release,
         Err(e) if e.error == ferry_app::error::ErrorCode::Conflict => {
             let existing = s.store.releases(project.id).await.or_internal("listing releases")?;

@@ -1,8 +1,10 @@
 //! Linking a project to its GitHub or GitLab repository (maintainers): the link names
-//! the repository and holds the webhook secret, sealed; the secret is shown once.
+//! the repository and holds the webhook secret, sealed; the secret is shown once. An
+//! API token, checked against the repository first, lets Ferry report deployments,
+//! fetch a private repository and create the webhook itself.
 
 use ferry_app::error::AppError;
-use ferry_app::model::{ForgeLinkView, ForgeLinked, LinkForge, Role};
+use ferry_app::model::{ForgeKind, ForgeLinkView, ForgeLinked, LinkForge, Role};
 use serde_json::json;
 
 use super::forge_hooks::secret_context;
@@ -26,8 +28,33 @@ pub async fn link(s: &AppState, c: &Caller, slug: &str, wanted: &LinkForge) -> R
         tracing::error!(error = %e, "sealing a webhook secret");
         AppError::internal()
     })?;
-    s.store.set_forge_link(project.id, wanted.forge, &wanted.repo, &sealed).await.or_internal("linking a forge")?;
-    let detail = json!({"forge": wanted.forge, "repo": wanted.repo});
+    let token = wanted.token.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let sealed_token = match token {
+        Some(token) => Some(checked_token(s, wanted, token).await.and_then(|()| {
+            s.notifier.forges().seal_token(project.id, token).map_err(|e| {
+                tracing::error!(error = %e, "sealing a forge token");
+                AppError::internal()
+            })
+        })?),
+        None if wanted.create_hook => {
+            return Err(AppError::bad_request("create_hook: Ferry needs a token to create the webhook"))
+        }
+        None => None,
+    };
+    if let (true, Some(token)) = (wanted.create_hook, token) {
+        let forges = s.notifier.forges();
+        forges.create_hook(wanted.forge, &wanted.repo, token, &secret).await.map_err(|why| {
+            AppError::unprocessable(format!("create_hook: {} did not create the webhook: {why}", forge_name(wanted)))
+        })?;
+    }
+    let link = (project.id, wanted.forge, wanted.repo.as_str());
+    s.store
+        .set_forge_link(link.0, link.1, link.2, &sealed, sealed_token.as_deref())
+        .await
+        .or_internal("linking a forge")?;
+    let detail = json!({
+        "forge": wanted.forge, "repo": wanted.repo, "token": token.is_some(), "create_hook": wanted.create_hook,
+    });
     audit::record(&s.store, c, "project.link_forge", slug, detail).await;
     let link = s.store.forge_link(project.id).await.or_internal("reading a forge link")?;
     let link = link.ok_or_else(|| AppError::not_found("the link vanished"))?.view(s.notifier.base_url());
@@ -36,8 +63,29 @@ pub async fn link(s: &AppState, c: &Caller, slug: &str, wanted: &LinkForge) -> R
 
 pub async fn get(s: &AppState, c: &Caller, slug: &str) -> Result<Option<ForgeLinkView>, AppError> {
     let project = gate::project(s, c, slug, Role::Viewer, "viewing the linked repository").await?;
-    let link = s.store.forge_link(project.id).await.or_internal("reading a forge link")?;
-    Ok(link.map(|l| l.view(s.notifier.base_url())))
+    let Some(link) = s.store.forge_link(project.id).await.or_internal("reading a forge link")? else {
+        return Ok(None);
+    };
+    let mut view = link.view(s.notifier.base_url());
+    view.reports = s.store.forge_reports(project.id, 10).await.or_internal("reading forge reports")?;
+    Ok(Some(view))
+}
+
+/// A token is kept only once the forge has shown it can see the repository.
+async fn checked_token(s: &AppState, wanted: &LinkForge, token: &str) -> Result<(), AppError> {
+    if token.len() > 500 || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(AppError::bad_request("token: not an API token (up to 500 characters, no spaces)"));
+    }
+    s.notifier.forges().check_access(wanted.forge, &wanted.repo, token).await.map_err(|why| {
+        AppError::unprocessable(format!("token: {} refused it for `{}`: {why}", forge_name(wanted), wanted.repo))
+    })
+}
+
+fn forge_name(wanted: &LinkForge) -> &'static str {
+    match wanted.forge {
+        ForgeKind::Github => "GitHub",
+        ForgeKind::Gitlab => "GitLab",
+    }
 }
 
 pub async fn unlink(s: &AppState, c: &Caller, slug: &str) -> Result<(), AppError> {

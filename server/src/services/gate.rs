@@ -75,7 +75,7 @@ pub async fn create_release(
     body: &CreateRelease,
 ) -> Result<ReleaseView, AppError> {
     let project = project(s, c, slug, Role::Deployer, "creating a release").await?;
-    let release = catalog::create_release(&s.store, &project, &body.version, &body.git_commit, &c.login).await?;
+    let release = catalog::create_release(&s.store, &project, &body.version, &body.git_commit, &c.login, None).await?;
     let detail = json!({"version": release.version, "commit": release.git_commit});
     audit::record(&s.store, c, "release.create", &format!("{slug}@{}", release.version), detail).await;
     Ok(release)

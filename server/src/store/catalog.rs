@@ -21,10 +21,12 @@ pub struct NewRelease {
     pub pipeline: String,
     /// Unix milliseconds of the commit, when known.
     pub committed_at: Option<i64>,
+    /// The branch or tag the commit came from, when known.
+    pub git_ref: Option<String>,
 }
 
 const RELEASE_COLUMNS: &str =
-    "id, project_id, version, git_commit, source, pipeline, created_at, committed_at, bad_reason, bad_by, bad_at";
+    "id, project_id, version, git_commit, git_ref, source, pipeline, created_at, committed_at, bad_reason, bad_by, bad_at";
 
 impl Store {
     pub async fn create_project(&self, new: &NewProject) -> StoreResult<ProjectView> {
@@ -77,8 +79,8 @@ impl Store {
 
     pub async fn create_release(&self, new: &NewRelease) -> StoreResult<ReleaseRow> {
         let sql = format!(
-            "INSERT INTO releases (project_id, version, git_commit, source, pipeline, created_at, committed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {RELEASE_COLUMNS}"
+            "INSERT INTO releases (project_id, version, git_commit, source, pipeline, created_at, committed_at, git_ref) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {RELEASE_COLUMNS}"
         );
         sqlx::query_as(&sql)
             .bind(new.project_id)
@@ -88,6 +90,7 @@ impl Store {
             .bind(&new.pipeline)
             .bind(now_millis())
             .bind(new.committed_at)
+            .bind(&new.git_ref)
             .fetch_one(&self.pool)
             .await
     }

@@ -12,6 +12,8 @@ pub struct ForgeLinkRow {
     pub forge: String,
     pub repo: String,
     pub sealed_secret: String,
+    /// The API token for reporting statuses (and fetching private repositories).
+    pub sealed_token: Option<String>,
     pub created_at: i64,
 }
 
@@ -22,25 +24,37 @@ impl ForgeLinkRow {
             forge,
             repo: self.repo.clone(),
             hook_url: format!("{base_url}/hooks/{}", forge.as_str()),
+            reports_statuses: self.sealed_token.is_some(),
             created_at: to_time(self.created_at),
+            reports: Vec::new(),
         }
     }
 }
 
-const LINKS: &str = "SELECT project_id, forge, repo, sealed_secret, created_at FROM forge_links";
+const LINKS: &str = "SELECT project_id, forge, repo, sealed_secret, sealed_token, created_at FROM forge_links";
 
 impl Store {
     /// Links a project (replacing an earlier link).
-    pub async fn set_forge_link(&self, project_id: i64, forge: ForgeKind, repo: &str, sealed: &str) -> StoreResult<()> {
+    pub async fn set_forge_link(
+        &self,
+        project_id: i64,
+        forge: ForgeKind,
+        repo: &str,
+        sealed_secret: &str,
+        sealed_token: Option<&str>,
+    ) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO forge_links (project_id, forge, repo, sealed_secret, created_at) VALUES ($1, $2, $3, $4, $5) \
+            "INSERT INTO forge_links (project_id, forge, repo, sealed_secret, sealed_token, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (project_id) DO UPDATE SET forge = excluded.forge, repo = excluded.repo, \
-             sealed_secret = excluded.sealed_secret, created_at = excluded.created_at",
+             sealed_secret = excluded.sealed_secret, sealed_token = excluded.sealed_token, \
+             created_at = excluded.created_at",
         )
         .bind(project_id)
         .bind(forge.as_str())
         .bind(repo)
-        .bind(sealed)
+        .bind(sealed_secret)
+        .bind(sealed_token)
         .bind(now_millis())
         .execute(&self.pool)
         .await?;

@@ -34,6 +34,8 @@ pub struct ReleaseRow {
     pub project_id: i64,
     pub version: String,
     pub git_commit: String,
+    /// The branch or tag the commit came from, when known.
+    pub git_ref: Option<String>,
     pub source: String,
     pub pipeline: String,
     pub created_at: i64,

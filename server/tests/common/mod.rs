@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod fake_forges;
 pub mod fake_providers;
 pub mod process;
 pub mod receiver;

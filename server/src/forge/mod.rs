@@ -1,0 +1,168 @@
+//! Statuses back to the forge. Each change of a deployment of a project linked with an
+//! API token is queued (one insert: a deployment never waits on GitHub or GitLab) and
+//! reported by the reporter's own task: GitHub deployments, deployment statuses and
+//! commit statuses through octocrab; GitLab deployments and commit statuses through the
+//! gitlab crate. Failures and rate limits are retried with backoff and never touch the
+//! deployment itself. The same clients create webhooks and check tokens when linking.
+
+mod change;
+mod github;
+mod gitlab;
+mod worker;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use ferry_app::model::{DeploymentView, ForgeKind};
+use tokio::sync::Notify;
+
+pub use change::{Change, Phase};
+
+use crate::notify::Attempt;
+use crate::store::{ForgeLinkRow, Store};
+use crate::vault::Vault;
+
+/// Where the forges' APIs are (configurable for GitHub Enterprise and self-managed GitLab).
+#[derive(Debug, Clone)]
+pub struct ForgeUrls {
+    /// GitHub's REST API root, e.g. `https://api.github.com`.
+    pub github_api: String,
+    /// The GitLab instance, e.g. `https://gitlab.com`.
+    pub gitlab: String,
+}
+
+#[derive(Clone)]
+pub struct Reporter {
+    store: Store,
+    vault: Arc<Vault>,
+    urls: Arc<ForgeUrls>,
+    /// Where links in statuses point: Ferry's public URL.
+    base_url: Arc<str>,
+    wake: Arc<Notify>,
+    /// Clients per project, kept while the project's token stays the same.
+    github_clients: Arc<Mutex<HashMap<i64, (String, octocrab::Octocrab)>>>,
+    gitlab_clients: Arc<Mutex<HashMap<i64, (String, ::gitlab::AsyncGitlab)>>>,
+}
+
+impl Reporter {
+    pub fn new(store: Store, vault: Arc<Vault>, urls: ForgeUrls, base_url: &str) -> Self {
+        Self {
+            store,
+            vault,
+            urls: Arc::new(urls),
+            base_url: base_url.trim_end_matches('/').into(),
+            wake: Arc::default(),
+            github_clients: Arc::default(),
+            gitlab_clients: Arc::default(),
+        }
+    }
+
+    /// Starts reporting, including what a previous run left queued.
+    pub fn start(&self) {
+        tokio::spawn(worker::run(self.clone()));
+    }
+
+    /// Queues the deployment's new state for its repository, if the project's link has
+    /// a token. Called for every change a deployment goes through.
+    pub async fn deployment_changed(&self, d: &DeploymentView) {
+        match self.store.forge_link(d.project_id).await {
+            Ok(Some(link)) if link.sealed_token.is_some() => {}
+            Ok(_) => return,
+            Err(e) => return tracing::error!(error = %e, "reading a forge link"),
+        }
+        match self.store.enqueue_forge_report(d.project_id, d.id, d.state.as_str()).await {
+            Ok(true) => self.wake.notify_one(),
+            Ok(false) => {}
+            Err(e) => tracing::error!(deployment = d.id, error = %e, "queueing a forge report"),
+        }
+    }
+
+    /// Seals a project's API token for storing.
+    pub fn seal_token(&self, project_id: i64, token: &str) -> Result<String, String> {
+        self.vault.seal(&token_context(project_id), token)
+    }
+
+    /// The link's API token, if it has one.
+    pub fn token(&self, link: &ForgeLinkRow) -> Result<Option<String>, String> {
+        match &link.sealed_token {
+            Some(sealed) => self.vault.open_value(&token_context(link.project_id), sealed).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The HTTP `Authorization` that lets git fetch the linked repository when it is
+    /// private: the token as a password (GitHub's and GitLab's documented usernames).
+    pub fn git_authorization(&self, link: &ForgeLinkRow) -> Option<String> {
+        use base64::Engine;
+        let token = self.token(link).ok().flatten()?;
+        let user = if link.forge == ForgeKind::Gitlab.as_str() { "oauth2" } else { "x-access-token" };
+        Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}"))))
+    }
+
+    /// Checks that the token can see the repository, before a link keeps it.
+    pub async fn check_access(&self, forge: ForgeKind, repo: &str, token: &str) -> Result<(), String> {
+        let checked = match forge {
+            ForgeKind::Github => github::check_access(&self.github(None, token).map_err(said)?, repo).await,
+            ForgeKind::Gitlab => gitlab::check_access(&self.gitlab(None, token).await.map_err(said)?, repo).await,
+        };
+        checked.map_err(said)
+    }
+
+    /// Creates the webhook on the repository, pointing at this Ferry.
+    pub async fn create_hook(&self, forge: ForgeKind, repo: &str, token: &str, secret: &str) -> Result<(), String> {
+        let url = format!("{}/hooks/{}", self.base_url, forge.as_str());
+        let created = match forge {
+            ForgeKind::Github => {
+                github::create_hook(&self.github(None, token).map_err(said)?, repo, &url, secret).await
+            }
+            ForgeKind::Gitlab => {
+                gitlab::create_hook(&self.gitlab(None, token).await.map_err(said)?, repo, &url, secret).await
+            }
+        };
+        created.map_err(said)
+    }
+
+    /// A GitHub client for the token (kept per project while the token is the same).
+    fn github(&self, project_id: Option<i64>, token: &str) -> Result<octocrab::Octocrab, Attempt> {
+        let mut clients = self.github_clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((kept, client)) = project_id.and_then(|id| clients.get(&id)) {
+            if kept == token {
+                return Ok(client.clone());
+            }
+        }
+        let client = github::client(&self.urls.github_api, token)?;
+        if let Some(id) = project_id {
+            clients.insert(id, (token.to_string(), client.clone()));
+        }
+        Ok(client)
+    }
+
+    /// A GitLab client for the token; making one checks the token with the instance.
+    async fn gitlab(&self, project_id: Option<i64>, token: &str) -> Result<::gitlab::AsyncGitlab, Attempt> {
+        if let Some(id) = project_id {
+            let clients = self.gitlab_clients.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((_, client)) = clients.get(&id).filter(|(kept, _)| kept == token) {
+                return Ok(client.clone());
+            }
+        }
+        let client = gitlab::client(&self.urls.gitlab, token).await?;
+        if let Some(id) = project_id {
+            let mut clients = self.gitlab_clients.lock().unwrap_or_else(|p| p.into_inner());
+            clients.insert(id, (token.to_string(), client.clone()));
+        }
+        Ok(client)
+    }
+}
+
+/// What a failed call to the forge said, for the person linking.
+fn said(failed: Attempt) -> String {
+    match failed {
+        Attempt::Refused(why) | Attempt::Retry { error: why, .. } => why,
+        Attempt::Delivered => String::new(),
+    }
+}
+
+/// A sealed token opens only for the project it was sealed for.
+fn token_context(project_id: i64) -> String {
+    format!("forge-token:{project_id}")
+}

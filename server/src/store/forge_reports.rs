@@ -1,0 +1,169 @@
+//! The queue of deployment changes to report to the forge, and the forge's own
+//! deployment made for each Ferry deployment (so later statuses go to it).
+
+use ferry_app::model::{DeliveryState, ForgeReportView};
+
+use super::{now_millis, to_time, Store, StoreResult};
+
+/// A change waiting to be reported.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ForgeReportRow {
+    pub id: i64,
+    pub project_id: i64,
+    pub deployment_id: i64,
+    pub deployment_state: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ReportListRow {
+    deployment_id: i64,
+    environment: String,
+    deployment_state: String,
+    state: String,
+    attempts: i64,
+    last_error: Option<String>,
+    created_at: i64,
+}
+
+impl Store {
+    /// Queues a change; false when the same change was queued before.
+    pub async fn enqueue_forge_report(
+        &self,
+        project_id: i64,
+        deployment_id: i64,
+        deployment_state: &str,
+    ) -> StoreResult<bool> {
+        let now = now_millis();
+        let added = sqlx::query(
+            "INSERT INTO forge_reports (project_id, deployment_id, deployment_state, dedupe_key, state, \
+             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', $5, $5) \
+             ON CONFLICT (dedupe_key) DO NOTHING",
+        )
+        .bind(project_id)
+        .bind(deployment_id)
+        .bind(deployment_state)
+        .bind(format!("{deployment_id}:{deployment_state}"))
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(added.rows_affected() > 0)
+    }
+
+    /// The oldest pending report of each project: a project's reports go out in order,
+    /// so a later status never overtakes the one that creates the forge's deployment.
+    pub async fn forge_report_heads(&self) -> StoreResult<Vec<ForgeReportRow>> {
+        sqlx::query_as(
+            "SELECT r.id, r.project_id, r.deployment_id, r.deployment_state, r.attempts, r.next_attempt_at \
+             FROM forge_reports r WHERE r.state = 'pending' AND r.id = \
+             (SELECT MIN(p.id) FROM forge_reports p WHERE p.state = 'pending' AND p.project_id = r.project_id) \
+             ORDER BY r.id",
+        )
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    pub async fn record_forge_report(
+        &self,
+        id: i64,
+        state: DeliveryState,
+        error: Option<&str>,
+        next_attempt_at: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE forge_reports SET state = $1, last_error = $2, next_attempt_at = $3, attempts = attempts + 1 \
+             WHERE id = $4",
+        )
+        .bind(state.as_str())
+        .bind(error)
+        .bind(next_attempt_at)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The project's latest reports, newest first.
+    pub async fn forge_reports(&self, project_id: i64, limit: i64) -> StoreResult<Vec<ForgeReportView>> {
+        let rows: Vec<ReportListRow> = sqlx::query_as(
+            "SELECT r.deployment_id, e.name AS environment, r.deployment_state, r.state, r.attempts, r.last_error, \
+             r.created_at FROM forge_reports r JOIN deployments d ON d.id = r.deployment_id \
+             JOIN environments e ON e.id = d.environment_id WHERE r.project_id = $1 ORDER BY r.id DESC LIMIT $2",
+        )
+        .bind(project_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ForgeReportView {
+                deployment_id: r.deployment_id,
+                environment: r.environment,
+                deployment_state: r.deployment_state,
+                state: DeliveryState::parse(&r.state).unwrap_or(DeliveryState::Pending),
+                attempts: r.attempts,
+                last_error: r.last_error,
+                created_at: to_time(r.created_at),
+            })
+            .collect())
+    }
+
+    /// The forge's id of the deployment made for a Ferry deployment.
+    pub async fn forge_deployment(&self, deployment_id: i64) -> StoreResult<Option<String>> {
+        sqlx::query_scalar("SELECT remote_id FROM forge_deployments WHERE deployment_id = $1")
+            .bind(deployment_id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    pub async fn set_forge_deployment(
+        &self,
+        deployment_id: i64,
+        project_id: i64,
+        environment: &str,
+        remote_id: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO forge_deployments (deployment_id, project_id, environment, remote_id, outcome, created_at) \
+             VALUES ($1, $2, $3, $4, 'active', $5) ON CONFLICT (deployment_id) DO NOTHING",
+        )
+        .bind(deployment_id)
+        .bind(project_id)
+        .bind(environment)
+        .bind(remote_id)
+        .bind(now_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// `succeeded` once its success is reported; `inactive` once a later one replaced it.
+    pub async fn set_forge_deployment_outcome(&self, deployment_id: i64, outcome: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE forge_deployments SET outcome = $1 WHERE deployment_id = $2")
+            .bind(outcome)
+            .bind(deployment_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The environment's earlier reported successes, which a new success replaces:
+    /// (Ferry deployment, forge deployment).
+    pub async fn forge_deployments_replaced(
+        &self,
+        project_id: i64,
+        environment: &str,
+        by: i64,
+    ) -> StoreResult<Vec<(i64, String)>> {
+        sqlx::query_as(
+            "SELECT deployment_id, remote_id FROM forge_deployments WHERE project_id = $1 AND environment = $2 \
+             AND outcome = 'succeeded' AND deployment_id <> $3 ORDER BY deployment_id",
+        )
+        .bind(project_id)
+        .bind(environment)
+        .bind(by)
+        .fetch_all(&self.pool)
+        .await
+    }
+}
