@@ -47,6 +47,8 @@ pub async fn fetch(repo: &str, commit: &str, authorization: Option<&str>) {
     }
     let mut command = Command::new("git");
     command.arg("-C").arg(repo).args(["fetch", "--quiet", "origin", "--end-of-options", commit]);
+    // A repository that wants credentials Ferry lacks fails instead of asking a terminal.
+    command.env("GIT_TERMINAL_PROMPT", "0");
     if let Some(value) = authorization {
         command
             .env("GIT_CONFIG_COUNT", "1")

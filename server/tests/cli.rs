@@ -4,39 +4,8 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{spawn_app, TestApp};
-use ferry_app::model::TokenScope;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-async fn ferry(home: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap())
-        .env("HOME", home)
-        .envs(env.iter().copied())
-        .output()
-        .await
-        .unwrap();
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into(),
-        stderr: String::from_utf8_lossy(&output.stderr).into(),
-    }
-}
-
-async fn admin_token(app: &TestApp) -> String {
-    let store = &app.running.state.store;
-    let admin = store.local_user("admin").await.unwrap().unwrap();
-    common::issue_token(store, admin.id, &TokenScope::ALL, None).await
-}
+use common::cli::{admin_token, ferry};
+use common::spawn_app;
 
 #[tokio::test]
 async fn deploy_wait_succeeds_and_a_failing_deployment_exits_non_zero() {

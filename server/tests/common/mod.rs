@@ -5,8 +5,11 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod cli;
 pub mod fake_forges;
 pub mod fake_providers;
+pub mod git_server;
+pub mod hooks;
 pub mod process;
 pub mod receiver;
 
