@@ -13,10 +13,13 @@ const root = path.resolve(__dirname, "..");
 // A real OIDC provider (npm oidc-provider) is Ferry's single sign-on in these tests.
 const oidcPort = Number(process.env.FERRY_E2E_OIDC_PORT || 18090);
 const publicUrl = `http://127.0.0.1:${port}`;
+// A local GitHub API receives the deployments Ferry reports.
+const githubPort = Number(process.env.FERRY_E2E_GITHUB_PORT || 18091);
 const configFile = path.join(dataDir, "ferry.toml");
 fs.writeFileSync(
   configFile,
   `public_url = "${publicUrl}"
+github_api_url = "http://127.0.0.1:${githubPort}/api/v3"
 
 [[sign_in]]
 id = "sso"
@@ -66,6 +69,15 @@ export default defineConfig({
       timeout: 30_000,
       stdout: "pipe",
       env: { OIDC_PORT: String(oidcPort), FERRY_OIDC_CALLBACK: `${publicUrl}/auth/sso/callback` },
+    },
+    {
+      command: "node forge/github.mjs",
+      cwd: __dirname,
+      url: `http://127.0.0.1:${githubPort}/calls`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+      stdout: "pipe",
+      env: { GITHUB_PORT: String(githubPort), GITHUB_TOKEN: "ghp_e2e" },
     },
     {
       command: `${root}/target/debug/ferry`,

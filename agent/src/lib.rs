@@ -192,7 +192,7 @@ async fn next_server_message(read: &mut Reader) -> Option<ServerMessage> {
 fn handle(config: &AgentConfig, shared: &Arc<Shared>, message: ServerMessage) {
     match message {
         ServerMessage::Run { job, project, release_id, plan } => {
-            start_job(config, shared, job, project, release_id, plan)
+            start_job(config, shared, job, project, release_id, *plan)
         }
         ServerMessage::Cancel { job } => {
             if let Some(token) = shared.running().get(&job) {
@@ -222,6 +222,12 @@ fn start_job(
         running.insert(job, cancel.clone());
     }
     let shared = shared.clone();
+    let mut plan = plan;
+    if let Some(artifact) = plan.artifact.as_mut().filter(|a| a.location.starts_with('/')) {
+        // The server names its own path; the credential that admits this agent fetches it.
+        artifact.location = format!("{}{}", config.server.trim_end_matches('/'), artifact.location);
+        artifact.bearer = std::fs::read_to_string(config.credential_file()).ok().map(|c| c.trim().to_string());
+    }
     let workdir = config.workdir.clone();
     let host_vars = config.vars.clone();
     let host_name = config.name.clone();
@@ -237,7 +243,6 @@ fn start_job(
         }
         let paths = ReleasePaths { target_dir: workdir.join(&project), release_id, deployment_id: job };
         // The server planned with its own paths; on this host the target is here.
-        let mut plan = plan;
         plan.env.extend(host_vars);
         plan.env.insert("FERRY_AGENT".into(), host_name);
         plan.env.insert("FERRY_TARGET_DIR".into(), paths.target_dir.display().to_string());

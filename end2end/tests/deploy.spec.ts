@@ -26,7 +26,7 @@ test("deploy the demo to development and promote it to staging, live", async ({ 
 
   await page.locator('li.release[data-version="1.1.0"]').getByRole("button", { name: "Deploy to development" }).click();
   await expect(page).toHaveURL(/\/deployments\/\d+$/);
-  for (const step of ["fetch", "build", "switch", "restart", "health-check"]) {
+  for (const step of ["fetch", "build", "pack", "unpack", "switch", "restart", "health-check"]) {
     await expect(page.locator(`li.step[data-step="${step}"]`)).toHaveAttribute("data-state", "succeeded", {
       timeout: 60_000,
     });

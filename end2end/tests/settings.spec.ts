@@ -91,3 +91,44 @@ test("link the project to a GitHub repository", async ({ page }) => {
   await page.locator("form.forge-form").getByRole("button", { name: "Unlink" }).click();
   await expect(page.locator(".forge-link")).toHaveCount(0);
 });
+
+// With an API token, Ferry checks it, creates the webhook on the repository and
+// reports each deployment there (a local GitHub API receives them); the settings page
+// lists the reports.
+test("link with a token: the webhook is created and deployments are reported", async ({ page }) => {
+  const github = `http://127.0.0.1:${process.env.FERRY_E2E_GITHUB_PORT || 18091}`;
+  await page.goto("/projects/hello-web/settings");
+  const form = page.locator("form.forge-form");
+  await form.getByLabel("Repository").fill("octo-org/hello-web");
+  await form.getByTestId("forge-token").fill("ghp_wrong");
+  await form.getByRole("button", { name: "Link" }).click();
+  await expect(page.getByTestId("forge-error")).toContainText("Bad credentials");
+  await form.getByTestId("forge-token").fill("ghp_e2e");
+  await form.getByLabel("Create the webhook").check();
+  await form.getByRole("button", { name: "Link" }).click();
+  await expect(page.locator(".forge-link")).toContainText("Deployments are reported to the repository.");
+  const secret = (await page.getByTestId("hook-secret").textContent()) || "";
+  const calls = async () => (await (await page.request.get(`${github}/calls`)).json()) as any[];
+  const hook = (await calls()).find((c) => c.path === "/hooks");
+  expect(hook.body.config.url).toBe(`${new URL(page.url()).origin}/hooks/github`);
+  expect(hook.body.config.secret).toBe(secret);
+
+  // A deployment (failing at once: development's agents do not exist) is reported.
+  const headers = { origin: new URL(page.url()).origin };
+  const agents = "/api/v1/projects/hello-web/environments/development/agents";
+  expect((await page.request.put(agents, { headers, data: { selector: "role=nowhere" } })).status()).toBe(200);
+  const releases = await (await page.request.get("/api/v1/projects/hello-web/releases")).json();
+  const deploy = { project: "hello-web", release_id: releases[0].id, environment: "development" };
+  const started = await page.request.post("/api/v1/deployments", { headers, data: deploy });
+  expect(started.status()).toBe(202);
+  const id = (await started.json()).id;
+  await expect.poll(async () => (await calls()).filter((c) => c.body.state === "failure").length).toBe(2);
+  expect((await page.request.put(agents, { headers, data: { selector: "" } })).status()).toBe(200);
+  await page.reload();
+  const reports = page.getByRole("table", { name: "Reports to the repository" });
+  await expect(reports.locator(`tr[data-state="delivered"]`).first()).toContainText(`#${id}`);
+  await expect(reports).toContainText("failed");
+  await page.screenshot({ path: "test-results/forge-link.png", fullPage: true });
+  await page.locator("form.forge-form").getByRole("button", { name: "Unlink" }).click();
+  await expect(page.locator(".forge-link")).toHaveCount(0);
+});

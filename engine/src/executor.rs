@@ -142,6 +142,25 @@ async fn run_step(
                 && git log -1 --format='checked out %h %s'";
             shell(script, &paths.releases(), &env, FETCH_TIMEOUT, cancel, lines).await
         }
+        StepAction::Pack { to } => {
+            let (incoming, to) = (paths.incoming(), std::path::PathBuf::from(to));
+            let packed = tokio::task::spawn_blocking(move || {
+                let sha = crate::artifact::pack(&incoming, &to)?;
+                let size = std::fs::metadata(&to)?.len();
+                std::fs::remove_dir_all(&incoming)?;
+                Ok::<_, std::io::Error>((sha, size))
+            });
+            match packed.await {
+                Ok(Ok((sha, size))) => {
+                    let text = format!("packed the artifact sha256:{sha} ({})", human_size(size));
+                    let _ = lines.send((LogStream::System, text)).await;
+                    ok(None)
+                }
+                Ok(Err(e)) => failed(format!("cannot pack the artifact: {e}")),
+                Err(e) => failed(format!("packing stopped: {e}")),
+            }
+        }
+        StepAction::Unpack => unpack(plan, paths, cancel, lines).await,
         StepAction::Command { run, timeout, phase } => {
             let dir = match phase {
                 Phase::Build => paths.incoming(),
@@ -194,6 +213,81 @@ async fn run_step(
         StepAction::Watch { probe, window, interval } => {
             probing(probe, Probing::Throughout(*window), *interval, plan, paths, cancel, lines).await
         }
+    }
+}
+
+/// Gets the plan's artifact (from this machine, or downloaded from the server), checks
+/// its checksum and unpacks it into the incoming directory.
+async fn unpack(
+    plan: &DeploymentPlan,
+    paths: &ReleasePaths,
+    cancel: &CancellationToken,
+    lines: &mpsc::Sender<(LogStream, String)>,
+) -> StepResult {
+    let Some(source) = &plan.artifact else { return failed("the plan names no artifact".into()) };
+    if let Err(e) = paths.prepare() {
+        return failed(format!("cannot prepare {}: {e}", paths.releases().display()));
+    }
+    let remote = source.location.starts_with("http://") || source.location.starts_with("https://");
+    let archive = match remote {
+        true => paths.releases().join(format!(".artifact-{}.tar.gz", paths.deployment_id)),
+        false => std::path::PathBuf::from(&source.location),
+    };
+    if remote {
+        let _ = lines.send((LogStream::System, format!("downloading sha256:{}", source.sha256))).await;
+        let got = tokio::select! {
+            got = download(&source.location, source.bearer.as_deref(), &archive) => got,
+            _ = cancel.cancelled() => return cancelled(None),
+        };
+        if let Err(why) = got {
+            let _ = std::fs::remove_file(&archive);
+            return failed(why);
+        }
+    }
+    let (incoming, sha, from) = (paths.incoming(), source.sha256.clone(), archive.clone());
+    let unpacked = tokio::task::spawn_blocking(move || {
+        crate::artifact::unpack(&from, &sha, &incoming, &crate::artifact::Limits::default())
+    })
+    .await;
+    if remote {
+        let _ = std::fs::remove_file(&archive);
+    }
+    match unpacked {
+        Ok(Ok(bytes)) => {
+            let text = format!("unpacked sha256:{} ({}, checksum verified)", source.sha256, human_size(bytes));
+            let _ = lines.send((LogStream::System, text)).await;
+            ok(None)
+        }
+        Ok(Err(e)) => failed(e.to_string()),
+        Err(e) => failed(format!("unpacking stopped: {e}")),
+    }
+}
+
+/// Streams the artifact at `url` into `to`.
+async fn download(url: &str, bearer: Option<&str>, to: &Path) -> Result<(), String> {
+    use tokio::io::AsyncWriteExt;
+    let client =
+        reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build().map_err(|e| e.to_string())?;
+    let mut request = client.get(url).timeout(FETCH_TIMEOUT);
+    if let Some(bearer) = bearer {
+        request = request.bearer_auth(bearer);
+    }
+    let mut response = request.send().await.map_err(|e| format!("cannot download the artifact: {e}"))?;
+    if !response.status().is_success() {
+        return Err(format!("cannot download the artifact: the server answered {}", response.status()));
+    }
+    let mut file = tokio::fs::File::create(to).await.map_err(|e| format!("cannot write {}: {e}", to.display()))?;
+    while let Some(chunk) = response.chunk().await.map_err(|e| format!("downloading the artifact: {e}"))? {
+        file.write_all(&chunk).await.map_err(|e| format!("cannot write {}: {e}", to.display()))?;
+    }
+    file.flush().await.map_err(|e| e.to_string())
+}
+
+fn human_size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} bytes"),
     }
 }
 

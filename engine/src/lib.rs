@@ -6,6 +6,8 @@
 pub mod states;
 
 #[cfg(feature = "runtime")]
+pub mod artifact;
+#[cfg(feature = "runtime")]
 pub mod executor;
 #[cfg(feature = "runtime")]
 pub mod health;

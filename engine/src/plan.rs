@@ -1,5 +1,7 @@
-//! Turns a pipeline and a deployment request into the ordered list of steps to run:
-//! fetch, the build steps, switch, the deploy steps and the health check.
+//! Turns a pipeline and a deployment request into the ordered lists of steps to run.
+//! A release is built once, by the build plan on the build agent: fetch, the build
+//! steps, pack (the artifact). Each target's plan then unpacks that artifact,
+//! switches, runs the deploy steps and the health check.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,6 +15,10 @@ use crate::pipeline::Pipeline;
 pub enum StepAction {
     /// Clone the repository and check out the release's commit into the incoming dir.
     Fetch,
+    /// Pack the built incoming dir into the artifact file `to` (the build plan's end).
+    Pack { to: String },
+    /// Get the plan's artifact, check its checksum and unpack it into the incoming dir.
+    Unpack,
     /// A shell command from the pipeline; build steps run in the incoming dir, deploy
     /// steps in the live release dir.
     Command { run: String, timeout: Duration, phase: Phase },
@@ -74,6 +80,20 @@ pub struct DeploymentPlan {
     /// Blue-green: each slot's variables; the host picks the idle slot when it runs.
     #[serde(default)]
     pub slots: Option<SlotVars>,
+    /// The release's artifact, which the `Unpack` step gets.
+    #[serde(default)]
+    pub artifact: Option<ArtifactSource>,
+}
+
+/// Where a target gets a release's artifact: a file on this machine (the built-in
+/// agent), or a URL of the server (an agent; a path is taken from the agent's server,
+/// and `bearer` is its credential).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactSource {
+    pub sha256: String,
+    pub location: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer: Option<String>,
 }
 
 /// The variables of the two blue-green slots.
@@ -120,8 +140,7 @@ pub fn plan(pipeline: &Pipeline, facts: &DeploymentFacts) -> Result<DeploymentPl
         env.insert(key.to_string(), value);
     }
 
-    let mut steps = vec![PlannedStep { name: "fetch".into(), action: StepAction::Fetch }];
-    steps.extend(commands(&pipeline.build, Phase::Build));
+    let mut steps = vec![PlannedStep { name: "unpack".into(), action: StepAction::Unpack }];
     let blue_green = env_spec.rollout.blue_green.as_ref();
     match blue_green {
         Some(_) => steps.push(PlannedStep { name: "stage".into(), action: StepAction::Stage }),
@@ -138,7 +157,20 @@ pub fn plan(pipeline: &Pipeline, facts: &DeploymentFacts) -> Result<DeploymentPl
         env,
         keep_releases: pipeline.keep_releases.0,
         slots: blue_green.map(|s| SlotVars { blue: s.blue.clone(), green: s.green.clone() }),
+        artifact: None,
     })
+}
+
+/// The plan that builds a release once: fetch its commit, run the build steps with
+/// the deployment's variables, and pack the result into `pack_to`.
+pub fn build_plan(pipeline: &Pipeline, facts: &DeploymentFacts, pack_to: &str) -> Result<DeploymentPlan, String> {
+    let mut plan = plan(pipeline, facts)?;
+    let mut steps = vec![PlannedStep { name: "fetch".into(), action: StepAction::Fetch }];
+    steps.extend(commands(&pipeline.build, Phase::Build));
+    steps.push(PlannedStep { name: "pack".into(), action: StepAction::Pack { to: pack_to.to_string() } });
+    plan.steps = steps;
+    plan.slots = None;
+    Ok(plan)
 }
 
 /// Blue-green's last steps: move the traffic, then mark the slot live.

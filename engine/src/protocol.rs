@@ -68,7 +68,7 @@ pub enum ServerMessage {
         job: i64,
         project: String,
         release_id: i64,
-        plan: DeploymentPlan,
+        plan: Box<DeploymentPlan>,
     },
     Cancel {
         job: i64,

@@ -1,13 +1,15 @@
 //! Runs real deployments with the local executor against a throwaway git repository:
-//! a successful plan, a failing step that skips the rest, and a timeout.
+//! the build plan (fetch, build, pack) then the target's plan (unpack the artifact,
+//! switch, deploy, check); a failing step that skips the rest, and a timeout.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use ferry_engine::artifact::sha256_file;
 use ferry_engine::executor::{execute, RunnerEvent};
 use ferry_engine::pipeline::Pipeline;
-use ferry_engine::plan::{plan, DeploymentFacts, DeploymentPlan};
+use ferry_engine::plan::{build_plan, plan, ArtifactSource, DeploymentFacts, DeploymentPlan};
 use ferry_engine::release_dir::ReleasePaths;
 use ferry_engine::{DeploymentState, StepState};
 use tokio::sync::mpsc;
@@ -58,13 +60,34 @@ async fn run_changed(
         commit,
         target_dir: target.display().to_string(),
     };
-    let plan = change(plan(&pipeline, &facts).unwrap());
-    let paths = ReleasePaths { target_dir: target, release_id: 7, deployment_id: 1 };
+    // Built once, in its own workspace; the target then unpacks the artifact.
+    let artifact = tmp.path().join("artifact.tar.gz");
+    let build = build_plan(&pipeline, &facts, &artifact.display().to_string()).unwrap();
+    let workspace = ReleasePaths { target_dir: tmp.path().join("build"), release_id: 7, deployment_id: 1 };
     let (tx, mut rx) = mpsc::channel(1024);
-    let outcome = execute(&plan, &paths, tx, CancellationToken::new()).await;
+    let built = execute(&build, &workspace, tx, CancellationToken::new()).await;
     let mut events = Vec::new();
     while let Ok(e) = rx.try_recv() {
         events.push(e);
+    }
+    if built.state != DeploymentState::Succeeded {
+        return (built.state, built.reason, events, tmp);
+    }
+    let mut plan = change(plan(&pipeline, &facts).unwrap());
+    let sha256 = sha256_file(&artifact).unwrap();
+    plan.artifact = Some(ArtifactSource { sha256, location: artifact.display().to_string(), bearer: None });
+    let paths = ReleasePaths { target_dir: target, release_id: 7, deployment_id: 1 };
+    let (tx, mut rx) = mpsc::channel(1024);
+    let outcome = execute(&plan, &paths, tx, CancellationToken::new()).await;
+    let shift = build.steps.len();
+    while let Ok(e) = rx.try_recv() {
+        events.push(match e {
+            RunnerEvent::StepStarted { index } => RunnerEvent::StepStarted { index: index + shift },
+            RunnerEvent::Log { index, stream, text } => RunnerEvent::Log { index: index + shift, stream, text },
+            RunnerEvent::StepFinished { index, state, exit_code } => {
+                RunnerEvent::StepFinished { index: index + shift, state, exit_code }
+            }
+        });
     }
     (outcome.state, outcome.reason, events, tmp)
 }
@@ -87,7 +110,7 @@ async fn successful_deployment_switches_current_and_streams_logs() {
     let live = tmp.path().join("target/current/out.txt");
     assert_eq!(std::fs::read_to_string(live).unwrap(), "hello 1.2.3\n");
     let states = finished(&events);
-    assert_eq!(states.len(), 4, "fetch, build, switch, announce");
+    assert_eq!(states.len(), 6, "fetch, build, pack, unpack, switch, announce");
     assert!(states.iter().all(|(_, s)| *s == StepState::Succeeded));
     let logs: Vec<_> = events
         .iter()
@@ -97,7 +120,8 @@ async fn successful_deployment_switches_current_and_streams_logs() {
         })
         .collect();
     assert!(logs.contains(&(1, "built")), "{logs:?}");
-    assert!(logs.contains(&(3, "live in dev")), "{logs:?}");
+    assert!(logs.contains(&(5, "live in dev")), "{logs:?}");
+    assert!(logs.iter().any(|(i, l)| *i == 3 && l.contains("checksum verified")), "{logs:?}");
 }
 
 #[tokio::test]
@@ -108,7 +132,8 @@ async fn failing_step_fails_the_deployment_and_skips_the_rest() {
     assert!(reason.unwrap().contains("step build: command exited with code 3"));
     assert_eq!(
         finished(&events),
-        [(0, StepState::Succeeded), (1, StepState::Failed), (2, StepState::Skipped), (3, StepState::Skipped)]
+        [(0, StepState::Succeeded), (1, StepState::Failed), (2, StepState::Skipped)],
+        "the build stops; no host is touched"
     );
     assert!(!tmp.path().join("target/current").exists(), "nothing went live");
 }

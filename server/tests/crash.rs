@@ -33,10 +33,15 @@ async fn killed_at_any_point_every_deployment_ends_with_a_reason_and_the_next_on
     let ports = [free_port(), free_port(), free_port()];
     let repo = data.path().join("src-crash");
     make_hello_repo(&repo, ports);
-    // The build takes a while and prints as it goes, so kills land in different steps.
+    // The build (once) and the restart (each time) take a while and print as they go,
+    // so kills land in different steps.
     let pipeline = std::fs::read_to_string(repo.join("ferry.yml"))
         .unwrap()
-        .replace("run: sh build.sh", "run: sh build.sh && for i in 1 2 3 4 5 6 7 8; do echo tick $i; sleep 0.1; done");
+        .replace("run: sh build.sh", "run: sh build.sh && for i in 1 2 3 4; do echo tick $i; sleep 0.1; done")
+        .replace(
+            "run: sh restart.sh",
+            "run: sh restart.sh && for i in 1 2 3 4 5 6 7 8; do echo tock $i; sleep 0.1; done",
+        );
     std::fs::write(repo.join("ferry.yml"), pipeline).unwrap();
     common::git(&repo, &["commit", "--quiet", "-am", "slow build"]);
 
@@ -82,11 +87,11 @@ async fn a_job_the_dead_server_started_on_an_agent_is_fenced_after_the_restart()
     let repo = data.path().join("src-fence");
     make_hello_repo(&repo, [free_port(), free_port(), free_port()]);
     let pipeline = std::fs::read_to_string(repo.join("ferry.yml")).unwrap().replace(
-        "run: sh build.sh",
-        "run: sh build.sh && for i in $(seq 1 40); do echo tick $i; sleep 0.1; done; touch \"$FERRY_TARGET_DIR/built\"",
+        "run: sh restart.sh",
+        "run: sh restart.sh && for i in $(seq 1 40); do echo tick $i; sleep 0.1; done; touch \"$FERRY_TARGET_DIR/restarted\"",
     );
     std::fs::write(repo.join("ferry.yml"), pipeline).unwrap();
-    common::git(&repo, &["commit", "--quiet", "-am", "slow build"]);
+    common::git(&repo, &["commit", "--quiet", "-am", "slow restart"]);
 
     let mut server = start(data.path(), port).await;
     let project = json!({"slug": "fence", "name": "fence", "repo_url": repo.display().to_string()});
@@ -125,7 +130,7 @@ async fn a_job_the_dead_server_started_on_an_agent_is_fenced_after_the_restart()
     let body = json!({"project": "fence", "release_id": release["id"], "environment": "development"});
     let (_, started) = server.call(reqwest::Method::POST, "/api/v1/deployments", Some(body)).await;
     let id = started["id"].as_i64().unwrap();
-    // Kill the server once the agent is in the middle of the build.
+    // Kill the server once the agent is in the middle of the restart.
     for _ in 0..200 {
         let (_, detail) = server.call(reqwest::Method::GET, &format!("/api/v1/deployments/{id}"), None).await;
         if detail["logs"].as_array().unwrap().iter().any(|l| l["text"] == "tick 3") {
@@ -139,8 +144,8 @@ async fn a_job_the_dead_server_started_on_an_agent_is_fenced_after_the_restart()
     assert_eq!(detail["deployment"]["state"], "failed");
     check_consistent(&detail);
     // The agent came back and resent what the dead server never acknowledged; the new
-    // server does not know that job, so it was cancelled before the build finished.
+    // server does not know that job, so it was cancelled before the restart finished.
     tokio::time::sleep(Duration::from_secs(6)).await;
-    assert!(!workdir.join("fence/built").exists(), "the stale job ran to the end");
+    assert!(!workdir.join("fence/restarted").exists(), "the stale job ran to the end");
     common::stop_apps(data.path());
 }

@@ -27,6 +27,8 @@ async fn a_deployment_really_deploys_the_app() {
         [
             ("fetch", "succeeded"),
             ("build", "succeeded"),
+            ("pack", "succeeded"),
+            ("unpack", "succeeded"),
             ("switch", "succeeded"),
             ("restart", "succeeded"),
             ("health-check", "succeeded")
@@ -63,6 +65,43 @@ async fn a_deployment_really_deploys_the_app() {
     let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("ferry_deployments{state=\"succeeded\"} 1"), "{metrics}");
     assert!(metrics.contains("ferry_step_duration_seconds_count{step=\"build\"} 1"), "{metrics}");
+
+    // Built once: staging unpacks the very artifact development got, and builds nothing.
+    let (_, listed) = app.get("/api/v1/projects/hello/releases").await;
+    let sha = listed[0]["artifact_sha256"].as_str().expect("the release's artifact is recorded").to_string();
+    assert!(app.data_dir.join(format!("artifacts/{sha}.tar.gz")).is_file());
+    assert!(text.contains(&format!("packed the artifact sha256:{sha}")), "{text}");
+    let staged = app.wait_finished(deploy(&app, "hello", release, "staging").await).await;
+    let steps: Vec<&str> = staged["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(steps, ["unpack", "switch", "restart", "health-check"], "no fetch, no build");
+    let logs: Vec<&str> = staged["logs"].as_array().unwrap().iter().map(|l| l["text"].as_str().unwrap()).collect();
+    assert!(logs.iter().any(|l| l.starts_with(&format!("unpacked sha256:{sha}"))), "{logs:?}");
+    assert!(common::page(ports[1]).await.contains("1.0.0"));
+
+    // A damaged artifact is refused before anything of it is unpacked.
+    let stored = app.data_dir.join(format!("artifacts/{sha}.tar.gz"));
+    let mut bytes = std::fs::read(&stored).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&stored, bytes).unwrap();
+    let refused = app.wait_finished(deploy(&app, "hello", release, "production").await).await;
+    assert_eq!(refused["deployment"]["state"], "failed");
+    let reason = refused["deployment"]["reason"].as_str().unwrap();
+    assert!(reason.contains("step unpack") && reason.contains("checksum"), "{reason}");
+    assert!(!app.data_dir.join("targets/production/hello/current").exists());
+}
+
+#[tokio::test]
+async fn artifacts_are_served_only_to_agents() {
+    let app = spawn_app().await;
+    let sha = "a".repeat(64);
+    let url = format!("{}/agent/artifacts/{sha}", app.base);
+    let anonymous = reqwest::get(&url).await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let stranger = reqwest::Client::new().get(&url).bearer_auth("ferry_agent_not-a-credential").send().await.unwrap();
+    assert_eq!(stranger.status(), 401);
+    // A person's API token is not an agent's credential either.
+    assert_eq!(app.client.get(&url).send().await.unwrap().status(), 401);
 }
 
 #[tokio::test]
@@ -97,9 +136,9 @@ async fn a_failing_health_check_fails_the_deployment_with_the_reason() {
         app.post("/api/v1/projects/sick/releases", json!({"version": "2.0", "git_commit": "HEAD"})).await;
     let id = deploy(&app, "sick", release["id"].as_i64().unwrap(), "development").await;
     let detail = app.wait_finished(id).await;
-    assert_eq!(detail["deployment"]["state"], "failed");
+    assert_eq!(detail["deployment"]["state"], "failed", "{detail}");
     assert!(detail["deployment"]["reason"].as_str().unwrap().contains("health-check"), "{detail}");
-    assert_eq!(detail["steps"][4]["state"], "failed");
+    assert_eq!(detail["steps"][6]["state"], "failed");
 
     // The notification center has heard of it; marking it read is remembered.
     let (_, list) = app.get("/api/v1/notifications").await;

@@ -164,10 +164,13 @@ async fn a_rolling_deployment_goes_host_by_host_and_a_failing_host_rolls_back_on
     for port in &fleet.ports {
         assert!(page(*port).await.contains("1.1.0"));
     }
-    // Every step names its host.
+    // The release was built once, on no host; every other step names its host.
     let steps = done["steps"].as_array().unwrap();
-    assert_eq!(steps.len() % 3, 0);
-    assert!(steps.iter().all(|s| s["target"].is_i64()));
+    let (built, on_hosts): (Vec<&Value>, Vec<&Value>) = steps.iter().partition(|s| s["target"].is_null());
+    let built: Vec<&str> = built.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(built, ["fetch", "build", "pack"]);
+    assert_eq!(on_hosts.len() % 3, 0);
+    assert!(on_hosts.iter().all(|s| s["target"].is_i64() && s["name"] != "build"));
 
     // On web-2 a stray process holds the port, so the new server cannot start there
     // (and would the check pass, 2.0.0 also checks that the new version answers).
@@ -274,12 +277,12 @@ async fn an_agent_killed_mid_step_is_marked_lost_and_the_hosts_already_switched_
     let id = deploy(&app, "lost", first, "development").await;
     assert_eq!(app.wait_finished(id).await["deployment"]["state"], "succeeded");
 
-    // 2.0.0's build takes a minute on web-2, which dies in the middle of it.
+    // 2.0.0's restart takes a minute on web-2, which dies in the middle of it.
     let repo = app.data_dir.join("src-lost");
     edit_pipeline(
         &repo,
-        "run: sh build.sh",
-        "run: sh build.sh && if [ -n \"${SLOW:-}\" ]; then echo slow host; sleep 60; fi",
+        "run: sh restart.sh",
+        "run: sh restart.sh && if [ -n \"${SLOW:-}\" ]; then echo slow host; sleep 60; fi",
     );
     new_version(&app, "lost", "2.0.0");
     let second = release_at_head(&app, "lost", "2.0.0").await;
@@ -295,20 +298,21 @@ async fn an_agent_killed_mid_step_is_marked_lost_and_the_hosts_already_switched_
     let failed = app.wait_finished(id).await;
     assert_eq!(failed["deployment"]["state"], "failed");
     let reason = failed["deployment"]["reason"].as_str().unwrap();
-    assert!(reason.contains("failed on web-2: agent web-2 lost: no contact for 2s during step build"), "{reason}");
+    assert!(reason.contains("failed on web-2: agent web-2 lost: no contact for 2s during step restart"), "{reason}");
     assert!(reason.contains("rolling back web-1 to 1.1.0"), "{reason}");
     let web2: Vec<&Value> = failed["steps"].as_array().unwrap().iter().filter(|s| s["target"] == 1).collect();
-    let build = web2.iter().find(|s| s["name"] == "build").unwrap();
-    assert_eq!(build["state"], "agent_lost");
-    let build_lines: Vec<&str> = failed["logs"]
+    let restart = web2.iter().find(|s| s["name"] == "restart").unwrap();
+    assert_eq!(restart["state"], "agent_lost");
+    let restart_lines: Vec<&str> = failed["logs"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|l| l["step"] == build["position"])
+        .filter(|l| l["step"] == restart["position"])
         .map(|l| l["text"].as_str().unwrap())
         .collect();
-    assert_eq!(build_lines.last(), Some(&"── agent web-2 lost: no contact for 2s; this log ends here ──"));
-    assert!(web2.iter().filter(|s| s["name"] != "fetch" && s["name"] != "build").all(|s| s["state"] == "skipped"));
+    assert_eq!(restart_lines.last(), Some(&"── agent web-2 lost: no contact for 2s; this log ends here ──"));
+    let after: Vec<&&Value> = web2.iter().skip_while(|s| s["name"] != "restart").skip(1).collect();
+    assert!(!after.is_empty() && after.iter().all(|s| s["state"] == "skipped"), "{after:?}");
 
     // The failure policy (rollback) applies to web-1, which had switched.
     let (_, history) = app.get("/api/v1/deployments?project=lost&limit=1").await;
@@ -384,12 +388,12 @@ async fn a_dropped_agent_connection_loses_no_log_line_and_the_deployment_goes_on
         .spawn()
         .unwrap();
     fleet_project(&app, "relay", "{ strategy: all-at-once }").await;
-    // The build prints 300 numbered lines over about three seconds.
+    // The restart on the agent prints 300 numbered lines over about three seconds.
     let repo = app.data_dir.join("src-relay");
     edit_pipeline(
         &repo,
-        "run: sh build.sh",
-        "run: sh build.sh && for i in $(seq 1 300); do echo line $i; sleep 0.01; done",
+        "run: sh restart.sh",
+        "run: sh restart.sh && for i in $(seq 1 300); do echo line $i; sleep 0.01; done",
     );
     new_version(&app, "relay", "1.2.0");
     let release = release_at_head(&app, "relay", "1.2.0").await;
@@ -401,7 +405,7 @@ async fn a_dropped_agent_connection_loses_no_log_line_and_the_deployment_goes_on
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let id = deploy(&app, "relay", release, "development").await;
-    // Cut the connection twice while the build prints.
+    // Cut the connection twice while the restart prints.
     for cut in 1..=2 {
         for _ in 0..300 {
             let (_, detail) = app.get(&format!("/api/v1/deployments/{id}")).await;
@@ -454,7 +458,9 @@ async fn blue_green_starts_the_release_beside_the_live_one_and_switches_traffic_
     let done = app.wait_finished(id).await;
     assert_eq!(done["deployment"]["state"], "succeeded", "{done}");
     let steps: Vec<&str> = done["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(steps, ["fetch", "build", "stage", "restart", "health-check", "switch-traffic", "go-live"]);
+    let built_once =
+        ["fetch", "build", "pack", "unpack", "stage", "restart", "health-check", "switch-traffic", "go-live"];
+    assert_eq!(steps, built_once);
     assert_eq!(routed(), blue);
     assert!(page(blue).await.contains("1.1.0"));
 

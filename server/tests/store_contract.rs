@@ -37,7 +37,7 @@ async fn contract(store: Store) {
         .unwrap_err();
     assert!(is_unique_violation(&again), "{again}");
 
-    // Releases are unique per version, listed newest first.
+    // Releases are unique per version, listed newest first; an artifact is recorded once.
     let release = |v: &str| NewRelease {
         project_id: project.id,
         version: v.into(),
@@ -52,7 +52,10 @@ async fn contract(store: Store) {
     assert!(is_unique_violation(&store.create_release(&release("1.0")).await.unwrap_err()));
     let versions: Vec<_> = store.releases(project.id).await.unwrap().into_iter().map(|r| r.version).collect();
     assert_eq!(versions, ["1.1", "1.0"]);
+    store.set_release_artifact(r1.id, "aa11").await.unwrap();
+    store.set_release_artifact(r1.id, "bb22").await.unwrap();
     let stored = store.release(r1.id).await.unwrap().unwrap();
+    assert_eq!(stored.artifact_sha256.as_deref(), Some("aa11"), "the first build's artifact stays");
     assert_eq!(
         (stored.pipeline.as_str(), stored.committed_at, stored.git_ref.as_deref()),
         ("environments: [{name: dev}]", Some(1_700_000_000_000), Some("main"))
@@ -314,7 +317,7 @@ async fn freezes_contract(store: &Store, project_id: i64, env_id: i64) {
 /// A deployment's hosts: per-host steps replace the planned ones, each host moves
 /// through its states, and closing a deployment closes its hosts.
 async fn hosts_contract(store: &Store, (project_id, env_id, release_id): (i64, i64, i64)) {
-    let planned = vec!["fetch".to_string(), "switch".to_string()];
+    let planned = vec!["unpack".to_string(), "switch".to_string()];
     let d = store
         .create_deployment(&NewDeployment::queued(
             (project_id, env_id, release_id),
@@ -331,10 +334,17 @@ async fn hosts_contract(store: &Store, (project_id, env_id, release_id): (i64, i
         .enumerate()
         .map(|(i, name)| HostPlan { name: name.to_string(), agent_id: None, batch: i as i32, steps: planned.clone() })
         .collect();
-    let (targets, steps) = store.assign_targets(d.id, &hosts).await.unwrap();
+    let (targets, steps) = store.assign_targets(d.id, &["pack".to_string()], &hosts).await.unwrap();
     assert_ne!(targets[0].0, targets[1].0, "each host has its own job number");
     let placed: Vec<(i32, &str, Option<i32>)> = steps.iter().map(|s| (s.position, s.name.as_str(), s.target)).collect();
-    assert_eq!(placed, [(0, "fetch", Some(0)), (1, "switch", Some(0)), (2, "fetch", Some(1)), (3, "switch", Some(1))]);
+    let expected = [
+        (0, "pack", None),
+        (1, "unpack", Some(0)),
+        (2, "switch", Some(0)),
+        (3, "unpack", Some(1)),
+        (4, "switch", Some(1)),
+    ];
+    assert_eq!(placed, expected, "the build's steps first, on no host");
     assert_eq!(targets[1].1.batch, 1);
 
     let started = store.target_started(d.id, 0).await.unwrap().unwrap();

@@ -76,6 +76,9 @@ pub struct ReleaseView {
     pub created_at: DateTime<Utc>,
     /// Set when someone marked the release bad: it is promoted nowhere until cleared.
     pub bad: Option<BadMark>,
+    /// The SHA-256 of its artifact, once built: every environment gets these same bytes.
+    #[serde(default)]
+    pub artifact_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

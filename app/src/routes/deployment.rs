@@ -174,6 +174,17 @@ fn steps(d: &DeploymentDetail, now: DateTime<Utc>, selected: RwSignal<Option<i32
                 .and_then(|t| d.targets.iter().find(|h| h.position == t))
                 .filter(|_| starts_host)
                 .map(|h| host_row(h, bar_of(h.started_at, h.finished_at)));
+            // The release's build runs once, before any host, on the build agent.
+            let build = (i == 0 && step.target.is_none() && !d.targets.is_empty()).then(|| {
+                view! {
+                    <li class="host build-stage" data-host="build">
+                        <div class="step-head">
+                            <span class="step-name">"release build"</span>
+                            <span class="muted">"once, on the build agent; every environment gets its artifact"</span>
+                        </div>
+                    </li>
+                }
+            });
             let bar = bar_of(step.started_at, step.finished_at);
             let duration = step
                 .started_at
@@ -182,6 +193,7 @@ fn steps(d: &DeploymentDetail, now: DateTime<Utc>, selected: RwSignal<Option<i32
             let position = step.position;
             let exit = step.exit_code.map(|c| format!("exit {c}"));
             view! {
+                {build}
                 {host}
                 <li class="step" class:on-host=several data-step=step.name.clone() data-state=step_state_text(step.state)
                     class:selected=move || selected.get() == Some(position)>

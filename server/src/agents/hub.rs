@@ -164,7 +164,7 @@ impl AgentHub {
         events: mpsc::Sender<RunnerEvent>,
     ) -> oneshot::Receiver<JobResult> {
         let (done, result) = oneshot::channel();
-        let run = ServerMessage::Run { job, project: project.to_string(), release_id, plan };
+        let run = ServerMessage::Run { job, project: project.to_string(), release_id, plan: Box::new(plan) };
         let mut state = self.lock();
         if let Some(online) = state.online.get(&agent_id) {
             let _ = online.sender.send(run.clone());

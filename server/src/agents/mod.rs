@@ -1,6 +1,7 @@
 //! Agents on target hosts: the hub of connected agents and their jobs, the agent
 //! websocket, and what people can do with agents (list, register, revoke, select).
 
+pub mod artifacts;
 pub mod hub;
 pub mod socket;
 

@@ -44,6 +44,7 @@ pub fn router(state: AppState, site_dir: &Path) -> Router {
         .merge(personal)
         .route("/api/openapi.json", get(openapi::document))
         .route("/agent/ws", get(crate::agents::socket::upgrade))
+        .route("/agent/artifacts/{sha256}", get(crate::agents::artifacts::download))
         .merge(hooks::router())
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))

@@ -139,8 +139,11 @@ impl Deployer {
         };
         // Planning first rejects a release whose pipeline does not declare the
         // environment, before anything is recorded.
-        let steps = self.plan_for(release, kind, &project.slug, &environment.name, &project.repo_url, 0)?.steps;
-        let names: Vec<String> = steps.into_iter().map(|s| s.name).collect();
+        let plan = self.plan_for(release, kind, &project.slug, &environment.name, &project.repo_url, 0)?;
+        // An unbuilt release is built first: its build steps come before the hosts' steps.
+        let facts = self.facts(release, &project.slug, &environment.name, &project.repo_url, 0);
+        let build = self.build_plan_for(release, kind, &facts, &plan.env).map_err(AppError::unprocessable)?;
+        let names: Vec<String> = build.into_iter().chain([plan]).flat_map(|p| p.steps).map(|s| s.name).collect();
         let new = NewDeployment {
             project_id: project.id,
             environment_id: environment.id,
@@ -200,7 +203,24 @@ impl Deployer {
     ) -> Result<DeploymentPlan, AppError> {
         let pipeline =
             Pipeline::parse(PIPELINE_FILE, &release.pipeline).map_err(|e| AppError::unprocessable(e.to_string()))?;
-        let facts = DeploymentFacts {
+        let facts = self.facts(release, project, environment, repo_url, deployment_id);
+        let planned = match kind {
+            DeploymentKind::Deploy => plan(&pipeline, &facts),
+            DeploymentKind::Rollback => plan_rollback(&pipeline, &facts),
+        };
+        planned.map_err(AppError::unprocessable)
+    }
+
+    /// The facts about a deployment that its plans carry as `FERRY_*` variables.
+    pub(super) fn facts(
+        &self,
+        release: &ReleaseRow,
+        project: &str,
+        environment: &str,
+        repo_url: &str,
+        deployment_id: i64,
+    ) -> DeploymentFacts {
+        DeploymentFacts {
             project: project.into(),
             environment: environment.into(),
             release_version: release.version.clone(),
@@ -209,12 +229,7 @@ impl Deployer {
             repo_url: repo_url.into(),
             commit: release.git_commit.clone(),
             target_dir: self.target_dir(environment, project).display().to_string(),
-        };
-        let planned = match kind {
-            DeploymentKind::Deploy => plan(&pipeline, &facts),
-            DeploymentKind::Rollback => plan_rollback(&pipeline, &facts),
-        };
-        planned.map_err(AppError::unprocessable)
+        }
     }
 
     pub(super) fn target_dir(&self, environment: &str, project: &str) -> PathBuf {

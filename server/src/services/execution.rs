@@ -30,6 +30,18 @@ fn automatic_rollback() -> Requester {
     Requester { id: None, login: "ferry".into() }
 }
 
+/// What a run needs before it starts.
+struct Prepared {
+    /// The hosts' plan (with Ferry's variables).
+    plan: ferry_engine::plan::DeploymentPlan,
+    /// The build that comes first, when the release has no artifact yet.
+    build: Option<ferry_engine::plan::DeploymentPlan>,
+    /// Secret values, masked in every log line.
+    secrets: Vec<String>,
+    rollout: RolloutSpec,
+    hosts: Vec<Host>,
+}
+
 /// How a rollout ended, and each host's part (`None`: skipped).
 struct RunResult {
     outcome: Outcome,
@@ -178,7 +190,7 @@ impl Deployer {
             Some(release) => self.prepare(queued, release, &project).await,
             None => Err("release vanished".to_string()),
         };
-        let (plan, secrets, rollout, hosts) = match prepared {
+        let Prepared { plan, build, secrets, rollout, hosts } = match prepared {
             Ok(prepared) => prepared,
             Err(why) => {
                 self.close_steps(queued.id).await?;
@@ -196,10 +208,17 @@ impl Deployer {
             None => return Ok(None), // cancelled while it waited
         }
 
-        // Each host gets the plan; a canary's first host also its verification window.
+        // Each host gets the plan with the artifact; a canary's first host also its
+        // verification window.
         let strategy = rollout.strategy;
         let batches = batches(hosts.len(), &strategy);
         let mut plans = vec![plan; hosts.len()];
+        if let Some(sha) = plans.first().and_then(|p| p.artifact.as_ref()).map(|a| a.sha256.clone()) {
+            // Remote hosts download it from the server.
+            for (plan, host) in plans.iter_mut().zip(&hosts) {
+                plan.artifact = Some(self.artifact_source(&sha, host.agent_id.is_some()));
+            }
+        }
         if let (Strategy::Canary { verify }, Some(first)) = (strategy, plans.first_mut()) {
             *first = with_canary_watch(first.clone(), verify);
         }
@@ -213,8 +232,9 @@ impl Deployer {
                 steps: plans[i].steps.iter().map(|s| s.name.clone()).collect(),
             })
             .collect();
+        let build_steps: Vec<String> = build.iter().flat_map(|b| b.steps.iter().map(|s| s.name.clone())).collect();
         let (targets, steps) =
-            self.store.assign_targets(queued.id, &host_plans).await.or_internal("recording the hosts")?;
+            self.store.assign_targets(queued.id, &build_steps, &host_plans).await.or_internal("recording the hosts")?;
         if let [(_, only)] = targets.as_slice() {
             if let Some(agent_id) = only.agent_id {
                 self.store.set_deployment_agent(queued.id, agent_id).await.or_internal("recording the agent")?;
@@ -231,8 +251,25 @@ impl Deployer {
         let recorder = Recorder::new(self.store.clone(), self.bus.clone(), self.metrics.clone(), queued.id, names)
             .masking(secrets);
         let recording = tokio::spawn(recorder.record(rx));
+        // The build's steps come first; each host's follow.
+        if let Some(build) = &build {
+            match self.build_release(queued, &project.slug, build, tx.clone(), cancel.clone()).await {
+                Ok(sha) => {
+                    for (plan, host) in plans.iter_mut().zip(&hosts) {
+                        plan.artifact = Some(self.artifact_source(&sha, host.agent_id.is_some()));
+                    }
+                }
+                Err(outcome) => {
+                    drop(tx);
+                    let _ = recording.await;
+                    self.close_steps(queued.id).await?;
+                    let runs = vec![None; hosts.len()];
+                    return Ok(Some(RunResult { outcome, hosts, runs, on_failure: rollout.on_failure }));
+                }
+            }
+        }
         let mut first_step = Vec::with_capacity(plans.len());
-        let mut next = 0;
+        let mut next = build_steps.len();
         for plan in &plans {
             first_step.push(next);
             next += plan.steps.len();
@@ -265,13 +302,17 @@ impl Deployer {
         queued: &DeploymentView,
         release: &ReleaseRow,
         project: &ferry_app::model::ProjectView,
-    ) -> Result<(ferry_engine::plan::DeploymentPlan, Vec<String>, RolloutSpec, Vec<Host>), String> {
+    ) -> Result<Prepared, String> {
         let mut plan = self
             .plan_for(release, queued.kind, &project.slug, &queued.environment, &project.repo_url, queued.id)
             .map_err(|e| e.message)?;
         // Ferry's variables and secrets join the pipeline's, and override them.
         let (vars, secrets) = variables::resolve(&self.store, &self.vault, project.id, &queued.environment).await?;
         plan.env.extend(vars);
+        // A built release's artifact is known now; an unbuilt one is built first.
+        plan.artifact = self.built_artifact(release).map(|sha| self.artifact_source(&sha, false));
+        let facts = self.facts(release, &project.slug, &queued.environment, &project.repo_url, queued.id);
+        let build = self.build_plan_for(release, queued.kind, &facts, &plan.env)?;
         let rollout = match queued.kind {
             // A rollback goes back everywhere at once, and a failure in it is only reported.
             DeploymentKind::Rollback => {
@@ -298,7 +339,7 @@ impl Deployer {
             }
         }
         let hosts = self.choose_hosts(queued, project).await?;
-        Ok((plan, secrets, rollout, hosts))
+        Ok(Prepared { plan, build, secrets, rollout, hosts })
     }
 
     async fn allows_older(&self, id: i64) -> Result<bool, String> {

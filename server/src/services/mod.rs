@@ -5,6 +5,7 @@
 pub mod approvals;
 pub mod audit;
 pub mod bad_releases;
+pub mod build_stage;
 pub mod catalog;
 pub mod channels;
 pub mod deployer;

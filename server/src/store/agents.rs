@@ -100,6 +100,12 @@ impl Store {
             .await
     }
 
+    /// The agent a credential belongs to, unless revoked (without signing it in).
+    pub async fn agent_by_credential(&self, credential_hash: &str) -> StoreResult<Option<AgentRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM agents WHERE credential_hash = $1 AND revoked_at IS NULL");
+        sqlx::query_as(&sql).bind(credential_hash).fetch_optional(&self.pool).await
+    }
+
     pub async fn agent_seen(&self, id: i64) -> StoreResult<()> {
         sqlx::query("UPDATE agents SET last_seen_at = $1 WHERE id = $2")
             .bind(now_millis())

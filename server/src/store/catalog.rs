@@ -26,7 +26,8 @@ pub struct NewRelease {
 }
 
 const RELEASE_COLUMNS: &str =
-    "id, project_id, version, git_commit, git_ref, source, pipeline, created_at, committed_at, bad_reason, bad_by, bad_at";
+    "id, project_id, version, git_commit, git_ref, source, pipeline, created_at, committed_at, bad_reason, bad_by, bad_at, \
+     artifact_sha256";
 
 impl Store {
     pub async fn create_project(&self, new: &NewProject) -> StoreResult<ProjectView> {
@@ -93,6 +94,16 @@ impl Store {
             .bind(&new.git_ref)
             .fetch_one(&self.pool)
             .await
+    }
+
+    /// Records the release's artifact, unless an earlier build recorded one already.
+    pub async fn set_release_artifact(&self, id: i64, sha256: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE releases SET artifact_sha256 = $1 WHERE id = $2 AND artifact_sha256 IS NULL")
+            .bind(sha256)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     pub async fn release(&self, id: i64) -> StoreResult<Option<ReleaseRow>> {

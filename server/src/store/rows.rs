@@ -43,6 +43,8 @@ pub struct ReleaseRow {
     pub bad_reason: Option<String>,
     pub bad_by: Option<String>,
     pub bad_at: Option<i64>,
+    /// The SHA-256 of the release's artifact, once built.
+    pub artifact_sha256: Option<String>,
 }
 
 impl ReleaseRow {
@@ -54,6 +56,7 @@ impl ReleaseRow {
             git_commit: self.git_commit.clone(),
             source: self.source.clone(),
             created_at: to_time(self.created_at),
+            artifact_sha256: self.artifact_sha256.clone(),
             bad: match (&self.bad_reason, &self.bad_by, self.bad_at) {
                 (Some(reason), Some(by), Some(at)) => {
                     Some(BadMark { reason: reason.clone(), by: by.clone(), at: to_time(at) })

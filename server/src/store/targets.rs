@@ -33,6 +33,7 @@ impl Store {
     pub async fn assign_targets(
         &self,
         deployment_id: i64,
+        build_steps: &[String],
         hosts: &[HostPlan],
     ) -> StoreResult<(Vec<(i64, TargetView)>, Vec<StepView>)> {
         let mut tx = self.pool.begin().await?;
@@ -41,7 +42,18 @@ impl Store {
             .bind(deployment_id)
             .execute(&mut *tx)
             .await?;
+        // The release's build (on the build agent, no host of the deployment) comes first.
         let mut position = 0i64;
+        for name in build_steps {
+            sqlx::query("INSERT INTO steps (deployment_id, position, name, state) VALUES ($1, $2, $3, $4)")
+                .bind(deployment_id)
+                .bind(position)
+                .bind(name)
+                .bind(StepState::Queued.as_str())
+                .execute(&mut *tx)
+                .await?;
+            position += 1;
+        }
         for (target, host) in hosts.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO deployment_targets (deployment_id, position, name, agent_id, batch, state) \
