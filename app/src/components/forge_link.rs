@@ -91,7 +91,7 @@ pub fn ForgeLinkEditor(project: String) -> impl IntoView {
                 on:input=move |ev| repo.set(event_target_value(&ev)) /></label>
             <label>"API token (optional)"
                 <input type="password" autocomplete="off" prop:value=token data-testid="forge-token"
-                    placeholder="reports deployments, fetches private code"
+                    placeholder="ghp_… or glpat-…"
                     on:input=move |ev| token.set(event_target_value(&ev)) /></label>
             <label class="check">
                 <input type="checkbox" prop:checked=create_hook prop:disabled=move || token.with(String::is_empty)

@@ -180,11 +180,12 @@ fn steps(d: &DeploymentDetail, now: DateTime<Utc>, selected: RwSignal<Option<i32
                     <li class="host build-stage" data-host="build">
                         <div class="step-head">
                             <span class="step-name">"release build"</span>
-                            <span class="muted">"once, on the build agent; every environment gets its artifact"</span>
+                            <span class="muted">"once, for every environment"</span>
                         </div>
                     </li>
                 }
             });
+            let on_host = several && step.target.is_some();
             let bar = bar_of(step.started_at, step.finished_at);
             let duration = step
                 .started_at
@@ -195,7 +196,7 @@ fn steps(d: &DeploymentDetail, now: DateTime<Utc>, selected: RwSignal<Option<i32
             view! {
                 {build}
                 {host}
-                <li class="step" class:on-host=several data-step=step.name.clone() data-state=step_state_text(step.state)
+                <li class="step" class:on-host=on_host data-step=step.name.clone() data-state=step_state_text(step.state)
                     class:selected=move || selected.get() == Some(position)>
                     <button class="step-head" on:click=move |_| selected.update(|s| {
                         *s = if *s == Some(position) { None } else { Some(position) }
