@@ -9,6 +9,9 @@
 #     (server/benches/footprint.rs, on the release binaries).
 #  5. Webhook received to the first deploy step running, p50/p99
 #     (server/benches/webhook_latency.rs).
+#  6. Fan-out: a rolling deployment to 100 agents on loopback against Ansible doing the
+#     same work, and server CPU per extra host (server/benches/fan_out.rs; installs
+#     ansible-core from PyPI into .tools/ansible).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -35,3 +38,10 @@ cargo bench -p ferry-server --bench webhook_latency --quiet
 info "memory footprint (release binaries)"
 cargo build --release --quiet -p ferry-server -p ferry-agent
 cargo bench -p ferry-server --bench footprint --quiet
+
+info "fan-out to 100 agents, against Ansible (release binaries)"
+if [ ! -x .tools/ansible/bin/ansible-playbook ]; then
+  python3 -m venv .tools/ansible
+  .tools/ansible/bin/pip install --quiet ansible-core
+fi
+cargo bench -p ferry-server --bench fan_out --quiet
