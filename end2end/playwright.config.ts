@@ -80,7 +80,7 @@ export default defineConfig({
       env: { GITHUB_PORT: String(githubPort), GITHUB_TOKEN: "ghp_e2e" },
     },
     {
-      command: `${root}/target/debug/ferry`,
+      command: process.env.FERRY_E2E_BINARY || `${root}/target/debug/ferry`,
       cwd: root,
       url: `http://127.0.0.1:${port}/healthz`,
       reuseExistingServer: false,

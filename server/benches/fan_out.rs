@@ -223,7 +223,6 @@ fn ansible(root: &Path, dir: &Path, hosts: usize, artifact: &Path) -> Option<Dur
             .args(["-i", "inventory.ini", "deploy.yml", "--forks", "10", "-e", &format!("release={release}")])
             .current_dir(&work)
             .env("ANSIBLE_HOST_KEY_CHECKING", "False")
-            .env("ANSIBLE_STDOUT_CALLBACK", "null")
             .env("ANSIBLE_LOCALHOST_WARNING", "False")
             .stdout(std::process::Stdio::null())
             .status()
