@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -73,8 +75,8 @@ pub async fn run_shell(
         Err(e) => return Exit::SpawnFailed(e.to_string()),
     };
     let group = child.id().map(|pid| pid as i32);
-    let out = tokio::spawn(forward(child.stdout.take(), LogStream::Stdout, lines.clone()));
-    let err = tokio::spawn(forward(child.stderr.take(), LogStream::Stderr, lines.clone()));
+    let out = Reader::spawn(child.stdout.take(), LogStream::Stdout, lines);
+    let err = Reader::spawn(child.stderr.take(), LogStream::Stderr, lines);
 
     let exit = tokio::select! {
         status = child.wait() => match status {
@@ -92,18 +94,53 @@ pub async fn run_shell(
         kill_group(group);
         let _ = child.wait().await;
     }
-    // A step may leave a daemon running that still holds the pipes (a restarted
-    // app server): read what is buffered, but do not wait for the daemon to exit.
     for reader in [out, err] {
-        let abort = reader.abort_handle();
-        if tokio::time::timeout(Duration::from_millis(500), reader).await.is_err() {
-            abort.abort();
-        }
+        reader.drain().await;
     }
     exit
 }
 
-async fn forward(pipe: Option<impl AsyncRead + Unpin>, stream: LogStream, lines: mpsc::Sender<(LogStream, String)>) {
+/// Forwards one pipe's lines, and knows whether it is waiting for the pipe or for the
+/// receiver of its lines.
+struct Reader {
+    task: tokio::task::JoinHandle<()>,
+    delivering: Arc<AtomicBool>,
+}
+
+impl Reader {
+    fn spawn(
+        pipe: Option<impl AsyncRead + Unpin + Send + 'static>,
+        stream: LogStream,
+        lines: &mpsc::Sender<(LogStream, String)>,
+    ) -> Self {
+        let delivering = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn(forward(pipe, stream, lines.clone(), delivering.clone()));
+        Reader { task, delivering }
+    }
+
+    /// After the command exited: every line it wrote must arrive, however slow the
+    /// receiver (a busy step leaves thousands queued). But a step may leave a daemon
+    /// running that holds the pipe (a restarted app server); once the pipe has been
+    /// empty for half a second, what is left is the daemon's, and it is not waited for.
+    async fn drain(mut self) {
+        loop {
+            if tokio::time::timeout(Duration::from_millis(500), &mut self.task).await.is_ok() {
+                return;
+            }
+            if !self.delivering.load(Ordering::Acquire) {
+                self.task.abort();
+                return;
+            }
+        }
+    }
+}
+
+async fn forward(
+    pipe: Option<impl AsyncRead + Unpin>,
+    stream: LogStream,
+    lines: mpsc::Sender<(LogStream, String)>,
+    delivering: Arc<AtomicBool>,
+) {
     let Some(pipe) = pipe else { return };
     let mut reader = BufReader::new(pipe);
     let mut buf = Vec::new();
@@ -114,7 +151,10 @@ async fn forward(pipe: Option<impl AsyncRead + Unpin>, stream: LogStream, lines:
             Ok(_) => {
                 let text = String::from_utf8_lossy(&buf);
                 let text = text.trim_end_matches(['\n', '\r']).to_string();
-                if lines.send((stream, text)).await.is_err() {
+                delivering.store(true, Ordering::Release);
+                let sent = lines.send((stream, text)).await;
+                delivering.store(false, Ordering::Release);
+                if sent.is_err() {
                     return;
                 }
             }
