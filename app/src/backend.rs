@@ -14,7 +14,7 @@ use crate::model::{
     NewFreeze, NewRule, NotificationList, NotifySettings, PasswordSignIn, PromotionPreview, Protection, ReleaseDetail,
     ReleaseView, Role, RuleView, SetVariable, TokenView, UserView, VariableView,
 };
-use crate::model::{ForgeLinkView, ForgeLinked, LinkForge, NotifyPreferences};
+use crate::model::{ForgeLinkView, ForgeLinked, LinkForge, LogLineView, NotifyPreferences};
 
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
@@ -28,6 +28,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn revoke_token(&self, id: i64) -> Result<(), AppError>;
     async fn matrix(&self) -> Result<Matrix, AppError>;
     async fn deployment(&self, id: i64) -> Result<DeploymentDetail, AppError>;
+    /// The next `LOG_PAGE_LINES` log lines of a deployment after sequence number `after`.
+    async fn log_page(&self, id: i64, after: i64) -> Result<Vec<LogLineView>, AppError>;
     async fn deploy(&self, request: DeployRequest) -> Result<DeploymentView, AppError>;
     async fn notifications(&self) -> Result<NotificationList, AppError>;
     /// Marks the given notifications read, or all of them when `ids` is `None`.

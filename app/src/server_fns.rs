@@ -6,9 +6,9 @@ use leptos::prelude::*;
 use crate::error::AppError;
 use crate::model::{
     AgentRegistration, AgentView, AuditEntry, AuditQuery, ChannelView, CreateToken, CreatedToken, DeploymentDetail,
-    DeploymentView, EnvironmentView, FreezeView, HistoryFilter, Insights, Matrix, Me, NewChannel, NewFreeze, NewRule,
-    NotificationList, NotifySettings, PromotionPreview, Protection, ReleaseDetail, ReleaseView, Role, RuleView,
-    SetVariable, TokenView, UserView, VariableView,
+    DeploymentView, EnvironmentView, FreezeView, HistoryFilter, Insights, LogLineView, Matrix, Me, NewChannel,
+    NewFreeze, NewRule, NotificationList, NotifySettings, PromotionPreview, Protection, ReleaseDetail, ReleaseView,
+    Role, RuleView, SetVariable, TokenView, UserView, VariableView,
 };
 use crate::model::{ForgeLinkView, ForgeLinked, LinkForge, NotifyPreferences};
 
@@ -43,6 +43,12 @@ pub async fn load_matrix() -> Result<Matrix, AppError> {
 #[server(prefix = "/rpc", endpoint = "load_deployment")]
 pub async fn load_deployment(id: i64) -> Result<DeploymentDetail, AppError> {
     crate::backend::backend()?.deployment(id).await
+}
+
+/// The log lines of a deployment after `after`, a page at a time (a snapshot carries the first page).
+#[server(prefix = "/rpc", endpoint = "load_log_page")]
+pub async fn load_log_page(id: i64, after: i64) -> Result<Vec<LogLineView>, AppError> {
+    crate::backend::backend()?.log_page(id, after).await
 }
 
 #[server(prefix = "/rpc", endpoint = "load_history")]

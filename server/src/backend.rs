@@ -11,7 +11,7 @@ use ferry_app::model::{
     NewFreeze, NewRule, NotificationList, NotifySettings, PasswordSignIn, PromotionPreview, Protection, ReleaseDetail,
     ReleaseView, Role, RuleView, SetVariable, TokenView, UserView, VariableView,
 };
-use ferry_app::model::{ForgeLinkView, ForgeLinked, LinkForge, NotifyPreferences};
+use ferry_app::model::{ForgeLinkView, ForgeLinked, LinkForge, LogLineView, NotifyPreferences, LOG_PAGE_LINES};
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
@@ -220,6 +220,10 @@ impl Backend for ServerBackend {
 
     async fn deployment(&self, id: i64) -> Result<DeploymentDetail, AppError> {
         self.run(|s, c| gate::deployment_detail(s, c, id)).await
+    }
+
+    async fn log_page(&self, id: i64, after: i64) -> Result<Vec<LogLineView>, AppError> {
+        self.run(|s, c| gate::log_page(s, c, id, after, LOG_PAGE_LINES)).await
     }
 
     async fn deploy(&self, request: DeployRequest) -> Result<DeploymentView, AppError> {

@@ -85,19 +85,37 @@ pub fn LogView(detail: RwSignal<Option<DeploymentDetail>>, selected: RwSignal<Op
                 }
             }
         }
-        if follow.get_untracked() {
-            if let Some(el) = container.get_untracked() {
-                el.set_scroll_top((count as f64 * LINE_HEIGHT) as i32);
-            }
+        // On the next frame: the lines' new height is in the page only once they render.
+        if follow.get_untracked() && count > 0 {
+            request_animation_frame(move || {
+                if let Some(el) = container.get_untracked() {
+                    el.set_scroll_top(el.scroll_height());
+                }
+            });
         }
         jumped
     });
+    // Only the reader scrolling up stops following: while lines stream in, the log
+    // grows between a scroll to the bottom and its event, which is not the reader
+    // leaving the bottom. Scrolling back down to the end follows again.
     let on_scroll = move |_| {
         if let Some(el) = container.get_untracked() {
-            scroll_top.set(el.scroll_top() as f64);
-            viewport.set(el.client_height() as f64);
+            let top = el.scroll_top() as f64;
+            let scrolled_up = top < scroll_top.get_untracked();
+            // Set only on change: each set re-renders the visible lines.
+            if top != scroll_top.get_untracked() {
+                scroll_top.set(top);
+            }
+            let height = el.client_height() as f64;
+            if height != viewport.get_untracked() {
+                viewport.set(height);
+            }
             let at_bottom = el.scroll_top() + el.client_height() + (LINE_HEIGHT as i32) >= el.scroll_height();
-            follow.set(at_bottom);
+            if at_bottom {
+                follow.set(true);
+            } else if scrolled_up && follow.get_untracked() {
+                follow.set(false);
+            }
         }
     };
     let jump_to_error = move |_| {

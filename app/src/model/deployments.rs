@@ -83,6 +83,10 @@ pub struct TargetView {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
+/// Most log lines a deployment snapshot, or one page of a log, carries; the browser
+/// fetches the pages after a full snapshot.
+pub const LOG_PAGE_LINES: i64 = 20_000;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LogLineView {
     pub deployment_id: i64,
@@ -150,9 +154,9 @@ pub struct HistoryFilter {
     pub until: Option<DateTime<Utc>>,
     /// Only deployments of this release.
     pub release: Option<i64>,
-    /// Only deployments with a smaller id (the next page).
     /// Only deployments this person (login) asked for.
     pub requested_by: Option<String>,
+    /// Only deployments with a smaller id (the next page).
     pub before: Option<i64>,
     /// At most this many (1-500, default 50).
     pub limit: Option<i64>,

@@ -11,7 +11,7 @@ use crate::components::approval::ApprovalPanel;
 use crate::components::log_view::LogView;
 use crate::components::{deployment_state_text, format_duration, format_time, step_state_text, StateBadge};
 use crate::live::{deployment_supersedes, on_live_event, step_supersedes, target_supersedes};
-use crate::model::{DeploymentDetail, DeploymentKind, Event, EventPayload, LogLineView, TargetView};
+use crate::model::{DeploymentDetail, DeploymentKind, Event, EventPayload, LogLineView, TargetView, LOG_PAGE_LINES};
 
 /// Applies one event to a deployment's detail; events of other deployments are ignored.
 pub fn apply_event(detail: &mut DeploymentDetail, event: &Event) {
@@ -46,6 +46,36 @@ pub fn apply_event(detail: &mut DeploymentDetail, event: &Event) {
     }
 }
 
+/// Adds a page of older lines to those already shown (live lines may have come first),
+/// keeping them sorted by sequence number, each once.
+fn merge_lines(lines: &mut Vec<LogLineView>, page: Vec<LogLineView>) {
+    lines.extend(page);
+    lines.sort_by_key(|l| l.seq);
+    lines.dedup_by_key(|l| l.seq);
+}
+
+/// A snapshot carries the first `LOG_PAGE_LINES` lines of a log; a longer log's other
+/// lines are fetched a page at a time and merged in.
+async fn load_remaining_lines(
+    id: i64,
+    detail: RwSignal<Option<DeploymentDetail>>,
+    mut after: i64,
+) -> Result<(), String> {
+    loop {
+        let page = load_log_page(id, after).await.map_err(|e| e.message)?;
+        let full = page.len() as i64 >= LOG_PAGE_LINES;
+        let Some(last) = page.last().map(|l| l.seq) else { return Ok(()) };
+        // The page was left meanwhile: stop.
+        if detail.try_update(|d| d.as_mut().map(|d| merge_lines(&mut d.logs, page))).flatten().is_none() {
+            return Ok(());
+        }
+        if !full {
+            return Ok(());
+        }
+        after = last;
+    }
+}
+
 /// Keeps lines sorted by their sequence number, each once.
 fn insert_line(lines: &mut Vec<LogLineView>, line: LogLineView) {
     match lines.last() {
@@ -58,6 +88,9 @@ fn insert_line(lines: &mut Vec<LogLineView>, line: LogLineView) {
         }
     }
 }
+
+/// The shortest time between two applications of live events (see DeploymentPage).
+const FLUSH_SPACING_MS: i64 = 50;
 
 #[component]
 pub fn DeploymentPage() -> impl IntoView {
@@ -72,11 +105,39 @@ pub fn DeploymentPage() -> impl IntoView {
         on_cleanup(move || handle.clear());
     }
 
-    on_live_event(move |event| {
+    // A busy step prints thousands of lines a second, each its own event. They are
+    // applied together on the next animation frame, at most every FLUSH_SPACING_MS, so
+    // the page re-renders a bounded number of times however fast the log grows (and
+    // not at all while the tab is hidden); a lone line still shows on the next frame.
+    let pending = StoredValue::new(Vec::<Event>::new());
+    let last_flush = StoredValue::new(0_i64);
+    let flush = move || {
+        // Gone when the page was left before the frame came.
+        let Some(events) = pending.try_update_value(std::mem::take) else { return };
+        last_flush.set_value(Utc::now().timestamp_millis());
         if detail.with_untracked(Option::is_some) {
-            detail.update(|d| apply_event(d.as_mut().expect("checked"), event));
+            detail.update(|d| {
+                let d = d.as_mut().expect("checked");
+                events.iter().for_each(|event| apply_event(d, event));
+            });
         } else {
-            early.update(|e| e.push(event.clone()));
+            early.update(|e| e.extend(events));
+        }
+    };
+    on_live_event(move |event| {
+        let first = pending
+            .try_update_value(|p| {
+                p.push(event.clone());
+                p.len() == 1
+            })
+            .unwrap_or(false);
+        if first {
+            let wait = last_flush.get_value() + FLUSH_SPACING_MS - Utc::now().timestamp_millis();
+            if wait > 0 {
+                set_timeout(move || request_animation_frame(flush), std::time::Duration::from_millis(wait as u64));
+            } else {
+                request_animation_frame(flush);
+            }
         }
     });
     Effect::new(move |_| {
@@ -92,7 +153,16 @@ pub fn DeploymentPage() -> impl IntoView {
                         apply_event(&mut d, &event);
                     }
                     early.set(Vec::new());
+                    // The snapshot's own lines come first in its list (live ones follow).
+                    let more_after = (d.logs.len() as i64 >= LOG_PAGE_LINES)
+                        .then(|| d.logs.get(LOG_PAGE_LINES as usize - 1).map(|l| l.seq))
+                        .flatten();
                     detail.set(Some(d));
+                    if let Some(after) = more_after {
+                        if let Err(message) = load_remaining_lines(id, detail, after).await {
+                            error.set(Some(message));
+                        }
+                    }
                 }
                 Err(e) => error.set(Some(e.message)),
             }
@@ -112,7 +182,7 @@ pub fn DeploymentPage() -> impl IntoView {
     }
 }
 
-use crate::server_fns::{cancel_deployment, load_deployment};
+use crate::server_fns::{cancel_deployment, load_deployment, load_log_page};
 
 fn header(d: &DeploymentDetail) -> impl IntoView {
     let dep = &d.deployment;

@@ -7,7 +7,8 @@ use std::collections::HashSet;
 use ferry_app::error::AppError;
 use ferry_app::model::{
     CreateRelease, DeployRequest, DeploymentDetail, DeploymentView, EnvironmentView, Event, HistoryFilter, Insights,
-    Matrix, NotificationList, NotifyPreferences, ProjectView, PromotionPreview, ReleaseDetail, ReleaseView, Role,
+    LogLineView, Matrix, NotificationList, NotifyPreferences, ProjectView, PromotionPreview, ReleaseDetail,
+    ReleaseView, Role, LOG_PAGE_LINES,
 };
 use serde_json::json;
 
@@ -16,9 +17,6 @@ use super::{approvals, audit, catalog, freezes, insights, notifier, promotion};
 use crate::auth::Caller;
 use crate::error::OrInternal;
 use crate::state::AppState;
-
-/// Most lines a deployment snapshot carries; the rest are paged through the logs endpoint.
-const SNAPSHOT_LINES: i64 = 20_000;
 
 /// The project named by `slug`, if the caller has `needed` on it.
 pub async fn project(s: &AppState, c: &Caller, slug: &str, needed: Role, what: &str) -> Result<ProjectView, AppError> {
@@ -91,9 +89,15 @@ pub async fn deployment_detail(s: &AppState, c: &Caller, id: i64) -> Result<Depl
     let deployment = deployment(s, c, id, Role::Viewer, "viewing a deployment").await?;
     let steps = s.store.steps(id).await.or_internal("loading steps")?;
     let targets = s.store.targets(id).await.or_internal("loading hosts")?;
-    let logs = s.store.logs(id, 0, SNAPSHOT_LINES).await.or_internal("loading logs")?;
+    let logs = s.store.logs(id, 0, LOG_PAGE_LINES).await.or_internal("loading logs")?;
     let approval = approvals::status(s, c, &deployment).await?;
     Ok(DeploymentDetail { deployment, steps, targets, logs, approval })
+}
+
+/// Up to `limit` log lines of deployment `id` after sequence number `after`.
+pub async fn log_page(s: &AppState, c: &Caller, id: i64, after: i64, limit: i64) -> Result<Vec<LogLineView>, AppError> {
+    deployment(s, c, id, Role::Viewer, "reading logs").await?;
+    s.store.logs(id, after.max(0), limit).await.or_internal("loading logs")
 }
 
 /// Deploying needs the deploy role of the environment (deployer, unless it is

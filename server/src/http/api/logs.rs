@@ -52,9 +52,7 @@ pub async fn get_logs(
     Path(id): Path<i64>,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Vec<LogLineView>> {
-    let limit = q.limit()?;
-    gate::deployment(&s, &c, id, Role::Viewer, "reading logs").await?;
-    Ok(axum::Json(s.store.logs(id, q.after.unwrap_or(0), limit).await.or_internal("loading logs")?))
+    Ok(axum::Json(gate::log_page(&s, &c, id, q.after.unwrap_or(0), q.limit()?).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/deployments/{id}/log.txt", params(("id" = i64, Path)),
