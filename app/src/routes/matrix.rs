@@ -13,15 +13,12 @@ use crate::live::{deployment_supersedes, on_live_event};
 use crate::model::{DeployRequest, DeploymentState, DeploymentView, EventPayload, Matrix, MatrixCell, MatrixRow};
 use crate::server_fns::{load_matrix, start_deployment};
 
-/// Applies a deployment event to the matrix, never moving a cell backwards.
-pub fn apply_deployment(matrix: &mut Matrix, deployment: &DeploymentView) {
-    let cells = matrix
-        .rows
-        .iter_mut()
-        .filter(|r| r.project.id == deployment.project_id)
-        .flat_map(|r| r.cells.iter_mut())
-        .filter(|c| c.environment.id == deployment.environment_id);
-    for cell in cells {
+/// Applies a deployment event to a project's row, never moving a cell backwards.
+pub fn apply_deployment(row: &mut MatrixRow, deployment: &DeploymentView) {
+    if row.project.id != deployment.project_id {
+        return;
+    }
+    for cell in row.cells.iter_mut().filter(|c| c.environment.id == deployment.environment_id) {
         if cell.latest.as_ref().is_none_or(|l| deployment_supersedes(deployment, l)) {
             cell.latest = Some(deployment.clone());
         }
@@ -34,25 +31,29 @@ pub fn apply_deployment(matrix: &mut Matrix, deployment: &DeploymentView) {
 
 #[component]
 pub fn MatrixPage() -> impl IntoView {
-    let matrix = RwSignal::new(None::<Matrix>);
+    // One signal per project: an event re-renders only its project's row, so a busy
+    // matrix of many services stays cheap and keeps keyboard focus elsewhere.
+    let rows = RwSignal::new(None::<Vec<RwSignal<MatrixRow>>>);
     let error = RwSignal::new(None::<String>);
     let pending = RwSignal::new(Vec::<DeploymentView>::new());
     on_live_event(move |event| {
-        if let EventPayload::Deployment(d) = &event.payload {
-            if matrix.with_untracked(Option::is_some) {
-                matrix.update(|m| apply_deployment(m.as_mut().expect("checked"), d));
-            } else {
-                pending.update(|p| p.push(d.clone()));
-            }
+        let EventPayload::Deployment(d) = &event.payload else { return };
+        let row = rows.with_untracked(|rows| {
+            rows.as_ref().map(|rows| rows.iter().find(|r| r.with_untracked(|r| r.project.id == d.project_id)).copied())
+        });
+        match row {
+            Some(Some(row)) => row.update(|r| apply_deployment(r, d)),
+            Some(None) => {} // a project created after the page loaded
+            None => pending.update(|p| p.push(d.clone())),
         }
     });
     spawn_local(async move {
         match load_matrix().await {
-            Ok(mut m) => {
+            Ok(Matrix { rows: mut loaded }) => {
                 for d in pending.get_untracked() {
-                    apply_deployment(&mut m, &d);
+                    loaded.iter_mut().for_each(|row| apply_deployment(row, &d));
                 }
-                matrix.set(Some(m));
+                rows.set(Some(loaded.into_iter().map(RwSignal::new).collect()));
             }
             Err(e) => error.set(Some(e.message)),
         }
@@ -65,10 +66,10 @@ pub fn MatrixPage() -> impl IntoView {
         <p class="muted">"Drag a live release onto the next environment, or use its Promote button, to promote it."</p>
         {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         <PromoteDialog promotion error />
-        {move || match matrix.get() {
+        {move || match rows.get() {
             None => view! { <p class="empty">"Loading…"</p> }.into_any(),
-            Some(m) if m.rows.is_empty() => view! { <p class="empty">"No projects yet."</p> }.into_any(),
-            Some(m) => m.rows.into_iter().map(|row| view! { <ProjectMatrix row error /> }).collect_view().into_any(),
+            Some(rows) if rows.is_empty() => view! { <p class="empty">"No projects yet."</p> }.into_any(),
+            Some(rows) => rows.into_iter().map(|row| move || view! { <ProjectMatrix row=row.get() error /> }).collect_view().into_any(),
         }}
     }
 }
