@@ -59,7 +59,7 @@ if [ "$(.tools/node_modules/.bin/wasm-opt --version 2>/dev/null | awk '{print $3
 fi
 
 if $with_test_deps; then
-  (cd end2end && { [ -d node_modules/@playwright/test ] || npm ci --no-audit --no-fund --silent; })
+  (cd end2end && { [ -d node_modules/@axe-core/playwright ] && [ -d node_modules/@playwright/test ] || npm ci --no-audit --no-fund --silent; })
   # The email tests talk to a real SMTP server: aiosmtpd from PyPI, kept in .tools.
   if ! PYTHONPATH=.tools/python python3 -c 'import aiosmtpd' 2>/dev/null; then
     info "installing aiosmtpd (PyPI) for the email tests"

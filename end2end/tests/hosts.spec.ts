@@ -22,8 +22,9 @@ test("a rolling deployment over two hosts, live on the timeline", async ({ page 
   const pipeline = fs
     .readFileSync(path.join(repo, "ferry.yml"), "utf8")
     .replace('vars: { PORT: "8081" }', 'vars: { PORT: "8081" }\n    rollout: { strategy: rolling, batch: 1 }')
-    // Long enough to watch the first host run while the second waits.
-    .replace("run: sh build.sh", "run: sh build.sh && sleep 2");
+    // Long enough to watch the first host run while the second waits (the build runs
+    // once, on the server, so the wait goes into a host step).
+    .replace("run: sh restart.sh", "run: sleep 2 && sh restart.sh");
   fs.writeFileSync(path.join(repo, "ferry.yml"), pipeline);
   git(repo, "init", "--quiet");
   git(repo, "add", ".");

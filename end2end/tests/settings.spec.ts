@@ -1,6 +1,7 @@
 // A project's variables and secrets in its settings page: a secret is accepted, then
 // shown only as set; a bad name is refused with its reason.
 import { test, expect } from "@playwright/test";
+import { restoreDevelopment, startFailingDeployment } from "./failing";
 
 test("set a variable and a secret, and remove the variable", async ({ page, request }) => {
   await page.goto("/projects/hello-web/settings");
@@ -114,16 +115,9 @@ test("link with a token: the webhook is created and deployments are reported", a
   expect(hook.body.config.secret).toBe(secret);
 
   // A deployment (failing at once: development's agents do not exist) is reported.
-  const headers = { origin: new URL(page.url()).origin };
-  const agents = "/api/v1/projects/hello-web/environments/development/agents";
-  expect((await page.request.put(agents, { headers, data: { selector: "role=nowhere" } })).status()).toBe(200);
-  const releases = await (await page.request.get("/api/v1/projects/hello-web/releases")).json();
-  const deploy = { project: "hello-web", release_id: releases[0].id, environment: "development" };
-  const started = await page.request.post("/api/v1/deployments", { headers, data: deploy });
-  expect(started.status()).toBe(202);
-  const id = (await started.json()).id;
+  const id = await startFailingDeployment(page);
   await expect.poll(async () => (await calls()).filter((c) => c.body.state === "failure").length).toBe(2);
-  expect((await page.request.put(agents, { headers, data: { selector: "" } })).status()).toBe(200);
+  await restoreDevelopment(page);
   await page.reload();
   const reports = page.getByRole("table", { name: "Reports to the repository" });
   await expect(reports.locator(`tr[data-state="delivered"]`).first()).toContainText(`#${id}`);

@@ -73,13 +73,13 @@ pub fn NotificationBell() -> impl IntoView {
     view! {
         <div class="bell-wrap">
             <button class="bell" aria-haspopup="true" aria-expanded=move || open.get().to_string()
-                aria-label=move || format!("Notifications ({} unread)", unread())
+                aria-label=move || format!("{} unread notifications", unread())
                 on:click=move |_| open.update(|o| *o = !*o)>
                 <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
                     <path d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1z"
                         fill="currentColor" />
                 </svg>
-                <span class="count" data-testid="unread" class:none=move || unread() == 0>{unread}</span>
+                <span class="count" data-testid="unread" aria-hidden="true" class:none=move || unread() == 0>{unread}</span>
             </button>
             <Show when=move || open.get()>
                 <div class="notifications" role="dialog" aria-label="Notifications">
