@@ -12,6 +12,9 @@
 #  6. Fan-out: a rolling deployment to 100 agents on loopback against Ansible doing the
 #     same work, and server CPU per extra host (server/benches/fan_out.rs; installs
 #     ansible-core from PyPI into .tools/ansible).
+#  7. The interface at scale in Chromium: 50 services × 6 environments (load, live
+#     updates, promotion) and a 100,000-line log (streaming, opening, search, scrolling)
+#     (end2end/bench/ui-scale.spec.ts; FERRY_BENCH_DATABASE_URL runs it on PostgreSQL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -45,3 +48,7 @@ if [ ! -x .tools/ansible/bin/ansible-playbook ]; then
   .tools/ansible/bin/pip install --quiet ansible-core
 fi
 cargo bench -p ferry-server --bench fan_out --quiet
+
+info "the interface at scale, in Chromium (release binary)"
+scripts/setup.sh --test
+(cd end2end && FERRY_E2E_BINARY="$PWD/../target/release/ferry" npx playwright test --config bench.config.ts)
