@@ -4,11 +4,11 @@ mod common;
 
 use ferry_app::model::{
     ChannelKind, DeliveryState, DeploymentKind, DeploymentState, EventPayload, ForgeKind, FreezeWindow, HistoryFilter,
-    LogStream, NotificationKind, NotifyEvent, Role, StepState, TargetState, TokenScope,
+    LogStream, NotificationKind, NotifyEvent, ProjectView, Role, StepState, TargetState, TokenScope,
 };
 use ferry_server::store::{
-    is_unique_violation, AgentFacts, AuditFilter, HostPlan, Identity, NewAudit, NewDelivery, NewDeployment, NewLogLine,
-    NewProject, NewRelease, NewToken, StepChange, Store, Stored, TargetEnd,
+    is_unique_violation, AgentFacts, AuditFilter, HostPlan, Identity, LiveDeployments, NewAudit, NewDelivery,
+    NewDeployment, NewLogLine, NewProject, NewRelease, NewToken, StepChange, Store, Stored, TargetEnd,
 };
 
 async fn contract(store: Store) {
@@ -227,6 +227,46 @@ async fn contract(store: Store) {
     freezes_contract(&store, project.id, dev).await;
     notify_contract(&store, project.id).await;
     forges_contract(&store, project.id).await;
+    live_contract(&store, &project, (r1.id, r2.id)).await;
+}
+
+/// What each environment runs, read for all environments at once, agrees with the
+/// per-environment queries.
+async fn live_contract(store: &Store, project: &ProjectView, (r1, r2): (i64, i64)) {
+    let (staging, prod) = (project.environments[1].id, project.environments[2].id);
+    let steps = vec!["deploy".to_string()];
+    let finish = |release: i64, end: DeploymentState| {
+        let steps = steps.clone();
+        async move {
+            let new = NewDeployment::queued((project.id, staging, release), DeploymentKind::Deploy, &steps, "alex");
+            let d = store.create_deployment(&new).await.unwrap();
+            store.transition_deployment(d.id, DeploymentState::Queued, DeploymentState::Running, None).await.unwrap();
+            store.transition_deployment(d.id, DeploymentState::Running, end, None).await.unwrap().unwrap()
+        }
+    };
+    let first = finish(r1, DeploymentState::Succeeded).await;
+    let second = finish(r2, DeploymentState::Succeeded).await;
+    let again = finish(r2, DeploymentState::Succeeded).await;
+    let failed = finish(r1, DeploymentState::Failed).await;
+    let live = store.live_deployments().await.unwrap();
+    let cells = &live[&staging];
+    assert_eq!(cells.current.as_ref().map(|d| d.id), Some(again.id), "the newest success");
+    assert_eq!(cells.latest.as_ref().map(|d| d.id), Some(failed.id), "the newest in any state");
+    assert_eq!(cells.previous.as_ref().map(|d| d.id), Some(first.id), "the newest success of another release");
+    assert_ne!(second.id, first.id);
+    assert!(!live.contains_key(&prod), "nothing deployed to prod");
+    for environment in &project.environments {
+        let current = store.latest_in_environment(environment.id, true).await.unwrap();
+        let previous = match &current {
+            Some(c) => store.previous_success(environment.id, c.release_id).await.unwrap(),
+            None => None,
+        };
+        let latest = store.latest_in_environment(environment.id, false).await.unwrap();
+        let expected = LiveDeployments { current, latest, previous };
+        assert_eq!(live.get(&environment.id).cloned().unwrap_or_default(), expected, "{}", environment.name);
+    }
+    let releases = store.all_releases().await.unwrap();
+    assert_eq!(releases.iter().map(|r| r.id).collect::<Vec<_>>(), [r2, r1], "newest first");
 }
 
 /// Forge links (replaced, not duplicated), deliveries and trigger claims seen once.

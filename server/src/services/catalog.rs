@@ -1,6 +1,8 @@
 //! Projects and releases: registering a project from its repository's `ferry.yml`,
 //! cutting releases from commits, and assembling the environment matrix.
 
+use std::collections::HashMap;
+
 use ferry_app::error::AppError;
 use ferry_app::model::{
     DeployRequest, EnvironmentView, HistoryFilter, Matrix, MatrixCell, MatrixRow, ProjectView, ReleaseDetail,
@@ -10,7 +12,7 @@ use ferry_engine::pipeline::{Pipeline, PIPELINE_FILE};
 
 use crate::error::OrInternal;
 use crate::git;
-use crate::store::{is_unique_violation, NewProject, NewRelease, ReleaseRow, Store};
+use crate::store::{is_unique_violation, LiveDeployments, NewProject, NewRelease, ReleaseRow, Store};
 
 /// Reads and validates the pipeline file at `commit`.
 pub async fn pipeline_at(repo: &str, commit: &str) -> Result<(Pipeline, String), AppError> {
@@ -140,20 +142,28 @@ pub async fn release_detail(store: &Store, id: i64) -> Result<ReleaseDetail, App
 
 /// The matrix of the projects `visible` accepts.
 pub async fn matrix(store: &Store, visible: impl Fn(&ProjectView) -> bool) -> Result<Matrix, AppError> {
-    let mut rows = Vec::new();
-    for project in store.projects().await.or_internal("listing projects")?.into_iter().filter(|p| visible(p)) {
-        let mut cells = Vec::new();
-        for environment in &project.environments {
-            let current = store.latest_in_environment(environment.id, true).await.or_internal("matrix")?;
-            let latest = store.latest_in_environment(environment.id, false).await.or_internal("matrix")?;
-            let previous = match &current {
-                Some(c) => store.previous_success(environment.id, c.release_id).await.or_internal("matrix")?,
-                None => None,
-            };
-            cells.push(MatrixCell { environment: environment.clone(), current, latest, previous });
-        }
-        let releases = releases(store, &project).await?;
-        rows.push(MatrixRow { project, cells, releases });
+    let projects = store.projects().await.or_internal("listing projects")?;
+    let mut live = store.live_deployments().await.or_internal("matrix")?;
+    let mut releases: HashMap<i64, Vec<ReleaseView>> = HashMap::new();
+    for release in store.all_releases().await.or_internal("listing releases")? {
+        releases.entry(release.project_id).or_default().push(release.view());
     }
+    let rows = projects
+        .into_iter()
+        .filter(|p| visible(p))
+        .map(|project| {
+            let cells = project
+                .environments
+                .iter()
+                .map(|environment| {
+                    let LiveDeployments { current, latest, previous } =
+                        live.remove(&environment.id).unwrap_or_default();
+                    MatrixCell { environment: environment.clone(), current, latest, previous }
+                })
+                .collect();
+            let releases = releases.remove(&project.id).unwrap_or_default();
+            MatrixRow { project, cells, releases }
+        })
+        .collect();
     Ok(Matrix { rows })
 }

@@ -151,6 +151,12 @@ impl Store {
         let sql = format!("SELECT {RELEASE_COLUMNS} FROM releases WHERE project_id = $1 ORDER BY id DESC");
         sqlx::query_as(&sql).bind(project_id).fetch_all(&self.pool).await
     }
+
+    /// Every project's releases, newest first.
+    pub async fn all_releases(&self) -> StoreResult<Vec<ReleaseRow>> {
+        let sql = format!("SELECT {RELEASE_COLUMNS} FROM releases ORDER BY id DESC");
+        sqlx::query_as(&sql).fetch_all(&self.pool).await
+    }
 }
 
 fn project_view(p: ProjectRow, envs: &[EnvironmentRow]) -> ProjectView {
