@@ -39,19 +39,22 @@ async fn follow_events(feed: LiveFeed) {
             let (_write, mut read) = socket.split();
             while let Some(Ok(message)) = read.next().await {
                 let Message::Text(text) = message else { continue };
-                match serde_json::from_str::<LiveMessage>(&text) {
-                    Ok(LiveMessage::Hello { head_seq }) => {
-                        feed.connected.set(true);
-                        backoff = Duration::from_millis(250);
-                        last_seq.get_or_insert(head_seq);
-                    }
-                    Ok(LiveMessage::Event(event)) => {
-                        if last_seq.is_none_or(|seen| event.seq > seen) {
-                            last_seq = Some(event.seq);
-                            feed.dispatch(&event);
+                // A frame carries one message per line: the server sends waiting events together.
+                for line in text.lines() {
+                    match serde_json::from_str::<LiveMessage>(line) {
+                        Ok(LiveMessage::Hello { head_seq }) => {
+                            feed.connected.set(true);
+                            backoff = Duration::from_millis(250);
+                            last_seq.get_or_insert(head_seq);
                         }
+                        Ok(LiveMessage::Event(event)) => {
+                            if last_seq.is_none_or(|seen| event.seq > seen) {
+                                last_seq = Some(event.seq);
+                                feed.dispatch(&event);
+                            }
+                        }
+                        Err(e) => leptos::logging::warn!("ignoring an unreadable event: {e}"),
                     }
-                    Err(e) => leptos::logging::warn!("ignoring an unreadable event: {e}"),
                 }
             }
         }

@@ -85,9 +85,12 @@ async fn main() {
             while let Some(Ok(message)) = socket.next().await {
                 let Message::Text(text) = message else { continue };
                 let received = origin.elapsed().as_secs_f64();
-                let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-                if let Some(sent) = value["payload"]["text"].as_str().and_then(|t| t.parse::<f64>().ok()) {
-                    let _ = tx.send((received - sent) * 1000.0);
+                // A frame holds one message per line.
+                for line in text.lines() {
+                    let value: serde_json::Value = serde_json::from_str(line).unwrap();
+                    if let Some(sent) = value["payload"]["text"].as_str().and_then(|t| t.parse::<f64>().ok()) {
+                        let _ = tx.send((received - sent) * 1000.0);
+                    }
                 }
             }
         });

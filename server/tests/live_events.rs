@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -12,15 +13,33 @@ use tokio_tungstenite::tungstenite::Message;
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn next_message(socket: &mut Socket) -> Value {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(20), socket.next())
-            .await
-            .expect("a message in time")
-            .expect("socket open")
-            .expect("no socket error");
-        if let Message::Text(text) = message {
-            return serde_json::from_str(&text).unwrap();
+/// Reads the event stream: a text frame holds one message per line.
+struct Messages {
+    socket: Socket,
+    pending: VecDeque<Value>,
+    frames: usize,
+}
+
+impl Messages {
+    async fn connect(request: tokio_tungstenite::tungstenite::handshake::client::Request) -> Self {
+        let (socket, _) = connect_async(request).await.unwrap();
+        Messages { socket, pending: VecDeque::new(), frames: 0 }
+    }
+
+    async fn next(&mut self) -> Value {
+        loop {
+            if let Some(message) = self.pending.pop_front() {
+                return message;
+            }
+            let message = tokio::time::timeout(Duration::from_secs(20), self.socket.next())
+                .await
+                .expect("a message in time")
+                .expect("socket open")
+                .expect("no socket error");
+            if let Message::Text(text) = message {
+                self.frames += 1;
+                self.pending.extend(text.lines().map(|line| serde_json::from_str::<Value>(line).unwrap()));
+            }
         }
     }
 }
@@ -29,8 +48,8 @@ async fn next_message(socket: &mut Socket) -> Value {
 async fn reconnecting_with_the_last_seq_delivers_missed_events() {
     let app = common::spawn_app().await;
     let (release, _) = app.hello_project("live").await;
-    let (mut socket, _) = connect_async(app.ws_request("/ws").await).await.unwrap();
-    let hello = next_message(&mut socket).await;
+    let mut socket = Messages::connect(app.ws_request("/ws").await).await;
+    let hello = socket.next().await;
     assert_eq!(hello["type"], "hello");
     let head = hello["head_seq"].as_i64().unwrap();
 
@@ -42,7 +61,7 @@ async fn reconnecting_with_the_last_seq_delivers_missed_events() {
     // Read a few live events, then drop the connection mid-deployment.
     let mut seen = Vec::new();
     while seen.len() < 3 {
-        let m = next_message(&mut socket).await;
+        let m = socket.next().await;
         assert_eq!(m["type"], "event");
         seen.push(m);
     }
@@ -60,12 +79,13 @@ async fn reconnecting_with_the_last_seq_delivers_missed_events() {
     let missed = stored.as_array().unwrap().len();
     assert!(missed > 5, "the deployment produced events while disconnected");
 
-    let (mut socket, _) = connect_async(app.ws_request(&format!("/ws?after={last}")).await).await.unwrap();
-    assert_eq!(next_message(&mut socket).await["type"], "hello");
+    let mut socket = Messages::connect(app.ws_request(&format!("/ws?after={last}")).await).await;
+    assert_eq!(socket.next().await["type"], "hello");
     let mut replayed = Vec::new();
     for _ in 0..missed {
-        replayed.push(next_message(&mut socket).await);
+        replayed.push(socket.next().await);
     }
+    assert!(socket.frames < missed, "replayed events share frames: {} frames for {missed}", socket.frames);
     let seqs: Vec<i64> = replayed.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
     assert_eq!(seqs, (last + 1..=last + missed as i64).collect::<Vec<_>>(), "no gaps, no repeats");
     let finale = replayed.iter().rev().find(|m| m["payload"]["event"] == "deployment").unwrap();
@@ -98,8 +118,8 @@ async fn the_live_stream_carries_only_projects_the_caller_may_view() {
     let token = common::issue_token(&app.running.state.store, outsider, &ferry_app::model::TokenScope::ALL, None).await;
     let mut request = app.ws_request("/ws").await;
     request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let (mut socket, _) = connect_async(request).await.unwrap();
-    assert_eq!(next_message(&mut socket).await["type"], "hello");
+    let mut socket = Messages::connect(request).await;
+    assert_eq!(socket.next().await["type"], "hello");
 
     let hidden = common::deploy(&app, "closed", closed, "development").await;
     app.wait_finished(hidden).await;
@@ -107,7 +127,7 @@ async fn the_live_stream_carries_only_projects_the_caller_may_view() {
     app.wait_finished(shown).await;
     // Everything up to the open project's outcome arrives, and nothing of the other.
     loop {
-        let message = next_message(&mut socket).await;
+        let message = socket.next().await;
         let payload = &message["payload"];
         let deployment =
             payload["deployment_id"].as_i64().or(payload["id"].as_i64().filter(|_| payload["event"] == "deployment"));

@@ -4,6 +4,10 @@
 //! loses nothing; a client too slow for the live channel is caught up the same way.
 //! Only signed-in callers connect, and they receive only events of projects they
 //! may view.
+//!
+//! A text frame carries one or more messages, one JSON document per line: events
+//! already waiting are sent together, because at thousands of log lines a second
+//! the browser's cost is per frame, not per byte.
 
 use std::sync::atomic::Ordering;
 
@@ -12,7 +16,8 @@ use axum::extract::State;
 use axum::response::Response;
 use ferry_app::model::LiveMessage;
 use serde::Deserialize;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::Receiver;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use super::extract::Query;
 use crate::auth::Caller;
@@ -23,6 +28,8 @@ use crate::services::visibility::Visibility;
 use crate::state::AppState;
 
 const REPLAY_PAGE: i64 = 1000;
+/// Most live events sent in one frame.
+const FRAME_EVENTS: usize = 500;
 
 #[derive(Debug, Deserialize)]
 pub struct Resume {
@@ -47,7 +54,22 @@ pub async fn upgrade(
 
 async fn send(socket: &mut WebSocket, message: &LiveMessage) -> Result<(), String> {
     let text = serde_json::to_string(message).map_err(|e| e.to_string())?;
-    socket.send(Message::Text(text.into())).await.map_err(|e| e.to_string())
+    send_lines(socket, text).await
+}
+
+/// Sends one frame of newline-separated messages; an empty one is not sent.
+async fn send_lines(socket: &mut WebSocket, lines: String) -> Result<(), String> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    socket.send(Message::Text(lines.into())).await.map_err(|e| e.to_string())
+}
+
+fn push_line(frame: &mut String, json: &str) {
+    if !frame.is_empty() {
+        frame.push('\n');
+    }
+    frame.push_str(json);
 }
 
 /// Sends stored events after `last` until caught up; returns the last one sent.
@@ -57,9 +79,11 @@ async fn replay(socket: &mut WebSocket, s: &AppState, c: &Caller, mut last: i64)
         let done = (page.len() as i64) < REPLAY_PAGE;
         let Some(newest) = page.last().map(|e| e.seq) else { return Ok(last) };
         // The same filter as the events endpoint, over the page just read.
+        let mut frame = String::new();
         for event in gate::events(s, c, last, newest - last).await.map_err(|e| e.message)? {
-            send(socket, &LiveMessage::Event(event)).await?;
+            push_line(&mut frame, &serde_json::to_string(&LiveMessage::Event(event)).map_err(|e| e.to_string())?);
         }
+        send_lines(socket, frame).await?;
         last = newest;
         if done {
             return Ok(last);
@@ -85,7 +109,13 @@ async fn stream(
     loop {
         tokio::select! {
             received = live.recv() => match received {
-                Ok(event) => last = forward(&mut socket, s, viewer, event, last).await?,
+                Ok(event) => {
+                    let (waiting, lagged) = take_waiting(&mut live, event);
+                    last = forward(&mut socket, s, viewer, waiting, last).await?;
+                    if lagged {
+                        last = replay(&mut socket, s, c, last).await?;
+                    }
+                }
                 Err(RecvError::Lagged(_)) => last = replay(&mut socket, s, c, last).await?,
                 Err(RecvError::Closed) => return Ok(()),
             },
@@ -97,24 +127,44 @@ async fn stream(
     }
 }
 
+/// `first` and the events already queued behind it, up to a frame's worth; and
+/// whether the channel reported this receiver had fallen behind.
+fn take_waiting(live: &mut Receiver<LiveEvent>, first: LiveEvent) -> (Vec<LiveEvent>, bool) {
+    let mut waiting = vec![first];
+    while waiting.len() < FRAME_EVENTS {
+        match live.try_recv() {
+            Ok(event) => waiting.push(event),
+            Err(TryRecvError::Lagged(_)) => return (waiting, true),
+            Err(_) => break,
+        }
+    }
+    (waiting, false)
+}
+
+/// Sends the events this viewer may see, as one frame; returns the last sequence handled.
 async fn forward(
     socket: &mut WebSocket,
     s: &AppState,
     viewer: &mut Visibility,
-    event: LiveEvent,
-    last: i64,
+    events: Vec<LiveEvent>,
+    mut last: i64,
 ) -> Result<i64, String> {
-    if event.seq <= last {
-        return Ok(last);
-    }
-    if !viewer.sees_everything() {
-        let message: LiveMessage = serde_json::from_str(&event.json).map_err(|e| e.to_string())?;
-        if let LiveMessage::Event(e) = message {
-            if !viewer.allows(s, &e.payload).await.map_err(|e| e.message)? {
-                return Ok(event.seq);
+    let mut frame = String::new();
+    for event in events {
+        if event.seq <= last {
+            continue;
+        }
+        last = event.seq;
+        if !viewer.sees_everything() {
+            let message: LiveMessage = serde_json::from_str(&event.json).map_err(|e| e.to_string())?;
+            if let LiveMessage::Event(e) = message {
+                if !viewer.allows(s, &e.payload).await.map_err(|e| e.message)? {
+                    continue;
+                }
             }
         }
+        push_line(&mut frame, &event.json);
     }
-    socket.send(Message::Text(event.json.as_ref().into())).await.map_err(|e| e.to_string())?;
-    Ok(event.seq)
+    send_lines(socket, frame).await?;
+    Ok(last)
 }
