@@ -56,6 +56,9 @@ async fn follow_events(feed: LiveFeed) {
                         Err(e) => leptos::logging::warn!("ignoring an unreadable event: {e}"),
                     }
                 }
+                // Frames already received would otherwise all be handled in one task;
+                // yielding between them lets the page render and take input.
+                gloo_timers::future::sleep(Duration::ZERO).await;
             }
         }
         feed.connected.set(false);

@@ -134,30 +134,37 @@ pub fn LogView(detail: RwSignal<Option<DeploymentDetail>>, selected: RwSignal<Op
         }
     };
 
-    let rows = move || {
+    // The window of lines in the page. While following, it is the log's end whatever
+    // the scroll position says, so a flush of new lines renders once, not once before
+    // and once after the scroll that follows it.
+    let window_range = Memo::new(move |_| {
         let total = shown.with(Vec::len);
-        let first = ((scroll_top.get() / LINE_HEIGHT) as usize).saturating_sub(OVERSCAN).min(total);
-        let last = (first + (viewport.get() / LINE_HEIGHT) as usize + 2 * OVERSCAN).min(total);
-        let lit = highlight.get();
-        let lines = detail.with(|d| {
-            let Some(d) = d else { return Vec::new() };
-            shown.with(|s| {
-                s[first..last]
-                    .iter()
-                    .map(|&i| {
-                        let l = &d.logs[i];
-                        let step = step_tag(d, l.step);
-                        render_line(l, step, lit == Some(l.seq), highlight)
-                    })
-                    .collect::<Vec<_>>()
+        let visible = (viewport.get() / LINE_HEIGHT) as usize;
+        let top_line =
+            if follow.get() { total.saturating_sub(visible) } else { (scroll_top.get() / LINE_HEIGHT) as usize };
+        let first = top_line.saturating_sub(OVERSCAN).min(total);
+        (first, (first + visible + 2 * OVERSCAN).min(total), total)
+    });
+    // Keyed by sequence number: a line already in the page stays as it is when the
+    // window moves, and only the lines entering it are built.
+    let visible_lines = move || {
+        let (first, last, _) = window_range.get();
+        shown.with(|s| {
+            detail.with(|d| {
+                d.as_ref().map_or_else(Vec::new, |d| s[first..last].iter().map(|&i| (d.logs[i].seq, i)).collect())
             })
-        });
-        view! {
-            <div style=format!("height:{}px;position:relative", total as f64 * LINE_HEIGHT)>
-                <div style=format!("position:absolute;left:0;right:0;top:{}px", first as f64 * LINE_HEIGHT)>{lines}</div>
-            </div>
-        }
+        })
     };
+    let line_view = move |(seq, index): (i64, usize)| {
+        detail.with_untracked(|d| {
+            let d = d.as_ref()?;
+            let line = d.logs.get(index)?;
+            Some(render_line(line, step_tag(d, line.step), seq, highlight))
+        })
+    };
+    let spacer = move || format!("height:{}px;position:relative", window_range.get().2 as f64 * LINE_HEIGHT);
+    let offset =
+        move || format!("position:absolute;left:0;right:0;top:{}px", window_range.get().0 as f64 * LINE_HEIGHT);
     let download =
         move || detail.with(|d| d.as_ref().map(|d| format!("/api/v1/deployments/{}/log.txt", d.deployment.id)));
 
@@ -176,18 +183,23 @@ pub fn LogView(detail: RwSignal<Option<DeploymentDetail>>, selected: RwSignal<Op
                     on:change=move |ev| follow.set(event_target_checked(&ev)) />" follow"</label>
                 <a class="secondary" href=download download="">"Download"</a>
             </div>
-            <div class="log" role="log" aria-live="polite" node_ref=container on:scroll=on_scroll>{rows}</div>
+            <div class="log" role="log" aria-live="polite" node_ref=container on:scroll=on_scroll>
+                <div style=spacer>
+                    <div style=offset>
+                        <For each=visible_lines key=|(seq, _)| *seq children=line_view />
+                    </div>
+                </div>
+            </div>
         </section>
     }
 }
 
-fn render_line(l: &LogLineView, step: String, lit: bool, highlight: RwSignal<Option<i64>>) -> impl IntoView {
+fn render_line(l: &LogLineView, step: String, seq: i64, highlight: RwSignal<Option<i64>>) -> impl IntoView {
     let class = match l.stream {
         LogStream::Stderr => "line stderr",
         LogStream::System => "line system",
         LogStream::Stdout => "line",
     };
-    let seq = l.seq;
     let segments = ansi::segments(&l.text)
         .into_iter()
         .map(|s| view! { <span class=colour_class(s.colour, s.bold)>{s.text}</span> })
@@ -198,7 +210,7 @@ fn render_line(l: &LogLineView, step: String, lit: bool, highlight: RwSignal<Opt
         let _ = window().location().set_hash(&format!("L{seq}"));
     };
     view! {
-        <div class=class class:lit=lit id=format!("L{seq}")>
+        <div class=class class:lit=move || highlight.get() == Some(seq) id=format!("L{seq}")>
             <a class="ln" href=format!("#L{seq}") on:click=on_click>{seq}</a>
             <span class="step-tag">{step}</span>
             <span class="text">{segments}</span>

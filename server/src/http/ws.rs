@@ -16,8 +16,8 @@ use axum::extract::State;
 use axum::response::Response;
 use ferry_app::model::LiveMessage;
 use serde::Deserialize;
-use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::broadcast::Receiver;
 
 use super::extract::Query;
 use crate::auth::Caller;
