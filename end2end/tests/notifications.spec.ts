@@ -101,6 +101,8 @@ test("a failed deployment reaches another browser's bell within a second", async
   await watcher.goto("/");
   await expect(watcher.locator('.live[data-connected="true"]')).toBeVisible();
   const bell = watcher.getByRole("button", { name: /^\d+ unread notifications$/ });
+  // The count is the server's once the bell's list has loaded.
+  await expect(bell).toHaveAttribute("aria-busy", "false");
   const before = Number(/^(\d+) unread/.exec((await bell.getAttribute("aria-label")) || "")![1]);
 
   const id = await startFailingDeployment(page);

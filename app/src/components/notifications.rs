@@ -38,11 +38,13 @@ pub fn NotificationBell() -> impl IntoView {
     // Until the list loads, live events are left out: the list will include them.
     let list = RwSignal::new(NotificationList::default());
     let open = RwSignal::new(false);
+    let loaded = RwSignal::new(false);
     on_live_event(move |event| list.update(|l| apply(l, &event.payload)));
     spawn_local(async move {
-        if let Ok(loaded) = load_notifications().await {
-            list.set(loaded);
+        if let Ok(fetched) = load_notifications().await {
+            list.set(fetched);
         }
+        loaded.set(true);
     });
     // The server's answer is the truth; the live event brings the same to other tabs.
     let mark = move |ids: Option<Vec<i64>>| {
@@ -74,6 +76,7 @@ pub fn NotificationBell() -> impl IntoView {
         <div class="bell-wrap">
             <button class="bell" aria-haspopup="true" aria-expanded=move || open.get().to_string()
                 aria-label=move || format!("{} unread notifications", unread())
+                aria-busy=move || (!loaded.get()).to_string()
                 on:click=move |_| open.update(|o| *o = !*o)>
                 <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
                     <path d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1z"
