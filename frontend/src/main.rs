@@ -29,6 +29,21 @@ fn socket_url(after: Option<i64>) -> String {
     }
 }
 
+/// Resumes in a new task, after the browser has had its turn. A message to ourselves,
+/// not a timer: Chromium delays timers in pages it considers hidden by up to a second.
+async fn yield_to_browser() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Ok(channel) = web_sys::MessageChannel::new() {
+            channel.port1().set_onmessage(Some(&resolve));
+            if channel.port2().post_message(&wasm_bindgen::JsValue::NULL).is_ok() {
+                return;
+            }
+        }
+        let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
 /// Connects, dispatches events, and reconnects with backoff (up to 5 s), asking for
 /// everything after the last sequence number seen so nothing is missed.
 async fn follow_events(feed: LiveFeed) {
@@ -58,7 +73,7 @@ async fn follow_events(feed: LiveFeed) {
                 }
                 // Frames already received would otherwise all be handled in one task;
                 // yielding between them lets the page render and take input.
-                gloo_timers::future::sleep(Duration::ZERO).await;
+                yield_to_browser().await;
             }
         }
         feed.connected.set(false);
