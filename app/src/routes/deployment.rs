@@ -91,6 +91,11 @@ fn insert_line(lines: &mut Vec<LogLineView>, line: LogLineView) {
 
 /// The shortest time between two applications of live events (see DeploymentPage).
 const FLUSH_SPACING_MS: i64 = 50;
+/// After a flush of more events than this (a log racing at thousands of lines a
+/// second), the next waits `BUSY_FLUSH_SPACING_MS`: the page redraws less often while
+/// the lines pour in, and a line at an ordinary rate still shows within 50 ms.
+const BUSY_FLUSH_EVENTS: usize = 200;
+const BUSY_FLUSH_SPACING_MS: i64 = 200;
 
 #[component]
 pub fn DeploymentPage() -> impl IntoView {
@@ -111,10 +116,12 @@ pub fn DeploymentPage() -> impl IntoView {
     // not at all while the tab is hidden); a lone line still shows on the next frame.
     let pending = StoredValue::new(Vec::<Event>::new());
     let last_flush = StoredValue::new(0_i64);
+    let spacing = StoredValue::new(FLUSH_SPACING_MS);
     let flush = move || {
         // Gone when the page was left before the frame came.
         let Some(events) = pending.try_update_value(std::mem::take) else { return };
         last_flush.set_value(Utc::now().timestamp_millis());
+        spacing.set_value(if events.len() > BUSY_FLUSH_EVENTS { BUSY_FLUSH_SPACING_MS } else { FLUSH_SPACING_MS });
         if detail.with_untracked(Option::is_some) {
             detail.update(|d| {
                 let d = d.as_mut().expect("checked");
@@ -132,7 +139,7 @@ pub fn DeploymentPage() -> impl IntoView {
             })
             .unwrap_or(false);
         if first {
-            let wait = last_flush.get_value() + FLUSH_SPACING_MS - Utc::now().timestamp_millis();
+            let wait = last_flush.get_value() + spacing.get_value() - Utc::now().timestamp_millis();
             if wait > 0 {
                 set_timeout(move || request_animation_frame(flush), std::time::Duration::from_millis(wait as u64));
             } else {
