@@ -111,9 +111,10 @@ pub fn DeploymentPage() -> impl IntoView {
     }
 
     // A busy step prints thousands of lines a second, each its own event. They are
-    // applied together on the next animation frame, at most every FLUSH_SPACING_MS, so
-    // the page re-renders a bounded number of times however fast the log grows (and
-    // not at all while the tab is hidden); a lone line still shows on the next frame.
+    // applied together on the next animation frame, at most every FLUSH_SPACING_MS
+    // (BUSY_FLUSH_SPACING_MS after a large flush), so the page re-renders a bounded
+    // number of times however fast the log grows (and not at all while the tab is
+    // hidden); a lone line still shows on the next frame.
     let pending = StoredValue::new(Vec::<Event>::new());
     let last_flush = StoredValue::new(0_i64);
     let spacing = StoredValue::new(FLUSH_SPACING_MS);
