@@ -1,6 +1,7 @@
 # Shared by Ferry's scripts (sourced, not run).
 TRUNK_VERSION=0.22.1
 WASM_OPT_VERSION=132
+WASM_SPLIT_VERSION=0.2.4
 export PATH="$HOME/.cargo/bin:$PATH"
 
 info() { printf '\033[1m==> %s\033[0m\n' "$*"; }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building Ferry needs and is missing: git and a C compiler, the wasm32
 # target (rustup, or Debian's rustc-web with build-std where rustup cannot fetch it),
-# wasm-bindgen-cli matching Cargo.lock, and Trunk. With --test it also installs what
-# the tests need: PostgreSQL, Chromium, the end-to-end test's npm packages and aiosmtpd.
+# wasm-bindgen-cli matching Cargo.lock, Trunk, wasm-split-cli and binaryen. With --test
+# it also installs what the tests need: PostgreSQL, Chromium, the end-to-end test's npm
+# packages and aiosmtpd.
 # Safe to run again: each step checks first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +52,12 @@ if [ "$(trunk --version 2>/dev/null | awk '{print $2}')" != "$TRUNK_VERSION" ]; 
     rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
     cargo +nightly install trunk --version "$TRUNK_VERSION" --force --quiet
   fi
+fi
+
+# Cuts the lazily loaded pages out of the SPA's wasm (scripts/split-wasm.mjs).
+if ! cargo install --list | grep -q "^wasm_split_cli_support v$WASM_SPLIT_VERSION:"; then
+  info "installing wasm-split-cli $WASM_SPLIT_VERSION (about 2 minutes)"
+  cargo install wasm_split_cli_support --version "$WASM_SPLIT_VERSION" --features build-binary --locked --force --quiet
 fi
 
 if [ "$(.tools/node_modules/.bin/wasm-opt --version 2>/dev/null | awk '{print $3}')" != "$WASM_OPT_VERSION" ]; then

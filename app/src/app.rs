@@ -4,17 +4,17 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, Lazy};
 
 use crate::components::notifications::NotificationBell;
 use crate::live::LiveFeed;
 use crate::model::{Me, Role, UserView};
-use crate::routes::sign_in::{reload, SignInPage};
-use crate::routes::{
-    account::AccountPage, agents::AgentsPage, audit::AuditPage, deployment::DeploymentPage, history::HistoryPage,
-    insights::InsightsPage, matrix::MatrixPage, notifications::NotificationsPage, release::ReleasePage,
-    settings::SettingsPage, users::UsersPage,
+use crate::routes::lazy::{
+    AccountRoute, AgentsRoute, AuditRoute, DeploymentRoute, HistoryRoute, InsightsRoute, NotificationsRoute,
+    ReleaseRoute, SettingsRoute, UsersRoute,
 };
+use crate::routes::matrix::MatrixPage;
+use crate::routes::sign_in::{reload, SignInPage};
 use crate::server_fns::{load_me, sign_out};
 
 #[component]
@@ -33,8 +33,6 @@ pub fn App(feed: LiveFeed) -> impl IntoView {
 #[component]
 fn Shell(user: UserView, local_mode: bool) -> impl IntoView {
     let connected = expect_context::<LiveFeed>().connected;
-    let account_user = user.clone();
-    let admin = user.role == Role::Admin;
     // Pages adapt what they offer to who is signed in (the server decides regardless).
     provide_context(user.clone());
     let leave = move |_| {
@@ -76,16 +74,16 @@ fn Shell(user: UserView, local_mode: bool) -> impl IntoView {
             <main>
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
                     <Route path=path!("/") view=MatrixPage />
-                    <Route path=path!("/deployments/:id") view=DeploymentPage />
-                    <Route path=path!("/history") view=HistoryPage />
-                    <Route path=path!("/insights") view=InsightsPage />
-                    <Route path=path!("/releases/:id") view=ReleasePage />
-                    <Route path=path!("/projects/:slug/settings") view=SettingsPage />
-                    <Route path=path!("/users") view=UsersPage />
-                    <Route path=path!("/agents") view=move || view! { <AgentsPage admin /> } />
-                    <Route path=path!("/audit") view=AuditPage />
-                    <Route path=path!("/notifications") view=NotificationsPage />
-                    <Route path=path!("/account") view=move || view! { <AccountPage user=account_user.clone() /> } />
+                    <Route path=path!("/deployments/:id") view={Lazy::<DeploymentRoute>::new()} />
+                    <Route path=path!("/history") view={Lazy::<HistoryRoute>::new()} />
+                    <Route path=path!("/insights") view={Lazy::<InsightsRoute>::new()} />
+                    <Route path=path!("/releases/:id") view={Lazy::<ReleaseRoute>::new()} />
+                    <Route path=path!("/projects/:slug/settings") view={Lazy::<SettingsRoute>::new()} />
+                    <Route path=path!("/users") view={Lazy::<UsersRoute>::new()} />
+                    <Route path=path!("/agents") view={Lazy::<AgentsRoute>::new()} />
+                    <Route path=path!("/audit") view={Lazy::<AuditRoute>::new()} />
+                    <Route path=path!("/notifications") view={Lazy::<NotificationsRoute>::new()} />
+                    <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} />
                 </Routes>
             </main>
         </Router>

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod deployment;
 pub mod history;
 pub mod insights;
+pub mod lazy;
 pub mod matrix;
 pub mod notifications;
 pub mod release;
