@@ -47,8 +47,31 @@ function repoint(html, from, to, bytes) {
   return html.replace(link, `$1${sri(bytes)}$2`);
 }
 
-/// Returns `bytes` optimized for size, as `wasm-opt -Oz` with the wasm features every
-/// browser Ferry supports has.
+/// `bytes` without the "name" section: the output drops names anyway, and binaryen
+/// warns about a subsection of rustc's that it does not know, once per module.
+function withoutNames(bytes) {
+  const leb = (at) => {
+    let value = 0;
+    for (let shift = 0; ; shift += 7) {
+      const byte = bytes[at++];
+      value += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) return [value, at];
+    }
+  };
+  const kept = [bytes.subarray(0, 8)];
+  for (let at = 8; at < bytes.length; ) {
+    const [size, body] = leb(at + 1);
+    const end = body + size;
+    const [nameLength, name] = bytes[at] === 0 ? leb(body) : [0, body];
+    const isNames = bytes[at] === 0 && bytes.subarray(name, name + nameLength).toString() === "name";
+    if (!isNames) kept.push(bytes.subarray(at, end));
+    at = end;
+  }
+  return Buffer.concat(kept);
+}
+
+/// A function that optimizes a module for size, as `wasm-opt -Oz` with the wasm
+/// features every browser Ferry supports has.
 function optimizer(binaryen) {
   const F = binaryen.Features;
   const features = F.MVP | F.BulkMemory | F.BulkMemoryOpt | F.NontrappingFPToInt | F.ReferenceTypes | F.SignExt | F.MutableGlobals;
@@ -56,7 +79,7 @@ function optimizer(binaryen) {
   binaryen.setShrinkLevel(2);
   binaryen.setDebugInfo(false);
   return (bytes) => {
-    const module = binaryen.readBinary(bytes);
+    const module = binaryen.readBinary(withoutNames(bytes));
     try {
       module.setFeatures(features);
       module.optimize();

@@ -294,3 +294,55 @@ test("a 100,000-line log", async ({ browser }) => {
   };
   await page.context().close();
 });
+
+// What a browser with an empty cache downloads: the first load (shell and matrix), then
+// each other page's lazily loaded wasm, opened in turn by in-app navigation.
+test("the SPA's weight as served", async ({ browser }) => {
+  const context = await browser.newContext({ storageState: signedIn });
+  const page = await context.newPage();
+  const transferred: { url: string; bytes: number }[] = [];
+  let inFlight = 0;
+  let lastDone = Date.now();
+  const isAsset = (url: string) => !/\/(api|rpc|auth|ws)\b/.test(new URL(url).pathname);
+  page.on("request", (r) => { if (isAsset(r.url())) inFlight++; });
+  page.on("requestfinished", async (r) => {
+    if (!isAsset(r.url())) return;
+    // The body as it crossed the wire (brotli here), as Chromium counted it; it counts
+    // a response it had no body for (a redirect, say) as negative.
+    transferred.push({ url: r.url(), bytes: Math.max(0, (await r.sizes()).responseBodySize) });
+    inFlight--;
+    lastDone = Date.now();
+  });
+  const settled = async () => {
+    while (inFlight > 0 || Date.now() - lastDone < 500) await page.waitForTimeout(50);
+  };
+  const taken = () => transferred.splice(0).reduce((sum, t) => sum + t.bytes, 0);
+
+  await page.goto("/");
+  await expect(page.locator('.live[data-connected="true"]')).toBeVisible();
+  await settled();
+  const firstFiles = transferred.map((t) => new URL(t.url).pathname.replace(/-[0-9a-f]{16}/, "-<hash>"));
+  const firstLoad = taken();
+  const pages: Record<string, number> = {};
+  for (const route of ["/deployments/1", "/history", "/insights", "/releases/1", "/projects/svc-01/settings",
+    "/agents", "/users", "/audit", "/notifications", "/account"]) {
+    // A link click, as in the app: the router loads the page's piece without a reload.
+    await page.evaluate((href) => {
+      const link = Object.assign(document.createElement("a"), { href });
+      document.body.append(link);
+      link.click();
+      link.remove();
+    }, route);
+    await expect(page).toHaveURL(route);
+    await settled();
+    pages[route] = taken();
+  }
+  const lazy = Object.values(pages).reduce((a, b) => a + b, 0);
+  results.spa_weight = {
+    first_load_bytes: firstLoad,
+    first_load_files: firstFiles,
+    page_bytes: pages,
+    all_pages_bytes: firstLoad + lazy,
+  };
+  await context.close();
+});

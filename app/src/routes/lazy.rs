@@ -1,11 +1,15 @@
-//! The routes whose page code the browser fetches only when the page first opens.
+//! The routes whose page code the browser fetches only when one of their pages first opens.
 //!
-//! Each page below becomes its own wasm chunk (the build splits the module at these
-//! points, see scripts/split-wasm.mjs), so the first load carries only the shell and
-//! the environment matrix. On the server the same routes simply call the page.
+//! The pages are cut out of the main wasm in three pieces (the build splits the module at
+//! these points, see scripts/split-wasm.mjs), grouped by how people move between them:
+//! a deployment's timeline, opened from the matrix; history, insights and releases,
+//! browsed together; and settings, people and agents. So the first load carries only the shell and
+//! the environment matrix, and each group arrives once, in few files. On the server the
+//! same routes simply call the page.
 
 use leptos::prelude::*;
-use leptos_router::{lazy_route, LazyRoute};
+use leptos::wasm_split::wasm_split;
+use leptos_router::LazyRoute;
 
 use super::{
     account::AccountPage, agents::AgentsPage, audit::AuditPage, deployment::DeploymentPage, history::HistoryPage,
@@ -14,31 +18,44 @@ use super::{
 };
 use crate::model::{Role, UserView};
 
-/// Declares `$route`, whose view is `$page` loaded from its own chunk.
+/// Declares `$route`, whose view `$page` lives in the wasm piece `$piece`; `$view` and
+/// `$preload` name the functions that load it (each needs a name of its own).
 macro_rules! lazy_page {
-    ($route:ident => $page:expr) => {
+    ($piece:ident: $route:ident, $view:ident, $preload:ident => $page:expr) => {
         pub struct $route;
 
-        #[lazy_route]
         impl LazyRoute for $route {
             fn data() -> Self {
                 $route
             }
 
-            fn view(_this: Self) -> AnyView {
-                $page.into_any()
+            async fn view(_this: Self) -> AnyView {
+                $view().await
             }
+
+            async fn preload() {
+                $preload().await
+            }
+        }
+
+        #[wasm_split($piece, wasm_split_path = ::leptos::wasm_split, preload(#[doc(hidden)] $preload))]
+        fn $view() -> AnyView {
+            $page.into_any()
         }
     };
 }
 
-lazy_page!(DeploymentRoute => view! { <DeploymentPage /> });
-lazy_page!(HistoryRoute => view! { <HistoryPage /> });
-lazy_page!(InsightsRoute => view! { <InsightsPage /> });
-lazy_page!(ReleaseRoute => view! { <ReleasePage /> });
-lazy_page!(SettingsRoute => view! { <SettingsPage /> });
-lazy_page!(UsersRoute => view! { <UsersPage /> });
-lazy_page!(AuditRoute => view! { <AuditPage /> });
-lazy_page!(NotificationsRoute => view! { <NotificationsPage /> });
-lazy_page!(AgentsRoute => view! { <AgentsPage admin={expect_context::<UserView>().role == Role::Admin} /> });
-lazy_page!(AccountRoute => view! { <AccountPage user={expect_context::<UserView>()} /> });
+lazy_page!(timeline: DeploymentRoute, deployment_view, deployment_preload => view! { <DeploymentPage /> });
+
+lazy_page!(browse: HistoryRoute, history_view, history_preload => view! { <HistoryPage /> });
+lazy_page!(browse: InsightsRoute, insights_view, insights_preload => view! { <InsightsPage /> });
+lazy_page!(browse: ReleaseRoute, release_view, release_preload => view! { <ReleasePage /> });
+
+lazy_page!(manage: SettingsRoute, settings_view, settings_preload => view! { <SettingsPage /> });
+lazy_page!(manage: UsersRoute, users_view, users_preload => view! { <UsersPage /> });
+lazy_page!(manage: AuditRoute, audit_view, audit_preload => view! { <AuditPage /> });
+lazy_page!(manage: NotificationsRoute, notifications_view, notifications_preload => view! { <NotificationsPage /> });
+lazy_page!(manage: AgentsRoute, agents_view, agents_preload => view! {
+    <AgentsPage admin={expect_context::<UserView>().role == Role::Admin} />
+});
+lazy_page!(manage: AccountRoute, account_view, account_preload => view! { <AccountPage user={expect_context::<UserView>()} /> });
