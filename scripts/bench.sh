@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Ferry's benchmarks. Results go into docs/benchmarks.md by hand, with this command.
-#  1. SPA weight: the wasm, JS, CSS and HTML Trunk built, raw and precompressed.
+#  1. SPA weight: the wasm, JS, CSS and HTML of the first load, and the lazily loaded
+#     pages' pieces, raw and precompressed.
 #  2. Live latency: log lines from production to 100 websocket clients (see
 #     server/benches/live_latency.rs).
 #  3. Deployment overhead against a shell script, and rollback time of a warm app
@@ -20,14 +21,20 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 [ -f dist/index.html ] || { scripts/setup.sh; build_spa; }
 
-info "SPA weight (dist/, as served: Trunk's build with wasm-opt, precompressed)"
-total_raw=0; total_br=0; total_gz=0
-for f in dist/*.wasm dist/*.js dist/*.css dist/index.html; do
-  raw=$(wc -c < "$f"); br=$(wc -c < "$f.br"); gz=$(wc -c < "$f.gz")
-  total_raw=$((total_raw + raw)); total_br=$((total_br + br)); total_gz=$((total_gz + gz))
-  printf '  %-44s %9d bytes, brotli %8d, gzip %8d\n' "$(basename "$f")" "$raw" "$br" "$gz"
-done
-printf '  %-44s %9d bytes, brotli %8d, gzip %8d\n' total "$total_raw" "$total_br" "$total_gz"
+info "SPA weight (dist/, as served: precompressed after the split and wasm-opt)"
+# The first load is everything but the lazily loaded pieces (split-<hash>/*.wasm); the
+# browser benchmark below also measures what a fresh browser actually downloads.
+weigh() {
+  local label=$1; shift
+  local raw=0 br=0 gz=0 f
+  for f in "$@"; do
+    printf '  %-44s %9d bytes, brotli %8d, gzip %8d\n' "${f#dist/}" "$(wc -c < "$f")" "$(wc -c < "$f.br")" "$(wc -c < "$f.gz")"
+    raw=$((raw + $(wc -c < "$f"))); br=$((br + $(wc -c < "$f.br"))); gz=$((gz + $(wc -c < "$f.gz")))
+  done
+  printf '  %-44s %9d bytes, brotli %8d, gzip %8d\n' "$label" "$raw" "$br" "$gz"
+}
+weigh "first load" dist/*.wasm dist/*.js dist/*.css dist/index.html dist/split-*/*.js
+weigh "lazily loaded pieces" dist/split-*/*.wasm
 
 info "live latency (release build)"
 cargo bench -p ferry-server --bench live_latency --quiet
