@@ -57,7 +57,9 @@ fi
 # Cuts the lazily loaded pages out of the SPA's wasm (scripts/split-wasm.mjs).
 if ! cargo install --list | grep -q "^wasm_split_cli_support v$WASM_SPLIT_VERSION:"; then
   info "installing wasm-split-cli $WASM_SPLIT_VERSION (about 2 minutes)"
-  cargo install wasm_split_cli_support --version "$WASM_SPLIT_VERSION" --features build-binary --locked --force --quiet
+  # --locked first (the versions it was released with); without, should a mirror lack one.
+  cargo install wasm_split_cli_support --version "$WASM_SPLIT_VERSION" --features build-binary --locked --force --quiet ||
+    cargo install wasm_split_cli_support --version "$WASM_SPLIT_VERSION" --features build-binary --force --quiet
 fi
 
 if [ "$(.tools/node_modules/.bin/wasm-opt --version 2>/dev/null | awk '{print $3}')" != "$WASM_OPT_VERSION" ]; then

@@ -40,15 +40,15 @@ function replaceOnce(text, from, to, where) {
   return text.replaceAll(from, to);
 }
 
-/// Points index.html at `to` instead of `from`, with `to`'s integrity.
+// Points index.html at `to` instead of `from`, with `to`'s integrity.
 function repoint(html, from, to, bytes) {
   html = replaceOnce(html, `/${from}`, `/${to}`, "index.html");
   const link = new RegExp(`(href="/${to.replace(/\./g, "\\.")}"[^>]*integrity=")[^"]*(")`);
   return html.replace(link, `$1${sri(bytes)}$2`);
 }
 
-/// `bytes` without the "name" section: the output drops names anyway, and binaryen
-/// warns about a subsection of rustc's that it does not know, once per module.
+// `bytes` without the "name" section: the output drops names anyway, and binaryen
+// warns about a subsection of rustc's that it does not know, once per module.
 function withoutNames(bytes) {
   const leb = (at) => {
     let value = 0;
@@ -70,8 +70,8 @@ function withoutNames(bytes) {
   return Buffer.concat(kept);
 }
 
-/// A function that optimizes a module for size, as `wasm-opt -Oz` with the wasm
-/// features every browser Ferry supports has.
+// A function that optimizes a module for size, as `wasm-opt -Oz` with the wasm
+// features every browser Ferry supports has.
 function optimizer(binaryen) {
   const F = binaryen.Features;
   const features = F.MVP | F.BulkMemory | F.BulkMemoryOpt | F.NontrappingFPToInt | F.ReferenceTypes | F.SignExt | F.MutableGlobals;
