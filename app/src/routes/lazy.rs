@@ -8,15 +8,37 @@
 //! same routes simply call the page.
 
 use leptos::prelude::*;
-use leptos::wasm_split::wasm_split;
+use leptos::wasm_split::{wasm_split, SplitLoaderError};
 use leptos_router::LazyRoute;
 
+use super::sign_in::reload;
 use super::{
     account::AccountPage, agents::AgentsPage, audit::AuditPage, deployment::DeploymentPage, history::HistoryPage,
     insights::InsightsPage, notifications::NotificationsPage, release::ReleasePage, settings::SettingsPage,
     users::UsersPage,
 };
 use crate::model::{Role, UserView};
+
+/// A page's piece could not be fetched. The usual cause: Ferry was upgraded since this
+/// tab loaded, and the server no longer has the old pieces.
+struct PieceMissing;
+
+impl From<SplitLoaderError> for PieceMissing {
+    fn from(_: SplitLoaderError) -> Self {
+        PieceMissing
+    }
+}
+
+/// Instead of the page whose piece is missing: a reload fetches the current build.
+fn piece_missing() -> AnyView {
+    view! {
+        <p class="error" role="alert">
+            "This page could not be loaded; Ferry may have been updated since this tab opened. "
+            <button class="link" on:click=|_| reload()>"Reload"</button>
+        </p>
+    }
+    .into_any()
+}
 
 /// Declares `$route`, whose view `$page` lives in the wasm piece `$piece`; `$view` and
 /// `$preload` name the functions that load it (each needs a name of its own).
@@ -30,17 +52,19 @@ macro_rules! lazy_page {
             }
 
             async fn view(_this: Self) -> AnyView {
-                $view().await
+                $view().await.unwrap_or_else(|PieceMissing| piece_missing())
             }
 
             async fn preload() {
-                $preload().await
+                // A failure shows when the page opens.
+                let _ = $preload().await;
             }
         }
 
-        #[wasm_split($piece, wasm_split_path = ::leptos::wasm_split, preload(#[doc(hidden)] $preload))]
-        fn $view() -> AnyView {
-            $page.into_any()
+        // `fallible`: a failed fetch returns an error instead of aborting the app.
+        #[wasm_split($piece, wasm_split_path = ::leptos::wasm_split, fallible, preload(#[doc(hidden)] $preload))]
+        fn $view() -> Result<AnyView, PieceMissing> {
+            Ok($page.into_any())
         }
     };
 }
