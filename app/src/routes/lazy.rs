@@ -1,11 +1,11 @@
 //! The routes whose page code the browser fetches only when one of their pages first opens.
 //!
-//! The pages are cut out of the main wasm in three pieces (the build splits the module at
-//! these points, see scripts/split-wasm.mjs), grouped by how people move between them:
-//! a deployment's timeline, opened from the matrix; history, insights and releases,
-//! browsed together; and settings, people and agents. So the first load carries only the shell and
-//! the environment matrix, and each group arrives once, in few files. On the server the
-//! same routes simply call the page.
+//! The pages are cut out of the main wasm in three pieces (the build splits the module
+//! at these points, see scripts/split-wasm.mjs), grouped by how people move between
+//! them: a deployment's timeline, opened from the matrix; history, insights and
+//! releases, browsed together; and settings, people, agents and the rest. So the first
+//! load carries only the shell and the environment matrix, and each group arrives once,
+//! in few files. On the server the same routes simply call the page.
 
 use leptos::prelude::*;
 use leptos::wasm_split::{wasm_split, SplitLoaderError};
