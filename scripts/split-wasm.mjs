@@ -5,7 +5,7 @@
 // Trunk 0.22 has no split step, so this runs as its post-build hook and redoes the last
 // part of its Rust pipeline from the wasm cargo left behind (linked with --emit-relocs,
 // see .cargo/config.toml): wasm-split-cli cuts it into a main module, one module per
-// page and the chunks pages share, plus a JS loader; wasm-bindgen binds the main module;
+// piece of pages and the chunks pieces share, plus a JS loader; wasm-bindgen binds the main module;
 // wasm-opt shrinks every module. The results replace Trunk's unsplit files in the
 // staging directory under content-hashed names, and index.html is pointed at them.
 import { spawnSync } from "node:child_process";
@@ -14,8 +14,6 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync
 import { join } from "node:path";
 
 const NAME = "ferry-frontend";
-// The cargo profile frontend/index.html asks Trunk for.
-const CARGO_PROFILE = "wasm-release";
 // binaryen's optimizer, from npm (scripts/setup.sh; Debian's version 108 breaks reference
 // types). Loaded once here: its wasm-opt command takes seconds to start, per module.
 const BINARYEN = new URL("../.tools/node_modules/binaryen/index.js", import.meta.url);
@@ -95,8 +93,11 @@ export async function splitWasm(stage) {
     throw new Error("split-wasm: binaryen is missing from .tools (scripts/setup.sh installs it)");
   });
   const optimize = optimizer(binaryen);
+  // The cargo profile the page's rust link asks Trunk for names cargo's output directory.
+  const page = readFileSync(process.env.TRUNK_HTML_FILE || "frontend/index.html", "utf8");
+  const profile = page.match(/data-cargo-profile="([^"]+)"/)?.[1] ?? "release";
   const target = process.env.CARGO_TARGET_DIR || "target";
-  const cargoWasm = join(target, "wasm32-unknown-unknown", CARGO_PROFILE, `${NAME}.wasm`);
+  const cargoWasm = join(target, "wasm32-unknown-unknown", profile, `${NAME}.wasm`);
   const work = join(target, "ferry-split");
   rmSync(work, { recursive: true, force: true });
 
