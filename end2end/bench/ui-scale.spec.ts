@@ -313,6 +313,8 @@ test("the SPA's weight as served", async ({ browser }) => {
     inFlight--;
     lastDone = Date.now();
   });
+  // A failed request ends too, or the wait below would never end.
+  page.on("requestfailed", (r) => { if (isAsset(r.url())) { inFlight--; lastDone = Date.now(); } });
   const settled = async () => {
     while (inFlight > 0 || Date.now() - lastDone < 500) await page.waitForTimeout(50);
   };
