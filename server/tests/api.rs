@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{assert_error, deploy, spawn_app, spawn_with};
 use ferry_app::model::{DeploymentKind, DeploymentState};
 use ferry_server::store::NewDeployment;
@@ -145,7 +143,6 @@ async fn health_metrics_and_openapi_are_served() {
     assert!(doc["components"]["schemas"]["DeploymentView"].is_object());
     let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("ferry_websocket_clients 0"), "{metrics}");
-    tokio::time::sleep(Duration::from_millis(1)).await;
 }
 
 #[tokio::test]

@@ -117,9 +117,13 @@ async fn the_wait_timer_holds_an_approved_deployment_and_a_cancel_ends_the_wait(
         chrono::DateTime::parse_from_rfc3339(detail["deployment"]["not_before"].as_str().unwrap()).unwrap();
     let wait = not_before.signed_duration_since(chrono::Utc::now()).num_seconds();
     assert!((290..=300).contains(&wait), "starts in about 5 minutes, not {wait}s");
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // A deployment to staging (no wait timer), asked for after it, runs to the end;
+    // production's, started first without its timer, would have run by then.
+    let after = deploy(&app, "shop", release, "staging").await;
+    assert_eq!(app.wait_finished(after).await["deployment"]["state"], "succeeded");
     let (_, detail) = app.get(&format!("/api/v1/deployments/{started}")).await;
     assert_eq!(detail["deployment"]["state"], "queued", "still waiting");
+    assert!(detail["deployment"]["started_at"].is_null(), "{detail}");
     let (s, cancelled) = app.post(&format!("/api/v1/deployments/{started}/cancel"), json!({})).await;
     assert_eq!(s, 202);
     assert_eq!(cancelled["state"], "cancelled");

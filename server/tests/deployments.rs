@@ -109,6 +109,9 @@ async fn a_second_deployment_to_the_same_environment_waits_for_the_first() {
     let app = spawn_app().await;
     let (release, _) = app.hello_project("queue").await;
     let first = deploy(&app, "queue", release, "development").await;
+    // The environment's queue supersedes requests still queued: the first must hold
+    // the environment when the second arrives, or the second would cancel it.
+    app.wait_deployment_state(first, "running").await;
     let second = deploy(&app, "queue", release, "development").await;
     let a = app.wait_finished(first).await;
     let b = app.wait_finished(second).await;
@@ -164,16 +167,14 @@ async fn deployments_can_be_cancelled_while_running_or_queued() {
         app.post("/api/v1/projects/slow/releases", json!({"version": "2.0", "git_commit": "HEAD"})).await;
     let release = release["id"].as_i64().unwrap();
     let running = deploy(&app, "slow", release, "development").await;
+    // Wait until the slow build step runs; only then does the second request queue
+    // behind it (a request arriving while the first is still queued supersedes it).
+    common::wait_until(&format!("the build step of deployment {running} to run"), Duration::from_secs(60), || {
+        let app = &app;
+        async move { (app.deployment(running).await["steps"][1]["state"] == "running").then_some(()) }
+    })
+    .await;
     let queued = deploy(&app, "slow", release, "development").await;
-
-    // Wait until the slow build step runs.
-    for _ in 0..100 {
-        let (_, d) = app.get(&format!("/api/v1/deployments/{running}")).await;
-        if d["steps"][1]["state"] == "running" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     let (s, b) = app.post(&format!("/api/v1/deployments/{queued}/cancel"), json!({})).await;
     assert_eq!((s, b["state"].as_str()), (202, Some("cancelled")), "{b}");
     let started = std::time::Instant::now();

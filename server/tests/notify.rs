@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::process::{start, Reaped};
 use common::receiver::Receiver;
-use common::{assert_error, deploy, free_port, spawn_app, TestApp};
+use common::{assert_error, deploy, free_port, spawn_app, wait_until, TestApp};
 use ferry_app::model::Role;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -28,19 +28,21 @@ async fn add_rule(app: &TestApp, rule: Value) {
     assert_eq!(status, 201, "{body}");
 }
 
+/// The outbox's deliveries (newest first) to `channel` (a channel's name, or
+/// `email to <address>` for personal email).
+async fn deliveries_to(app: &TestApp, channel: &str) -> Vec<Value> {
+    let (_, settings) = app.get("/api/v1/notifications/settings").await;
+    settings["deliveries"].as_array().unwrap().iter().filter(|d| d["channel"] == channel).cloned().collect()
+}
+
 /// Waits until the channel's deliveries are all delivered (at least `count`).
 async fn delivered(app: &TestApp, channel: &str, count: usize) -> Vec<Value> {
-    for _ in 0..300 {
-        let (_, settings) = app.get("/api/v1/notifications/settings").await;
-        let mine: Vec<Value> =
-            settings["deliveries"].as_array().unwrap().iter().filter(|d| d["channel"] == channel).cloned().collect();
-        if mine.len() >= count && mine.iter().all(|d| d["state"] == "delivered") {
-            return mine;
-        }
+    wait_until(&format!("{count} deliveries to {channel}"), Duration::from_secs(30), || async move {
+        let mine = deliveries_to(app, channel).await;
         assert!(mine.iter().all(|d| d["state"] != "failed"), "{mine:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the deliveries to {channel} did not arrive");
+        (mine.len() >= count && mine.iter().all(|d| d["state"] == "delivered")).then_some(mine)
+    })
+    .await
 }
 
 /// A release of project `slug` whose build prints a line and fails.
@@ -91,7 +93,9 @@ async fn a_failure_reaches_slack_once_after_a_429_and_a_500_and_only_where_a_rul
     assert_eq!(button["type"], "button");
     assert_eq!(button["url"], format!("{}/deployments/{id}", app.base));
 
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The failure was routed in one pass over the rules, which enqueued its message to
+    // `ops`: a message to `prod` would be in the outbox too.
+    assert_eq!(deliveries_to(&app, "prod").await, Vec::<Value>::new(), "no rule sends development failures to `prod`");
     assert!(elsewhere.received().is_empty(), "no rule sends development failures to `prod`");
     let (_, settings) = app.get("/api/v1/notifications/settings").await;
     assert!(!settings.to_string().contains("secret-token"), "the webhook URL came back out: {settings}");
@@ -203,18 +207,24 @@ async fn a_permanent_refusal_by_the_mail_server_fails_the_message_at_once() {
     let channel = add_channel(&app, "gone", settings).await;
     let (status, _) = app.post(&format!("/api/v1/notifications/channels/{channel}/test"), json!(null)).await;
     assert_eq!(status, 202);
-    for _ in 0..100 {
-        let (_, listed) = app.get("/api/v1/notifications/settings").await;
-        let delivery = &listed["deliveries"][0];
+    let app = &app;
+    let delivery = wait_until("the refused message to be marked failed", Duration::from_secs(30), || async move {
+        let [delivery] = <[Value; 1]>::try_from(deliveries_to(app, "gone").await).expect("one delivery");
         if delivery["state"] == "failed" {
-            assert_eq!(delivery["attempts"], 1, "{delivery}");
-            assert!(delivery["last_error"].as_str().unwrap().contains("No such mailbox"), "{delivery}");
-            return;
+            return Some(delivery);
         }
         assert_eq!(delivery["state"], "pending", "{delivery}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the refused message was not marked failed");
+        None
+    })
+    .await;
+    assert_eq!(delivery["attempts"], 1, "{delivery}");
+    assert!(delivery["last_error"].as_str().unwrap().contains("No such mailbox"), "{delivery}");
+}
+
+/// The deliveries the real binary lists, newest first.
+async fn outbox(server: &common::process::Server) -> Vec<Value> {
+    let (_, settings) = server.call(reqwest::Method::GET, "/api/v1/notifications/settings", None).await;
+    settings["deliveries"].as_array().unwrap().clone()
 }
 
 #[tokio::test]
@@ -235,36 +245,36 @@ async fn pending_notifications_are_delivered_once_after_a_restart() {
         assert_eq!(server.call(post.clone(), &path, None).await.0, 202);
     }
     // Every message has failed once (connection refused) and waits for a retry.
-    let mut all_tried = false;
-    for _ in 0..100 {
-        let (_, listed) = server.call(reqwest::Method::GET, "/api/v1/notifications/settings", None).await;
-        let deliveries = listed["deliveries"].as_array().unwrap().clone();
-        if deliveries.len() == 3 && deliveries.iter().all(|d| d["attempts"].as_i64() >= Some(1)) {
-            assert!(deliveries.iter().all(|d| d["state"] == "pending"), "{deliveries:?}");
-            assert!(deliveries[0]["last_error"].as_str().unwrap().contains("cannot connect"), "{deliveries:?}");
-            all_tried = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(all_tried, "the messages were not attempted");
+    let running = &server;
+    let deliveries = wait_until("the 3 messages to be attempted", Duration::from_secs(30), || async move {
+        let deliveries = outbox(running).await;
+        (deliveries.len() == 3 && deliveries.iter().all(|d| d["attempts"].as_i64() >= Some(1))).then_some(deliveries)
+    })
+    .await;
+    assert!(deliveries.iter().all(|d| d["state"] == "pending"), "{deliveries:?}");
+    assert!(deliveries[0]["last_error"].as_str().unwrap().contains("cannot connect"), "{deliveries:?}");
     server.kill_hard();
 
     let receiver = Receiver::start(hook_port, vec![]).await;
     let server = start(data.path(), port).await;
-    for _ in 0..200 {
-        let (_, listed) = server.call(reqwest::Method::GET, "/api/v1/notifications/settings", None).await;
-        if listed["deliveries"].as_array().unwrap().iter().all(|d| d["state"] == "delivered") {
-            break;
+    let running = &server;
+    let all_delivered = move |count: usize| {
+        move || async move {
+            let deliveries = outbox(running).await;
+            (deliveries.len() == count && deliveries.iter().all(|d| d["state"] == "delivered")).then_some(())
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    wait_until("the 3 pending messages to be delivered", Duration::from_secs(30), all_delivered(3)).await;
+    // A fourth message, sent after: the channel sends its messages one at a time, oldest
+    // first, so a second sending of any of the three would have come before it.
+    let path = format!("/api/v1/notifications/channels/{}/test", channel["id"]);
+    assert_eq!(server.call(post.clone(), &path, None).await.0, 202);
+    wait_until("the fourth message to be delivered", Duration::from_secs(30), all_delivered(4)).await;
     let mut ids: Vec<String> =
         receiver.received().iter().map(|r| r.headers["x-ferry-delivery"].to_str().unwrap().to_string()).collect();
     ids.sort();
     ids.dedup();
-    assert_eq!((receiver.received().len(), ids.len()), (3, 3), "each pending message delivered once");
+    assert_eq!((receiver.received().len(), ids.len()), (4, 4), "each pending message delivered once");
 }
 
 #[tokio::test]
@@ -365,7 +375,9 @@ async fn people_get_the_events_they_chose_by_email_and_keep_their_own_read_marks
     let id = deploy(&app, "api", release, "development").await;
     assert_eq!(app.wait_finished(id).await["deployment"]["state"], "failed");
     delivered(&app, "email to vera@example.com", 1).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // People are emailed in one pass over the subscribers, which enqueued vera's mail:
+    // a mail to otto would be in the outbox too.
+    assert_eq!(deliveries_to(&app, "email to otto@example.com").await, Vec::<Value>::new());
     let mail: Value = serde_json::from_str(&std::fs::read_to_string(maildir.path().join("1.json")).unwrap()).unwrap();
     assert_eq!(
         (&mail["to"], &mail["subject"]),

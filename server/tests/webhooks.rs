@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::hooks::{deployments, github_push, send_github, sign};
-use common::{assert_error, spawn_app, TestApp};
+use common::{assert_error, spawn_app, wait_until, TestApp};
+use ferry_app::model::ForgeKind;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
@@ -46,6 +47,18 @@ async fn linked_project(app: &TestApp, slug: &str, forge: &str, repo: &str) -> (
     (linked["secret"].as_str().unwrap().to_string(), head)
 }
 
+/// What handling `delivery` came to, once the server has recorded it: an accepted
+/// delivery's work (release, deployments) goes on after the answer, and its outcome is
+/// written when that work ends.
+async fn handled(app: &TestApp, forge: ForgeKind, delivery: &str) -> String {
+    let store = &app.running.state.store;
+    let what = format!("{} delivery {delivery} to be handled", forge.as_str());
+    wait_until(&what, Duration::from_secs(30), || async move {
+        store.forge_delivery_outcome(forge, delivery).await.unwrap()
+    })
+    .await
+}
+
 async fn releases(app: &TestApp, slug: &str) -> Vec<String> {
     let (_, listed) = app.get(&format!("/api/v1/projects/{slug}/releases")).await;
     listed.as_array().unwrap().iter().map(|r| r["version"].as_str().unwrap().to_string()).collect()
@@ -76,7 +89,8 @@ async fn a_signed_push_to_main_makes_a_release_and_deploys_it_once() {
     assert_eq!((status, &answer["status"]), (200, &json!("duplicate")));
     let (status, _) = send_github(&app, "push", "a-second-delivery", &body, &sign(&secret, &body)).await;
     assert_eq!(status, 202);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let outcome = handled(&app, ForgeKind::Github, "a-second-delivery").await;
+    assert!(outcome.starts_with("duplicate event"), "{outcome}");
     assert_eq!(deployments(&app, "hooked", 1).await.len(), 1);
     assert_eq!(releases(&app, "hooked").await.iter().filter(|v| **v == version).count(), 1);
 }
@@ -118,7 +132,14 @@ async fn forged_signatures_wrong_tokens_and_other_repositories_are_refused() {
         .unwrap();
     let (status, answer) = common::browser::json_of(response).await;
     assert_error(status, &answer, 401, "unauthenticated");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // None of them left work going on after the answer: the refused ones were refused
+    // before anything was recorded, and the pull request was recorded as ignored.
+    let store = &app.running.state.store;
+    for refused in ["d1", "d2", "d3", "d4", "d5"] {
+        assert_eq!(store.forge_delivery_outcome(ForgeKind::Github, refused).await.unwrap(), None, "{refused}");
+    }
+    let outcome = handled(&app, ForgeKind::Github, "d6").await;
+    assert!(outcome.starts_with("ignored: "), "{outcome}");
     assert!(deployments(&app, "guarded", 0).await.is_empty());
     assert_eq!(releases(&app, "guarded").await, ["1.0.0"]);
 }
@@ -200,7 +221,10 @@ async fn tags_make_releases_and_ci_passing_gates_a_branch() {
     let failed = run("failure");
     let (status, answer) = send_github(&app, "workflow_run", "t3", &failed, &sign(&secret, &failed)).await;
     assert_eq!((status, &answer["reason"]), (200, &json!("CI has not passed")));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(handled(&app, ForgeKind::Github, "t1").await, "release v1.2.0", "a release, no deployment");
+    let outcome = handled(&app, ForgeKind::Github, "t2").await;
+    assert!(outcome.starts_with("no trigger of ferry.yml fires"), "{outcome}");
+    assert_eq!(handled(&app, ForgeKind::Github, "t3").await, "ignored: CI has not passed");
     assert!(deployments(&app, "gated", 0).await.is_empty(), "neither the tag nor the gated push deploys");
     assert!(releases(&app, "gated").await.contains(&"v1.2.0".to_string()));
 
@@ -254,7 +278,8 @@ async fn a_gitlab_push_with_the_projects_token_deploys_and_its_pipeline_tags_rel
     // Tags with `wait_for_ci` are not configured here: the pipeline passing makes no release.
     let (status, _) = send("Pipeline Hook", "u2", pipeline, token).await;
     assert_eq!(status, 202);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let outcome = handled(&app, ForgeKind::Gitlab, "u2").await;
+    assert!(outcome.starts_with("no trigger of ferry.yml fires"), "{outcome}");
     assert!(!releases(&app, "lab").await.contains(&"v3.0.0".to_string()));
 }
 
@@ -265,18 +290,9 @@ async fn an_event_that_made_nothing_can_be_delivered_again() {
     // A commit the repository does not have (yet): the release cannot be made.
     let missing = "1111111111111111111111111111111111111111";
     let body = serde_json::to_vec(&github_push("octo-org/retry", "refs/heads/main", missing)).unwrap();
-    let store = &app.running.state.store;
     for delivery in ["first", "second"] {
         assert_eq!(send_github(&app, "push", delivery, &body, &sign(&secret, &body)).await.0, 202);
-        let mut outcome = None;
-        for _ in 0..100 {
-            outcome = store.forge_delivery_outcome(ferry_app::model::ForgeKind::Github, delivery).await.unwrap();
-            if outcome.is_some() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let outcome = outcome.expect("the delivery was handled");
+        let outcome = handled(&app, ForgeKind::Github, delivery).await;
         assert!(outcome.starts_with("failed: ") && outcome.contains(missing), "{delivery}: {outcome}");
     }
 }

@@ -2,13 +2,11 @@
 //! documentation shows it, the delivery with GitHub's headers, and waiting for the
 //! deployments a delivery starts.
 
-use std::time::Duration;
-
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use super::TestApp;
+use super::{wait_until, TestApp, DEPLOYMENT_TIMEOUT, FINISHED};
 
 pub fn sign(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
@@ -49,14 +47,11 @@ pub async fn send_github(app: &TestApp, event: &str, delivery: &str, body: &[u8]
 
 /// The project's deployments, newest first, once `count` exist and all finished.
 pub async fn deployments(app: &TestApp, slug: &str, count: usize) -> Vec<Value> {
-    for _ in 0..300 {
+    wait_until(&format!("{count} deployments of {slug} to finish"), DEPLOYMENT_TIMEOUT, || async move {
         let (_, listed) = app.get(&format!("/api/v1/deployments?project={slug}")).await;
         let listed = listed.as_array().unwrap().clone();
-        let done = listed.iter().all(|d| ["succeeded", "failed", "cancelled"].contains(&d["state"].as_str().unwrap()));
-        if listed.len() >= count && done {
-            return listed;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{count} deployments of {slug} did not finish");
+        let done = listed.iter().all(|d| FINISHED.contains(&d["state"].as_str().unwrap()));
+        (listed.len() >= count && done).then_some(listed)
+    })
+    .await
 }

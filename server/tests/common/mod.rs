@@ -1,6 +1,9 @@
 //! Test harness: `spawn_app` starts the real server on port 0 with a fresh database
 //! (SQLite by default, PostgreSQL when FERRY_TEST_POSTGRES_URL is set and asked for),
 //! and helpers build throwaway app repositories.
+//!
+//! Tests wait for facts, not for time: `wait_until` polls for a condition and fails
+//! loudly when it never comes; no fixed sleep stands in for "nothing happened".
 
 #![allow(dead_code)]
 
@@ -13,6 +16,7 @@ pub mod hooks;
 pub mod process;
 pub mod receiver;
 
+use std::future::Future;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -57,6 +61,34 @@ pub fn stop_apps(data_dir: &Path) {
         }
     }
 }
+
+/// How long a deployment of the hello app may take to reach a state.
+pub const DEPLOYMENT_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// How often `wait_until` looks again.
+const POLL_EVERY: Duration = Duration::from_millis(50);
+
+/// Polls `probe` until it finds what it looks for (`Some`) and returns that; panics
+/// when `timeout` passes first, naming `what` was awaited.
+pub async fn wait_until<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+}
+
+/// The final states of a deployment.
+pub const FINISHED: [&str; 3] = ["succeeded", "failed", "cancelled"];
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -164,27 +196,50 @@ impl TestApp {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
-    /// Polls a deployment until it reaches a final state.
+    /// A deployment's detail: {"deployment": {...}, "steps": [...], ...}.
+    pub async fn deployment(&self, id: i64) -> Value {
+        let (status, detail) = self.get(&format!("/api/v1/deployments/{id}")).await;
+        assert_eq!(status, 200, "deployment {id}: {detail}");
+        detail
+    }
+
+    /// Polls a deployment until it reaches a final state; returns its detail.
     pub async fn wait_finished(&self, id: i64) -> Value {
-        for _ in 0..600 {
-            let (_, detail) = self.get(&format!("/api/v1/deployments/{id}")).await;
-            let state = detail["deployment"]["state"].as_str().unwrap_or("").to_string();
-            if ["succeeded", "failed", "cancelled"].contains(&state.as_str()) {
-                return detail;
+        wait_until(&format!("deployment {id} to finish"), DEPLOYMENT_TIMEOUT, || async move {
+            let detail = self.deployment(id).await;
+            let finished = FINISHED.contains(&detail["deployment"]["state"].as_str().unwrap_or(""));
+            finished.then_some(detail)
+        })
+        .await
+    }
+
+    /// Polls a deployment until its state is `state`; returns its detail. Fails at once
+    /// when it finishes in another state instead.
+    pub async fn wait_deployment_state(&self, id: i64, state: &str) -> Value {
+        wait_until(&format!("deployment {id} to be {state}"), DEPLOYMENT_TIMEOUT, || async move {
+            let detail = self.deployment(id).await;
+            let now = detail["deployment"]["state"].as_str().unwrap_or("");
+            if now == state {
+                return Some(detail);
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("deployment {id} did not finish");
+            assert!(!FINISHED.contains(&now), "deployment {id} finished {now} while waiting for {state}: {detail}");
+            None
+        })
+        .await
     }
 
     /// Waits until no deployment is running or queued.
     pub async fn wait_idle(&self) {
-        for state in ["running", "queued"] {
-            let (_, listed) = self.get(&format!("/api/v1/deployments?state={state}")).await;
-            for d in listed.as_array().unwrap() {
-                self.wait_finished(d["id"].as_i64().unwrap()).await;
+        wait_until("no deployment to be running or queued", DEPLOYMENT_TIMEOUT, || async move {
+            for state in ["running", "queued"] {
+                let (_, listed) = self.get(&format!("/api/v1/deployments?state={state}")).await;
+                if !listed.as_array().unwrap().is_empty() {
+                    return None;
+                }
             }
-        }
+            Some(())
+        })
+        .await
     }
 
     /// Registers a copy of the hello-web demo app (on free ports) as project `slug`,

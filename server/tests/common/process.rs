@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::ADMIN_PASSWORD;
+use super::{wait_until, ADMIN_PASSWORD, DEPLOYMENT_TIMEOUT, FINISHED};
 
 pub struct Server {
     pub child: Child,
@@ -45,12 +45,12 @@ pub async fn start(data: &Path, port: u16) -> Server {
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    for _ in 0..300 {
-        if http.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let health = format!("{base}/healthz");
+    let (client, health) = (&http, health.as_str());
+    wait_until(&format!("the server on {base} to answer /healthz"), Duration::from_secs(30), || async move {
+        client.get(health).send().await.is_ok_and(|r| r.status().is_success()).then_some(())
+    })
+    .await;
     let login = http
         .post(format!("{base}/auth/login"))
         .header("origin", &base)
@@ -78,14 +78,12 @@ impl Server {
     }
 
     pub async fn finished(&self, id: i64) -> Value {
-        for _ in 0..600 {
+        wait_until(&format!("deployment {id} to finish"), DEPLOYMENT_TIMEOUT, || async move {
             let (_, detail) = self.call(reqwest::Method::GET, &format!("/api/v1/deployments/{id}"), None).await;
-            if ["succeeded", "failed", "cancelled"].contains(&detail["deployment"]["state"].as_str().unwrap_or("")) {
-                return detail;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("deployment {id} never finished");
+            let finished = FINISHED.contains(&detail["deployment"]["state"].as_str().unwrap_or(""));
+            finished.then_some(detail)
+        })
+        .await
     }
 
     pub fn kill_hard(&mut self) {
