@@ -35,6 +35,12 @@ pub enum ArtifactError {
     },
     /// An absolute path, or one with `..`.
     UnsafePath(String),
+    /// An entry whose path goes through a symbolic link the archive made earlier (a
+    /// chain of links that each look inside could otherwise lead writes out).
+    ThroughLink {
+        path: String,
+        link: String,
+    },
     /// A symbolic link leading outside the release, or any hard link.
     UnsafeLink {
         path: String,
@@ -61,6 +67,9 @@ impl fmt::Display for ArtifactError {
                 write!(f, "the artifact's checksum is sha256:{actual}, not the expected sha256:{expected}")
             }
             Self::UnsafePath(path) => write!(f, "the artifact holds an unsafe path `{path}`"),
+            Self::ThroughLink { path, link } => {
+                write!(f, "the artifact's entry `{path}` goes through its own link `{link}`")
+            }
             Self::UnsafeLink { path, target } => {
                 write!(f, "the artifact's link `{path}` -> `{target}` leads outside the release")
             }
@@ -139,6 +148,9 @@ pub fn unpack(archive: &Path, expected_sha256: &str, dest: &Path, limits: &Limit
         if relative.as_os_str().is_empty() {
             continue; // the archive's root itself
         }
+        if let Some(link) = first_link_among_parents(dest, &relative)? {
+            return Err(ArtifactError::ThroughLink { path: raw, link: link.display().to_string() });
+        }
         let path = dest.join(&relative);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
@@ -208,6 +220,28 @@ fn link_stays_inside(at: &Path, target: &str) -> bool {
         }
     }
     true
+}
+
+/// The first directory on the way to `relative` (inside `dest`) that is a symbolic
+/// link, if any. Links are judged where they stand, lexically; a path through one would
+/// be resolved by the file system instead, so no entry may go through one.
+fn first_link_among_parents(dest: &Path, relative: &Path) -> io::Result<Option<PathBuf>> {
+    let mut prefix = PathBuf::new();
+    let mut components = relative.components().peekable();
+    while let Some(component) = components.next() {
+        if components.peek().is_none() {
+            break; // the entry itself: an earlier link there is replaced, not followed
+        }
+        prefix.push(component);
+        match std::fs::symlink_metadata(dest.join(&prefix)) {
+            Ok(meta) if meta.file_type().is_symlink() => return Ok(Some(prefix)),
+            Ok(_) => {}
+            // Not there yet: nothing below it can be a link either.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
 }
 
 /// A link already at `path` (an earlier entry) is replaced, never written through.

@@ -1,7 +1,7 @@
 //! Artifacts: a release packed and unpacked keeps its files, modes and inner links;
 //! a wrong checksum is refused before anything is written; hostile archives (parent
-//! paths, absolute paths, links leading out, hard links, devices, a tar bomb, too many
-//! entries) are refused without writing outside the release.
+//! paths, absolute paths, links leading out, chains of links, hard links, devices, a
+//! tar bomb, too many entries) are refused without writing outside the release.
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -113,6 +113,31 @@ fn links_leading_out_and_hard_links_are_refused() {
     let dest = dir.path().join("release");
     unpack(&archive, &sha, &dest, &Limits::default()).unwrap();
     assert_eq!(std::fs::read_to_string(dest.join("alias")).unwrap(), "plain", "the link was replaced, not followed");
+}
+
+#[test]
+fn a_chain_of_links_that_each_look_inside_cannot_lead_a_write_out() {
+    // `a/b` -> `..` is the release itself, so `a/b/c` really stands at `c`; its target
+    // `../..` looks inside from `a/b/` but leads two levels above the release from `c`.
+    let chain: &[(&str, EntryType, &str, &[u8])] = &[
+        ("a", EntryType::Directory, "", b""),
+        ("a/b", EntryType::Symlink, "..", b""),
+        ("a/b/c", EntryType::Symlink, "../..", b""),
+        ("c/x", EntryType::Regular, "", b"escaped"),
+    ];
+    let (error, dir) = refused(chain);
+    assert_eq!(error, ArtifactError::ThroughLink { path: "a/b/c".into(), link: "a/b".into() }, "{error}");
+    assert!(!dir.path().join("x").exists() && !dir.path().join("site/x").exists());
+    assert!(!dir.path().join("site/release/c").exists(), "nothing was written through the link");
+
+    // A file written through a directory link is refused too, even one that stays inside.
+    let (error, dir) = refused(&[
+        ("data", EntryType::Directory, "", b""),
+        ("alias", EntryType::Symlink, "data", b""),
+        ("alias/file", EntryType::Regular, "", b"x"),
+    ]);
+    assert!(matches!(error, ArtifactError::ThroughLink { ref link, .. } if link == "alias"), "{error}");
+    assert!(!dir.path().join("site/release/data/file").exists());
 }
 
 #[test]
