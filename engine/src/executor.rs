@@ -48,7 +48,13 @@ pub async fn execute(
     events: mpsc::Sender<RunnerEvent>,
     cancel: CancellationToken,
 ) -> Outcome {
-    let plan = &in_idle_slot(plan, paths);
+    let mut plan = in_idle_slot(plan, paths);
+    let home = paths.home();
+    // Where it cannot be made, the target directory itself is unwritable and the
+    // first step fails saying so.
+    let _ = std::fs::create_dir_all(&home);
+    plan.env.insert("HOME".into(), home.display().to_string());
+    let plan = &plan;
     let mut outcome = Outcome { state: DeploymentState::Succeeded, reason: None };
     for (index, step) in plan.steps.iter().enumerate() {
         if outcome.state != DeploymentState::Succeeded {
@@ -82,6 +88,7 @@ pub async fn execute(
     if outcome.state != DeploymentState::Succeeded {
         let _ = std::fs::remove_dir_all(paths.incoming());
     }
+    let _ = std::fs::remove_dir_all(&home);
     outcome
 }
 

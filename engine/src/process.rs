@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -50,7 +50,24 @@ impl Exit {
     }
 }
 
-/// Runs `sh -c script` in `cwd` with `env`, sending every output line to `lines`.
+/// The only variables of the running process that a step inherits: where programs
+/// are and the locale. Everything else a step sees comes from its plan (`FERRY_*`,
+/// the project's and environment's variables, `HOME`); the server's own settings and
+/// credentials (`FERRY_SECRET_KEY`, `DATABASE_URL`, …) never reach repository code.
+pub const INHERITED: [&str; 3] = ["PATH", "LANG", "LC_ALL"];
+
+/// The environment of a step: the inherited few, then `env` (which wins).
+pub fn step_environment(env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> =
+        INHERITED.iter().filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?))).collect();
+    out.entry("PATH".into()).or_insert_with(|| "/usr/local/bin:/usr/bin:/bin".into());
+    out.entry("LANG".into()).or_insert_with(|| "C.UTF-8".into());
+    out.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    out
+}
+
+/// Runs `sh -c script` in `cwd` with only `env` and the few inherited variables
+/// (`step_environment`), sending every output line to `lines`.
 pub async fn run_shell(
     script: &str,
     cwd: &Path,
@@ -64,7 +81,8 @@ pub async fn run_shell(
         .arg("-c")
         .arg(script)
         .current_dir(cwd)
-        .envs(env)
+        .env_clear()
+        .envs(step_environment(env))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -135,6 +153,11 @@ impl Reader {
     }
 }
 
+/// The longest log line kept. A longer one is cut with a marker, so a command that
+/// prints megabytes without a newline neither grows the server's memory nor makes a
+/// message too large for the agent's connection.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
 async fn forward(
     pipe: Option<impl AsyncRead + Unpin>,
     stream: LogStream,
@@ -146,18 +169,59 @@ async fn forward(
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                let text = String::from_utf8_lossy(&buf);
-                let text = text.trim_end_matches(['\n', '\r']).to_string();
-                delivering.store(true, Ordering::Release);
-                let sent = lines.send((stream, text)).await;
-                delivering.store(false, Ordering::Release);
-                if sent.is_err() {
-                    return;
-                }
+        let cut = match read_capped_line(&mut reader, &mut buf).await {
+            Ok(None) | Err(_) => return,
+            Ok(Some(cut)) => cut,
+        };
+        let text = String::from_utf8_lossy(&buf);
+        let mut text = text.trim_end_matches(['\n', '\r']).to_string();
+        if cut {
+            text.push_str(&format!(" … [line cut at {} KiB]", MAX_LINE_BYTES / 1024));
+        }
+        delivering.store(true, Ordering::Release);
+        let sent = lines.send((stream, text)).await;
+        delivering.store(false, Ordering::Release);
+        if sent.is_err() {
+            return;
+        }
+    }
+}
+
+/// Reads one line into `buf`, keeping at most `MAX_LINE_BYTES` of it and skipping the
+/// rest up to its newline. `None` at the end of the pipe; otherwise whether it was cut.
+async fn read_capped_line(
+    reader: &mut (impl AsyncBufRead + Unpin),
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<bool>> {
+    let (mut read_any, mut cut) = (false, false);
+    loop {
+        let chunk = reader.fill_buf().await?;
+        if chunk.is_empty() {
+            return Ok(read_any.then_some(cut));
+        }
+        read_any = true;
+        let (line_part, done) = match chunk.iter().position(|b| *b == b'\n') {
+            Some(at) => (&chunk[..=at], true),
+            None => (chunk, false),
+        };
+        let room = MAX_LINE_BYTES.saturating_sub(buf.len());
+        if cut {
+            // The rest of a cut line is skipped.
+        } else if line_part.len() > room {
+            cut = true;
+            // Cut on a character boundary, so the kept part stays valid UTF-8.
+            let mut keep = room;
+            while keep > 0 && (line_part[keep] & 0b1100_0000) == 0b1000_0000 {
+                keep -= 1;
             }
+            buf.extend_from_slice(&line_part[..keep]);
+        } else {
+            buf.extend_from_slice(line_part);
+        }
+        let used = line_part.len();
+        reader.consume(used);
+        if done {
+            return Ok(Some(cut));
         }
     }
 }

@@ -22,6 +22,12 @@ impl ReleasePaths {
         self.releases().join(format!(".incoming-{}", self.deployment_id))
     }
 
+    /// The `HOME` of this deployment's steps: its own, removed when it ends, so no
+    /// run sees what another left in a home directory (caches, credentials).
+    pub fn home(&self) -> PathBuf {
+        self.target_dir.join("homes").join(self.deployment_id.to_string())
+    }
+
     pub fn release(&self) -> PathBuf {
         self.releases().join(self.release_id.to_string())
     }

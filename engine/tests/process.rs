@@ -57,3 +57,40 @@ async fn a_chatty_daemon_does_not_hold_the_step() {
     assert_eq!(lines.first().map(String::as_str), Some("started"));
     assert!(took < Duration::from_secs(10), "waited {took:?} for the daemon");
 }
+
+#[tokio::test]
+async fn a_step_sees_only_its_own_variables_and_a_few_of_the_servers() {
+    // The server's own settings and credentials are in its environment; a step must
+    // not see them. (Unique names: other tests of this binary run alongside.)
+    std::env::set_var("FERRY_SECRET_KEY", "server-secret-key");
+    std::env::set_var("DATABASE_URL", "postgres://ferry:password@db/ferry");
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut rx) = mpsc::channel::<(LogStream, String)>(256);
+    let env = BTreeMap::from([("FERRY_PROJECT".to_string(), "shop".to_string()), ("HOME".into(), "/run-home".into())]);
+    let exit = run_shell("env", dir.path(), &env, Duration::from_secs(10), &CancellationToken::new(), &tx).await;
+    drop(tx);
+    assert_eq!(exit, Exit::Code(0));
+    let mut seen = Vec::new();
+    while let Some((_, line)) = rx.recv().await {
+        seen.push(line);
+    }
+    let names: Vec<&str> = seen.iter().filter_map(|l| l.split_once('=').map(|(n, _)| n)).collect();
+    assert!(!seen.iter().any(|l| l.contains("server-secret-key") || l.contains("password@db")), "{seen:?}");
+    assert!(seen.contains(&"FERRY_PROJECT=shop".to_string()) && seen.contains(&"HOME=/run-home".to_string()));
+    assert!(names.contains(&"PATH") && names.contains(&"LANG"), "{names:?}");
+    // What sh itself adds (PWD, SHLVL, `_`) aside, nothing else came through.
+    let allowed = ["PATH", "LANG", "LC_ALL", "HOME", "FERRY_PROJECT", "PWD", "SHLVL", "_", "OLDPWD"];
+    let extra: Vec<&&str> = names.iter().filter(|n| !allowed.contains(n)).collect();
+    assert!(extra.is_empty(), "the step inherited {extra:?}");
+}
+
+#[tokio::test]
+async fn a_huge_line_is_cut_with_a_marker_and_the_next_line_still_arrives() {
+    // 3 MiB without a newline, then a normal line.
+    let (exit, lines, _) = run("head -c 3145728 /dev/zero | tr '\\0' x; echo; echo after", None).await;
+    assert_eq!(exit, Exit::Code(0));
+    assert_eq!(lines.len(), 2, "{:?}", lines.iter().map(|l| l.len()).collect::<Vec<_>>());
+    assert!(lines[0].ends_with("… [line cut at 64 KiB]"), "{}", &lines[0][lines[0].len() - 40..]);
+    assert_eq!(lines[0].len(), ferry_engine::process::MAX_LINE_BYTES + " … [line cut at 64 KiB]".len());
+    assert_eq!(lines[1], "after");
+}
