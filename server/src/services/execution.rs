@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::deployer::{Asked, Deployer, Requester};
 use super::hosts::{publish, DeploymentHosts, Host, ROLLED_BACK_FROM};
+use super::masking::Masker;
 use super::recorder::Recorder;
 use super::{catalog, promotion, variables};
 use crate::agents::BUILT_IN_NAME;
@@ -36,8 +37,8 @@ struct Prepared {
     plan: ferry_engine::plan::DeploymentPlan,
     /// The build that comes first, when the release has no artifact yet.
     build: Option<ferry_engine::plan::DeploymentPlan>,
-    /// Secret values, masked in every log line.
-    secrets: Vec<String>,
+    /// Hides the secret values in every text the run produces.
+    masker: Arc<Masker>,
     rollout: RolloutSpec,
     hosts: Vec<Host>,
 }
@@ -190,7 +191,7 @@ impl Deployer {
             Some(release) => self.prepare(queued, release, &project).await,
             None => Err("release vanished".to_string()),
         };
-        let Prepared { plan, build, secrets, rollout, hosts } = match prepared {
+        let Prepared { plan, build, masker, rollout, hosts } = match prepared {
             Ok(prepared) => prepared,
             Err(why) => {
                 self.close_steps(queued.id).await?;
@@ -249,7 +250,7 @@ impl Deployer {
         let (tx, rx) = mpsc::channel(1024);
         let names: Vec<String> = steps.iter().map(|s| s.name.clone()).collect();
         let recorder = Recorder::new(self.store.clone(), self.bus.clone(), self.metrics.clone(), queued.id, names)
-            .masking(secrets);
+            .masking(masker.clone());
         let recording = tokio::spawn(recorder.record(rx));
         // The build's steps come first; each host's follow.
         if let Some(build) = &build {
@@ -259,7 +260,8 @@ impl Deployer {
                         plan.artifact = Some(self.artifact_source(&sha, host.agent_id.is_some()));
                     }
                 }
-                Err(outcome) => {
+                Err(mut outcome) => {
+                    outcome.reason = masker.mask_opt(outcome.reason);
                     drop(tx);
                     let _ = recording.await;
                     self.close_steps(queued.id).await?;
@@ -284,6 +286,7 @@ impl Deployer {
             first_step,
             events: tx,
             cancel: cancel.clone(),
+            masker,
         });
         let host_names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
         let result = roll_out(&host_names, &batches, runner, &cancel).await;
@@ -339,7 +342,7 @@ impl Deployer {
             }
         }
         let hosts = self.choose_hosts(queued, project).await?;
-        Ok(Prepared { plan, build, secrets, rollout, hosts })
+        Ok(Prepared { plan, build, masker: Arc::new(Masker::new(&secrets)), rollout, hosts })
     }
 
     async fn allows_older(&self, id: i64) -> Result<bool, String> {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use ferry_app::model::{DeploymentView, EventPayload, TargetState, TargetView};
 use ferry_engine::executor::{execute, Outcome, RunnerEvent};
 use ferry_engine::plan::DeploymentPlan;
+use ferry_engine::protocol::ServerMessage;
 use ferry_engine::release_dir::ReleasePaths;
 use ferry_engine::rollout::{HostRun, HostRunner};
 use ferry_engine::DeploymentState;
@@ -15,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::deployer::Deployer;
+use super::masking::Masker;
 use crate::store::TargetEnd;
 
 /// A host a deployment runs on: Ferry's built-in agent (`agent_id` None) or an agent.
@@ -37,6 +39,8 @@ pub struct DeploymentHosts {
     pub first_step: Vec<usize>,
     pub events: mpsc::Sender<RunnerEvent>,
     pub cancel: CancellationToken,
+    /// Hides secrets in a host's failure reason, as in its log.
+    pub masker: Arc<Masker>,
 }
 
 impl HostRunner for DeploymentHosts {
@@ -65,10 +69,11 @@ impl HostRunner for DeploymentHosts {
             }
         });
         let plan = self.plans[host].clone();
-        let run = match self.hosts[host].agent_id {
+        let mut run = match self.hosts[host].agent_id {
             None => self.run_here(plan, tx).await,
             Some(agent_id) => self.run_on_agent(agent_id, self.jobs[host], plan, tx).await,
         };
+        run.outcome.reason = self.masker.mask_opt(run.outcome.reason.take());
         let _ = forward.await;
         let end = TargetEnd {
             state: run.state(),
@@ -107,7 +112,14 @@ impl DeploymentHosts {
         events: mpsc::Sender<RunnerEvent>,
     ) -> HostRun {
         let hub = &self.deployer.agents;
-        let done = hub.run(agent_id, job, &self.project, self.deployment.release_id, plan, events);
+        let run = ServerMessage::Run {
+            job,
+            project: self.project.clone(),
+            environment: self.deployment.environment.clone(),
+            release_id: self.deployment.release_id,
+            plan: Box::new(plan),
+        };
+        let done = hub.run(agent_id, run, events);
         let forward_cancel = {
             let (hub, cancel) = (hub.clone(), self.cancel.clone());
             tokio::spawn(async move {

@@ -17,6 +17,7 @@ pub mod freezes;
 pub mod gate;
 mod hosts;
 pub mod insights;
+pub mod masking;
 pub mod notifier;
 pub mod people;
 pub mod promotion;

@@ -9,6 +9,7 @@ use ferry_app::model::{EventPayload, StepState};
 use ferry_engine::executor::RunnerEvent;
 use tokio::sync::mpsc;
 
+use super::masking::Masker;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
 use crate::store::{NewLogLine, StepChange, Store};
@@ -20,12 +21,9 @@ pub struct Recorder {
     deployment_id: i64,
     step_names: Vec<String>,
     next_seq: i64,
-    /// Secret values: replaced in every line before it is stored or sent.
-    masks: Vec<String>,
+    /// Hides secret values in every line before it is stored or sent.
+    masker: Arc<Masker>,
 }
-
-/// What a secret looks like in a log.
-pub const MASK: &str = "••••••";
 
 impl Recorder {
     /// Most events handled per transaction.
@@ -38,26 +36,12 @@ impl Recorder {
         deployment_id: i64,
         step_names: Vec<String>,
     ) -> Self {
-        Self { store, bus, metrics, deployment_id, step_names, next_seq: 1, masks: Vec::new() }
+        Self { store, bus, metrics, deployment_id, step_names, next_seq: 1, masker: Arc::default() }
     }
 
-    /// Masks these secret values in every line (very short values would mask ordinary
-    /// text, so values under 4 characters are not searched for).
-    pub fn masking(mut self, mut secrets: Vec<String>) -> Self {
-        secrets.retain(|s| s.len() >= 4);
-        // Longest first, so a secret containing another is masked whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        self.masks = secrets;
+    pub fn masking(mut self, masker: Arc<Masker>) -> Self {
+        self.masker = masker;
         self
-    }
-
-    fn mask(&self, mut text: String) -> String {
-        for secret in &self.masks {
-            if text.contains(secret.as_str()) {
-                text = text.replace(secret.as_str(), MASK);
-            }
-        }
-        text
     }
 
     pub async fn record(mut self, mut events: mpsc::Receiver<RunnerEvent>) {
@@ -74,7 +58,7 @@ impl Recorder {
                             seq,
                             step: index as i32,
                             stream,
-                            text: self.mask(text),
+                            text: self.masker.mask(&text),
                         });
                     }
                     other => {

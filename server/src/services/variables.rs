@@ -60,12 +60,15 @@ pub async fn set(s: &AppState, c: &Caller, slug: &str, change: &SetVariable) -> 
         return Err(AppError::bad_request("value: at most 16 KiB"));
     }
     let sealed;
+    // A value pasted from a file ends with its newline, which no one means: kept, it
+    // would make the secret a line of its own and leave its text unmasked in logs.
+    let trimmed = change.value.trim_end_matches(['\n', '\r']);
     let value = if change.secret {
         let place = context(project.id, &environment, &change.name);
-        sealed = s.vault.seal(&place, &change.value).map_err(|e| crate::error::internal("sealing a secret", e))?;
+        sealed = s.vault.seal(&place, trimmed).map_err(|e| crate::error::internal("sealing a secret", e))?;
         Stored::Sealed(&sealed)
     } else {
-        Stored::Plain(&change.value)
+        Stored::Plain(trimmed)
     };
     s.store
         .set_variable(project.id, &environment, &change.name, value, &c.login)
