@@ -36,13 +36,30 @@ pub fn is_allowed(method: &Method, headers: &HeaderMap, public_origin: Option<&s
         Some(_) => return origin.is_some_and(trusted),
         None => {}
     }
-    let Some(origin) = origin else {
-        return true;
-    };
-    if trusted(origin) {
+    origin.is_none_or(|origin| is_own_origin(origin, headers, public_origin))
+}
+
+/// Whether a websocket handshake may go on. Browsers send `Origin` with every one and
+/// attach Ferry's cookie whatever page opened it; `SameSite` does not help, because an
+/// app on another port of the same host is the same *site*. So a handshake carrying an
+/// `Origin` must come from Ferry's own; one with a bearer token, or from a program that
+/// sends no `Origin`, carries no one else's cookie.
+pub fn websocket_allowed(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
+    if headers.contains_key(AUTHORIZATION) {
         return true;
     }
-    // Same origin: the Origin's host and port are those the request was sent to.
+    match headers.get(ORIGIN).map(|v| v.to_str()) {
+        None => true,
+        Some(Ok(origin)) => is_own_origin(origin, headers, public_origin),
+        Some(Err(_)) => false,
+    }
+}
+
+/// The configured public origin, or the very host and port the request was sent to.
+fn is_own_origin(origin: &str, headers: &HeaderMap, public_origin: Option<&str>) -> bool {
+    if public_origin.is_some_and(|p| p.eq_ignore_ascii_case(origin)) {
+        return true;
+    }
     let host = headers.get(HOST).and_then(|v| v.to_str().ok());
     let origin_host = origin.split_once("://").map(|(_, rest)| rest);
     matches!((host, origin_host), (Some(h), Some(o)) if h.eq_ignore_ascii_case(o))
@@ -82,5 +99,17 @@ mod tests {
         assert!(is_allowed(&post, &headers(&evil), Some("https://evil.test")), "a configured origin is trusted");
         assert!(is_allowed(&post, &headers(&[("host", "x")]), None), "programs send neither header");
         assert!(is_allowed(&post, &headers(&[("authorization", "Bearer x"), ("origin", "https://evil.test")]), None));
+    }
+
+    #[test]
+    fn websockets_from_another_port_of_the_same_host_are_refused() {
+        let own = [("host", "127.0.0.1:8080"), ("origin", "http://127.0.0.1:8080")];
+        assert!(websocket_allowed(&headers(&own), None));
+        let app_next_door = [("host", "127.0.0.1:8080"), ("origin", "http://127.0.0.1:8081")];
+        assert!(!websocket_allowed(&headers(&app_next_door), None));
+        let configured = [("host", "10.0.0.5:8080"), ("origin", "https://ferry.corp.test")];
+        assert!(websocket_allowed(&headers(&configured), Some("https://ferry.corp.test")));
+        assert!(!websocket_allowed(&headers(&[("host", "x"), ("origin", "null")]), None));
+        assert!(websocket_allowed(&headers(&[("host", "x")]), None), "programs send no Origin");
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod api;
 mod extract;
+mod headers;
 mod hooks;
 mod openapi;
 mod ops;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::Request;
+use axum::http::{HeaderValue, Request};
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -29,6 +30,9 @@ use crate::backend::ServerBackend;
 use crate::state::AppState;
 
 pub fn router(state: AppState, site_dir: &Path) -> Router {
+    let index = std::fs::read_to_string(site_dir.join("index.html")).ok();
+    let policy = headers::content_security_policy(index.as_deref());
+    let policy = HeaderValue::from_str(&policy).expect("the policy is plain ASCII");
     let sessions = session_store::layer(state.store.clone(), state.auth.secure, state.auth.session_idle_minutes);
     // Everything that acts for a person goes through the session and CSRF layers; the
     // static files of the SPA, the health endpoints and the forges' webhooks (signed,
@@ -50,6 +54,10 @@ pub fn router(state: AppState, site_dir: &Path) -> Router {
         .route("/metrics", get(ops::metrics))
         .with_state(state)
         .merge(spa::router(site_dir))
+        .layer(middleware::map_response(move |response| {
+            let policy = policy.clone();
+            async move { headers::secure(response, &policy) }
+        }))
         .layer(TraceLayer::new_for_http())
 }
 

@@ -2,8 +2,8 @@
 //! a hello with the newest sequence number, then every later event in order. With
 //! `after`, the events it missed are replayed from the store first, so a reconnect
 //! loses nothing; a client too slow for the live channel is caught up the same way.
-//! Only signed-in callers connect, and they receive only events of projects they
-//! may view.
+//! Only signed-in callers connect, from Ferry's own origin, and they receive only
+//! events of projects they may view.
 //!
 //! A text frame carries one or more messages, one JSON document per line: events
 //! already waiting are sent together, because at thousands of log lines a second
@@ -13,13 +13,16 @@ use std::sync::atomic::Ordering;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::Response;
+use ferry_app::error::AppError;
 use ferry_app::model::LiveMessage;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
 
 use super::extract::Query;
+use crate::auth::csrf::websocket_allowed;
 use crate::auth::Caller;
 use crate::error::HttpError;
 use crate::events::LiveEvent;
@@ -40,8 +43,14 @@ pub async fn upgrade(
     State(s): State<AppState>,
     c: Caller,
     Query(q): Query<Resume>,
+    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, HttpError> {
+    if !websocket_allowed(&headers, s.auth.public_origin.as_deref()) {
+        let why =
+            "refused a websocket from another origin (cross-site websocket hijacking): use Ferry from its own address";
+        return Err(HttpError(AppError::forbidden(why)));
+    }
     Ok(ws.on_upgrade(move |socket| async move {
         s.metrics.websocket_clients.fetch_add(1, Ordering::Relaxed);
         let mut viewer = Visibility::new(c.clone());
