@@ -1,7 +1,7 @@
 //! The agent: connects out to the server's agent websocket (so the host needs no open
 //! port), registers with a one-time token or signs in with its credential, heartbeats,
 //! runs the deployments it is given with the engine's executor in
-//! `<workdir>/<project>/`, and reports every step event. Reports the server has not
+//! `<workdir>/<project>/<environment>/`, and reports every step event. Reports the server has not
 //! acknowledged are kept and sent again after a reconnect.
 
 pub mod outbox;
@@ -26,8 +26,10 @@ use outbox::Outbox;
 pub struct AgentConfig {
     /// The server's address, e.g. `http://ferry.internal:8080`.
     pub server: String,
-    pub name: String,
-    pub labels: BTreeMap<String, String>,
+    /// The name and labels it expects to have, if it was started with them: the
+    /// server decides both and refuses an agent that presents others.
+    pub name: Option<String>,
+    pub labels: Option<BTreeMap<String, String>>,
     pub workdir: PathBuf,
     /// Needed only until the agent has its credential (kept in the workdir).
     pub registration_token: Option<String>,
@@ -55,6 +57,8 @@ struct Shared {
     /// in the outbox).
     sender: Mutex<Option<mpsc::UnboundedSender<AgentMessage>>>,
     running: Mutex<HashMap<i64, CancellationToken>>,
+    /// The name the server knows this agent by (its steps' `FERRY_AGENT`).
+    name: Mutex<String>,
 }
 
 impl Shared {
@@ -123,13 +127,15 @@ async fn session(
         return SessionEnd::Lost(e.to_string());
     }
     let heartbeat_seconds = match next_server_message(&mut read).await {
-        Some(ServerMessage::Welcome { agent_id, credential, heartbeat_seconds }) => {
+        Some(ServerMessage::Welcome { agent_id, credential, heartbeat_seconds, name, labels }) => {
             if let Some(credential) = credential {
                 if let Err(e) = std::fs::write(config.credential_file(), credential) {
                     return SessionEnd::Refused(format!("cannot keep the credential: {e}"));
                 }
             }
-            tracing::info!(agent_id, "connected to the server");
+            let shown: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            tracing::info!(agent_id, name, labels = shown.join(","), "connected to the server");
+            *shared.name.lock().unwrap_or_else(|p| p.into_inner()) = name;
             *backoff = Duration::from_millis(250);
             heartbeat_seconds.max(1)
         }
@@ -191,8 +197,8 @@ async fn next_server_message(read: &mut Reader) -> Option<ServerMessage> {
 
 fn handle(config: &AgentConfig, shared: &Arc<Shared>, message: ServerMessage) {
     match message {
-        ServerMessage::Run { job, project, release_id, plan } => {
-            start_job(config, shared, job, project, release_id, *plan)
+        ServerMessage::Run { job, project, environment, release_id, plan } => {
+            start_job(config, shared, job, (project, environment), release_id, *plan)
         }
         ServerMessage::Cancel { job } => {
             if let Some(token) = shared.running().get(&job) {
@@ -208,7 +214,7 @@ fn start_job(
     config: &AgentConfig,
     shared: &Arc<Shared>,
     job: i64,
-    project: String,
+    (project, environment): (String, String),
     release_id: i64,
     plan: DeploymentPlan,
 ) {
@@ -230,18 +236,25 @@ fn start_job(
     }
     let workdir = config.workdir.clone();
     let host_vars = config.vars.clone();
-    let host_name = config.name.clone();
+    let host_name = shared.name.lock().unwrap_or_else(|p| p.into_inner()).clone();
     tokio::spawn(async move {
-        if !valid_label(&project) {
+        // Names become directories here: nothing but a plain name is accepted.
+        let refused = [("project", &project), ("environment", &environment)]
+            .into_iter()
+            .find(|(_, name)| !valid_label(name) || name.starts_with('.'));
+        if let Some((what, name)) = refused {
             let outcome = ferry_engine::executor::Outcome {
                 state: ferry_engine::DeploymentState::Failed,
-                reason: Some(format!("the agent refuses the project name `{project}`")),
+                reason: Some(format!("the agent refuses the {what} name `{name}`")),
             };
             shared.send(shared.outbox.push(job, JobReport::Finished { outcome, before: None, moved: false }));
             shared.running().remove(&job);
             return;
         }
-        let paths = ReleasePaths { target_dir: workdir.join(&project), release_id, deployment_id: job };
+        // Each environment of a project has its own releases on a host it shares with
+        // another, so pruning one never removes the other's live release.
+        let target_dir = workdir.join(&project).join(&environment);
+        let paths = ReleasePaths { target_dir, release_id, deployment_id: job };
         // The server planned with its own paths; on this host the target is here.
         plan.env.extend(host_vars);
         plan.env.insert("FERRY_AGENT".into(), host_name);

@@ -16,13 +16,16 @@ struct Cli {
     /// The Ferry server, e.g. https://ferry.example.com.
     #[arg(long, env = "FERRY_AGENT_SERVER")]
     server: String,
-    /// This agent's name in Ferry [default: the host name].
+    /// The name this agent expects to have in Ferry. Its registration token (or an
+    /// administrator, later) decides it; an agent that presents another is refused.
     #[arg(long, env = "FERRY_AGENT_NAME")]
     name: Option<String>,
-    /// Labels environments select agents by, e.g. `env=staging,role=web`.
-    #[arg(long, env = "FERRY_AGENT_LABELS", default_value = "")]
-    labels: String,
-    /// Where releases live: `<workdir>/<project>/releases/…` and the credential.
+    /// The labels this agent expects, e.g. `env=staging,role=web`. As with the name,
+    /// Ferry decides them and refuses an agent that presents others.
+    #[arg(long, env = "FERRY_AGENT_LABELS")]
+    labels: Option<String>,
+    /// Where releases live: `<workdir>/<project>/<environment>/releases/…` and the
+    /// credential.
     #[arg(long, env = "FERRY_AGENT_WORKDIR", default_value = "/var/lib/ferry-agent")]
     workdir: PathBuf,
     /// A one-time registration token from Ferry (Agents page); needed on first start.
@@ -40,8 +43,8 @@ async fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG").unwrap_or_else(|_| "info".into()))
         .init();
     let cli = Cli::parse();
-    let labels: BTreeMap<String, String> = match parse_selector(&cli.labels) {
-        Ok(pairs) => pairs.into_iter().collect(),
+    let labels: Option<BTreeMap<String, String>> = match cli.labels.as_deref().map(parse_selector).transpose() {
+        Ok(pairs) => pairs.map(|p| p.into_iter().collect()),
         Err(e) => {
             eprintln!("ferry-agent: --labels: {e}");
             return ExitCode::from(2);
@@ -59,10 +62,9 @@ async fn main() -> ExitCode {
             }
         }
     }
-    let name = cli.name.or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()));
     let config = AgentConfig {
         server: cli.server,
-        name: name.filter(|n| !n.is_empty()).unwrap_or_else(|| "agent".into()),
+        name: cli.name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()),
         labels,
         workdir: cli.workdir,
         registration_token: cli.registration_token,

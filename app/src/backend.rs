@@ -9,10 +9,10 @@ use leptos::prelude::use_context;
 
 use crate::error::AppError;
 use crate::model::{
-    AgentRegistration, AgentView, AuditEntry, AuditQuery, ChannelView, CreateToken, CreatedToken, DeployRequest,
-    DeploymentDetail, DeploymentView, EnvironmentView, FreezeView, HistoryFilter, Insights, Matrix, Me, NewChannel,
-    NewFreeze, NewRule, NotificationList, NotifySettings, PasswordSignIn, PromotionPreview, Protection, ReleaseDetail,
-    ReleaseView, Role, RuleView, SetVariable, TokenView, UserView, VariableView,
+    AgentIdentityRequest, AgentRegistration, AgentView, AuditEntry, AuditQuery, ChannelView, CreateToken, CreatedToken,
+    DeployRequest, DeploymentDetail, DeploymentView, EnvironmentView, FreezeView, HistoryFilter, Insights, Matrix, Me,
+    NewChannel, NewFreeze, NewRule, NotificationList, NotifySettings, PasswordSignIn, PromotionPreview, Protection,
+    ReleaseDetail, ReleaseView, Role, RuleView, SetVariable, TokenView, UserView, VariableView,
 };
 use crate::model::{ForgeLinkView, ForgeLinked, LinkForge, LogLineView, NotifyPreferences};
 
@@ -44,7 +44,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn users(&self) -> Result<Vec<UserView>, AppError>;
     async fn set_role(&self, id: i64, role: Role) -> Result<UserView, AppError>;
     async fn agents(&self) -> Result<Vec<AgentView>, AppError>;
-    async fn register_agent(&self) -> Result<AgentRegistration, AppError>;
+    async fn register_agent(&self, identity: AgentIdentityRequest) -> Result<AgentRegistration, AppError>;
+    async fn set_agent_identity(&self, id: i64, identity: AgentIdentityRequest) -> Result<AgentView, AppError>;
     async fn revoke_agent(&self, id: i64) -> Result<(), AppError>;
     async fn select_agents(
         &self,

@@ -5,10 +5,10 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 use crate::model::{
-    AgentRegistration, AgentView, AuditEntry, AuditQuery, ChannelView, CreateToken, CreatedToken, DeploymentDetail,
-    DeploymentView, EnvironmentView, FreezeView, HistoryFilter, Insights, LogLineView, Matrix, Me, NewChannel,
-    NewFreeze, NewRule, NotificationList, NotifySettings, PromotionPreview, Protection, ReleaseDetail, ReleaseView,
-    Role, RuleView, SetVariable, TokenView, UserView, VariableView,
+    AgentIdentityRequest, AgentRegistration, AgentView, AuditEntry, AuditQuery, ChannelView, CreateToken, CreatedToken,
+    DeploymentDetail, DeploymentView, EnvironmentView, FreezeView, HistoryFilter, Insights, LogLineView, Matrix, Me,
+    NewChannel, NewFreeze, NewRule, NotificationList, NotifySettings, PromotionPreview, Protection, ReleaseDetail,
+    ReleaseView, Role, RuleView, SetVariable, TokenView, UserView, VariableView,
 };
 use crate::model::{ForgeLinkView, ForgeLinked, LinkForge, NotifyPreferences};
 
@@ -184,8 +184,14 @@ pub async fn load_agents() -> Result<Vec<AgentView>, AppError> {
 
 /// A one-time token to register a new agent with (administrators).
 #[server(prefix = "/rpc", endpoint = "register_agent")]
-pub async fn register_agent() -> Result<AgentRegistration, AppError> {
-    crate::backend::backend()?.register_agent().await
+pub async fn register_agent(identity: AgentIdentityRequest) -> Result<AgentRegistration, AppError> {
+    crate::backend::backend()?.register_agent(identity).await
+}
+
+/// Renames or relabels an agent (administrators).
+#[server(prefix = "/rpc", endpoint = "set_agent_identity")]
+pub async fn set_agent_identity(id: i64, identity: AgentIdentityRequest) -> Result<AgentView, AppError> {
+    crate::backend::backend()?.set_agent_identity(id, identity).await
 }
 
 #[server(prefix = "/rpc", endpoint = "revoke_agent")]

@@ -40,10 +40,11 @@ test("a rolling deployment over two hosts, live on the timeline", async ({ page 
   const agents: ChildProcess[] = [];
   try {
     for (const [i, port] of ports.entries()) {
-      const registration = await (await api.post("/api/v1/agents/registrations", { headers, data: {} })).json();
+      const identity = { name: `fleet-${i + 1}`, labels: "role=fleet" };
+      const registration = await (await api.post("/api/v1/agents/registrations", { headers, data: identity })).json();
       agents.push(
         spawn(binary, [
-          "--server", base, "--name", `fleet-${i + 1}`, "--labels", "role=fleet",
+          "--server", base,
           "--workdir", path.join(scratch, `host-${i + 1}`),
           "--registration-token", registration.token, "--var", `PORT=${port}`,
         ], { stdio: "inherit" }),
@@ -86,7 +87,7 @@ test("a rolling deployment over two hosts, live on the timeline", async ({ page 
   } finally {
     for (const agent of agents) agent.kill();
     for (const i of [1, 2]) {
-      const pidFile = path.join(scratch, `host-${i}`, "fleet", "app.pid");
+      const pidFile = path.join(scratch, `host-${i}`, "fleet", "development", "app.pid");
       if (fs.existsSync(pidFile)) {
         try { process.kill(Number(fs.readFileSync(pidFile, "utf8").trim())); } catch { /* already gone */ }
       }

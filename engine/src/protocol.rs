@@ -12,17 +12,23 @@ use serde::{Deserialize, Serialize};
 use crate::executor::{Outcome, RunnerEvent};
 use crate::plan::DeploymentPlan;
 
-/// Bumped when either side could misunderstand the other.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Bumped when either side could misunderstand the other (2: the server holds the
+/// agent's name and labels, and says where each environment deploys).
+pub const PROTOCOL_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AgentMessage {
+    /// `name` and `labels` are what the agent was started with, if anything: the
+    /// server holds the agent's identity (set at registration, changed by an admin)
+    /// and refuses an agent that presents another.
     Hello {
         protocol: u32,
-        name: String,
+        #[serde(default)]
+        name: Option<String>,
         version: String,
-        labels: BTreeMap<String, String>,
+        #[serde(default)]
+        labels: Option<BTreeMap<String, String>>,
         /// The first time: a registration token created by an administrator.
         registration_token: Option<String>,
         /// Every later time: the credential the server gave at registration.
@@ -58,15 +64,22 @@ pub enum ServerMessage {
         /// Set once, at registration: the agent keeps it and uses it from then on.
         credential: Option<String>,
         heartbeat_seconds: u64,
+        /// Who the server knows this agent as.
+        #[serde(default)]
+        name: String,
+        #[serde(default)]
+        labels: BTreeMap<String, String>,
     },
     /// The hello was not accepted; the agent should not retry with the same words.
     Refused {
         reason: String,
     },
-    /// Run a deployment in `<workdir>/<project>/`.
+    /// Run a deployment in `<workdir>/<project>/<environment>/`.
     Run {
         job: i64,
         project: String,
+        #[serde(default)]
+        environment: String,
         release_id: i64,
         plan: Box<DeploymentPlan>,
     },

@@ -115,10 +115,11 @@ async fn main() {
     // The hosts: one agent process each; the first 20 also carry group=a.
     let mut fleet = Fleet(Vec::new());
     for n in 0..hosts {
-        let registration = api.call(reqwest::Method::POST, "/api/v1/agents/registrations", json!({})).await;
         let labels = if n < 20 { "role=fan,group=a" } else { "role=fan" };
+        let identity = json!({"name": format!("host-{n:03}"), "labels": labels});
+        let registration = api.call(reqwest::Method::POST, "/api/v1/agents/registrations", identity).await;
         let child = Command::new(&agent)
-            .args(["--server", &api.base, "--name", &format!("host-{n:03}"), "--labels", labels])
+            .args(["--server", &api.base])
             .arg("--workdir")
             .arg(dir.path().join(format!("hosts/{n:03}")))
             .args(["--registration-token", registration["token"].as_str().unwrap()])

@@ -7,7 +7,6 @@
 //! does it). `cargo bench -p ferry-server --bench footprint`; FERRY_BENCH_AGENTS sets
 //! how many agents connect (default 1,000).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -40,12 +39,13 @@ impl Drop for Killed {
     }
 }
 
-async fn registration(client: &reqwest::Client, base: &str, cookie: &str) -> String {
+/// A registration token for an agent called `name` with the label role=bench.
+async fn registration(client: &reqwest::Client, base: &str, cookie: &str, name: &str) -> String {
     let response = client
         .post(format!("{base}/api/v1/agents/registrations"))
         .header("origin", base)
         .header("cookie", cookie)
-        .json(&json!({}))
+        .json(&json!({"name": name, "labels": "role=bench"}))
         .send()
         .await
         .unwrap();
@@ -54,13 +54,13 @@ async fn registration(client: &reqwest::Client, base: &str, cookie: &str) -> Str
 }
 
 /// One agent's connection: says hello with its token, then heartbeats until dropped.
-async fn connect_agent(url: String, name: String, token: String) -> tokio::task::JoinHandle<()> {
+async fn connect_agent(url: String, token: String) -> tokio::task::JoinHandle<()> {
     let (mut socket, _) = tokio_tungstenite::connect_async(url).await.expect("agent connects");
     let hello = AgentMessage::Hello {
         protocol: PROTOCOL_VERSION,
-        name,
+        name: None,
         version: "bench".into(),
-        labels: BTreeMap::from([("role".to_string(), "bench".to_string())]),
+        labels: None,
         registration_token: Some(token),
         credential: None,
     };
@@ -119,13 +119,13 @@ async fn main() {
     assert!(login.status().is_success(), "sign-in: {}", login.status());
     let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
     let mut tokens = Vec::with_capacity(agents);
-    for _ in 0..agents {
-        tokens.push(registration(&client, &base, &cookie).await);
+    for n in 0..agents {
+        tokens.push(registration(&client, &base, &cookie, &format!("bench-{n}")).await);
     }
     let url = format!("ws://127.0.0.1:{port}/agent/ws");
     let mut connections = Vec::with_capacity(agents);
-    for (n, token) in tokens.into_iter().enumerate() {
-        connections.push(connect_agent(url.clone(), format!("bench-{n}"), token).await);
+    for token in tokens {
+        connections.push(connect_agent(url.clone(), token).await);
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     let listed: Value = client
@@ -141,10 +141,10 @@ async fn main() {
     let loaded = rss_kib(server.0.id());
 
     let workdir = dir.path().join("agent");
-    let token = registration(&client, &base, &cookie).await;
+    let token = registration(&client, &base, &cookie, "idle").await;
     let agent = Killed(
         Command::new(release_binary("ferry-agent"))
-            .args(["--server", &base, "--name", "idle", "--registration-token", &token])
+            .args(["--server", &base, "--registration-token", &token])
             .arg("--workdir")
             .arg(&workdir)
             .env("FERRY_LOG", "warn")

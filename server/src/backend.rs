@@ -6,10 +6,10 @@ use async_trait::async_trait;
 use ferry_app::backend::Backend;
 use ferry_app::error::AppError;
 use ferry_app::model::{
-    AgentRegistration, AgentView, AuditEntry, AuditQuery, ChannelView, CreateToken, CreatedToken, DeployRequest,
-    DeploymentDetail, DeploymentView, EnvironmentView, FreezeView, HistoryFilter, Insights, Matrix, Me, NewChannel,
-    NewFreeze, NewRule, NotificationList, NotifySettings, PasswordSignIn, PromotionPreview, Protection, ReleaseDetail,
-    ReleaseView, Role, RuleView, SetVariable, TokenView, UserView, VariableView,
+    AgentIdentityRequest, AgentRegistration, AgentView, AuditEntry, AuditQuery, ChannelView, CreateToken, CreatedToken,
+    DeployRequest, DeploymentDetail, DeploymentView, EnvironmentView, FreezeView, HistoryFilter, Insights, Matrix, Me,
+    NewChannel, NewFreeze, NewRule, NotificationList, NotifySettings, PasswordSignIn, PromotionPreview, Protection,
+    ReleaseDetail, ReleaseView, Role, RuleView, SetVariable, TokenView, UserView, VariableView,
 };
 use ferry_app::model::{ForgeLinkView, ForgeLinked, LinkForge, LogLineView, NotifyPreferences, LOG_PAGE_LINES};
 use leptos::prelude::use_context;
@@ -95,8 +95,12 @@ impl Backend for ServerBackend {
         self.run(agents::list).await
     }
 
-    async fn register_agent(&self) -> Result<AgentRegistration, AppError> {
-        self.run(agents::create_registration).await
+    async fn register_agent(&self, identity: AgentIdentityRequest) -> Result<AgentRegistration, AppError> {
+        self.run(|s, c| agents::create_registration(s, c, &identity)).await
+    }
+
+    async fn set_agent_identity(&self, id: i64, identity: AgentIdentityRequest) -> Result<AgentView, AppError> {
+        self.run(|s, c| agents::set_identity(s, c, id, &identity)).await
     }
 
     async fn revoke_agent(&self, id: i64) -> Result<(), AppError> {

@@ -1,7 +1,10 @@
-//! Agents: registration with a one-time token, then the agent's own credential;
-//! environments deploying to agents by label; the agent list; revocation; and, at the
-//! protocol level, reports sent again after a reconnect recorded once, and cancels
-//! passed on to the agent.
+//! Agents: registration with a one-time token that carries the agent's name and
+//! labels, then the agent's own credential; an agent that presents another identity
+//! is refused, and only an administrator relabels agents or points environments at
+//! them; environments deploying to agents by label, each in its own directory; the
+//! agent list; revocation; and, at the protocol level, reports sent again after a
+//! reconnect recorded once, artifacts only for an agent's own jobs, and cancels passed
+//! on to the agent.
 
 mod common;
 
@@ -19,21 +22,30 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-async fn registration(app: &TestApp) -> String {
-    let (s, body) = app.post("/api/v1/agents/registrations", json!({})).await;
+/// A registration token for an agent called `name` with `labels`.
+async fn registration(app: &TestApp, name: &str, labels: &str) -> String {
+    let (s, body) = app.post("/api/v1/agents/registrations", json!({"name": name, "labels": labels})).await;
     assert_eq!(s, 201, "{body}");
+    assert_eq!(body["name"], name);
     body["token"].as_str().unwrap().to_string()
 }
 
-fn agent_config(app: &TestApp, name: &str, workdir: PathBuf, token: Option<String>) -> AgentConfig {
+/// An agent started without saying who it is: it is who its token (or an admin) says.
+fn agent_config(app: &TestApp, workdir: PathBuf, token: Option<String>) -> AgentConfig {
     AgentConfig {
         server: app.base.clone(),
-        name: name.into(),
-        labels: BTreeMap::from([("env".to_string(), "edge".to_string())]),
+        name: None,
+        labels: None,
         workdir,
         registration_token: token,
         vars: BTreeMap::new(),
     }
+}
+
+/// An agent started with `--labels`.
+fn claiming(config: AgentConfig, labels: &str) -> AgentConfig {
+    let labels = ferry_engine::protocol::parse_selector(labels).unwrap().into_iter().collect();
+    AgentConfig { labels: Some(labels), ..config }
 }
 
 async fn agent_state(app: &TestApp, name: &str) -> Option<String> {
@@ -42,13 +54,10 @@ async fn agent_state(app: &TestApp, name: &str) -> Option<String> {
 }
 
 async fn wait_state(app: &TestApp, name: &str, state: &str) {
-    for _ in 0..100 {
-        if agent_state(app, name).await.as_deref() == Some(state) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("agent {name} never became {state}");
+    common::wait_until(&format!("agent {name} to be {state}"), Duration::from_secs(20), || async move {
+        (agent_state(app, name).await.as_deref() == Some(state)).then_some(())
+    })
+    .await
 }
 
 async fn select(app: &TestApp, project: &str, env: &str, selector: &str) -> (u16, Value) {
@@ -61,13 +70,10 @@ async fn select(app: &TestApp, project: &str, env: &str, selector: &str) -> (u16
 async fn an_agent_registers_once_and_runs_the_deployments_its_labels_match() {
     let app = spawn_app().await;
     let (release, ports) = app.hello_project("remote").await;
-    let token = registration(&app).await;
+    let token = registration(&app, "edge-1", "env=edge").await;
     let workdir = app.data_dir.join("agent-host");
     let stop = CancellationToken::new();
-    let agent = tokio::spawn(ferry_agent::run(
-        agent_config(&app, "edge-1", workdir.clone(), Some(token.clone())),
-        stop.clone(),
-    ));
+    let agent = tokio::spawn(ferry_agent::run(agent_config(&app, workdir.clone(), Some(token.clone())), stop.clone()));
     wait_state(&app, "edge-1", "online").await;
     let (_, agents) = app.get("/api/v1/agents").await;
     let listed = agents.as_array().unwrap().iter().find(|a| a["name"] == "edge-1").unwrap().clone();
@@ -76,10 +82,7 @@ async fn an_agent_registers_once_and_runs_the_deployments_its_labels_match() {
     assert_eq!(agents[0]["name"], "built-in (this server)");
 
     // The token was used up.
-    let again = ferry_agent::run(
-        agent_config(&app, "edge-2", app.data_dir.join("other"), Some(token)),
-        CancellationToken::new(),
-    );
+    let again = ferry_agent::run(agent_config(&app, app.data_dir.join("other"), Some(token)), CancellationToken::new());
     let refused = tokio::time::timeout(Duration::from_secs(10), again).await.unwrap().unwrap_err();
     assert!(refused.contains("registration token"), "{refused}");
 
@@ -92,9 +95,20 @@ async fn an_agent_registers_once_and_runs_the_deployments_its_labels_match() {
     let id = common::deploy(&app, "remote", release, "development").await;
     let done = app.wait_finished(id).await;
     assert_eq!(done["deployment"]["state"], "succeeded", "{done}");
-    assert!(workdir.join("remote/current").exists(), "the release lives on the agent's host");
+    assert!(workdir.join("remote/development/current").exists(), "the release lives on the agent's host");
     assert!(!app.data_dir.join("targets/development/remote").exists(), "not on the server");
     assert!(common::page(ports[0]).await.contains("1.0.0"));
+
+    // Staging shares the host, and gets a directory of its own: neither environment's
+    // releases (nor the pruning of old ones) can reach the other's.
+    assert_eq!(select(&app, "remote", "staging", "env=edge").await.0, 200);
+    let staged = app.wait_finished(common::deploy(&app, "remote", release, "staging").await).await;
+    assert_eq!(staged["deployment"]["state"], "succeeded", "{staged}");
+    let live = |env: &str| std::fs::read_link(workdir.join(format!("remote/{env}/current"))).unwrap();
+    assert_eq!(live("staging"), std::path::Path::new("releases").join(release.to_string()));
+    assert_eq!(live("development"), std::path::Path::new("releases").join(release.to_string()));
+    assert!(workdir.join("remote/development/releases").join(release.to_string()).join("dist/index.html").is_file());
+    assert!(common::page(ports[1]).await.contains("1.0.0"));
     let logs: Vec<&str> = done["logs"].as_array().unwrap().iter().map(|l| l["text"].as_str().unwrap()).collect();
     assert!(logs.iter().any(|l| l.contains("building hello-web 1.0.0")), "{logs:?}");
 
@@ -107,7 +121,7 @@ async fn an_agent_registers_once_and_runs_the_deployments_its_labels_match() {
 
     // Back with its credential (no token now), then revoked for good.
     let stop = CancellationToken::new();
-    let agent = tokio::spawn(ferry_agent::run(agent_config(&app, "edge-1", workdir.clone(), None), stop.clone()));
+    let agent = tokio::spawn(ferry_agent::run(agent_config(&app, workdir.clone(), None), stop.clone()));
     wait_state(&app, "edge-1", "online").await;
     let agent_id = listed["id"].as_i64().unwrap();
     let revoke = app.client.delete(format!("{}/api/v1/agents/{agent_id}", app.base)).send().await.unwrap();
@@ -125,11 +139,27 @@ async fn raw_agent(app: &TestApp, token: Option<&str>, credential: Option<&str>)
     let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/agent/ws", app.addr)).await.unwrap();
     let hello = AgentMessage::Hello {
         protocol: PROTOCOL_VERSION,
-        name: "raw".into(),
+        name: Some("raw".into()),
         version: "test".into(),
-        labels: BTreeMap::from([("env".to_string(), "raw".to_string())]),
+        labels: Some(BTreeMap::from([("env".to_string(), "raw".to_string())])),
         registration_token: token.map(str::to_string),
         credential: credential.map(str::to_string),
+    };
+    socket.send(Message::Text(hello.to_json().into())).await.unwrap();
+    let welcome = next(&mut socket).await;
+    (socket, welcome)
+}
+
+/// A hand-driven agent registering with `token` as `name` with `labels`.
+async fn raw_agent_as(app: &TestApp, token: &str, name: &str, labels: &str) -> (Socket, ServerMessage) {
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/agent/ws", app.addr)).await.unwrap();
+    let hello = AgentMessage::Hello {
+        protocol: PROTOCOL_VERSION,
+        name: Some(name.into()),
+        version: "test".into(),
+        labels: Some(ferry_engine::protocol::parse_selector(labels).unwrap().into_iter().collect()),
+        registration_token: Some(token.into()),
+        credential: None,
     };
     socket.send(Message::Text(hello.to_json().into())).await.unwrap();
     let welcome = next(&mut socket).await;
@@ -157,14 +187,27 @@ fn log(index: usize, text: &str) -> JobReport {
 async fn reports_sent_again_after_a_reconnect_are_recorded_once_and_cancels_reach_the_agent() {
     let app = spawn_app().await;
     let (release, _) = app.hello_project("raw").await;
-    let token = registration(&app).await;
+    let token = registration(&app, "raw", "env=raw").await;
     let (mut socket, welcome) = raw_agent(&app, Some(&token), None).await;
     let ServerMessage::Welcome { credential: Some(credential), .. } = welcome else { panic!("{welcome:?}") };
     assert_eq!(select(&app, "raw", "development", "env=raw").await.0, 200);
+    // Another agent, with no job of this project.
+    let other_token = registration(&app, "other", "env=other").await;
+    let (other_socket, other) = raw_agent_as(&app, &other_token, "other", "env=other").await;
+    let ServerMessage::Welcome { credential: Some(other_credential), .. } = other else { panic!("{other:?}") };
 
     let id = common::deploy(&app, "raw", release, "development").await;
     let ServerMessage::Run { job, plan, .. } = next(&mut socket).await else { panic!("expected a job") };
     assert_eq!(job, id);
+    // The job's artifact is served to the agent that runs it, and to no other agent.
+    let artifact = plan.artifact.clone().expect("the plan names the release's artifact");
+    let download = |credential: String| {
+        let url = format!("{}{}", app.base, artifact.location);
+        async move { reqwest::Client::new().get(url).bearer_auth(credential).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(download(credential.clone()).await, 200);
+    assert_eq!(download(other_credential.clone()).await, 403, "an agent gets only its own jobs' artifacts");
+    drop(other_socket);
     let steps = plan.steps.len();
     report(&mut socket, job, 1, JobReport::Step { event: RunnerEvent::StepStarted { index: 0 } }).await;
     report(&mut socket, job, 2, log(0, "line 1")).await;
@@ -199,6 +242,7 @@ async fn reports_sent_again_after_a_reconnect_are_recorded_once_and_cancels_reac
     report(&mut socket, job, seq + 1, JobReport::Finished { outcome, before: None, moved: true }).await;
     let done = app.wait_finished(id).await;
     assert_eq!(done["deployment"]["state"], "succeeded");
+    assert_eq!(download(credential.clone()).await, 403, "not once its job is done");
     // The release's build (on the server, before the agent's job) logged its own lines.
     let logs = done["logs"].as_array().unwrap().iter().map(|l| l["text"].as_str().unwrap());
     let lines: Vec<&str> = logs.filter(|l| l.starts_with("line ")).collect();
@@ -222,4 +266,81 @@ async fn reports_sent_again_after_a_reconnect_are_recorded_once_and_cancels_reac
     let outcome = Outcome { state: DeploymentState::Cancelled, reason: Some("cancelled".into()) };
     report(&mut socket, job, 1, JobReport::Finished { outcome, before: None, moved: false }).await;
     assert_eq!(app.wait_finished(id).await["deployment"]["state"], "cancelled");
+}
+
+#[tokio::test]
+async fn an_agent_is_who_the_administrator_said_and_cannot_relabel_itself() {
+    let app = spawn_app().await;
+    let token = registration(&app, "stage-1", "env=staging").await;
+    let workdir = app.data_dir.join("stage-host");
+
+    // The token decides: an agent presenting other labels does not register (and the
+    // token stays usable for the right one).
+    let grab = claiming(agent_config(&app, workdir.clone(), Some(token.clone())), "env=production");
+    let refused = tokio::time::timeout(Duration::from_secs(10), ferry_agent::run(grab, CancellationToken::new()))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(refused.contains("registered as `stage-1` with env=staging"), "{refused}");
+    assert!(refused.contains("presented `stage-1` with env=production"), "{refused}");
+
+    let stop = CancellationToken::new();
+    let agent = tokio::spawn(ferry_agent::run(agent_config(&app, workdir.clone(), Some(token)), stop.clone()));
+    wait_state(&app, "stage-1", "online").await;
+    stop.cancel();
+    agent.await.unwrap().unwrap();
+    wait_state(&app, "stage-1", "offline").await;
+
+    // Back with its credential, claiming production: refused, and the Agents page and
+    // the audit log say why.
+    let claim = claiming(agent_config(&app, workdir.clone(), None), "env=production");
+    let refused = tokio::time::timeout(Duration::from_secs(10), ferry_agent::run(claim, CancellationToken::new()))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(refused.contains("presented `stage-1` with env=production"), "{refused}");
+    let (_, agents) = app.get("/api/v1/agents").await;
+    let listed = agents.as_array().unwrap().iter().find(|a| a["name"] == "stage-1").unwrap().clone();
+    assert_eq!(listed["labels"], json!({"env": "staging"}), "the labels did not move");
+    assert!(listed["problem"].as_str().unwrap().contains("presented `stage-1` with env=production"), "{listed}");
+    let (_, log) = app.get("/api/v1/audit?action=agent.refused").await;
+    assert_eq!(log.as_array().unwrap().len(), 1, "{log}");
+    assert_eq!(agent_state(&app, "stage-1").await.as_deref(), Some("offline"));
+
+    // Only an administrator relabels it; a maintainer may neither relabel agents nor
+    // point an environment at them.
+    let id = listed["id"].as_i64().unwrap();
+    let relabel = json!({"name": "stage-1", "labels": "env=production"});
+    let maintainer = app.client_as("mia", ferry_app::model::Role::Maintainer).await;
+    let url = format!("{}/api/v1/agents/{id}", app.base);
+    let response = maintainer.put(&url).json(&relabel).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+    app.hello_project("shop").await;
+    let response = maintainer
+        .put(format!("{}/api/v1/projects/shop/environments/production/agents", app.base))
+        .json(&json!({"selector": "env=staging"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+    let bad = app.client.put(&url).json(&json!({"name": "stage-1", "labels": "env"})).send().await.unwrap();
+    let (status, body) = (bad.status().as_u16(), bad.json::<Value>().await.unwrap());
+    common::assert_error(status, &body, 400, "bad_request");
+    let relabelled = app.client.put(&url).json(&relabel).send().await.unwrap();
+    assert_eq!(relabelled.status().as_u16(), 200);
+    let relabelled: Value = relabelled.json().await.unwrap();
+    assert_eq!(
+        (relabelled["labels"].clone(), relabelled["problem"].clone()),
+        (json!({"env": "production"}), Value::Null)
+    );
+
+    // Now the claim is the truth: it connects, and production would deploy to it.
+    let stop = CancellationToken::new();
+    let claim = claiming(agent_config(&app, workdir, None), "env=production");
+    let agent = tokio::spawn(ferry_agent::run(claim, stop.clone()));
+    wait_state(&app, "stage-1", "online").await;
+    let (_, log) = app.get("/api/v1/audit?action=agent.identity").await;
+    assert_eq!(log[0]["detail"]["before"]["labels"], json!({"env": "staging"}), "{log}");
+    stop.cancel();
+    agent.await.unwrap().unwrap();
 }

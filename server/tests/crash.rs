@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::process::{start, Reaped};
-use common::{free_port, make_hello_repo};
+use common::{free_port, make_hello_repo, wait_until};
 use serde_json::{json, Value};
 
 fn check_consistent(detail: &Value) {
@@ -24,6 +24,19 @@ fn check_consistent(detail: &Value) {
     for (i, line) in detail["logs"].as_array().unwrap().iter().enumerate() {
         assert_eq!(line["seq"], i as i64 + 1, "gap in the log: {detail}");
     }
+}
+
+/// Whether the slow restart step's shell (`sh -c …touch …/restarted`) still runs for
+/// an agent working in `workdir`: a process of this user whose command line is that
+/// script and whose environment names a target under `workdir`.
+fn restart_running(workdir: &std::path::Path) -> bool {
+    let target = format!("FERRY_TARGET_DIR={}", workdir.display());
+    std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
+        let read = |file: &str| std::fs::read(entry.path().join(file)).unwrap_or_default();
+        let (cmdline, environ) = (String::from_utf8_lossy(&read("cmdline")).into_owned(), read("environ"));
+        cmdline.contains("/restarted")
+            && environ.split(|b| *b == 0).any(|var| String::from_utf8_lossy(var).starts_with(&target))
+    })
 }
 
 #[tokio::test]
@@ -99,7 +112,8 @@ async fn a_job_the_dead_server_started_on_an_agent_is_fenced_after_the_restart()
     let selector = json!({"selector": "role=web"});
     let path = "/api/v1/projects/fence/environments/development/agents";
     assert_eq!(server.call(reqwest::Method::PUT, path, Some(selector)).await.0, 200);
-    let (_, registration) = server.call(reqwest::Method::POST, "/api/v1/agents/registrations", Some(json!({}))).await;
+    let identity = json!({"name": "web-1", "labels": "role=web"});
+    let (_, registration) = server.call(reqwest::Method::POST, "/api/v1/agents/registrations", Some(identity)).await;
     let workdir = data.path().join("host");
     let agent_binary = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("ferry-agent");
     assert!(agent_binary.exists(), "run `cargo build -p ferry-agent` first");
@@ -113,13 +127,12 @@ async fn a_job_the_dead_server_started_on_an_agent_is_fenced_after_the_restart()
             .spawn()
             .unwrap(),
     );
-    for _ in 0..100 {
-        let (_, agents) = server.call(reqwest::Method::GET, "/api/v1/agents", None).await;
-        if agents.as_array().unwrap().iter().any(|a| a["name"] == "web-1" && a["state"] == "online") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let running = &server;
+    wait_until("agent web-1 to be online", Duration::from_secs(20), || async move {
+        let (_, agents) = running.call(reqwest::Method::GET, "/api/v1/agents", None).await;
+        agents.as_array().unwrap().iter().any(|a| a["name"] == "web-1" && a["state"] == "online").then_some(())
+    })
+    .await;
     let (_, release) = server
         .call(
             reqwest::Method::POST,
@@ -131,21 +144,25 @@ async fn a_job_the_dead_server_started_on_an_agent_is_fenced_after_the_restart()
     let (_, started) = server.call(reqwest::Method::POST, "/api/v1/deployments", Some(body)).await;
     let id = started["id"].as_i64().unwrap();
     // Kill the server once the agent is in the middle of the restart.
-    for _ in 0..200 {
-        let (_, detail) = server.call(reqwest::Method::GET, &format!("/api/v1/deployments/{id}"), None).await;
-        if detail["logs"].as_array().unwrap().iter().any(|l| l["text"] == "tick 3") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let running = &server;
+    wait_until("the restart on the agent to print `tick 3`", Duration::from_secs(60), || async move {
+        let (_, detail) = running.call(reqwest::Method::GET, &format!("/api/v1/deployments/{id}"), None).await;
+        detail["logs"].as_array().unwrap().iter().any(|l| l["text"] == "tick 3").then_some(())
+    })
+    .await;
+    assert!(restart_running(&workdir), "the restart step runs on the agent's host");
     server.kill_hard();
     let server = start(data.path(), port).await;
     let detail = server.finished(id).await;
     assert_eq!(detail["deployment"]["state"], "failed");
     check_consistent(&detail);
     // The agent came back and resent what the dead server never acknowledged; the new
-    // server does not know that job, so it was cancelled before the restart finished.
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    assert!(!workdir.join("fence/restarted").exists(), "the stale job ran to the end");
+    // server does not know that job, so it was cancelled before the restart finished:
+    // once the step's shell is gone, it either was killed or touched `restarted`.
+    wait_until("the stale restart step to end on the agent's host", Duration::from_secs(30), || {
+        std::future::ready((!restart_running(&workdir)).then_some(()))
+    })
+    .await;
+    assert!(!workdir.join("fence/development/restarted").exists(), "the stale job ran to the end");
     common::stop_apps(data.path());
 }

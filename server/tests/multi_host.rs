@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{deploy, free_port, page, release_at_head, spawn_app, spawn_with, test_config, TestApp};
+use common::{deploy, free_port, page, release_at_head, spawn_app, spawn_with, test_config, wait_until, TestApp};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -46,7 +46,8 @@ async fn start_fleet(app: &TestApp, count: usize) -> Fleet {
 async fn start_fleet_with(app: &TestApp, count: usize, extra: &[(usize, &str)]) -> Fleet {
     let mut fleet = Fleet { agents: Vec::new(), ports: Vec::new(), workdirs: Vec::new() };
     for n in 1..=count {
-        let (status, registration) = app.post("/api/v1/agents/registrations", json!({})).await;
+        let identity = json!({"name": format!("web-{n}"), "labels": "role=web"});
+        let (status, registration) = app.post("/api/v1/agents/registrations", identity).await;
         assert_eq!(status, 201, "{registration}");
         let port = free_port();
         let workdir = app.data_dir.join(format!("host-{n}"));
@@ -65,15 +66,31 @@ async fn start_fleet_with(app: &TestApp, count: usize, extra: &[(usize, &str)]) 
         fleet.ports.push(port);
         fleet.workdirs.push(workdir);
     }
-    for _ in 0..100 {
+    wait_until(&format!("{count} agents to come online"), Duration::from_secs(30), || async move {
         let (_, agents) = app.get("/api/v1/agents").await;
         let online = agents.as_array().unwrap().iter().filter(|a| a["state"] == "online").count();
-        if online == count + 1 {
-            return fleet;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the agents never came online");
+        (online == count + 1).then_some(())
+    })
+    .await;
+    fleet
+}
+
+/// Waits until deployment `id` has logged the line `text`.
+async fn wait_logged(app: &TestApp, id: i64, text: &str) {
+    wait_until(&format!("deployment {id} to log `{text}`"), Duration::from_secs(60), || async move {
+        let detail = app.deployment(id).await;
+        detail["logs"].as_array().unwrap().iter().any(|l| l["text"] == text).then_some(())
+    })
+    .await
+}
+
+/// Waits until agent `name` is online.
+async fn wait_online(app: &TestApp, name: &str) {
+    wait_until(&format!("agent {name} to be online"), Duration::from_secs(30), || async move {
+        let (_, agents) = app.get("/api/v1/agents").await;
+        agents.as_array().unwrap().iter().any(|a| a["name"] == name && a["state"] == "online").then_some(())
+    })
+    .await
 }
 
 /// The hello project deploying to `role=web` hosts in development with `rollout`.
@@ -117,14 +134,19 @@ fn time(target: &Value, field: &str) -> chrono::DateTime<chrono::Utc> {
     target[field].as_str().unwrap().parse().unwrap()
 }
 
+/// The release live on a host for project `slug` in development.
 fn current_release(workdir: &Path, slug: &str) -> String {
-    let link = std::fs::read_link(workdir.join(slug).join("current")).unwrap();
+    let link = std::fs::read_link(workdir.join(slug).join("development/current")).unwrap();
     link.file_name().unwrap().to_string_lossy().into_owned()
 }
 
-/// A stray process holding a port: answers every request with 200 "ok stray".
+/// A stray process holding a port: answers every request with 200 "ok stray". It binds
+/// the port as soon as the port is free.
 async fn squat(port: u16) -> tokio::task::JoinHandle<()> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let listener = wait_until(&format!("port {port} to be free"), Duration::from_secs(10), || async move {
+        tokio::net::TcpListener::bind(("127.0.0.1", port)).await.ok()
+    })
+    .await;
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
             tokio::spawn(async move {
@@ -137,10 +159,10 @@ async fn squat(port: u16) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// Stops the app `slug` on a host (`squat` then waits for its port to be free).
 fn stop_app(workdir: &Path, slug: &str) {
-    let pid = std::fs::read_to_string(workdir.join(slug).join("app.pid")).unwrap();
+    let pid = std::fs::read_to_string(workdir.join(slug).join("development/app.pid")).unwrap();
     Command::new("kill").arg(pid.trim()).status().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
 }
 
 #[tokio::test]
@@ -287,13 +309,7 @@ async fn an_agent_killed_mid_step_is_marked_lost_and_the_hosts_already_switched_
     new_version(&app, "lost", "2.0.0");
     let second = release_at_head(&app, "lost", "2.0.0").await;
     let id = deploy(&app, "lost", second, "development").await;
-    for _ in 0..300 {
-        let (_, detail) = app.get(&format!("/api/v1/deployments/{id}")).await;
-        if detail["logs"].as_array().unwrap().iter().any(|l| l["text"] == "slow host") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_logged(&app, id, "slow host").await;
     fleet.agents[1].kill().unwrap(); // SIGKILL
     let failed = app.wait_finished(id).await;
     assert_eq!(failed["deployment"]["state"], "failed");
@@ -322,22 +338,28 @@ async fn an_agent_killed_mid_step_is_marked_lost_and_the_hosts_already_switched_
     assert!(page(fleet.ports[0]).await.contains("1.1.0"));
 
     // web-2 going offline was announced once: in the app and to the routed webhook.
-    for _ in 0..100 {
-        if !hook.received().is_empty() {
-            break;
+    // web-1 stopped later is announced on a later look of the watcher, and the webhook
+    // gets its messages oldest first: once web-1's announcement arrived, a second one
+    // of web-2 would have come before it.
+    let hook = &hook;
+    let announcement_of = move |agent: &'static str| {
+        move || {
+            let got: Vec<Value> = hook.received().iter().map(|r| serde_json::from_str(&r.body).unwrap()).collect();
+            std::future::ready(got.iter().any(|a| a["agent"] == agent).then_some(got))
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(1500)).await; // a second announcement would come by now
+    };
+    wait_until("web-2's offline announcement", Duration::from_secs(30), announcement_of("web-2")).await;
+    fleet.agents[0].kill().unwrap(); // SIGKILL
+    let announced = wait_until("web-1's offline announcement", Duration::from_secs(30), announcement_of("web-1")).await;
     let (_, notifications) = app.get("/api/v1/notifications").await;
     let offline: Vec<&Value> =
         notifications["items"].as_array().unwrap().iter().filter(|n| n["kind"] == "agent_offline").collect();
-    assert_eq!(offline.len(), 1, "{notifications}");
-    assert_eq!(offline[0]["title"], "⚠ agent web-2 is offline");
-    let deliveries = hook.received();
-    let announced: Vec<Value> = deliveries.iter().map(|r| serde_json::from_str(&r.body).unwrap()).collect();
-    assert_eq!(announced.len(), 1, "{announced:?}");
-    assert_eq!((&announced[0]["event"], &announced[0]["agent"]), (&json!("agent_offline"), &json!("web-2")));
+    let mut titles: Vec<&str> = offline.iter().map(|n| n["title"].as_str().unwrap()).collect();
+    titles.sort();
+    assert_eq!(titles, ["⚠ agent web-1 is offline", "⚠ agent web-2 is offline"], "{notifications}");
+    let agents: Vec<(&Value, &Value)> = announced.iter().map(|a| (&a["event"], &a["agent"])).collect();
+    let event = json!("agent_offline");
+    assert_eq!(agents, [(&event, &json!("web-2")), (&event, &json!("web-1"))], "{announced:?}");
 }
 
 /// A TCP relay from a local port to the server, whose connections can all be cut.
@@ -374,7 +396,8 @@ async fn relay(to: std::net::SocketAddr) -> Relay {
 async fn a_dropped_agent_connection_loses_no_log_line_and_the_deployment_goes_on() {
     let app = spawn_app().await;
     let relay = relay(app.addr).await;
-    let (status, registration) = app.post("/api/v1/agents/registrations", json!({})).await;
+    let identity = json!({"name": "web-1", "labels": "role=web"});
+    let (status, registration) = app.post("/api/v1/agents/registrations", identity).await;
     assert_eq!(status, 201);
     let port = free_port();
     let workdir = app.data_dir.join("host-relay");
@@ -397,24 +420,11 @@ async fn a_dropped_agent_connection_loses_no_log_line_and_the_deployment_goes_on
     );
     new_version(&app, "relay", "1.2.0");
     let release = release_at_head(&app, "relay", "1.2.0").await;
-    for _ in 0..100 {
-        let (_, agents) = app.get("/api/v1/agents").await;
-        if agents.as_array().unwrap().iter().any(|a| a["name"] == "web-1" && a["state"] == "online") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_online(&app, "web-1").await;
     let id = deploy(&app, "relay", release, "development").await;
     // Cut the connection twice while the restart prints.
     for cut in 1..=2 {
-        for _ in 0..300 {
-            let (_, detail) = app.get(&format!("/api/v1/deployments/{id}")).await;
-            let printed = detail["logs"].as_array().unwrap().iter().any(|l| l["text"] == format!("line {}", cut * 80));
-            if printed {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_logged(&app, id, &format!("line {}", cut * 80)).await;
         relay.cut.send_modify(|n| *n += 1);
     }
     let done = app.wait_finished(id).await;
@@ -451,7 +461,7 @@ async fn blue_green_starts_the_release_beside_the_live_one_and_switches_traffic_
          switch_traffic: 'echo $PORT > $FERRY_TARGET_DIR/router' }}"
     );
     let first = fleet_project(&app, "duo", &rollout).await;
-    let router = fleet.workdirs[0].join("duo/router");
+    let router = fleet.workdirs[0].join("duo/development/router");
     let routed = || std::fs::read_to_string(&router).unwrap().trim().parse::<u16>().unwrap();
 
     let id = deploy(&app, "duo", first, "development").await;

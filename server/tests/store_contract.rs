@@ -7,7 +7,7 @@ use ferry_app::model::{
     LogStream, NotificationKind, NotifyEvent, ProjectView, Role, StepState, TargetState, TokenScope,
 };
 use ferry_server::store::{
-    is_unique_violation, AgentFacts, AuditFilter, HostPlan, Identity, LiveDeployments, NewAudit, NewDelivery,
+    is_unique_violation, AgentIdentity, AuditFilter, HostPlan, Identity, LiveDeployments, NewAudit, NewDelivery,
     NewDeployment, NewLogLine, NewProject, NewRelease, NewToken, StepChange, Store, Stored, TargetEnd,
 };
 
@@ -482,16 +482,31 @@ async fn access_contract(store: &Store, project_id: i64) {
     assert!(store.delete_variable(project_id, "prod", "A").await.unwrap());
     assert!(!store.delete_variable(project_id, "prod", "A").await.unwrap());
 
-    // Agents register once per token, then sign in with their credential.
+    // Agents register once per token, as the token says, then sign in with their
+    // credential; only an administrator's change renames or relabels them.
     let labels = std::collections::BTreeMap::from([("env".to_string(), "prod".to_string())]);
-    let facts = AgentFacts { name: "web-1", labels: &labels, version: "0.1.0" };
-    store.create_registration("reg-hash", "admin", i64::MAX).await.unwrap();
-    let agent = store.register_agent("reg-hash", "cred-hash", &facts).await.unwrap().expect("registered");
-    assert_eq!(agent.labels(), labels);
-    assert!(store.register_agent("reg-hash", "cred-2", &facts).await.unwrap().is_none(), "a token registers once");
-    assert_eq!(store.agent_sign_in("cred-hash", &facts).await.unwrap().unwrap().id, agent.id);
+    let identity = AgentIdentity { name: "web-1", labels: &labels };
+    store.create_registration("reg-hash", "admin", i64::MAX, &identity).await.unwrap();
+    let open = store.open_registration("reg-hash").await.unwrap().expect("an open token");
+    assert_eq!((open.name.as_str(), open.labels()), ("web-1", labels.clone()));
+    let agent = store.register_agent("reg-hash", "cred-hash", "0.1.0").await.unwrap().expect("registered");
+    assert_eq!((agent.name.as_str(), agent.labels()), ("web-1", labels.clone()));
+    assert!(store.open_registration("reg-hash").await.unwrap().is_none(), "used up");
+    assert!(store.register_agent("reg-hash", "cred-2", "0.1.0").await.unwrap().is_none(), "a token registers once");
+    assert_eq!(store.agent_by_credential("cred-hash").await.unwrap().unwrap().id, agent.id);
+    store.agent_refused(agent.id, "presented other labels").await.unwrap();
+    let refused = store.agent_by_credential("cred-hash").await.unwrap().unwrap();
+    assert_eq!(refused.problem.as_deref(), Some("presented other labels"));
+    store.agent_signed_in(agent.id, "0.2.0").await.unwrap();
+    let back = store.agent_by_credential("cred-hash").await.unwrap().unwrap();
+    assert_eq!((back.version.as_str(), back.problem), ("0.2.0", None));
+    let staging = std::collections::BTreeMap::from([("env".to_string(), "staging".to_string())]);
+    let renamed = AgentIdentity { name: "web-9", labels: &staging };
+    let changed = store.set_agent_identity(agent.id, &renamed).await.unwrap().unwrap();
+    assert_eq!((changed.name.as_str(), changed.labels()), ("web-9", staging.clone()));
     assert!(store.revoke_agent(agent.id).await.unwrap());
-    assert!(store.agent_sign_in("cred-hash", &facts).await.unwrap().is_none(), "revoked");
+    assert!(store.agent_by_credential("cred-hash").await.unwrap().is_none(), "revoked");
+    assert!(store.set_agent_identity(agent.id, &renamed).await.unwrap().is_none(), "revoked agents stay as they were");
 }
 
 #[tokio::test]

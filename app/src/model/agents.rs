@@ -35,6 +35,20 @@ pub struct AgentView {
     pub state: AgentState,
     pub last_seen: Option<DateTime<Utc>>,
     pub revoked: bool,
+    /// Why the agent's last connection was refused (it presented another name or
+    /// other labels than it is registered with), until it connects as itself.
+    #[serde(default)]
+    pub problem: Option<String>,
+}
+
+/// Who a new agent will be (its registration token carries it), or who an agent is
+/// from now on: a name, and `key=value` labels, comma separated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentIdentityRequest {
+    pub name: String,
+    #[serde(default)]
+    pub labels: String,
 }
 
 /// A one-time token an agent registers with; shown once.
@@ -42,6 +56,9 @@ pub struct AgentView {
 pub struct AgentRegistration {
     pub token: String,
     pub expires_at: DateTime<Utc>,
+    /// The name and labels the agent gets.
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Which agents an environment deploys to: `key=value` labels, comma separated; empty

@@ -46,7 +46,8 @@ pub fn SettingsPage() -> impl IntoView {
                 </table>
                 <h2>"Where each environment deploys"</h2>
                 <p class="muted">"Agents whose labels match every " <code>"key=value"</code>
-                    " (comma separated); empty: the agent built into the server. See the " <a href="/agents">"Agents"</a> " page."</p>
+                    " (comma separated); empty: the agent built into the server. See the " <a href="/agents">"Agents"</a>
+                    " page. It decides where the project's code runs and its secrets go, so only administrators change it."</p>
                 <table class="settings agent-targets">
                     <thead><tr><th>"Environment"</th><th>"Agent labels"</th><th></th></tr></thead>
                     <tbody>{targets}</tbody>

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ferry_engine::executor::{Outcome, RunnerEvent};
-use ferry_engine::plan::DeploymentPlan;
 use ferry_engine::protocol::{selector_matches, JobReport, ServerMessage};
 use ferry_engine::{DeploymentState, LogStream, StepState};
 use tokio::sync::{mpsc, oneshot};
@@ -95,6 +94,28 @@ impl AgentHub {
         connection
     }
 
+    /// An administrator renamed or relabelled an agent: deployments choose by its new
+    /// labels from now on.
+    pub fn relabel(&self, agent_id: i64, name: &str, labels: BTreeMap<String, String>) {
+        let mut state = self.lock();
+        state.names.insert(agent_id, name.to_string());
+        state.labels.insert(agent_id, labels.clone());
+        if let Some(online) = state.online.get_mut(&agent_id) {
+            online.name = name.to_string();
+            online.labels = labels;
+        }
+    }
+
+    /// Whether the agent runs a job whose plan unpacks the artifact `sha256`: only
+    /// such an agent may download it.
+    pub fn has_job_for_artifact(&self, agent_id: i64, sha256: &str) -> bool {
+        self.lock().jobs.values().any(|job| {
+            job.agent_id == agent_id
+                && matches!(&job.run, ServerMessage::Run { plan, .. }
+                    if plan.artifact.as_ref().is_some_and(|a| a.sha256.eq_ignore_ascii_case(sha256)))
+        })
+    }
+
     pub fn disconnect(&self, agent_id: i64, connection: u64) {
         let mut state = self.lock();
         if state.online.get(&agent_id).is_some_and(|o| o.connection == connection) {
@@ -152,19 +173,19 @@ impl AgentHub {
         found.into_iter().map(|(_, name, id)| (id, name)).collect()
     }
 
-    /// Sends a deployment to an agent; its step events go to `events`, and the
-    /// returned receiver gets the result.
+    /// Sends a job (a `ServerMessage::Run`) to an agent; its step events go to
+    /// `events`, and the returned receiver gets the result.
     pub fn run(
         &self,
         agent_id: i64,
-        job: i64,
-        project: &str,
-        release_id: i64,
-        plan: DeploymentPlan,
+        run: ServerMessage,
         events: mpsc::Sender<RunnerEvent>,
     ) -> oneshot::Receiver<JobResult> {
         let (done, result) = oneshot::channel();
-        let run = ServerMessage::Run { job, project: project.to_string(), release_id, plan: Box::new(plan) };
+        let ServerMessage::Run { job, .. } = run else {
+            tracing::error!(agent = agent_id, "only a Run message is a job");
+            return result;
+        };
         let mut state = self.lock();
         if let Some(online) = state.online.get(&agent_id) {
             let _ = online.sender.send(run.clone());

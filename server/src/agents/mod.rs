@@ -7,7 +7,9 @@ pub mod socket;
 
 use chrono::Duration;
 use ferry_app::error::AppError;
-use ferry_app::model::{AgentRegistration, AgentState, AgentView, EnvironmentView, Role};
+use std::collections::BTreeMap;
+
+use ferry_app::model::{AgentIdentityRequest, AgentRegistration, AgentState, AgentView, EnvironmentView, Role};
 use ferry_engine::protocol::parse_selector;
 use serde_json::json;
 
@@ -16,7 +18,7 @@ use crate::auth::Caller;
 use crate::error::OrInternal;
 use crate::services::{audit, gate};
 use crate::state::AppState;
-use crate::store::{now_millis, to_time};
+use crate::store::{now_millis, to_time, AgentIdentity};
 
 pub use hub::AgentHub;
 
@@ -36,6 +38,7 @@ fn builtin() -> AgentView {
         state: AgentState::Online,
         last_seen: Some(chrono::Utc::now()),
         revoked: false,
+        problem: None,
     }
 }
 
@@ -56,19 +59,62 @@ pub async fn list(s: &AppState, c: &Caller) -> Result<Vec<AgentView>, AppError> 
             state,
             last_seen: row.last_seen_at.map(to_time),
             revoked: row.revoked_at.is_some(),
+            problem: row.problem,
         });
     }
     Ok(agents)
 }
 
-/// A one-time token for a new agent (administrators); shown once.
-pub async fn create_registration(s: &AppState, c: &Caller) -> Result<AgentRegistration, AppError> {
+/// A name and labels as an administrator gives them, checked.
+fn identity_of(request: &AgentIdentityRequest) -> Result<(String, BTreeMap<String, String>), AppError> {
+    let name = request.name.trim();
+    if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+        return Err(AppError::bad_request("name: 1-100 characters, no control characters"));
+    }
+    let labels = parse_selector(&request.labels).map_err(|e| AppError::bad_request(format!("labels: {e}")))?;
+    Ok((name.to_string(), labels.into_iter().collect()))
+}
+
+/// A one-time token for a new agent (administrators); shown once. It carries the
+/// agent's name and labels: the host that uses it cannot choose others.
+pub async fn create_registration(
+    s: &AppState,
+    c: &Caller,
+    request: &AgentIdentityRequest,
+) -> Result<AgentRegistration, AppError> {
     c.require_global(Role::Admin, "registering an agent")?;
+    let (name, labels) = identity_of(request)?;
     let token = format!("ferry_reg_{}", random_text(32));
     let expires_at = now_millis() + Duration::hours(REGISTRATION_HOURS).num_milliseconds();
-    s.store.create_registration(&sha256_hex(&token), &c.login, expires_at).await.or_internal("creating a token")?;
-    audit::record(&s.store, c, "agent.registration", "agents", json!({"expires_at": expires_at})).await;
-    Ok(AgentRegistration { token, expires_at: to_time(expires_at) })
+    let identity = AgentIdentity { name: &name, labels: &labels };
+    let token_hash = sha256_hex(&token);
+    let created = s.store.create_registration(&token_hash, &c.login, expires_at, &identity);
+    created.await.or_internal("creating a token")?;
+    let detail = json!({"expires_at": expires_at, "name": name, "labels": labels});
+    audit::record(&s.store, c, "agent.registration", "agents", detail).await;
+    Ok(AgentRegistration { token, expires_at: to_time(expires_at), name, labels })
+}
+
+/// Renames or relabels an agent (administrators). Labels decide which environments'
+/// plans and secrets reach the host, so only an administrator changes them; the
+/// agent's next plans follow at once.
+pub async fn set_identity(
+    s: &AppState,
+    c: &Caller,
+    id: i64,
+    request: &AgentIdentityRequest,
+) -> Result<AgentView, AppError> {
+    c.require_global(Role::Admin, "changing an agent's name or labels")?;
+    let (name, labels) = identity_of(request)?;
+    let before = s.store.agents().await.or_internal("loading agents")?.into_iter().find(|a| a.id == id);
+    let identity = AgentIdentity { name: &name, labels: &labels };
+    let changed = s.store.set_agent_identity(id, &identity).await.or_internal("changing an agent")?;
+    let changed = changed.ok_or_else(|| AppError::not_found(format!("no active agent {id}")))?;
+    s.agents.relabel(id, &name, labels.clone());
+    let before = before.map(|b| json!({"name": b.name, "labels": b.labels()}));
+    let detail = json!({"before": before, "after": {"name": name, "labels": labels}});
+    audit::record(&s.store, c, "agent.identity", &id.to_string(), detail).await;
+    list(s, c).await?.into_iter().find(|a| a.id == changed.id).ok_or_else(|| AppError::not_found("agent gone"))
 }
 
 pub async fn revoke(s: &AppState, c: &Caller, id: i64) -> Result<(), AppError> {
@@ -81,7 +127,8 @@ pub async fn revoke(s: &AppState, c: &Caller, id: i64) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Which agents an environment deploys to (maintainers of the project).
+/// Which agents an environment deploys to. It decides on which hosts the project's
+/// code runs and where its secrets go, so it is for administrators only.
 pub async fn select(
     s: &AppState,
     c: &Caller,
@@ -89,7 +136,8 @@ pub async fn select(
     environment: &str,
     selector: &str,
 ) -> Result<EnvironmentView, AppError> {
-    let project = gate::project(s, c, slug, Role::Maintainer, "choosing an environment's agents").await?;
+    c.require_global(Role::Admin, "choosing an environment's agents")?;
+    let project = gate::project(s, c, slug, Role::Admin, "choosing an environment's agents").await?;
     let env = project.environments.iter().find(|e| e.name == environment);
     let env = env.ok_or_else(|| AppError::not_found(format!("project `{slug}` has no environment `{environment}`")))?;
     let pairs = parse_selector(selector).map_err(|e| AppError::bad_request(format!("selector: {e}")))?;

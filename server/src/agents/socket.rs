@@ -2,12 +2,13 @@
 //! registration token (the agent is created and gets its credential) or a credential;
 //! then the agent's reports flow in and jobs, cancels and acknowledgements flow out.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
-use ferry_engine::protocol::{valid_label, AgentMessage, ServerMessage, PROTOCOL_VERSION};
+use ferry_engine::protocol::{AgentMessage, ServerMessage, PROTOCOL_VERSION};
 use futures::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -15,7 +16,7 @@ use tokio::sync::mpsc;
 use crate::auth::secrets::{random_text, sha256_hex};
 use crate::services::audit;
 use crate::state::AppState;
-use crate::store::{AgentFacts, AgentRow};
+use crate::store::AgentRow;
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 pub const HEARTBEAT_SECONDS: u64 = 10;
@@ -49,6 +50,9 @@ async fn next_message(socket: &mut WebSocket) -> Option<AgentMessage> {
 }
 
 /// Checks the hello; the agent, and its new credential when it just registered.
+/// Who the agent is comes from its registration token, or from what an administrator
+/// set since; an agent that presents another name or other labels is refused, and
+/// the refusal is kept for the Agents page.
 async fn admit(s: &AppState, hello: AgentMessage) -> Result<(AgentRow, Option<String>), String> {
     let AgentMessage::Hello { protocol, name, version, labels, registration_token, credential } = hello else {
         return Err("the first message must be a hello".into());
@@ -56,29 +60,64 @@ async fn admit(s: &AppState, hello: AgentMessage) -> Result<(AgentRow, Option<St
     if protocol != PROTOCOL_VERSION {
         return Err(format!("this server speaks agent protocol {PROTOCOL_VERSION}, not {protocol}"));
     }
-    if name.trim().is_empty() || name.len() > 100 || version.len() > 50 {
-        return Err("the agent's name must be 1-100 characters".into());
+    if version.len() > 50 {
+        return Err("the agent's version must be at most 50 characters".into());
     }
-    if let Some((k, v)) = labels.iter().find(|(k, v)| !valid_label(k) || !valid_label(v)) {
-        return Err(format!("label `{k}={v}`: use letters, digits, `-`, `_` and `.`"));
-    }
-    let facts = AgentFacts { name: name.trim(), labels: &labels, version: &version };
+    let claim = Claim { name: name.as_deref().map(str::trim), labels: labels.as_ref() };
     let store_error = |e: sqlx::Error| {
         tracing::error!(error = %e, "admitting an agent");
         "the server could not check the agent; try again".to_string()
     };
     if let Some(credential) = credential {
-        let agent = s.store.agent_sign_in(&sha256_hex(&credential), &facts).await.map_err(store_error)?;
-        return agent.map(|a| (a, None)).ok_or_else(|| "unknown or revoked agent credential".into());
+        let agent = s.store.agent_by_credential(&sha256_hex(&credential)).await.map_err(store_error)?;
+        let agent = agent.ok_or("unknown or revoked agent credential")?;
+        if let Some(mismatch) = claim.differs_from(&agent.name, &agent.labels()) {
+            let reason = format!("{mismatch}; an administrator changes an agent's name and labels on the Agents page");
+            s.store.agent_refused(agent.id, &reason).await.map_err(store_error)?;
+            let detail = json!({"agent": agent.id, "presented": {"name": name, "labels": labels}});
+            audit::record_anonymous(&s.store, &format!("agent:{}", agent.name), "agent.refused", None, detail).await;
+            return Err(reason);
+        }
+        s.store.agent_signed_in(agent.id, &version).await.map_err(store_error)?;
+        return Ok((agent, None));
     }
     let token = registration_token.ok_or("a new agent needs a registration token")?;
+    let token_hash = sha256_hex(&token);
+    let registration = s.store.open_registration(&token_hash).await.map_err(store_error)?;
+    let registration = registration.ok_or("the registration token is unknown, used or expired")?;
+    if let Some(mismatch) = claim.differs_from(&registration.name, &registration.labels()) {
+        return Err(format!("{mismatch}; the token decides (start the agent without --name and --labels)"));
+    }
     let credential = format!("ferry_agent_{}", random_text(40));
-    let agent =
-        s.store.register_agent(&sha256_hex(&token), &sha256_hex(&credential), &facts).await.map_err(store_error)?;
+    let agent = s.store.register_agent(&token_hash, &sha256_hex(&credential), &version).await.map_err(store_error)?;
     let agent = agent.ok_or("the registration token is unknown, used or expired")?;
-    let detail = json!({"agent": agent.id, "labels": labels, "version": version});
+    let detail = json!({"agent": agent.id, "labels": agent.labels(), "version": version});
     audit::record_anonymous(&s.store, &format!("agent:{}", agent.name), "agent.register", None, detail).await;
     Ok((agent, Some(credential)))
+}
+
+/// What an agent presented about itself (each part only if it was started with it).
+struct Claim<'a> {
+    name: Option<&'a str>,
+    labels: Option<&'a BTreeMap<String, String>>,
+}
+
+impl Claim<'_> {
+    /// Why the claim is not the identity Ferry holds, if it is not.
+    fn differs_from(&self, name: &str, labels: &BTreeMap<String, String>) -> Option<String> {
+        let show = |labels: &BTreeMap<String, String>| match labels.is_empty() {
+            true => "no labels".to_string(),
+            false => labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+        };
+        let wrong_name = self.name.filter(|n| *n != name);
+        let wrong_labels = self.labels.filter(|l| *l != labels);
+        if wrong_name.is_none() && wrong_labels.is_none() {
+            return None;
+        }
+        let presented =
+            format!("`{}` with {}", wrong_name.unwrap_or(name), wrong_labels.map(show).unwrap_or_else(|| show(labels)));
+        Some(format!("this agent is registered as `{name}` with {}, but presented {presented}", show(labels)))
+    }
 }
 
 async fn serve(s: AppState, mut socket: WebSocket) {
@@ -94,7 +133,13 @@ async fn serve(s: AppState, mut socket: WebSocket) {
             return;
         }
     };
-    let welcome = ServerMessage::Welcome { agent_id: agent.id, credential, heartbeat_seconds: HEARTBEAT_SECONDS };
+    let welcome = ServerMessage::Welcome {
+        agent_id: agent.id,
+        credential,
+        heartbeat_seconds: HEARTBEAT_SECONDS,
+        name: agent.name.clone(),
+        labels: agent.labels(),
+    };
     if !send(&mut socket, &welcome).await {
         return;
     }

@@ -48,6 +48,7 @@ use super::api;
         api::list_agents,
         api::create_agent_registration,
         api::revoke_agent,
+        api::set_agent_identity,
         api::select_agents,
         api::mark_release_bad,
         api::clear_release_bad,

@@ -27,7 +27,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::AnyPool;
 
-pub use agents::{AgentFacts, AgentRow};
+pub use agents::{AgentIdentity, AgentRow, OpenRegistration};
 pub use audit::{AuditFilter, NewAudit};
 pub use catalog::is_unique_violation;
 pub use catalog::{NewProject, NewRelease};

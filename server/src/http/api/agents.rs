@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 use axum::Router;
 use ferry_app::error::AppError;
-use ferry_app::model::{AgentRegistration, AgentView, EnvironmentView, SetAgentSelector};
+use ferry_app::model::{AgentIdentityRequest, AgentRegistration, AgentView, EnvironmentView, SetAgentSelector};
 
 use super::ApiResult;
 use crate::agents;
@@ -19,7 +19,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/agents", get(list_agents))
         .route("/agents/registrations", post(create_agent_registration))
-        .route("/agents/{id}", delete(revoke_agent))
+        .route("/agents/{id}", delete(revoke_agent).put(set_agent_identity))
         .route("/projects/{slug}/environments/{environment}/agents", put(select_agents))
 }
 
@@ -28,14 +28,30 @@ pub async fn list_agents(State(s): State<AppState>, c: Caller) -> ApiResult<Vec<
     Ok(axum::Json(agents::list(&s, &c).await?))
 }
 
-/// A one-time token to start a new agent with (`ferry-agent --registration-token`).
-#[utoipa::path(post, path = "/api/v1/agents/registrations",
-    responses((status = 201, body = AgentRegistration), (status = 403, body = AppError)))]
+/// A one-time token to start a new agent with (`ferry-agent --registration-token`),
+/// for the name and labels given: the agent that uses it gets those, whatever it says.
+#[utoipa::path(post, path = "/api/v1/agents/registrations", request_body = AgentIdentityRequest,
+    responses((status = 201, body = AgentRegistration), (status = 400, body = AppError), (status = 403, body = AppError)))]
 pub async fn create_agent_registration(
     State(s): State<AppState>,
     c: Caller,
+    Json(body): Json<AgentIdentityRequest>,
 ) -> Result<(StatusCode, axum::Json<AgentRegistration>), HttpError> {
-    Ok((StatusCode::CREATED, axum::Json(agents::create_registration(&s, &c).await?)))
+    Ok((StatusCode::CREATED, axum::Json(agents::create_registration(&s, &c, &body).await?)))
+}
+
+/// Renames or relabels an agent (administrators); environments select it by its new
+/// labels from the next deployment on.
+#[utoipa::path(put, path = "/api/v1/agents/{id}", params(("id" = i64, Path)), request_body = AgentIdentityRequest,
+    responses((status = 200, body = AgentView), (status = 400, body = AppError), (status = 403, body = AppError),
+        (status = 404, body = AppError)))]
+pub async fn set_agent_identity(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    Json(body): Json<AgentIdentityRequest>,
+) -> ApiResult<AgentView> {
+    Ok(axum::Json(agents::set_identity(&s, &c, id, &body).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/agents/{id}", params(("id" = i64, Path)),
