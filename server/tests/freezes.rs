@@ -107,3 +107,51 @@ async fn a_freeze_refuses_deployments_until_an_admin_overrides_it_with_a_reason(
     assert_eq!(s, 202, "{b}");
     app.wait_finished(b["id"].as_i64().unwrap()).await;
 }
+
+#[tokio::test]
+async fn a_deployment_that_waited_into_a_freeze_does_not_start_unless_an_admin_overrode_one() {
+    let app = spawn_app().await;
+    let (release, _) = app.hello_project("cold").await;
+    let url = format!("{}/api/v1/projects/cold/environments/development/protection", app.base);
+    let protection = json!({"deploy_role": "deployer", "required_approvals": 1, "wait_minutes": 0});
+    assert_eq!(app.client.put(url).json(&protection).send().await.unwrap().status(), 200);
+    let request = |freeze_override: Option<&str>| json!({"project": "cold", "release_id": release, "environment": "development", "freeze_override": freeze_override});
+    let ask = |client: reqwest::Client, body: Value| {
+        let url = format!("{}/api/v1/deployments", app.base);
+        async move {
+            let response = client.post(url).json(&body).send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap())
+        }
+    };
+    // Asked before any freeze, one of them with an "override" that counts for nothing.
+    let deployer = app.client_as("dora", Role::Deployer).await;
+    let (s, plain) = ask(deployer.clone(), request(None)).await;
+    assert_eq!((s, plain["state"].as_str()), (202, Some("awaiting_approval")), "{plain}");
+    let (s, sneaky) = ask(deployer.clone(), request(Some("my own override"))).await;
+    assert_eq!((s, sneaky["state"].as_str()), (202, Some("awaiting_approval")), "{sneaky}");
+
+    // Then the environment freezes; an admin deploys anyway, with a reason.
+    let now = Utc::now();
+    let window = json!({"kind": "weekly", "from": week_time(now - Duration::hours(1)), "to": week_time(now + Duration::hours(1))});
+    let (s, _) =
+        add(&app, &app.client, json!({"environment": "development", "window": window, "reason": "audit week"})).await;
+    assert_eq!(s, 201);
+    let (s, overridden) = ask(app.client.clone(), request(Some("INC-7 hotfix"))).await;
+    assert_eq!(s, 202, "{overridden}");
+
+    // Approved during the freeze: the two asked before it do not start; the override runs.
+    let approver = app.client_as("ada", Role::Admin).await;
+    for waiting in [&plain, &sneaky, &overridden] {
+        let id = waiting["id"].as_i64().unwrap();
+        let approve = approver.post(format!("{}/api/v1/deployments/{id}/approve", app.base)).json(&json!({}));
+        assert_eq!(approve.send().await.unwrap().status(), 200);
+        let done = app.wait_finished(id).await;
+        let (state, reason) = (done["deployment"]["state"].as_str(), done["deployment"]["reason"].as_str());
+        if waiting["id"] == overridden["id"] {
+            assert_eq!(state, Some("succeeded"), "{done}");
+        } else {
+            assert_eq!(state, Some("failed"), "{done}");
+            assert!(reason.unwrap().starts_with("not started: development is frozen until"), "{done}");
+        }
+    }
+}

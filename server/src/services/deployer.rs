@@ -15,7 +15,7 @@ use ferry_engine::pipeline::{Pipeline, QueuePolicy, PIPELINE_FILE};
 use ferry_engine::plan::{plan, plan_rollback, DeploymentFacts, DeploymentPlan};
 use tokio_util::sync::CancellationToken;
 
-use super::{catalog, promotion};
+use super::{catalog, freezes, promotion};
 use crate::agents::AgentHub;
 use crate::error::OrInternal;
 use crate::events::EventBus;
@@ -43,8 +43,8 @@ pub enum Start {
 /// What is being recorded: a deployment (when it starts, and whether it may replace a
 /// newer release), or a rollback.
 #[derive(Debug, Clone, Copy)]
-pub enum Asked {
-    Deploy { start: Start, allow_older: bool },
+pub enum Asked<'a> {
+    Deploy { start: Start, allow_older: bool, freeze_override: Option<&'a str> },
     Rollback,
 }
 
@@ -81,10 +81,18 @@ impl Deployer {
         Arc::new(Self { store, bus, metrics, locks, cancels: Mutex::default(), targets, agents, vault, notifier })
     }
 
-    /// Deploys a release (also how it is promoted), if the lifecycle allows it. A
-    /// protected environment holds it for approvals, or for its wait timer.
+    /// Deploys a release (also how it is promoted), if the lifecycle allows it and
+    /// the environment is not frozen. A protected environment holds it for approvals,
+    /// or for its wait timer. Every way of deploying comes through here (people, the
+    /// API and CLI through `gate`, webhooks, promotions), so these rules hold for all;
+    /// a freeze override must have been authorized by `gate` (admins, with a reason).
     pub async fn start(self: &Arc<Self>, request: DeployRequest, by: &Requester) -> Result<DeploymentView, AppError> {
         let (project, environment, release) = catalog::resolve_target(&self.store, &request).await?;
+        if request.freeze_override.is_none() {
+            if let Some(frozen) = freezes::active(&self.store, &environment).await? {
+                return Err(AppError::conflict(frozen));
+            }
+        }
         promotion::check(&self.store, &project, &release, &environment).await?;
         if !request.allow_older {
             promotion::refuse_older(&self.store, &release, &environment).await?;
@@ -95,7 +103,8 @@ impl Deployer {
             (0, wait) => Start::NotBefore(crate::store::now_millis() + wait * 60_000),
             _ => Start::AfterApproval,
         };
-        let asked = Asked::Deploy { start, allow_older: request.allow_older };
+        let freeze_override = request.freeze_override.as_deref().map(str::trim).filter(|r| !r.is_empty());
+        let asked = Asked::Deploy { start, allow_older: request.allow_older, freeze_override };
         let deployment = self.record(&project, &environment, &release, asked, by).await?;
         match start {
             Start::AfterApproval => self.notifier.approval_requested(&deployment).await,
@@ -129,13 +138,15 @@ impl Deployer {
         project: &ProjectView,
         environment: &EnvironmentView,
         release: &ReleaseRow,
-        asked: Asked,
+        asked: Asked<'_>,
         by: &Requester,
     ) -> Result<DeploymentView, AppError> {
-        let (kind, start, allow_older) = match asked {
-            Asked::Deploy { start, allow_older } => (DeploymentKind::Deploy, start, allow_older),
+        let (kind, start, allow_older, freeze_override) = match asked {
+            Asked::Deploy { start, allow_older, freeze_override } => {
+                (DeploymentKind::Deploy, start, allow_older, freeze_override)
+            }
             // A rollback goes back to an older release by definition, at once.
-            Asked::Rollback => (DeploymentKind::Rollback, Start::Now, true),
+            Asked::Rollback => (DeploymentKind::Rollback, Start::Now, true, None),
         };
         // Planning first rejects a release whose pipeline does not declare the
         // environment, before anything is recorded.
@@ -161,6 +172,7 @@ impl Deployer {
                 _ => None,
             },
             allow_older,
+            freeze_override,
         };
         let deployment = self.store.create_deployment(&new).await.or_internal("recording a deployment")?;
         self.announce(&deployment).await;

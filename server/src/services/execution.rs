@@ -21,7 +21,7 @@ use super::deployer::{Asked, Deployer, Requester};
 use super::hosts::{publish, DeploymentHosts, Host, ROLLED_BACK_FROM};
 use super::masking::Masker;
 use super::recorder::Recorder;
-use super::{catalog, promotion, variables};
+use super::{catalog, freezes, promotion, variables};
 use crate::agents::BUILT_IN_NAME;
 use crate::error::OrInternal;
 use crate::store::{HostPlan, ReleaseRow};
@@ -326,6 +326,22 @@ impl Deployer {
                 .and_then(|p| p.environment(&queued.environment).map(|e| e.rollout.clone()))
                 .unwrap_or_default(),
         };
+        if queued.kind == DeploymentKind::Deploy {
+            // It may have waited (approvals, a wait timer, its turn) into a freeze.
+            let environment = project.environments.iter().find(|e| e.id == queued.environment_id);
+            if let Some(environment) = environment {
+                let frozen = freezes::active(&self.store, environment).await.map_err(|e| e.message)?;
+                if let Some(frozen) = frozen {
+                    let overridden = self.store.overrides_freeze(queued.id).await.map_err(|e| {
+                        tracing::error!(deployment = queued.id, error = %e, "reading a deployment");
+                        "could not read the deployment".to_string()
+                    })?;
+                    if !overridden {
+                        return Err(format!("not started: {frozen}"));
+                    }
+                }
+            }
+        }
         if queued.kind == DeploymentKind::Deploy && !self.allows_older(queued.id).await? {
             // A newer release may have gone live while this one waited its turn.
             let environment = project.environments.iter().find(|e| e.id == queued.environment_id);

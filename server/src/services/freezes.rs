@@ -60,14 +60,16 @@ pub async fn active(store: &Store, environment: &EnvironmentView) -> Result<Opti
 }
 
 /// Refuses a deployment into an active freeze, unless an admin overrides it with a
-/// reason (recorded in the audit log).
+/// reason (recorded in the audit log). Whether the request carries an authorized
+/// override: one given where no freeze is active counts for nothing, so it cannot
+/// carry a deployment that waits through a freeze that starts later.
 pub async fn enforce(
     s: &AppState,
     c: &Caller,
     request: &DeployRequest,
     environment: &EnvironmentView,
-) -> Result<(), AppError> {
-    let Some(frozen) = active(&s.store, environment).await? else { return Ok(()) };
+) -> Result<bool, AppError> {
+    let Some(frozen) = active(&s.store, environment).await? else { return Ok(false) };
     let Some(reason) = request.freeze_override.as_deref() else { return Err(AppError::conflict(frozen)) };
     c.require_global(Role::Admin, "overriding a deploy freeze")?;
     let reason = reason.trim();
@@ -76,5 +78,5 @@ pub async fn enforce(
     }
     let target = format!("{}/{}", request.project, environment.name);
     audit::record(&s.store, c, "freeze.override", &target, json!({"reason": reason, "freeze": frozen})).await;
-    Ok(())
+    Ok(true)
 }

@@ -123,10 +123,14 @@ fn requester(c: &Caller) -> Requester {
     Requester { id: Some(c.user_id), login: c.login.clone() }
 }
 
-pub async fn deploy(s: &AppState, c: &Caller, request: DeployRequest) -> Result<DeploymentView, AppError> {
+pub async fn deploy(s: &AppState, c: &Caller, mut request: DeployRequest) -> Result<DeploymentView, AppError> {
     // Rollbacks are not frozen: they are how an incident ends.
-    if let Some(environment) = require_deploy_role(s, c, &request, "deploying").await? {
-        freezes::enforce(s, c, &request, &environment).await?;
+    let overrides = match require_deploy_role(s, c, &request, "deploying").await? {
+        Some(environment) => freezes::enforce(s, c, &request, &environment).await?,
+        None => false,
+    };
+    if !overrides {
+        request.freeze_override = None;
     }
     let started = s.deployer.start(request, &requester(c)).await?;
     audit::record(&s.store, c, "deployment.start", &target(&started), json!({"deployment": started.id})).await;

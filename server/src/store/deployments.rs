@@ -36,6 +36,8 @@ pub struct NewDeployment<'a> {
     pub not_before: Option<i64>,
     /// It may replace a newer release (the requester confirmed it).
     pub allow_older: bool,
+    /// An administrator's reason for deploying during a freeze window.
+    pub freeze_override: Option<&'a str>,
 }
 
 impl<'a> NewDeployment<'a> {
@@ -57,6 +59,7 @@ impl<'a> NewDeployment<'a> {
             state: DeploymentState::Queued,
             not_before: None,
             allow_older: false,
+            freeze_override: None,
         }
     }
 }
@@ -71,7 +74,8 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO deployments (project_id, environment_id, release_id, state, created_at, kind, requested_by, \
-             requested_by_id, not_before, allow_older) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+             requested_by_id, not_before, allow_older, freeze_override) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(new.project_id)
         .bind(new.environment_id)
@@ -83,6 +87,7 @@ impl Store {
         .bind(new.requested_by_id)
         .bind(new.not_before)
         .bind(new.allow_older as i64)
+        .bind(new.freeze_override)
         .fetch_one(&mut *tx)
         .await?;
         for (position, name) in new.steps.iter().enumerate() {
@@ -105,6 +110,16 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(allowed.unwrap_or(0) != 0)
+    }
+
+    /// Whether an administrator overrode a freeze window for the deployment.
+    pub async fn overrides_freeze(&self, id: i64) -> StoreResult<bool> {
+        let reason: Option<Option<String>> =
+            sqlx::query_scalar("SELECT freeze_override FROM deployments WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(reason.flatten().is_some())
     }
 
     /// Queued deployments of an environment recorded before `id`, oldest first.
