@@ -21,6 +21,8 @@ pub enum ErrorCode {
     /// Well-formed but not acceptable, e.g. a pipeline file with an error.
     Unprocessable,
     PayloadTooLarge,
+    /// Too many attempts (sign-in throttling); `retry_after` says when to try again.
+    TooManyRequests,
     Internal,
     Unavailable,
 }
@@ -35,6 +37,7 @@ impl ErrorCode {
             ErrorCode::Conflict => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::Unprocessable => 422,
+            ErrorCode::TooManyRequests => 429,
             ErrorCode::Internal => 500,
             ErrorCode::Unavailable => 503,
         }
@@ -47,11 +50,18 @@ impl ErrorCode {
 pub struct AppError {
     pub error: ErrorCode,
     pub message: String,
+    /// With `too_many_requests`: seconds until another attempt is taken (also sent as
+    /// the `Retry-After` header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl AppError {
     pub fn new(error: ErrorCode, message: impl Into<String>) -> Self {
-        Self { error, message: message.into() }
+        Self { error, message: message.into(), retry_after: None }
+    }
+    pub fn too_many_requests(message: impl Into<String>, retry_after_seconds: u64) -> Self {
+        Self { retry_after: Some(retry_after_seconds), ..Self::new(ErrorCode::TooManyRequests, message) }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::BadRequest, message)

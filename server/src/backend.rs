@@ -31,6 +31,9 @@ fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     if let Err(e) = &result {
         if let (Some(options), Ok(status)) = (use_context::<ResponseOptions>(), e.error.http_status().try_into()) {
             options.set_status(status);
+            if let Some(seconds) = e.retry_after {
+                options.insert_header(axum::http::header::RETRY_AFTER, seconds.into());
+            }
         }
     }
     result

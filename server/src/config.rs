@@ -77,6 +77,9 @@ pub struct Config {
     pub session_max_hours: i64,
     /// Whether the local password form is offered.
     pub password_sign_in: bool,
+    /// Failed password sign-ins to one login within 15 minutes before more are refused
+    /// (429) until the window ends; a client address gets five times as many.
+    pub sign_in_max_failures: i64,
     /// Sign-in providers (`[[sign_in]]` tables): GitHub, GitLab or any OIDC provider.
     pub sign_in: Vec<ProviderSettings>,
     /// A job fails, its running step marked `agent_lost`, when its agent stays away this
@@ -109,6 +112,7 @@ impl Default for Config {
             session_idle_minutes: 8 * 60,
             session_max_hours: 7 * 24,
             password_sign_in: true,
+            sign_in_max_failures: 10,
             sign_in: Vec::new(),
             agent_grace_seconds: 30,
             secret_key_file: None,
@@ -202,6 +206,9 @@ impl Config {
         }
         if self.session_idle_minutes < 1 || self.session_max_hours < 1 {
             return Err("session_idle_minutes and session_max_hours must be at least 1".into());
+        }
+        if self.sign_in_max_failures < 1 {
+            return Err("sign_in_max_failures must be at least 1".into());
         }
         Ok(())
     }

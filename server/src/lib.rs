@@ -83,6 +83,7 @@ pub async fn start(config: &Config) -> Result<Running, String> {
     demo::seed(&state.store, config).await.map_err(|e| format!("cannot create the demo project: {e}"))?;
     state.deployer.recover().await.map_err(|e| format!("cannot recover deployments: {}", e.message))?;
     state.notifier.start();
+    auth::session_store::sweep_expired(state.store.clone());
     notify::watch_agents(state.agents.clone(), state.notifier.clone());
 
     let app = http::router(state.clone(), &config.site_dir);

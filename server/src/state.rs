@@ -34,6 +34,8 @@ pub struct AuthSettings {
     pub session_idle_minutes: i64,
     pub session_max_ms: i64,
     pub password_sign_in: bool,
+    /// Failed password sign-ins per login per window (an address gets five times as many).
+    pub sign_in_max_failures: i64,
 }
 
 impl AuthSettings {
@@ -45,6 +47,7 @@ impl AuthSettings {
             session_idle_minutes: config.session_idle_minutes,
             session_max_ms: config.session_max_hours * 3_600_000,
             password_sign_in: config.password_sign_in,
+            sign_in_max_failures: config.sign_in_max_failures,
         }
     }
 }

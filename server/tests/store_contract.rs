@@ -431,6 +431,36 @@ async fn access_contract(store: &Store, project_id: i64) {
     assert_eq!(store.session_load("h2", 1_000).await.unwrap().unwrap().0, "{\"a\":2}");
     assert!(store.session_load("h2", 3_000).await.unwrap().is_none(), "expired");
     assert_eq!(store.sessions_delete_for_user(user.id).await.unwrap(), 2);
+    // Sessions of nobody signed in are bounded (oldest expiry dropped first), expired
+    // ones swept; signed-in ones are never trimmed.
+    for (n, expires) in [10_000, 10_003, 10_001, 10_002].into_iter().enumerate() {
+        assert!(store.session_insert(&format!("anon-{n}"), None, "{}", expires).await.unwrap());
+    }
+    assert!(store.session_insert("mine", Some(user.id), "{}", 9_000).await.unwrap());
+    assert_eq!(store.sessions_trim_anonymous(2).await.unwrap(), 2);
+    assert!(
+        store.session_load("anon-1", 0).await.unwrap().is_some()
+            && store.session_load("anon-3", 0).await.unwrap().is_some()
+    );
+    assert!(
+        store.session_load("anon-0", 0).await.unwrap().is_none()
+            && store.session_load("anon-2", 0).await.unwrap().is_none()
+    );
+    assert_eq!(store.sessions_trim_anonymous(2).await.unwrap(), 0, "at the bound");
+    assert_eq!(store.sessions_delete_expired(9_500).await.unwrap(), 1, "the signed-in one expired");
+    assert_eq!(store.sessions_delete_expired(20_000).await.unwrap(), 2);
+
+    // Failed sign-ins count within a window, start again after it, and clear.
+    store.sign_in_failed("login:gus", 1_000, 500).await.unwrap();
+    store.sign_in_failed("login:gus", 1_200, 500).await.unwrap();
+    assert_eq!(store.sign_in_failures("login:gus", 1_300, 500).await.unwrap(), Some((2, 1_000)));
+    store.sign_in_failed("login:gus", 1_600, 500).await.unwrap();
+    assert_eq!(store.sign_in_failures("login:gus", 1_700, 500).await.unwrap(), Some((1, 1_600)), "a new window");
+    assert_eq!(store.sign_in_failures("login:gus", 2_200, 500).await.unwrap(), None, "over");
+    store.sign_in_failed("login:hal", 2_000, 500).await.unwrap();
+    store.sign_in_cleared("login:hal").await.unwrap();
+    assert_eq!(store.sign_in_failures("login:hal", 2_000, 500).await.unwrap(), None);
+    assert_eq!(store.sign_in_failures_expired(2_200, 500).await.unwrap(), 1);
 
     let new = NewToken {
         user_id: user.id,

@@ -75,6 +75,57 @@ async fn from_session(s: &AppState, session: &Session, address: Option<String>) 
     caller(s, user, None, address).await
 }
 
+/// What a caller authenticated with, kept by a connection that stays open (the live
+/// websocket) to check again later.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// The API token's hash.
+    Token(String),
+    /// The session's key in the store.
+    Session(String),
+}
+
+impl Credential {
+    pub fn of(headers: &axum::http::HeaderMap, session: Option<&Session>) -> Option<Self> {
+        if let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+            return value.strip_prefix("Bearer ").map(|t| Credential::Token(sha256_hex(t.trim())));
+        }
+        session.and_then(Session::id).map(|id| Credential::Session(super::session_store::key(&id)))
+    }
+}
+
+/// Whether `caller`, who authenticated with `credential`, is still that same caller:
+/// the session not ended (signed out, everywhere, or expired), the token not revoked
+/// or expired, and the user's role and memberships as they were. Anything else means
+/// what the caller may see has changed, and an open connection must be dropped.
+pub async fn still_valid(s: &AppState, credential: &Credential, caller: &Caller) -> bool {
+    let now = now_millis();
+    let user_id = match credential {
+        Credential::Token(hash) => match s.store.token_by_hash(hash).await {
+            Ok(Some(row)) if row.revoked_at.is_none() && row.expires_at > now => row.user_id,
+            _ => return false,
+        },
+        Credential::Session(key) => {
+            let Ok(Some((data, _))) = s.store.session_load(key, now).await else { return false };
+            let signed_in = serde_json::from_str::<serde_json::Value>(&data)
+                .ok()
+                .and_then(|data| serde_json::from_value::<SignedIn>(data.get(SIGNED_IN)?.clone()).ok());
+            match signed_in {
+                Some(signed_in) if now - signed_in.since <= s.auth.session_max_ms => signed_in.user_id,
+                _ => return false,
+            }
+        }
+    };
+    if user_id != caller.user_id {
+        return false;
+    }
+    let Ok(Some(user)) = s.store.user(user_id).await else { return false };
+    match caller_of(&s.store, &user).await {
+        Ok(now) => now.role == caller.role && now.memberships == caller.memberships,
+        Err(_) => false,
+    }
+}
+
 async fn user(s: &AppState, id: i64) -> Result<UserRow, AppError> {
     let user = s.store.user(id).await.or_internal("loading a user")?;
     user.ok_or_else(|| AppError::unauthenticated("this account no longer exists"))

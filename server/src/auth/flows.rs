@@ -7,10 +7,10 @@ use serde_json::json;
 use tower_sessions::Session;
 
 use super::authenticate::caller_for;
-use super::passwords;
 use super::providers::{mapped_role, ExternalIdentity, Provider};
 use super::session_store::{SignedIn, SIGNED_IN};
 use super::Caller;
+use super::{passwords, throttle};
 use crate::error::OrInternal;
 use crate::services::audit;
 use crate::state::AppState;
@@ -54,12 +54,15 @@ pub async fn password_sign_in(
     if !s.auth.password_sign_in {
         return Err(AppError::forbidden("password sign-in is turned off; use a sign-in provider"));
     }
+    throttle::check(&s.store, &form.login, address.as_deref(), s.auth.sign_in_max_failures).await?;
     let user = passwords::check(&s.store, &form.login, &form.password).await.or_internal("checking a password")?;
     let Some(user) = user else {
+        throttle::failed(&s.store, &form.login, address.as_deref()).await?;
         let detail = json!({"method": "password"});
         audit::record_anonymous(&s.store, &form.login, "sign_in.failed", address, detail).await;
         return Err(AppError::unauthenticated("wrong login or password"));
     };
+    throttle::succeeded(&s.store, &form.login).await?;
     start_session(s, session, &user).await?;
     let caller = Caller { address, ..caller_for(s, &user).await? };
     audit::record(&s.store, &caller, "sign_in", &user.login, json!({"method": "password"})).await;

@@ -9,6 +9,7 @@ pub mod passwords;
 pub mod providers;
 pub mod secrets;
 pub mod session_store;
+pub mod throttle;
 
 use std::collections::HashMap;
 

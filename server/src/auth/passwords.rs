@@ -28,13 +28,23 @@ pub fn verify_against_nothing(password: &str) {
 }
 
 /// Checks a local sign-in; `None` for an unknown login or a wrong password alike.
+/// Hashing takes tens of milliseconds of CPU on purpose, so it runs on a blocking
+/// thread: a burst of sign-ins does not stall the requests and deployments beside it.
 pub async fn check(store: &Store, login: &str, password: &str) -> Result<Option<UserRow>, sqlx::Error> {
-    let Some(user) = store.local_user(login).await? else {
-        verify_against_nothing(password);
-        return Ok(None);
-    };
-    let ok = user.password_hash.as_deref().is_some_and(|stored| verify(password, stored));
-    Ok(ok.then_some(user))
+    let user = store.local_user(login).await?;
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let password = password.to_string();
+    let ok = tokio::task::spawn_blocking(move || match stored {
+        Some(stored) => verify(&password, &stored),
+        // An unknown login (or one without a password) takes as long as a known one.
+        None => {
+            verify_against_nothing(&password);
+            false
+        }
+    })
+    .await
+    .unwrap_or(false);
+    Ok(user.filter(|_| ok))
 }
 
 /// Makes sure the local administrator exists. With `configured` (FERRY_ADMIN_PASSWORD),

@@ -25,12 +25,17 @@ pub struct SignedIn {
     pub seen: i64,
 }
 
+/// Sessions of nobody signed in (a sign-in with a provider under way) kept at most:
+/// anyone can make one, so there must be a bound.
+const ANONYMOUS_SESSIONS: i64 = 10_000;
+
 #[derive(Debug, Clone)]
 pub struct DbSessions {
     store: Store,
 }
 
-fn key(id: &Id) -> String {
+/// What a session is stored under: a hash of its id, so the table holds no cookie.
+pub fn key(id: &Id) -> String {
     sha256_hex(&id.to_string())
 }
 
@@ -54,6 +59,9 @@ impl SessionStore for DbSessions {
         while !self.store.session_insert(&key(&record.id), user_id, &data, expires).await.map_err(backend)? {
             record.id = Id::default();
         }
+        if user_id.is_none() {
+            self.store.sessions_trim_anonymous(ANONYMOUS_SESSIONS).await.map_err(backend)?;
+        }
         Ok(())
     }
 
@@ -75,6 +83,23 @@ impl SessionStore for DbSessions {
     async fn delete(&self, id: &Id) -> Result<()> {
         self.store.session_delete(&key(id)).await.map_err(backend)
     }
+}
+
+/// Deletes expired sessions and finished sign-in throttling windows, once a minute.
+pub fn sweep_expired(store: Store) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            let now = now_millis();
+            if let Err(e) = store.sessions_delete_expired(now).await {
+                tracing::warn!(error = %e, "deleting expired sessions");
+            }
+            if let Err(e) = store.sign_in_failures_expired(now, super::throttle::WINDOW_MS).await {
+                tracing::warn!(error = %e, "forgetting old failed sign-ins");
+            }
+        }
+    });
 }
 
 /// The session layer: `secure` when Ferry is served over HTTPS; a session expires

@@ -11,17 +11,20 @@
 
 use std::sync::atomic::Ordering;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
+use axum::Extension;
 use ferry_app::error::AppError;
 use ferry_app::model::LiveMessage;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
+use tower_sessions::Session;
 
 use super::extract::Query;
+use crate::auth::authenticate::{still_valid, Credential};
 use crate::auth::csrf::websocket_allowed;
 use crate::auth::Caller;
 use crate::error::HttpError;
@@ -31,6 +34,10 @@ use crate::services::visibility::Visibility;
 use crate::state::AppState;
 
 const REPLAY_PAGE: i64 = 1000;
+/// How often an open websocket checks that its caller may still see what it sees.
+const RECHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+/// The close code when the caller's access changed (the private-use range).
+const CLOSE_SIGN_IN_AGAIN: u16 = 4001;
 /// Most live events sent in one frame.
 const FRAME_EVENTS: usize = 500;
 
@@ -44,6 +51,7 @@ pub async fn upgrade(
     c: Caller,
     Query(q): Query<Resume>,
     headers: HeaderMap,
+    session: Option<Extension<Session>>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, HttpError> {
     if !websocket_allowed(&headers, s.auth.public_origin.as_deref()) {
@@ -51,10 +59,13 @@ pub async fn upgrade(
             "refused a websocket from another origin (cross-site websocket hijacking): use Ferry from its own address";
         return Err(HttpError(AppError::forbidden(why)));
     }
+    let credential = Credential::of(&headers, session.as_deref())
+        .ok_or_else(|| HttpError(AppError::unauthenticated("sign in to use Ferry")))?;
     Ok(ws.on_upgrade(move |socket| async move {
         s.metrics.websocket_clients.fetch_add(1, Ordering::Relaxed);
         let mut viewer = Visibility::new(c.clone());
-        if let Err(why) = stream(socket, &s, &c, &mut viewer, q.after).await {
+        let caller = Authenticated { caller: &c, credential: &credential };
+        if let Err(why) = stream(socket, &s, caller, &mut viewer, q.after).await {
             tracing::debug!(%why, "websocket closed");
         }
         s.metrics.websocket_clients.fetch_sub(1, Ordering::Relaxed);
@@ -100,13 +111,23 @@ async fn replay(socket: &mut WebSocket, s: &AppState, c: &Caller, mut last: i64)
     }
 }
 
+/// Who is connected, and what they authenticated with (checked again while open).
+#[derive(Clone, Copy)]
+struct Authenticated<'a> {
+    caller: &'a Caller,
+    credential: &'a Credential,
+}
+
 async fn stream(
     mut socket: WebSocket,
     s: &AppState,
-    c: &Caller,
+    who: Authenticated<'_>,
     viewer: &mut Visibility,
     after: Option<i64>,
 ) -> Result<(), String> {
+    let c = who.caller;
+    let mut recheck = tokio::time::interval(RECHECK_EVERY);
+    recheck.tick().await;
     // Subscribe before reading the head, so nothing published in between is missed.
     let mut live = s.bus.subscribe();
     let head = s.store.head_seq().await.map_err(|e| e.to_string())?;
@@ -132,6 +153,15 @@ async fn stream(
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
                 Some(Ok(_)) => {}
             },
+            _ = recheck.tick() => {
+                if !still_valid(s, who.credential, c).await {
+                    // Signed out, revoked, or no longer allowed what it was: the browser
+                    // reconnects (or signs in) and gets what it may see now.
+                    let close = CloseFrame { code: CLOSE_SIGN_IN_AGAIN, reason: "your access changed".into() };
+                    let _ = socket.send(Message::Close(Some(close))).await;
+                    return Ok(());
+                }
+            }
         }
     }
 }

@@ -17,6 +17,7 @@ mod reports;
 mod rows;
 mod sessions;
 mod targets;
+mod throttle;
 mod tokens;
 mod users;
 mod variables;

@@ -64,6 +64,19 @@ impl Store {
         Ok(done.rows_affected())
     }
 
+    /// Keeps at most `keep` sessions of nobody signed in (a sign-in under way), dropping
+    /// those that expire first: requests from anyone can create them.
+    pub async fn sessions_trim_anonymous(&self, keep: i64) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM sessions WHERE user_id IS NULL AND expires_at <= \
+             (SELECT expires_at FROM sessions WHERE user_id IS NULL ORDER BY expires_at DESC LIMIT 1 OFFSET $1)",
+        )
+        .bind(keep)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     pub async fn sessions_delete_expired(&self, now: i64) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
         Ok(done.rows_affected())
