@@ -265,6 +265,8 @@ fn start_job(
             let shared = shared.clone();
             tokio::spawn(async move {
                 while let Some(event) = rx.recv().await {
+                    // Back-pressure, not loss: a full outbox holds the step's output.
+                    shared.outbox.room().await;
                     shared.send(shared.outbox.push(job, JobReport::Step { event }));
                 }
             })
