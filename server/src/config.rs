@@ -82,6 +82,9 @@ pub struct Config {
     pub sign_in_max_failures: i64,
     /// Sign-in providers (`[[sign_in]]` tables): GitHub, GitLab or any OIDC provider.
     pub sign_in: Vec<ProviderSettings>,
+    /// On SIGTERM or Ctrl-C, how long running deployments may take to finish before
+    /// they are stopped; queued ones wait for the next start either way.
+    pub shutdown_grace_seconds: u64,
     /// A job fails, its running step marked `agent_lost`, when its agent stays away this
     /// long (default 30 s: three missed heartbeats).
     pub agent_grace_seconds: u64,
@@ -115,6 +118,7 @@ impl Default for Config {
             sign_in_max_failures: 10,
             sign_in: Vec::new(),
             agent_grace_seconds: 30,
+            shutdown_grace_seconds: 60,
             secret_key_file: None,
             mail_smtp_url: None,
             mail_from: None,

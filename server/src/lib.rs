@@ -6,6 +6,7 @@ pub mod auth;
 pub mod backend;
 pub mod cli;
 pub mod config;
+pub mod data_lock;
 pub mod demo;
 pub mod error;
 pub mod events;
@@ -34,6 +35,10 @@ pub struct Running {
     pub addr: SocketAddr,
     pub state: AppState,
     pub server: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// How long running deployments may take to finish when the server is stopped.
+    pub grace: std::time::Duration,
+    /// With SQLite: this process's hold on the data directory.
+    _data_lock: Option<data_lock::DataDirLock>,
 }
 
 /// Opens the store, seeds the demo, recovers interrupted work and starts listening.
@@ -41,7 +46,12 @@ pub async fn start(config: &Config) -> Result<Running, String> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create the data directory {}: {e}", config.data_dir.display()))?;
     let data_dir = std::fs::canonicalize(&config.data_dir).map_err(|e| e.to_string())?;
-    let store = Store::connect(&config.database_url()).await.map_err(|e| format!("cannot open the database: {e}"))?;
+    let database_url = config.database_url();
+    let data_lock = match database_url.starts_with("sqlite:") {
+        true => Some(data_lock::acquire(&data_dir)?),
+        false => None,
+    };
+    let store = Store::connect(&database_url).await.map_err(|e| format!("cannot open the database: {e}"))?;
     let bus = EventBus::new(store.clone());
     let metrics = Arc::new(Metrics::default());
     let agents = agents::AgentHub::new(std::time::Duration::from_secs(config.agent_grace_seconds));
@@ -69,7 +79,8 @@ pub async fn start(config: &Config) -> Result<Running, String> {
     );
     let auth = Arc::new(AuthSettings::from_config(config));
     let providers = auth::providers::Providers::new(&config.sign_in, config.public_url.as_deref())?;
-    let state = AppState { store, bus, deployer, metrics, auth, providers, agents, vault, notifier };
+    let closing = tokio_util::sync::CancellationToken::new();
+    let state = AppState { store, bus, deployer, metrics, auth, providers, agents, vault, notifier, closing };
 
     if config.password_sign_in {
         let generated = auth::passwords::ensure_admin(&state.store, config.admin_password.as_deref())
@@ -88,6 +99,26 @@ pub async fn start(config: &Config) -> Result<Running, String> {
 
     let app = http::router(state.clone(), &config.site_dir);
     let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok(Running { addr, state, server })
+    let closed = state.closing.clone().cancelled_owned();
+    let server = tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(closed).await });
+    let grace = std::time::Duration::from_secs(config.shutdown_grace_seconds);
+    Ok(Running { addr, state, server, grace, _data_lock: data_lock })
+}
+
+impl Running {
+    /// Stops the way SIGTERM asks: no new deployments, the running ones finish (within
+    /// the grace; then they are stopped, with a reason), queued ones wait for the next
+    /// start; then websockets close and the server stops listening. Agents stay
+    /// connected until the end, so deployments on them can report to the last line.
+    pub async fn shut_down(self) -> std::io::Result<()> {
+        tracing::info!(grace = ?self.grace, "shutting down: finishing the running deployments");
+        if !self.state.deployer.drain(self.grace).await {
+            tracing::warn!("some deployments were stopped: the shutdown grace ran out");
+        }
+        self.state.closing.cancel();
+        match self.server.await {
+            Ok(result) => result,
+            Err(e) => Err(std::io::Error::other(e)),
+        }
+    }
 }

@@ -23,7 +23,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let running = match ferry_server::start(&config).await {
+    let mut running = match ferry_server::start(&config).await {
         Ok(running) => running,
         Err(e) => {
             eprintln!("ferry: {e}");
@@ -39,11 +39,35 @@ async fn main() -> ExitCode {
             "Local mode: sign in as `admin`. Forgot its password? Restart with FERRY_ADMIN_PASSWORD=… to set one."
         );
     }
+    let stop = stop_signal();
     tokio::select! {
-        result = running.server => {
+        result = &mut running.server => {
             eprintln!("ferry: the server stopped: {result:?}");
+            return ExitCode::FAILURE;
+        }
+        _ = stop => {}
+    }
+    match running.shut_down().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ferry: stopping: {e}");
             ExitCode::FAILURE
         }
-        _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
+    }
+}
+
+/// SIGTERM (systemd, container runtimes) or Ctrl-C.
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -22,6 +22,9 @@ pub struct AppState {
     pub agents: AgentHub,
     pub vault: Arc<Vault>,
     pub notifier: Notifier,
+    /// Cancelled when the server stops serving: open websockets close (browsers then
+    /// reconnect, to this server once it is back or to another replica).
+    pub closing: tokio_util::sync::CancellationToken,
 }
 
 /// How people sign in and how long sessions last.

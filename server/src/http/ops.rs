@@ -7,7 +7,12 @@ use serde_json::json;
 
 use crate::state::AppState;
 
+/// 200 while Ferry takes work; 503 when its database is unreachable, or while it is
+/// shutting down (so a load balancer sends new requests to another replica).
 pub async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
+    if s.deployer.is_draining() {
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "draining"})));
+    }
     match s.store.ping().await {
         Ok(()) => (StatusCode::OK, axum::Json(json!({"status": "ok"}))),
         Err(e) => {

@@ -38,6 +38,8 @@ const REPLAY_PAGE: i64 = 1000;
 const RECHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 /// The close code when the caller's access changed (the private-use range).
 const CLOSE_SIGN_IN_AGAIN: u16 = 4001;
+/// The close code when the server stops (RFC 6455's "service restart").
+const CLOSE_SERVER_RESTARTING: u16 = 1012;
 /// Most live events sent in one frame.
 const FRAME_EVENTS: usize = 500;
 
@@ -153,6 +155,11 @@ async fn stream(
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
                 Some(Ok(_)) => {}
             },
+            _ = s.closing.cancelled() => {
+                let close = CloseFrame { code: CLOSE_SERVER_RESTARTING, reason: "Ferry is restarting".into() };
+                let _ = socket.send(Message::Close(Some(close))).await;
+                return Ok(());
+            }
             _ = recheck.tick() => {
                 if !still_valid(s, who.credential, c).await {
                     // Signed out, revoked, or no longer allowed what it was: the browser

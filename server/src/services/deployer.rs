@@ -4,9 +4,10 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use ferry_app::error::AppError;
+use ferry_app::error::{AppError, ErrorCode};
 use ferry_app::model::{
     DeployRequest, DeploymentKind, DeploymentState, DeploymentView, EnvironmentView, EventPayload, ProjectView,
 };
@@ -65,7 +66,15 @@ pub struct Deployer {
     pub(super) vault: Arc<Vault>,
     /// Tells the notification center and the routed channels.
     pub(super) notifier: Notifier,
+    /// Cancelled when the server is asked to stop: no deployment starts from then on
+    /// (queued ones stay queued for the next start), running ones finish.
+    pub(super) draining: CancellationToken,
+    /// Set when the drain's grace ran out and the deployments still running were stopped.
+    pub(super) stopped: AtomicBool,
 }
+
+/// Why a deployment still running when the server's drain ran out ended.
+pub const STOPPED: &str = "Ferry was stopped and its shutdown grace ran out while this deployment ran";
 
 impl Deployer {
     pub fn new(
@@ -78,7 +87,19 @@ impl Deployer {
         notifier: Notifier,
     ) -> Arc<Self> {
         let locks = EnvironmentLocks::default();
-        Arc::new(Self { store, bus, metrics, locks, cancels: Mutex::default(), targets, agents, vault, notifier })
+        Arc::new(Self {
+            store,
+            bus,
+            metrics,
+            locks,
+            cancels: Mutex::default(),
+            targets,
+            agents,
+            vault,
+            notifier,
+            draining: CancellationToken::new(),
+            stopped: AtomicBool::new(false),
+        })
     }
 
     /// Deploys a release (also how it is promoted), if the lifecycle allows it and
@@ -87,6 +108,7 @@ impl Deployer {
     /// API and CLI through `gate`, webhooks, promotions), so these rules hold for all;
     /// a freeze override must have been authorized by `gate` (admins, with a reason).
     pub async fn start(self: &Arc<Self>, request: DeployRequest, by: &Requester) -> Result<DeploymentView, AppError> {
+        self.refuse_while_draining()?;
         let (project, environment, release) = catalog::resolve_target(&self.store, &request).await?;
         if request.freeze_override.is_none() {
             if let Some(frozen) = freezes::active(&self.store, &environment).await? {
@@ -125,11 +147,54 @@ impl Deployer {
         request: DeployRequest,
         by: &Requester,
     ) -> Result<DeploymentView, AppError> {
+        self.refuse_while_draining()?;
         let (project, environment, release) = catalog::resolve_target(&self.store, &request).await?;
         promotion::check_rollback(&self.store, &release, &environment).await?;
         let deployment = self.record(&project, &environment, &release, Asked::Rollback, by).await?;
         self.spawn(deployment.clone());
         Ok(deployment)
+    }
+
+    /// Whether the server is shutting down (and so takes no new deployments).
+    pub fn is_draining(&self) -> bool {
+        self.draining.is_cancelled()
+    }
+
+    fn refuse_while_draining(&self) -> Result<(), AppError> {
+        match self.draining.is_cancelled() {
+            true => Err(AppError::new(ErrorCode::Unavailable, "Ferry is shutting down; ask again once it is back")),
+            false => Ok(()),
+        }
+    }
+
+    /// Stops taking work and waits, at most `grace`, for the running deployments to
+    /// finish; those still running then are cancelled (their steps killed) and end
+    /// with `STOPPED` as their reason. Deployments still queued stay queued: the next
+    /// start runs them. True when everything finished within the grace.
+    pub async fn drain(&self, grace: std::time::Duration) -> bool {
+        self.draining.cancel();
+        let finished = tokio::time::timeout(grace, self.idle()).await.is_ok();
+        if !finished {
+            self.stopped.store(true, Ordering::SeqCst);
+            let running: Vec<CancellationToken> = self.cancel_handles().values().cloned().collect();
+            tracing::warn!(deployments = running.len(), "the shutdown grace ran out: stopping running deployments");
+            for token in running {
+                token.cancel();
+            }
+            // Killing a step and recording the end takes a moment.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), self.idle()).await;
+        }
+        finished
+    }
+
+    /// Waits until no deployment task of this process is left.
+    async fn idle(&self) {
+        loop {
+            if self.cancel_handles().is_empty() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     /// Records a deployment with its planned steps and announces it.

@@ -6,6 +6,7 @@
 //! the environment says `on_failure: stop`).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use ferry_app::error::AppError;
@@ -67,16 +68,28 @@ impl Deployer {
 
     async fn run(self: &Arc<Self>, queued: DeploymentView, cancel: CancellationToken) -> Result<(), AppError> {
         if let Some(at) = queued.not_before {
-            // The environment's wait timer; a cancel ends the wait (and the deployment).
+            // The environment's wait timer; a cancel ends the wait (and the deployment),
+            // a drain leaves it queued for the next start.
             let wait = (at - chrono::Utc::now()).to_std().unwrap_or_default();
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = cancel.cancelled() => return Ok(()),
+                _ = self.draining.cancelled() => return Ok(()),
             }
         }
-        let _guard = self.locks.acquire(queued.environment_id).await;
+        let _guard = tokio::select! {
+            guard = self.locks.acquire(queued.environment_id) => guard,
+            // Still queued: the next start runs it.
+            _ = self.draining.cancelled() => return Ok(()),
+        };
+        if self.draining.is_cancelled() {
+            return Ok(());
+        }
         let Some(done) = self.execute_one(&queued, cancel).await? else { return Ok(()) };
         let mut reason = done.outcome.reason.clone();
+        if done.outcome.state == DeploymentState::Cancelled && self.stopped.load(Ordering::SeqCst) {
+            reason = Some(super::deployer::STOPPED.to_string());
+        }
         let failed_live = queued.kind == DeploymentKind::Deploy && done.outcome.state == DeploymentState::Failed;
         let mut rollbacks = Vec::new();
         if failed_live {

@@ -32,17 +32,27 @@ impl Drop for Server {
     }
 }
 
-/// Starts the real `ferry` binary on `data` and signs in as the administrator.
-pub async fn start(data: &Path, port: u16) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+/// The real `ferry` binary set up to serve `data` on `port` (not started yet).
+pub fn command(data: &Path, port: u16) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    command
         .env("FERRY_BIND", format!("127.0.0.1:{port}"))
         .env("FERRY_DATA_DIR", data)
         .env("FERRY_DEMO", "false")
         .env("FERRY_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("FERRY_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stdout(Stdio::null());
+    command
+}
+
+/// Starts the real `ferry` binary on `data` and signs in as the administrator.
+pub async fn start(data: &Path, port: u16) -> Server {
+    start_command(command(data, port), port).await
+}
+
+/// Starts `command` (see `command`), which listens on `port`, and signs in.
+pub async fn start_command(mut command: Command, port: u16) -> Server {
+    let child = command.spawn().unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     let health = format!("{base}/healthz");

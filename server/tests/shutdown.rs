@@ -1,0 +1,149 @@
+//! Stopping Ferry the way systemd and container runtimes do (SIGTERM): it takes no new
+//! deployment and says so on `/healthz`, lets the running one finish, keeps the queued
+//! one for the next start, and exits 0 — nothing ends "interrupted". When the grace runs
+//! out, what still runs is stopped with a reason. With SQLite, a second process on the
+//! same data directory is refused.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::process::{command, start, start_command, Server};
+use common::{free_port, make_hello_repo, wait_until};
+use serde_json::{json, Value};
+
+/// A hello project `slug` whose build prints for about `build_seconds` (0.1 s a tick)
+/// and whose development queue runs every request in turn; returns the release id.
+async fn slow_project(server: &Server, data: &Path, slug: &str, build: &str) -> i64 {
+    let repo = data.join(format!("src-{slug}"));
+    let ports = [free_port(), free_port(), free_port()];
+    make_hello_repo(&repo, ports);
+    let pipeline = std::fs::read_to_string(repo.join("ferry.yml"))
+        .unwrap()
+        .replace("run: sh build.sh", &format!("run: sh build.sh && {build}"))
+        .replacen(
+            &format!("vars: {{ PORT: \"{}\" }}", ports[0]),
+            &format!("vars: {{ PORT: \"{}\" }}\n    queue: in_order", ports[0]),
+            1,
+        );
+    std::fs::write(repo.join("ferry.yml"), pipeline).unwrap();
+    common::git(&repo, &["commit", "--quiet", "-am", "slow build"]);
+    let project = json!({"slug": slug, "name": slug, "repo_url": repo.display().to_string()});
+    assert_eq!(server.call(reqwest::Method::POST, "/api/v1/projects", Some(project)).await.0, 201);
+    let release = json!({"version": "1.0.0", "git_commit": "HEAD"});
+    let (_, release) =
+        server.call(reqwest::Method::POST, &format!("/api/v1/projects/{slug}/releases"), Some(release)).await;
+    release["id"].as_i64().unwrap()
+}
+
+async fn deploy(server: &Server, slug: &str, release: i64) -> (u16, Value) {
+    let body = json!({"project": slug, "release_id": release, "environment": "development"});
+    server.call(reqwest::Method::POST, "/api/v1/deployments", Some(body)).await
+}
+
+async fn detail(server: &Server, id: i64) -> Value {
+    server.call(reqwest::Method::GET, &format!("/api/v1/deployments/{id}"), None).await.1
+}
+
+/// Waits until the deployment's build step (step 1, after fetch) runs.
+async fn building(server: &Server, id: i64) {
+    wait_until(&format!("deployment {id} to be building"), Duration::from_secs(60), || async move {
+        (detail(server, id).await["steps"][1]["state"] == "running").then_some(())
+    })
+    .await
+}
+
+fn terminate(server: &Server) {
+    // SAFETY: kill(2) with SIGTERM to the child this test started.
+    assert_eq!(unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) }, 0);
+}
+
+/// Waits (loudly) for the server process to exit; its exit code.
+async fn exited(server: &mut Server, within: Duration) -> Option<i32> {
+    let child = &mut server.child;
+    wait_until("the server to exit", within, || {
+        let status = child.try_wait().unwrap();
+        async move { status }
+    })
+    .await
+    .code()
+}
+
+#[tokio::test]
+async fn sigterm_finishes_the_running_deployment_keeps_the_queued_one_and_exits_0() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = start(data.path(), port).await;
+    let release =
+        slow_project(&server, data.path(), "calm", "for i in $(seq 1 20); do echo tick $i; sleep 0.1; done").await;
+    let (_, running) = deploy(&server, "calm", release).await;
+    let running = running["id"].as_i64().unwrap();
+    building(&server, running).await;
+    let (_, queued) = deploy(&server, "calm", release).await;
+    let queued = queued["id"].as_i64().unwrap();
+    assert_eq!(detail(&server, queued).await["deployment"]["state"], "queued");
+
+    terminate(&server);
+    // Draining: load balancers are told, and new work is refused with a clear answer.
+    let health = format!("{}/healthz", server.base);
+    let (http, health) = (&server.http, health.as_str());
+    wait_until("/healthz to say draining", Duration::from_secs(10), || async move {
+        let response = http.get(health).send().await.ok()?;
+        (response.status() == 503).then_some(())
+    })
+    .await;
+    let (status, refused) = deploy(&server, "calm", release).await;
+    assert_eq!((status, refused["error"].as_str()), (503, Some("unavailable")), "{refused}");
+    assert_eq!(exited(&mut server, Duration::from_secs(60)).await, Some(0), "a clean exit");
+
+    // Nothing was interrupted: the running one finished, the queued one runs now.
+    let server = start(data.path(), port).await;
+    let done = detail(&server, running).await;
+    assert_eq!(done["deployment"]["state"], "succeeded", "{done}");
+    let next = server.finished(queued).await;
+    assert_eq!(next["deployment"]["state"], "succeeded", "{next}");
+    common::stop_apps(data.path());
+}
+
+#[tokio::test]
+async fn when_the_grace_runs_out_the_running_deployment_is_stopped_with_a_reason() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    std::fs::write(data.path().join("ferry.toml"), "shutdown_grace_seconds = 1\n").unwrap();
+    let mut configured = command(data.path(), port);
+    configured.arg("--config").arg(data.path().join("ferry.toml"));
+    let mut server = start_command(configured, port).await;
+    let release = slow_project(&server, data.path(), "stuck", "sleep 60").await;
+    let (_, running) = deploy(&server, "stuck", release).await;
+    let running = running["id"].as_i64().unwrap();
+    building(&server, running).await;
+
+    terminate(&server);
+    assert_eq!(exited(&mut server, Duration::from_secs(30)).await, Some(0));
+    let server = start(data.path(), port).await;
+    let stopped = detail(&server, running).await;
+    assert_eq!(stopped["deployment"]["state"], "cancelled", "{stopped}");
+    let reason = stopped["deployment"]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("Ferry was stopped and its shutdown grace ran out"), "{reason}");
+    assert_eq!(stopped["steps"][1]["state"], "failed", "the sleeping build was killed");
+}
+
+#[tokio::test]
+async fn a_second_ferry_on_the_same_sqlite_data_directory_is_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = start(data.path(), port).await;
+    let second = command(data.path(), free_port()).stderr(Stdio::piped()).output().unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        said.contains(&format!("Ferry (pid {}) is already serving the data directory", server.child.id())),
+        "{said}"
+    );
+    assert!(said.contains("PostgreSQL"), "{said}");
+    // The first one is untouched.
+    let (status, _) = server.call(reqwest::Method::GET, "/api/v1/projects", None).await;
+    assert_eq!(status, 200);
+}
