@@ -35,6 +35,9 @@ pub struct AgentConfig {
     pub registration_token: Option<String>,
     /// This host's own variables (e.g. its port); they win over the environment's.
     pub vars: BTreeMap<String, String>,
+    /// When asked to stop, how long the jobs running may take to finish (and their
+    /// reports to reach the server) before their steps are killed.
+    pub shutdown_grace: Duration,
 }
 
 impl AgentConfig {
@@ -59,6 +62,8 @@ struct Shared {
     running: Mutex<HashMap<i64, CancellationToken>>,
     /// The name the server knows this agent by (its steps' `FERRY_AGENT`).
     name: Mutex<String>,
+    /// Set once the agent was asked to stop: it takes no new job.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -71,6 +76,39 @@ impl Shared {
     fn running(&self) -> std::sync::MutexGuard<'_, HashMap<i64, CancellationToken>> {
         self.running.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// No job runs and the server has every report.
+    fn idle(&self) -> bool {
+        self.running().is_empty() && self.outbox.unacked_count() == 0
+    }
+}
+
+/// Once `stop` is cancelled: no new job is taken, the running ones may finish and
+/// report within the grace, then their steps are killed; `done` is cancelled when the
+/// agent may exit (everything reported, or the grace and a last moment to report the
+/// kills are over).
+fn drain_on_stop(shared: Arc<Shared>, stop: CancellationToken, grace: Duration, done: CancellationToken) {
+    tokio::spawn(async move {
+        stop.cancelled().await;
+        shared.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+        tracing::info!(jobs = shared.running().len(), ?grace, "stopping: finishing the running jobs first");
+        let until_idle = |limit: Duration| {
+            let shared = shared.clone();
+            tokio::time::timeout(limit, async move {
+                while !shared.idle() {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+        };
+        if until_idle(grace).await.is_err() {
+            tracing::warn!("the shutdown grace ran out: killing the running steps");
+            for token in shared.running().values() {
+                token.cancel();
+            }
+            let _ = until_idle(Duration::from_secs(10)).await;
+        }
+        done.cancel();
+    });
 }
 
 enum SessionEnd {
@@ -79,12 +117,16 @@ enum SessionEnd {
     Stopped,
 }
 
-/// Runs until `stop` is cancelled, reconnecting with backoff (up to 10 s); an error
+/// Runs until `stop` is cancelled and the jobs running then have finished and reported
+/// (or the shutdown grace ran out), reconnecting with backoff (up to 10 s); an error
 /// when the server refuses the agent (a bad token or credential).
 pub async fn run(config: AgentConfig, stop: CancellationToken) -> Result<(), String> {
     std::fs::create_dir_all(&config.workdir)
         .map_err(|e| format!("cannot create the work directory {}: {e}", config.workdir.display()))?;
     let shared = Arc::new(Shared::default());
+    let done = CancellationToken::new();
+    drain_on_stop(shared.clone(), stop, config.shutdown_grace, done.clone());
+    let stop = done;
     let mut backoff = Duration::from_millis(250);
     loop {
         match session(&config, &shared, &stop, &mut backoff).await {
@@ -197,6 +239,16 @@ async fn next_server_message(read: &mut Reader) -> Option<ServerMessage> {
 
 fn handle(config: &AgentConfig, shared: &Arc<Shared>, message: ServerMessage) {
     match message {
+        ServerMessage::Run { job, .. } if shared.stopping.load(std::sync::atomic::Ordering::SeqCst) => {
+            // A job it already runs is offered again after a reconnect: that one goes on.
+            if !shared.running().contains_key(&job) {
+                let outcome = ferry_engine::executor::Outcome {
+                    state: ferry_engine::DeploymentState::Failed,
+                    reason: Some("the agent is stopping and takes no new job".into()),
+                };
+                shared.send(shared.outbox.push(job, JobReport::Finished { outcome, before: None, moved: false }));
+            }
+        }
         ServerMessage::Run { job, project, environment, release_id, plan } => {
             start_job(config, shared, job, (project, environment), release_id, *plan)
         }

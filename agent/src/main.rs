@@ -1,4 +1,5 @@
-//! The `ferry-agent` binary: reads its settings and runs the agent until Ctrl-C.
+//! The `ferry-agent` binary: reads its settings and runs the agent until SIGTERM or
+//! Ctrl-C, then finishes (or, past its grace, stops) the jobs it runs before exiting.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -35,6 +36,10 @@ struct Cli {
     /// overrides the environment's value of the same name, e.g. `--var PORT=9001`.
     #[arg(long = "var", value_name = "NAME=value")]
     vars: Vec<String>,
+    /// On SIGTERM or Ctrl-C, how long running jobs may take to finish and report
+    /// before their steps are killed.
+    #[arg(long, env = "FERRY_AGENT_SHUTDOWN_GRACE_SECONDS", default_value_t = 60)]
+    shutdown_grace_seconds: u64,
 }
 
 #[tokio::main]
@@ -69,11 +74,21 @@ async fn main() -> ExitCode {
         workdir: cli.workdir,
         registration_token: cli.registration_token,
         vars,
+        shutdown_grace: std::time::Duration::from_secs(cli.shutdown_grace_seconds),
     };
     let stop = CancellationToken::new();
     let on_signal = stop.clone();
     tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => tokio::select! {
+                _ = terminate.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
         on_signal.cancel();
     });
     match run(config, stop).await {

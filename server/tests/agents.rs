@@ -39,6 +39,7 @@ fn agent_config(app: &TestApp, workdir: PathBuf, token: Option<String>) -> Agent
         workdir,
         registration_token: token,
         vars: BTreeMap::new(),
+        shutdown_grace: Duration::from_secs(10),
     }
 }
 

@@ -509,3 +509,39 @@ async fn blue_green_starts_the_release_beside_the_live_one_and_switches_traffic_
     assert!(page(blue).await.contains("1.1.0"));
     assert_eq!(current_release(&fleet.workdirs[0], "duo"), first.to_string());
 }
+
+#[tokio::test]
+async fn an_agent_asked_to_stop_finishes_its_running_job_first_and_takes_no_new_one() {
+    let app = spawn_app().await;
+    let mut fleet = start_fleet(&app, 1).await;
+    let slow = "run: sh restart.sh && for i in $(seq 1 50); do echo tock $i; sleep 0.1; done";
+    fleet_project(&app, "calm", "{ strategy: all-at-once }").await;
+    edit_pipeline(&app.data_dir.join("src-calm"), "run: sh restart.sh", slow);
+    new_version(&app, "calm", "1.2.0");
+    let release = release_at_head(&app, "calm", "1.2.0").await;
+    let other = fleet_project(&app, "other", "{ strategy: all-at-once }").await;
+    let id = deploy(&app, "calm", release, "development").await;
+    wait_logged(&app, id, "tock 1").await;
+
+    // SAFETY: kill(2) with SIGTERM to the agent process this test started.
+    assert_eq!(unsafe { libc::kill(fleet.agents[0].id() as i32, libc::SIGTERM) }, 0);
+    // While it finishes the running job, a new one is refused, saying why.
+    let refused = app.wait_finished(deploy(&app, "other", other, "development").await).await;
+    assert_eq!(refused["deployment"]["state"], "failed", "{refused}");
+    let reason = refused["deployment"]["reason"].as_str().unwrap();
+    assert!(reason.contains("the agent is stopping and takes no new job"), "{reason}");
+
+    let done = app.wait_finished(id).await;
+    assert_eq!(done["deployment"]["state"], "succeeded", "the running job finished: {done}");
+    let logs: Vec<&str> = done["logs"].as_array().unwrap().iter().map(|l| l["text"].as_str().unwrap()).collect();
+    assert!(logs.contains(&"tock 50"), "every line reached the server: {logs:?}");
+    let agent = &mut fleet.agents[0];
+    let status = wait_until("the agent to exit", Duration::from_secs(30), || {
+        let status = agent.try_wait().unwrap();
+        async move { status }
+    })
+    .await;
+    assert_eq!(status.code(), Some(0), "a clean exit");
+    assert_eq!(current_release(&fleet.workdirs[0], "calm"), release.to_string());
+    stop_app(&fleet.workdirs[0], "calm");
+}
