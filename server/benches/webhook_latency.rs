@@ -72,11 +72,13 @@ async fn main() {
     let mut events = running.state.bus.subscribe();
     let mut samples = Vec::with_capacity(pushes);
     for n in 0..pushes {
+        let before = git(&repo, &["rev-parse", "HEAD"]);
         git(&repo, &["commit", "--quiet", "--allow-empty", "-m", &format!("change {n}")]);
         let sha = git(&repo, &["rev-parse", "HEAD"]);
+        // Triggers are read from the default branch as it was before the push.
         let body = serde_json::to_vec(&json!({
-            "ref": "refs/heads/main", "after": sha, "deleted": false,
-            "repository": {"full_name": "bench-org/bench"}, "pusher": {"name": "bench"}
+            "ref": "refs/heads/main", "before": before, "after": sha, "deleted": false,
+            "repository": {"full_name": "bench-org/bench", "default_branch": "main"}, "pusher": {"name": "bench"}
         }))
         .unwrap();
         let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();

@@ -1,7 +1,12 @@
-//! Reading an app's repository with the `git` command: resolving commits and reading
-//! files as they were at a commit. Arguments never pass through a shell.
+//! Reading an app's repository with the `git` command: resolving commits, reading
+//! files as they were at a commit, fetching from the forge (`origin`) with a timeout.
+//! Arguments never pass through a shell.
 
+use std::collections::HashSet;
 use std::path::Path;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use ferry_app::model::CommitView;
 use tokio::process::Command;
@@ -37,31 +42,95 @@ pub async fn resolve_commit(repo: &str, rev: &str) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// Brings a commit in from the repository's `origin` (a mirror of the forge's
-/// repository) when it lacks it. A failure is left to the commit lookup that follows.
-/// `authorization` is an HTTP `Authorization` value for a private repository; it goes
-/// to git through its environment, so it shows in no process list and no config file.
-pub async fn fetch(repo: &str, commit: &str, authorization: Option<&str>) {
-    if resolve_commit(repo, commit).await.is_some() || git(repo, &["remote", "get-url", "origin"]).await.is_err() {
-        return;
-    }
+/// How long a `git fetch` from `origin` may take before it is stopped: a forge that
+/// accepts the connection and never answers must not hold a webhook's work forever.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs `git fetch <args>` in `repo` with the link's credentials, stopped (the process
+/// killed) after `timeout`. `authorization` is an HTTP `Authorization` value for a
+/// private repository; it goes to git through its environment, so it shows in no
+/// process list and no config file.
+async fn fetch_with(repo: &str, args: &[&str], authorization: Option<&str>, timeout: Duration) -> Result<(), String> {
     let mut command = Command::new("git");
-    command.arg("-C").arg(repo).args(["fetch", "--quiet", "origin", "--end-of-options", commit]);
+    command.arg("-C").arg(repo).arg("fetch").args(args);
     // A repository that wants credentials Ferry lacks fails instead of asking a terminal.
-    command.env("GIT_TERMINAL_PROMPT", "0");
+    command.env("GIT_TERMINAL_PROMPT", "0").stdin(Stdio::null()).kill_on_drop(true);
     if let Some(value) = authorization {
         command
             .env("GIT_CONFIG_COUNT", "1")
             .env("GIT_CONFIG_KEY_0", "http.extraHeader")
             .env("GIT_CONFIG_VALUE_0", format!("Authorization: {value}"));
     }
-    match command.output().await {
-        Ok(out) if out.status.success() => {}
-        Ok(out) => {
-            tracing::warn!(repo, commit, error = %String::from_utf8_lossy(&out.stderr).trim(), "fetching a commit")
-        }
-        Err(e) => tracing::warn!(repo, commit, error = %e, "cannot run git"),
+    // On timeout the future, and with it the child, is dropped: `kill_on_drop` kills it.
+    match tokio::time::timeout(timeout, command.output()).await {
+        Err(_) => Err(format!("git fetch did not finish within {} s and was stopped", timeout.as_secs())),
+        Ok(Err(e)) => Err(format!("cannot run git: {e}")),
+        Ok(Ok(out)) if out.status.success() => Ok(()),
+        Ok(Ok(out)) => Err(String::from_utf8_lossy(&out.stderr).trim().to_string()),
     }
+}
+
+/// Brings a commit in from the repository's `origin` (a mirror of the forge's
+/// repository) when it lacks it. A failure is logged and left to the commit lookup
+/// that follows. `authorization` is as for [`fetch_branch`].
+pub async fn fetch(repo: &str, commit: &str, authorization: Option<&str>) {
+    if resolve_commit(repo, commit).await.is_some() || git(repo, &["remote", "get-url", "origin"]).await.is_err() {
+        return;
+    }
+    let args = ["--quiet", "origin", "--end-of-options", commit];
+    if let Err(error) = fetch_with(repo, &args, authorization, FETCH_TIMEOUT).await {
+        tracing::error!(repo, commit, error, "fetching a commit from origin");
+    }
+}
+
+/// Keeps one fetched branch apart from another fetched at the same time.
+static FETCHES: AtomicU64 = AtomicU64::new(0);
+
+/// The commit `branch` points at on `origin` (the forge's repository), fetched into
+/// `repo` with the same credentials as [`fetch`]; the repository's own branches are
+/// left as they are. A repository without `origin` is the forge's copy itself: its
+/// own `branch` is the answer.
+pub async fn fetch_branch(repo: &str, branch: &str, authorization: Option<&str>) -> Result<String, String> {
+    let reference = format!("refs/heads/{branch}");
+    if branch.starts_with('-') || git(repo, &["check-ref-format", &reference]).await.is_err() {
+        return Err(format!("`{branch}` is not a branch name"));
+    }
+    if git(repo, &["remote", "get-url", "origin"]).await.is_err() {
+        return resolve_commit(repo, &reference)
+            .await
+            .ok_or_else(|| format!("the repository has no origin and no branch `{branch}`"));
+    }
+    // Fetched into a ref of its own (no other fetch writes it), read, then dropped;
+    // `--refmap=` keeps a mirror's configured refspecs from updating anything else.
+    let n = FETCHES.fetch_add(1, Ordering::Relaxed);
+    let scratch = format!("refs/ferry/fetched/{}-{n}", std::process::id());
+    let refspec = format!("+{reference}:{scratch}");
+    let args = ["--quiet", "--no-write-fetch-head", "--no-tags", "--refmap=", "origin", "--end-of-options", &refspec];
+    let fetched = fetch_with(repo, &args, authorization, FETCH_TIMEOUT).await;
+    let commit = match fetched {
+        Ok(()) => resolve_commit(repo, &scratch).await.ok_or_else(|| format!("origin sent no commit for `{branch}`")),
+        Err(error) => {
+            tracing::error!(repo, branch, error, "fetching a branch from origin");
+            Err(format!("cannot fetch `{branch}` from origin: {error}"))
+        }
+    };
+    let _ = git(repo, &["update-ref", "-d", &scratch]).await;
+    commit
+}
+
+/// The newest commit of `tip`'s first-parent line that does not contain `commit`: the
+/// branch as it was before `commit` arrived on it (`tip` itself when `commit` is not
+/// in its history). `None` when there is none (`commit` is where the line starts).
+pub async fn before_arrival(repo: &str, tip: &str, commit: &str) -> Option<String> {
+    // Commits that contain `commit` and are in `tip`'s history: `commit` itself and
+    // those on a path from it to `tip`. On the first-parent line they come first.
+    let path =
+        git(repo, &["rev-list", "--ancestry-path", "--end-of-options", &format!("{commit}..{tip}")]).await.ok()?;
+    let mut containing: HashSet<&str> = path.lines().collect();
+    containing.insert(commit);
+    let max = format!("--max-count={}", containing.len() + 1);
+    let line = git(repo, &["rev-list", "--first-parent", &max, "--end-of-options", tip]).await.ok()?;
+    line.lines().find(|c| !containing.contains(c)).map(str::to_string)
 }
 
 /// When a commit was made, in Unix milliseconds.
@@ -115,4 +184,64 @@ pub async fn commit_all(repo: &str, message: &str) -> Result<String, String> {
 
 pub async fn init(repo: &str) -> Result<(), String> {
     git(repo, &["init", "--quiet", "--initial-branch=main"]).await.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn repository_with_origin(origin: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().to_str().unwrap();
+        init(repo).await.unwrap();
+        git(repo, &["remote", "add", "origin", origin]).await.unwrap();
+        dir
+    }
+
+    #[tokio::test]
+    async fn a_forge_that_never_answers_stops_the_fetch_at_the_timeout() {
+        // Accepts connections and never says a word.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://{}/octo-org/hello.git", listener.local_addr().unwrap());
+        let held = tokio::spawn(async move {
+            let mut connections = Vec::new();
+            while let Ok((connection, _)) = listener.accept().await {
+                connections.push(connection);
+            }
+        });
+        let dir = repository_with_origin(&origin).await;
+        let repo = dir.path().to_str().unwrap();
+        let args = ["--quiet", "origin", "--end-of-options", "+refs/heads/main:refs/ferry/test"];
+        let fetched =
+            tokio::time::timeout(Duration::from_secs(30), fetch_with(repo, &args, None, Duration::from_secs(1))).await;
+        let error = fetched.expect("the fetch was stopped, not left hanging").unwrap_err();
+        assert!(error.contains("did not finish within 1 s"), "{error}");
+        held.abort();
+    }
+
+    #[tokio::test]
+    async fn forge_branches_are_fetched_from_origin_into_a_ref_of_their_own() {
+        let forge = tempfile::tempdir().unwrap();
+        let upstream = forge.path().to_str().unwrap();
+        init(upstream).await.unwrap();
+        std::fs::write(forge.path().join("a"), "a").unwrap();
+        let first = commit_all(upstream, "a").await.unwrap();
+        std::fs::write(forge.path().join("a"), "b").unwrap();
+        let second = commit_all(upstream, "b").await.unwrap();
+
+        let dir = repository_with_origin(upstream).await;
+        let repo = dir.path().to_str().unwrap();
+        assert_eq!(fetch_branch(repo, "main", None).await.unwrap(), second);
+        assert!(git(repo, &["for-each-ref", "refs/ferry"]).await.unwrap().is_empty(), "the scratch ref is gone");
+        assert!(fetch_branch(repo, "nope", None).await.unwrap_err().contains("cannot fetch `nope`"));
+        for bad in ["-x", "a..b", "a:b", "a b"] {
+            assert!(fetch_branch(repo, bad, None).await.unwrap_err().contains("not a branch name"), "{bad}");
+        }
+        // The branch before a commit arrived on it.
+        assert_eq!(before_arrival(repo, &second, &second).await, Some(first.clone()));
+        assert_eq!(before_arrival(repo, &second, &first).await, None);
+        assert_eq!(before_arrival(repo, &first, &second).await, Some(first.clone()), "not on the line: the tip");
+        // Without origin, the repository's own branch.
+        assert_eq!(fetch_branch(upstream, "main", None).await.unwrap(), second);
+    }
 }

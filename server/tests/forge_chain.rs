@@ -27,8 +27,8 @@ fn push(dev: &std::path::Path, bare: &std::path::Path, change: impl Fn(&std::pat
     git(dev, &["rev-parse", "HEAD"])
 }
 
-async fn webhook(app: &TestApp, secret: &str, delivery: &str, sha: &str) {
-    let body = serde_json::to_vec(&github_push("octo-org/shop", "refs/heads/main", sha)).unwrap();
+async fn webhook(app: &TestApp, secret: &str, delivery: &str, before: &str, sha: &str) {
+    let body = serde_json::to_vec(&github_push("octo-org/shop", "refs/heads/main", before, sha)).unwrap();
     let (status, answer) = send_github(app, "push", delivery, &body, &sign(secret, &body)).await;
     assert_eq!(status, 202, "{answer}");
 }
@@ -51,6 +51,9 @@ async fn a_push_reaches_development_github_hears_and_the_cli_gates_staging() {
     let yml = std::fs::read_to_string(src.join("ferry.yml")).unwrap() + TRIGGER;
     std::fs::write(src.join("ferry.yml"), yml).unwrap();
     git(&src, &["commit", "--quiet", "-am", "deploy main on push"]);
+    // The default branch, whose ferry.yml holds the triggers.
+    git(&src, &["branch", "-M", "main"]);
+    let first = git(&src, &["rev-parse", "HEAD"]);
 
     // The private repository: a bare copy that answers only to the token.
     let bare = app.data_dir.join("shop.git");
@@ -77,7 +80,7 @@ async fn a_push_reaches_development_github_hears_and_the_cli_gates_staging() {
 
     // 2.0.0 is pushed: Ferry fetches it with the token and deploys it to development.
     let sha = push(&dev, &bare, |d| std::fs::write(d.join("VERSION"), "2.0.0\n").unwrap(), "2.0.0");
-    webhook(&app, &secret, "3f5a1c9e-0001", &sha).await;
+    webhook(&app, &secret, "3f5a1c9e-0001", &first, &sha).await;
     github.wait_for(1, commit_status(&sha, "development", "success")).await;
     assert!(
         server.seen.lock().unwrap().iter().any(|given| given == &format!("Basic {basic}")),
@@ -108,7 +111,7 @@ async fn a_push_reaches_development_github_hears_and_the_cli_gates_staging() {
         },
         "expect 204",
     );
-    webhook(&app, &secret, "3f5a1c9e-0002", &broken).await;
+    webhook(&app, &secret, "3f5a1c9e-0002", &sha, &broken).await;
     github.wait_for(1, commit_status(&broken, "development", "failure")).await;
     let again = format!("main-{}", &broken[..7]);
     let failed = ferry(

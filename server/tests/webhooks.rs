@@ -1,8 +1,10 @@
 //! Webhooks from GitHub and GitLab, with payloads shaped as their documentation shows:
-//! a signed push makes a release and deploys it as `ferry.yml`'s triggers say; forged
-//! signatures and wrong tokens are refused before the body is parsed; a delivery is
-//! handled once, even sent 50 times at once; an oversized body is refused without
-//! being read whole.
+//! a signed push makes a release and deploys it as the triggers of the default
+//! branch's `ferry.yml` say (never those of the pushed commit); CI counts only when it
+//! ran for a push to the repository itself (not a fork's pull request, a merge request
+//! pipeline or a schedule); forged signatures and wrong tokens are refused before the
+//! body is parsed; a delivery is handled once, even sent 50 times at once; an
+//! oversized body is refused without being read whole.
 
 mod common;
 
@@ -10,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::hooks::{deployments, github_push, send_github, sign};
+use common::hooks::{deployments, github_push, github_workflow_run, send_github, sign, NO_COMMIT};
 use common::{assert_error, spawn_app, wait_until, TestApp};
 use ferry_app::model::ForgeKind;
 use futures::StreamExt;
@@ -29,22 +31,77 @@ triggers:
     wait_for_ci: true
 ";
 
-/// A hello project whose ferry.yml has triggers, linked to `repo` on `forge`; returns
-/// the webhook secret and the head commit.
-async fn linked_project(app: &TestApp, slug: &str, forge: &str, repo: &str) -> (String, String) {
+/// Only CI passing on main deploys main.
+const MAIN_AFTER_CI: &str = "
+triggers:
+  - on: push
+    branch: main
+    deploy: development
+    wait_for_ci: true
+";
+
+/// A linked project: its webhook secret, the commit on `main` that added the triggers
+/// and the one after it (`main`'s head).
+struct Linked {
+    secret: String,
+    base: String,
+    head: String,
+}
+
+/// A hello project whose ferry.yml has `triggers` on its default branch `main`, linked
+/// to `repo` on `forge`.
+async fn linked_with(app: &TestApp, slug: &str, forge: &str, repo: &str, triggers: &str) -> Linked {
     app.hello_project(slug).await;
     let dir = app.data_dir.join(format!("src-{slug}"));
-    let pipeline = std::fs::read_to_string(dir.join("ferry.yml")).unwrap() + TRIGGERS;
+    let pipeline = std::fs::read_to_string(dir.join("ferry.yml")).unwrap() + triggers;
     std::fs::write(dir.join("ferry.yml"), pipeline).unwrap();
     common::git(&dir, &["commit", "--quiet", "-am", "deploy on push"]);
+    common::git(&dir, &["branch", "-M", "main"]);
+    let base = common::git(&dir, &["rev-parse", "HEAD"]);
+    // A push to main is judged by main's ferry.yml before it: one more commit.
+    std::fs::write(dir.join("NOTES"), "a change\n").unwrap();
+    common::git(&dir, &["add", "NOTES"]);
+    common::git(&dir, &["commit", "--quiet", "-m", "a change"]);
+    let head = common::git(&dir, &["rev-parse", "HEAD"]);
     let link = app
         .client
         .put(format!("{}/api/v1/projects/{slug}/forge", app.base))
         .json(&json!({"forge": forge, "repo": repo}));
     let linked: Value = link.send().await.unwrap().json().await.unwrap();
     assert_eq!(linked["link"]["hook_url"], format!("{}/hooks/{forge}", app.base), "{linked}");
-    let head = common::git(&dir, &["rev-parse", "HEAD"]).trim().to_string();
-    (linked["secret"].as_str().unwrap().to_string(), head)
+    Linked { secret: linked["secret"].as_str().unwrap().to_string(), base, head }
+}
+
+/// A hello project with [`TRIGGERS`]; returns the webhook secret, and the commits
+/// before and at main's head.
+async fn linked_project(app: &TestApp, slug: &str, forge: &str, repo: &str) -> (String, String, String) {
+    let Linked { secret, base, head } = linked_with(app, slug, forge, repo, TRIGGERS).await;
+    (secret, base, head)
+}
+
+/// Makes the project's repository a mirror whose `origin` is "the forge's" repository
+/// (a bare copy), and returns a developer's clone of the latter, on `main`.
+fn mirrored(app: &TestApp, slug: &str) -> std::path::PathBuf {
+    let src = app.data_dir.join(format!("src-{slug}"));
+    let forge = app.data_dir.join(format!("{slug}.git"));
+    let dev = app.data_dir.join(format!("dev-{slug}"));
+    common::git(&app.data_dir, &["clone", "--quiet", "--bare", src.to_str().unwrap(), forge.to_str().unwrap()]);
+    common::git(&src, &["remote", "add", "origin", forge.to_str().unwrap()]);
+    common::git(&app.data_dir, &["clone", "--quiet", forge.to_str().unwrap(), dev.to_str().unwrap()]);
+    dev
+}
+
+/// Commits what `change` did in `dev` and pushes it to the forge as `branch`.
+fn push(dev: &std::path::Path, branch: &str, change: impl Fn(&std::path::Path), message: &str) -> String {
+    change(dev);
+    common::git(dev, &["commit", "--quiet", "-am", message]);
+    common::git(dev, &["push", "--quiet", "origin", &format!("HEAD:refs/heads/{branch}")]);
+    common::git(dev, &["rev-parse", "HEAD"])
+}
+
+fn edit_ferry_yml(dir: &std::path::Path, edit: impl Fn(String) -> String) {
+    let yml = std::fs::read_to_string(dir.join("ferry.yml")).unwrap();
+    std::fs::write(dir.join("ferry.yml"), edit(yml)).unwrap();
 }
 
 /// What handling `delivery` came to, once the server has recorded it: an accepted
@@ -59,6 +116,19 @@ async fn handled(app: &TestApp, forge: ForgeKind, delivery: &str) -> String {
     .await
 }
 
+async fn send_gitlab(app: &TestApp, event: &str, uuid: &str, body: Value, token: String) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/hooks/gitlab", app.base))
+        .header("x-gitlab-event", event)
+        .header("x-gitlab-token", token)
+        .header("x-gitlab-event-uuid", uuid)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    common::browser::json_of(response).await
+}
+
 async fn releases(app: &TestApp, slug: &str) -> Vec<String> {
     let (_, listed) = app.get(&format!("/api/v1/projects/{slug}/releases")).await;
     listed.as_array().unwrap().iter().map(|r| r["version"].as_str().unwrap().to_string()).collect()
@@ -67,8 +137,8 @@ async fn releases(app: &TestApp, slug: &str) -> Vec<String> {
 #[tokio::test]
 async fn a_signed_push_to_main_makes_a_release_and_deploys_it_once() {
     let app = spawn_app().await;
-    let (secret, head) = linked_project(&app, "hooked", "github", "octo-org/hooked").await;
-    let body = serde_json::to_vec(&github_push("octo-org/hooked", "refs/heads/main", &head)).unwrap();
+    let (secret, base, head) = linked_project(&app, "hooked", "github", "octo-org/hooked").await;
+    let body = serde_json::to_vec(&github_push("octo-org/hooked", "refs/heads/main", &base, &head)).unwrap();
     let (status, answer) =
         send_github(&app, "push", "72d3162e-cc78-11e3-81ab-4c9367dc0958", &body, &sign(&secret, &body)).await;
     assert_eq!((status, &answer["status"]), (202, &json!("accepted")), "{answer}");
@@ -98,8 +168,8 @@ async fn a_signed_push_to_main_makes_a_release_and_deploys_it_once() {
 #[tokio::test]
 async fn forged_signatures_wrong_tokens_and_other_repositories_are_refused() {
     let app = spawn_app().await;
-    let (secret, head) = linked_project(&app, "guarded", "github", "octo-org/guarded").await;
-    let body = serde_json::to_vec(&github_push("octo-org/guarded", "refs/heads/main", &head)).unwrap();
+    let (secret, base, head) = linked_project(&app, "guarded", "github", "octo-org/guarded").await;
+    let body = serde_json::to_vec(&github_push("octo-org/guarded", "refs/heads/main", &base, &head)).unwrap();
     let forged = sign("not-the-secret-at-all", &body);
     let (status, answer) = send_github(&app, "push", "d1", &body, &forged).await;
     assert_error(status, &answer, 401, "unauthenticated");
@@ -112,7 +182,7 @@ async fn forged_signatures_wrong_tokens_and_other_repositories_are_refused() {
     // Signed, but not JSON; signed, but about another repository.
     let (status, answer) = send_github(&app, "push", "d4", b"{not json", &sign(&secret, b"{not json")).await;
     assert_error(status, &answer, 400, "bad_request");
-    let other = serde_json::to_vec(&github_push("evil-org/guarded", "refs/heads/main", &head)).unwrap();
+    let other = serde_json::to_vec(&github_push("evil-org/guarded", "refs/heads/main", &base, &head)).unwrap();
     let (status, answer) = send_github(&app, "push", "d5", &other, &sign(&secret, &other)).await;
     assert_error(status, &answer, 422, "unprocessable");
     // A pull request is acknowledged and starts nothing.
@@ -147,8 +217,8 @@ async fn forged_signatures_wrong_tokens_and_other_repositories_are_refused() {
 #[tokio::test]
 async fn fifty_concurrent_copies_of_one_delivery_are_handled_once() {
     let app = Arc::new(spawn_app().await);
-    let (secret, head) = linked_project(&app, "busy", "github", "octo-org/busy").await;
-    let body = serde_json::to_vec(&github_push("octo-org/busy", "refs/heads/main", &head)).unwrap();
+    let (secret, base, head) = linked_project(&app, "busy", "github", "octo-org/busy").await;
+    let body = serde_json::to_vec(&github_push("octo-org/busy", "refs/heads/main", &base, &head)).unwrap();
     let signature = sign(&secret, &body);
     let mut sends = Vec::new();
     for _ in 0..50 {
@@ -200,30 +270,27 @@ async fn an_oversized_body_is_refused_without_being_read_whole() {
 #[tokio::test]
 async fn tags_make_releases_and_ci_passing_gates_a_branch() {
     let app = spawn_app().await;
-    let (secret, head) = linked_project(&app, "gated", "github", "octo-org/gated").await;
+    let (secret, _, head) = linked_project(&app, "gated", "github", "octo-org/gated").await;
     let dir = app.data_dir.join("src-gated");
     common::git(&dir, &["tag", "v1.2.0"]);
-    let tag = serde_json::to_vec(&github_push("octo-org/gated", "refs/tags/v1.2.0", &head)).unwrap();
+    let tag = serde_json::to_vec(&github_push("octo-org/gated", "refs/tags/v1.2.0", NO_COMMIT, &head)).unwrap();
     assert_eq!(send_github(&app, "push", "t1", &tag, &sign(&secret, &tag)).await.0, 202);
 
     // A push to release/* waits for CI: nothing until the workflow run passes.
-    let push = serde_json::to_vec(&github_push("octo-org/gated", "refs/heads/release/2026-11", &head)).unwrap();
+    let push =
+        serde_json::to_vec(&github_push("octo-org/gated", "refs/heads/release/2026-11", NO_COMMIT, &head)).unwrap();
     assert_eq!(send_github(&app, "push", "t2", &push, &sign(&secret, &push)).await.0, 202);
     let run = |conclusion: &str| {
-        serde_json::to_vec(&json!({
-            "action": "completed",
-            "workflow_run": {"id": 30433642, "name": "CI", "head_branch": "release/2026-11", "head_sha": head,
-                "event": "push", "status": "completed", "conclusion": conclusion},
-            "repository": {"full_name": "octo-org/gated"}, "sender": {"login": "octocat"}
-        }))
-        .unwrap()
+        let mut run = github_workflow_run("octo-org/gated", "release/2026-11", &head, "push", "octo-org/gated");
+        run["workflow_run"]["conclusion"] = json!(conclusion);
+        serde_json::to_vec(&run).unwrap()
     };
     let failed = run("failure");
     let (status, answer) = send_github(&app, "workflow_run", "t3", &failed, &sign(&secret, &failed)).await;
     assert_eq!((status, &answer["reason"]), (200, &json!("CI has not passed")));
     assert_eq!(handled(&app, ForgeKind::Github, "t1").await, "release v1.2.0", "a release, no deployment");
     let outcome = handled(&app, ForgeKind::Github, "t2").await;
-    assert!(outcome.starts_with("no trigger of ferry.yml fires"), "{outcome}");
+    assert!(outcome.starts_with("no trigger of ferry.yml (`main` at "), "{outcome}");
     assert_eq!(handled(&app, ForgeKind::Github, "t3").await, "ignored: CI has not passed");
     assert!(deployments(&app, "gated", 0).await.is_empty(), "neither the tag nor the gated push deploys");
     assert!(releases(&app, "gated").await.contains(&"v1.2.0".to_string()));
@@ -238,9 +305,9 @@ async fn tags_make_releases_and_ci_passing_gates_a_branch() {
 #[tokio::test]
 async fn a_gitlab_push_with_the_projects_token_deploys_and_its_pipeline_tags_release() {
     let app = spawn_app().await;
-    let (token, head) = linked_project(&app, "lab", "gitlab", "platform/lab").await;
+    let (token, base, head) = linked_project(&app, "lab", "gitlab", "platform/lab").await;
     let push = json!({
-        "object_kind": "push", "event_name": "push", "before": "0000000000000000000000000000000000000000",
+        "object_kind": "push", "event_name": "push", "before": base,
         "after": head, "ref": "refs/heads/main", "checkout_sha": head, "user_id": 4, "user_name": "John Smith",
         "user_username": "jsmith", "project_id": 15,
         "project": {"id": 15, "name": "lab", "path_with_namespace": "platform/lab", "default_branch": "main",
@@ -248,19 +315,7 @@ async fn a_gitlab_push_with_the_projects_token_deploys_and_its_pipeline_tags_rel
         "commits": [{"id": head, "message": "deploy on push"}], "total_commits_count": 1
     });
     let send = |event: &'static str, uuid: &'static str, body: Value, token: String| {
-        let base = app.base.clone();
-        async move {
-            let response = reqwest::Client::new()
-                .post(format!("{base}/hooks/gitlab"))
-                .header("x-gitlab-event", event)
-                .header("x-gitlab-token", token)
-                .header("x-gitlab-event-uuid", uuid)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            common::browser::json_of(response).await
-        }
+        send_gitlab(&app, event, uuid, body, token)
     };
     let (status, answer) = send("Push Hook", "u1", push.clone(), "wrong-token-wrong-token".into()).await;
     assert_error(status, &answer, 401, "unauthenticated");
@@ -270,29 +325,225 @@ async fn a_gitlab_push_with_the_projects_token_deploys_and_its_pipeline_tags_rel
 
     let pipeline = json!({
         "object_kind": "pipeline",
-        "object_attributes": {"id": 31, "ref": "v3.0.0", "tag": true, "sha": head, "status": "success",
-            "stages": ["build", "test"]},
+        "object_attributes": {"id": 31, "ref": "v3.0.0", "tag": true, "sha": head, "before_sha": NO_COMMIT,
+            "source": "push", "status": "success", "stages": ["build", "test"]},
         "user": {"name": "John Smith", "username": "jsmith"},
-        "project": {"id": 15, "path_with_namespace": "platform/lab"}
+        "project": {"id": 15, "path_with_namespace": "platform/lab", "default_branch": "main"}
     });
     // Tags with `wait_for_ci` are not configured here: the pipeline passing makes no release.
     let (status, _) = send("Pipeline Hook", "u2", pipeline, token).await;
     assert_eq!(status, 202);
     let outcome = handled(&app, ForgeKind::Gitlab, "u2").await;
-    assert!(outcome.starts_with("no trigger of ferry.yml fires"), "{outcome}");
+    assert!(outcome.starts_with("no trigger of ferry.yml (`main` at "), "{outcome}");
     assert!(!releases(&app, "lab").await.contains(&"v3.0.0".to_string()));
 }
 
 #[tokio::test]
 async fn an_event_that_made_nothing_can_be_delivered_again() {
     let app = spawn_app().await;
-    let (secret, _) = linked_project(&app, "retry", "github", "octo-org/retry").await;
+    let (secret, _, head) = linked_project(&app, "retry", "github", "octo-org/retry").await;
     // A commit the repository does not have (yet): the release cannot be made.
     let missing = "1111111111111111111111111111111111111111";
-    let body = serde_json::to_vec(&github_push("octo-org/retry", "refs/heads/main", missing)).unwrap();
+    let body = serde_json::to_vec(&github_push("octo-org/retry", "refs/heads/main", &head, missing)).unwrap();
     for delivery in ["first", "second"] {
         assert_eq!(send_github(&app, "push", delivery, &body, &sign(&secret, &body)).await.0, 202);
         let outcome = handled(&app, ForgeKind::Github, delivery).await;
         assert!(outcome.starts_with("failed: ") && outcome.contains(missing), "{delivery}: {outcome}");
     }
+}
+
+#[tokio::test]
+async fn ci_on_a_forks_pull_request_never_deploys_even_from_a_branch_called_main() {
+    let app = spawn_app().await;
+    let Linked { secret, base, head } = linked_with(&app, "forked", "github", "octo-org/forked", MAIN_AFTER_CI).await;
+    let send = |event: &'static str, delivery: &'static str, body: Value| {
+        let (app, secret) = (&app, &secret);
+        async move {
+            let body = serde_json::to_vec(&body).unwrap();
+            send_github(app, event, delivery, &body, &sign(secret, &body)).await
+        }
+    };
+    let ignored = |(status, answer): (u16, Value), reason: &str| {
+        assert_eq!((status, &answer["status"]), (200, &json!("ignored")), "{answer}");
+        let said = answer["reason"].as_str().unwrap();
+        assert!(said.contains(reason), "{said}");
+    };
+    // The fork's CI, on its branch `main`, for its pull request to the repository.
+    let fork = github_workflow_run("octo-org/forked", "main", &head, "pull_request", "evil-fork/forked");
+    ignored(send("workflow_run", "f1", fork).await, "a workflow run for a `pull_request` event");
+    let target = github_workflow_run("octo-org/forked", "main", &head, "pull_request_target", "evil-fork/forked");
+    ignored(send("workflow_run", "f2", target).await, "`pull_request_target`");
+    // Even if it were named a push: the commit is the fork's.
+    let elsewhere = github_workflow_run("octo-org/forked", "main", &head, "push", "evil-fork/forked");
+    ignored(send("workflow_run", "f3", elsewhere).await, "`evil-fork/forked`'s commit");
+    let suite = |head_branch: Value, pull_requests: Value| {
+        json!({
+            "action": "completed",
+            "check_suite": {"id": 118578147, "head_branch": head_branch, "head_sha": head, "status": "completed",
+                "conclusion": "success", "before": base, "after": head, "pull_requests": pull_requests,
+                "app": {"id": 15368, "slug": "github-actions"}},
+            "repository": {"id": 1296269, "full_name": "octo-org/forked", "default_branch": "main"},
+            "sender": {"login": "octocat", "id": 1}
+        })
+    };
+    // GitHub: a check suite on a fork's branch has no head_branch and no pull requests.
+    ignored(send("check_suite", "f4", suite(Value::Null, json!([]))).await, "a fork's pull request");
+    let theirs = json!([{"id": 2, "number": 7, "url": "https://api.github.com/repos/octo-org/forked/pulls/7",
+        "head": {"ref": "main", "sha": head, "repo": {"id": 6661, "name": "forked"}},
+        "base": {"ref": "main", "sha": base, "repo": {"id": 1296269, "name": "forked"}}}]);
+    ignored(send("check_suite", "f5", suite(json!("main"), theirs)).await, "pull request #7 from another repository");
+    for delivery in ["f1", "f2", "f3", "f4", "f5"] {
+        let outcome = handled(&app, ForgeKind::Github, delivery).await;
+        assert!(outcome.starts_with("ignored: "), "{delivery}: {outcome}");
+    }
+    assert!(deployments(&app, "forked", 0).await.is_empty());
+    assert_eq!(releases(&app, "forked").await, ["1.0.0"]);
+
+    // The repository's own CI for the push to main deploys, as ferry.yml says.
+    let own = github_workflow_run("octo-org/forked", "main", &head, "push", "octo-org/forked");
+    assert_eq!(send("workflow_run", "f6", own).await.0, 202);
+    let deployed = deployments(&app, "forked", 1).await;
+    assert_eq!(deployed[0]["release_version"], format!("main-{}", &head[..7]));
+    assert_eq!((&deployed[0]["environment"], &deployed[0]["state"]), (&json!("development"), &json!("succeeded")));
+}
+
+#[tokio::test]
+async fn a_check_suite_of_the_repositorys_own_push_deploys() {
+    let app = spawn_app().await;
+    let Linked { secret, base, head } = linked_with(&app, "suite", "github", "octo-org/suite", MAIN_AFTER_CI).await;
+    // A branch of the repository with an open pull request counts: the branch is ours.
+    let ours = json!([{"id": 3, "number": 8, "url": "https://api.github.com/repos/octo-org/suite/pulls/8",
+        "head": {"ref": "main", "sha": head, "repo": {"id": 1296269, "name": "suite"}},
+        "base": {"ref": "release", "sha": base, "repo": {"id": 1296269, "name": "suite"}}}]);
+    let body = serde_json::to_vec(&json!({
+        "action": "completed",
+        "check_suite": {"id": 118578148, "head_branch": "main", "head_sha": head, "status": "completed",
+            "conclusion": "success", "before": base, "after": head, "pull_requests": ours,
+            "app": {"id": 15368, "slug": "github-actions"}},
+        "repository": {"id": 1296269, "full_name": "octo-org/suite", "default_branch": "main"},
+        "sender": {"login": "octocat", "id": 1}
+    }))
+    .unwrap();
+    assert_eq!(send_github(&app, "check_suite", "s1", &body, &sign(&secret, &body)).await.0, 202);
+    let deployed = deployments(&app, "suite", 1).await;
+    assert_eq!(
+        (&deployed[0]["release_version"], &deployed[0]["state"]),
+        (&json!(format!("main-{}", &head[..7])), &json!("succeeded"))
+    );
+}
+
+#[tokio::test]
+async fn only_a_gitlab_pipeline_that_a_push_made_counts_as_ci_passing() {
+    let app = spawn_app().await;
+    let Linked { secret, base, head } = linked_with(&app, "piped", "gitlab", "platform/piped", MAIN_AFTER_CI).await;
+    let pipeline = |source: &str| {
+        json!({
+            "object_kind": "pipeline",
+            "object_attributes": {"id": 31, "iid": 3, "ref": "main", "tag": false, "sha": head, "before_sha": base,
+                "source": source, "status": "success", "detailed_status": "passed", "stages": ["build", "test"]},
+            "merge_request": null,
+            "user": {"id": 1, "name": "Jane Doe", "username": "jdoe"},
+            "project": {"id": 15, "name": "piped", "path_with_namespace": "platform/piped", "default_branch": "main",
+                "web_url": "https://gitlab.example.com/platform/piped"}
+        })
+    };
+    // A merge request pipeline (a fork's included), a schedule, a trigger, the web.
+    let others = [("p1", "merge_request_event"), ("p2", "schedule"), ("p3", "trigger"), ("p4", "web"), ("p5", "api")];
+    for (uuid, source) in others {
+        let (status, answer) = send_gitlab(&app, "Pipeline Hook", uuid, pipeline(source), secret.clone()).await;
+        assert_eq!((status, &answer["status"]), (200, &json!("ignored")), "{source}: {answer}");
+        let reason = format!("a pipeline from `{source}`, not from a push to the repository");
+        assert_eq!(answer["reason"], reason.as_str());
+        assert_eq!(handled(&app, ForgeKind::Gitlab, uuid).await, format!("ignored: {reason}"));
+    }
+    assert!(deployments(&app, "piped", 0).await.is_empty());
+    assert_eq!(releases(&app, "piped").await, ["1.0.0"]);
+
+    let (status, _) = send_gitlab(&app, "Pipeline Hook", "p6", pipeline("push"), secret.clone()).await;
+    assert_eq!(status, 202);
+    let deployed = deployments(&app, "piped", 1).await;
+    assert_eq!(
+        (&deployed[0]["release_version"], &deployed[0]["state"]),
+        (&json!(format!("main-{}", &head[..7])), &json!("succeeded"))
+    );
+    assert_eq!(deployed[0]["requested_by"], "gitlab:jdoe");
+}
+
+#[tokio::test]
+async fn a_branchs_own_ferry_yml_cannot_send_it_anywhere() {
+    let app = spawn_app().await;
+    let Linked { secret, .. } = linked_with(&app, "branchy", "github", "octo-org/branchy", TRIGGERS).await;
+    let dev = mirrored(&app, "branchy");
+    let send_push = |delivery: &'static str, reference: String, before: String, sha: String| {
+        let (app, secret) = (&app, &secret);
+        async move {
+            let body = serde_json::to_vec(&github_push("octo-org/branchy", &reference, &before, &sha)).unwrap();
+            let (status, answer) = send_github(app, "push", delivery, &body, &sign(secret, &body)).await;
+            assert_eq!(status, 202, "{answer}");
+            handled(app, ForgeKind::Github, delivery).await
+        }
+    };
+    // A branch whose own ferry.yml deploys it to production: it exists only on the
+    // forge (Ferry fetches it), and main's ferry.yml has no trigger for it.
+    common::git(&dev, &["checkout", "--quiet", "-b", "feature/x"]);
+    let to_production = |d: &std::path::Path| {
+        edit_ferry_yml(d, |yml| yml + "  - on: push\n    branch: \"feature/*\"\n    deploy: production\n")
+    };
+    let feature = push(&dev, "feature/x", to_production, "deploy me to production");
+    let outcome = send_push("b1", "refs/heads/feature/x".into(), NO_COMMIT.into(), feature.clone()).await;
+    assert!(outcome.starts_with("no trigger of ferry.yml (`main` at "), "{outcome}");
+    assert!(outcome.ends_with("fires on this push of `feature/x`"), "{outcome}");
+    assert!(deployments(&app, "branchy", 0).await.is_empty());
+    assert_eq!(releases(&app, "branchy").await, ["1.0.0"]);
+
+    // A payload that names no default branch starts nothing, and says why.
+    let mut unnamed = github_push("octo-org/branchy", "refs/heads/feature/x", NO_COMMIT, &feature);
+    unnamed["repository"].as_object_mut().unwrap().remove("default_branch");
+    let unnamed = serde_json::to_vec(&unnamed).unwrap();
+    assert_eq!(send_github(&app, "push", "b2", &unnamed, &sign(&secret, &unnamed)).await.0, 202);
+    let outcome = handled(&app, ForgeKind::Github, "b2").await;
+    assert!(outcome.starts_with("failed: the payload names no default branch"), "{outcome}");
+
+    // Nor does a default branch without a valid ferry.yml.
+    common::git(&dev, &["checkout", "--quiet", "main"]);
+    push(&dev, "main", |d| edit_ferry_yml(d, |yml| yml.replace("environments:", "environmentz:")), "break it");
+    common::git(&dev, &["checkout", "--quiet", "feature/x"]);
+    let again = push(&dev, "feature/x", |d| std::fs::write(d.join("VERSION"), "1.0.1\n").unwrap(), "again");
+    let outcome = send_push("b3", "refs/heads/feature/x".into(), feature, again).await;
+    assert!(outcome.starts_with("failed: the default branch has no valid ferry.yml (`main` at "), "{outcome}");
+    assert!(deployments(&app, "branchy", 0).await.is_empty());
+    assert_eq!(releases(&app, "branchy").await, ["1.0.0"]);
+}
+
+#[tokio::test]
+async fn a_push_to_main_cannot_drop_wait_for_ci_in_its_own_commit() {
+    let app = spawn_app().await;
+    let Linked { secret, head, .. } = linked_with(&app, "gate", "github", "octo-org/gate", MAIN_AFTER_CI).await;
+    let dev = mirrored(&app, "gate");
+    let ungated = push(
+        &dev,
+        "main",
+        |d| edit_ferry_yml(d, |yml| yml.replace("    wait_for_ci: true\n", "")),
+        "deploy main without waiting for CI",
+    );
+    let body = serde_json::to_vec(&github_push("octo-org/gate", "refs/heads/main", &head, &ungated)).unwrap();
+    assert_eq!(send_github(&app, "push", "g1", &body, &sign(&secret, &body)).await.0, 202);
+    let outcome = handled(&app, ForgeKind::Github, "g1").await;
+    let (at, pushed) = (&head[..7], &ungated[..7]);
+    let before = format!("no trigger of ferry.yml (`main` before {pushed}, at {at}) fires on this push of `main`");
+    assert_eq!(outcome, before);
+    assert!(deployments(&app, "gate", 0).await.is_empty());
+    assert_eq!(releases(&app, "gate").await, ["1.0.0"]);
+
+    // The commit still deploys once CI passes on it, with its own pipeline.
+    let run =
+        serde_json::to_vec(&github_workflow_run("octo-org/gate", "main", &ungated, "push", "octo-org/gate")).unwrap();
+    assert_eq!(send_github(&app, "workflow_run", "g2", &run, &sign(&secret, &run)).await.0, 202);
+    let deployed = deployments(&app, "gate", 1).await;
+    assert_eq!(deployed[0]["release_version"], format!("main-{}", &ungated[..7]));
+    assert_eq!(deployed[0]["state"], "succeeded");
+    let id = deployed[0]["release_id"].as_i64().unwrap();
+    let release = app.running.state.store.release(id).await.unwrap().unwrap();
+    assert_eq!(release.git_commit, ungated);
+    assert!(!release.pipeline.contains("wait_for_ci"), "the release keeps the commit's own ferry.yml");
 }

@@ -1,15 +1,22 @@
-//! GitLab through the gitlab crate: a commit status per environment (pending, running,
+//! GitLab through the gitlab crate's endpoints, sent by Ferry's own HTTP client (with
+//! timeouts): a commit status per environment (pending, running,
 //! success, failed, canceled), a deployment per Ferry deployment once it runs (GitLab's
 //! API creates deployments as running or finished) and its later status, the project
 //! webhook, and the access check. GitLab itself retires the deployments a newer one
 //! replaces in an environment.
 
+use std::time::Duration;
+
 use ::gitlab::api::projects::deployments::{CreateDeployment, DeploymentStatus, EditDeployment};
 use ::gitlab::api::projects::hooks::CreateHook;
 use ::gitlab::api::projects::repository::commits::{CommitStatusState, CreateCommitStatus};
 use ::gitlab::api::projects::Project;
+use ::gitlab::api::users::CurrentUser;
 use ::gitlab::api::{self, ApiError, AsyncQuery};
-use ::gitlab::{AsyncGitlab, GitlabBuilder, GitlabError, RestError};
+use ::gitlab::RestError;
+use axum::body::Bytes;
+use axum::http::{self, HeaderValue};
+use reqwest::Url;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -17,26 +24,91 @@ use super::{Change, Phase};
 use crate::notify::Attempt;
 use crate::store::Store;
 
-/// A client for the instance at `base` (`https://gitlab.example.com`, maybe with a path);
-/// GitLab's crate checks the token as it makes one.
-pub async fn client(base: &str, token: &str) -> Result<AsyncGitlab, Attempt> {
-    let (insecure, host) = match base.trim_end_matches('/').split_once("://") {
-        Some(("http", host)) => (true, host),
-        Some(("https", host)) => (false, host),
-        _ => return Err(Attempt::Refused(format!("gitlab_url `{base}` is not an http(s) URL"))),
-    };
-    let mut builder = GitlabBuilder::new(host, token);
-    builder.user_agent(concat!("Ferry/", env!("CARGO_PKG_VERSION")));
-    if insecure {
-        builder.insecure();
+/// How long connecting, and then a whole request, may take (as for GitHub).
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A client for GitLab's REST API. The gitlab crate's own client (`GitlabBuilder`)
+/// takes no timeouts and no `reqwest::Client` of ours, so an instance that accepts the
+/// connection and never answers would hold a report (and the link being checked)
+/// forever. This one is Ferry's own `reqwest` client with connect and request
+/// timeouts; the crate's endpoints, which work with any `AsyncClient`, still build
+/// every request and read every answer.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    /// `<base>/api/v4/`.
+    rest: Url,
+    /// `<base>/`.
+    instance: Url,
+    /// The token as a `PRIVATE-TOKEN` header, marked sensitive.
+    token: HeaderValue,
+}
+
+impl api::RestClient for Client {
+    type Error = RestError;
+
+    fn rest_endpoint(&self, endpoint: &str) -> Result<Url, ApiError<RestError>> {
+        Ok(self.rest.join(endpoint)?)
     }
-    builder.build_async().await.map_err(|e| match e {
-        GitlabError::Api { source } => attempt(source),
-        GitlabError::Communication { source } => {
-            Attempt::Retry { error: format!("cannot reach GitLab: {source}"), after: None }
-        }
-        other => Attempt::Refused(format!("GitLab: {other}")),
-    })
+
+    fn instance_endpoint(&self, endpoint: &str) -> Result<Url, ApiError<RestError>> {
+        Ok(self.instance.join(endpoint)?)
+    }
+}
+
+#[async_trait::async_trait]
+impl api::AsyncClient for Client {
+    async fn rest_async(
+        &self,
+        mut request: http::request::Builder,
+        body: Vec<u8>,
+    ) -> Result<http::Response<Bytes>, ApiError<RestError>> {
+        let call = async {
+            if let Some(headers) = request.headers_mut() {
+                headers.insert("PRIVATE-TOKEN", self.token.clone());
+            }
+            let request: reqwest::Request = request.body(body).map_err(RestError::from)?.try_into()?;
+            let response = self.http.execute(request).await?;
+            let mut answer = http::Response::builder().status(response.status()).version(response.version());
+            if let Some(headers) = answer.headers_mut() {
+                for (name, value) in response.headers() {
+                    headers.append(name, value.clone());
+                }
+            }
+            let body = response.bytes().await?;
+            answer.body(body).map_err(RestError::from)
+        };
+        call.await.map_err(ApiError::client)
+    }
+}
+
+/// A client for the instance at `base` (`https://gitlab.example.com`, maybe with a
+/// path); making one checks the token with the instance, as GitLab's crate did.
+pub async fn client(base: &str, token: &str) -> Result<Client, Attempt> {
+    client_with(base, token, TIMEOUT).await
+}
+
+async fn client_with(base: &str, token: &str, timeout: Duration) -> Result<Client, Attempt> {
+    let base = base.trim_end_matches('/');
+    if !matches!(base.split_once("://"), Some(("http" | "https", host)) if !host.is_empty()) {
+        return Err(Attempt::Refused(format!("gitlab_url `{base}` is not an http(s) URL")));
+    }
+    let url = |path: &str| {
+        Url::parse(&format!("{base}/{path}")).map_err(|e| Attempt::Refused(format!("gitlab_url `{base}`: {e}")))
+    };
+    let mut token = HeaderValue::from_str(token)
+        .map_err(|_| Attempt::Refused("the GitLab token has characters no HTTP header may carry".into()))?;
+    token.set_sensitive(true);
+    let http = reqwest::Client::builder()
+        .user_agent(concat!("Ferry/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .build()
+        .map_err(|e| Attempt::Refused(format!("cannot make a GitLab client: {e}")))?;
+    let client = Client { http, rest: url("api/v4/")?, instance: url("")?, token };
+    let user = CurrentUser::builder().build().map_err(|e| Attempt::Refused(e.to_string()))?;
+    api::ignore(user).query_async(&client).await.map_err(attempt)?;
+    Ok(client)
 }
 
 #[derive(Deserialize)]
@@ -46,7 +118,7 @@ struct Created {
 
 /// Reports one change: the commit status, then the deployment (made when it first runs
 /// or ends, updated afterwards).
-pub async fn report(gitlab: &AsyncGitlab, store: &Store, repo: &str, change: &Change) -> Result<(), Attempt> {
+pub async fn report(gitlab: &Client, store: &Store, repo: &str, change: &Change) -> Result<(), Attempt> {
     let d = &change.deployment;
     let status = CreateCommitStatus::builder()
         .project(repo)
@@ -116,14 +188,14 @@ fn deployment_status(phase: Phase) -> Option<DeploymentStatus> {
 }
 
 /// The token must see the project.
-pub async fn check_access(gitlab: &AsyncGitlab, repo: &str) -> Result<(), Attempt> {
+pub async fn check_access(gitlab: &Client, repo: &str) -> Result<(), Attempt> {
     let project = Project::builder().project(repo).build().map_err(|e| Attempt::Refused(e.to_string()))?;
     let _: Value = project.query_async(gitlab).await.map_err(attempt)?;
     Ok(())
 }
 
 /// A project hook for pushes, tag pushes, merge requests and pipelines.
-pub async fn create_hook(gitlab: &AsyncGitlab, repo: &str, url: &str, secret: &str) -> Result<(), Attempt> {
+pub async fn create_hook(gitlab: &Client, repo: &str, url: &str, secret: &str) -> Result<(), Attempt> {
     let hook = CreateHook::builder()
         .project(repo)
         .url(url)
@@ -167,5 +239,32 @@ fn status_attempt(status: axum::http::StatusCode, msg: String) -> Attempt {
         Attempt::Retry { error: said, after: None }
     } else {
         Attempt::Refused(said)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_gitlab_that_never_answers_fails_the_attempt_at_the_timeout() {
+        // Accepts connections and never says a word.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/gitlab", listener.local_addr().unwrap());
+        let held = tokio::spawn(async move {
+            let mut connections = Vec::new();
+            while let Ok((connection, _)) = listener.accept().await {
+                connections.push(connection);
+            }
+        });
+        let made = client_with(&base, "glpat-0123456789abcdef", Duration::from_secs(1));
+        let made = tokio::time::timeout(Duration::from_secs(30), made).await.expect("the request was given up");
+        match made {
+            Err(Attempt::Retry { error, after: None }) => assert!(error.contains("cannot reach GitLab"), "{error}"),
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("a client from a GitLab that never answered"),
+        }
+        held.abort();
+        assert!(matches!(client_with("gitlab.example.com", "t", TIMEOUT).await, Err(Attempt::Refused(_))));
     }
 }

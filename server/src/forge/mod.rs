@@ -2,7 +2,8 @@
 //! API token is queued (one insert: a deployment never waits on GitHub or GitLab) and
 //! reported by the reporter's own task: GitHub deployments, deployment statuses and
 //! commit statuses through octocrab; GitLab deployments and commit statuses through the
-//! gitlab crate. Failures and rate limits are retried with backoff and never touch the
+//! gitlab crate's endpoints over Ferry's own HTTP client. Both clients have connect and
+//! request timeouts. Failures and rate limits are retried with backoff and never touch the
 //! deployment itself. The same clients create webhooks and check tokens when linking.
 
 mod change;
@@ -41,7 +42,7 @@ pub struct Reporter {
     wake: Arc<Notify>,
     /// Clients per project, kept while the project's token stays the same.
     github_clients: Arc<Mutex<HashMap<i64, (String, octocrab::Octocrab)>>>,
-    gitlab_clients: Arc<Mutex<HashMap<i64, (String, ::gitlab::AsyncGitlab)>>>,
+    gitlab_clients: Arc<Mutex<HashMap<i64, (String, gitlab::Client)>>>,
 }
 
 impl Reporter {
@@ -138,7 +139,7 @@ impl Reporter {
     }
 
     /// A GitLab client for the token; making one checks the token with the instance.
-    async fn gitlab(&self, project_id: Option<i64>, token: &str) -> Result<::gitlab::AsyncGitlab, Attempt> {
+    async fn gitlab(&self, project_id: Option<i64>, token: &str) -> Result<gitlab::Client, Attempt> {
         if let Some(id) = project_id {
             let clients = self.gitlab_clients.lock().unwrap_or_else(|p| p.into_inner());
             if let Some((_, client)) = clients.get(&id).filter(|(kept, _)| kept == token) {

@@ -1,7 +1,9 @@
 //! What a GitHub or GitLab webhook says, reduced to what triggers need: the
-//! repository, the event (a push to a branch, a tag, CI passing), the commit and who
-//! did it. Events that never make a release (pull and merge requests, branch
-//! deletions, failed CI) come back as `ignored` with the reason.
+//! repository, the event (a push to a branch, a tag, CI passing), the commit, who did
+//! it, the repository's default branch (whose ferry.yml holds the triggers) and the
+//! commit the ref pointed at before. Events that never make a release (pull and merge
+//! requests, branch deletions, failed CI, CI that did not run for a push to the
+//! repository itself) come back as `ignored` with the reason.
 
 use ferry_engine::pipeline::ForgeEvent;
 use serde_json::Value;
@@ -11,6 +13,13 @@ pub struct Incoming {
     /// `owner/name` (GitHub) or `group/project` (GitLab), as the payload names it.
     pub repo: String,
     pub what: What,
+    /// The repository's default branch (`repository.default_branch` on GitHub,
+    /// `project.default_branch` on GitLab): its ferry.yml decides the triggers.
+    pub default_branch: Option<String>,
+    /// The commit the event's ref pointed at before the push, when the payload says
+    /// (a push's `before`, a check suite's `before`, a GitLab pipeline's `before_sha`);
+    /// none for a new ref.
+    pub before: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -48,9 +57,11 @@ fn ignored(why: &str) -> What {
 pub fn github(event: &str, body: &Value) -> Result<Incoming, String> {
     let repo = text(body, &["repository", "full_name"]).ok_or("repository.full_name is missing")?.to_string();
     let actor = |path: &[&str]| text(body, path).unwrap_or("someone").to_string();
+    let mut before = None;
     let what = match event {
         "push" => {
             let reference = text(body, &["ref"]).ok_or("ref is missing")?;
+            before = commit(text(body, &["before"]));
             match (pushed(reference), commit(text(body, &["after"]))) {
                 (_, _) if body["deleted"] == true => ignored("a deleted ref"),
                 (Some(event), Some(commit)) => What::Event { event, commit, actor: actor(&["pusher", "name"]) },
@@ -60,14 +71,22 @@ pub fn github(event: &str, body: &Value) -> Result<Incoming, String> {
         "workflow_run" | "check_suite" => {
             let run = &body[event];
             let done = body["action"] == "completed" && run["conclusion"] == "success";
-            match (done, text(run, &["head_branch"]), commit(text(run, &["head_sha"]))) {
-                (true, Some(branch), Some(commit)) => What::Event {
+            // Only CI that ran for a push to the repository itself stands for that push.
+            let pushed_here = if event == "workflow_run" {
+                workflow_run_pushed(run, &repo)
+            } else {
+                before = commit(text(run, &["before"]));
+                check_suite_pushed(run, body)
+            };
+            match (done, pushed_here, text(run, &["head_branch"]), commit(text(run, &["head_sha"]))) {
+                (false, _, _, _) => ignored("CI has not passed"),
+                (true, Err(why), _, _) => What::Ignored(why),
+                (true, Ok(()), Some(branch), Some(commit)) => What::Event {
                     event: ForgeEvent::CiPassed { branch: branch.into(), tag: false },
                     commit,
                     actor: actor(&["sender", "login"]),
                 },
-                (true, _, _) => ignored("CI passed on no branch"),
-                (false, _, _) => ignored("CI has not passed"),
+                (true, Ok(()), _, _) => ignored("CI passed on no branch"),
             }
         }
         "pull_request" => ignored("pull requests start no release"),
@@ -75,16 +94,61 @@ pub fn github(event: &str, body: &Value) -> Result<Incoming, String> {
         "ping" => ignored("ping"),
         other => ignored(&format!("`{other}` events start no release")),
     };
-    Ok(Incoming { repo, what })
+    let default_branch = text(body, &["repository", "default_branch"]).map(str::to_string);
+    Ok(Incoming { repo, what, default_branch, before })
+}
+
+/// A workflow run counts only when it ran for a push (`event: push`) to the
+/// repository itself: a fork's pull request runs the base repository's workflows
+/// with `event: pull_request` (or `pull_request_target`) and the fork as
+/// `head_repository`, and its branch may well be called `main`.
+fn workflow_run_pushed(run: &Value, repo: &str) -> Result<(), String> {
+    match text(run, &["event"]) {
+        Some("push") => {}
+        Some(other) => return Err(format!("a workflow run for a `{other}` event, not for a push to the repository")),
+        None => return Err("the workflow run names no event".into()),
+    }
+    match text(run, &["head_repository", "full_name"]) {
+        Some(head) if head.eq_ignore_ascii_case(repo) => Ok(()),
+        Some(head) => Err(format!("a workflow run on `{head}`'s commit, not on the repository's own")),
+        None => Err("the workflow run names no head repository".into()),
+    }
+}
+
+/// A check suite has no `event` and no `head_repository`. GitHub documents that a
+/// suite whose head branch is in a fork has `head_branch: null` and an empty
+/// `pull_requests`; a suite on a branch of the repository itself names that branch,
+/// and lists the open pull requests from it (each with `head.repo`). So a suite counts
+/// only when it names a head branch and every pull request it lists comes from the
+/// repository itself (`head.repo.id` is `repository.id`; a pull request without one
+/// counts as foreign): a fork's pull request never passes as a push to the
+/// repository, whatever its branch is called.
+fn check_suite_pushed(suite: &Value, body: &Value) -> Result<(), String> {
+    if text(suite, &["head_branch"]).is_none() {
+        return Err("a check suite on no branch of the repository (a fork's pull request)".into());
+    }
+    let repository = body["repository"]["id"].as_u64();
+    let pull_requests = suite["pull_requests"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let foreign =
+        pull_requests.iter().find(|pr| repository.is_none() || pr["head"]["repo"]["id"].as_u64() != repository);
+    match foreign {
+        None => Ok(()),
+        Some(pr) => Err(format!(
+            "a check suite for pull request #{} from another repository",
+            pr["number"].as_u64().map_or_else(|| "?".to_string(), |n| n.to_string())
+        )),
+    }
 }
 
 /// A GitLab webhook (`X-Gitlab-Event: Push Hook`, …).
 pub fn gitlab(event: &str, body: &Value) -> Result<Incoming, String> {
     let repo = text(body, &["project", "path_with_namespace"]).ok_or("project.path_with_namespace is missing")?;
     let actor = text(body, &["user_username"]).or(text(body, &["user", "username"])).unwrap_or("someone").to_string();
+    let mut before = None;
     let what = match event {
         "Push Hook" | "Tag Push Hook" => {
             let reference = text(body, &["ref"]).ok_or("ref is missing")?;
+            before = commit(text(body, &["before"]));
             match (pushed(reference), commit(text(body, &["checkout_sha"]))) {
                 (Some(event), Some(commit)) => What::Event { event, commit, actor },
                 (_, None) => ignored("a deleted ref"),
@@ -93,21 +157,30 @@ pub fn gitlab(event: &str, body: &Value) -> Result<Incoming, String> {
         }
         "Pipeline Hook" => {
             let pipeline = &body["object_attributes"];
+            before = commit(text(pipeline, &["before_sha"]));
             let passed = pipeline["status"] == "success";
-            match (passed, text(pipeline, &["ref"]), commit(text(pipeline, &["sha"]))) {
-                (true, Some(reference), Some(commit)) => What::Event {
+            // Only a pipeline a push made: merge request pipelines (a fork's included),
+            // schedules, triggers, the web and API run other refs or other people's code.
+            let source = text(pipeline, &["source"]);
+            match (passed, source, text(pipeline, &["ref"]), commit(text(pipeline, &["sha"]))) {
+                (false, _, _, _) => ignored("the pipeline has not passed"),
+                (true, None, _, _) => ignored("the pipeline names no source"),
+                (true, Some(source), _, _) if source != "push" => {
+                    ignored(&format!("a pipeline from `{source}`, not from a push to the repository"))
+                }
+                (true, _, Some(reference), Some(commit)) => What::Event {
                     event: ForgeEvent::CiPassed { branch: reference.into(), tag: pipeline["tag"] == true },
                     commit,
                     actor,
                 },
-                (true, _, _) => ignored("the pipeline names no ref"),
-                (false, _, _) => ignored("the pipeline has not passed"),
+                (true, _, _, _) => ignored("the pipeline names no ref"),
             }
         }
         "Merge Request Hook" => ignored("merge requests start no release"),
         other => ignored(&format!("`{other}` events start no release")),
     };
-    Ok(Incoming { repo: repo.to_string(), what })
+    let default_branch = text(body, &["project", "default_branch"]).map(str::to_string);
+    Ok(Incoming { repo: repo.to_string(), what, default_branch, before })
 }
 
 #[cfg(test)]
@@ -133,7 +206,8 @@ mod tests {
         assert!(matches!(github("push", &tag).unwrap().what, What::Event { event: ForgeEvent::Tag { .. }, .. }));
         let deleted = json!({"ref": "refs/heads/old", "after": "0".repeat(40), "deleted": true, "repository": {"full_name": "o/r"}});
         assert_eq!(github("push", &deleted).unwrap().what, What::Ignored("a deleted ref".into()));
-        let run = json!({"action": "completed", "workflow_run": {"conclusion": "success", "head_branch": "main", "head_sha": SHA},
+        let run = json!({"action": "completed", "workflow_run": {"conclusion": "success", "head_branch": "main", "head_sha": SHA,
+            "event": "push", "head_repository": {"full_name": "O/R"}},
             "repository": {"full_name": "o/r"}, "sender": {"login": "octocat"}});
         assert!(matches!(
             github("workflow_run", &run).unwrap().what,
@@ -143,6 +217,95 @@ mod tests {
             "repository": {"full_name": "o/r"}});
         assert_eq!(github("workflow_run", &failed).unwrap().what, What::Ignored("CI has not passed".into()));
         assert!(github("push", &json!({"ref": "refs/heads/main"})).unwrap_err().contains("repository.full_name"));
+    }
+
+    #[test]
+    fn github_pushes_carry_the_default_branch_and_the_commit_before() {
+        let before = "a".repeat(40);
+        let push = json!({"ref": "refs/heads/main", "before": before, "after": SHA,
+            "repository": {"full_name": "o/r", "default_branch": "trunk"}});
+        let got = github("push", &push).unwrap();
+        assert_eq!((got.default_branch.as_deref(), got.before.as_deref()), (Some("trunk"), Some(before.as_str())));
+        let created = json!({"ref": "refs/heads/new", "before": "0".repeat(40), "after": SHA, "repository": {"full_name": "o/r"}});
+        let got = github("push", &created).unwrap();
+        assert_eq!((got.default_branch, got.before), (None, None), "a new branch has nothing before");
+    }
+
+    /// A completed, passing workflow run on `main` of `o/r`, with `changes` applied.
+    fn run_with(changes: Value) -> Value {
+        let mut run = json!({"action": "completed", "workflow_run": {"conclusion": "success", "head_branch": "main",
+            "head_sha": SHA, "event": "push", "head_repository": {"full_name": "o/r"}},
+            "repository": {"full_name": "o/r", "default_branch": "main"}, "sender": {"login": "octocat"}});
+        for (key, value) in changes.as_object().unwrap() {
+            run["workflow_run"][key] = value.clone();
+        }
+        run
+    }
+
+    #[test]
+    fn forge_ci_counts_only_for_the_repositorys_own_pushes_on_github() {
+        let passed = |body: &Value, event: &str| matches!(github(event, body).unwrap().what, What::Event { .. });
+        assert!(passed(&run_with(json!({})), "workflow_run"));
+        let reason = |body: &Value, event: &str| match github(event, body).unwrap().what {
+            What::Ignored(why) => why,
+            other => panic!("{other:?}"),
+        };
+        // A fork's pull request whose branch is called main.
+        let fork = run_with(json!({"event": "pull_request", "head_repository": {"full_name": "evil/r"}}));
+        assert!(reason(&fork, "workflow_run").contains("`pull_request` event"), "{}", reason(&fork, "workflow_run"));
+        let target = run_with(json!({"event": "pull_request_target"}));
+        assert!(reason(&target, "workflow_run").contains("`pull_request_target`"));
+        let elsewhere = run_with(json!({"head_repository": {"full_name": "evil/r"}}));
+        assert!(reason(&elsewhere, "workflow_run").contains("`evil/r`"));
+        assert!(reason(&run_with(json!({"head_repository": null})), "workflow_run").contains("no head repository"));
+        assert!(reason(&run_with(json!({"event": null})), "workflow_run").contains("no event"));
+        for event in ["schedule", "workflow_dispatch", "release"] {
+            assert!(!passed(&run_with(json!({"event": event})), "workflow_run"), "{event}");
+        }
+
+        let suite = |fields: Value| {
+            let mut suite = json!({"action": "completed", "check_suite": {"conclusion": "success", "head_branch": "main",
+                "head_sha": SHA, "before": "b".repeat(40), "after": SHA, "pull_requests": []},
+                "repository": {"id": 7, "full_name": "o/r", "default_branch": "main"}, "sender": {"login": "octocat"}});
+            for (key, value) in fields.as_object().unwrap() {
+                suite["check_suite"][key] = value.clone();
+            }
+            suite
+        };
+        let pushed = suite(json!({}));
+        assert!(passed(&pushed, "check_suite"));
+        assert_eq!(github("check_suite", &pushed).unwrap().before, Some("b".repeat(40)));
+        let ours = json!([{"number": 3, "head": {"ref": "main", "repo": {"id": 7}}, "base": {"ref": "main", "repo": {"id": 7}}}]);
+        assert!(
+            passed(&suite(json!({"pull_requests": ours})), "check_suite"),
+            "a pull request from a branch of the repository"
+        );
+        // GitHub: a fork's branch has no head_branch and no pull requests.
+        assert!(reason(&suite(json!({"head_branch": null})), "check_suite").contains("fork"));
+        let theirs = json!([{"number": 4, "head": {"ref": "main", "repo": {"id": 99}}, "base": {"ref": "main", "repo": {"id": 7}}}]);
+        assert!(reason(&suite(json!({"pull_requests": theirs})), "check_suite").contains("#4 from another repository"));
+        let unnamed = json!([{"number": 5, "head": {"ref": "main"}}]);
+        assert!(!passed(&suite(json!({"pull_requests": unnamed})), "check_suite"));
+        let failed = suite(json!({"conclusion": "failure", "head_branch": null}));
+        assert_eq!(reason(&failed, "check_suite"), "CI has not passed");
+    }
+
+    #[test]
+    fn forge_ci_counts_only_for_gitlab_pipelines_of_pushes() {
+        let pipeline = |source: Value| {
+            json!({"object_kind": "pipeline", "object_attributes": {"status": "success", "ref": "main", "tag": false,
+                "sha": SHA, "before_sha": "c".repeat(40), "source": source},
+                "user": {"username": "jsmith"}, "project": {"path_with_namespace": "a/b", "default_branch": "main"}})
+        };
+        let got = gitlab("Pipeline Hook", &pipeline(json!("push"))).unwrap();
+        assert!(matches!(got.what, What::Event { event: ForgeEvent::CiPassed { .. }, .. }));
+        assert_eq!((got.default_branch.as_deref(), got.before), (Some("main"), Some("c".repeat(40))));
+        for source in ["merge_request_event", "schedule", "trigger", "web", "api", "pipeline", "parent_pipeline"] {
+            let what = gitlab("Pipeline Hook", &pipeline(json!(source))).unwrap().what;
+            assert_eq!(what, What::Ignored(format!("a pipeline from `{source}`, not from a push to the repository")));
+        }
+        let what = gitlab("Pipeline Hook", &pipeline(Value::Null)).unwrap().what;
+        assert_eq!(what, What::Ignored("the pipeline names no source".into()));
     }
 
     #[test]
@@ -163,7 +326,7 @@ mod tests {
         );
         let removed = json!({"ref": "refs/heads/x", "checkout_sha": null, "project": {"path_with_namespace": "a/b"}});
         assert_eq!(gitlab("Push Hook", &removed).unwrap().what, What::Ignored("a deleted ref".into()));
-        let pipeline = json!({"object_attributes": {"status": "success", "ref": "v2.0", "tag": true, "sha": SHA},
+        let pipeline = json!({"object_attributes": {"status": "success", "ref": "v2.0", "tag": true, "sha": SHA, "source": "push"},
             "user": {"username": "jsmith"}, "project": {"path_with_namespace": "a/b"}});
         let event = ForgeEvent::CiPassed { branch: "v2.0".into(), tag: true };
         assert!(matches!(gitlab("Pipeline Hook", &pipeline).unwrap().what, What::Event { event: e, .. } if e == event));

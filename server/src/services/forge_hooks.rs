@@ -2,7 +2,8 @@
 //! parsed: GitHub's `X-Hub-Signature-256` (HMAC-SHA256 of the raw body) or GitLab's
 //! `X-Gitlab-Token` is checked, in constant time, against each linked project's
 //! secret, which also says which project it is for. A delivery id is handled once; the
-//! answer comes at once and the work (release, deployment) happens after.
+//! answer comes at once and the work (release, deployment) happens after, as the
+//! triggers of the default branch's ferry.yml (never the pushed commit's) say.
 
 use axum::http::HeaderMap;
 use ferry_app::error::AppError;
@@ -136,6 +137,11 @@ pub async fn receive(s: &AppState, forge: ForgeKind, headers: &HeaderMap, body: 
 /// event) and starts the deployments its triggers name.
 async fn act(s: &AppState, forge: ForgeKind, link: &ForgeLinkRow, incoming: &Incoming) -> Result<String, AppError> {
     let What::Event { event, commit, actor } = &incoming.what else { return Ok("ignored".into()) };
+    let Some(default_branch) = incoming.default_branch.as_deref().filter(|b| !b.is_empty()) else {
+        return Err(AppError::unprocessable(
+            "the payload names no default branch, whose ferry.yml decides the triggers: nothing was started",
+        ));
+    };
     let (kind, reference) = match event {
         ForgeEvent::Push { branch } => ("push", branch),
         ForgeEvent::Tag { name } => ("tag", name),
@@ -145,7 +151,8 @@ async fn act(s: &AppState, forge: ForgeKind, link: &ForgeLinkRow, incoming: &Inc
     if !s.store.claim_forge_trigger(&key, link.project_id).await.or_internal("claiming a trigger")? {
         return Ok("duplicate event: it made its release already".into());
     }
-    let made = make_release(s, forge, link, event, commit, actor, kind, reference).await;
+    let event = Event { event, commit, actor, kind, reference, default_branch, before: incoming.before.as_deref() };
+    let made = make_release(s, forge, link, &event).await;
     if made.is_err() {
         // Nothing was made: a redelivery of the event may try again.
         if let Err(e) = s.store.release_forge_trigger(&key).await {
@@ -155,31 +162,88 @@ async fn act(s: &AppState, forge: ForgeKind, link: &ForgeLinkRow, incoming: &Inc
     made
 }
 
-/// The release for a claimed event, and the deployments its triggers start.
-#[allow(clippy::too_many_arguments)]
-async fn make_release(
+/// A claimed event, as [`make_release`] needs it.
+struct Event<'a> {
+    event: &'a ForgeEvent,
+    commit: &'a str,
+    actor: &'a str,
+    /// `push`, `tag` or `ci`.
+    kind: &'a str,
+    /// The branch or tag.
+    reference: &'a str,
+    default_branch: &'a str,
+    before: Option<&'a str>,
+}
+
+/// The commit whose ferry.yml holds the triggers for this event, and how to name it:
+/// the repository's default branch, as fetched from the forge, never the event's own
+/// commit (whoever pushes a branch must not decide where it deploys, nor drop
+/// `wait_for_ci`, by editing ferry.yml in what they push). An event on the default
+/// branch itself is judged by the default branch as it was before its commit arrived:
+/// for a push the commit it replaced (`before`, so a push that creates the default
+/// branch starts nothing), for CI the `before` its payload names or else the branch's
+/// first-parent line before the commit. A change to the triggers thus applies from
+/// the next push on.
+async fn triggers_commit(
     s: &AppState,
-    forge: ForgeKind,
+    repo: &str,
     link: &ForgeLinkRow,
-    event: &ForgeEvent,
-    commit: &str,
-    actor: &str,
-    kind: &str,
-    reference: &str,
-) -> Result<String, AppError> {
+    e: &Event<'_>,
+) -> Result<(String, String), AppError> {
+    let authorization = s.notifier.forges().git_authorization(link);
+    let default = e.default_branch;
+    let tip = crate::git::fetch_branch(repo, default, authorization.as_deref())
+        .await
+        .map_err(|why| AppError::unprocessable(format!("the default branch `{default}`: {why}")))?;
+    let on_default = match e.event {
+        ForgeEvent::Push { branch } | ForgeEvent::CiPassed { branch, tag: false } => branch == default,
+        _ => false,
+    };
+    if !on_default {
+        return Ok((tip.clone(), format!("`{default}` at {}", &tip[..7])));
+    }
+    let before = match (e.before, e.event) {
+        (Some(before), _) => {
+            crate::git::fetch(repo, before, authorization.as_deref()).await;
+            Some(before.to_string())
+        }
+        (None, ForgeEvent::Push { .. }) => None,
+        (None, _) => crate::git::before_arrival(repo, &tip, e.commit).await,
+    };
+    let before = before.ok_or_else(|| {
+        AppError::unprocessable(format!(
+            "`{default}` had no commit before {}, so no ferry.yml of the default branch decides its triggers: \
+             nothing was started",
+            &e.commit[..7]
+        ))
+    })?;
+    let named = format!("`{default}` before {}, at {}", &e.commit[..7], &before[..before.len().min(7)]);
+    Ok((before, named))
+}
+
+/// The release for a claimed event, and the deployments its triggers start.
+async fn make_release(s: &AppState, forge: ForgeKind, link: &ForgeLinkRow, e: &Event<'_>) -> Result<String, AppError> {
+    let Event { event, commit, actor, kind, reference, .. } = *e;
     let project = s.store.project(link.project_id).await.or_internal("loading a project")?;
     let project = project.ok_or_else(|| AppError::not_found("the linked project is gone"))?;
     let authorization = s.notifier.forges().git_authorization(link);
     crate::git::fetch(&project.repo_url, commit, authorization.as_deref()).await;
-    let (pipeline, _) = catalog::pipeline_at(&project.repo_url, commit).await?;
-    let firing: Vec<_> = pipeline.triggers.iter().filter(|t| t.fires_on(event)).collect();
+    let (at, named) = triggers_commit(s, &project.repo_url, link, e).await?;
+    let (rules, _) = catalog::pipeline_at(&project.repo_url, &at).await.map_err(|why| {
+        AppError::unprocessable(format!(
+            "the default branch has no valid ferry.yml ({named}), so nothing was started: {}",
+            why.message
+        ))
+    })?;
+    let firing: Vec<_> = rules.triggers.iter().filter(|t| t.fires_on(event)).collect();
     if firing.is_empty() {
-        return Ok(format!("no trigger of ferry.yml fires on this {kind} of `{reference}`"));
+        return Ok(format!("no trigger of ferry.yml ({named}) fires on this {kind} of `{reference}`"));
     }
     let version = match event {
         ForgeEvent::Tag { name } | ForgeEvent::CiPassed { branch: name, tag: true } => name.clone(),
         _ => format!("{}-{}", reference.replace(['/', ' '], "-"), &commit[..7]),
     };
+    // The release keeps the commit's own pipeline: its build and deploy steps.
     let source = format!("{} {kind} by {actor}", forge.as_str());
     let release = match catalog::create_release(&s.store, &project, &version, commit, &source, Some(reference)).await {
         Ok(release) => release,

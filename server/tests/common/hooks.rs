@@ -1,6 +1,6 @@
-//! Webhooks as GitHub sends them: the signature, a push payload shaped as GitHub's
-//! documentation shows it, the delivery with GitHub's headers, and waiting for the
-//! deployments a delivery starts.
+//! Webhooks as GitHub sends them: the signature, push and workflow run payloads shaped
+//! as GitHub's documentation shows them, the delivery with GitHub's headers, and
+//! waiting for the deployments a delivery starts.
 
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -15,17 +15,35 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     format!("sha256={hex}")
 }
 
-pub fn github_push(repo: &str, reference: &str, sha: &str) -> Value {
+/// A push of `reference` from `before` (40 zeros for a new ref) to `sha`.
+pub fn github_push(repo: &str, reference: &str, before: &str, sha: &str) -> Value {
     json!({
-        "ref": reference, "before": "0000000000000000000000000000000000000000", "after": sha,
-        "created": false, "deleted": false, "forced": false, "base_ref": null,
-        "compare": format!("https://github.com/{repo}/compare/000000000000...{}", &sha[..12]),
+        "ref": reference, "before": before, "after": sha,
+        "created": before.bytes().all(|b| b == b'0'), "deleted": false, "forced": false, "base_ref": null,
+        "compare": format!("https://github.com/{repo}/compare/{}...{}", &before[..12], &sha[..12]),
         "commits": [{"id": sha, "message": "deploy on push", "author": {"name": "Monalisa Octocat", "email": "octocat@github.com"}}],
         "head_commit": {"id": sha, "message": "deploy on push"},
         "repository": {"id": 1296269, "name": repo.split('/').nth(1), "full_name": repo, "private": false,
             "owner": {"login": repo.split('/').next(), "type": "Organization"},
             "clone_url": format!("https://github.com/{repo}.git"), "default_branch": "main"},
         "pusher": {"name": "octocat", "email": "octocat@github.com"},
+        "sender": {"login": "octocat", "id": 1, "type": "User"}
+    })
+}
+
+/// A new ref's `before`.
+pub const NO_COMMIT: &str = "0000000000000000000000000000000000000000";
+
+/// A completed workflow run of `repo`'s CI on `branch` at `sha`, run for `event` on
+/// `head_repository`'s commit (the repository itself for its own pushes).
+pub fn github_workflow_run(repo: &str, branch: &str, sha: &str, event: &str, head_repository: &str) -> Value {
+    json!({
+        "action": "completed",
+        "workflow_run": {"id": 30433642, "name": "CI", "head_branch": branch, "head_sha": sha, "event": event,
+            "status": "completed", "conclusion": "success", "pull_requests": [],
+            "head_repository": {"id": 1296270, "full_name": head_repository, "name": head_repository.split('/').nth(1)},
+            "repository": {"id": 1296269, "full_name": repo}},
+        "repository": {"id": 1296269, "full_name": repo, "default_branch": "main"},
         "sender": {"login": "octocat", "id": 1, "type": "User"}
     })
 }
