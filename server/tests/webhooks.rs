@@ -547,3 +547,25 @@ async fn a_push_to_main_cannot_drop_wait_for_ci_in_its_own_commit() {
     assert_eq!(release.git_commit, ungated);
     assert!(!release.pipeline.contains("wait_for_ci"), "the release keeps the commit's own ferry.yml");
 }
+
+#[tokio::test]
+async fn a_push_into_a_frozen_environment_makes_its_release_but_does_not_deploy() {
+    let app = spawn_app().await;
+    let (secret, base, head) = linked_project(&app, "iced", "github", "octo-org/iced").await;
+    let now = chrono::Utc::now();
+    let window = json!({"kind": "once", "from": (now - chrono::Duration::hours(1)).to_rfc3339(),
+        "to": (now + chrono::Duration::hours(1)).to_rfc3339()});
+    let freeze = json!({"environment": "development", "window": window, "reason": "quarter close"});
+    let (status, body) = app.post("/api/v1/projects/iced/freezes", freeze).await;
+    assert_eq!(status, 201, "{body}");
+
+    let body = serde_json::to_vec(&github_push("octo-org/iced", "refs/heads/main", &base, &head)).unwrap();
+    let (status, _) = send_github(&app, "push", "frozen-push", &body, &sign(&secret, &body)).await;
+    assert_eq!(status, 202);
+    let outcome = handled(&app, ForgeKind::Github, "frozen-push").await;
+    assert!(outcome.contains("not deployed to development: development is frozen until"), "{outcome}");
+    assert!(outcome.contains("quarter close"), "{outcome}");
+    let (_, listed) = app.get("/api/v1/deployments?project=iced").await;
+    assert_eq!(listed.as_array().unwrap().len(), 0, "a trigger does not get around a freeze");
+    assert!(releases(&app, "iced").await.contains(&format!("main-{}", &head[..7])));
+}
