@@ -1,5 +1,6 @@
 //! Ferry's deployment engine: the deployment state machine, the `ferry.yml` pipeline
-//! format, per-environment locks and the local executor that runs steps as processes.
+//! format and the local executor that runs steps as processes (one deployment per
+//! environment is the server's to enforce, with leases in its database).
 //! It knows nothing of HTTP, databases or the UI; the server drives it and records
 //! what it reports.
 
@@ -12,7 +13,6 @@ pub mod executor;
 #[cfg(feature = "runtime")]
 pub mod health;
 #[cfg(feature = "runtime")]
-pub mod locks;
 #[cfg(feature = "runtime")]
 pub mod pipeline;
 #[cfg(feature = "runtime")]

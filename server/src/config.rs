@@ -82,6 +82,9 @@ pub struct Config {
     pub sign_in_max_failures: i64,
     /// Sign-in providers (`[[sign_in]]` tables): GitHub, GitLab or any OIDC provider.
     pub sign_in: Vec<ProviderSettings>,
+    /// With several replicas on PostgreSQL: a replica that has not renewed its hold on
+    /// an environment for this long is taken for dead, and another ends its deployment.
+    pub lease_seconds: u64,
     /// On SIGTERM or Ctrl-C, how long running deployments may take to finish before
     /// they are stopped; queued ones wait for the next start either way.
     pub shutdown_grace_seconds: u64,
@@ -119,6 +122,7 @@ impl Default for Config {
             sign_in: Vec::new(),
             agent_grace_seconds: 30,
             shutdown_grace_seconds: 60,
+            lease_seconds: 15,
             secret_key_file: None,
             mail_smtp_url: None,
             mail_from: None,
@@ -210,6 +214,9 @@ impl Config {
         }
         if self.session_idle_minutes < 1 || self.session_max_hours < 1 {
             return Err("session_idle_minutes and session_max_hours must be at least 1".into());
+        }
+        if self.lease_seconds < 3 {
+            return Err("lease_seconds must be at least 3".into());
         }
         if self.sign_in_max_failures < 1 {
             return Err("sign_in_max_failures must be at least 1".into());

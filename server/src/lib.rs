@@ -76,6 +76,7 @@ pub async fn start(config: &Config) -> Result<Running, String> {
         agents.clone(),
         vault.clone(),
         notifier.clone(),
+        services::replica::Replica::new(std::time::Duration::from_secs(config.lease_seconds), data_lock.is_some()),
     );
     let auth = Arc::new(AuthSettings::from_config(config));
     let providers = auth::providers::Providers::new(&config.sign_in, config.public_url.as_deref())?;
@@ -92,7 +93,7 @@ pub async fn start(config: &Config) -> Result<Running, String> {
         }
     }
     demo::seed(&state.store, config).await.map_err(|e| format!("cannot create the demo project: {e}"))?;
-    state.deployer.recover().await.map_err(|e| format!("cannot recover deployments: {}", e.message))?;
+    state.deployer.start_replica().await.map_err(|e| format!("cannot recover deployments: {}", e.message))?;
     state.notifier.start();
     auth::session_store::sweep_expired(state.store.clone());
     notify::watch_agents(state.agents.clone(), state.notifier.clone());

@@ -97,8 +97,7 @@ async fn history_and_logs_survive_a_restart_and_interrupted_work_is_failed() {
         d.id
     };
     let config = app.config.clone();
-    let tmp_keeper = app; // keeps the data directory while the second server runs
-    tmp_keeper.running.server.abort();
+    let tmp_keeper = app.stop_keeping_data(); // the data directory outlives the first server
 
     let second = spawn_with(config).await;
     let (_, after) = second.get(&format!("/api/v1/deployments/{id}")).await;
@@ -160,12 +159,11 @@ async fn the_demo_project_is_created_on_first_start() {
     let versions: Vec<&str> =
         row["releases"].as_array().unwrap().iter().map(|r| r["version"].as_str().unwrap()).collect();
     assert_eq!(versions, ["1.1.0", "1.0.0"]);
-    app.running.server.abort();
+    drop(app);
     // A second start finds the project and does not seed again.
     let again = spawn_with(config).await;
     let (_, projects) = again.get("/api/v1/projects").await;
     assert_eq!(projects.as_array().unwrap().len(), 1);
-    drop(app);
 }
 
 #[tokio::test]

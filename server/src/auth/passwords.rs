@@ -62,8 +62,12 @@ pub async fn ensure_admin(store: &Store, configured: Option<&str>) -> Result<Opt
         (Some(_), None) => Ok(None),
         (None, configured) => {
             let password = configured.map(str::to_string).unwrap_or_else(|| random_text(20));
-            store.create_local_user(ADMIN_LOGIN, &hash(&password)?, Role::Admin).await.map_err(|e| e.to_string())?;
-            Ok(configured.is_none().then_some(password))
+            match store.create_local_user(ADMIN_LOGIN, &hash(&password)?, Role::Admin).await {
+                Ok(_) => Ok(configured.is_none().then_some(password)),
+                // Another replica starting at the same moment created it first.
+                Err(e) if crate::store::is_unique_violation(&e) => Ok(None),
+                Err(e) => Err(e.to_string()),
+            }
         }
     }
 }

@@ -89,8 +89,7 @@ pub async fn decide(
             let not_before = (protection.wait_minutes > 0).then(|| now_millis() + protection.wait_minutes * 60_000);
             s.store.schedule_deployment(id, not_before).await.or_internal("scheduling a deployment")?;
             s.deployer.transition(id, DeploymentState::AwaitingApproval, DeploymentState::Queued, None).await?;
-            let queued = gate::deployment(s, c, id, Role::Viewer, what).await?;
-            s.deployer.spawn(queued);
+            s.deployer.wake();
         }
     }
     gate::deployment(s, c, id, Role::Viewer, what).await

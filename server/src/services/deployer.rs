@@ -1,6 +1,7 @@
 //! Starting deployments and rollbacks: validate the request against the lifecycle,
-//! record a queued deployment with its planned steps, and hand it to a background task
-//! (`execution.rs`). Also cancellation, and recovery after a restart.
+//! record a queued deployment with its planned steps, and wake this replica's
+//! dispatcher (`replica.rs`), which claims it (on any replica) and runs it
+//! (`execution.rs`). Also cancellation.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -11,11 +12,12 @@ use ferry_app::error::{AppError, ErrorCode};
 use ferry_app::model::{
     DeployRequest, DeploymentKind, DeploymentState, DeploymentView, EnvironmentView, EventPayload, ProjectView,
 };
-use ferry_engine::locks::EnvironmentLocks;
 use ferry_engine::pipeline::{Pipeline, QueuePolicy, PIPELINE_FILE};
 use ferry_engine::plan::{plan, plan_rollback, DeploymentFacts, DeploymentPlan};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::replica::Replica;
 use super::{catalog, freezes, promotion};
 use crate::agents::AgentHub;
 use crate::error::OrInternal;
@@ -55,8 +57,11 @@ pub struct Deployer {
     pub store: Store,
     pub bus: EventBus,
     pub metrics: Arc<Metrics>,
-    pub(super) locks: EnvironmentLocks,
-    /// Cancellation handles of the deployments this process is running or queueing.
+    /// Who this replica is, and how long its hold on an environment lasts unrenewed.
+    pub(super) replica: Replica,
+    /// Wakes the dispatcher: there may be work to claim.
+    pub(super) wake: Notify,
+    /// Cancellation handles of the deployments this replica is running.
     pub(super) cancels: Mutex<HashMap<i64, CancellationToken>>,
     /// Where targets live: `<targets>/<environment>/<project>/releases/<release>/`.
     pub(super) targets: PathBuf,
@@ -77,6 +82,9 @@ pub struct Deployer {
 pub const STOPPED: &str = "Ferry was stopped and its shutdown grace ran out while this deployment ran";
 
 impl Deployer {
+    // The handles a deployer works with, each its own service; a struct of them would
+    // only be this list again.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
         bus: EventBus,
@@ -85,13 +93,14 @@ impl Deployer {
         agents: AgentHub,
         vault: Arc<Vault>,
         notifier: Notifier,
+        replica: Replica,
     ) -> Arc<Self> {
-        let locks = EnvironmentLocks::default();
         Arc::new(Self {
             store,
             bus,
             metrics,
-            locks,
+            replica,
+            wake: Notify::new(),
             cancels: Mutex::default(),
             targets,
             agents,
@@ -134,7 +143,7 @@ impl Deployer {
                 if queue_policy(&release, &environment.name) == QueuePolicy::Supersede {
                     self.supersede_queued(&deployment).await?;
                 }
-                self.spawn(deployment.clone())
+                self.wake()
             }
         }
         Ok(deployment)
@@ -151,8 +160,13 @@ impl Deployer {
         let (project, environment, release) = catalog::resolve_target(&self.store, &request).await?;
         promotion::check_rollback(&self.store, &release, &environment).await?;
         let deployment = self.record(&project, &environment, &release, Asked::Rollback, by).await?;
-        self.spawn(deployment.clone());
+        self.wake();
         Ok(deployment)
+    }
+
+    /// Takes no more work from now on (the deployments running go on to their end).
+    pub fn stop_taking_work(&self) {
+        self.draining.cancel();
     }
 
     /// Whether the server is shutting down (and so takes no new deployments).
@@ -351,6 +365,9 @@ impl Deployer {
                     token.cancel();
                     return Ok(deployment);
                 }
+                // Another replica runs it: the request reaches it through the store.
+                self.store.request_cancel(id).await.or_internal("asking for a cancel")?;
+                return Ok(deployment);
             }
             _ => {}
         }
@@ -394,20 +411,6 @@ impl Deployer {
             tracing::error!(error = %e, "publishing a deployment event");
         }
         self.notifier.deployment_changed(deployment).await;
-    }
-
-    /// After a restart: deployments that were running are failed with a reason (their
-    /// processes died with the server); queued ones are started again.
-    pub async fn recover(self: &Arc<Self>) -> Result<(), AppError> {
-        for running in self.store.deployments_in_state(DeploymentState::Running).await.or_internal("recovery")? {
-            self.close_steps(running.id).await?;
-            self.transition(running.id, DeploymentState::Running, DeploymentState::Failed, Some(INTERRUPTED)).await?;
-            tracing::warn!(deployment = running.id, "marked an interrupted deployment as failed");
-        }
-        for queued in self.store.deployments_in_state(DeploymentState::Queued).await.or_internal("recovery")? {
-            self.spawn(queued);
-        }
-        Ok(())
     }
 }
 

@@ -1,4 +1,4 @@
-//! Running a queued deployment: wait for the environment's lock, pick its hosts, roll
+//! Running a deployment whose environment this replica holds (`replica.rs`): pick its hosts, roll
 //! the plan out over them with the environment's strategy while the recorder persists
 //! what they report, and finish the deployment. When a rollout fails, the hosts it had
 //! already switched go back to the release they ran before, as a recorded rollback
@@ -53,37 +53,15 @@ struct RunResult {
 }
 
 impl Deployer {
-    pub(super) fn spawn(self: &Arc<Self>, deployment: DeploymentView) {
-        let this = self.clone();
-        let cancel = CancellationToken::new();
-        self.cancel_handles().insert(deployment.id, cancel.clone());
-        tokio::spawn(async move {
-            let id = deployment.id;
-            if let Err(e) = this.run(deployment, cancel).await {
-                tracing::error!(deployment = id, error = %e.message, "deployment could not run");
-            }
-            this.cancel_handles().remove(&id);
-        });
-    }
-
-    async fn run(self: &Arc<Self>, queued: DeploymentView, cancel: CancellationToken) -> Result<(), AppError> {
-        if let Some(at) = queued.not_before {
-            // The environment's wait timer; a cancel ends the wait (and the deployment),
-            // a drain leaves it queued for the next start.
-            let wait = (at - chrono::Utc::now()).to_std().unwrap_or_default();
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = cancel.cancelled() => return Ok(()),
-                _ = self.draining.cancelled() => return Ok(()),
-            }
-        }
-        let _guard = tokio::select! {
-            guard = self.locks.acquire(queued.environment_id) => guard,
-            // Still queued: the next start runs it.
-            _ = self.draining.cancelled() => return Ok(()),
-        };
+    /// Runs a queued deployment, and the rollback its failure calls for, while this
+    /// replica holds its environment.
+    pub(super) async fn run(
+        self: &Arc<Self>,
+        queued: DeploymentView,
+        cancel: CancellationToken,
+    ) -> Result<(), AppError> {
         if self.draining.is_cancelled() {
-            return Ok(());
+            return Ok(()); // still queued: another replica, or the next start, runs it
         }
         let Some(done) = self.execute_one(&queued, cancel).await? else { return Ok(()) };
         let mut reason = done.outcome.reason.clone();
@@ -104,6 +82,9 @@ impl Deployer {
         self.transition(queued.id, DeploymentState::Running, done.outcome.state, reason.as_deref()).await?;
         for (rollback, positions) in rollbacks {
             tracing::warn!(deployment = queued.id, rollback = rollback.id, "rolling back a failed deployment");
+            // The environment stays held, now for the rollback.
+            let handed = self.store.hand_lease_to(queued.environment_id, rollback.id, &self.replica.id);
+            handed.await.or_internal("holding the environment for the rollback")?;
             let cancel = CancellationToken::new();
             self.cancel_handles().insert(rollback.id, cancel.clone());
             let result = self.execute_one(&rollback, cancel).await;

@@ -22,6 +22,7 @@ pub mod notifier;
 pub mod people;
 pub mod promotion;
 pub mod recorder;
+pub mod replica;
 pub mod tokens;
 pub mod variables;
 pub mod visibility;

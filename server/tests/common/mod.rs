@@ -44,8 +44,21 @@ pub struct TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        // Another server may open this data directory next: this one claims nothing more.
+        self.running.state.deployer.stop_taking_work();
         self.running.server.abort();
         stop_apps(&self.data_dir);
+    }
+}
+
+impl TestApp {
+    /// Ends this server as if its process had stopped (with SQLite, another may then
+    /// open its data directory), keeping the directory: it is returned, and goes when
+    /// that is dropped.
+    pub fn stop_keeping_data(mut self) -> Option<tempfile::TempDir> {
+        let tmp = self._tmp.take();
+        drop(self);
+        tmp
     }
 }
 

@@ -1,0 +1,211 @@
+//! This replica's part in running deployments when several share one database. Queued
+//! deployments wait in the store; every replica's dispatcher claims the oldest runnable
+//! one of each environment whose lease nobody holds, and runs it. A heartbeat renews
+//! this replica's leases, applies cancels asked of other replicas, and ends the
+//! deployments of replicas whose leases ran out (they died): their environments' queues
+//! then move on. Start-up recovery touches only work no live replica holds.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_app::error::AppError;
+use ferry_app::model::{DeploymentState, DeploymentView};
+use tokio_util::sync::CancellationToken;
+
+use super::deployer::{Deployer, INTERRUPTED};
+use crate::error::OrInternal;
+use crate::store::{now_millis, ExpiredLease};
+
+/// Who this replica is, and the terms of its leases.
+#[derive(Debug, Clone)]
+pub struct Replica {
+    /// Unique per process start: `<host>-<pid>-<random>`.
+    pub id: String,
+    pub host: String,
+    /// A lease not renewed for this long is taken to belong to a dead replica.
+    pub lease: Duration,
+    /// No other process can share the database (SQLite, with its data directory
+    /// lock): every lease found at start-up is this process's own, from before.
+    pub exclusive: bool,
+}
+
+impl Replica {
+    pub fn new(lease: Duration, exclusive: bool) -> Self {
+        let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+        let host = if host.is_empty() { "ferry".to_string() } else { host };
+        let id = format!("{host}-{}-{}", std::process::id(), crate::auth::secrets::random_text(6));
+        Self { id, host, lease, exclusive }
+    }
+
+    fn lease_ms(&self) -> i64 {
+        self.lease.as_millis() as i64
+    }
+}
+
+/// How often the dispatcher looks for work it was not woken for (wait timers ending,
+/// other replicas' leases ending), and the heartbeat checks for cancels.
+const TICK: Duration = Duration::from_millis(500);
+
+impl Deployer {
+    /// Asks the dispatcher to look for work now (a deployment was queued or approved).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Recovers what no live replica holds, then starts the dispatcher and heartbeat.
+    pub async fn start_replica(self: &Arc<Self>) -> Result<(), AppError> {
+        let now = now_millis();
+        self.store.replica_alive(&self.replica.id, &self.replica.host, now).await.or_internal("announcing")?;
+        self.recover().await?;
+        tokio::spawn(self.clone().dispatch());
+        tokio::spawn(self.clone().heartbeat());
+        self.wake();
+        Ok(())
+    }
+
+    /// After a start: deployments that were running and that no live replica holds
+    /// are failed with a reason (their processes died with the server that ran them).
+    async fn recover(&self) -> Result<(), AppError> {
+        let now = now_millis();
+        if self.replica.exclusive {
+            self.store.drop_all_leases().await.or_internal("recovery")?;
+        }
+        for running in self.store.deployments_in_state(DeploymentState::Running).await.or_internal("recovery")? {
+            if self.store.lease_owner(running.id, now).await.or_internal("recovery")?.is_some() {
+                continue; // another replica runs it
+            }
+            self.close_steps(running.id).await?;
+            self.transition(running.id, DeploymentState::Running, DeploymentState::Failed, Some(INTERRUPTED)).await?;
+            tracing::warn!(deployment = running.id, "marked an interrupted deployment as failed");
+        }
+        Ok(())
+    }
+
+    /// Claims runnable deployments and runs them, until the replica drains.
+    async fn dispatch(self: Arc<Self>) {
+        loop {
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(TICK) => {}
+                _ = self.draining.cancelled() => return,
+            }
+            if let Err(e) = self.claim_runnable().await {
+                tracing::error!(error = %e.message, "looking for deployments to run");
+            }
+        }
+    }
+
+    async fn claim_runnable(self: &Arc<Self>) -> Result<(), AppError> {
+        let now = now_millis();
+        let runnable = self.store.runnable_deployments(now, 100).await.or_internal("finding runnable deployments")?;
+        for deployment in runnable {
+            if self.draining.is_cancelled() {
+                return Ok(());
+            }
+            if self.cancel_handles().contains_key(&deployment.id) {
+                continue;
+            }
+            let (environment, id) = (deployment.environment_id, deployment.id);
+            let claimed = self.store.claim_environment(environment, id, &self.replica.id, now, self.replica.lease_ms());
+            if claimed.await.or_internal("claiming an environment")? {
+                self.run_claimed(deployment);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a deployment whose environment this replica holds, then lets go of it.
+    fn run_claimed(self: &Arc<Self>, deployment: DeploymentView) {
+        let this = self.clone();
+        let cancel = CancellationToken::new();
+        self.cancel_handles().insert(deployment.id, cancel.clone());
+        tokio::spawn(async move {
+            let (id, environment) = (deployment.id, deployment.environment_id);
+            if let Err(e) = this.run(deployment, cancel).await {
+                tracing::error!(deployment = id, error = %e.message, "deployment could not run");
+            }
+            if let Err(e) = this.store.release_environment(environment, &this.replica.id).await {
+                tracing::error!(deployment = id, error = %e, "letting go of an environment");
+            }
+            this.cancel_handles().remove(&id);
+            this.wake();
+        });
+    }
+
+    /// Renews this replica's leases and says it is alive; applies cancels asked of
+    /// other replicas; ends the deployments of replicas that died. Runs until the
+    /// replica has drained (leases are held until its deployments finish).
+    async fn heartbeat(self: Arc<Self>) {
+        let renew_every = (self.replica.lease / 3).max(TICK);
+        let mut last_renewal = tokio::time::Instant::now();
+        loop {
+            tokio::time::sleep(TICK).await;
+            if self.draining.is_cancelled() && self.cancel_handles().is_empty() {
+                return; // drained: nothing of this replica's is left to hold
+            }
+            let now = now_millis();
+            if last_renewal.elapsed() >= renew_every {
+                last_renewal = tokio::time::Instant::now();
+                let renewed = self.store.renew_leases(&self.replica.id, now, self.replica.lease_ms()).await;
+                let alive = self.store.replica_alive(&self.replica.id, &self.replica.host, now).await;
+                if let Err(e) = renewed.and(alive) {
+                    tracing::error!(error = %e, "renewing this replica's leases");
+                }
+            }
+            self.apply_requested_cancels().await;
+            if let Err(e) = self.take_over_expired(now).await {
+                tracing::error!(error = %e.message, "ending the deployments of a lost replica");
+            }
+        }
+    }
+
+    async fn apply_requested_cancels(&self) {
+        let mine: Vec<i64> = self.cancel_handles().keys().copied().collect();
+        match self.store.cancels_requested(&mine).await {
+            Ok(asked) => {
+                for id in asked {
+                    if let Some(token) = self.cancel_handles().get(&id) {
+                        token.cancel();
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "reading requested cancels"),
+        }
+    }
+
+    /// Leases that ran out belong to replicas that stopped answering: the deployment
+    /// each held ends as failed, naming the lost replica, and its environment is free.
+    async fn take_over_expired(&self, now: i64) -> Result<(), AppError> {
+        let expired = self.store.expired_leases(now).await.or_internal("reading leases")?;
+        for lease in expired.into_iter().filter(|l| l.owner != self.replica.id) {
+            if self.store.drop_expired_lease(&lease, now).await.or_internal("taking over a lease")? {
+                self.end_lost(&lease).await?;
+                self.wake();
+            }
+        }
+        Ok(())
+    }
+
+    async fn end_lost(&self, lease: &ExpiredLease) -> Result<(), AppError> {
+        let Some(deployment) = self.store.deployment(lease.deployment_id).await.or_internal("loading")? else {
+            return Ok(());
+        };
+        if deployment.state != DeploymentState::Running {
+            return Ok(());
+        }
+        let reason = format!(
+            "the Ferry replica {} that ran this deployment stopped answering (its lease of {} s ran out); \
+             what its built-in agent was running is lost",
+            lease.owner,
+            self.replica.lease.as_secs()
+        );
+        tracing::warn!(deployment = deployment.id, replica = lease.owner, "ending a lost replica's deployment");
+        self.close_steps(deployment.id).await?;
+        match self.transition(deployment.id, DeploymentState::Running, DeploymentState::Failed, Some(&reason)).await {
+            Ok(()) => Ok(()),
+            // It ended after all (its replica was only slow): nothing to do.
+            Err(e) if e.error == ferry_app::error::ErrorCode::Conflict => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}

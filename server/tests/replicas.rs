@@ -1,0 +1,194 @@
+//! Several Ferry replicas on one PostgreSQL: they start together (migrations once), a
+//! deployment asked of one may run on any, and one deployment per environment holds
+//! across all of them — 100 deployments to 10 environments, submitted round-robin,
+//! all end, none overlaps another of its environment, every step runs exactly once. A
+//! cancel asked of a replica that does not run the deployment reaches the one that
+//! does. A replica that dies mid-deployment is noticed when its lease runs out: its
+//! deployment fails naming it, and the environment's queue moves on elsewhere.
+//! Skipped without FERRY_TEST_POSTGRES_URL (CI always sets it).
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::process::{command, start_command};
+use common::{free_port, fresh_postgres, spawn_with, test_config, wait_until, TestApp};
+use ferry_server::config::Config;
+use serde_json::{json, Value};
+
+/// A pipeline whose deploy step says which deployment ran it (once per run).
+fn no_op_repo(dir: &Path, deploy: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let pipeline = format!(
+        "environments:\n  - name: development\n    queue: in_order\nbuild:\n  - name: build\n    run: echo built\n\
+         deploy:\n  - name: roll\n    run: {deploy}\n"
+    );
+    std::fs::write(dir.join("ferry.yml"), pipeline).unwrap();
+    common::git(dir, &["init", "--quiet"]);
+    common::git(dir, &["add", "."]);
+    common::git(dir, &["commit", "--quiet", "-m", "no-op"]);
+}
+
+fn replica_config(data: &Path, database_url: &str) -> Config {
+    Config { database_url: Some(database_url.to_string()), ..test_config(data) }
+}
+
+fn time(detail: &Value, field: &str) -> DateTime<Utc> {
+    detail["deployment"][field].as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn replicas_share_the_work_and_never_overlap_an_environment() {
+    let Some(url) = fresh_postgres().await else { return };
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    // Three replicas starting at once on an empty database.
+    let started = futures::future::join_all(dirs.iter().map(|d| spawn_with(replica_config(d.path(), &url)))).await;
+    let replicas: Vec<TestApp> = started;
+    let first = &replicas[0];
+
+    let sources = tempfile::tempdir().unwrap();
+    let mut releases = Vec::new();
+    for n in 0..10 {
+        let repo = sources.path().join(format!("app-{n}"));
+        no_op_repo(&repo, "sleep 0.1; echo ran deployment $FERRY_DEPLOYMENT_ID");
+        let project =
+            json!({"slug": format!("app-{n}"), "name": format!("app {n}"), "repo_url": repo.display().to_string()});
+        let (status, body) = first.post("/api/v1/projects", project).await;
+        assert_eq!(status, 201, "{body}");
+        let (status, release) = first
+            .post(&format!("/api/v1/projects/app-{n}/releases"), json!({"version": "1.0.0", "git_commit": "HEAD"}))
+            .await;
+        assert_eq!(status, 201, "{release}");
+        releases.push(release["id"].as_i64().unwrap());
+    }
+
+    // 100 requests, round-robin over the replicas, all at once.
+    let requests = (0..100).map(|i| {
+        let (replica, project) = (&replicas[i % 3], i % 10);
+        let body =
+            json!({"project": format!("app-{project}"), "release_id": releases[project], "environment": "development"});
+        async move {
+            let (status, started) = replica.post("/api/v1/deployments", body).await;
+            assert_eq!(status, 202, "{started}");
+            started["id"].as_i64().unwrap()
+        }
+    });
+    let ids = futures::future::join_all(requests).await;
+
+    let mut runs: Vec<(i64, DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let detail = replicas[(i + 1) % 3].wait_finished(*id).await;
+        assert_eq!(detail["deployment"]["state"], "succeeded", "{detail}");
+        let logs: Vec<&str> = detail["logs"].as_array().unwrap().iter().map(|l| l["text"].as_str().unwrap()).collect();
+        let ran = format!("ran deployment {id}");
+        assert_eq!(logs.iter().filter(|l| **l == ran).count(), 1, "the deploy step ran once: {logs:?}");
+        assert!(detail["steps"].as_array().unwrap().iter().all(|s| s["state"] == "succeeded"), "{detail}");
+        runs.push((
+            detail["deployment"]["environment_id"].as_i64().unwrap(),
+            time(&detail, "started_at"),
+            time(&detail, "finished_at"),
+        ));
+    }
+    runs.sort();
+    for pair in runs.windows(2) {
+        if pair[0].0 == pair[1].0 {
+            assert!(pair[1].1 >= pair[0].2, "two deployments of environment {} overlap: {pair:?}", pair[0].0);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_cancel_asked_of_another_replica_reaches_the_one_that_runs_it() {
+    let Some(url) = fresh_postgres().await else { return };
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = spawn_with(replica_config(a_dir.path(), &url)).await;
+    let b = spawn_with(replica_config(b_dir.path(), &url)).await;
+    let repo = a_dir.path().join("src-slow");
+    no_op_repo(&repo, "echo started; sleep 60");
+    a.post("/api/v1/projects", json!({"slug": "slow", "name": "slow", "repo_url": repo.display().to_string()})).await;
+    let (_, release) =
+        a.post("/api/v1/projects/slow/releases", json!({"version": "1.0.0", "git_commit": "HEAD"})).await;
+    let body = json!({"project": "slow", "release_id": release["id"], "environment": "development"});
+    let (_, started) = a.post("/api/v1/deployments", body).await;
+    let id = started["id"].as_i64().unwrap();
+    wait_until("the slow step to start", Duration::from_secs(60), || async {
+        let (_, d) = a.get(&format!("/api/v1/deployments/{id}")).await;
+        d["logs"].as_array().unwrap().iter().any(|l| l["text"] == "started").then_some(())
+    })
+    .await;
+    // Ask the replica that does not run it (the runner built the release in its own
+    // data directory): the request reaches the runner through the database.
+    let (a_runs, b_runs) = (a_dir.path().join("builds").exists(), b_dir.path().join("builds").exists());
+    assert!(a_runs != b_runs, "exactly one replica runs it");
+    let other = if a_runs { &b } else { &a };
+    let (status, body) = other.post(&format!("/api/v1/deployments/{id}/cancel"), json!({})).await;
+    assert_eq!(status, 202, "{body}");
+    let done = other.wait_finished(id).await;
+    assert_eq!(done["deployment"]["state"], "cancelled", "{done}");
+}
+
+async fn post(server: &common::process::Server, path: &str, body: Value) -> (u16, Value) {
+    server.call(reqwest::Method::POST, path, Some(body)).await
+}
+
+#[tokio::test]
+async fn a_replica_killed_mid_deployment_is_noticed_and_the_queue_moves_on() {
+    let Some(url) = fresh_postgres().await else { return };
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // Real processes, so one can be killed outright; leases of 3 s.
+    let start = |dir: &Path| {
+        std::fs::write(dir.join("ferry.toml"), "lease_seconds = 3\n").unwrap();
+        let port = free_port();
+        let mut replica = command(dir, port);
+        replica.env("FERRY_DATABASE_URL", &url).arg("--config").arg(dir.join("ferry.toml"));
+        start_command(replica, port)
+    };
+    let a = start(a_dir.path()).await;
+    let b = start(b_dir.path()).await;
+    let repo = a_dir.path().join("src-lost");
+    no_op_repo(&repo, "echo started on $FERRY_DEPLOYMENT_ID; sleep 60");
+    let project = json!({"slug": "lost", "name": "lost", "repo_url": repo.display().to_string()});
+    assert_eq!(post(&a, "/api/v1/projects", project).await.0, 201);
+    let (_, release) =
+        post(&a, "/api/v1/projects/lost/releases", json!({"version": "1.0.0", "git_commit": "HEAD"})).await;
+    let body = json!({"project": "lost", "release_id": release["id"], "environment": "development"});
+
+    // The first runs on whichever replica claims it; kill that one.
+    let (_, first) = post(&a, "/api/v1/deployments", body.clone()).await;
+    let first = first["id"].as_i64().unwrap();
+    let (_, second) = post(&b, "/api/v1/deployments", body).await;
+    let second = second["id"].as_i64().unwrap();
+    let line = format!("started on {first}");
+    let line = line.as_str();
+    let a_ref = &a;
+    wait_until("the first deployment's step to start", Duration::from_secs(60), || async move {
+        let (_, d) = a_ref.call(reqwest::Method::GET, &format!("/api/v1/deployments/{first}"), None).await;
+        d["logs"].as_array().unwrap().iter().any(|l| l["text"] == line).then_some(())
+    })
+    .await;
+    // Kill the replica holding the environment (its id names its process).
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&url).await.unwrap();
+    let owner: String = sqlx::query_scalar("SELECT owner FROM environment_leases").fetch_one(&db).await.unwrap();
+    let a_runs_it = owner.contains(&format!("-{}-", a.child.id()));
+    assert!(a_runs_it || owner.contains(&format!("-{}-", b.child.id())), "{owner}");
+    let (mut dead, alive) = if a_runs_it { (a, b) } else { (b, a) };
+    let killed_at = std::time::Instant::now();
+    dead.kill_hard();
+    let failed = alive.finished(first).await;
+    println!("failover: the lost replica's deployment ended {:?} after the kill", killed_at.elapsed());
+    assert_eq!(failed["deployment"]["state"], "failed", "{failed}");
+    let reason = failed["deployment"]["reason"].as_str().unwrap();
+    assert!(reason.contains("stopped answering") && reason.contains("lease of 3 s"), "{reason}");
+    assert!(failed["steps"].as_array().unwrap().iter().all(|s| s["state"] != "running"), "{failed}");
+    // The queue moved on: the second one runs now, on the live replica.
+    let line = format!("started on {second}");
+    let (line, alive_ref) = (line.as_str(), &alive);
+    wait_until("the second deployment to run on the live replica", Duration::from_secs(60), || async move {
+        let (_, d) = alive_ref.call(reqwest::Method::GET, &format!("/api/v1/deployments/{second}"), None).await;
+        d["logs"].as_array().unwrap().iter().any(|l| l["text"] == line).then_some(())
+    })
+    .await;
+}
