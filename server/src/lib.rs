@@ -4,6 +4,7 @@
 pub mod agents;
 pub mod auth;
 pub mod backend;
+pub mod claims;
 pub mod cli;
 pub mod config;
 pub mod data_lock;

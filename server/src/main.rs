@@ -12,6 +12,7 @@ async fn main() -> ExitCode {
         return ferry_server::cli::run(command, Cli::command()).await;
     }
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
         )

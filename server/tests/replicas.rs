@@ -192,3 +192,60 @@ async fn a_replica_killed_mid_deployment_is_noticed_and_the_queue_moves_on() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_notification_is_sent_once_whichever_replica_enqueued_it() {
+    let Some(url) = fresh_postgres().await else { return };
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    // The replicas share one secret key, as docs/operating.md asks: any of them opens
+    // the channel's sealed settings.
+    let key = dirs[0].path().join("shared.key");
+    let config = |d: &Path| Config { secret_key_file: Some(key.clone()), ..replica_config(d, &url) };
+    let mut replicas = Vec::new();
+    for dir in &dirs {
+        replicas.push(spawn_with(config(dir.path())).await);
+    }
+    // A slow consumer: drains last long enough that replicas would overlap.
+    let hook = common::receiver::Receiver::start_answering_after(0, Vec::new(), Duration::from_millis(300)).await;
+    let settings = json!({"kind": "webhook", "url": hook.url, "secret": "s".repeat(20)});
+    let (status, channel) =
+        replicas[0].post("/api/v1/notifications/channels", json!({"name": "hook", "settings": settings})).await;
+    assert_eq!(status, 201, "{channel}");
+    let rule = json!({"channel_id": channel["id"], "events": ["failed"]});
+    assert_eq!(replicas[1].post("/api/v1/notifications/rules", rule).await.0, 201);
+
+    let sources = tempfile::tempdir().unwrap();
+    let mut failing = Vec::new();
+    for n in 0..6 {
+        let repo = sources.path().join(format!("fail-{n}"));
+        no_op_repo(&repo, "exit 3");
+        let project = json!({"slug": format!("fail-{n}"), "name": "fail", "repo_url": repo.display().to_string()});
+        assert_eq!(replicas[n % 3].post("/api/v1/projects", project).await.0, 201);
+        let (_, release) = replicas[n % 3]
+            .post(&format!("/api/v1/projects/fail-{n}/releases"), json!({"version": "1.0.0", "git_commit": "HEAD"}))
+            .await;
+        let body = json!({"project": format!("fail-{n}"), "release_id": release["id"], "environment": "development"});
+        let (_, started) = replicas[(n + 1) % 3].post("/api/v1/deployments", body).await;
+        failing.push(started["id"].as_i64().unwrap());
+    }
+    for id in &failing {
+        assert_eq!(replicas[0].wait_finished(*id).await["deployment"]["state"], "failed");
+    }
+    // Every failure is delivered, once; a second look finds nothing more pending.
+    let deliveries = wait_until("six deliveries", Duration::from_secs(60), || async {
+        let (_, settings) = replicas[2].get("/api/v1/notifications/settings").await;
+        let listed: Vec<Value> = settings["deliveries"].as_array().unwrap().clone();
+        (listed.len() == 6 && listed.iter().all(|d| d["state"] == "delivered")).then_some(listed)
+    })
+    .await;
+    assert_eq!(deliveries.len(), 6);
+    let received = hook.received();
+    let mut ids: Vec<i64> = received
+        .iter()
+        .map(|r| serde_json::from_str::<Value>(&r.body).unwrap()["deployment_id"].as_i64().unwrap())
+        .collect();
+    ids.sort();
+    let mut expected = failing.clone();
+    expected.sort();
+    assert_eq!(ids, expected, "each failure sent exactly once");
+}

@@ -43,11 +43,14 @@ pub struct Reporter {
     /// Clients per project, kept while the project's token stays the same.
     github_clients: Arc<Mutex<HashMap<i64, (String, octocrab::Octocrab)>>>,
     gitlab_clients: Arc<Mutex<HashMap<i64, (String, gitlab::Client)>>>,
+    /// One replica at a time sends a project's reports.
+    claims: crate::claims::Claims,
 }
 
 impl Reporter {
     pub fn new(store: Store, vault: Arc<Vault>, urls: ForgeUrls, base_url: &str) -> Self {
         Self {
+            claims: crate::claims::Claims::new(store.clone()),
             store,
             vault,
             urls: Arc::new(urls),

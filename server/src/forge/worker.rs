@@ -1,7 +1,8 @@
 //! Sends the queued reports: each project's reports go out one at a time, oldest first
 //! (a status never overtakes the report that creates the forge's deployment), projects
 //! in parallel. A failed report is retried with the notification outbox's backoff; it
-//! holds back only its own project's later reports.
+//! holds back only its own project's later reports. With several replicas, one at a
+//! time sends a project's reports (a claim in the database, `claims.rs`).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -32,7 +33,16 @@ pub async fn run(reporter: Reporter) {
                         let (reporter, busy) = (reporter.clone(), busy.clone());
                         tokio::spawn(async move {
                             let project = head.project_id;
-                            deliver(&reporter, head).await;
+                            // One replica at a time sends a project's reports, in order.
+                            let key = format!("forge-reports:{project}");
+                            if reporter.claims.claim(&key).await {
+                                // Read again under the claim: another replica may have
+                                // sent it since the list above was read.
+                                if let Some(head) = current_head(&reporter, project).await {
+                                    deliver(&reporter, head).await;
+                                }
+                                reporter.claims.release(&key).await;
+                            }
                             busy.lock().unwrap_or_else(|p| p.into_inner()).remove(&project);
                             reporter.wake.notify_one();
                         });
@@ -47,6 +57,17 @@ pub async fn run(reporter: Reporter) {
         tokio::select! {
             _ = reporter.wake.notified() => {}
             _ = tokio::time::sleep(wait.max(Duration::from_millis(50))) => {}
+        }
+    }
+}
+
+/// The project's oldest report still to send, if it is due.
+async fn current_head(reporter: &Reporter, project: i64) -> Option<ForgeReportRow> {
+    match reporter.store.forge_report_heads().await {
+        Ok(heads) => heads.into_iter().find(|h| h.project_id == project && h.next_attempt_at <= now_millis()),
+        Err(e) => {
+            tracing::error!(error = %e, "reading the forge report queue");
+            None
         }
     }
 }

@@ -41,6 +41,8 @@ pub struct Notifier {
     personal_mail: Option<Arc<(String, String)>>,
     /// Reports deployments to linked repositories on GitHub and GitLab.
     forges: Reporter,
+    /// One replica at a time drains a channel.
+    claims: crate::claims::Claims,
 }
 
 impl Notifier {
@@ -59,7 +61,8 @@ impl Notifier {
             .unwrap_or_default();
         let base_url = base_url.trim_end_matches('/').into();
         let personal_mail = personal_mail.map(Arc::new);
-        Self { store, bus, vault, wake: Arc::default(), base_url, http, personal_mail, forges }
+        let claims = crate::claims::Claims::new(store.clone());
+        Self { store, bus, vault, wake: Arc::default(), base_url, http, personal_mail, forges, claims }
     }
 
     /// The reporter of deployments to linked repositories.

@@ -3,7 +3,8 @@
 //! messages one at a time, oldest first, so one slow channel delays only itself; Slack
 //! webhooks get at most one message a second. Failures are retried with exponential
 //! backoff (a `Retry-After` is honoured), refusals and exhausted retries are marked
-//! failed. Pending messages survive a restart: the outbox is a table.
+//! failed. Pending messages survive a restart: the outbox is a table. With several
+//! replicas, one at a time drains a channel (a claim in the database, `claims.rs`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -51,10 +52,15 @@ pub async fn run(notifier: Notifier) {
                     if draining.lock().unwrap_or_else(|p| p.into_inner()).insert(channel) {
                         let (notifier, draining, last_sent) = (notifier.clone(), draining.clone(), last_sent.clone());
                         tokio::spawn(async move {
-                            if drain(&notifier, channel, &last_sent).await.is_err() {
-                                // The database failed us; the messages stay pending. Wait
-                                // before the next look rather than spin.
-                                tokio::time::sleep(Duration::from_secs(1)).await;
+                            // Another replica may be draining it: then it is theirs.
+                            let key = format!("notify-channel:{channel}");
+                            if notifier.claims.claim(&key).await {
+                                if drain(&notifier, channel, &last_sent, &key).await.is_err() {
+                                    // The database failed us; the messages stay pending.
+                                    // Wait before the next look rather than spin.
+                                    tokio::time::sleep(Duration::from_secs(1)).await;
+                                }
+                                notifier.claims.release(&key).await;
                             }
                             draining.lock().unwrap_or_else(|p| p.into_inner()).remove(&channel);
                             // Messages enqueued while it drained wait for a look.
@@ -88,7 +94,7 @@ fn personal_settings(notifier: &Notifier, message: &OutboxRow) -> Result<Channel
 }
 
 /// Sends a channel's due messages until none is left.
-async fn drain(notifier: &Notifier, channel_id: i64, last_sent: &LastSent) -> Result<(), sqlx::Error> {
+async fn drain(notifier: &Notifier, channel_id: i64, last_sent: &LastSent, claim: &str) -> Result<(), sqlx::Error> {
     loop {
         let due = match notifier.store.due_deliveries(channel_id, now_millis(), 20).await {
             Ok(due) if !due.is_empty() => due,
@@ -110,6 +116,11 @@ async fn drain(notifier: &Notifier, channel_id: i64, last_sent: &LastSent) -> Re
             },
         };
         for message in due {
+            // Renewed before each message; lost (taken over after it expired), the
+            // channel is another replica's now.
+            if !notifier.claims.claim(claim).await {
+                return Ok(());
+            }
             let settings = match &channel {
                 Some(settings) => settings.clone(),
                 None => personal_settings(notifier, &message),

@@ -29,6 +29,11 @@ pub struct Receiver {
 impl Receiver {
     /// Listens on `port` (0: any) and answers `script` in order, then 200 `ok`.
     pub async fn start(port: u16, script: Vec<Answer>) -> Self {
+        Self::start_answering_after(port, script, std::time::Duration::ZERO).await
+    }
+
+    /// The same, taking `delay` to answer each request (a slow consumer).
+    pub async fn start_answering_after(port: u16, script: Vec<Answer>, delay: std::time::Duration) -> Self {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         let url = format!("http://{}/hook/T000/B000/secret-token", listener.local_addr().unwrap());
         let receiver = Receiver { url, script: Arc::new(Mutex::new(script.into())), ..Default::default() };
@@ -38,6 +43,7 @@ impl Receiver {
             async move {
                 let body = String::from_utf8_lossy(&body).to_string();
                 handler.received.lock().unwrap().push(Received { headers, body, at: Instant::now() });
+                tokio::time::sleep(delay).await;
                 let (status, retry_after) = handler.script.lock().unwrap().pop_front().unwrap_or((200, None));
                 let mut response = (StatusCode::from_u16(status).unwrap(), "ok").into_response();
                 if let Some(seconds) = retry_after {
