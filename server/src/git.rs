@@ -200,15 +200,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_forge_that_never_answers_stops_the_fetch_at_the_timeout() {
-        // Accepts connections and never says a word.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let origin = format!("http://{}/octo-org/hello.git", listener.local_addr().unwrap());
-        let held = tokio::spawn(async move {
-            let mut connections = Vec::new();
-            while let Ok((connection, _)) = listener.accept().await {
-                connections.push(connection);
-            }
-        });
+        let (addr, held) = crate::test_support::silent_server().await;
+        let origin = format!("http://{addr}/octo-org/hello.git");
         let dir = repository_with_origin(&origin).await;
         let repo = dir.path().to_str().unwrap();
         let args = ["--quiet", "origin", "--end-of-options", "+refs/heads/main:refs/ferry/test"];

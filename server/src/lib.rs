@@ -19,6 +19,8 @@ pub mod notify;
 pub mod services;
 pub mod state;
 pub mod store;
+#[cfg(test)]
+mod test_support;
 pub mod vault;
 
 use std::net::SocketAddr;

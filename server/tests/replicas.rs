@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::process::{command, start_command};
+use common::process::{configured, start_command};
 use common::{free_port, fresh_postgres, spawn_with, test_config, wait_until, TestApp};
 use ferry_server::config::Config;
 use serde_json::{json, Value};
@@ -139,10 +139,9 @@ async fn a_replica_killed_mid_deployment_is_noticed_and_the_queue_moves_on() {
     let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     // Real processes, so one can be killed outright; leases of 3 s.
     let start = |dir: &Path| {
-        std::fs::write(dir.join("ferry.toml"), "lease_seconds = 3\n").unwrap();
         let port = free_port();
-        let mut replica = command(dir, port);
-        replica.env("FERRY_DATABASE_URL", &url).arg("--config").arg(dir.join("ferry.toml"));
+        let mut replica = configured(dir, port, "lease_seconds = 3\n");
+        replica.env("FERRY_DATABASE_URL", &url);
         start_command(replica, port)
     };
     let a = start(a_dir.path()).await;
@@ -248,4 +247,68 @@ async fn a_notification_is_sent_once_whichever_replica_enqueued_it() {
     let mut expected = failing.clone();
     expected.sort();
     assert_eq!(ids, expected, "each failure sent exactly once");
+}
+
+#[tokio::test]
+async fn one_push_delivered_to_two_replicas_at_once_makes_one_release_and_one_deployment() {
+    use common::hooks::{github_push, send_github, sign};
+    let Some(url) = fresh_postgres().await else { return };
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let key = a_dir.path().join("shared.key");
+    let config = |d: &Path| Config { secret_key_file: Some(key.clone()), ..replica_config(d, &url) };
+    let a = spawn_with(config(a_dir.path())).await;
+    let b = spawn_with(config(b_dir.path())).await;
+
+    // Triggers on main as it was before the push; then the pushed commit.
+    let repo = a_dir.path().join("src-pushed");
+    no_op_repo(&repo, "echo deployed $FERRY_DEPLOYMENT_ID");
+    let text = std::fs::read_to_string(repo.join("ferry.yml")).unwrap();
+    std::fs::write(
+        repo.join("ferry.yml"),
+        text + "triggers:\n  - on: push\n    branch: main\n    deploy: development\n",
+    )
+    .unwrap();
+    common::git(&repo, &["commit", "--quiet", "-am", "deploy on push"]);
+    common::git(&repo, &["branch", "-M", "main"]);
+    let before = common::git(&repo, &["rev-parse", "HEAD"]);
+    std::fs::write(repo.join("change.txt"), "change").unwrap();
+    common::git(&repo, &["add", "."]);
+    common::git(&repo, &["commit", "--quiet", "-m", "a change"]);
+    let head = common::git(&repo, &["rev-parse", "HEAD"]);
+    let project = json!({"slug": "pushed", "name": "pushed", "repo_url": repo.display().to_string()});
+    assert_eq!(a.post("/api/v1/projects", project).await.0, 201);
+    let link = a
+        .client
+        .put(format!("{}/api/v1/projects/pushed/forge", a.base))
+        .json(&json!({"forge": "github", "repo": "octo-org/pushed"}));
+    let linked: Value = link.send().await.unwrap().json().await.unwrap();
+    let secret = linked["secret"].as_str().unwrap().to_string();
+
+    let body = serde_json::to_vec(&github_push("octo-org/pushed", "refs/heads/main", &before, &head)).unwrap();
+    let signature = sign(&secret, &body);
+    let (to_a, to_b) = futures::join!(
+        send_github(&a, "push", "same-delivery", &body, &signature),
+        send_github(&b, "push", "same-delivery", &body, &signature)
+    );
+    let statuses = [to_a.0, to_b.0];
+    assert!(statuses.contains(&202) && statuses.iter().all(|s| [200, 202].contains(s)), "{to_a:?} {to_b:?}");
+    // The same push again under another delivery id, to the other replica.
+    assert_eq!(send_github(&b, "push", "another-delivery", &body, &signature).await.0, 202);
+
+    let one = wait_until("the push's deployment to finish", Duration::from_secs(60), || async {
+        let (_, listed) = b.get("/api/v1/deployments?project=pushed").await;
+        let listed = listed.as_array().unwrap().clone();
+        (listed.len() == 1 && listed[0]["state"] == "succeeded").then_some(listed)
+    })
+    .await;
+    let store = &b.running.state.store;
+    let outcome = wait_until("the second delivery's outcome", Duration::from_secs(30), || async {
+        store.forge_delivery_outcome(ferry_app::model::ForgeKind::Github, "another-delivery").await.unwrap()
+    })
+    .await;
+    assert!(outcome.starts_with("duplicate event"), "{outcome}");
+    let (_, releases) = a.get("/api/v1/projects/pushed/releases").await;
+    assert_eq!(releases.as_array().unwrap().len(), 1, "{releases}");
+    let (_, listed) = a.get("/api/v1/deployments?project=pushed").await;
+    assert_eq!(listed.as_array().unwrap().len(), one.len(), "one deployment");
 }

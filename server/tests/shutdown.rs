@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::process::{command, start, start_command, Server};
+use common::process::{command, configured, start, start_command, Server};
 use common::{free_port, make_hello_repo, wait_until};
 use serde_json::{json, Value};
 
@@ -111,10 +111,7 @@ async fn sigterm_finishes_the_running_deployment_keeps_the_queued_one_and_exits_
 async fn when_the_grace_runs_out_the_running_deployment_is_stopped_with_a_reason() {
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
-    std::fs::write(data.path().join("ferry.toml"), "shutdown_grace_seconds = 1\n").unwrap();
-    let mut configured = command(data.path(), port);
-    configured.arg("--config").arg(data.path().join("ferry.toml"));
-    let mut server = start_command(configured, port).await;
+    let mut server = start_command(configured(data.path(), port, "shutdown_grace_seconds = 1\n"), port).await;
     let release = slow_project(&server, data.path(), "stuck", "sleep 60").await;
     let (_, running) = deploy(&server, "stuck", release).await;
     let running = running["id"].as_i64().unwrap();

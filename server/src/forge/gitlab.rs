@@ -248,15 +248,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_gitlab_that_never_answers_fails_the_attempt_at_the_timeout() {
-        // Accepts connections and never says a word.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}/gitlab", listener.local_addr().unwrap());
-        let held = tokio::spawn(async move {
-            let mut connections = Vec::new();
-            while let Ok((connection, _)) = listener.accept().await {
-                connections.push(connection);
-            }
-        });
+        let (addr, held) = crate::test_support::silent_server().await;
+        let base = format!("http://{addr}/gitlab");
         let made = client_with(&base, "glpat-0123456789abcdef", Duration::from_secs(1));
         let made = tokio::time::timeout(Duration::from_secs(30), made).await.expect("the request was given up");
         match made {

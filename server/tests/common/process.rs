@@ -45,6 +45,15 @@ pub fn command(data: &Path, port: u16) -> Command {
     command
 }
 
+/// `command`, with `toml` as its configuration file (written into `data`).
+pub fn configured(data: &Path, port: u16, toml: &str) -> Command {
+    let file = data.join("ferry.toml");
+    std::fs::write(&file, toml).unwrap();
+    let mut command = command(data, port);
+    command.arg("--config").arg(file);
+    command
+}
+
 /// Starts the real `ferry` binary on `data` and signs in as the administrator.
 pub async fn start(data: &Path, port: u16) -> Server {
     start_command(command(data, port), port).await
