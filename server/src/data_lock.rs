@@ -15,7 +15,7 @@ pub struct DataDirLock {
     _file: File,
 }
 
-pub fn acquire(data_dir: &Path) -> Result<DataDirLock, String> {
+pub async fn acquire(data_dir: &Path) -> Result<DataDirLock, String> {
     let path = data_dir.join("ferry.lock");
     let mut file = OpenOptions::new()
         .read(true)
@@ -24,8 +24,17 @@ pub fn acquire(data_dir: &Path) -> Result<DataDirLock, String> {
         .truncate(false)
         .open(&path)
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    // SAFETY: flock(2) on a descriptor this function owns; no memory is involved.
-    let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+    // A process that just ended (a restart) may hold the lock for a moment longer, as
+    // may a child process between fork and exec: give it two seconds.
+    let mut locked = false;
+    for _ in 0..20 {
+        // SAFETY: flock(2) on a descriptor this function owns; no memory is involved.
+        locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+        if locked {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     if !locked {
         let mut holder = String::new();
         let _ = file.read_to_string(&mut holder);
@@ -48,13 +57,13 @@ pub fn acquire(data_dir: &Path) -> Result<DataDirLock, String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_second_holder_is_refused_until_the_first_lets_go() {
+    #[tokio::test]
+    async fn a_second_holder_is_refused_until_the_first_lets_go() {
         let dir = tempfile::tempdir().unwrap();
-        let first = acquire(dir.path()).unwrap();
-        let refused = acquire(dir.path()).unwrap_err();
+        let first = acquire(dir.path()).await.unwrap();
+        let refused = acquire(dir.path()).await.unwrap_err();
         assert!(refused.contains(&format!("pid {}", std::process::id())), "{refused}");
         drop(first);
-        acquire(dir.path()).expect("free again");
+        acquire(dir.path()).await.expect("free again");
     }
 }

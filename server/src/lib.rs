@@ -51,7 +51,7 @@ pub async fn start(config: &Config) -> Result<Running, String> {
     let data_dir = std::fs::canonicalize(&config.data_dir).map_err(|e| e.to_string())?;
     let database_url = config.database_url();
     let data_lock = match database_url.starts_with("sqlite:") {
-        true => Some(data_lock::acquire(&data_dir)?),
+        true => Some(data_lock::acquire(&data_dir).await?),
         false => None,
     };
     let store = Store::connect(&database_url).await.map_err(|e| format!("cannot open the database: {e}"))?;

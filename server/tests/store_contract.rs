@@ -228,6 +228,75 @@ async fn contract(store: Store) {
     notify_contract(&store, project.id).await;
     forges_contract(&store, project.id).await;
     live_contract(&store, &project, (r1.id, r2.id)).await;
+    let prod = project.environments[2].id;
+    leases_contract(&store, (project.id, prod, r2.id)).await;
+}
+
+/// Replicas and environment leases: one holder per environment, claimed only when
+/// free, renewed by its owner, found expired by others, handed to a rollback; queued
+/// deployments become runnable in order, when their timer is due, and not while their
+/// environment is held; cancels asked from elsewhere are found by the runner.
+async fn leases_contract(store: &Store, (project_id, env_id, release_id): (i64, i64, i64)) {
+    store.replica_alive("r1", "host-a", 1_000).await.unwrap();
+    store.replica_alive("r1", "host-a", 5_000).await.unwrap();
+    store.replica_alive("r2", "host-b", 1_000).await.unwrap();
+    assert_eq!(store.replicas_forget(2_000).await.unwrap(), 1, "only r2 was not seen since");
+
+    let queued = |not_before: Option<i64>| {
+        let steps = ["roll".to_string()];
+        async move {
+            let mut new =
+                NewDeployment::queued((project_id, env_id, release_id), DeploymentKind::Deploy, &steps, "alex");
+            new.not_before = not_before;
+            store.create_deployment(&new).await.unwrap().id
+        }
+    };
+    let (first, second, later) = (queued(None).await, queued(None).await, queued(Some(i64::MAX)).await);
+    let runnable = |now: i64| async move {
+        let ids: Vec<i64> = store.runnable_deployments(now, 1000).await.unwrap().iter().map(|d| d.id).collect();
+        ids
+    };
+    let now = 10_000;
+    let listed = runnable(now).await;
+    assert!(listed.contains(&first) && !listed.contains(&second), "the oldest first: {listed:?}");
+    assert!(!listed.contains(&later), "a timer not due yet");
+
+    assert!(store.claim_environment(env_id, first, "r1", now, 3_000).await.unwrap());
+    assert!(!store.claim_environment(env_id, second, "r2", now, 3_000).await.unwrap(), "held");
+    assert!(!runnable(now).await.iter().any(|id| [first, second].contains(id)), "nothing of a held environment");
+    assert_eq!(store.lease_owner(first, now).await.unwrap().as_deref(), Some("r1"));
+    assert_eq!(store.renew_leases("r1", 12_000, 3_000).await.unwrap(), 1);
+    assert!(store.expired_leases(14_000).await.unwrap().is_empty(), "renewed until 15,000");
+    assert!(!store.claim_environment(env_id, second, "r2", 16_000, 3_000).await.unwrap(), "expired is not free");
+    let expired = store.expired_leases(16_000).await.unwrap();
+    assert_eq!((expired.len(), expired[0].deployment_id, expired[0].owner.as_str()), (1, first, "r1"));
+    assert!(store.hand_lease_to(env_id, second, "r1").await.unwrap(), "its owner hands it to a rollback");
+    assert!(!store.hand_lease_to(env_id, first, "r2").await.unwrap(), "nobody else can");
+    let expired = store.expired_leases(16_000).await.unwrap();
+    assert!(store.drop_expired_lease(&expired[0], 16_000).await.unwrap());
+    assert!(!store.drop_expired_lease(&expired[0], 16_000).await.unwrap(), "once");
+    assert!(store.claim_environment(env_id, second, "r2", 16_000, 3_000).await.unwrap(), "free again");
+    store.release_environment(env_id, "r1").await.unwrap();
+    assert!(store.lease_owner(second, 16_000).await.unwrap().is_some(), "only its owner releases it");
+    store.release_environment(env_id, "r2").await.unwrap();
+    assert!(store.lease_owner(second, 16_000).await.unwrap().is_none());
+    assert!(store.claim_environment(env_id, first, "r1", 17_000, 3_000).await.unwrap());
+    assert_eq!(store.drop_all_leases().await.unwrap(), 1);
+
+    assert!(store.cancels_requested(&[first, second]).await.unwrap().is_empty());
+    store.request_cancel(second).await.unwrap();
+    assert_eq!(store.cancels_requested(&[first, second]).await.unwrap(), [second]);
+    assert!(store.cancels_requested(&[]).await.unwrap().is_empty());
+
+    // Work claims: one holder, renewable by it, taken over once expired.
+    assert!(store.claim_work("notify-channel:1", "a", 1_000, 500).await.unwrap());
+    assert!(store.claim_work("notify-channel:1", "a", 1_200, 500).await.unwrap(), "renewed");
+    assert!(!store.claim_work("notify-channel:1", "b", 1_600, 500).await.unwrap(), "held until 1,700");
+    assert!(store.claim_work("notify-channel:1", "b", 1_700, 500).await.unwrap(), "taken over");
+    store.release_work("notify-channel:1", "a").await.unwrap();
+    assert!(!store.claim_work("notify-channel:1", "a", 1_800, 500).await.unwrap(), "a no longer holds it");
+    store.release_work("notify-channel:1", "b").await.unwrap();
+    assert!(store.claim_work("notify-channel:1", "a", 1_800, 500).await.unwrap());
 }
 
 /// What each environment runs, read for all environments at once, agrees with the

@@ -148,7 +148,9 @@ impl Deployer {
                 last_renewal = tokio::time::Instant::now();
                 let renewed = self.store.renew_leases(&self.replica.id, now, self.replica.lease_ms()).await;
                 let alive = self.store.replica_alive(&self.replica.id, &self.replica.host, now).await;
-                if let Err(e) = renewed.and(alive) {
+                // Replicas gone for a day are forgotten (each start is a new one).
+                let forgotten = self.store.replicas_forget(now - 86_400_000).await;
+                if let Err(e) = renewed.and(alive).and(forgotten) {
                     tracing::error!(error = %e, "renewing this replica's leases");
                 }
             }
