@@ -262,19 +262,8 @@ async fn one_push_delivered_to_two_replicas_at_once_makes_one_release_and_one_de
     // Triggers on main as it was before the push; then the pushed commit.
     let repo = a_dir.path().join("src-pushed");
     no_op_repo(&repo, "echo deployed $FERRY_DEPLOYMENT_ID");
-    let text = std::fs::read_to_string(repo.join("ferry.yml")).unwrap();
-    std::fs::write(
-        repo.join("ferry.yml"),
-        text + "triggers:\n  - on: push\n    branch: main\n    deploy: development\n",
-    )
-    .unwrap();
-    common::git(&repo, &["commit", "--quiet", "-am", "deploy on push"]);
-    common::git(&repo, &["branch", "-M", "main"]);
-    let before = common::git(&repo, &["rev-parse", "HEAD"]);
-    std::fs::write(repo.join("change.txt"), "change").unwrap();
-    common::git(&repo, &["add", "."]);
-    common::git(&repo, &["commit", "--quiet", "-m", "a change"]);
-    let head = common::git(&repo, &["rev-parse", "HEAD"]);
+    let triggers = "triggers:\n  - on: push\n    branch: main\n    deploy: development\n";
+    let (before, head) = common::hooks::triggers_then_a_push(&repo, triggers);
     let project = json!({"slug": "pushed", "name": "pushed", "repo_url": repo.display().to_string()});
     assert_eq!(a.post("/api/v1/projects", project).await.0, 201);
     let link = a

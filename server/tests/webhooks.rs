@@ -53,16 +53,7 @@ struct Linked {
 async fn linked_with(app: &TestApp, slug: &str, forge: &str, repo: &str, triggers: &str) -> Linked {
     app.hello_project(slug).await;
     let dir = app.data_dir.join(format!("src-{slug}"));
-    let pipeline = std::fs::read_to_string(dir.join("ferry.yml")).unwrap() + triggers;
-    std::fs::write(dir.join("ferry.yml"), pipeline).unwrap();
-    common::git(&dir, &["commit", "--quiet", "-am", "deploy on push"]);
-    common::git(&dir, &["branch", "-M", "main"]);
-    let base = common::git(&dir, &["rev-parse", "HEAD"]);
-    // A push to main is judged by main's ferry.yml before it: one more commit.
-    std::fs::write(dir.join("NOTES"), "a change\n").unwrap();
-    common::git(&dir, &["add", "NOTES"]);
-    common::git(&dir, &["commit", "--quiet", "-m", "a change"]);
-    let head = common::git(&dir, &["rev-parse", "HEAD"]);
+    let (base, head) = common::hooks::triggers_then_a_push(&dir, triggers);
     let link = app
         .client
         .put(format!("{}/api/v1/projects/{slug}/forge", app.base))

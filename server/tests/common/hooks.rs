@@ -8,6 +8,21 @@ use sha2::Sha256;
 
 use super::{wait_until, TestApp, DEPLOYMENT_TIMEOUT, FINISHED};
 
+/// Adds `triggers` to the repository's `ferry.yml` on `main`, then makes one more
+/// commit, as a push to main brings it (a push is judged by main's ferry.yml before
+/// it). Returns the commits before and after the push.
+pub fn triggers_then_a_push(dir: &std::path::Path, triggers: &str) -> (String, String) {
+    let pipeline = std::fs::read_to_string(dir.join("ferry.yml")).unwrap() + triggers;
+    std::fs::write(dir.join("ferry.yml"), pipeline).unwrap();
+    super::git(dir, &["commit", "--quiet", "-am", "deploy on push"]);
+    super::git(dir, &["branch", "-M", "main"]);
+    let before = super::git(dir, &["rev-parse", "HEAD"]);
+    std::fs::write(dir.join("NOTES"), "a change\n").unwrap();
+    super::git(dir, &["add", "NOTES"]);
+    super::git(dir, &["commit", "--quiet", "-m", "a change"]);
+    (before, super::git(dir, &["rev-parse", "HEAD"]))
+}
+
 pub fn sign(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
