@@ -9,6 +9,8 @@ import * as path from "path";
 const port = Number(process.env.FERRY_BENCH_PORT || 18180);
 // Workers load this file again; they inherit the directory the runner made.
 const dataDir = process.env.FERRY_BENCH_DATA_DIR || fs.mkdtempSync(path.join(os.tmpdir(), "ferry-ui-bench-"));
+// As root, steps run as the projects' own users, who pass through it to their targets.
+fs.chmodSync(dataDir, 0o711);
 process.env.FERRY_BENCH_DATA_DIR = dataDir;
 export const BENCH_PASSWORD = "bench-admin-password";
 const root = path.resolve(__dirname, "..");

@@ -9,6 +9,9 @@ import { ADMIN_PASSWORD, SIGNED_IN } from "./constants";
 const port = Number(process.env.FERRY_E2E_PORT || 18080);
 const dataDir = process.env.FERRY_E2E_DATA_DIR || fs.mkdtempSync(path.join(os.tmpdir(), "ferry-e2e-"));
 process.env.FERRY_E2E_DATA_DIR = dataDir;
+// Ferry runs as root here (CI), so steps run as the projects' own users: they pass
+// through the data directory to their targets (mkdtemp makes it private).
+fs.chmodSync(dataDir, 0o711);
 const root = path.resolve(__dirname, "..");
 // A real OIDC provider (npm oidc-provider) is Ferry's single sign-on in these tests.
 const oidcPort = Number(process.env.FERRY_E2E_OIDC_PORT || 18090);

@@ -1,6 +1,8 @@
 # Shared by Ferry's scripts (sourced, not run).
 TRUNK_VERSION=0.22.1
 WASM_OPT_VERSION=132
+# The subordinate ids of the ferry-build user: one uid and gid per project.
+STEP_IDS=1879048192-1879113727
 WASM_SPLIT_VERSION=0.2.4
 export PATH="$HOME/.cargo/bin:$PATH"
 

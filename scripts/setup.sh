@@ -37,6 +37,17 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_packages[@]}" >/dev/null
 fi
 
+# Ferry run as root runs build and deploy steps as this unprivileged user, each project
+# as a uid of its own from the user's subordinate ids (server/src/services/step_users.rs).
+if [ "$(id -u)" = 0 ]; then
+  if ! id ferry-build >/dev/null 2>&1; then
+    info "creating the ferry-build user that build and deploy steps run as"
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ferry-build
+  fi
+  grep -q '^ferry-build:' /etc/subuid 2>/dev/null || usermod --add-subuids "$STEP_IDS" ferry-build
+  grep -q '^ferry-build:' /etc/subgid 2>/dev/null || usermod --add-subgids "$STEP_IDS" ferry-build
+fi
+
 bindgen_version=$(wasm_bindgen_version)
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_version" ]; then
   info "installing wasm-bindgen-cli $bindgen_version (about 2 minutes)"

@@ -306,7 +306,7 @@ fn start_job(
         // Each environment of a project has its own releases on a host it shares with
         // another, so pruning one never removes the other's live release.
         let target_dir = workdir.join(&project).join(&environment);
-        let paths = ReleasePaths { target_dir, release_id, deployment_id: job };
+        let paths = ReleasePaths::new(target_dir, release_id, job);
         // The server planned with its own paths; on this host the target is here.
         plan.env.extend(host_vars);
         plan.env.insert("FERRY_AGENT".into(), host_name);

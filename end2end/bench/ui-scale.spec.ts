@@ -99,6 +99,7 @@ const pageNow = (page: Page) => page.evaluate(() => performance.now());
 
 test.beforeAll(async ({ baseURL }) => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-ui-bench-repos-"));
+  fs.chmodSync(work, 0o755); // as root, Ferry's steps run as the projects' users and clone these
   api = await request.newContext({ baseURL });
   await ok(await api.post("/auth/login", { data: { login: "admin", password: BENCH_PASSWORD } }));
   signedIn = path.join(work, "signed-in.json");

@@ -17,6 +17,7 @@ function git(dir: string, ...args: string[]) {
 
 test("a rolling deployment over two hosts, live on the timeline", async ({ page }) => {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-hosts-e2e-"));
+  fs.chmodSync(scratch, 0o755); // the build runs as the project's own user and clones the repo
   const repo = path.join(scratch, "repo");
   fs.cpSync(path.resolve(__dirname, "..", "..", "examples", "hello-web"), repo, { recursive: true });
   const pipeline = fs

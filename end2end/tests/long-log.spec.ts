@@ -11,6 +11,7 @@ const LINES = 25_000;
 
 test("a 25,000-line log is followed live and opened in full", async ({ page }) => {
   const repo = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-long-log-"));
+  fs.chmodSync(repo, 0o755); // the project's own user clones it
   fs.writeFileSync(
     path.join(repo, "ferry.yml"),
     `environments:\n  - name: development\ndeploy:\n  - name: chatter\n    run: seq 1 ${LINES} | sed 's/^/entry /'\n`,

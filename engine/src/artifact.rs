@@ -91,7 +91,13 @@ impl From<io::Error> for ArtifactError {
 
 /// Packs `dir` (without its `.git`) into `out`; returns the archive's SHA-256 (hex).
 pub fn pack(dir: &Path, out: &Path) -> io::Result<String> {
-    let file = HashingWriter { inner: File::create(out)?, hasher: Sha256::new() };
+    pack_into(dir, File::create(out)?)
+}
+
+/// Packs `dir` into a file opened already: a directory that only Ferry's own user may
+/// write to, while the walk runs as the step's user (`release_dir::as_owner`).
+pub fn pack_into(dir: &Path, out: File) -> io::Result<String> {
+    let file = HashingWriter { inner: out, hasher: Sha256::new() };
     let mut builder = tar::Builder::new(GzEncoder::new(file, flate2::Compression::fast()));
     builder.follow_symlinks(false);
     let mut pending = vec![PathBuf::new()];
@@ -126,12 +132,27 @@ pub fn sha256_file(path: &Path) -> io::Result<String> {
 /// Checks the archive against its expected SHA-256, then unpacks it into `dest` (which
 /// must not exist yet). Returns the bytes of file content written.
 pub fn unpack(archive: &Path, expected_sha256: &str, dest: &Path, limits: &Limits) -> Result<u64, ArtifactError> {
-    let actual = sha256_file(archive)?;
+    unpack_from(File::open(archive)?, expected_sha256, dest, limits)
+}
+
+/// `unpack` from a file opened already (one the step's user may not read, while the
+/// entries are written as that user).
+pub fn unpack_from(
+    mut archive: File,
+    expected_sha256: &str,
+    dest: &Path,
+    limits: &Limits,
+) -> Result<u64, ArtifactError> {
+    use std::io::Seek;
+    let mut hasher = Sha256::new();
+    io::copy(&mut BufReader::new(&mut archive), &mut hasher)?;
+    let actual = hex(&hasher.finalize());
     if !actual.eq_ignore_ascii_case(expected_sha256) {
         return Err(ArtifactError::ChecksumMismatch { expected: expected_sha256.into(), actual });
     }
+    archive.rewind()?;
     std::fs::create_dir(dest)?;
-    let mut tar = tar::Archive::new(GzDecoder::new(BufReader::new(File::open(archive)?)));
+    let mut tar = tar::Archive::new(GzDecoder::new(BufReader::new(archive)));
     let (mut entries, mut bytes) = (0u64, 0u64);
     for entry in tar.entries()? {
         let mut entry = entry?;

@@ -12,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::health::{check, watch, CommandProbe, Expect, HealthOutcome, Prober};
 use crate::plan::{expand, DeploymentPlan, Phase, Probe, StepAction};
-use crate::process::{run_shell, Exit};
-use crate::release_dir::ReleasePaths;
+use crate::process::{run_shell, Exit, RunAs};
+use crate::release_dir::{as_owner, ReleasePaths};
 use crate::states::{DeploymentState, LogStream, StepState};
 
 const FETCH_TIMEOUT: Duration = Duration::from_secs(600);
@@ -52,7 +52,7 @@ pub async fn execute(
     let home = paths.home();
     // Where it cannot be made, the target directory itself is unwritable and the
     // first step fails saying so.
-    let _ = std::fs::create_dir_all(&home);
+    let _ = paths.make_home();
     plan.env.insert("HOME".into(), home.display().to_string());
     let plan = &plan;
     let mut outcome = Outcome { state: DeploymentState::Succeeded, reason: None };
@@ -85,10 +85,7 @@ pub async fn execute(
             outcome = Outcome { state: DeploymentState::Failed, reason: Some(format!("step {}: {why}", step.name)) };
         }
     }
-    if outcome.state != DeploymentState::Succeeded {
-        let _ = std::fs::remove_dir_all(paths.incoming());
-    }
-    let _ = std::fs::remove_dir_all(&home);
+    paths.clean_up(outcome.state == DeploymentState::Succeeded);
     outcome
 }
 
@@ -143,18 +140,26 @@ async fn run_step(
             let mut env = plan.env.clone();
             env.insert("FERRY_REPO_URL".into(), plan.repo_url.clone());
             env.insert("FERRY_INCOMING".into(), paths.incoming().display().to_string());
-            let script = "git clone --quiet --no-checkout \"$FERRY_REPO_URL\" \"$FERRY_INCOMING\" \
+            // The step's user may not own a repository on this machine (Ferry's copy of
+            // the forge's), which git refuses unless its global configuration says it
+            // is expected (`-c` does not reach the process that reads the source).
+            let script = "printf '[safe]\\n\\tdirectory = *\\n' > \"$HOME/.ferry-clone.gitconfig\" \
+                && GIT_CONFIG_GLOBAL=\"$HOME/.ferry-clone.gitconfig\" \
+                   git clone --quiet --no-checkout \"$FERRY_REPO_URL\" \"$FERRY_INCOMING\" \
+                && rm -f \"$HOME/.ferry-clone.gitconfig\" \
                 && cd \"$FERRY_INCOMING\" \
                 && git -c advice.detachedHead=false checkout --quiet \"$FERRY_COMMIT\" \
                 && git log -1 --format='checked out %h %s'";
-            shell(script, &paths.releases(), &env, FETCH_TIMEOUT, cancel, lines).await
+            shell(script, &paths.releases(), &env, paths.owner, FETCH_TIMEOUT, cancel, lines).await
         }
         StepAction::Pack { to } => {
-            let (incoming, to) = (paths.incoming(), std::path::PathBuf::from(to));
+            let (incoming, to, owner) = (paths.incoming(), std::path::PathBuf::from(to), paths.owner);
             let packed = tokio::task::spawn_blocking(move || {
-                let sha = crate::artifact::pack(&incoming, &to)?;
+                // Ferry's own user writes the archive; the step's user reads the build.
+                let out = std::fs::File::create(&to)?;
+                let sha = as_owner(owner, || crate::artifact::pack_into(&incoming, out))?;
                 let size = std::fs::metadata(&to)?.len();
-                std::fs::remove_dir_all(&incoming)?;
+                as_owner(owner, || std::fs::remove_dir_all(&incoming))?;
                 Ok::<_, std::io::Error>((sha, size))
             });
             match packed.await {
@@ -176,7 +181,7 @@ async fn run_step(
             let mut env = plan.env.clone();
             env.insert("FERRY_RELEASE_DIR".into(), dir.display().to_string());
             let _ = lines.send((LogStream::System, format!("$ {run}"))).await;
-            shell(run, &dir, &env, *timeout, cancel, lines).await
+            shell(run, &dir, &env, paths.owner, *timeout, cancel, lines).await
         }
         StepAction::Switch => match paths.switch() {
             Ok(release) => {
@@ -237,28 +242,41 @@ async fn unpack(
     }
     let remote = source.location.starts_with("http://") || source.location.starts_with("https://");
     let archive = match remote {
-        true => paths.releases().join(format!(".artifact-{}.tar.gz", paths.deployment_id)),
-        false => std::path::PathBuf::from(&source.location),
-    };
-    if remote {
-        let _ = lines.send((LogStream::System, format!("downloading sha256:{}", source.sha256))).await;
-        let got = tokio::select! {
-            got = download(&source.location, source.bearer.as_deref(), &archive) => got,
-            _ = cancel.cancelled() => return cancelled(None),
-        };
-        if let Err(why) = got {
-            let _ = std::fs::remove_file(&archive);
-            return failed(why);
+        true => {
+            let _ = lines.send((LogStream::System, format!("downloading sha256:{}", source.sha256))).await;
+            let path = paths.releases().join(format!(".artifact-{}.tar.gz", paths.deployment_id));
+            let file = match paths
+                .as_owner(|| std::fs::File::options().read(true).write(true).create(true).truncate(true).open(&path))
+            {
+                Ok(file) => file,
+                Err(e) => return failed(format!("cannot write {}: {e}", path.display())),
+            };
+            // The name goes at once: the open file is what is unpacked.
+            let _ = paths.as_owner(|| std::fs::remove_file(&path));
+            let got = tokio::select! {
+                got = download(&source.location, source.bearer.as_deref(), file) => got,
+                _ = cancel.cancelled() => return cancelled(None),
+            };
+            match got {
+                Ok(file) => file,
+                Err(why) => return failed(why),
+            }
         }
-    }
-    let (incoming, sha, from) = (paths.incoming(), source.sha256.clone(), archive.clone());
+        // Ferry's own artifact, opened as Ferry's user; its entries are written as the
+        // step's.
+        false => match std::fs::File::open(&source.location) {
+            Ok(file) => file,
+            Err(e) => return failed(format!("cannot read the artifact {}: {e}", source.location)),
+        },
+    };
+    let (incoming, sha, owner) = (paths.incoming(), source.sha256.clone(), paths.owner);
     let unpacked = tokio::task::spawn_blocking(move || {
-        crate::artifact::unpack(&from, &sha, &incoming, &crate::artifact::Limits::default())
+        as_owner(owner, || {
+            crate::artifact::unpack_from(archive, &sha, &incoming, &crate::artifact::Limits::default())
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        })
     })
     .await;
-    if remote {
-        let _ = std::fs::remove_file(&archive);
-    }
     match unpacked {
         Ok(Ok(bytes)) => {
             let text = format!("unpacked sha256:{} ({}, checksum verified)", source.sha256, human_size(bytes));
@@ -270,9 +288,9 @@ async fn unpack(
     }
 }
 
-/// Streams the artifact at `url` into `to`.
-async fn download(url: &str, bearer: Option<&str>, to: &Path) -> Result<(), String> {
-    use tokio::io::AsyncWriteExt;
+/// Streams the artifact at `url` into `file`, and hands it back rewound.
+async fn download(url: &str, bearer: Option<&str>, file: std::fs::File) -> Result<std::fs::File, String> {
+    use tokio::io::{AsyncSeekExt, AsyncWriteExt};
     let client =
         reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build().map_err(|e| e.to_string())?;
     let mut request = client.get(url).timeout(FETCH_TIMEOUT);
@@ -283,11 +301,14 @@ async fn download(url: &str, bearer: Option<&str>, to: &Path) -> Result<(), Stri
     if !response.status().is_success() {
         return Err(format!("cannot download the artifact: the server answered {}", response.status()));
     }
-    let mut file = tokio::fs::File::create(to).await.map_err(|e| format!("cannot write {}: {e}", to.display()))?;
+    let mut file = tokio::fs::File::from_std(file);
+    let writing = |e: std::io::Error| format!("cannot keep the downloaded artifact: {e}");
     while let Some(chunk) = response.chunk().await.map_err(|e| format!("downloading the artifact: {e}"))? {
-        file.write_all(&chunk).await.map_err(|e| format!("cannot write {}: {e}", to.display()))?;
+        file.write_all(&chunk).await.map_err(writing)?;
     }
-    file.flush().await.map_err(|e| e.to_string())
+    file.flush().await.map_err(writing)?;
+    file.rewind().await.map_err(writing)?;
+    Ok(file.into_std().await)
 }
 
 fn human_size(bytes: u64) -> String {
@@ -329,7 +350,7 @@ async fn probing(
             };
             Prober::Http { url: &url, expect: Expect { status: *expect_status, body_contains: wanted.as_deref() } }
         }
-        Probe::Command { run } => Prober::Command(CommandProbe { run, cwd: &release, env: &env }),
+        Probe::Command { run } => Prober::Command(CommandProbe { run, cwd: &release, env: &env, run_as: paths.owner }),
     };
     let outcome = match how {
         Probing::Until(timeout) => check(&prober, timeout, interval, cancel, lines).await,
@@ -346,11 +367,12 @@ async fn shell(
     script: &str,
     cwd: &Path,
     env: &BTreeMap<String, String>,
+    run_as: Option<RunAs>,
     timeout: Duration,
     cancel: &CancellationToken,
     lines: &mpsc::Sender<(LogStream, String)>,
 ) -> StepResult {
-    let exit = run_shell(script, cwd, env, timeout, cancel, lines).await;
+    let exit = run_shell(script, cwd, env, run_as, timeout, cancel, lines).await;
     match exit {
         Exit::Code(0) => ok(Some(0)),
         Exit::Cancelled => cancelled(None),

@@ -26,6 +26,7 @@ pub struct CommandProbe<'a> {
     pub run: &'a str,
     pub cwd: &'a Path,
     pub env: &'a BTreeMap<String, String>,
+    pub run_as: Option<crate::process::RunAs>,
 }
 
 /// What is asked on each attempt.
@@ -183,7 +184,7 @@ async fn probe_once(
         Prober::Command(probe) => {
             let per_try = left.min(Duration::from_secs(30));
             let _ = lines.send((LogStream::System, format!("$ {}", probe.run))).await;
-            match run_shell(probe.run, probe.cwd, probe.env, per_try, cancel, lines).await {
+            match run_shell(probe.run, probe.cwd, probe.env, probe.run_as, per_try, cancel, lines).await {
                 Exit::Code(0) => Attempt::Healthy("exit 0".into()),
                 Exit::Cancelled => Attempt::Cancelled,
                 Exit::Code(code) => Attempt::Unhealthy(format!("`{}` exited with {code}", probe.run)),

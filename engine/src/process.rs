@@ -66,12 +66,22 @@ pub fn step_environment(env: &BTreeMap<String, String>) -> BTreeMap<String, Stri
     out
 }
 
+/// The unprivileged user a step runs as when Ferry runs as root: repository code must
+/// not read what Ferry's own user can (its key, its database, other projects' files).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunAs {
+    pub uid: u32,
+    pub gid: u32,
+}
+
 /// Runs `sh -c script` in `cwd` with only `env` and the few inherited variables
-/// (`step_environment`), sending every output line to `lines`.
+/// (`step_environment`), as `run_as` when given (with no supplementary groups),
+/// sending every output line to `lines`.
 pub async fn run_shell(
     script: &str,
     cwd: &Path,
     env: &BTreeMap<String, String>,
+    run_as: Option<RunAs>,
     timeout: Duration,
     cancel: &CancellationToken,
     lines: &mpsc::Sender<(LogStream, String)>,
@@ -88,6 +98,17 @@ pub async fn run_shell(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    if let Some(user) = run_as {
+        // Setting the uid also drops root's supplementary groups (std calls setgroups).
+        command.uid(user.uid).gid(user.gid);
+        // Files the step makes are the project's, readable as its release is served.
+        unsafe {
+            command.pre_exec(|| {
+                libc::umask(0o022);
+                Ok(())
+            });
+        }
+    }
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => return Exit::SpawnFailed(e.to_string()),

@@ -1,8 +1,15 @@
 //! The layout of releases on a target: `<target>/releases/<release>/` and a `current`
 //! symlink switched atomically, with new code assembled in an incoming directory first.
+//!
+//! When the target has an owner (steps run as an unprivileged user because Ferry runs
+//! as root), the target directory is that user's, and every file operation in it runs
+//! with the user's file-system identity: the user's own processes can change the tree
+//! at any moment, and a link planted there must not lead root anywhere else.
 
 use std::io;
 use std::path::{Path, PathBuf};
+
+use crate::process::RunAs;
 
 /// Paths of one deployment on one target directory.
 #[derive(Debug, Clone)]
@@ -10,9 +17,112 @@ pub struct ReleasePaths {
     pub target_dir: PathBuf,
     pub release_id: i64,
     pub deployment_id: i64,
+    /// The user the steps run as and the target directory belongs to.
+    pub owner: Option<RunAs>,
+}
+
+/// Runs `op` on this thread with `owner`'s file-system identity (Linux's fsuid and
+/// fsgid are per thread): what it opens, creates, renames or removes is checked as that
+/// user and made theirs. `op` must not await. Without an owner, `op` just runs.
+pub fn as_owner<T>(owner: Option<RunAs>, op: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+    let Some(owner) = owner else { return op() };
+    let _identity = FsIdentity::assume(owner)?;
+    op()
+}
+
+/// The thread's file-system identity while it acts for a step's user; the previous
+/// one comes back when it is dropped.
+struct FsIdentity {
+    uid: u32,
+    gid: u32,
+}
+
+impl FsIdentity {
+    fn assume(owner: RunAs) -> io::Result<Self> {
+        // SAFETY: plain system calls on this thread's credentials.
+        let (gid, uid) = unsafe { (libc::setfsgid(owner.gid), libc::setfsuid(owner.uid)) };
+        let previous = FsIdentity { uid: uid as u32, gid: gid as u32 };
+        // The calls report the previous ids, not failure: ask again to be sure.
+        let now = unsafe { (libc::setfsgid(u32::MAX), libc::setfsuid(u32::MAX)) };
+        if now != (owner.gid as i32, owner.uid as i32) {
+            drop(previous);
+            return Err(io::Error::other(format!(
+                "cannot act as user {}:{} (Ferry must run as root for steps to run as another user)",
+                owner.uid, owner.gid
+            )));
+        }
+        Ok(previous)
+    }
+}
+
+impl Drop for FsIdentity {
+    fn drop(&mut self) {
+        // SAFETY: as above; uid first, so the gid can still be set back.
+        unsafe {
+            libc::setfsuid(self.uid);
+            libc::setfsgid(self.gid);
+        }
+    }
+}
+
+/// Makes `path` (and what is in it) `owner`'s, not following links. Only for a tree
+/// that its user could not write to before: root's files from an older Ferry.
+fn give_tree(path: &Path, owner: RunAs) -> io::Result<()> {
+    std::os::unix::fs::lchown(path, Some(owner.uid), Some(owner.gid))?;
+    if std::fs::symlink_metadata(path)?.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            give_tree(&entry?.path(), owner)?;
+        }
+    }
+    Ok(())
 }
 
 impl ReleasePaths {
+    pub fn new(target_dir: PathBuf, release_id: i64, deployment_id: i64) -> Self {
+        ReleasePaths { target_dir, release_id, deployment_id, owner: None }
+    }
+
+    /// Runs `op` as the target's owner (see `as_owner`).
+    pub fn as_owner<T>(&self, op: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+        as_owner(self.owner, op)
+    }
+
+    /// Creates the target directory (its parents are Ferry's) and gives it to its owner,
+    /// private to them; a tree left by an older Ferry that ran steps as root is given
+    /// over whole, once.
+    pub fn make_target_dir(&self) -> io::Result<()> {
+        std::fs::create_dir_all(&self.target_dir)?;
+        let Some(owner) = self.owner else { return Ok(()) };
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let meta = std::fs::symlink_metadata(&self.target_dir)?;
+        if !meta.is_dir() {
+            return Err(io::Error::other(format!("{} is not a directory", self.target_dir.display())));
+        }
+        if meta.uid() != owner.uid || meta.gid() != owner.gid {
+            give_tree(&self.target_dir, owner)?;
+        }
+        std::fs::set_permissions(&self.target_dir, std::fs::Permissions::from_mode(0o700))
+    }
+
+    /// Creates this deployment's `HOME` (see `home`).
+    pub fn make_home(&self) -> io::Result<PathBuf> {
+        self.make_target_dir()?;
+        let home = self.home();
+        self.as_owner(|| std::fs::create_dir_all(&home))?;
+        Ok(home)
+    }
+
+    /// Removes what this deployment left that is not a release: its `HOME`, and its
+    /// incoming directory unless it went live.
+    pub fn clean_up(&self, keep_incoming: bool) {
+        let _ = self.as_owner(|| {
+            if !keep_incoming {
+                let _ = remove_if_present(&self.incoming());
+            }
+            remove_if_present(&self.home())
+        });
+    }
+
     pub fn releases(&self) -> PathBuf {
         self.target_dir.join("releases")
     }
@@ -38,18 +148,23 @@ impl ReleasePaths {
 
     /// Removes leftovers of an earlier attempt and creates the releases directory.
     pub fn prepare(&self) -> io::Result<()> {
-        std::fs::create_dir_all(self.releases())?;
-        remove_if_present(&self.incoming())
+        self.make_target_dir()?;
+        self.as_owner(|| {
+            std::fs::create_dir_all(self.releases())?;
+            remove_if_present(&self.incoming())
+        })
     }
 
     /// Moves the built release into place and points `current` at it. Redeploying a
     /// release replaces its directory; the symlink is swapped with one rename, so
     /// `current` always points at a complete release.
     pub fn switch(&self) -> io::Result<PathBuf> {
-        let release = self.place_incoming()?;
-        self.point_current()?;
-        self.touch()?;
-        Ok(release)
+        self.as_owner(|| {
+            let release = self.place_incoming()?;
+            self.point_current()?;
+            self.touch()?;
+            Ok(release)
+        })
     }
 
     /// Moves the built release into `releases/<release>/`, replacing an older copy.
@@ -69,27 +184,35 @@ impl ReleasePaths {
 
     /// Blue-green: the slot that serves traffic (`<target>/live-slot`), if any.
     pub fn live_slot(&self) -> Option<String> {
-        let text = std::fs::read_to_string(self.target_dir.join("live-slot")).ok()?;
+        let text = self.as_owner(|| std::fs::read_to_string(self.target_dir.join("live-slot"))).ok()?;
         Some(text.trim().to_string()).filter(|s| !s.is_empty())
     }
 
     /// Blue-green: puts the built release into place and points `slot-<slot>` at it;
     /// `current` and the traffic stay where they are.
     pub fn stage(&self, slot: &str) -> io::Result<PathBuf> {
-        let release = self.place_incoming()?;
-        self.point(&format!("slot-{slot}"))?;
-        Ok(release)
+        self.as_owner(|| {
+            let release = self.place_incoming()?;
+            self.point(&format!("slot-{slot}"))?;
+            Ok(release)
+        })
     }
 
     /// Blue-green: points `slot-<slot>` at a release already on the target (a rollback).
     pub fn restage(&self, slot: &str) -> io::Result<PathBuf> {
-        let release = self.existing()?;
-        self.point(&format!("slot-{slot}"))?;
-        Ok(release)
+        self.as_owner(|| {
+            let release = self.existing()?;
+            self.point(&format!("slot-{slot}"))?;
+            Ok(release)
+        })
     }
 
     /// Blue-green, once traffic is on `slot`: `current` follows, and the slot is live.
     pub fn go_live(&self, slot: &str) -> io::Result<PathBuf> {
+        self.as_owner(|| self.go_live_here(slot))
+    }
+
+    fn go_live_here(&self, slot: &str) -> io::Result<PathBuf> {
         let release = self.existing()?;
         self.point_current()?;
         self.touch()?;
@@ -112,10 +235,12 @@ impl ReleasePaths {
 
     /// Points `current` at a release that is already on the target (a rollback).
     pub fn activate(&self) -> io::Result<PathBuf> {
-        let release = self.existing()?;
-        self.point_current()?;
-        self.touch()?;
-        Ok(release)
+        self.as_owner(|| {
+            let release = self.existing()?;
+            self.point_current()?;
+            self.touch()?;
+            Ok(release)
+        })
     }
 
     /// Swaps the symlink with one rename, so `current` always points at a complete release.
@@ -134,6 +259,10 @@ impl ReleasePaths {
     /// Removes the oldest releases beyond `keep` (by when they last went live),
     /// never the live one; returns the ids removed.
     pub fn prune(&self, keep: u32) -> io::Result<Vec<i64>> {
+        self.as_owner(|| self.prune_here(keep))
+    }
+
+    fn prune_here(&self, keep: u32) -> io::Result<Vec<i64>> {
         let live = self.current_release();
         let mut releases: Vec<(std::time::SystemTime, i64)> = Vec::new();
         for entry in std::fs::read_dir(self.releases())? {
@@ -158,7 +287,7 @@ impl ReleasePaths {
 
     /// The release `current` points at, if any.
     pub fn current_release(&self) -> Option<i64> {
-        let target = std::fs::read_link(self.current()).ok()?;
+        let target = self.as_owner(|| std::fs::read_link(self.current())).ok()?;
         target.file_name()?.to_str()?.parse().ok()
     }
 }
@@ -179,7 +308,7 @@ mod tests {
     #[test]
     fn switch_moves_incoming_into_place_and_repoints_current() {
         let dir = tempfile::tempdir().unwrap();
-        let first = ReleasePaths { target_dir: dir.path().into(), release_id: 1, deployment_id: 10 };
+        let first = ReleasePaths::new(dir.path().into(), 1, 10);
         first.prepare().unwrap();
         std::fs::create_dir_all(first.incoming()).unwrap();
         std::fs::write(first.incoming().join("v"), "1").unwrap();
@@ -213,7 +342,7 @@ mod tests {
     fn pruning_keeps_the_live_release_and_the_most_recent_others() {
         let dir = tempfile::tempdir().unwrap();
         let deploy = |release_id: i64| {
-            let paths = ReleasePaths { target_dir: dir.path().into(), release_id, deployment_id: 100 + release_id };
+            let paths = ReleasePaths::new(dir.path().into(), release_id, 100 + release_id);
             paths.prepare().unwrap();
             std::fs::create_dir_all(paths.incoming()).unwrap();
             paths.switch().unwrap();
@@ -224,7 +353,7 @@ mod tests {
             deploy(id);
         }
         // Release 1 goes live again (a rollback): it is recent now.
-        let one = ReleasePaths { target_dir: dir.path().into(), release_id: 1, deployment_id: 200 };
+        let one = ReleasePaths::new(dir.path().into(), 1, 200);
         one.activate().unwrap();
         let removed = one.prune(2).unwrap();
         assert_eq!(removed.len(), 2);

@@ -10,6 +10,7 @@ use ferry_engine::artifact::sha256_file;
 use ferry_engine::executor::{execute, RunnerEvent};
 use ferry_engine::pipeline::Pipeline;
 use ferry_engine::plan::{build_plan, plan, ArtifactSource, DeploymentFacts, DeploymentPlan};
+use ferry_engine::process::RunAs;
 use ferry_engine::release_dir::ReleasePaths;
 use ferry_engine::{DeploymentState, StepState};
 use tokio::sync::mpsc;
@@ -45,7 +46,16 @@ async fn run_changed(
     pipeline_text: &str,
     change: impl FnOnce(DeploymentPlan) -> DeploymentPlan,
 ) -> (DeploymentState, Option<String>, Vec<RunnerEvent>, tempfile::TempDir) {
-    let tmp = tempfile::tempdir().unwrap();
+    run_in(tempfile::tempdir().unwrap(), pipeline_text, change, None).await
+}
+
+/// Runs in `tmp`, building and deploying as `owner` when given.
+async fn run_in(
+    tmp: tempfile::TempDir,
+    pipeline_text: &str,
+    change: impl FnOnce(DeploymentPlan) -> DeploymentPlan,
+    owner: Option<RunAs>,
+) -> (DeploymentState, Option<String>, Vec<RunnerEvent>, tempfile::TempDir) {
     let repo = tmp.path().join("repo");
     let commit = repo_with(&repo, pipeline_text);
     let pipeline = Pipeline::parse("ferry.yml", pipeline_text).unwrap();
@@ -63,7 +73,7 @@ async fn run_changed(
     // Built once, in its own workspace; the target then unpacks the artifact.
     let artifact = tmp.path().join("artifact.tar.gz");
     let build = build_plan(&pipeline, &facts, &artifact.display().to_string()).unwrap();
-    let workspace = ReleasePaths { target_dir: tmp.path().join("build"), release_id: 7, deployment_id: 1 };
+    let workspace = ReleasePaths { owner, ..ReleasePaths::new(tmp.path().join("build"), 7, 1) };
     let (tx, mut rx) = mpsc::channel(1024);
     let built = execute(&build, &workspace, tx, CancellationToken::new()).await;
     let mut events = Vec::new();
@@ -76,7 +86,7 @@ async fn run_changed(
     let mut plan = change(plan(&pipeline, &facts).unwrap());
     let sha256 = sha256_file(&artifact).unwrap();
     plan.artifact = Some(ArtifactSource { sha256, location: artifact.display().to_string(), bearer: None });
-    let paths = ReleasePaths { target_dir: target, release_id: 7, deployment_id: 1 };
+    let paths = ReleasePaths { owner, ..ReleasePaths::new(target, 7, 1) };
     let (tx, mut rx) = mpsc::channel(1024);
     let outcome = execute(&plan, &paths, tx, CancellationToken::new()).await;
     let shift = build.steps.len();
@@ -176,7 +186,7 @@ async fn a_rollback_reactivates_a_release_without_fetching_or_building() {
     let plan = ferry_engine::plan::plan_rollback(&pipeline, &facts).unwrap();
     let names: Vec<_> = plan.steps.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["activate", "restart"]);
-    let paths = ReleasePaths { target_dir: target.clone(), release_id: 7, deployment_id: 2 };
+    let paths = ReleasePaths::new(target.clone(), 7, 2);
     let (tx, mut rx) = mpsc::channel(1024);
     let outcome = execute(&plan, &paths, tx, CancellationToken::new()).await;
     assert_eq!(outcome.state, DeploymentState::Succeeded, "{:?}", outcome.reason);
@@ -236,4 +246,81 @@ async fn a_canary_watch_fails_when_the_probe_turns_unhealthy_within_the_window()
     assert!(reason.starts_with("step canary-verify: unhealthy during the verification window"), "{reason}");
     let lines = logs(&events);
     assert!(lines.iter().any(|l| l == "watching for 30s"), "{lines:?}");
+}
+
+/// A user id no account has, as the server gives each project when it runs as root.
+const STEP_USER: RunAs = RunAs { uid: 1_999_000_007, gid: 1_999_000_007 };
+
+/// Whether this run can switch users; CI runs as root and must.
+fn running_as_root() -> bool {
+    let root = unsafe { libc::geteuid() } == 0;
+    assert!(root || std::env::var("CI").is_err(), "CI runs as root: the step-user tests must run");
+    if !root {
+        eprintln!("not root: skipping a test of steps run as another user");
+    }
+    root
+}
+
+/// A temporary directory the step's user may pass through (tempdirs are private).
+fn passable_tempdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    tmp
+}
+
+#[tokio::test]
+async fn steps_run_as_the_targets_owner_and_cannot_read_ferrys_own_files() {
+    if !running_as_root() {
+        return;
+    }
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let tmp = passable_tempdir();
+    let key = tmp.path().join("secret.key");
+    std::fs::write(&key, "TOPSECRET").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let text = format!(
+        "environments:\n  - name: dev\nbuild:\n  - name: build\n    run: id -u > built-by && (cat {key} || echo build-denied)\n\
+         deploy:\n  - name: look\n    run: id -u && id -G && echo $HOME && (cat {key} || echo deploy-denied) && touch made-here\n",
+        key = key.display()
+    );
+    let (state, reason, events, tmp) = run_in(tmp, &text, |plan| plan, Some(STEP_USER)).await;
+    assert_eq!(state, DeploymentState::Succeeded, "{reason:?} {events:?}");
+    let lines = logs(&events);
+    assert!(!lines.iter().any(|l| l.contains("TOPSECRET")), "a step read Ferry's key: {lines:?}");
+    assert!(lines.contains(&"build-denied".to_string()) && lines.contains(&"deploy-denied".to_string()), "{lines:?}");
+    let uid = STEP_USER.uid.to_string();
+    assert_eq!(
+        lines.iter().filter(|l| **l == uid).count(),
+        2,
+        "`id -u` and `id -G` print the step's ids only: {lines:?}"
+    );
+    let live = tmp.path().join("target/current");
+    assert_eq!(std::fs::read_to_string(live.join("built-by")).unwrap().trim(), uid);
+    for made in [live.join("made-here"), live.join("built-by"), tmp.path().join("target/releases/7")] {
+        let meta = std::fs::metadata(&made).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (STEP_USER.uid, STEP_USER.gid), "{}", made.display());
+    }
+    let target = std::fs::metadata(tmp.path().join("target")).unwrap();
+    assert_eq!(target.mode() & 0o777, 0o700, "the target is private to its user");
+}
+
+#[tokio::test]
+async fn a_link_the_steps_user_planted_does_not_lead_ferry_elsewhere() {
+    if !running_as_root() {
+        return;
+    }
+    let tmp = passable_tempdir();
+    // Left by the project's own code in its target: `releases` leads into a directory
+    // only root may write. Ferry must not unpack the release there on root's authority.
+    let elsewhere = tmp.path().join("roots-own");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::create_dir_all(tmp.path().join("target")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, tmp.path().join("target/releases")).unwrap();
+    let text = "environments:\n  - name: dev\nbuild:\n  - name: build\n    run: echo built\ndeploy:\n  - name: live\n    run: echo live\n";
+    let (state, reason, events, _tmp) = run_in(tmp, text, |plan| plan, Some(STEP_USER)).await;
+    assert_eq!(state, DeploymentState::Failed, "{events:?}");
+    assert!(reason.as_deref().unwrap_or_default().contains("ermission denied"), "{reason:?}");
+    let written: Vec<_> = std::fs::read_dir(&elsewhere).unwrap().collect();
+    assert!(written.is_empty(), "root wrote through the link: {written:?}");
 }

@@ -24,7 +24,8 @@ async fn run(script: &str, per_line_delay: Option<Duration>) -> (Exit, Vec<Strin
     });
     let started = Instant::now();
     let exit =
-        run_shell(script, dir.path(), &BTreeMap::new(), Duration::from_secs(60), &CancellationToken::new(), &tx).await;
+        run_shell(script, dir.path(), &BTreeMap::new(), None, Duration::from_secs(60), &CancellationToken::new(), &tx)
+            .await;
     let took = started.elapsed();
     drop(tx);
     (exit, collector.await.unwrap(), took)
@@ -67,7 +68,7 @@ async fn a_step_sees_only_its_own_variables_and_a_few_of_the_servers() {
     let dir = tempfile::tempdir().unwrap();
     let (tx, mut rx) = mpsc::channel::<(LogStream, String)>(256);
     let env = BTreeMap::from([("FERRY_PROJECT".to_string(), "shop".to_string()), ("HOME".into(), "/run-home".into())]);
-    let exit = run_shell("env", dir.path(), &env, Duration::from_secs(10), &CancellationToken::new(), &tx).await;
+    let exit = run_shell("env", dir.path(), &env, None, Duration::from_secs(10), &CancellationToken::new(), &tx).await;
     drop(tx);
     assert_eq!(exit, Exit::Code(0));
     let mut seen = Vec::new();

@@ -55,6 +55,11 @@ pub struct Cli {
     /// The GitLab instance, e.g. `https://gitlab.example.com` [default: https://gitlab.com].
     #[arg(long, env = "FERRY_GITLAB_URL")]
     pub gitlab_url: Option<String>,
+    /// When Ferry runs as root, the unprivileged user that build and deploy steps run
+    /// as (one uid per project from its /etc/subuid range); empty runs them as root
+    /// [default: ferry-build].
+    #[arg(long, env = "FERRY_STEP_USER")]
+    pub step_user: Option<String>,
     /// Without a command, `ferry` runs the server.
     #[command(subcommand)]
     pub command: Option<crate::cli::Command>,
@@ -102,6 +107,9 @@ pub struct Config {
     pub github_api_url: String,
     /// Where linked GitLab projects' instance is (its API is under `/api/v4`).
     pub gitlab_url: String,
+    /// When Ferry runs as root, steps run as this user (see `services::step_users`);
+    /// empty runs them as root.
+    pub step_user: String,
 }
 
 impl Default for Config {
@@ -128,6 +136,7 @@ impl Default for Config {
             mail_from: None,
             github_api_url: "https://api.github.com".into(),
             gitlab_url: "https://gitlab.com".into(),
+            step_user: "ferry-build".into(),
         }
     }
 }
@@ -174,6 +183,9 @@ impl Config {
         }
         if let Some(v) = &cli.gitlab_url {
             config.gitlab_url = v.clone();
+        }
+        if let Some(v) = &cli.step_user {
+            config.step_user = v.clone();
         }
         config.check()?;
         Ok(config)

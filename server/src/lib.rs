@@ -54,7 +54,16 @@ pub async fn start(config: &Config) -> Result<Running, String> {
         true => Some(data_lock::acquire(&data_dir).await?),
         false => None,
     };
+    let step_users = services::step_users::StepUsers::resolve(&config.step_user)?;
     let store = Store::connect(&database_url).await.map_err(|e| format!("cannot open the database: {e}"))?;
+    if data_lock.is_some() {
+        // Alone on this data directory: claims left in it are a killed process's, and
+        // its messages and reports are this one's to send now, not when they expire.
+        store.forget_work_claims().await.map_err(|e| format!("cannot read the database: {e}"))?;
+    }
+    if step_users.active() {
+        services::step_users::protect_data_dir(&data_dir)?;
+    }
     let bus = EventBus::new(store.clone());
     let metrics = Arc::new(Metrics::default());
     let agents = agents::AgentHub::new(std::time::Duration::from_secs(config.agent_grace_seconds));
@@ -75,7 +84,7 @@ pub async fn start(config: &Config) -> Result<Running, String> {
         store.clone(),
         bus.clone(),
         metrics.clone(),
-        targets,
+        services::deployer::Workspace { targets, step_users },
         agents.clone(),
         vault.clone(),
         notifier.clone(),

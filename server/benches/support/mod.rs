@@ -34,6 +34,8 @@ pub async fn start_server(data_dir: &std::path::Path) -> ferry_server::Running {
         demo: false,
         demo_source: data_dir.join("none"),
         admin_password: Some("bench-password".into()),
+        // The benchmarks' repositories are in private temporary directories.
+        step_user: String::new(),
         ..ferry_server::config::Config::default()
     };
     ferry_server::start(&config).await.expect("server starts")

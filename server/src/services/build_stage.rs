@@ -70,10 +70,12 @@ impl Deployer {
     ) -> Result<String, Outcome> {
         let failed = |why: String| Outcome { state: DeploymentState::Failed, reason: Some(why) };
         std::fs::create_dir_all(self.artifacts_dir()).map_err(|e| failed(format!("cannot store artifacts: {e}")))?;
+        let owner = self.step_users.for_project(deployment.project_id).map_err(failed)?;
         let paths = ReleasePaths {
             target_dir: self.targets.with_file_name("builds").join(project),
             release_id: deployment.release_id,
             deployment_id: deployment.id,
+            owner,
         };
         let outcome = execute(plan, &paths, events, cancel).await;
         let partial = self.artifacts_dir().join(format!(".partial-{}.tar.gz", deployment.id));

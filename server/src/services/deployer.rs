@@ -18,6 +18,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::replica::Replica;
+use super::step_users::StepUsers;
 use super::{catalog, freezes, promotion};
 use crate::agents::AgentHub;
 use crate::error::OrInternal;
@@ -65,6 +66,8 @@ pub struct Deployer {
     pub(super) cancels: Mutex<HashMap<i64, CancellationToken>>,
     /// Where targets live: `<targets>/<environment>/<project>/releases/<release>/`.
     pub(super) targets: PathBuf,
+    /// Who runs each project's steps on this machine.
+    pub(super) step_users: StepUsers,
     /// Agents on other hosts, for environments that select them.
     pub(super) agents: AgentHub,
     /// Opens the secrets a deployment's processes get.
@@ -78,6 +81,13 @@ pub struct Deployer {
     pub(super) stopped: AtomicBool,
 }
 
+/// Where deployments run on this machine, and as whom.
+pub struct Workspace {
+    /// The built-in agent's target directories (`<data>/targets`); builds go beside it.
+    pub targets: PathBuf,
+    pub step_users: StepUsers,
+}
+
 /// Why a deployment still running when the server's drain ran out ended.
 pub const STOPPED: &str = "Ferry was stopped and its shutdown grace ran out while this deployment ran";
 
@@ -89,7 +99,7 @@ impl Deployer {
         store: Store,
         bus: EventBus,
         metrics: Arc<Metrics>,
-        targets: PathBuf,
+        workspace: Workspace,
         agents: AgentHub,
         vault: Arc<Vault>,
         notifier: Notifier,
@@ -102,7 +112,8 @@ impl Deployer {
             replica,
             wake: Notify::new(),
             cancels: Mutex::default(),
-            targets,
+            targets: workspace.targets,
+            step_users: workspace.step_users,
             agents,
             vault,
             notifier,

@@ -93,10 +93,18 @@ impl HostRunner for DeploymentHosts {
 impl DeploymentHosts {
     /// The built-in agent: the engine's executor in this process.
     async fn run_here(&self, plan: DeploymentPlan, events: mpsc::Sender<RunnerEvent>) -> HostRun {
+        let owner = match self.deployer.step_users.for_project(self.deployment.project_id) {
+            Ok(owner) => owner,
+            Err(why) => {
+                let outcome = Outcome { state: DeploymentState::Failed, reason: Some(why) };
+                return HostRun { outcome, before: None, moved: false };
+            }
+        };
         let paths = ReleasePaths {
             target_dir: self.deployer.target_dir(&self.deployment.environment, &self.project),
             release_id: self.deployment.release_id,
             deployment_id: self.deployment.id,
+            owner,
         };
         let before = paths.current_release();
         let outcome = execute(&plan, &paths, events, self.cancel.clone()).await;

@@ -23,6 +23,7 @@ pub mod people;
 pub mod promotion;
 pub mod recorder;
 pub mod replica;
+pub mod step_users;
 pub mod tokens;
 pub mod variables;
 pub mod visibility;

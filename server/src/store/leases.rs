@@ -176,6 +176,12 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Drops every claim: only for a process that knows no other can be alive (it holds
+    /// the SQLite data directory), whose claims are a killed predecessor's.
+    pub async fn forget_work_claims(&self) -> StoreResult<()> {
+        sqlx::query("DELETE FROM work_leases").execute(&self.pool).await.map(|_| ())
+    }
+
     pub async fn release_work(&self, key: &str, owner: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM work_leases WHERE key = $1 AND owner = $2")
             .bind(key)

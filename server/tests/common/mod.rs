@@ -13,6 +13,7 @@ pub mod fake_forges;
 pub mod fake_providers;
 pub mod git_server;
 pub mod hooks;
+pub mod live;
 pub mod process;
 pub mod receiver;
 
@@ -116,6 +117,9 @@ pub fn test_config(data_dir: &Path) -> Config {
         demo: false,
         demo_source: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/hello-web"),
         admin_password: Some(ADMIN_PASSWORD.into()),
+        // Tests build from repositories in private temporary directories; the tests
+        // of step users (step_users.rs) turn them on.
+        step_user: String::new(),
         ..Config::default()
     }
 }

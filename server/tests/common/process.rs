@@ -39,6 +39,7 @@ pub fn command(data: &Path, port: u16) -> Command {
         .env("FERRY_BIND", format!("127.0.0.1:{port}"))
         .env("FERRY_DATA_DIR", data)
         .env("FERRY_DEMO", "false")
+        .env("FERRY_STEP_USER", "")
         .env("FERRY_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("FERRY_LOG", "warn")
         .stdout(Stdio::null());
