@@ -64,7 +64,10 @@ pub async fn start(config: &Config) -> Result<Running, String> {
     if step_users.active() {
         services::step_users::protect_data_dir(&data_dir)?;
     }
-    let bus = EventBus::new(store.clone());
+    let bus = match store.backend() {
+        store::Backend::Sqlite => EventBus::new(store.clone()),
+        store::Backend::Postgres => EventBus::across_replicas(store.clone(), &database_url),
+    };
     let metrics = Arc::new(Metrics::default());
     let agents = agents::AgentHub::new(std::time::Duration::from_secs(config.agent_grace_seconds));
     let key_file = config.secret_key_file.clone().unwrap_or_else(|| data_dir.join("secret.key"));

@@ -13,6 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use common::live::Messages;
 use common::process::{configured, start_command};
 use common::{free_port, fresh_postgres, spawn_with, test_config, wait_until, TestApp};
 use ferry_server::config::Config;
@@ -127,6 +128,47 @@ async fn a_cancel_asked_of_another_replica_reaches_the_one_that_runs_it() {
     assert_eq!(status, 202, "{body}");
     let done = other.wait_finished(id).await;
     assert_eq!(done["deployment"]["state"], "cancelled", "{done}");
+}
+
+#[tokio::test]
+async fn a_browser_on_one_replica_sees_the_live_steps_of_a_deployment_another_runs() {
+    let Some(url) = fresh_postgres().await else { return };
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = spawn_with(replica_config(a_dir.path(), &url)).await;
+    let b = spawn_with(replica_config(b_dir.path(), &url)).await;
+    // Watching on both before it starts: whichever replica runs it, the other's
+    // clients get its events through the database.
+    let mut watchers =
+        [Messages::connect(a.ws_request("/ws").await).await, Messages::connect(b.ws_request("/ws").await).await];
+    let repo = a_dir.path().join("src-chatty");
+    no_op_repo(&repo, "for n in $(seq 1 50); do echo live line $n; done");
+    a.post("/api/v1/projects", json!({"slug": "chatty", "name": "chatty", "repo_url": repo.display().to_string()}))
+        .await;
+    let (_, release) =
+        a.post("/api/v1/projects/chatty/releases", json!({"version": "1.0.0", "git_commit": "HEAD"})).await;
+    let body = json!({"project": "chatty", "release_id": release["id"], "environment": "development"});
+    let (_, started) = b.post("/api/v1/deployments", body).await;
+    let id = started["id"].as_i64().unwrap();
+    assert_eq!(a.wait_finished(id).await["deployment"]["state"], "succeeded");
+    let runner = if a_dir.path().join("builds").exists() { "a" } else { "b" };
+
+    for (name, watcher) in ["a", "b"].into_iter().zip(watchers.iter_mut()) {
+        assert_eq!(watcher.next().await["type"], "hello");
+        let (mut lines, mut last_seq, mut finished) = (Vec::new(), 0, false);
+        while !finished {
+            let event = watcher.next().await;
+            let seq = event["seq"].as_i64().unwrap();
+            assert!(seq > last_seq, "replica {name}: events in order ({seq} after {last_seq})");
+            last_seq = seq;
+            let payload = &event["payload"];
+            if payload["event"] == "log" && payload["deployment_id"] == id {
+                lines.extend(payload["text"].as_str().and_then(|t| t.strip_prefix("live line ")).map(String::from));
+            }
+            finished = payload["event"] == "deployment" && payload["id"] == id && payload["state"] == "succeeded";
+        }
+        let expected: Vec<String> = (1..=50).map(|n| n.to_string()).collect();
+        assert_eq!(lines, expected, "replica {name} (replica {runner} ran it) saw every line, live, in order");
+    }
 }
 
 async fn post(server: &common::process::Server, path: &str, body: Value) -> (u16, Value) {

@@ -1,14 +1,28 @@
 //! The numbered event log the websocket replays from.
+//!
+//! On PostgreSQL, where several replicas append, appends take turns (a transaction
+//! advisory lock), so numbers become visible in order: a reader that sees event `n`
+//! will never see a smaller number appear later. Each append announces its newest
+//! number on the `ferry_events` channel when it commits (`events::EventBus` relays).
 
 use ferry_app::model::{Event, EventPayload};
 
-use super::{now_millis, Store, StoreResult};
+use super::{now_millis, Backend, Store, StoreResult};
+
+/// The channel appends announce themselves on.
+pub const EVENTS_CHANNEL: &str = "ferry_events";
+/// The advisory lock appends take turns with (any number no other lock uses).
+const APPEND_LOCK: i64 = 0x6665_7272_7965_7673; // "ferryevs"
 
 impl Store {
     /// Appends events in one transaction and returns them with their numbers.
     pub async fn append_events(&self, payloads: Vec<EventPayload>) -> StoreResult<Vec<Event>> {
         let at = now_millis();
         let mut tx = self.pool.begin().await?;
+        let postgres = self.backend == Backend::Postgres;
+        if postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(APPEND_LOCK).execute(&mut *tx).await?;
+        }
         let mut events = Vec::with_capacity(payloads.len());
         for payload in payloads {
             let json = serde_json::to_string(&payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
@@ -18,6 +32,13 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
             events.push(Event { seq, payload });
+        }
+        if let (true, Some(last)) = (postgres, events.last()) {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(EVENTS_CHANNEL)
+                .bind(last.seq.to_string())
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(events)

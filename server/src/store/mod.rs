@@ -34,6 +34,7 @@ pub use audit::{AuditFilter, NewAudit};
 pub use catalog::is_unique_violation;
 pub use catalog::{NewProject, NewRelease};
 pub use deployments::{NewDeployment, NewLogLine, StepChange};
+pub use events::EVENTS_CHANNEL;
 pub use forge_reports::ForgeReportRow;
 pub use forges::ForgeLinkRow;
 pub use leases::ExpiredLease;
