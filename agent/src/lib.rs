@@ -249,8 +249,8 @@ fn handle(config: &AgentConfig, shared: &Arc<Shared>, message: ServerMessage) {
                 shared.send(shared.outbox.push(job, JobReport::Finished { outcome, before: None, moved: false }));
             }
         }
-        ServerMessage::Run { job, project, environment, release_id, plan } => {
-            start_job(config, shared, job, (project, environment), release_id, *plan)
+        ServerMessage::Run { job, project, environment, release_id, plan, upload } => {
+            start_job(config, shared, job, (project, environment), release_id, *plan, upload)
         }
         ServerMessage::Cancel { job } => {
             if let Some(token) = shared.running().get(&job) {
@@ -269,6 +269,7 @@ fn start_job(
     (project, environment): (String, String),
     release_id: i64,
     plan: DeploymentPlan,
+    upload: Option<String>,
 ) {
     let cancel = CancellationToken::new();
     {
@@ -281,11 +282,13 @@ fn start_job(
     }
     let shared = shared.clone();
     let mut plan = plan;
+    let credential = std::fs::read_to_string(config.credential_file()).ok().map(|c| c.trim().to_string());
     if let Some(artifact) = plan.artifact.as_mut().filter(|a| a.location.starts_with('/')) {
         // The server names its own path; the credential that admits this agent fetches it.
         artifact.location = format!("{}{}", config.server.trim_end_matches('/'), artifact.location);
-        artifact.bearer = std::fs::read_to_string(config.credential_file()).ok().map(|c| c.trim().to_string());
+        artifact.bearer = credential.clone();
     }
+    let upload = upload.map(|path| format!("{}{}", config.server.trim_end_matches('/'), path));
     let workdir = config.workdir.clone();
     let host_vars = config.vars.clone();
     let host_name = shared.name.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -293,6 +296,7 @@ fn start_job(
         // Names become directories here: nothing but a plain name is accepted.
         let refused = [("project", &project), ("environment", &environment)]
             .into_iter()
+            .filter(|(what, _)| upload.is_none() || *what == "project")
             .find(|(_, name)| !valid_label(name) || name.starts_with('.'));
         if let Some((what, name)) = refused {
             let outcome = ferry_engine::executor::Outcome {
@@ -305,8 +309,18 @@ fn start_job(
         }
         // Each environment of a project has its own releases on a host it shares with
         // another, so pruning one never removes the other's live release.
-        let target_dir = workdir.join(&project).join(&environment);
+        // A build has a directory per project, apart from every environment's.
+        let target_dir = match upload {
+            Some(_) => workdir.join(".builds").join(&project),
+            None => workdir.join(&project).join(&environment),
+        };
         let paths = ReleasePaths::new(target_dir, release_id, job);
+        let packed = paths.target_dir.join(format!(".artifact-{job}.tar.gz"));
+        for step in plan.steps.iter_mut() {
+            if let ferry_engine::plan::StepAction::Pack { to } = &mut step.action {
+                *to = packed.display().to_string();
+            }
+        }
         // The server planned with its own paths; on this host the target is here.
         plan.env.extend(host_vars);
         plan.env.insert("FERRY_AGENT".into(), host_name);
@@ -323,8 +337,16 @@ fn start_job(
                 }
             })
         };
-        let outcome = execute(&plan, &paths, tx, cancel).await;
+        let mut outcome = execute(&plan, &paths, tx, cancel).await;
         let _ = forwarder.await;
+        if let Some(url) = upload.filter(|_| outcome.state == ferry_engine::DeploymentState::Succeeded) {
+            // The build is done when the server has the artifact.
+            if let Err(why) = ferry_engine::upload::upload_artifact(&url, credential.as_deref(), &packed).await {
+                outcome =
+                    ferry_engine::executor::Outcome { state: ferry_engine::DeploymentState::Failed, reason: Some(why) };
+            }
+        }
+        let _ = std::fs::remove_file(&packed);
         let moved = paths.current_release() != before;
         shared.send(shared.outbox.push(job, JobReport::Finished { outcome, before, moved }));
         shared.running().remove(&job);

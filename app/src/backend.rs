@@ -14,7 +14,7 @@ use crate::model::{
     NewChannel, NewFreeze, NewRule, NotificationList, NotifySettings, PasswordSignIn, PromotionPreview, Protection,
     ReleaseDetail, ReleaseView, Role, RuleView, SetVariable, TokenView, UserView, VariableView,
 };
-use crate::model::{ForgeLinkView, ForgeLinked, LinkForge, LogLineView, NotifyPreferences};
+use crate::model::{ForgeLinkView, ForgeLinked, LinkForge, LogLineView, NotifyPreferences, ProjectView};
 
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
@@ -53,6 +53,7 @@ pub trait Backend: Send + Sync + 'static {
         environment: String,
         selector: String,
     ) -> Result<EnvironmentView, AppError>;
+    async fn select_builders(&self, project: String, selector: String) -> Result<ProjectView, AppError>;
     async fn mark_release(&self, id: i64, bad_reason: Option<String>) -> Result<ReleaseView, AppError>;
     async fn variables(&self, project: String) -> Result<Vec<VariableView>, AppError>;
     async fn set_variable(&self, project: String, change: SetVariable) -> Result<(), AppError>;

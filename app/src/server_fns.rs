@@ -10,7 +10,7 @@ use crate::model::{
     NewChannel, NewFreeze, NewRule, NotificationList, NotifySettings, PromotionPreview, Protection, ReleaseDetail,
     ReleaseView, Role, RuleView, SetVariable, TokenView, UserView, VariableView,
 };
-use crate::model::{ForgeLinkView, ForgeLinked, LinkForge, NotifyPreferences};
+use crate::model::{ForgeLinkView, ForgeLinked, LinkForge, NotifyPreferences, ProjectView};
 
 /// Who is signed in, and how one can sign in.
 #[server(prefix = "/rpc", endpoint = "load_me")]
@@ -207,6 +207,12 @@ pub async fn select_agents(
     selector: String,
 ) -> Result<EnvironmentView, AppError> {
     crate::backend::backend()?.select_agents(project, environment, selector).await
+}
+
+/// Chooses the agents that build a project's releases, by label.
+#[server(prefix = "/rpc", endpoint = "select_builders")]
+pub async fn select_builders(project: String, selector: String) -> Result<ProjectView, AppError> {
+    crate::backend::backend()?.select_builders(project, selector).await
 }
 
 /// Marks a release bad (with a reason), or clears the mark (without one).

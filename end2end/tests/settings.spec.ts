@@ -126,3 +126,24 @@ test("link with a token: the webhook is created and deployments are reported", a
   await page.locator("form.forge-form").getByRole("button", { name: "Unlink" }).click();
   await expect(page.locator(".forge-link")).toHaveCount(0);
 });
+
+// Where the project's releases are built: an administrator names build agents by label;
+// a bad selector is explained; clearing it builds on the server again.
+test("choose the agents that build the project's releases", async ({ page }) => {
+  await page.goto("/projects/hello-web/settings");
+  const field = page.getByLabel("Build agent labels");
+  const row = page.locator("p.build-agents");
+  await field.fill("role");
+  await row.getByRole("button", { name: "Save" }).click();
+  await expect(row.getByRole("alert")).toContainText("is not key=value");
+  await field.fill(" role = builder ");
+  await row.getByRole("button", { name: "Save" }).click();
+  await expect(row.getByRole("status")).toContainText("saved");
+  await page.reload();
+  await expect(page.getByLabel("Build agent labels")).toHaveValue("role=builder");
+  await page.getByLabel("Build agent labels").fill("");
+  await page.locator("p.build-agents").getByRole("button", { name: "Save" }).click();
+  await expect(page.locator("p.build-agents").getByRole("status")).toContainText("saved");
+  await page.goto("/audit");
+  await expect(page.locator("table")).toContainText("project.build_agents");
+});

@@ -25,5 +25,7 @@ pub mod protocol;
 pub mod release_dir;
 #[cfg(feature = "runtime")]
 pub mod rollout;
+#[cfg(feature = "runtime")]
+pub mod upload;
 
 pub use states::{DeploymentState, LogStream, StepState, TargetState};

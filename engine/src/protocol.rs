@@ -13,8 +13,8 @@ use crate::executor::{Outcome, RunnerEvent};
 use crate::plan::DeploymentPlan;
 
 /// Bumped when either side could misunderstand the other (2: the server holds the
-/// agent's name and labels, and says where each environment deploys).
-pub const PROTOCOL_VERSION: u32 = 2;
+/// agent's name and labels, and says where each environment deploys; 3: agents build).
+pub const PROTOCOL_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -74,7 +74,9 @@ pub enum ServerMessage {
     Refused {
         reason: String,
     },
-    /// Run a deployment in `<workdir>/<project>/<environment>/`.
+    /// Run a deployment in `<workdir>/<project>/<environment>/`; or, with `upload`,
+    /// build a release in `<workdir>/.builds/<project>/` and send the packed artifact
+    /// to that path of the server before reporting the end.
     Run {
         job: i64,
         project: String,
@@ -82,6 +84,8 @@ pub enum ServerMessage {
         environment: String,
         release_id: i64,
         plan: Box<DeploymentPlan>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        upload: Option<String>,
     },
     Cancel {
         job: i64,

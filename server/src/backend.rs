@@ -11,7 +11,9 @@ use ferry_app::model::{
     NewChannel, NewFreeze, NewRule, NotificationList, NotifySettings, PasswordSignIn, PromotionPreview, Protection,
     ReleaseDetail, ReleaseView, Role, RuleView, SetVariable, TokenView, UserView, VariableView,
 };
-use ferry_app::model::{ForgeLinkView, ForgeLinked, LinkForge, LogLineView, NotifyPreferences, LOG_PAGE_LINES};
+use ferry_app::model::{
+    ForgeLinkView, ForgeLinked, LinkForge, LogLineView, NotifyPreferences, ProjectView, LOG_PAGE_LINES,
+};
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
@@ -117,6 +119,10 @@ impl Backend for ServerBackend {
         selector: String,
     ) -> Result<EnvironmentView, AppError> {
         self.run(|s, c| async move { agents::select(s, c, &project, &environment, &selector).await }).await
+    }
+
+    async fn select_builders(&self, project: String, selector: String) -> Result<ProjectView, AppError> {
+        self.run(|s, c| async move { agents::select_builders(s, c, &project, &selector).await }).await
     }
 
     async fn mark_release(&self, id: i64, bad_reason: Option<String>) -> Result<ReleaseView, AppError> {

@@ -345,3 +345,128 @@ async fn an_agent_is_who_the_administrator_said_and_cannot_relabel_itself() {
     stop.cancel();
     agent.await.unwrap().unwrap();
 }
+
+async fn build_on(app: &TestApp, client: &reqwest::Client, project: &str, selector: &str) -> (u16, Value) {
+    let url = format!("{}/api/v1/projects/{project}/build-agents", app.base);
+    let response = client.put(url).json(&json!({"selector": selector})).send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_project_builds_on_an_agent_with_its_build_labels_and_the_server_only_keeps_the_artifact() {
+    let app = spawn_app().await;
+    let (release, ports) = app.hello_project("built").await;
+    let token = registration(&app, "builder-1", "role=builder").await;
+    let workdir = app.data_dir.join("builder-host");
+    let stop = CancellationToken::new();
+    let agent = tokio::spawn(ferry_agent::run(agent_config(&app, workdir.clone(), Some(token)), stop.clone()));
+    wait_state(&app, "builder-1", "online").await;
+
+    // Where code runs is for administrators to say.
+    let maintainer = app.client_as("mia", ferry_app::model::Role::Maintainer).await;
+    let (s, b) = build_on(&app, &maintainer, "built", "role=builder").await;
+    common::assert_error(s, &b, 403, "forbidden");
+    let (s, b) = build_on(&app, &app.client, "built", "role").await;
+    common::assert_error(s, &b, 400, "bad_request");
+    let (s, project) = build_on(&app, &app.client, "built", " role = builder ").await;
+    assert_eq!(s, 200, "{project}");
+    assert_eq!(project["build_selector"], "role=builder");
+    let (_, audit) = app.get("/api/v1/audit?action=project.build_agents").await;
+    assert_eq!(audit.as_array().unwrap().len(), 1);
+
+    // Deployed by the built-in agent, built by the builder.
+    let id = common::deploy(&app, "built", release, "development").await;
+    let done = app.wait_finished(id).await;
+    assert_eq!(done["deployment"]["state"], "succeeded", "{done}");
+    let logs: Vec<&str> = done["logs"].as_array().unwrap().iter().map(|l| l["text"].as_str().unwrap()).collect();
+    assert!(logs.contains(&"building on agent builder-1 (role=builder)"), "{logs:?}");
+    assert!(logs.iter().any(|l| l.starts_with("building hello-web 1.0.0")), "{logs:?}");
+    assert!(!app.data_dir.join("builds").exists(), "the server built nothing");
+    assert!(workdir.join(".builds/built").is_dir(), "the agent built it in a directory of its own");
+    let leftovers: Vec<_> = std::fs::read_dir(workdir.join(".builds/built"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|name| name.starts_with(".artifact-"))
+        .collect();
+    assert!(leftovers.is_empty(), "the agent keeps no copy: {leftovers:?}");
+    let (_, releases) = app.get("/api/v1/projects/built/releases").await;
+    let sha =
+        releases.as_array().unwrap()[0]["artifact_sha256"].as_str().expect("the release has its artifact").to_string();
+    assert!(app.data_dir.join(format!("artifacts/{sha}.tar.gz")).is_file(), "the server keeps the artifact");
+    assert!(common::page(ports[0]).await.contains("1.0.0"));
+
+    // Without an online builder, the build cannot start, and says why.
+    stop.cancel();
+    agent.await.unwrap().unwrap();
+    wait_state(&app, "builder-1", "offline").await;
+    let next = common::release_at_head(&app, "built", "1.0.1").await;
+    let failed = app.wait_finished(common::deploy(&app, "built", next, "development").await).await;
+    assert_eq!(failed["deployment"]["reason"], "no online agent matches the project's build labels `role=builder`");
+}
+
+#[tokio::test]
+async fn only_the_agent_building_a_release_sends_its_artifact_and_the_bytes_must_match() {
+    let app = spawn_app().await;
+    let repo = app.data_dir.join("src-bytes");
+    std::fs::create_dir_all(&repo).unwrap();
+    let pipeline = "environments:\n  - name: development\nbuild:\n  - name: build\n    run: echo hi > hello.txt\n\
+                    deploy:\n  - name: show\n    run: cat hello.txt\n";
+    std::fs::write(repo.join("ferry.yml"), pipeline).unwrap();
+    common::git(&repo, &["init", "--quiet"]);
+    common::git(&repo, &["add", "."]);
+    common::git(&repo, &["commit", "--quiet", "-m", "bytes"]);
+    let body = json!({"slug": "bytes", "name": "bytes", "repo_url": repo.display().to_string()});
+    assert_eq!(app.post("/api/v1/projects", body).await.0, 201);
+    let release = common::release_at_head(&app, "bytes", "1.0.0").await;
+    assert_eq!(build_on(&app, &app.client, "bytes", "role=builder").await.0, 200);
+    let token = registration(&app, "raw-builder", "role=builder").await;
+    let (mut socket, welcome) = raw_agent_as(&app, &token, "raw-builder", "role=builder").await;
+    let ServerMessage::Welcome { credential: Some(credential), .. } = welcome else { panic!("{welcome:?}") };
+    let other_token = registration(&app, "bystander", "role=web").await;
+    let (_other_socket, other) = raw_agent_as(&app, &other_token, "bystander", "role=web").await;
+    let ServerMessage::Welcome { credential: Some(other_credential), .. } = other else { panic!("{other:?}") };
+
+    let id = common::deploy(&app, "bytes", release, "development").await;
+    let ServerMessage::Run { job, upload: Some(path), project, .. } = next(&mut socket).await else {
+        panic!("expected a build job")
+    };
+    assert_eq!((job, project.as_str()), (-id, "bytes"));
+    // What the agent built: a directory with hello.txt, packed.
+    let built = tempfile::tempdir().unwrap();
+    std::fs::write(built.path().join("hello.txt"), "built by the agent\n").unwrap();
+    let packed = tempfile::tempdir().unwrap();
+    let archive = packed.path().join("a.tar.gz");
+    let sha = ferry_engine::artifact::pack(built.path(), &archive).unwrap();
+    let bytes = std::fs::read(&archive).unwrap();
+    let send = |credential: Option<String>, checksum: String, bytes: Vec<u8>| {
+        let url = format!("{}{path}", app.base);
+        async move {
+            let mut request = reqwest::Client::new().put(url).header("x-ferry-sha256", checksum).body(bytes);
+            if let Some(credential) = credential {
+                request = request.bearer_auth(credential);
+            }
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (s, b) = send(None, sha.clone(), bytes.clone()).await;
+    common::assert_error(s, &b, 401, "unauthenticated");
+    let (s, b) = send(Some(other_credential), sha.clone(), bytes.clone()).await;
+    common::assert_error(s, &b, 403, "forbidden");
+    let wrong = "0".repeat(64);
+    let (s, b) = send(Some(credential.clone()), wrong, bytes.clone()).await;
+    common::assert_error(s, &b, 422, "unprocessable");
+    let (s, b) = send(Some(credential.clone()), "not hex".into(), bytes.clone()).await;
+    common::assert_error(s, &b, 400, "bad_request");
+    let kept: Vec<_> = std::fs::read_dir(app.data_dir.join("artifacts")).unwrap().collect();
+    assert!(kept.is_empty(), "refused bytes are not kept: {kept:?}");
+    let (s, b) = send(Some(credential.clone()), sha.clone(), bytes).await;
+    assert_eq!((s, b["sha256"].as_str()), (201, Some(sha.as_str())), "{b}");
+
+    let outcome = Outcome { state: DeploymentState::Succeeded, reason: None };
+    report(&mut socket, job, 1, JobReport::Finished { outcome, before: None, moved: false }).await;
+    let done = app.wait_finished(id).await;
+    assert_eq!(done["deployment"]["state"], "succeeded", "{done}");
+    let logs: Vec<&str> = done["logs"].as_array().unwrap().iter().map(|l| l["text"].as_str().unwrap()).collect();
+    assert!(logs.contains(&"built by the agent"), "the target runs what the agent built: {logs:?}");
+}

@@ -16,6 +16,10 @@ pub struct ProjectView {
     pub repo_url: String,
     /// In lifecycle order.
     pub environments: Vec<EnvironmentView>,
+    /// Where releases are built, by agent label (`role=builder`); empty: the agent
+    /// built into the server.
+    #[serde(default)]
+    pub build_selector: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -9,7 +9,7 @@ use crate::components::forge_link::ForgeLinkEditor;
 use crate::components::freezes::FreezeEditor;
 use crate::components::variables::VariablesEditor;
 use crate::model::{EnvironmentView, ProjectView, Protection, Role};
-use crate::server_fns::{load_matrix, protect_environment, select_agents};
+use crate::server_fns::{load_matrix, protect_environment, select_agents, select_builders};
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
@@ -52,6 +52,9 @@ pub fn SettingsPage() -> impl IntoView {
                     <thead><tr><th>"Environment"</th><th>"Agent labels"</th><th></th></tr></thead>
                     <tbody>{targets}</tbody>
                 </table>
+                <h2>"Where releases are built"</h2>
+                <p class="muted">"A release is built once, by its first deployment: on the agent built into the server, or on an online agent whose labels match (e.g. " <code>"role=builder"</code> "), which sends the artifact back. Only administrators change it."</p>
+                <BuildersRow slug=slug.clone() selector=p.build_selector.clone() />
                 <VariablesEditor project=slug.clone() environments=env_names.clone() />
                 <FreezeEditor project=slug.clone() environments=env_names />
                 <ForgeLinkEditor project=slug.clone() />
@@ -134,6 +137,36 @@ fn ProtectionRow(slug: String, env: EnvironmentView) -> impl IntoView {
                 {move || problem.get().filter(|(f, _)| f.is_empty()).map(|(_, m)| view! { <p class="error" role="alert">{m}</p> })}
             </td>
         </tr>
+    }
+}
+
+#[component]
+fn BuildersRow(slug: String, selector: String) -> impl IntoView {
+    let selector = RwSignal::new(selector);
+    let problem = RwSignal::new(None::<String>);
+    let saved = RwSignal::new(false);
+    let save = move |_| {
+        saved.set(false);
+        let slug = slug.clone();
+        spawn_local(async move {
+            match select_builders(slug, selector.get_untracked()).await {
+                Ok(updated) => {
+                    selector.set(updated.build_selector);
+                    problem.set(None);
+                    saved.set(true);
+                }
+                Err(e) => problem.set(Some(e.message.trim_start_matches("selector: ").to_string())),
+            }
+        });
+    };
+    view! {
+        <p class="settings build-agents">
+            <input aria-label="Build agent labels" placeholder="built-in agent" prop:value=selector
+                on:input=move |ev| selector.set(event_target_value(&ev)) />
+            " " <button class="action" on:click=save>"Save"</button>
+            {move || saved.get().then(|| view! { <span class="muted" role="status">" saved"</span> })}
+            {move || problem.get().map(|m| view! { <span class="field-error" role="alert">{m}</span> })}
+        </p>
     }
 }
 

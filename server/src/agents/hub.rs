@@ -116,6 +116,16 @@ impl AgentHub {
         })
     }
 
+    /// The release an agent's build job `job` builds, when the agent runs that job:
+    /// only then may it send the job's artifact.
+    pub fn build_job(&self, agent_id: i64, job: i64) -> Option<i64> {
+        let state = self.lock();
+        match &state.jobs.get(&job).filter(|j| j.agent_id == agent_id)?.run {
+            ServerMessage::Run { release_id, upload: Some(_), .. } => Some(*release_id),
+            _ => None,
+        }
+    }
+
     pub fn disconnect(&self, agent_id: i64, connection: u64) {
         let mut state = self.lock();
         if state.online.get(&agent_id).is_some_and(|o| o.connection == connection) {

@@ -9,7 +9,9 @@ use chrono::Duration;
 use ferry_app::error::AppError;
 use std::collections::BTreeMap;
 
-use ferry_app::model::{AgentIdentityRequest, AgentRegistration, AgentState, AgentView, EnvironmentView, Role};
+use ferry_app::model::{
+    AgentIdentityRequest, AgentRegistration, AgentState, AgentView, EnvironmentView, ProjectView, Role,
+};
 use ferry_engine::protocol::parse_selector;
 use serde_json::json;
 
@@ -127,6 +129,25 @@ pub async fn revoke(s: &AppState, c: &Caller, id: i64) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Which agents build the project's releases (`role=builder`; empty: the built-in
+/// agent). The build runs the pushed commit's code with the build's secrets, so like
+/// an environment's agents it is for administrators only.
+pub async fn select_builders(s: &AppState, c: &Caller, slug: &str, selector: &str) -> Result<ProjectView, AppError> {
+    c.require_global(Role::Admin, "choosing where a project builds")?;
+    let project = gate::project(s, c, slug, Role::Admin, "choosing where a project builds").await?;
+    let normalized = normalized_selector(selector)?;
+    s.store.set_build_selector(project.id, &normalized).await.or_internal("choosing build agents")?;
+    let detail = json!({"before": project.build_selector, "after": normalized});
+    audit::record(&s.store, c, "project.build_agents", slug, detail).await;
+    Ok(ProjectView { build_selector: normalized, ..project })
+}
+
+/// `key=value` pairs, comma separated, in one spelling; an error names the bad part.
+fn normalized_selector(selector: &str) -> Result<String, AppError> {
+    let pairs = parse_selector(selector).map_err(|e| AppError::bad_request(format!("selector: {e}")))?;
+    Ok(pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
+}
+
 /// Which agents an environment deploys to. It decides on which hosts the project's
 /// code runs and where its secrets go, so it is for administrators only.
 pub async fn select(
@@ -140,8 +161,7 @@ pub async fn select(
     let project = gate::project(s, c, slug, Role::Admin, "choosing an environment's agents").await?;
     let env = project.environments.iter().find(|e| e.name == environment);
     let env = env.ok_or_else(|| AppError::not_found(format!("project `{slug}` has no environment `{environment}`")))?;
-    let pairs = parse_selector(selector).map_err(|e| AppError::bad_request(format!("selector: {e}")))?;
-    let normalized = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+    let normalized = normalized_selector(selector)?;
     s.store.set_agent_selector(env.id, &normalized).await.or_internal("choosing agents")?;
     let detail = json!({"before": env.agent_selector, "after": normalized});
     audit::record(&s.store, c, "environment.agents", &format!("{slug}/{environment}"), detail).await;

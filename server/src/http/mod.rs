@@ -19,7 +19,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, Request};
 use axum::middleware;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use ferry_app::backend::SharedBackend;
 use leptos::prelude::provide_context;
@@ -49,6 +49,10 @@ pub fn router(state: AppState, site_dir: &Path) -> Router {
         .route("/api/openapi.json", get(openapi::document))
         .route("/agent/ws", get(crate::agents::socket::upgrade))
         .route("/agent/artifacts/{sha256}", get(crate::agents::artifacts::download))
+        .route(
+            "/agent/builds/{job}/artifact",
+            put(crate::agents::artifacts::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .merge(hooks::router())
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))

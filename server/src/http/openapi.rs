@@ -50,6 +50,7 @@ use super::api;
         api::revoke_agent,
         api::set_agent_identity,
         api::select_agents,
+        api::select_builders,
         api::mark_release_bad,
         api::clear_release_bad,
         api::list_variables,

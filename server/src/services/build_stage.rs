@@ -1,17 +1,21 @@
 //! Building a release once. The first deployment of a release runs the build plan on
-//! the build agent (Ferry's built-in one, in `<data>/builds/`): fetch the commit, run
-//! the build steps, pack the result. The artifact is kept content-addressed as
-//! `<data>/artifacts/<sha256>.tar.gz` and recorded on the release; every target of every
-//! deployment of the release unpacks those same bytes after checking the checksum.
+//! the build agent: Ferry's built-in one (in `<data>/builds/`), or, when the project's
+//! `build_selector` names labels, an online agent with those labels, which sends the
+//! packed artifact back (`agents::artifacts::upload`), so the server only stores it.
+//! Either way: fetch the commit, run the build steps, pack the result. The artifact is
+//! kept content-addressed as `<data>/artifacts/<sha256>.tar.gz` and recorded on the
+//! release; every target of every deployment of the release unpacks those same bytes
+//! after checking the checksum.
 
 use std::path::PathBuf;
 
-use ferry_app::model::{DeploymentKind, DeploymentView};
+use ferry_app::model::{DeploymentKind, DeploymentView, ProjectView};
 use ferry_engine::executor::{execute, Outcome, RunnerEvent};
 use ferry_engine::pipeline::{Pipeline, PIPELINE_FILE};
 use ferry_engine::plan::{build_plan, ArtifactSource, DeploymentFacts, DeploymentPlan};
+use ferry_engine::protocol::ServerMessage;
 use ferry_engine::release_dir::ReleasePaths;
-use ferry_engine::DeploymentState;
+use ferry_engine::{DeploymentState, LogStream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -21,6 +25,15 @@ use crate::store::ReleaseRow;
 /// What a remote agent asks the server for (its credential authorizes it).
 pub fn artifact_url(sha256: &str) -> String {
     format!("/agent/artifacts/{sha256}")
+}
+
+fn failed(why: String) -> Outcome {
+    Outcome { state: DeploymentState::Failed, reason: Some(why) }
+}
+
+/// Where an agent sends the artifact of build job `job`.
+pub fn build_upload_url(job: i64) -> String {
+    format!("/agent/builds/{job}/artifact")
 }
 
 impl Deployer {
@@ -63,12 +76,15 @@ impl Deployer {
     pub(super) async fn build_release(
         &self,
         deployment: &DeploymentView,
-        project: &str,
+        project: &ProjectView,
         plan: &DeploymentPlan,
         events: mpsc::Sender<RunnerEvent>,
         cancel: CancellationToken,
     ) -> Result<String, Outcome> {
-        let failed = |why: String| Outcome { state: DeploymentState::Failed, reason: Some(why) };
+        if !project.build_selector.is_empty() {
+            return self.build_on_agent(deployment, project, plan, events, cancel).await;
+        }
+        let project = project.slug.as_str();
         std::fs::create_dir_all(self.artifacts_dir()).map_err(|e| failed(format!("cannot store artifacts: {e}")))?;
         let owner = self.step_users.for_project(deployment.project_id).map_err(failed)?;
         let paths = ReleasePaths {
@@ -95,6 +111,56 @@ impl Deployer {
             tracing::error!(deployment = deployment.id, error = %e, "recording a release's artifact");
         }
         Ok(sha)
+    }
+
+    /// Runs the build plan on an online agent with the project's build labels, which
+    /// sends the artifact back before it reports the end; returns its checksum.
+    async fn build_on_agent(
+        &self,
+        deployment: &DeploymentView,
+        project: &ProjectView,
+        plan: &DeploymentPlan,
+        events: mpsc::Sender<RunnerEvent>,
+        cancel: CancellationToken,
+    ) -> Result<String, Outcome> {
+        let selector = &project.build_selector;
+        let Some((agent_id, name)) = self.agents.matching(selector).into_iter().next() else {
+            return Err(failed(format!("no online agent matches the project's build labels `{selector}`")));
+        };
+        let text = format!("building on agent {name} ({selector})");
+        let _ = events.send(RunnerEvent::Log { index: 0, stream: LogStream::System, text }).await;
+        // Build jobs are numbered apart from hosts' jobs (target ids, all positive).
+        let job = -deployment.id;
+        let run = ServerMessage::Run {
+            job,
+            project: project.slug.clone(),
+            environment: String::new(),
+            release_id: deployment.release_id,
+            plan: Box::new(plan.clone()),
+            upload: Some(build_upload_url(job)),
+        };
+        let done = self.agents.run(agent_id, run, events);
+        let forward_cancel = {
+            let (hub, cancel) = (self.agents.clone(), cancel.clone());
+            tokio::spawn(async move {
+                cancel.cancelled().await;
+                hub.cancel(job);
+            })
+        };
+        let result = done.await;
+        forward_cancel.abort();
+        let outcome = match result {
+            Ok((outcome, _, _)) => outcome,
+            Err(_) => return Err(failed(format!("agent {name}'s build ended without a result"))),
+        };
+        if outcome.state != DeploymentState::Succeeded {
+            return Err(outcome);
+        }
+        let release = self.store.release(deployment.release_id).await.ok().flatten();
+        match release.as_ref().and_then(|r| self.built_artifact(r)) {
+            Some(sha) => Ok(sha),
+            None => Err(failed(format!("agent {name} finished the build, but no artifact of it reached the server"))),
+        }
     }
 
     /// Where a host gets the artifact: the file itself on the built-in agent, the

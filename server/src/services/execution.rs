@@ -248,7 +248,7 @@ impl Deployer {
         let recording = tokio::spawn(recorder.record(rx));
         // The build's steps come first; each host's follow.
         if let Some(build) = &build {
-            match self.build_release(queued, &project.slug, build, tx.clone(), cancel.clone()).await {
+            match self.build_release(queued, &project, build, tx.clone(), cancel.clone()).await {
                 Ok(sha) => {
                     for (plan, host) in plans.iter_mut().zip(&hosts) {
                         plan.artifact = Some(self.artifact_source(&sha, host.agent_id.is_some()));

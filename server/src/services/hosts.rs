@@ -126,6 +126,7 @@ impl DeploymentHosts {
             environment: self.deployment.environment.clone(),
             release_id: self.deployment.release_id,
             plan: Box::new(plan),
+            upload: None,
         };
         let done = hub.run(agent_id, run, events);
         let forward_cancel = {

@@ -55,7 +55,9 @@ impl Store {
 
     pub async fn projects(&self) -> StoreResult<Vec<ProjectView>> {
         let rows: Vec<ProjectRow> =
-            sqlx::query_as("SELECT id, slug, name, repo_url FROM projects ORDER BY slug").fetch_all(&self.pool).await?;
+            sqlx::query_as("SELECT id, slug, name, repo_url, build_selector FROM projects ORDER BY slug")
+                .fetch_all(&self.pool)
+                .await?;
         let envs: Vec<EnvironmentRow> = sqlx::query_as(
             "SELECT id, project_id, name, position, deploy_role, required_approvals, wait_minutes, agent_selector \
                  FROM environments ORDER BY project_id, position",
@@ -124,6 +126,15 @@ impl Store {
         Ok(())
     }
 
+    pub async fn set_build_selector(&self, project_id: i64, selector: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE projects SET build_selector = $1 WHERE id = $2")
+            .bind(selector)
+            .bind(project_id)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
     pub async fn set_agent_selector(&self, environment_id: i64, selector: &str) -> StoreResult<()> {
         sqlx::query("UPDATE environments SET agent_selector = $1 WHERE id = $2")
             .bind(selector)
@@ -181,6 +192,7 @@ fn project_view(p: ProjectRow, envs: &[EnvironmentRow]) -> ProjectView {
         slug: p.slug,
         name: p.name,
         repo_url: p.repo_url,
+        build_selector: p.build_selector,
     }
 }
 

@@ -6,7 +6,9 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 use axum::Router;
 use ferry_app::error::AppError;
-use ferry_app::model::{AgentIdentityRequest, AgentRegistration, AgentView, EnvironmentView, SetAgentSelector};
+use ferry_app::model::{
+    AgentIdentityRequest, AgentRegistration, AgentView, EnvironmentView, ProjectView, SetAgentSelector,
+};
 
 use super::ApiResult;
 use crate::agents;
@@ -21,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .route("/agents/registrations", post(create_agent_registration))
         .route("/agents/{id}", delete(revoke_agent).put(set_agent_identity))
         .route("/projects/{slug}/environments/{environment}/agents", put(select_agents))
+        .route("/projects/{slug}/build-agents", put(select_builders))
 }
 
 #[utoipa::path(get, path = "/api/v1/agents", responses((status = 200, body = [AgentView])))]
@@ -71,4 +74,16 @@ pub async fn select_agents(
     Json(body): Json<SetAgentSelector>,
 ) -> ApiResult<EnvironmentView> {
     Ok(axum::Json(agents::select(&s, &c, &slug, &environment, &body.selector).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/projects/{slug}/build-agents",
+    params(("slug" = String, Path)), request_body = SetAgentSelector,
+    responses((status = 200, body = ProjectView), (status = 400, body = AppError), (status = 403, body = AppError)))]
+pub async fn select_builders(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(slug): Path<String>,
+    Json(body): Json<SetAgentSelector>,
+) -> ApiResult<ProjectView> {
+    Ok(axum::Json(agents::select_builders(&s, &c, &slug, &body.selector).await?))
 }
