@@ -16,6 +16,9 @@
 #  7. The interface at scale in Chromium: 50 services × 6 environments (load, live
 #     updates, promotion) and a 100,000-line log (streaming, opening, search, scrolling)
 #     (end2end/bench/ui-scale.spec.ts; FERRY_BENCH_DATABASE_URL runs it on PostgreSQL).
+#  8. Several replicas on PostgreSQL: live latency across replicas (live_latency.rs
+#     with FERRY_BENCH_REPLICAS=2), throughput through 1 and 3 replicas, and failover
+#     after a SIGKILL, p50/p99 over 20 kills (server/benches/replicas.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -48,6 +51,20 @@ cargo bench -p ferry-server --bench webhook_latency --quiet
 info "memory footprint (release binaries)"
 cargo build --release --quiet -p ferry-server -p ferry-agent
 cargo bench -p ferry-server --bench footprint --quiet
+
+info "several replicas on PostgreSQL: live latency across replicas, throughput, failover"
+source scripts/postgres.sh
+start_postgres
+# A database of its own for each run (the benchmarks create the same projects).
+pg_database() {
+  psql -q "$FERRY_TEST_POSTGRES_URL" -c "CREATE DATABASE $1" >/dev/null && echo "${FERRY_TEST_POSTGRES_URL%/*}/$1"
+}
+echo "live latency, one replica on PostgreSQL:"
+FERRY_BENCH_DATABASE_URL=$(pg_database live_one) cargo bench -p ferry-server --bench live_latency --quiet
+echo "live latency, two replicas: lines recorded by one, clients on the other:"
+FERRY_BENCH_DATABASE_URL=$(pg_database live_two) FERRY_BENCH_REPLICAS=2 \
+  cargo bench -p ferry-server --bench live_latency --quiet
+FERRY_BENCH_DATABASE_URL=$FERRY_TEST_POSTGRES_URL cargo bench -p ferry-server --bench replicas --quiet
 
 info "fan-out to 100 agents, against Ansible (release binaries)"
 if [ ! -x .tools/ansible/bin/ansible-playbook ]; then

@@ -4,6 +4,9 @@
 //!
 //! `cargo bench -p ferry-server --bench live_latency` (scripts/bench.sh runs it);
 //! FERRY_BENCH_CLIENTS, FERRY_BENCH_RATE (lines/s) and FERRY_BENCH_SECONDS tune it.
+//! With FERRY_BENCH_REPLICAS=2 (and FERRY_BENCH_DATABASE_URL on PostgreSQL) the lines
+//! are recorded by one replica and the clients watch another: the cross-replica path
+//! through the events table and LISTEN/NOTIFY.
 
 mod support;
 
@@ -37,6 +40,18 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let running = support::start_server(dir.path()).await;
     let state = running.state.clone();
+    let other_dir = tempfile::tempdir().unwrap();
+    let watched = match setting("FERRY_BENCH_REPLICAS", 1) {
+        1 => None,
+        _ => {
+            assert!(
+                std::env::var("FERRY_BENCH_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres")),
+                "replicas share a PostgreSQL database: set FERRY_BENCH_DATABASE_URL"
+            );
+            Some(support::start_server(other_dir.path()).await)
+        }
+    };
+    let watched_addr = watched.as_ref().map_or(running.addr, |w| w.addr);
 
     // A deployment for the lines to belong to.
     let project = state
@@ -77,7 +92,7 @@ async fn main() {
     let (latency_tx, mut latency_rx) = mpsc::unbounded_channel::<f64>();
     let token = support::admin_token(&state, &[ferry_app::model::TokenScope::Read]).await;
     for _ in 0..clients {
-        let mut request = format!("ws://{}/ws", running.addr).into_client_request().unwrap();
+        let mut request = format!("ws://{watched_addr}/ws").into_client_request().unwrap();
         request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
         let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
         let tx = latency_tx.clone();
@@ -125,6 +140,9 @@ async fn main() {
     }
     latencies.sort_by(f64::total_cmp);
     println!("database: {:?}", state.store.backend());
+    if watched.is_some() {
+        println!("lines recorded by one replica, clients connected to another");
+    }
     println!("clients: {clients}, target rate: {rate} lines/s, lines: {total}");
     println!("achieved production rate: {:.0} lines/s", total as f64 / produce_secs);
     println!("deliveries: {} of {expected}", latencies.len());
