@@ -24,7 +24,8 @@ use outbox::Outbox;
 
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
-    /// The server's address, e.g. `http://ferry.internal:8080`.
+    /// The server's address, e.g. `http://ferry.internal:8080`; or several replicas'
+    /// addresses, comma separated: a lost connection is made again to the next one.
     pub server: String,
     /// The name and labels it expects to have, if it was started with them: the
     /// server decides both and refuses an agent that presents others.
@@ -41,8 +42,24 @@ pub struct AgentConfig {
 }
 
 impl AgentConfig {
-    fn socket_url(&self) -> String {
-        let base = self.server.trim_end_matches('/');
+    /// The addresses it may connect to, in order.
+    fn servers(&self) -> Vec<&str> {
+        let listed: Vec<&str> =
+            self.server.split(',').map(|s| s.trim().trim_end_matches('/')).filter(|s| !s.is_empty()).collect();
+        if listed.is_empty() {
+            vec![self.server.as_str()]
+        } else {
+            listed
+        }
+    }
+
+    /// The address of the `attempt`-th connection: each lost one moves to the next.
+    fn server_for(&self, attempt: usize) -> String {
+        let servers = self.servers();
+        servers[attempt % servers.len()].to_string()
+    }
+
+    fn socket_url(base: &str) -> String {
         let base = base.replacen("https://", "wss://", 1).replacen("http://", "ws://", 1);
         format!("{base}/agent/ws")
     }
@@ -128,11 +145,17 @@ pub async fn run(config: AgentConfig, stop: CancellationToken) -> Result<(), Str
     drain_on_stop(shared.clone(), stop, config.shutdown_grace, done.clone());
     let stop = done;
     let mut backoff = Duration::from_millis(250);
+    let mut attempt = 0usize;
     loop {
-        match session(&config, &shared, &stop, &mut backoff).await {
+        let server = config.server_for(attempt);
+        attempt = attempt.wrapping_add(1);
+        match session(&config, &server, &shared, &stop, &mut backoff).await {
             SessionEnd::Stopped => return Ok(()),
             SessionEnd::Refused(reason) => return Err(format!("the server refused this agent: {reason}")),
-            SessionEnd::Lost(why) => tracing::warn!(%why, retry_in = ?backoff, "connection to the server lost"),
+            SessionEnd::Lost(why) => {
+                let next = config.server_for(attempt);
+                tracing::warn!(%why, server, next, retry_in = ?backoff, "connection to the server lost")
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
@@ -156,11 +179,12 @@ fn hello(config: &AgentConfig) -> AgentMessage {
 
 async fn session(
     config: &AgentConfig,
+    server: &str,
     shared: &Arc<Shared>,
     stop: &CancellationToken,
     backoff: &mut Duration,
 ) -> SessionEnd {
-    let (socket, _) = match tokio_tungstenite::connect_async(config.socket_url()).await {
+    let (socket, _) = match tokio_tungstenite::connect_async(AgentConfig::socket_url(server)).await {
         Ok(connected) => connected,
         Err(e) => return SessionEnd::Lost(e.to_string()),
     };
@@ -176,7 +200,7 @@ async fn session(
                 }
             }
             let shown: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            tracing::info!(agent_id, name, labels = shown.join(","), "connected to the server");
+            tracing::info!(agent_id, name, labels = shown.join(","), server, "connected to the server");
             *shared.name.lock().unwrap_or_else(|p| p.into_inner()) = name;
             *backoff = Duration::from_millis(250);
             heartbeat_seconds.max(1)
@@ -193,7 +217,7 @@ async fn session(
     let end = loop {
         tokio::select! {
             incoming = next_server_message(&mut read) => match incoming {
-                Some(message) => handle(config, shared, message),
+                Some(message) => handle(config, server, shared, message),
                 None => break SessionEnd::Lost("the server closed the connection".into()),
             },
             Some(message) = outgoing.recv() => {
@@ -237,7 +261,9 @@ async fn next_server_message(read: &mut Reader) -> Option<ServerMessage> {
     }
 }
 
-fn handle(config: &AgentConfig, shared: &Arc<Shared>, message: ServerMessage) {
+/// A message from `server` (its artifacts and uploads are there: the replica that
+/// holds the job).
+fn handle(config: &AgentConfig, server: &str, shared: &Arc<Shared>, message: ServerMessage) {
     match message {
         ServerMessage::Run { job, .. } if shared.stopping.load(std::sync::atomic::Ordering::SeqCst) => {
             // A job it already runs is offered again after a reconnect: that one goes on.
@@ -250,7 +276,7 @@ fn handle(config: &AgentConfig, shared: &Arc<Shared>, message: ServerMessage) {
             }
         }
         ServerMessage::Run { job, project, environment, release_id, plan, upload } => {
-            start_job(config, shared, job, (project, environment), release_id, *plan, upload)
+            start_job(config, server, shared, job, (project, environment), release_id, *plan, upload)
         }
         ServerMessage::Cancel { job } => {
             if let Some(token) = shared.running().get(&job) {
@@ -262,8 +288,10 @@ fn handle(config: &AgentConfig, shared: &Arc<Shared>, message: ServerMessage) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn start_job(
     config: &AgentConfig,
+    server: &str,
     shared: &Arc<Shared>,
     job: i64,
     (project, environment): (String, String),
@@ -285,10 +313,10 @@ fn start_job(
     let credential = std::fs::read_to_string(config.credential_file()).ok().map(|c| c.trim().to_string());
     if let Some(artifact) = plan.artifact.as_mut().filter(|a| a.location.starts_with('/')) {
         // The server names its own path; the credential that admits this agent fetches it.
-        artifact.location = format!("{}{}", config.server.trim_end_matches('/'), artifact.location);
+        artifact.location = format!("{server}{}", artifact.location);
         artifact.bearer = credential.clone();
     }
-    let upload = upload.map(|path| format!("{}{}", config.server.trim_end_matches('/'), path));
+    let upload = upload.map(|path| format!("{server}{path}"));
     let workdir = config.workdir.clone();
     let host_vars = config.vars.clone();
     let host_name = shared.name.lock().unwrap_or_else(|p| p.into_inner()).clone();

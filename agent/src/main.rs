@@ -14,7 +14,9 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Parser)]
 #[command(name = "ferry-agent", version)]
 struct Cli {
-    /// The Ferry server, e.g. https://ferry.example.com.
+    /// The Ferry server, e.g. https://ferry.example.com; or several replicas' addresses,
+    /// comma separated (a lost connection is made again to the next one), when they
+    /// are not behind one load-balanced address.
     #[arg(long, env = "FERRY_AGENT_SERVER")]
     server: String,
     /// The name this agent expects to have in Ferry. Its registration token (or an

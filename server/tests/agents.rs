@@ -470,3 +470,20 @@ async fn only_the_agent_building_a_release_sends_its_artifact_and_the_bytes_must
     let logs: Vec<&str> = done["logs"].as_array().unwrap().iter().map(|l| l["text"].as_str().unwrap()).collect();
     assert!(logs.contains(&"built by the agent"), "the target runs what the agent built: {logs:?}");
 }
+
+#[tokio::test]
+async fn an_agent_given_several_addresses_connects_to_the_next_when_one_does_not_answer() {
+    let app = spawn_app().await;
+    let token = registration(&app, "roaming", "env=roam").await;
+    // Nothing listens on the first address (a replica that is down).
+    let dead = format!("http://127.0.0.1:{}", common::free_port());
+    let config = AgentConfig {
+        server: format!("{dead}, {}", app.base),
+        ..agent_config(&app, app.data_dir.join("roam"), Some(token))
+    };
+    let stop = CancellationToken::new();
+    let agent = tokio::spawn(ferry_agent::run(config, stop.clone()));
+    wait_state(&app, "roaming", "online").await;
+    stop.cancel();
+    agent.await.unwrap().unwrap();
+}
