@@ -225,7 +225,7 @@ async fn failover(url: &str, kills: usize) {
             let api = &api;
             async move {
                 let detail = api.deployment(&base, id).await;
-                let lines = detail["logs"].as_array().map(Vec::clone).unwrap_or_default();
+                let lines = detail["logs"].as_array().cloned().unwrap_or_default();
                 lines.iter().filter(|l| l["text"] == format!("ran deployment {id}")).count()
             }
         };
