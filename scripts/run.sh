@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds and runs Ferry in its embedded mode: SQLite in ./ferry-data, the built-in
-# local executor and the demo project. Extra arguments go to `ferry` (see --help).
+# Builds and runs Ferry in its embedded mode: SQLite in ./ferry-data (as root under a
+# private home, /var/lib/ferry), the built-in local executor and the demo project.
+# Extra arguments go to `ferry` (see --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -8,4 +9,11 @@ scripts/setup.sh
 build_spa
 info "building the server"
 cargo build --release -p ferry-server --quiet
+# As root, build and deploy steps run as unprivileged users (README: "Who repository
+# code runs as"), who must be able to pass through to the data directory: a checkout
+# under a private home (/root) keeps its data in /var/lib/ferry instead.
+if [ "$(id -u)" = 0 ] && [ -z "${FERRY_DATA_DIR:-}" ] && ! runuser -u ferry-build -- test -x "$PWD"; then
+  export FERRY_DATA_DIR=/var/lib/ferry
+  info "the data directory is $FERRY_DATA_DIR (others cannot pass through $PWD)"
+fi
 exec target/release/ferry "$@"

@@ -6,8 +6,8 @@
 //!    (default 20), with the default `lease_seconds` (15). Each round also checks that
 //!    no step ran twice and none was lost: the killed deployment ends failed naming the
 //!    lost replica, and the next one's deploy step ran exactly once.
-//! 2. Throughput: FERRY_BENCH_DEPLOYMENTS (default 300) no-op deployments over 30
-//!    environments, submitted round-robin, through 1 replica and through 3.
+//! 2. Throughput: FERRY_BENCH_DEPLOYMENTS (default 300) no-op deployments to 30
+//!    environments (of 30 projects), submitted round-robin, through 1 replica and 3.
 //!
 //! Needs FERRY_BENCH_DATABASE_URL (a PostgreSQL server; each part gets a fresh
 //! database) and `cargo build --release -p ferry-server`; scripts/bench.sh does both.
@@ -286,15 +286,17 @@ async fn throughput(url: &str, replica_count: usize, deployments: usize) -> f64 
     let api = Api::sign_in(&replicas[0].base).await;
     let sources = tempfile::tempdir().unwrap();
     let mut releases = Vec::new();
-    for n in 0..10 {
+    // One environment each: a release reaches a second environment only after the
+    // first, which would order the deployments.
+    for n in 0..30 {
         let slug = format!("svc-{n}");
-        releases.push((slug.clone(), project(&api, &replicas[0].base, sources.path(), &slug, 3, "true").await));
+        releases.push((slug.clone(), project(&api, &replicas[0].base, sources.path(), &slug, 1, "true").await));
     }
     let started = Instant::now();
     let requests = (0..deployments).map(|i| {
-        let (slug, release) = releases[i % 10].clone();
+        let (slug, release) = releases[i % 30].clone();
         let (api, base) = (&api, replicas[i % replica_count].base.clone());
-        async move { deploy(api, &base, &slug, release, &format!("env-{}", (i / 10) % 3)).await }
+        async move { deploy(api, &base, &slug, release, "env-0").await }
     });
     let ids = futures::future::join_all(requests).await;
     let base = replicas[0].base.clone();
@@ -315,7 +317,7 @@ async fn main() {
         panic!("FERRY_BENCH_DATABASE_URL must name a PostgreSQL server (scripts/bench.sh starts one)");
     };
     let deployments = setting("FERRY_BENCH_DEPLOYMENTS", 300);
-    println!("throughput: {deployments} no-op deployments, 10 projects × 3 environments, built-in agents:");
+    println!("throughput: {deployments} no-op deployments to 30 environments (projects), built-in agents:");
     for count in [1, 3] {
         let rate = throughput(&url, count, deployments).await;
         println!("  {count} replica(s): {rate:.1} deployments/s");

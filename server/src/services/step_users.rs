@@ -129,6 +129,15 @@ fn subordinate(text: &str, name: &str, uid: u32) -> Option<Range> {
 /// else Ferry keeps there.
 pub fn protect_data_dir(data_dir: &Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
+    if let Some(closed) = closed_ancestor(data_dir) {
+        return Err(format!(
+            "steps run as other users, who cannot reach the data directory {}: {} lets only its owner through. \
+             Choose a data_dir they can reach (e.g. /var/lib/ferry), or `chmod o+x {}`",
+            data_dir.display(),
+            closed.display(),
+            closed.display()
+        ));
+    }
     let set = |path: &Path, mode: u32| {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
             .map_err(|e| format!("cannot restrict {}: {e}", path.display()))
@@ -153,6 +162,12 @@ pub fn protect_data_dir(data_dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The first directory above `dir` (an absolute path) that others may not pass through.
+fn closed_ancestor(dir: &Path) -> Option<&Path> {
+    use std::os::unix::fs::PermissionsExt;
+    dir.ancestors().skip(1).find(|a| std::fs::metadata(a).is_ok_and(|m| m.permissions().mode() & 0o001 == 0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +179,21 @@ mod tests {
         assert_eq!(subordinate("998:5000:10\n", "ferry-build", 998), Some(Range { start: 5000, count: 10 }));
         assert_eq!(subordinate(text, "bob", 1001), None);
         assert_eq!(subordinate("ferry-build:x:1\n", "ferry-build", 998), None);
+    }
+
+    #[test]
+    fn a_data_directory_behind_a_private_one_is_named() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let private = tmp.path().join("home");
+        std::fs::create_dir_all(private.join("ferry/data")).unwrap();
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert_eq!(closed_ancestor(&private.join("ferry/data")), Some(private.as_path()));
+        let error = protect_data_dir(&private.join("ferry/data")).unwrap_err();
+        assert!(error.contains("chmod o+x") && error.contains("/home"), "{error}");
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o711)).unwrap();
+        assert_eq!(closed_ancestor(&private.join("ferry/data")), None);
     }
 
     #[test]
