@@ -14,6 +14,7 @@ pub mod events;
 pub mod forge;
 pub mod git;
 pub mod http;
+pub mod jobs;
 pub mod metrics;
 pub mod notify;
 pub mod services;
@@ -110,6 +111,21 @@ pub async fn start(config: &Config) -> Result<Running, String> {
     demo::seed(&state.store, config).await.map_err(|e| format!("cannot create the demo project: {e}"))?;
     state.deployer.start_replica().await.map_err(|e| format!("cannot recover deployments: {}", e.message))?;
     state.notifier.start();
+    let (store, notifier) = (state.store.clone(), state.notifier.clone());
+    jobs::Runner::new(state.store.clone())
+        .handle(jobs::DEPLOYMENT_FINISHED, move |payload| {
+            let (store, notifier) = (store.clone(), notifier.clone());
+            async move {
+                let id: i64 = payload.parse().map_err(|_| format!("not a deployment id: {payload}"))?;
+                let deployment = store.deployment(id).await.map_err(|e| e.to_string())?;
+                match deployment {
+                    Some(deployment) => notifier.deployment_finished(&deployment).await,
+                    None => tracing::warn!(deployment = id, "a finished deployment is gone; nothing to notify"),
+                }
+                Ok(())
+            }
+        })
+        .start();
     auth::session_store::sweep_expired(state.store.clone());
     notify::watch_agents(state.agents.clone(), state.notifier.clone());
 

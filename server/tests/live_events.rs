@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::live::Messages;
 use serde_json::json;
 
@@ -37,7 +39,12 @@ async fn reconnecting_with_the_last_seq_delivers_missed_events() {
     // Everything after that happens while disconnected.
     let detail = app.wait_finished(id).await;
     assert_eq!(detail["deployment"]["state"], "succeeded");
-    let (_, stored) = app.get(&format!("/api/v1/events?after={last}")).await;
+    // The outcome's notification is a job of its own, run just after.
+    let stored = common::wait_until("the outcome's notification", Duration::from_secs(10), || async {
+        let (_, stored) = app.get(&format!("/api/v1/events?after={last}")).await;
+        stored.as_array().unwrap().iter().any(|e| e["payload"]["event"] == "notification").then_some(stored)
+    })
+    .await;
     let missed = stored.as_array().unwrap().len();
     assert!(missed > 5, "the deployment produced events while disconnected");
 

@@ -230,6 +230,47 @@ async fn contract(store: Store) {
     live_contract(&store, &project, (r1.id, r2.id)).await;
     let prod = project.environments[2].id;
     leases_contract(&store, (project.id, prod, r2.id)).await;
+    jobs_contract(&store).await;
+}
+
+/// The durable job queue: a job is enqueued once per dedupe key; a claimed job is not
+/// claimed again until its claim runs out; done jobs are gone from the queue; a failed
+/// one is due again when it says; two owners claiming at once take different jobs.
+async fn jobs_contract(store: &Store) {
+    store.enqueue_job("test", "test:1", "one").await.unwrap();
+    store.enqueue_job("test", "test:1", "again").await.unwrap();
+    store.enqueue_job("test", "test:2", "two").await.unwrap();
+    let now = ferry_server::store::now_millis();
+    let first = store.claim_jobs("a", now, 1_000, 1).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!((first[0].payload.as_str(), first[0].attempts), ("one", 1), "the first enqueueing counts");
+    let second = store.claim_jobs("b", now, 1_000, 10).await.unwrap();
+    assert_eq!(second.iter().map(|j| j.payload.as_str()).collect::<Vec<_>>(), ["two"], "a claimed job is not offered");
+    assert!(store.claim_jobs("b", now + 500, 1_000, 10).await.unwrap().is_empty());
+    assert!(!store.complete_job(first[0].id, "b").await.unwrap(), "only its claimer completes it");
+    assert!(store.complete_job(first[0].id, "a").await.unwrap());
+    store.retry_job(second[0].id, "b", now + 5_000, "receiver down").await.unwrap();
+    assert!(store.claim_jobs("c", now + 4_000, 1_000, 10).await.unwrap().is_empty(), "not due yet");
+    let again = store.claim_jobs("c", now + 5_000, 1_000, 10).await.unwrap();
+    assert_eq!((again[0].payload.as_str(), again[0].attempts), ("two", 2));
+    // Its claimer died: once the claim runs out, another takes it.
+    let taken = store.claim_jobs("d", now + 6_001, 1_000, 10).await.unwrap();
+    assert_eq!((taken[0].id, taken[0].attempts), (again[0].id, 3));
+    assert!(store.complete_job(taken[0].id, "d").await.unwrap());
+    let pending = store.pending_jobs().await.unwrap();
+    assert!(pending.iter().all(|(kind, ..)| kind != "test"), "{pending:?}");
+
+    // Many jobs, two claimers at once: each job goes to one of them.
+    for n in 0..40 {
+        store.enqueue_job("race", &format!("race:{n}"), &n.to_string()).await.unwrap();
+    }
+    let now = ferry_server::store::now_millis();
+    let (x, y) = tokio::join!(store.claim_jobs("x", now, 60_000, 25), store.claim_jobs("y", now, 60_000, 25));
+    let mut ids: Vec<i64> = x.unwrap().into_iter().chain(y.unwrap()).map(|j| j.id).collect();
+    assert_eq!(ids.len(), 40, "all 40 claimed between the two");
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 40, "none claimed twice");
 }
 
 /// Replicas and environment leases: one holder per environment, claimed only when

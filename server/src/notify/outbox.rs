@@ -175,16 +175,11 @@ pub fn after_attempt(attempts: i64, attempt: &Attempt) -> (DeliveryState, Option
             (DeliveryState::Failed, Some(format!("gave up after {attempts} attempts: {error}")), now_millis())
         }
         Attempt::Retry { error, after } => {
-            let wait = after.map(|a| a.min(MAX_RETRY_AFTER)).unwrap_or_else(|| backoff(attempts));
+            let wait =
+                after.map(|a| a.min(MAX_RETRY_AFTER)).unwrap_or_else(|| crate::jobs::backoff(attempts, MAX_BACKOFF));
             (DeliveryState::Pending, Some(error.clone()), now_millis() + wait.as_millis() as i64)
         }
     }
-}
-
-/// 1 s after the first failure, doubling, at most `MAX_BACKOFF`.
-fn backoff(attempts: i64) -> Duration {
-    let exponent = (attempts - 1).clamp(0, 16) as u32;
-    Duration::from_secs(1u64 << exponent).min(MAX_BACKOFF)
 }
 
 /// How an HTTP receiver's answer is taken: 2xx delivered; 429 and 5xx retried (with the
@@ -221,14 +216,6 @@ fn without_url(error: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        assert_eq!(backoff(1), Duration::from_secs(1));
-        assert_eq!(backoff(2), Duration::from_secs(2));
-        assert_eq!(backoff(5), Duration::from_secs(16));
-        assert_eq!(backoff(40), MAX_BACKOFF);
-    }
 
     #[test]
     fn receivers_answers_map_to_retry_or_refusal() {

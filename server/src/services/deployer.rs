@@ -405,11 +405,17 @@ impl Deployer {
         to: DeploymentState,
         reason: Option<&str>,
     ) -> Result<(), AppError> {
-        match self.store.transition_deployment(id, from, to, reason).await.or_internal("changing a deployment")? {
+        // An end's notifications are a job, enqueued with the change itself.
+        let changed = match to.is_terminal() {
+            true => self.store.finish_deployment(id, (from, to), reason, crate::jobs::DEPLOYMENT_FINISHED).await,
+            false => self.store.transition_deployment(id, from, to, reason).await,
+        };
+        match changed.or_internal("changing a deployment")? {
             Some(view) => {
                 self.announce(&view).await;
                 if to.is_terminal() {
-                    self.notifier.deployment_finished(&view).await;
+                    // After the outcome's own event, which the notification follows.
+                    crate::jobs::wake();
                 }
                 Ok(())
             }

@@ -146,12 +146,36 @@ impl Store {
         to: DeploymentState,
         reason: Option<&str>,
     ) -> StoreResult<Option<DeploymentView>> {
+        self.transition_with_job(id, (from, to), reason, None).await
+    }
+
+    /// Ends a deployment and, in the same transaction, enqueues the job `kind` (payload:
+    /// the deployment's id) that reacts to its end: nothing is lost if the process dies
+    /// right after the change.
+    pub async fn finish_deployment(
+        &self,
+        id: i64,
+        (from, to): (DeploymentState, DeploymentState),
+        reason: Option<&str>,
+        kind: &str,
+    ) -> StoreResult<Option<DeploymentView>> {
+        self.transition_with_job(id, (from, to), reason, Some(kind)).await
+    }
+
+    async fn transition_with_job(
+        &self,
+        id: i64,
+        (from, to): (DeploymentState, DeploymentState),
+        reason: Option<&str>,
+        job: Option<&str>,
+    ) -> StoreResult<Option<DeploymentView>> {
         if !from.can_become(to) {
             return Ok(None);
         }
         let now = now_millis();
         let started = (to == DeploymentState::Running).then_some(now);
         let finished = to.is_terminal().then_some(now);
+        let mut tx = self.pool.begin().await?;
         let changed = sqlx::query(
             "UPDATE deployments SET state = $1, reason = COALESCE($2, reason), \
              started_at = COALESCE($3, started_at), finished_at = COALESCE($4, finished_at) \
@@ -163,12 +187,16 @@ impl Store {
         .bind(finished)
         .bind(id)
         .bind(from.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
         if changed == 0 {
             return Ok(None);
         }
+        if let Some(kind) = job {
+            super::jobs::enqueue_in(&mut tx, kind, &format!("{kind}:{id}"), &id.to_string()).await?;
+        }
+        tx.commit().await?;
         self.deployment(id).await
     }
 

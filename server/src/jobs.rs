@@ -1,0 +1,142 @@
+//! The durable job queue's runner: claims due jobs from the database (any replica may;
+//! `store/jobs.rs`), runs each kind's handler, and marks it done, or gives it back
+//! with a jittered backoff when the handler fails. Jobs are enqueued in the same
+//! transaction as the change that asks for them, so a crash between the change and
+//! its consequences loses nothing: the job waits in the table for the next claim.
+//!
+//! Kinds today: `deployment_finished` (the notifications of a deployment's end).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::store::{now_millis, JobRow, Store};
+
+/// A deployment ended: its in-app and routed notifications. Payload: its id.
+pub const DEPLOYMENT_FINISHED: &str = "deployment_finished";
+
+/// How long a claim lasts: longer than a handler takes (they enqueue, not send).
+const LEASE: Duration = Duration::from_secs(60);
+/// How often the runner looks for due jobs.
+const POLL: Duration = Duration::from_millis(250);
+const BATCH: i64 = 20;
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// Wakes the runners of this process: a job was just enqueued.
+static ENQUEUED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Says a job was enqueued, so this process's runner looks at once.
+pub fn wake() {
+    ENQUEUED.notify_waiters();
+}
+
+type Handler = Arc<dyn Fn(String) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+
+/// The runner, with a handler per kind.
+#[derive(Clone)]
+pub struct Runner {
+    store: Store,
+    owner: Arc<str>,
+    handlers: HashMap<&'static str, Handler>,
+}
+
+impl Runner {
+    pub fn new(store: Store) -> Self {
+        let owner = format!("jobs-{}-{}", std::process::id(), crate::auth::secrets::random_text(6));
+        Self { store, owner: owner.into(), handlers: HashMap::new() }
+    }
+
+    /// Runs `handler(payload)` for jobs of `kind`.
+    pub fn handle<F, Fut>(mut self, kind: &'static str, handler: F) -> Self
+    where
+        F: Fn(String) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.handlers.insert(kind, Arc::new(move |payload| Box::pin(handler(payload))));
+        self
+    }
+
+    /// Claims and runs jobs until the process ends.
+    pub fn start(self) {
+        tokio::spawn(async move {
+            loop {
+                let enqueued = ENQUEUED.notified();
+                match self.run_due().await {
+                    Ok(0) => {
+                        tokio::select! {
+                            _ = enqueued => {}
+                            _ = tokio::time::sleep(POLL) => {}
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, "claiming jobs");
+                        tokio::time::sleep(POLL).await;
+                    }
+                }
+            }
+        });
+    }
+
+    /// Runs the jobs due now; returns how many were claimed.
+    pub async fn run_due(&self) -> Result<usize, sqlx::Error> {
+        let claimed = self.store.claim_jobs(&self.owner, now_millis(), LEASE.as_millis() as i64, BATCH).await?;
+        for job in &claimed {
+            self.run(job).await;
+        }
+        Ok(claimed.len())
+    }
+
+    async fn run(&self, job: &JobRow) {
+        let result = match self.handlers.get(job.kind.as_str()) {
+            Some(handler) => handler(job.payload.clone()).await,
+            None => Err(format!("no handler for jobs of kind `{}`", job.kind)),
+        };
+        let recorded = match result {
+            Ok(()) => self.store.complete_job(job.id, &self.owner).await.map(|_| ()),
+            Err(why) => {
+                tracing::warn!(job = job.id, kind = job.kind, attempts = job.attempts, %why, "a job failed; retrying");
+                let after = now_millis() + backoff(job.attempts, MAX_BACKOFF).as_millis() as i64;
+                self.store.retry_job(job.id, &self.owner, after, &why).await
+            }
+        };
+        if let Err(e) = recorded {
+            tracing::error!(job = job.id, error = %e, "recording a job's end");
+        }
+    }
+}
+
+/// Ferry's one retry backoff (jobs, notification deliveries, forge reports): 1 s after
+/// the first failure, doubling up to `cap`, each wait between half and the whole of
+/// that, so the retries of many failures spread out instead of arriving together.
+pub fn backoff(attempts: i64, cap: Duration) -> Duration {
+    let full = Duration::from_secs(1u64 << (attempts - 1).clamp(0, 16)).min(cap);
+    let jitter = rand_fraction();
+    full.mul_f64(0.5 + 0.5 * jitter)
+}
+
+/// A number in [0, 1) that differs between calls (no cryptographic need).
+fn rand_fraction() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher
+        .write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_the_cap() {
+        for attempts in 1..=12 {
+            let full = Duration::from_secs(1u64 << (attempts - 1)).min(MAX_BACKOFF);
+            let wait = backoff(attempts, MAX_BACKOFF);
+            assert!(wait >= full / 2 && wait <= full, "attempt {attempts}: {wait:?} not within half of {full:?}");
+        }
+        assert!(backoff(40, MAX_BACKOFF) <= MAX_BACKOFF);
+    }
+}

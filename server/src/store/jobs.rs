@@ -1,0 +1,101 @@
+//! The durable job queue's table (migration 0024; the runner is `crate::jobs`). Jobs
+//! are claimed with a lease: on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so replicas
+//! claiming at once take different jobs; SQLite has one process and one writer.
+
+use sqlx::{Any, Transaction};
+
+use super::{now_millis, Backend, Store, StoreResult};
+
+/// A claimed job.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct JobRow {
+    pub id: i64,
+    pub kind: String,
+    pub payload: String,
+    /// Including this one.
+    pub attempts: i64,
+}
+
+/// Enqueues a job within `tx`, the transaction of the change that asks for it; a job
+/// with the same `dedupe_key` makes this a no-op.
+pub(super) async fn enqueue_in(
+    tx: &mut Transaction<'_, Any>,
+    kind: &str,
+    dedupe_key: &str,
+    payload: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO jobs (kind, dedupe_key, payload, run_after) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (dedupe_key) DO NOTHING",
+    )
+    .bind(kind)
+    .bind(dedupe_key)
+    .bind(payload)
+    .bind(now_millis())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Enqueues a job on its own (work asked for by no state change).
+    pub async fn enqueue_job(&self, kind: &str, dedupe_key: &str, payload: &str) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        enqueue_in(&mut tx, kind, dedupe_key, payload).await?;
+        tx.commit().await
+    }
+
+    /// Claims up to `limit` due jobs for `owner` until `now + lease_ms`, oldest first:
+    /// jobs never claimed, due again after a failure, or whose claim ran out.
+    pub async fn claim_jobs(&self, owner: &str, now: i64, lease_ms: i64, limit: i64) -> StoreResult<Vec<JobRow>> {
+        let skip_locked = match self.backend {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE jobs SET locked_by = $1, locked_until = $2, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM jobs WHERE done_at IS NULL AND run_after <= $3 \
+               AND (locked_until IS NULL OR locked_until <= $3) ORDER BY id LIMIT $4 {skip_locked}) \
+             RETURNING id, kind, payload, attempts"
+        );
+        let mut claimed: Vec<JobRow> =
+            sqlx::query_as(&sql).bind(owner).bind(now + lease_ms).bind(now).bind(limit).fetch_all(&self.pool).await?;
+        claimed.sort_by_key(|j| j.id);
+        Ok(claimed)
+    }
+
+    /// Marks a job done, if `owner` still holds it.
+    pub async fn complete_job(&self, id: i64, owner: &str) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET done_at = $1, locked_by = NULL, locked_until = NULL WHERE id = $2 AND locked_by = $3",
+        )
+        .bind(now_millis())
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Gives a failed job back, due again at `run_after`.
+    pub async fn retry_job(&self, id: i64, owner: &str, run_after: i64, error: &str) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE jobs SET run_after = $1, last_error = $2, locked_by = NULL, locked_until = NULL \
+             WHERE id = $3 AND locked_by = $4",
+        )
+        .bind(run_after)
+        .bind(error)
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Jobs not done yet, oldest first: `(kind, dedupe_key, attempts, last_error)`.
+    pub async fn pending_jobs(&self) -> StoreResult<Vec<(String, String, i64, Option<String>)>> {
+        sqlx::query_as("SELECT kind, dedupe_key, attempts, last_error FROM jobs WHERE done_at IS NULL ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+    }
+}

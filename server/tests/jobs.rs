@@ -1,0 +1,66 @@
+//! The durable job queue: what a change asks for is enqueued with the change itself,
+//! so a process that dies right after committing loses nothing.
+
+mod common;
+
+use std::time::Duration;
+
+use ferry_app::model::{DeploymentKind, DeploymentState};
+use ferry_server::store::{NewDeployment, NewProject, NewRelease, Store};
+
+#[tokio::test]
+async fn a_deployment_end_committed_just_before_a_crash_is_still_notified_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The state a process leaves when it dies right after committing a deployment's end:
+    // the change is in the database, nothing that follows from it has happened.
+    let url = format!("sqlite://{}?mode=rwc", tmp.path().join("ferry.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    let project = NewProject {
+        slug: "crashy".into(),
+        name: "crashy".into(),
+        repo_url: "/nowhere".into(),
+        environments: vec!["development".into()],
+    };
+    let project = store.create_project(&project).await.unwrap();
+    let release = NewRelease {
+        project_id: project.id,
+        version: "1.0.0".into(),
+        git_commit: "0".repeat(40),
+        source: "test".into(),
+        pipeline: String::new(),
+        committed_at: None,
+        git_ref: None,
+    };
+    let release = store.create_release(&release).await.unwrap();
+    let ids = (project.id, project.environments[0].id, release.id);
+    let queued = NewDeployment::queued(ids, DeploymentKind::Deploy, &[], "admin");
+    let deployment = store.create_deployment(&queued).await.unwrap();
+    store.transition_deployment(deployment.id, DeploymentState::Queued, DeploymentState::Running, None).await.unwrap();
+    let ended = store
+        .finish_deployment(
+            deployment.id,
+            (DeploymentState::Running, DeploymentState::Failed),
+            Some("step deploy: exited with code 1"),
+            ferry_server::jobs::DEPLOYMENT_FINISHED,
+        )
+        .await
+        .unwrap();
+    assert!(ended.is_some());
+    drop(store);
+
+    // The next start finds the job and does it, once.
+    let app = common::spawn_with(common::test_config(tmp.path())).await;
+    let title = "✗ crashy 1.0.0 failed in development";
+    common::wait_until("the failure's notification", Duration::from_secs(10), || async {
+        let (_, listed) = app.get("/api/v1/notifications").await;
+        listed["items"].as_array()?.iter().any(|n| n["title"] == title).then_some(())
+    })
+    .await;
+    common::wait_until("the job to be done", Duration::from_secs(10), || async {
+        app.running.state.store.pending_jobs().await.unwrap().is_empty().then_some(())
+    })
+    .await;
+    let (_, listed) = app.get("/api/v1/notifications").await;
+    let count = listed["items"].as_array().unwrap().iter().filter(|n| n["title"] == title).count();
+    assert_eq!(count, 1, "{listed}");
+}
