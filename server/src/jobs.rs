@@ -4,7 +4,9 @@
 //! transaction as the change that asks for them, so a crash between the change and
 //! its consequences loses nothing: the job waits in the table for the next claim.
 //!
-//! Kinds today: `deployment_finished` (the notifications of a deployment's end).
+//! Kinds today: the notifications of a deployment's start, end, and request for
+//! approvals, enqueued with the state change (`store::transition_enqueuing`, and
+//! `create_deployment` for one that awaits approval).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -14,8 +16,7 @@ use std::time::Duration;
 
 use crate::store::{now_millis, JobRow, Store};
 
-/// A deployment ended: its in-app and routed notifications. Payload: its id.
-pub const DEPLOYMENT_FINISHED: &str = "deployment_finished";
+pub use crate::store::job_kinds::*;
 
 /// How long a claim lasts: longer than a handler takes (they enqueue, not send).
 const LEASE: Duration = Duration::from_secs(60);

@@ -111,20 +111,19 @@ pub async fn start(config: &Config) -> Result<Running, String> {
     demo::seed(&state.store, config).await.map_err(|e| format!("cannot create the demo project: {e}"))?;
     state.deployer.start_replica().await.map_err(|e| format!("cannot recover deployments: {}", e.message))?;
     state.notifier.start();
-    let (store, notifier) = (state.store.clone(), state.notifier.clone());
     jobs::Runner::new(state.store.clone())
-        .handle(jobs::DEPLOYMENT_FINISHED, move |payload| {
-            let (store, notifier) = (store.clone(), notifier.clone());
-            async move {
-                let id: i64 = payload.parse().map_err(|_| format!("not a deployment id: {payload}"))?;
-                let deployment = store.deployment(id).await.map_err(|e| e.to_string())?;
-                match deployment {
-                    Some(deployment) => notifier.deployment_finished(&deployment).await,
-                    None => tracing::warn!(deployment = id, "a finished deployment is gone; nothing to notify"),
-                }
-                Ok(())
-            }
-        })
+        .handle(
+            jobs::DEPLOYMENT_FINISHED,
+            notify_about(&state, |n, d| Box::pin(async move { n.deployment_finished(&d).await })),
+        )
+        .handle(
+            jobs::DEPLOYMENT_STARTED,
+            notify_about(&state, |n, d| Box::pin(async move { n.deployment_started(&d).await })),
+        )
+        .handle(
+            jobs::APPROVAL_REQUESTED,
+            notify_about(&state, |n, d| Box::pin(async move { n.approval_requested(&d).await })),
+        )
         .start();
     auth::session_store::sweep_expired(state.store.clone());
     notify::watch_agents(state.agents.clone(), state.notifier.clone());
@@ -152,5 +151,28 @@ impl Running {
             Ok(result) => result,
             Err(e) => Err(std::io::Error::other(e)),
         }
+    }
+}
+
+/// A job handler that tells the notifier about the deployment whose id is the payload.
+fn notify_about(
+    state: &AppState,
+    tell: fn(
+        notify::Notifier,
+        ferry_app::model::DeploymentView,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+) -> impl Fn(String) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> + Send + Sync + 'static
+{
+    let (store, notifier) = (state.store.clone(), state.notifier.clone());
+    move |payload| {
+        let (store, notifier) = (store.clone(), notifier.clone());
+        Box::pin(async move {
+            let id: i64 = payload.parse().map_err(|_| format!("not a deployment id: {payload}"))?;
+            match store.deployment(id).await.map_err(|e| e.to_string())? {
+                Some(deployment) => tell(notifier, deployment).await,
+                None => tracing::warn!(deployment = id, "the deployment is gone; nothing to notify"),
+            }
+            Ok(())
+        })
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use ferry_app::model::{DeploymentKind, DeploymentState};
 use ferry_server::store::{NewDeployment, NewProject, NewRelease, Store};
+use serde_json::Value;
 
 #[tokio::test]
 async fn a_deployment_end_committed_just_before_a_crash_is_still_notified_once() {
@@ -37,7 +38,7 @@ async fn a_deployment_end_committed_just_before_a_crash_is_still_notified_once()
     let deployment = store.create_deployment(&queued).await.unwrap();
     store.transition_deployment(deployment.id, DeploymentState::Queued, DeploymentState::Running, None).await.unwrap();
     let ended = store
-        .finish_deployment(
+        .transition_enqueuing(
             deployment.id,
             (DeploymentState::Running, DeploymentState::Failed),
             Some("step deploy: exited with code 1"),
@@ -46,14 +47,19 @@ async fn a_deployment_end_committed_just_before_a_crash_is_still_notified_once()
         .await
         .unwrap();
     assert!(ended.is_some());
+    // And one that awaits approval, created just before the crash.
+    let awaiting = NewDeployment { state: DeploymentState::AwaitingApproval, ..queued };
+    store.create_deployment(&awaiting).await.unwrap();
     drop(store);
 
     // The next start finds the job and does it, once.
     let app = common::spawn_with(common::test_config(tmp.path())).await;
     let title = "✗ crashy 1.0.0 failed in development";
-    common::wait_until("the failure's notification", Duration::from_secs(10), || async {
+    let approval = "⏸ crashy 1.0.0 to development needs approval (asked by admin)";
+    common::wait_until("the failure's and the approval's notifications", Duration::from_secs(10), || async {
         let (_, listed) = app.get("/api/v1/notifications").await;
-        listed["items"].as_array()?.iter().any(|n| n["title"] == title).then_some(())
+        let titles: Vec<&Value> = listed["items"].as_array()?.iter().map(|n| &n["title"]).collect();
+        (titles.contains(&&Value::from(title)) && titles.contains(&&Value::from(approval))).then_some(())
     })
     .await;
     common::wait_until("the job to be done", Duration::from_secs(10), || async {

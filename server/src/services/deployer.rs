@@ -149,7 +149,8 @@ impl Deployer {
         let asked = Asked::Deploy { start, allow_older: request.allow_older, freeze_override };
         let deployment = self.record(&project, &environment, &release, asked, by).await?;
         match start {
-            Start::AfterApproval => self.notifier.approval_requested(&deployment).await,
+            // Its notifications were enqueued with it.
+            Start::AfterApproval => crate::jobs::wake(),
             _ => {
                 if queue_policy(&release, &environment.name) == QueuePolicy::Supersede {
                     self.supersede_queued(&deployment).await?;
@@ -407,7 +408,7 @@ impl Deployer {
     ) -> Result<(), AppError> {
         // An end's notifications are a job, enqueued with the change itself.
         let changed = match to.is_terminal() {
-            true => self.store.finish_deployment(id, (from, to), reason, crate::jobs::DEPLOYMENT_FINISHED).await,
+            true => self.store.transition_enqueuing(id, (from, to), reason, crate::jobs::DEPLOYMENT_FINISHED).await,
             false => self.store.transition_deployment(id, from, to, reason).await,
         };
         match changed.or_internal("changing a deployment")? {

@@ -193,12 +193,12 @@ impl Deployer {
                 return Ok(None);
             }
         };
-        let transition =
-            self.store.transition_deployment(queued.id, DeploymentState::Queued, DeploymentState::Running, None);
+        let states = (DeploymentState::Queued, DeploymentState::Running);
+        let transition = self.store.transition_enqueuing(queued.id, states, None, crate::jobs::DEPLOYMENT_STARTED);
         match transition.await.or_internal("starting a deployment")? {
             Some(running) => {
                 self.announce(&running).await;
-                self.notifier.deployment_started(&running).await;
+                crate::jobs::wake();
             }
             None => return Ok(None), // cancelled while it waited
         }

@@ -99,6 +99,10 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        if new.state == DeploymentState::AwaitingApproval {
+            let kind = super::jobs::kinds::APPROVAL_REQUESTED;
+            super::jobs::enqueue_in(&mut tx, kind, &format!("{kind}:{id}"), &id.to_string()).await?;
+        }
         tx.commit().await?;
         Ok(self.deployment(id).await?.expect("just created"))
     }
@@ -149,10 +153,10 @@ impl Store {
         self.transition_with_job(id, (from, to), reason, None).await
     }
 
-    /// Ends a deployment and, in the same transaction, enqueues the job `kind` (payload:
-    /// the deployment's id) that reacts to its end: nothing is lost if the process dies
-    /// right after the change.
-    pub async fn finish_deployment(
+    /// Changes a deployment's state and, in the same transaction, enqueues the job
+    /// `kind` (payload: the deployment's id) that reacts to the change: nothing is lost
+    /// if the process dies right after it.
+    pub async fn transition_enqueuing(
         &self,
         id: i64,
         (from, to): (DeploymentState, DeploymentState),

@@ -6,6 +6,16 @@ use sqlx::{Any, Transaction};
 
 use super::{now_millis, Backend, Store, StoreResult};
 
+/// The kinds of jobs; `lib.rs` gives each its handler.
+pub mod kinds {
+    /// A deployment ended: its in-app and routed notifications. Payload: its id.
+    pub const DEPLOYMENT_FINISHED: &str = "deployment_finished";
+    /// A deployment started: its routed notifications. Payload: its id.
+    pub const DEPLOYMENT_STARTED: &str = "deployment_started";
+    /// A deployment waits for approvals: the approvers' notifications. Payload: its id.
+    pub const APPROVAL_REQUESTED: &str = "approval_requested";
+}
+
 /// A claimed job.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct JobRow {
