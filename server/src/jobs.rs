@@ -33,7 +33,10 @@ pub fn wake() {
     ENQUEUED.notify_waiters();
 }
 
-type Handler = Arc<dyn Fn(String) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+/// What a handler's work is.
+pub type JobFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+
+type Handler = Arc<dyn Fn(String) -> JobFuture + Send + Sync>;
 
 /// The runner, with a handler per kind.
 #[derive(Clone)]

@@ -24,6 +24,7 @@ pub mod store;
 mod test_support;
 pub mod vault;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -154,15 +155,12 @@ impl Running {
     }
 }
 
+/// Tells the notifier about a deployment (one of its methods, as a job's work).
+type Tell =
+    fn(notify::Notifier, ferry_app::model::DeploymentView) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
 /// A job handler that tells the notifier about the deployment whose id is the payload.
-fn notify_about(
-    state: &AppState,
-    tell: fn(
-        notify::Notifier,
-        ferry_app::model::DeploymentView,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
-) -> impl Fn(String) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> + Send + Sync + 'static
-{
+fn notify_about(state: &AppState, tell: Tell) -> impl Fn(String) -> jobs::JobFuture + Send + Sync + 'static {
     let (store, notifier) = (state.store.clone(), state.notifier.clone());
     move |payload| {
         let (store, notifier) = (store.clone(), notifier.clone());
