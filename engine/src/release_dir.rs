@@ -89,7 +89,8 @@ impl ReleasePaths {
 
     /// Creates the target directory (its parents are Ferry's) and gives it to its owner,
     /// private to them; a tree left by an older Ferry that ran steps as root is given
-    /// over whole, once.
+    /// over whole, once. A tree of another user is refused: walking it as root while
+    /// that user's processes may still change it could be led anywhere.
     pub fn make_target_dir(&self) -> io::Result<()> {
         std::fs::create_dir_all(&self.target_dir)?;
         let Some(owner) = self.owner else { return Ok(()) };
@@ -98,8 +99,16 @@ impl ReleasePaths {
         if !meta.is_dir() {
             return Err(io::Error::other(format!("{} is not a directory", self.target_dir.display())));
         }
-        if meta.uid() != owner.uid || meta.gid() != owner.gid {
+        if meta.uid() == 0 {
             give_tree(&self.target_dir, owner)?;
+        } else if meta.uid() != owner.uid {
+            return Err(io::Error::other(format!(
+                "{} belongs to user {}, not to this project's user {}: remove it (or give it to {}) to deploy here",
+                self.target_dir.display(),
+                meta.uid(),
+                owner.uid,
+                owner.uid
+            )));
         }
         std::fs::set_permissions(&self.target_dir, std::fs::Permissions::from_mode(0o700))
     }

@@ -324,3 +324,27 @@ async fn a_link_the_steps_user_planted_does_not_lead_ferry_elsewhere() {
     let written: Vec<_> = std::fs::read_dir(&elsewhere).unwrap().collect();
     assert!(written.is_empty(), "root wrote through the link: {written:?}");
 }
+
+#[tokio::test]
+async fn a_target_of_another_user_is_refused_and_roots_own_is_taken_over() {
+    if !running_as_root() {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let tmp = passable_tempdir();
+    let theirs = tmp.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(STEP_USER.uid + 1), Some(STEP_USER.gid + 1)).unwrap();
+    let paths = ReleasePaths { owner: Some(STEP_USER), ..ReleasePaths::new(theirs.clone(), 1, 1) };
+    let refused = paths.prepare().unwrap_err().to_string();
+    assert!(refused.contains("belongs to user"), "{refused}");
+    assert_eq!(std::fs::metadata(&theirs).unwrap().uid(), STEP_USER.uid + 1, "left as it was");
+
+    // Left by a Ferry that ran steps as root: given to the project's user, whole.
+    let old = tmp.path().join("old");
+    std::fs::create_dir_all(old.join("releases/1")).unwrap();
+    std::fs::write(old.join("releases/1/app.js"), "old").unwrap();
+    let paths = ReleasePaths { owner: Some(STEP_USER), ..ReleasePaths::new(old.clone(), 2, 2) };
+    paths.prepare().unwrap();
+    assert_eq!(std::fs::metadata(old.join("releases/1/app.js")).unwrap().uid(), STEP_USER.uid);
+}
