@@ -128,6 +128,9 @@ pub async fn start(config: &Config) -> Result<Running, String> {
         .start();
     auth::session_store::sweep_expired(state.store.clone());
     notify::watch_agents(state.agents.clone(), state.notifier.clone());
+    if data_lock.is_none() {
+        agents::relay::start(state.store.clone(), state.agents.clone(), state.deployer.replica_id().to_string());
+    }
 
     let app = http::router(state.clone(), &config.site_dir);
     let app = app.into_make_service_with_connect_info::<SocketAddr>();

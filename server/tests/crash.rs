@@ -26,17 +26,22 @@ fn check_consistent(detail: &Value) {
     }
 }
 
-/// Whether the slow restart step's shell (`sh -c …touch …/restarted`) still runs for
-/// an agent working in `workdir`: a process of this user whose command line is that
-/// script and whose environment names a target under `workdir`.
-fn restart_running(workdir: &std::path::Path) -> bool {
-    let target = format!("FERRY_TARGET_DIR={}", workdir.display());
+/// Whether a step's shell whose command line contains `marker` still runs for a target
+/// under `dir`: a process of this user whose environment names such a target.
+fn step_running(dir: &std::path::Path, marker: &str) -> bool {
+    let target = format!("FERRY_TARGET_DIR={}", dir.display());
     std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
         let read = |file: &str| std::fs::read(entry.path().join(file)).unwrap_or_default();
         let (cmdline, environ) = (String::from_utf8_lossy(&read("cmdline")).into_owned(), read("environ"));
-        cmdline.contains("/restarted")
+        cmdline.contains(marker)
             && environ.split(|b| *b == 0).any(|var| String::from_utf8_lossy(var).starts_with(&target))
     })
+}
+
+/// Whether the slow restart step's shell (`sh -c …touch …/restarted`) still runs for
+/// an agent working in `workdir`.
+fn restart_running(workdir: &std::path::Path) -> bool {
+    step_running(workdir, "/restarted")
 }
 
 #[tokio::test]
@@ -85,6 +90,14 @@ async fn killed_at_any_point_every_deployment_ends_with_a_reason_and_the_next_on
         }
     }
     assert!(interrupted >= 3, "most kills landed mid-deployment");
+    // A step the killed server was running goes on without it (its process group is
+    // not the server's); the last one may still be restarting the app, and a second
+    // restart beside it would find the port taken.
+    let targets = data.path().join("targets");
+    wait_until("the killed server's last step to end", Duration::from_secs(30), || {
+        std::future::ready((!step_running(&targets, "tock")).then_some(()))
+    })
+    .await;
     // The environment is not stuck: the next deployment runs to the end.
     let (status, started) = server.call(reqwest::Method::POST, "/api/v1/deployments", Some(body)).await;
     assert_eq!(status, 202);

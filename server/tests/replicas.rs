@@ -171,6 +171,60 @@ async fn a_browser_on_one_replica_sees_the_live_steps_of_a_deployment_another_ru
     }
 }
 
+#[tokio::test]
+async fn a_deployment_on_one_replica_runs_on_an_agent_connected_to_another() {
+    let Some(url) = fresh_postgres().await else { return };
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // The replicas share their artifacts (docs/operating.md): the agent fetches the
+    // release from its own replica, whichever built it.
+    std::fs::create_dir(a_dir.path().join("artifacts")).unwrap();
+    std::os::unix::fs::symlink(a_dir.path().join("artifacts"), b_dir.path().join("artifacts")).unwrap();
+    let a = spawn_with(replica_config(a_dir.path(), &url)).await;
+    let b = spawn_with(replica_config(b_dir.path(), &url)).await;
+    let (s, registration) = a.post("/api/v1/agents/registrations", json!({"name": "edge", "labels": "env=edge"})).await;
+    assert_eq!(s, 201, "{registration}");
+    let workdir = a_dir.path().join("edge-host");
+    let config = ferry_agent::AgentConfig {
+        server: a.base.clone(),
+        name: None,
+        labels: None,
+        workdir: workdir.clone(),
+        registration_token: registration["token"].as_str().map(String::from),
+        vars: Default::default(),
+        shutdown_grace: Duration::from_secs(10),
+    };
+    let stop = tokio_util::sync::CancellationToken::new();
+    let agent = tokio::spawn(ferry_agent::run(config, stop.clone()));
+    // Replica B sees the agent that replica A holds.
+    wait_until("replica B to see the agent online", Duration::from_secs(20), || async {
+        let (_, agents) = b.get("/api/v1/agents").await;
+        agents.as_array()?.iter().any(|a| a["name"] == "edge" && a["state"] == "online").then_some(())
+    })
+    .await;
+
+    let repo = a_dir.path().join("src-edge");
+    no_op_repo(&repo, "echo ran on $FERRY_AGENT");
+    a.post("/api/v1/projects", json!({"slug": "edge", "name": "edge", "repo_url": repo.display().to_string()})).await;
+    let (_, release) =
+        a.post("/api/v1/projects/edge/releases", json!({"version": "1.0.0", "git_commit": "HEAD"})).await;
+    let url_agents = format!("{}/api/v1/projects/edge/environments/development/agents", a.base);
+    let set = a.client.put(url_agents).json(&json!({"selector": "env=edge"})).send().await.unwrap();
+    assert_eq!(set.status().as_u16(), 200);
+    // Only replica B takes work now: the agent's replica is not the one that runs it.
+    a.running.state.deployer.stop_taking_work();
+    let body = json!({"project": "edge", "release_id": release["id"], "environment": "development"});
+    let (status, started) = b.post("/api/v1/deployments", body).await;
+    assert_eq!(status, 202, "{started}");
+    let done = b.wait_finished(started["id"].as_i64().unwrap()).await;
+    assert_eq!(done["deployment"]["state"], "succeeded", "{done}");
+    let logs: Vec<&str> = done["logs"].as_array().unwrap().iter().map(|l| l["text"].as_str().unwrap()).collect();
+    assert_eq!(logs.iter().filter(|l| **l == "ran on edge").count(), 1, "{logs:?}");
+    assert!(b_dir.path().join("builds").exists(), "replica B ran it (and built it)");
+    assert!(workdir.join("edge/development/current").exists(), "on the agent's host");
+    stop.cancel();
+    agent.await.unwrap().unwrap();
+}
+
 async fn post(server: &common::process::Server, path: &str, body: Value) -> (u16, Value) {
     server.call(reqwest::Method::POST, path, Some(body)).await
 }

@@ -162,6 +162,16 @@ impl AgentHub {
             .collect()
     }
 
+    /// The agents connected to this replica now.
+    pub fn online_ids(&self) -> Vec<i64> {
+        self.lock().online.keys().copied().collect()
+    }
+
+    /// How long a job waits for its agent to come back.
+    pub fn grace(&self) -> Duration {
+        self.grace
+    }
+
     pub fn is_online(&self, agent_id: i64) -> bool {
         self.lock().online.contains_key(&agent_id)
     }

@@ -3,6 +3,7 @@
 
 pub mod artifacts;
 pub mod hub;
+pub mod relay;
 pub mod socket;
 
 use chrono::Duration;
@@ -47,8 +48,11 @@ fn builtin() -> AgentView {
 pub async fn list(s: &AppState, c: &Caller) -> Result<Vec<AgentView>, AppError> {
     c.require_global(Role::Viewer, "listing agents")?;
     let mut agents = vec![builtin()];
+    // With several replicas, an agent may be connected to another one.
+    let elsewhere = s.store.connected_agents(now_millis()).await.or_internal("listing agents")?;
     for row in s.store.agents().await.or_internal("listing agents")? {
-        let state = match (s.agents.is_online(row.id), s.agents.is_busy(row.id)) {
+        let online = s.agents.is_online(row.id) || elsewhere.iter().any(|(id, _)| *id == row.id);
+        let state = match (online, s.agents.is_busy(row.id)) {
             (true, true) => AgentState::Busy,
             (true, false) => AgentState::Online,
             _ => AgentState::Offline,

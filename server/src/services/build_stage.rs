@@ -124,6 +124,7 @@ impl Deployer {
         cancel: CancellationToken,
     ) -> Result<String, Outcome> {
         let selector = &project.build_selector;
+        // Only an agent connected to this replica: it sends the artifact back here.
         let Some((agent_id, name)) = self.agents.matching(selector).into_iter().next() else {
             return Err(failed(format!("no online agent matches the project's build labels `{selector}`")));
         };

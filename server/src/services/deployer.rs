@@ -177,6 +177,11 @@ impl Deployer {
     }
 
     /// Takes no more work from now on (the deployments running go on to their end).
+    /// This replica's id (`<host>-<pid>-<random>`).
+    pub fn replica_id(&self) -> &str {
+        &self.replica.id
+    }
+
     pub fn stop_taking_work(&self) {
         self.draining.cancel();
     }

@@ -388,6 +388,17 @@ impl Deployer {
         }
         let mut found: Vec<Host> =
             self.agents.matching(&selector).into_iter().map(|(id, name)| Host { name, agent_id: Some(id) }).collect();
+        if !self.replica.exclusive {
+            // Agents connected to other replicas, by the labels Ferry holds for them.
+            let connected = self.store.connected_agents(crate::store::now_millis()).await.unwrap_or_default();
+            let rows = self.store.agents().await.unwrap_or_default();
+            for row in rows.iter().filter(|r| connected.iter().any(|(id, _)| *id == r.id)) {
+                let matches = ferry_engine::protocol::selector_matches(&selector, &row.labels());
+                if matches && !found.iter().any(|h| h.agent_id == Some(row.id)) {
+                    found.push(Host { name: row.name.clone(), agent_id: Some(row.id) });
+                }
+            }
+        }
         if found.is_empty() {
             return Err(format!("no online agent matches `{selector}`"));
         }

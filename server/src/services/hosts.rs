@@ -128,6 +128,14 @@ impl DeploymentHosts {
             plan: Box::new(plan),
             upload: None,
         };
+        if !hub.is_online(agent_id) && !self.deployer.replica.exclusive {
+            // Perhaps connected to another replica: the job goes through the database.
+            let name = self.hosts.iter().find(|h| h.agent_id == Some(agent_id)).map(|h| h.name.clone());
+            let name = name.unwrap_or_else(|| format!("#{agent_id}"));
+            let store = &self.deployer.store;
+            return crate::agents::relay::run_remote(store, (agent_id, &name), &run, events, &self.cancel, hub.grace())
+                .await;
+        }
         let done = hub.run(agent_id, run, events);
         let forward_cancel = {
             let (hub, cancel) = (hub.clone(), self.cancel.clone());

@@ -1,6 +1,7 @@
 //! The store: Ferry's state in SQLite (embedded default) or PostgreSQL, behind one
 //! set of queries over sqlx's `Any` driver. Times are stored as Unix milliseconds.
 
+mod agent_relay;
 mod agents;
 mod approvals;
 mod audit;
@@ -30,6 +31,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::AnyPool;
 
+pub use agent_relay::RelayedJob;
 pub use agents::{AgentIdentity, AgentRow, OpenRegistration};
 pub use audit::{AuditFilter, NewAudit};
 pub use catalog::is_unique_violation;
