@@ -179,3 +179,43 @@ async fn a_job_the_dead_server_started_on_an_agent_is_fenced_after_the_restart()
     assert!(!workdir.join("fence/development/restarted").exists(), "the stale job ran to the end");
     common::stop_apps(data.path());
 }
+
+#[tokio::test]
+async fn a_step_the_killed_server_left_running_is_killed_when_it_starts_again() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let repo = data.path().join("src-orphan");
+    std::fs::create_dir_all(&repo).unwrap();
+    let pipeline = "environments:\n  - name: development\nbuild:\n  - name: build\n    run: echo built\n\
+                    deploy:\n  - name: linger\n    run: echo started; sleep 120; touch \"$FERRY_TARGET_DIR/late\"\n";
+    std::fs::write(repo.join("ferry.yml"), pipeline).unwrap();
+    common::git(&repo, &["init", "--quiet"]);
+    common::git(&repo, &["add", "."]);
+    common::git(&repo, &["commit", "--quiet", "-m", "linger"]);
+    let mut server = start(data.path(), port).await;
+    let project = json!({"slug": "orphan", "name": "orphan", "repo_url": repo.display().to_string()});
+    assert_eq!(server.call(reqwest::Method::POST, "/api/v1/projects", Some(project)).await.0, 201);
+    let release = json!({"version": "1.0.0", "git_commit": "HEAD"});
+    let (_, release) = server.call(reqwest::Method::POST, "/api/v1/projects/orphan/releases", Some(release)).await;
+    let body = json!({"project": "orphan", "release_id": release["id"], "environment": "development"});
+    let (_, started) = server.call(reqwest::Method::POST, "/api/v1/deployments", Some(body)).await;
+    let id = started["id"].as_i64().unwrap();
+    let running = &server;
+    wait_until("the step to start", Duration::from_secs(60), || async move {
+        let (_, detail) = running.call(reqwest::Method::GET, &format!("/api/v1/deployments/{id}"), None).await;
+        detail["logs"].as_array()?.iter().any(|l| l["text"] == "started").then_some(())
+    })
+    .await;
+    server.kill_hard();
+    let targets = data.path().join("targets");
+    assert!(step_running(&targets, "sleep 120"), "the step outlives the killed server");
+
+    let server = start(data.path(), port).await;
+    let detail = server.finished(id).await;
+    assert!(detail["deployment"]["reason"].as_str().unwrap().starts_with("interrupted"), "{detail}");
+    wait_until("the left step to be gone", Duration::from_secs(5), || {
+        std::future::ready((!step_running(&targets, "sleep 120")).then_some(()))
+    })
+    .await;
+    assert!(!targets.join("development/orphan/late").exists());
+}

@@ -19,6 +19,7 @@ mod hosts;
 pub mod insights;
 pub mod masking;
 pub mod notifier;
+pub mod orphans;
 pub mod people;
 pub mod promotion;
 pub mod recorder;

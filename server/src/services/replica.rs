@@ -77,6 +77,11 @@ impl Deployer {
             self.close_steps(running.id).await?;
             self.transition(running.id, DeploymentState::Running, DeploymentState::Failed, Some(INTERRUPTED)).await?;
             tracing::warn!(deployment = running.id, "marked an interrupted deployment as failed");
+            // Its steps on this host went on without the server that ran them.
+            let killed = super::orphans::kill_orphaned_steps(&self.targets, running.id);
+            if killed > 0 {
+                tracing::warn!(deployment = running.id, killed, "killed the steps it left running");
+            }
         }
         Ok(())
     }
