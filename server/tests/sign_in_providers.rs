@@ -7,7 +7,7 @@ mod common;
 
 use common::browser::set_cookie;
 use common::fake_providers::{FakeProvider, FakeUser, Kind};
-use common::{free_port, spawn_with, test_config, TestApp};
+use common::{free_port, test_config, try_spawn_with, TestApp};
 use ferry_server::auth::providers::settings::{ProviderKind, ProviderSettings};
 use serde_json::Value;
 
@@ -50,7 +50,21 @@ struct World {
     _tmp: tempfile::TempDir,
 }
 
-async fn world(user: FakeUser, adjust: impl FnOnce(&mut Vec<ProviderSettings>)) -> World {
+/// The server needs its address before it starts (the providers' redirect URIs name
+/// it), so it binds a port found free a moment before; should another process take
+/// that port in between, it starts again on another.
+async fn world(user: FakeUser, adjust: impl Fn(&mut Vec<ProviderSettings>)) -> World {
+    let mut attempts = 0;
+    loop {
+        match try_world(user.clone(), &adjust).await {
+            Ok(world) => return world,
+            Err(why) if why.contains("Address already in use") && attempts < 5 => attempts += 1,
+            Err(why) => panic!("server starts: {why}"),
+        }
+    }
+}
+
+async fn try_world(user: FakeUser, adjust: &impl Fn(&mut Vec<ProviderSettings>)) -> Result<World, String> {
     let port = free_port();
     let public = format!("http://127.0.0.1:{port}");
     let github = FakeProvider::start(Kind::Github, &format!("{public}/auth/github/callback"), user.clone()).await;
@@ -70,7 +84,7 @@ async fn world(user: FakeUser, adjust: impl FnOnce(&mut Vec<ProviderSettings>)) 
         ..test_config(tmp.path())
     };
     config.check().unwrap();
-    World { app: spawn_with(config).await, github, gitlab, oidc, _tmp: tmp }
+    Ok(World { app: try_spawn_with(config).await?, github, gitlab, oidc, _tmp: tmp })
 }
 
 fn no_redirects() -> reqwest::Client {

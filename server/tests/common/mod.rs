@@ -133,11 +133,16 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_with(config: Config) -> TestApp {
-    let running = ferry_server::start(&config).await.expect("server starts");
+    try_spawn_with(config).await.expect("server starts")
+}
+
+/// `spawn_with`, saying why the server did not start (e.g. its fixed port was taken).
+pub async fn try_spawn_with(config: Config) -> Result<TestApp, String> {
+    let running = ferry_server::start(&config).await?;
     let addr = running.addr;
     let admin = running.state.store.local_user("admin").await.unwrap().expect("the local admin exists");
     let token = issue_token(&running.state.store, admin.id, &TokenScope::ALL, None).await;
-    TestApp {
+    Ok(TestApp {
         base: format!("http://{addr}"),
         addr,
         data_dir: config.data_dir.clone(),
@@ -145,7 +150,7 @@ pub async fn spawn_with(config: Config) -> TestApp {
         client: client_with_token(&token),
         running,
         _tmp: None,
-    }
+    })
 }
 
 /// A token straight from the store, as if its owner had created it.
