@@ -216,6 +216,30 @@ impl AgentHub {
         result
     }
 
+    /// `run`, passing on `cancel` to the agent, until the job ends; `None` when its
+    /// result was lost.
+    pub async fn run_to_end(
+        &self,
+        agent_id: i64,
+        run: ServerMessage,
+        events: mpsc::Sender<RunnerEvent>,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Option<JobResult> {
+        let ServerMessage::Run { job, .. } = &run else { return None };
+        let job = *job;
+        let done = self.run(agent_id, run, events);
+        let forward_cancel = {
+            let (hub, cancel) = (self.clone(), cancel.clone());
+            tokio::spawn(async move {
+                cancel.cancelled().await;
+                hub.cancel(job);
+            })
+        };
+        let result = done.await;
+        forward_cancel.abort();
+        result.ok()
+    }
+
     pub fn cancel(&self, job: i64) {
         let state = self.lock();
         if let Some(online) = state.jobs.get(&job).and_then(|j| state.online.get(&j.agent_id)) {

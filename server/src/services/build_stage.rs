@@ -140,19 +140,9 @@ impl Deployer {
             plan: Box::new(plan.clone()),
             upload: Some(build_upload_url(job)),
         };
-        let done = self.agents.run(agent_id, run, events);
-        let forward_cancel = {
-            let (hub, cancel) = (self.agents.clone(), cancel.clone());
-            tokio::spawn(async move {
-                cancel.cancelled().await;
-                hub.cancel(job);
-            })
-        };
-        let result = done.await;
-        forward_cancel.abort();
-        let outcome = match result {
-            Ok((outcome, _, _)) => outcome,
-            Err(_) => return Err(failed(format!("agent {name}'s build ended without a result"))),
+        let outcome = match self.agents.run_to_end(agent_id, run, events, &cancel).await {
+            Some((outcome, _, _)) => outcome,
+            None => return Err(failed(format!("agent {name}'s build ended without a result"))),
         };
         if outcome.state != DeploymentState::Succeeded {
             return Err(outcome);

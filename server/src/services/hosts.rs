@@ -136,19 +136,9 @@ impl DeploymentHosts {
             return crate::agents::relay::run_remote(store, (agent_id, &name), &run, events, &self.cancel, hub.grace())
                 .await;
         }
-        let done = hub.run(agent_id, run, events);
-        let forward_cancel = {
-            let (hub, cancel) = (hub.clone(), self.cancel.clone());
-            tokio::spawn(async move {
-                cancel.cancelled().await;
-                hub.cancel(job);
-            })
-        };
-        let result = done.await;
-        forward_cancel.abort();
-        match result {
-            Ok((outcome, before, moved)) => HostRun { outcome, before, moved },
-            Err(_) => HostRun {
+        match hub.run_to_end(agent_id, run, events, &self.cancel).await {
+            Some((outcome, before, moved)) => HostRun { outcome, before, moved },
+            None => HostRun {
                 outcome: Outcome { state: DeploymentState::Failed, reason: Some("the agent's job was lost".into()) },
                 before: None,
                 moved: false,
