@@ -265,15 +265,22 @@ async fn next_server_message(read: &mut Reader) -> Option<ServerMessage> {
 /// holds the job).
 fn handle(config: &AgentConfig, server: &str, shared: &Arc<Shared>, message: ServerMessage) {
     match message {
-        ServerMessage::Run { job, .. } if shared.stopping.load(std::sync::atomic::Ordering::SeqCst) => {
-            // A job it already runs is offered again after a reconnect: that one goes on.
-            if !shared.running().contains_key(&job) {
-                let outcome = ferry_engine::executor::Outcome {
-                    state: ferry_engine::DeploymentState::Failed,
-                    reason: Some("the agent is stopping and takes no new job".into()),
-                };
-                shared.send(shared.outbox.push(job, JobReport::Finished { outcome, before: None, moved: false }));
+        // A job it runs, or whose end is not acknowledged yet, is offered again: by a
+        // server that took it over from one that stopped answering. It goes on; what
+        // was not acknowledged is sent again (the server keeps each number once).
+        ServerMessage::Run { job, .. }
+            if shared.running().contains_key(&job) || shared.outbox.pending_for(job).is_some() =>
+        {
+            for report in shared.outbox.pending_for(job).unwrap_or_default() {
+                shared.send(report);
             }
+        }
+        ServerMessage::Run { job, .. } if shared.stopping.load(std::sync::atomic::Ordering::SeqCst) => {
+            let outcome = ferry_engine::executor::Outcome {
+                state: ferry_engine::DeploymentState::Failed,
+                reason: Some("the agent is stopping and takes no new job".into()),
+            };
+            shared.send(shared.outbox.push(job, JobReport::Finished { outcome, before: None, moved: false }));
         }
         ServerMessage::Run { job, project, environment, release_id, plan, upload } => {
             start_job(config, server, shared, job, (project, environment), release_id, *plan, upload)

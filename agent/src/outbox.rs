@@ -109,6 +109,19 @@ impl Outbox {
             .collect()
     }
 
+    /// The unacknowledged reports of one job, in order; `None` when none is kept.
+    pub fn pending_for(&self, job: i64) -> Option<Vec<AgentMessage>> {
+        let jobs = self.lock();
+        let entry = jobs.get(&job)?;
+        Some(
+            entry
+                .unacked
+                .iter()
+                .map(|(seq, report)| AgentMessage::Report { job, seq: *seq, report: report.clone() })
+                .collect(),
+        )
+    }
+
     pub fn unacked_count(&self) -> usize {
         self.lock().values().map(|j| j.unacked.len()).sum()
     }

@@ -62,6 +62,7 @@ pub async fn start(config: &Config) -> Result<Running, String> {
         // Alone on this data directory: claims left in it are a killed process's, and
         // its messages and reports are this one's to send now, not when they expire.
         store.forget_work_claims().await.map_err(|e| format!("cannot read the database: {e}"))?;
+        store.drop_agent_job_holds().await.map_err(|e| format!("cannot read the database: {e}"))?;
     }
     if step_users.active() {
         services::step_users::protect_data_dir(&data_dir)?;
@@ -128,9 +129,8 @@ pub async fn start(config: &Config) -> Result<Running, String> {
         .start();
     auth::session_store::sweep_expired(state.store.clone());
     notify::watch_agents(state.agents.clone(), state.notifier.clone());
-    if data_lock.is_none() {
-        agents::relay::start(state.store.clone(), state.agents.clone(), state.deployer.replica_id().to_string());
-    }
+    let replica_id = state.deployer.replica_id().to_string();
+    agents::relay::start(state.store.clone(), state.agents.clone(), state.vault.clone(), replica_id);
 
     let app = http::router(state.clone(), &config.site_dir);
     let app = app.into_make_service_with_connect_info::<SocketAddr>();

@@ -32,8 +32,19 @@ fn no_op_repo(dir: &Path, deploy: &str) {
     common::git(dir, &["commit", "--quiet", "-m", "no-op"]);
 }
 
+/// Replicas share one secret key (docs/operating.md): what one seals, another opens.
 fn replica_config(data: &Path, database_url: &str) -> Config {
-    Config { database_url: Some(database_url.to_string()), ..test_config(data) }
+    static KEY: std::sync::OnceLock<tempfile::TempPath> = std::sync::OnceLock::new();
+    let key = KEY.get_or_init(|| {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), format!("{}=", "k".repeat(43))).unwrap();
+        file.into_temp_path()
+    });
+    Config {
+        database_url: Some(database_url.to_string()),
+        secret_key_file: Some(key.to_path_buf()),
+        ..test_config(data)
+    }
 }
 
 fn time(detail: &Value, field: &str) -> DateTime<Utc> {
@@ -396,4 +407,121 @@ async fn one_push_delivered_to_two_replicas_at_once_makes_one_release_and_one_de
     assert_eq!(releases.as_array().unwrap().len(), 1, "{releases}");
     let (_, listed) = a.get("/api/v1/deployments?project=pushed").await;
     assert_eq!(listed.as_array().unwrap().len(), one.len(), "one deployment");
+}
+
+#[tokio::test]
+async fn a_rolling_deployment_on_agents_goes_on_when_the_replica_running_it_is_killed() {
+    let Some(url) = fresh_postgres().await else { return };
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // One key and one artifact store for both (docs/operating.md); leases of 3 s.
+    let key = a_dir.path().join("shared.key");
+    std::fs::create_dir(a_dir.path().join("artifacts")).unwrap();
+    std::os::unix::fs::symlink(a_dir.path().join("artifacts"), b_dir.path().join("artifacts")).unwrap();
+    let start = |dir: &Path| {
+        let port = free_port();
+        let mut replica = configured(dir, port, &format!("lease_seconds = 3\nsecret_key_file = {:?}\n", key));
+        replica.env("FERRY_DATABASE_URL", &url);
+        start_command(replica, port)
+    };
+    let a = start(a_dir.path()).await;
+    let b = start(b_dir.path()).await;
+
+    // Each host's step says where it runs, and then waits for the test's word.
+    let gate = a_dir.path().join("gate");
+    let repo = a_dir.path().join("src-onward");
+    let step = format!(
+        "echo run >> $FERRY_TARGET_DIR/runs; echo waiting on $FERRY_AGENT; \
+         while [ ! -e {} ]; do sleep 0.05; done; echo done on $FERRY_AGENT",
+        gate.display()
+    );
+    no_op_repo(&repo, &step);
+    let rolling = "queue: in_order\n    rollout: { strategy: rolling, batch: 1 }";
+    let pipeline = std::fs::read_to_string(repo.join("ferry.yml")).unwrap().replace("queue: in_order", rolling);
+    std::fs::write(repo.join("ferry.yml"), pipeline).unwrap();
+    common::git(&repo, &["commit", "--quiet", "-am", "rolling"]);
+    let project = json!({"slug": "onward", "name": "onward", "repo_url": repo.display().to_string()});
+    assert_eq!(post(&a, "/api/v1/projects", project).await.0, 201);
+    let selector = json!({"selector": "role=web"});
+    let path = "/api/v1/projects/onward/environments/development/agents";
+    assert_eq!(a.call(reqwest::Method::PUT, path, Some(selector)).await.0, 200);
+
+    // Two agents, each first connected to another replica, each knowing both.
+    let binary = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("ferry-agent");
+    assert!(binary.exists(), "run `cargo build -p ferry-agent` first");
+    let hosts = tempfile::tempdir().unwrap();
+    let mut agents = Vec::new();
+    for (n, servers) in [(1, format!("{},{}", a.base, b.base)), (2, format!("{},{}", b.base, a.base))] {
+        let identity = json!({"name": format!("web-{n}"), "labels": "role=web"});
+        let (_, registration) = post(&a, "/api/v1/agents/registrations", identity).await;
+        agents.push(common::process::Reaped(
+            std::process::Command::new(&binary)
+                .args(["--server", &servers, "--name", &format!("web-{n}"), "--labels", "role=web"])
+                .arg("--workdir")
+                .arg(hosts.path().join(format!("web-{n}")))
+                .args(["--registration-token", registration["token"].as_str().unwrap()])
+                .env("FERRY_LOG", "warn")
+                .spawn()
+                .unwrap(),
+        ));
+    }
+    for replica in [&a, &b] {
+        wait_until("both agents online, as every replica sees them", Duration::from_secs(30), || async move {
+            let (_, agents) = replica.call(reqwest::Method::GET, "/api/v1/agents", None).await;
+            let web = |a: &&Value| a["labels"]["role"] == "web" && a["state"] == "online";
+            (agents.as_array()?.iter().filter(web).count() == 2).then_some(())
+        })
+        .await;
+    }
+    let a_ref = &a;
+
+    let (_, release) =
+        post(&a, "/api/v1/projects/onward/releases", json!({"version": "1.0.0", "git_commit": "HEAD"})).await;
+    let body = json!({"project": "onward", "release_id": release["id"], "environment": "development"});
+    // Asked of A, which then most often runs it too: killing A then takes both the
+    // deployment's replica and the connection of the agent running the first batch.
+    let (_, started) = post(&a, "/api/v1/deployments", body).await;
+    let id = started["id"].as_i64().unwrap();
+    wait_until("the first batch's step to wait", Duration::from_secs(60), || async move {
+        let (_, d) = a_ref.call(reqwest::Method::GET, &format!("/api/v1/deployments/{id}"), None).await;
+        let waiting = |l: &&Value| l["text"].as_str().is_some_and(|t| t.starts_with("waiting on web-"));
+        d["logs"].as_array()?.iter().any(|l| waiting(&l)).then_some(())
+    })
+    .await;
+
+    // Kill the replica that runs it (its id names its process).
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&url).await.unwrap();
+    let owner: String = sqlx::query_scalar("SELECT owner FROM environment_leases").fetch_one(&db).await.unwrap();
+    let a_runs_it = owner.contains(&format!("-{}-", a.child.id()));
+    let (mut dead, alive) = if a_runs_it { (a, b) } else { (b, a) };
+    let killed_at = std::time::Instant::now();
+    dead.kill_hard();
+    let alive_id = format!("-{}-", alive.child.id());
+    let (db_ref, alive_id) = (&db, alive_id.as_str());
+    wait_until("the live replica to take the deployment over", Duration::from_secs(30), || async move {
+        let owner: Option<String> =
+            sqlx::query_scalar("SELECT owner FROM environment_leases").fetch_optional(db_ref).await.ok()?;
+        owner.filter(|o| o.contains(alive_id)).map(|_| ())
+    })
+    .await;
+    let case = if a_runs_it { "and web-1's connection" } else { "(web-1 stayed connected to the live one)" };
+    println!("failover: the live replica carried the deployment on {:?} after the kill {case}", killed_at.elapsed());
+    std::fs::write(&gate, "go").unwrap();
+
+    let done = alive.finished(id).await;
+    assert_eq!(done["deployment"]["state"], "succeeded", "{done}");
+    assert!(done["steps"].as_array().unwrap().iter().all(|s| s["state"] == "succeeded"), "{done}");
+    let lines: Vec<&str> = done["logs"].as_array().unwrap().iter().map(|l| l["text"].as_str().unwrap()).collect();
+    for host in ["web-1", "web-2"] {
+        for said in [format!("waiting on {host}"), format!("done on {host}")] {
+            assert_eq!(lines.iter().filter(|l| **l == said).count(), 1, "`{said}` once: {lines:?}");
+        }
+        let runs = std::fs::read_to_string(hosts.path().join(host).join("onward/development/runs")).unwrap();
+        assert_eq!(runs.lines().count(), 1, "{host} ran its step once");
+    }
+    for (i, line) in done["logs"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(line["seq"], i as i64 + 1, "a gap or a repeat in the log: {lines:?}");
+    }
+    drop(agents);
+    let _ = std::fs::remove_dir_all(hosts.path());
 }

@@ -314,8 +314,10 @@ async fn leases_contract(store: &Store, (project_id, env_id, release_id): (i64, 
     assert!(store.hand_lease_to(env_id, second, "r1").await.unwrap(), "its owner hands it to a rollback");
     assert!(!store.hand_lease_to(env_id, first, "r2").await.unwrap(), "nobody else can");
     let expired = store.expired_leases(16_000).await.unwrap();
-    assert!(store.drop_expired_lease(&expired[0], 16_000).await.unwrap());
-    assert!(!store.drop_expired_lease(&expired[0], 16_000).await.unwrap(), "once");
+    assert!(store.take_expired_lease(&expired[0], "r3", 16_000, 3_000).await.unwrap());
+    assert!(!store.take_expired_lease(&expired[0], "r4", 16_000, 3_000).await.unwrap(), "once");
+    assert_eq!(store.lease_owner(second, 16_000).await.unwrap().as_deref(), Some("r3"), "taken with its deployment");
+    store.release_environment(env_id, "r3").await.unwrap();
     assert!(store.claim_environment(env_id, second, "r2", 16_000, 3_000).await.unwrap(), "free again");
     store.release_environment(env_id, "r1").await.unwrap();
     assert!(store.lease_owner(second, 16_000).await.unwrap().is_some(), "only its owner releases it");
@@ -512,6 +514,45 @@ async fn hosts_contract(store: &Store, (project_id, env_id, release_id): (i64, i
     assert_eq!(rolled.state, TargetState::RolledBack);
     let closed = store.close_open_targets(d.id).await.unwrap();
     assert_eq!(closed.iter().map(|t| (t.position, t.state)).collect::<Vec<_>>(), [(1, TargetState::Skipped)]);
+
+    // What a replica that carries a deployment on reads back: the hosts' plans, and
+    // per step its state and how many of its lines were kept.
+    assert!(store.resumable_hosts(d.id).await.unwrap().iter().all(|h| h.sealed_plan.is_none()));
+    store.save_host_plans(d.id, &[(0, "sealed-0".into(), 1), (1, "sealed-1".into(), 3)]).await.unwrap();
+    let saved = store.resumable_hosts(d.id).await.unwrap();
+    let read: Vec<(i64, Option<&str>, Option<i64>)> =
+        saved.iter().map(|h| (h.job, h.sealed_plan.as_deref(), h.first_step)).collect();
+    assert_eq!(read, [(targets[0].0, Some("sealed-0"), Some(1)), (targets[1].0, Some("sealed-1"), Some(3))]);
+    let line = |seq: i64, step: i32| NewLogLine {
+        deployment_id: d.id,
+        seq,
+        step,
+        stream: LogStream::Stdout,
+        text: format!("line {seq}"),
+    };
+    store.append_logs(vec![line(1, 1), line(2, 1), line(3, 3)]).await.unwrap();
+    let recorded = store.recorded_steps(d.id).await.unwrap();
+    let counted: Vec<(i32, i64)> = recorded.iter().map(|s| (s.position, s.lines)).collect();
+    assert_eq!(counted, [(0, 0), (1, 2), (2, 0), (3, 1), (4, 0)]);
+    assert_eq!(store.next_log_seq(d.id).await.unwrap(), 4);
+
+    // Its agent jobs: open until ended; one whose last report is kept is not claimed again.
+    let job = targets[1].0;
+    store.create_agent_job(job, 42, "sealed-run", 1_000).await.unwrap();
+    store.create_agent_job(job, 42, "again", 1_000).await.unwrap();
+    assert!(store.agent_job_open(job).await.unwrap());
+    assert_eq!(store.agents_with_open_jobs().await.unwrap(), [42]);
+    let claimed = store.claim_agent_jobs("r1", 42, 1_000, 11_000).await.unwrap();
+    assert_eq!(claimed.iter().map(|j| j.run.as_str()).collect::<Vec<_>>(), ["sealed-run"], "written once");
+    assert!(store.claim_agent_jobs("r2", 42, 2_000, 12_000).await.unwrap().is_empty(), "r1 holds it");
+    store.add_agent_job_reports(job, &[(1, "a".into()), (2, "b".into())], false).await.unwrap();
+    store.add_agent_job_reports(job, &[(2, "b".into()), (3, "end".into())], true).await.unwrap();
+    assert_eq!(store.last_agent_job_report(job).await.unwrap(), 3);
+    assert_eq!(store.agent_job_reports_after(job, 1).await.unwrap().len(), 2, "each number once");
+    assert!(store.claim_agent_jobs("r2", 42, 20_000, 30_000).await.unwrap().is_empty(), "finished: not sent again");
+    assert!(store.agents_with_open_jobs().await.unwrap().is_empty());
+    store.end_agent_job(job).await.unwrap();
+    assert!(!store.agent_job_open(job).await.unwrap());
 }
 
 /// Users, memberships, sessions, tokens and the audit log.

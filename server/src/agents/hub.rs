@@ -28,9 +28,28 @@ struct Job {
     /// The step the agent last said it started and has not finished.
     running_step: Option<usize>,
     last_seq: u64,
-    events: mpsc::Sender<RunnerEvent>,
-    done: Option<oneshot::Sender<JobResult>>,
+    sink: Sink,
     run: ServerMessage,
+}
+
+/// Where a job's reports go.
+enum Sink {
+    /// To a task of this process that waits for the job (a build): events as they come,
+    /// acknowledged once passed on, and the result at the end.
+    Direct { events: mpsc::Sender<RunnerEvent>, done: Option<oneshot::Sender<JobResult>> },
+    /// Every report with the agent's number, to the relay (`relay.rs`), which keeps it
+    /// in the database before it acknowledges it (`ack`): a report acknowledged is
+    /// never lost, whichever replica dies.
+    Relayed(mpsc::Sender<(u64, JobReport)>),
+}
+
+/// What became of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reported {
+    Taken,
+    /// For a job this replica does not run: the caller decides whether it is stale
+    /// (`fence_stale`) or waits for a relay to claim it.
+    Unknown,
 }
 
 #[derive(Default)]
@@ -212,8 +231,58 @@ impl AgentHub {
         } else {
             state.offline_since.entry(agent_id).or_insert_with(Instant::now);
         }
-        state.jobs.insert(job, Job { agent_id, running_step: None, last_seq: 0, events, done: Some(done), run });
+        let sink = Sink::Direct { events, done: Some(done) };
+        state.jobs.insert(job, Job { agent_id, running_step: None, last_seq: 0, sink, run });
         result
+    }
+
+    /// Sends a job to an agent for the relay: its reports after `after_seq` (the ones
+    /// already kept) go to `reports`, unacknowledged until the relay calls `ack`.
+    pub fn run_relayed(
+        &self,
+        agent_id: i64,
+        run: ServerMessage,
+        after_seq: u64,
+        reports: mpsc::Sender<(u64, JobReport)>,
+    ) {
+        let ServerMessage::Run { job, .. } = run else { return };
+        let mut state = self.lock();
+        if let Some(online) = state.online.get(&agent_id) {
+            let _ = online.sender.send(run.clone());
+        }
+        let sink = Sink::Relayed(reports);
+        state.jobs.insert(job, Job { agent_id, running_step: None, last_seq: after_seq, sink, run });
+    }
+
+    /// Stops passing on a relayed job's reports (another replica relays it now).
+    pub fn forget(&self, job: i64) {
+        self.lock().jobs.remove(&job);
+    }
+
+    /// Tells the agent its reports of `job` up to `seq` are kept.
+    pub fn ack(&self, agent_id: i64, job: i64, seq: u64) {
+        if let Some(online) = self.lock().online.get(&agent_id) {
+            let _ = online.sender.send(ServerMessage::Ack { job, seq });
+        }
+    }
+
+    /// A job nobody waits for any more (it finished, or its deployment ended): its
+    /// report is acknowledged, so the agent stops sending it, and the job cancelled.
+    pub fn fence_stale(&self, agent_id: i64, job: i64, seq: Option<u64>) {
+        let state = self.lock();
+        if let Some(online) = state.online.get(&agent_id) {
+            tracing::warn!(agent = agent_id, job, "cancelling a stale job on an agent");
+            if let Some(seq) = seq {
+                let _ = online.sender.send(ServerMessage::Ack { job, seq });
+            }
+            let _ = online.sender.send(ServerMessage::Cancel { job });
+        }
+    }
+
+    /// The jobs of `running` this replica does not run.
+    pub fn unknown_jobs(&self, running: &[i64]) -> Vec<i64> {
+        let state = self.lock();
+        running.iter().copied().filter(|job| !state.jobs.contains_key(job)).collect()
     }
 
     /// `run`, passing on `cancel` to the agent, until the job ends; `None` when its
@@ -247,20 +316,12 @@ impl AgentHub {
         }
     }
 
-    /// An agent's heartbeat lists the jobs it runs; any this server is not waiting for
-    /// is a stale attempt (a job number is never given out twice), so it is cancelled
-    /// rather than left to run a step nobody records.
-    pub fn fence(&self, agent_id: i64, running: &[i64]) {
-        let state = self.lock();
-        let Some(online) = state.online.get(&agent_id) else { return };
-        for job in running.iter().filter(|job| !state.jobs.contains_key(job)) {
-            tracing::warn!(agent = agent_id, job, "cancelling a stale job on an agent");
-            let _ = online.sender.send(ServerMessage::Cancel { job: *job });
+    /// A numbered report from an agent: passed on once, in order.
+    pub async fn report(&self, agent_id: i64, job: i64, seq: u64, report: JobReport) -> Reported {
+        enum Forward {
+            Event(mpsc::Sender<RunnerEvent>, RunnerEvent),
+            Relay(mpsc::Sender<(u64, JobReport)>, JobReport),
         }
-    }
-
-    /// A numbered report from an agent: passed on once, always acknowledged.
-    pub async fn report(&self, agent_id: i64, job: i64, seq: u64, report: JobReport) {
         let forward = {
             let mut state = self.lock();
             let ack = |state: &State| {
@@ -269,49 +330,56 @@ impl AgentHub {
                 }
             };
             let Some(entry) = state.jobs.get_mut(&job).filter(|j| j.agent_id == agent_id) else {
-                // A resend of a job already finished, or a stale attempt (its deployment
-                // ended, e.g. when the server restarted): acknowledge it, and fence it.
-                ack(&state);
-                if let Some(online) = state.online.get(&agent_id) {
-                    let _ = online.sender.send(ServerMessage::Cancel { job });
-                }
-                return;
+                return Reported::Unknown;
             };
             if seq <= entry.last_seq {
                 ack(&state);
-                return;
+                return Reported::Taken;
             }
             if seq != entry.last_seq + 1 {
                 tracing::warn!(job, seq, last = entry.last_seq, "a report arrived out of order; waiting for the gap");
-                return;
+                return Reported::Taken;
             }
             entry.last_seq = seq;
-            match report {
-                JobReport::Step { event } => {
-                    match event {
-                        RunnerEvent::StepStarted { index } => entry.running_step = Some(index),
-                        RunnerEvent::StepFinished { .. } => entry.running_step = None,
-                        RunnerEvent::Log { .. } => {}
-                    }
-                    Some((entry.events.clone(), event))
+            if let JobReport::Step { event } = &report {
+                match event {
+                    RunnerEvent::StepStarted { index } => entry.running_step = Some(*index),
+                    RunnerEvent::StepFinished { .. } => entry.running_step = None,
+                    RunnerEvent::Log { .. } => {}
                 }
-                JobReport::Finished { outcome, before, moved } => {
-                    if let Some(done) = state.jobs.remove(&job).and_then(|mut j| j.done.take()) {
+            }
+            let finished = matches!(report, JobReport::Finished { .. });
+            let forward = match (&mut entry.sink, report) {
+                (Sink::Relayed(reports), report) => Some(Forward::Relay(reports.clone(), report)),
+                (Sink::Direct { events, .. }, JobReport::Step { event }) => Some(Forward::Event(events.clone(), event)),
+                (Sink::Direct { done, .. }, JobReport::Finished { outcome, before, moved }) => {
+                    if let Some(done) = done.take() {
                         let _ = done.send((outcome, before, moved));
                     }
-                    ack(&state);
                     None
                 }
+            };
+            if finished {
+                state.jobs.remove(&job);
+                if forward.is_none() {
+                    ack(&state);
+                }
             }
+            forward
         };
-        if let Some((events, event)) = forward {
-            // Recorded (or at least queued to the recorder) before it is acknowledged.
-            let _ = events.send(event).await;
-            let state = self.lock();
-            if let Some(online) = state.online.get(&agent_id) {
-                let _ = online.sender.send(ServerMessage::Ack { job, seq });
+        match forward {
+            Some(Forward::Event(events, event)) => {
+                // Queued to the waiting task before it is acknowledged.
+                let _ = events.send(event).await;
+                self.ack(agent_id, job, seq);
             }
+            // The relay acknowledges once the report is kept.
+            Some(Forward::Relay(reports, report)) => {
+                let _ = reports.send((seq, report)).await;
+            }
+            None => {}
         }
+        Reported::Taken
     }
 
     /// Jobs whose agent stayed away longer than the grace period: the step it was
@@ -323,6 +391,7 @@ impl AgentHub {
             let gone: Vec<i64> = state
                 .jobs
                 .iter()
+                .filter(|(_, j)| matches!(j.sink, Sink::Direct { .. }))
                 .filter(|(_, j)| state.offline_since.get(&j.agent_id).is_some_and(|t| t.elapsed() > grace))
                 .map(|(id, _)| *id)
                 .collect();
@@ -335,25 +404,39 @@ impl AgentHub {
             }
             lost
         };
-        for (mut job, name) in lost {
+        for (job, name) in lost {
+            let Sink::Direct { events, mut done } = job.sink else { continue };
             let silent = format!("agent {name} lost: no contact for {}s", grace.as_secs());
-            let mut reason = silent.clone();
-            if let Some(index) = job.running_step {
-                let step = match &job.run {
-                    ServerMessage::Run { plan, .. } => plan.steps.get(index).map(|s| s.name.clone()),
-                    _ => None,
-                };
-                let step = step.unwrap_or_else(|| format!("#{index}"));
-                reason = format!("{silent} during step {step}; whether it finished there is unknown");
-                let marker = format!("── {silent}; this log ends here ──");
-                let _ = job.events.send(RunnerEvent::Log { index, stream: LogStream::System, text: marker }).await;
-                let lost = RunnerEvent::StepFinished { index, state: StepState::AgentLost, exit_code: None };
-                let _ = job.events.send(lost).await;
+            let plan = match &job.run {
+                ServerMessage::Run { plan, .. } => Some(plan.as_ref()),
+                _ => None,
+            };
+            let (reason, last_events) = lost_during(plan, job.running_step, &silent);
+            for event in last_events {
+                let _ = events.send(event).await;
             }
-            if let Some(done) = job.done.take() {
+            if let Some(done) = done.take() {
                 let outcome = Outcome { state: DeploymentState::Failed, reason: Some(reason) };
                 let _ = done.send((outcome, None, false));
             }
         }
     }
+}
+
+/// When an agent is lost during a step: the job's failure reason, and the events that
+/// close the step (a last log line saying so, and the step `agent_lost`).
+pub fn lost_during(
+    plan: Option<&ferry_engine::plan::DeploymentPlan>,
+    running_step: Option<usize>,
+    silent: &str,
+) -> (String, Vec<RunnerEvent>) {
+    let Some(index) = running_step else { return (silent.to_string(), Vec::new()) };
+    let step = plan.and_then(|p| p.steps.get(index)).map(|s| s.name.clone()).unwrap_or_else(|| format!("#{index}"));
+    let reason = format!("{silent} during step {step}; whether it finished there is unknown");
+    let marker = format!("── {silent}; this log ends here ──");
+    let events = vec![
+        RunnerEvent::Log { index, stream: LogStream::System, text: marker },
+        RunnerEvent::StepFinished { index, state: StepState::AgentLost, exit_code: None },
+    ];
+    (reason, events)
 }

@@ -13,6 +13,7 @@ use futures::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use super::hub::Reported;
 use crate::auth::secrets::{random_text, sha256_hex};
 use crate::services::audit;
 use crate::state::AppState;
@@ -172,9 +173,19 @@ async fn serve(s: AppState, mut socket: WebSocket) {
                     Ok(Some(Ok(_))) => continue,
                 };
                 match serde_json::from_str::<AgentMessage>(&text) {
-                    Ok(AgentMessage::Report { job, seq, report }) => s.agents.report(agent.id, job, seq, report).await,
+                    Ok(AgentMessage::Report { job, seq, report }) => {
+                        if s.agents.report(agent.id, job, seq, report).await == Reported::Unknown
+                            && is_stale(&s.store, job).await
+                        {
+                            s.agents.fence_stale(agent.id, job, Some(seq));
+                        }
+                    }
                     Ok(AgentMessage::Heartbeat { running }) => {
-                        s.agents.fence(agent.id, &running);
+                        for job in s.agents.unknown_jobs(&running) {
+                            if is_stale(&s.store, job).await {
+                                s.agents.fence_stale(agent.id, job, None);
+                            }
+                        }
                         if last_written.elapsed() > SEEN_EVERY {
                             last_written = std::time::Instant::now();
                             if let Err(e) = s.store.agent_seen(agent.id).await {
@@ -191,4 +202,21 @@ async fn serve(s: AppState, mut socket: WebSocket) {
     s.agents.disconnect(agent.id, connection);
     let _ = s.store.agent_seen(agent.id).await;
     tracing::info!(agent = agent.id, "agent disconnected");
+}
+
+/// A job an agent runs that this replica does not: stale (its deployment ended; a job
+/// number is never given out twice), unless a deployment still waits for it in the
+/// database. Then a relay, here or on another replica, claims it and asks the agent for
+/// its reports again. Builds (negative numbers) run only for the replica that asked.
+async fn is_stale(store: &crate::store::Store, job: i64) -> bool {
+    if job < 0 {
+        return true;
+    }
+    match store.agent_job_open(job).await {
+        Ok(open) => !open,
+        Err(e) => {
+            tracing::warn!(job, error = %e, "reading an agent job");
+            false
+        }
+    }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use ferry_app::error::AppError;
 use ferry_app::model::{DeploymentKind, DeploymentState, DeploymentView, EventPayload, TargetState};
-use ferry_engine::executor::Outcome;
+use ferry_engine::executor::{Outcome, RunnerEvent};
 use ferry_engine::pipeline::{Pipeline, RolloutSpec, PIPELINE_FILE};
 use ferry_engine::plan::with_canary_watch;
 use ferry_engine::rollout::{batches, roll_out, FailurePolicy, HostRun, Strategy};
@@ -26,6 +26,33 @@ use super::{catalog, freezes, promotion, variables};
 use crate::agents::BUILT_IN_NAME;
 use crate::error::OrInternal;
 use crate::store::{HostPlan, ReleaseRow};
+
+/// What a host's kept plan is sealed to.
+const HOST_PLAN: &str = "host-plan";
+
+/// How a deployment spreads over its hosts, and what a failure does.
+fn rollout_spec(kind: DeploymentKind, release: &ReleaseRow, environment: &str) -> RolloutSpec {
+    match kind {
+        // A rollback goes back everywhere at once, and a failure in it is only reported.
+        DeploymentKind::Rollback => {
+            RolloutSpec { strategy: Strategy::AllAtOnce, on_failure: FailurePolicy::Stop, blue_green: None }
+        }
+        DeploymentKind::Deploy => Pipeline::parse(PIPELINE_FILE, &release.pipeline)
+            .ok()
+            .and_then(|p| p.environment(environment).map(|e| e.rollout.clone()))
+            .unwrap_or_default(),
+    }
+}
+
+/// A rollout ready to run: per host its job number, plan and first step position.
+struct Rollout {
+    hosts: Vec<Host>,
+    jobs: Vec<i64>,
+    plans: Vec<ferry_engine::plan::DeploymentPlan>,
+    first_step: Vec<usize>,
+    batches: Vec<Vec<usize>>,
+    on_failure: FailurePolicy,
+}
 
 /// Who is recorded as having asked for an automatic rollback.
 fn automatic_rollback() -> Requester {
@@ -64,6 +91,24 @@ impl Deployer {
             return Ok(()); // still queued: another replica, or the next start, runs it
         }
         let Some(done) = self.execute_one(&queued, cancel).await? else { return Ok(()) };
+        self.conclude(&queued, done).await
+    }
+
+    /// Carries on a running deployment whose replica stopped (`replica.rs` took its
+    /// environment's lease over): the hosts that ended stay as they are, a host running
+    /// on an agent is followed from its last recorded report, the others run; then it
+    /// ends as any other.
+    pub(super) async fn carry_on(
+        self: &Arc<Self>,
+        deployment: DeploymentView,
+        cancel: CancellationToken,
+    ) -> Result<(), AppError> {
+        let Some(done) = self.resume_one(&deployment, cancel).await? else { return Ok(()) };
+        self.conclude(&deployment, done).await
+    }
+
+    /// Records how a run ended, and runs the rollback its failure calls for.
+    async fn conclude(self: &Arc<Self>, queued: &DeploymentView, done: RunResult) -> Result<(), AppError> {
         let mut reason = done.outcome.reason.clone();
         if done.outcome.state == DeploymentState::Cancelled && self.stopped.load(Ordering::SeqCst) {
             reason = Some(super::deployer::STOPPED.to_string());
@@ -71,7 +116,7 @@ impl Deployer {
         let failed_live = queued.kind == DeploymentKind::Deploy && done.outcome.state == DeploymentState::Failed;
         let mut rollbacks = Vec::new();
         if failed_live {
-            let (planned, note) = self.plan_rollbacks(&queued, &done).await?;
+            let (planned, note) = self.plan_rollbacks(queued, &done).await?;
             rollbacks = planned;
             if let Some(note) = note {
                 // The rollback is recorded before the failure is, so the failure
@@ -270,26 +315,123 @@ impl Deployer {
             first_step.push(next);
             next += plan.steps.len();
         }
-        let runner = Arc::new(DeploymentHosts {
-            deployer: self.clone(),
-            deployment: queued.clone(),
-            project: project.slug.clone(),
-            hosts: hosts.clone(),
+        // Final now: kept, so that another replica can carry the rollout on.
+        self.save_host_plans(queued.id, &plans, &first_step).await?;
+        let rollout = Rollout {
+            hosts,
             jobs: targets.iter().map(|(job, _)| *job).collect(),
             plans,
             first_step,
-            events: tx,
+            batches,
+            on_failure: rollout.on_failure,
+        };
+        Ok(Some(self.roll(queued, project.slug.clone(), rollout, (tx, recording), masker, cancel).await?))
+    }
+
+    /// Rolls the hosts out batch by batch while the recorder keeps what they report.
+    async fn roll(
+        self: &Arc<Self>,
+        deployment: &DeploymentView,
+        project: String,
+        rollout: Rollout,
+        (events, recording): (mpsc::Sender<RunnerEvent>, tokio::task::JoinHandle<()>),
+        masker: Arc<Masker>,
+        cancel: CancellationToken,
+    ) -> Result<RunResult, AppError> {
+        let Rollout { hosts, jobs, plans, first_step, batches, on_failure } = rollout;
+        let runner = Arc::new(DeploymentHosts {
+            deployer: self.clone(),
+            deployment: deployment.clone(),
+            project,
+            hosts: hosts.clone(),
+            jobs,
+            plans,
+            first_step,
+            events,
             cancel: cancel.clone(),
             masker,
         });
         let host_names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
         let result = roll_out(&host_names, &batches, runner, &cancel).await;
         if let Err(e) = recording.await {
-            tracing::error!(deployment = queued.id, error = %e, "recording stopped");
+            tracing::error!(deployment = deployment.id, error = %e, "recording stopped");
         }
         // Hosts of batches that never started, and their steps.
-        self.close_steps(queued.id).await?;
-        Ok(Some(RunResult { outcome: result.outcome, hosts, runs: result.hosts, on_failure: rollout.on_failure }))
+        self.close_steps(deployment.id).await?;
+        Ok(RunResult { outcome: result.outcome, hosts, runs: result.hosts, on_failure })
+    }
+
+    async fn save_host_plans(
+        &self,
+        id: i64,
+        plans: &[ferry_engine::plan::DeploymentPlan],
+        first_step: &[usize],
+    ) -> Result<(), AppError> {
+        let mut sealed = Vec::with_capacity(plans.len());
+        for (position, (plan, first)) in plans.iter().zip(first_step).enumerate() {
+            let json = serde_json::to_string(plan).or_internal("keeping a host's plan")?;
+            let plan = self.vault.seal(HOST_PLAN, &json).or_internal("sealing a host's plan")?;
+            sealed.push((position as i32, plan, *first as i64));
+        }
+        self.store.save_host_plans(id, &sealed).await.or_internal("keeping the hosts' plans")
+    }
+
+    /// Whether a running deployment can go on without the replica that ran it: every
+    /// host is an agent (the built-in agent's processes died with its replica), and the
+    /// hosts had their plans (it was not building).
+    pub(super) async fn can_carry_on(&self, id: i64) -> Result<bool, AppError> {
+        let hosts = self.store.resumable_hosts(id).await.or_internal("reading the hosts")?;
+        Ok(!hosts.is_empty()
+            && hosts.iter().all(|h| h.sealed_plan.is_some() && h.first_step.is_some() && h.view.agent_id.is_some()))
+    }
+
+    /// The rollout of a deployment carried on, as its first replica left it.
+    async fn resume_one(
+        self: &Arc<Self>,
+        deployment: &DeploymentView,
+        cancel: CancellationToken,
+    ) -> Result<Option<RunResult>, AppError> {
+        let id = deployment.id;
+        let saved = self.store.resumable_hosts(id).await.or_internal("reading the hosts")?;
+        let release = self.store.release(deployment.release_id).await.or_internal("loading a release")?;
+        let project = catalog::project(&self.store, &deployment.project).await?;
+        let Some(release) = release else { return Ok(None) };
+        let mut plans = Vec::with_capacity(saved.len());
+        for host in &saved {
+            let sealed = host.sealed_plan.as_deref().unwrap_or_default();
+            let json = self.vault.open_value(HOST_PLAN, sealed).or_internal("opening a host's plan")?;
+            plans.push(serde_json::from_str(&json).or_internal("reading a host's plan")?);
+        }
+        let mut batches: Vec<Vec<usize>> = Vec::new();
+        for (position, host) in saved.iter().enumerate() {
+            let batch = host.view.batch.max(0) as usize;
+            if batches.len() <= batch {
+                batches.resize(batch + 1, Vec::new());
+            }
+            batches[batch].push(position);
+        }
+        batches.retain(|b| !b.is_empty());
+        let (_, secrets) = variables::resolve(&self.store, &self.vault, project.id, &deployment.environment)
+            .await
+            .or_internal("reading the secrets")?;
+        let masker = Arc::new(Masker::new(&secrets));
+        let names: Vec<String> =
+            self.store.steps(id).await.or_internal("reading the steps")?.into_iter().map(|s| s.name).collect();
+        let next_line = self.store.next_log_seq(id).await.or_internal("reading the log")?;
+        let (tx, rx) = mpsc::channel(1024);
+        let recorder = Recorder::new(self.store.clone(), self.bus.clone(), self.metrics.clone(), id, names)
+            .masking(masker.clone())
+            .continuing_at(next_line);
+        let recording = tokio::spawn(recorder.record(rx));
+        let rollout = Rollout {
+            hosts: saved.iter().map(|h| Host { name: h.view.name.clone(), agent_id: h.view.agent_id }).collect(),
+            jobs: saved.iter().map(|h| h.job).collect(),
+            plans,
+            first_step: saved.iter().map(|h| h.first_step.unwrap_or_default() as usize).collect(),
+            batches,
+            on_failure: rollout_spec(deployment.kind, &release, &deployment.environment).on_failure,
+        };
+        Ok(Some(self.roll(deployment, project.slug.clone(), rollout, (tx, recording), masker, cancel).await?))
     }
 
     /// Everything a run needs before it starts: the plan with Ferry's variables, the
@@ -310,16 +452,7 @@ impl Deployer {
         plan.artifact = self.built_artifact(release).map(|sha| self.artifact_source(&sha, false));
         let facts = self.facts(release, &project.slug, &queued.environment, &project.repo_url, queued.id);
         let build = self.build_plan_for(release, queued.kind, &facts, &plan.env)?;
-        let rollout = match queued.kind {
-            // A rollback goes back everywhere at once, and a failure in it is only reported.
-            DeploymentKind::Rollback => {
-                RolloutSpec { strategy: Strategy::AllAtOnce, on_failure: FailurePolicy::Stop, blue_green: None }
-            }
-            DeploymentKind::Deploy => Pipeline::parse(PIPELINE_FILE, &release.pipeline)
-                .ok()
-                .and_then(|p| p.environment(&queued.environment).map(|e| e.rollout.clone()))
-                .unwrap_or_default(),
-        };
+        let rollout = rollout_spec(queued.kind, release, &queued.environment);
         if queued.kind == DeploymentKind::Deploy {
             // It may have waited (approvals, a wait timer, its turn) into a freeze.
             let environment = project.environments.iter().find(|e| e.id == queued.environment_id);

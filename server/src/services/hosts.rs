@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::deployer::Deployer;
 use super::masking::Masker;
+use crate::agents::relay::Progress;
 use crate::store::TargetEnd;
 
 /// A host a deployment runs on: Ferry's built-in agent (`agent_id` None) or an agent.
@@ -47,8 +48,22 @@ impl HostRunner for DeploymentHosts {
     async fn run(&self, host: usize) -> HostRun {
         let d = &self.deployer;
         let id = self.deployment.id;
-        if let Ok(Some(target)) = d.store.target_started(id, host as i32).await {
-            publish(d, target).await;
+        // Carried on after its replica stopped: a host may have ended, or be running.
+        let recorded = match d.store.targets(id).await {
+            Ok(targets) => targets.into_iter().find(|t| t.position == host as i32),
+            Err(e) => {
+                tracing::error!(deployment = id, host, error = %e, "reading a host");
+                None
+            }
+        };
+        match recorded.as_ref() {
+            Some(target) if target.state == TargetState::Running => {}
+            Some(done) if done.state != TargetState::Pending => return recorded_run(done),
+            _ => {
+                if let Ok(Some(target)) = d.store.target_started(id, host as i32).await {
+                    publish(d, target).await;
+                }
+            }
         }
         let (tx, mut rx) = mpsc::channel::<RunnerEvent>(1024);
         let offset = self.first_step[host];
@@ -71,7 +86,7 @@ impl HostRunner for DeploymentHosts {
         let plan = self.plans[host].clone();
         let mut run = match self.hosts[host].agent_id {
             None => self.run_here(plan, tx).await,
-            Some(agent_id) => self.run_on_agent(agent_id, self.jobs[host], plan, tx).await,
+            Some(agent_id) => self.run_on_agent(agent_id, host, plan, tx).await,
         };
         run.outcome.reason = self.masker.mask_opt(run.outcome.reason.take());
         let _ = forward.await;
@@ -115,35 +130,60 @@ impl DeploymentHosts {
     async fn run_on_agent(
         &self,
         agent_id: i64,
-        job: i64,
+        host: usize,
         plan: DeploymentPlan,
         events: mpsc::Sender<RunnerEvent>,
     ) -> HostRun {
         let hub = &self.deployer.agents;
         let run = ServerMessage::Run {
-            job,
+            job: self.jobs[host],
             project: self.project.clone(),
             environment: self.deployment.environment.clone(),
             release_id: self.deployment.release_id,
             plan: Box::new(plan),
             upload: None,
         };
-        if !hub.is_online(agent_id) && !self.deployer.replica.exclusive {
-            // Perhaps connected to another replica: the job goes through the database.
-            let name = self.hosts.iter().find(|h| h.agent_id == Some(agent_id)).map(|h| h.name.clone());
-            let name = name.unwrap_or_else(|| format!("#{agent_id}"));
-            let store = &self.deployer.store;
-            return crate::agents::relay::run_remote(store, (agent_id, &name), &run, events, &self.cancel, hub.grace())
-                .await;
+        let name = self.hosts.iter().find(|h| h.agent_id == Some(agent_id)).map(|h| h.name.clone());
+        let name = name.unwrap_or_else(|| format!("#{agent_id}"));
+        let d = &self.deployer;
+        let progress = self.progress(host).await;
+        let agent = (agent_id, name.as_str());
+        crate::agents::relay::run_job(&d.store, &d.vault, agent, &run, progress, events, &self.cancel, hub.grace())
+            .await
+    }
+
+    /// What the recorder kept of the host's steps: nothing for a host that starts now,
+    /// everything up to where it stopped for one carried on after a replica died.
+    async fn progress(&self, host: usize) -> Progress {
+        let first = self.first_step[host] as i32;
+        let count = self.plans[host].steps.len() as i32;
+        match self.deployer.store.recorded_steps(self.deployment.id).await {
+            Ok(steps) => Progress::new(
+                steps
+                    .into_iter()
+                    .filter(|s| s.position >= first && s.position < first + count)
+                    .map(|s| (s.state, s.lines))
+                    .collect(),
+            ),
+            Err(e) => {
+                tracing::error!(deployment = self.deployment.id, error = %e, "reading the recorded steps");
+                Progress::default()
+            }
         }
-        match hub.run_to_end(agent_id, run, events, &self.cancel).await {
-            Some((outcome, before, moved)) => HostRun { outcome, before, moved },
-            None => HostRun {
-                outcome: Outcome { state: DeploymentState::Failed, reason: Some("the agent's job was lost".into()) },
-                before: None,
-                moved: false,
-            },
-        }
+    }
+}
+
+/// How a host that already ended went, as recorded.
+fn recorded_run(target: &TargetView) -> HostRun {
+    let state = match target.state {
+        TargetState::Succeeded => DeploymentState::Succeeded,
+        TargetState::Cancelled => DeploymentState::Cancelled,
+        _ => DeploymentState::Failed,
+    };
+    HostRun {
+        outcome: Outcome { state, reason: target.reason.clone() },
+        before: target.before_release_id,
+        moved: target.moved,
     }
 }
 

@@ -39,6 +39,13 @@ impl Recorder {
         Self { store, bus, metrics, deployment_id, step_names, next_seq: 1, masker: Arc::default() }
     }
 
+    /// Numbers its lines on from `next_seq` (a deployment carried on after its replica
+    /// stopped already has lines).
+    pub fn continuing_at(mut self, next_seq: i64) -> Self {
+        self.next_seq = next_seq;
+        self
+    }
+
     pub fn masking(mut self, masker: Arc<Masker>) -> Self {
         self.masker = masker;
         self

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::deployer::{Deployer, INTERRUPTED};
 use crate::error::OrInternal;
-use crate::store::{now_millis, ExpiredLease};
+use crate::store::now_millis;
 
 /// Who this replica is, and the terms of its leases.
 #[derive(Debug, Clone)]
@@ -64,8 +64,9 @@ impl Deployer {
     }
 
     /// After a start: deployments that were running and that no live replica holds
-    /// are failed with a reason (their processes died with the server that ran them).
-    async fn recover(&self) -> Result<(), AppError> {
+    /// are carried on when their hosts are agents (their steps went on there), and
+    /// failed with a reason otherwise (their processes died with the server that ran them).
+    async fn recover(self: &Arc<Self>) -> Result<(), AppError> {
         let now = now_millis();
         if self.replica.exclusive {
             self.store.drop_all_leases().await.or_internal("recovery")?;
@@ -74,15 +75,41 @@ impl Deployer {
             if self.store.lease_owner(running.id, now).await.or_internal("recovery")?.is_some() {
                 continue; // another replica runs it
             }
-            self.close_steps(running.id).await?;
-            self.transition(running.id, DeploymentState::Running, DeploymentState::Failed, Some(INTERRUPTED)).await?;
-            tracing::warn!(deployment = running.id, "marked an interrupted deployment as failed");
-            // Its steps on this host went on without the server that ran them.
-            let killed = super::orphans::kill_orphaned_steps(&self.targets, running.id);
-            if killed > 0 {
-                tracing::warn!(deployment = running.id, killed, "killed the steps it left running");
+            // An expired lease is the heartbeat's to take over; none left: it is ours.
+            let (environment, id) = (running.environment_id, running.id);
+            let claimed = self.store.claim_environment(environment, id, &self.replica.id, now, self.replica.lease_ms());
+            if claimed.await.or_internal("recovery")? {
+                self.carry_on_or_end(running, INTERRUPTED).await?;
             }
         }
+        Ok(())
+    }
+
+    /// A running deployment whose environment this replica just took from a replica
+    /// that stopped (or from before its own restart): carried on when it can be,
+    /// otherwise ended as failed with `reason`, and its environment let go.
+    async fn carry_on_or_end(self: &Arc<Self>, deployment: DeploymentView, reason: &str) -> Result<(), AppError> {
+        let (id, environment) = (deployment.id, deployment.environment_id);
+        if deployment.state == DeploymentState::Running && self.can_carry_on(id).await? {
+            tracing::warn!(deployment = id, "carrying on a deployment its replica left");
+            self.spawn_run(deployment, Run::CarryOn);
+            return Ok(());
+        }
+        if deployment.state == DeploymentState::Running {
+            tracing::warn!(deployment = id, reason, "ending a deployment its replica left");
+            self.close_steps(id).await?;
+            match self.transition(id, DeploymentState::Running, DeploymentState::Failed, Some(reason)).await {
+                // It ended after all (its replica was only slow): nothing to do.
+                Err(e) if e.error != ferry_app::error::ErrorCode::Conflict => return Err(e),
+                _ => {}
+            }
+            // Its steps on this host went on without the server that ran them.
+            let killed = super::orphans::kill_orphaned_steps(&self.targets, id);
+            if killed > 0 {
+                tracing::warn!(deployment = id, killed, "killed the steps it left running");
+            }
+        }
+        self.store.release_environment(environment, &self.replica.id).await.or_internal("letting go")?;
         Ok(())
     }
 
@@ -113,20 +140,24 @@ impl Deployer {
             let (environment, id) = (deployment.environment_id, deployment.id);
             let claimed = self.store.claim_environment(environment, id, &self.replica.id, now, self.replica.lease_ms());
             if claimed.await.or_internal("claiming an environment")? {
-                self.run_claimed(deployment);
+                self.spawn_run(deployment, Run::Queued);
             }
         }
         Ok(())
     }
 
     /// Runs a deployment whose environment this replica holds, then lets go of it.
-    fn run_claimed(self: &Arc<Self>, deployment: DeploymentView) {
+    fn spawn_run(self: &Arc<Self>, deployment: DeploymentView, how: Run) {
         let this = self.clone();
         let cancel = CancellationToken::new();
         self.cancel_handles().insert(deployment.id, cancel.clone());
         tokio::spawn(async move {
             let (id, environment) = (deployment.id, deployment.environment_id);
-            if let Err(e) = this.run(deployment, cancel).await {
+            let ran = match how {
+                Run::Queued => this.run(deployment, cancel).await,
+                Run::CarryOn => this.carry_on(deployment, cancel).await,
+            };
+            if let Err(e) = ran {
                 tracing::error!(deployment = id, error = %e.message, "deployment could not run");
             }
             if let Err(e) = this.store.release_environment(environment, &this.replica.id).await {
@@ -180,39 +211,45 @@ impl Deployer {
         }
     }
 
-    /// Leases that ran out belong to replicas that stopped answering: the deployment
-    /// each held ends as failed, naming the lost replica, and its environment is free.
-    async fn take_over_expired(&self, now: i64) -> Result<(), AppError> {
+    /// Leases that ran out belong to replicas that stopped answering: this replica takes
+    /// the lease over, and carries the deployment on or ends it (naming the lost replica).
+    async fn take_over_expired(self: &Arc<Self>, now: i64) -> Result<(), AppError> {
+        if self.draining.is_cancelled() {
+            return Ok(()); // the other replicas take it
+        }
         let expired = self.store.expired_leases(now).await.or_internal("reading leases")?;
         for lease in expired.into_iter().filter(|l| l.owner != self.replica.id) {
-            if self.store.drop_expired_lease(&lease, now).await.or_internal("taking over a lease")? {
-                self.end_lost(&lease).await?;
-                self.wake();
+            let taken = self.store.take_expired_lease(&lease, &self.replica.id, now, self.replica.lease_ms());
+            if !taken.await.or_internal("taking over a lease")? {
+                continue;
             }
+            let deployment = self.store.deployment(lease.deployment_id).await.or_internal("loading")?;
+            match deployment {
+                Some(deployment) => {
+                    let reason = format!(
+                        "the Ferry replica {} that ran this deployment stopped answering (its lease of {} s ran \
+                         out); what its built-in agent was running is lost",
+                        lease.owner,
+                        self.replica.lease.as_secs()
+                    );
+                    self.carry_on_or_end(deployment, &reason).await?;
+                }
+                None => self
+                    .store
+                    .release_environment(lease.environment_id, &self.replica.id)
+                    .await
+                    .or_internal("letting go")?,
+            }
+            self.wake();
         }
         Ok(())
     }
+}
 
-    async fn end_lost(&self, lease: &ExpiredLease) -> Result<(), AppError> {
-        let Some(deployment) = self.store.deployment(lease.deployment_id).await.or_internal("loading")? else {
-            return Ok(());
-        };
-        if deployment.state != DeploymentState::Running {
-            return Ok(());
-        }
-        let reason = format!(
-            "the Ferry replica {} that ran this deployment stopped answering (its lease of {} s ran out); \
-             what its built-in agent was running is lost",
-            lease.owner,
-            self.replica.lease.as_secs()
-        );
-        tracing::warn!(deployment = deployment.id, replica = lease.owner, "ending a lost replica's deployment");
-        self.close_steps(deployment.id).await?;
-        match self.transition(deployment.id, DeploymentState::Running, DeploymentState::Failed, Some(&reason)).await {
-            Ok(()) => Ok(()),
-            // It ended after all (its replica was only slow): nothing to do.
-            Err(e) if e.error == ferry_app::error::ErrorCode::Conflict => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
+/// How a claimed deployment runs.
+enum Run {
+    /// From the start.
+    Queued,
+    /// From where the replica that ran it stopped.
+    CarryOn,
 }

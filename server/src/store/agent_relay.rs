@@ -52,6 +52,11 @@ impl Store {
         Ok(())
     }
 
+    /// The agents with jobs not finished yet (cheap to ask often: it writes nothing).
+    pub async fn agents_with_open_jobs(&self) -> StoreResult<Vec<i64>> {
+        sqlx::query_scalar("SELECT DISTINCT agent_id FROM agent_jobs WHERE finished = 0").fetch_all(&self.pool).await
+    }
+
     /// Claims (or renews) the jobs of `agent_id` for `replica` until `until`: those no
     /// replica relays, or whose relay's claim ran out.
     pub async fn claim_agent_jobs(
@@ -63,7 +68,7 @@ impl Store {
     ) -> StoreResult<Vec<RelayedJob>> {
         sqlx::query_as(
             "UPDATE agent_jobs SET relayed_by = $1, relayed_until = $2 \
-             WHERE agent_id = $3 AND (relayed_by IS NULL OR relayed_by = $1 OR relayed_until <= $4) \
+             WHERE agent_id = $3 AND finished = 0 AND (relayed_by IS NULL OR relayed_by = $1 OR relayed_until <= $4) \
              RETURNING job, agent_id, run, cancel_requested",
         )
         .bind(replica)
@@ -88,16 +93,39 @@ impl Store {
         Ok(())
     }
 
-    /// Keeps a report of a relayed job (a second copy of the same number is ignored).
-    pub async fn add_agent_job_report(&self, job: i64, seq: i64, report: &str) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO agent_job_reports (job, seq, report) VALUES ($1, $2, $3) ON CONFLICT (job, seq) DO NOTHING",
-        )
-        .bind(job)
-        .bind(seq)
-        .bind(report)
-        .execute(&self.pool)
-        .await?;
+    /// Keeps reports of a job, in one transaction (a second copy of a number is ignored).
+    /// With `finished`, the last one is among them: the job is not sent to its agent again.
+    pub async fn add_agent_job_reports(&self, job: i64, reports: &[(i64, String)], finished: bool) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        if finished {
+            sqlx::query("UPDATE agent_jobs SET finished = 1 WHERE job = $1").bind(job).execute(&mut *tx).await?;
+        }
+        for (seq, report) in reports {
+            sqlx::query(
+                "INSERT INTO agent_job_reports (job, seq, report) VALUES ($1, $2, $3) \
+                 ON CONFLICT (job, seq) DO NOTHING",
+            )
+            .bind(job)
+            .bind(seq)
+            .bind(report)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    /// Whether a job is still open: a deployment waits for it, on some replica.
+    pub async fn agent_job_open(&self, job: i64) -> StoreResult<bool> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT job FROM agent_jobs WHERE job = $1")
+            .bind(job)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    /// Lets go of every relay claim (SQLite, one process: they are its own, from before).
+    pub async fn drop_agent_job_holds(&self) -> StoreResult<()> {
+        sqlx::query("UPDATE agent_jobs SET relayed_by = NULL, relayed_until = 0").execute(&self.pool).await?;
         Ok(())
     }
 

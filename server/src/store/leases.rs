@@ -99,15 +99,27 @@ impl Store {
             .await
     }
 
-    /// Removes an expired lease, unless its owner renewed it meanwhile; whether it did.
-    pub async fn drop_expired_lease(&self, lease: &ExpiredLease, now: i64) -> StoreResult<bool> {
-        let done =
-            sqlx::query("DELETE FROM environment_leases WHERE environment_id = $1 AND owner = $2 AND expires_at <= $3")
-                .bind(lease.environment_id)
-                .bind(&lease.owner)
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
+    /// Takes an expired lease over for `owner`, unless its owner renewed it or another
+    /// replica took it first; whether this one did. The deployment it holds is then
+    /// `owner`'s to carry on or to end.
+    pub async fn take_expired_lease(
+        &self,
+        lease: &ExpiredLease,
+        owner: &str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE environment_leases SET owner = $1, expires_at = $2 \
+             WHERE environment_id = $3 AND owner = $4 AND expires_at <= $5",
+        )
+        .bind(owner)
+        .bind(now + ttl_ms)
+        .bind(lease.environment_id)
+        .bind(&lease.owner)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -46,7 +46,7 @@ pub use live::LiveDeployments;
 pub use notify::{ChannelSecret, NewDelivery, OutboxRow};
 pub use reports::FinishedDeployment;
 pub use rows::ReleaseRow;
-pub use targets::{HostPlan, TargetEnd};
+pub use targets::{HostPlan, RecordedStep, ResumableHost, TargetEnd};
 pub use tokens::{NewToken, TokenRow};
 pub use users::{Identity, UserRow};
 pub use variables::{Stored, VariableRow};

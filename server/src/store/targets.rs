@@ -19,6 +19,26 @@ pub struct HostPlan {
     pub steps: Vec<String>,
 }
 
+/// A host as a deployment that carries on elsewhere finds it (`save_host_plans`).
+#[derive(Debug, Clone)]
+pub struct ResumableHost {
+    /// Its row id: the job number its agent knows it by.
+    pub job: i64,
+    pub view: TargetView,
+    /// The plan it runs, sealed; `None` when the deployment stopped before its hosts
+    /// had their plans (while building).
+    pub sealed_plan: Option<String>,
+    pub first_step: Option<i64>,
+}
+
+/// What the recorder has kept of one step: its state and how many log lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedStep {
+    pub position: i32,
+    pub state: StepState,
+    pub lines: i64,
+}
+
 /// How a host's part ended.
 pub struct TargetEnd<'a> {
     pub state: TargetState,
@@ -108,6 +128,71 @@ impl Store {
             .await?;
         }
         tx.commit().await
+    }
+
+    /// Keeps each host's plan (sealed) and the position of its first step, once they
+    /// are final (after the build): what a replica that carries the deployment on needs.
+    pub async fn save_host_plans(&self, deployment_id: i64, plans: &[(i32, String, i64)]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for (position, sealed, first_step) in plans {
+            sqlx::query(
+                "UPDATE deployment_targets SET plan = $1, first_step = $2 WHERE deployment_id = $3 AND position = $4",
+            )
+            .bind(sealed)
+            .bind(first_step)
+            .bind(deployment_id)
+            .bind(*position as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    /// The hosts with what it takes to carry their rollout on.
+    pub async fn resumable_hosts(&self, deployment_id: i64) -> StoreResult<Vec<ResumableHost>> {
+        let rows = self.target_rows(deployment_id).await?;
+        let plans: Vec<(i64, Option<String>, Option<i64>)> =
+            sqlx::query_as("SELECT position, plan, first_step FROM deployment_targets WHERE deployment_id = $1")
+                .bind(deployment_id)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let saved = plans.iter().find(|(position, ..)| *position == row.position);
+                let (sealed_plan, first_step) = saved.map(|(_, p, f)| (p.clone(), *f)).unwrap_or_default();
+                ResumableHost { job: row.id, view: row.view(), sealed_plan, first_step }
+            })
+            .collect())
+    }
+
+    /// Every step of a deployment with its state and the number of its log lines kept.
+    pub async fn recorded_steps(&self, deployment_id: i64) -> StoreResult<Vec<RecordedStep>> {
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+            "SELECT s.position, s.state, \
+               (SELECT COUNT(*) FROM log_lines l WHERE l.deployment_id = s.deployment_id AND l.step = s.position) \
+             FROM steps s WHERE s.deployment_id = $1 ORDER BY s.position",
+        )
+        .bind(deployment_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(position, state, lines)| RecordedStep {
+                position: position as i32,
+                state: StepState::parse(&state).unwrap_or(StepState::Queued),
+                lines,
+            })
+            .collect())
+    }
+
+    /// The number after a deployment's last log line (1 for none).
+    pub async fn next_log_seq(&self, deployment_id: i64) -> StoreResult<i64> {
+        let last: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM log_lines WHERE deployment_id = $1")
+            .bind(deployment_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(last.unwrap_or(0) + 1)
     }
 
     pub async fn targets(&self, deployment_id: i64) -> StoreResult<Vec<TargetView>> {
