@@ -148,7 +148,7 @@ impl Running {
     pub async fn shut_down(self) -> std::io::Result<()> {
         tracing::info!(grace = ?self.grace, "shutting down: finishing the running deployments");
         if !self.state.deployer.drain(self.grace).await {
-            tracing::warn!("some deployments were stopped: the shutdown grace ran out");
+            tracing::warn!("the shutdown grace ran out: deployments on agents were handed over, the others stopped");
         }
         self.state.closing.cancel();
         match self.server.await {

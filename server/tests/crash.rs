@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
-use common::process::{start, Reaped};
+use common::process::start;
 use common::{free_port, make_hello_repo, wait_until};
 use serde_json::{json, Value};
 
@@ -125,21 +124,9 @@ async fn a_deployment_on_an_agent_goes_on_through_a_crash_of_the_server() {
     let selector = json!({"selector": "role=web"});
     let path = "/api/v1/projects/fence/environments/development/agents";
     assert_eq!(server.call(reqwest::Method::PUT, path, Some(selector)).await.0, 200);
-    let identity = json!({"name": "web-1", "labels": "role=web"});
-    let (_, registration) = server.call(reqwest::Method::POST, "/api/v1/agents/registrations", Some(identity)).await;
+    let token = common::process::register_agent(&server, "web-1", "role=web").await;
     let workdir = data.path().join("host");
-    let agent_binary = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("ferry-agent");
-    assert!(agent_binary.exists(), "run `cargo build -p ferry-agent` first");
-    let _agent = Reaped(
-        Command::new(agent_binary)
-            .args(["--server", &server.base, "--name", "web-1", "--labels", "role=web"])
-            .arg("--workdir")
-            .arg(&workdir)
-            .args(["--registration-token", registration["token"].as_str().unwrap()])
-            .env("FERRY_LOG", "warn")
-            .spawn()
-            .unwrap(),
-    );
+    let _agent = common::process::spawn_agent(&server.base, "web-1", "role=web", &workdir, &token);
     let running = &server;
     wait_until("agent web-1 to be online", Duration::from_secs(20), || async move {
         let (_, agents) = running.call(reqwest::Method::GET, "/api/v1/agents", None).await;

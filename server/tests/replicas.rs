@@ -446,23 +446,12 @@ async fn a_rolling_deployment_on_agents_goes_on_when_the_replica_running_it_is_k
     assert_eq!(a.call(reqwest::Method::PUT, path, Some(selector)).await.0, 200);
 
     // Two agents, each first connected to another replica, each knowing both.
-    let binary = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("ferry-agent");
-    assert!(binary.exists(), "run `cargo build -p ferry-agent` first");
     let hosts = tempfile::tempdir().unwrap();
     let mut agents = Vec::new();
     for (n, servers) in [(1, format!("{},{}", a.base, b.base)), (2, format!("{},{}", b.base, a.base))] {
-        let identity = json!({"name": format!("web-{n}"), "labels": "role=web"});
-        let (_, registration) = post(&a, "/api/v1/agents/registrations", identity).await;
-        agents.push(common::process::Reaped(
-            std::process::Command::new(&binary)
-                .args(["--server", &servers, "--name", &format!("web-{n}"), "--labels", "role=web"])
-                .arg("--workdir")
-                .arg(hosts.path().join(format!("web-{n}")))
-                .args(["--registration-token", registration["token"].as_str().unwrap()])
-                .env("FERRY_LOG", "warn")
-                .spawn()
-                .unwrap(),
-        ));
+        let name = format!("web-{n}");
+        let token = common::process::register_agent(&a, &name, "role=web").await;
+        agents.push(common::process::spawn_agent(&servers, &name, "role=web", &hosts.path().join(&name), &token));
     }
     for replica in [&a, &b] {
         wait_until("both agents online, as every replica sees them", Duration::from_secs(30), || async move {

@@ -144,3 +144,66 @@ async fn a_second_ferry_on_the_same_sqlite_data_directory_is_refused() {
     let (status, _) = server.call(reqwest::Method::GET, "/api/v1/projects", None).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn when_the_grace_runs_out_a_deployment_on_an_agent_is_handed_over_and_the_next_start_finishes_it() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = "shutdown_grace_seconds = 1\n";
+    let mut server = start_command(configured(data.path(), port, config), port).await;
+    // The step waits for the test's word, long past the grace.
+    let gate = data.path().join("gate");
+    let step = format!(
+        "echo run >> $FERRY_TARGET_DIR/runs; echo waiting; while [ ! -e {} ]; do sleep 0.05; done; echo done",
+        gate.display()
+    );
+    let release = slow_project(&server, data.path(), "handed", "true").await;
+    let repo = data.path().join("src-handed");
+    let pipeline = std::fs::read_to_string(repo.join("ferry.yml")).unwrap();
+    let pipeline = pipeline.replacen("run: sh restart.sh", &format!("run: sh restart.sh && {step}"), 1);
+    std::fs::write(repo.join("ferry.yml"), pipeline).unwrap();
+    common::git(&repo, &["commit", "--quiet", "-am", "waits"]);
+    let (_, release_at_head) = server
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/projects/handed/releases",
+            Some(json!({"version": "1.1.0", "git_commit": "HEAD"})),
+        )
+        .await;
+    assert!(release_at_head["id"].as_i64().unwrap() > release);
+    let path = "/api/v1/projects/handed/environments/development/agents";
+    assert_eq!(server.call(reqwest::Method::PUT, path, Some(json!({"selector": "role=web"}))).await.0, 200);
+    let token = common::process::register_agent(&server, "web-1", "role=web").await;
+    let workdir = data.path().join("host");
+    let _agent = common::process::spawn_agent(&server.base, "web-1", "role=web", &workdir, &token);
+    let running = &server;
+    wait_until("agent web-1 to be online", Duration::from_secs(20), || async move {
+        let (_, agents) = running.call(reqwest::Method::GET, "/api/v1/agents", None).await;
+        agents.as_array()?.iter().any(|a| a["name"] == "web-1" && a["state"] == "online").then_some(())
+    })
+    .await;
+    let (status, started) = deploy(&server, "handed", release_at_head["id"].as_i64().unwrap()).await;
+    assert_eq!(status, 202, "{started}");
+    let id = started["id"].as_i64().unwrap();
+    wait_until("the step to wait on the agent", Duration::from_secs(60), || async move {
+        detail(running, id).await["logs"].as_array()?.iter().any(|l| l["text"] == "waiting").then_some(())
+    })
+    .await;
+
+    // SIGTERM; the grace runs out while the step waits: Ferry exits 0 and leaves the
+    // deployment running on the agent, neither cancelled nor failed.
+    terminate(&server);
+    assert_eq!(exited(&mut server, Duration::from_secs(30)).await, Some(0));
+    let server = start_command(configured(data.path(), port, config), port).await;
+    let now = detail(&server, id).await;
+    assert_eq!(now["deployment"]["state"], "running", "{now}");
+    std::fs::write(&gate, "go").unwrap();
+    let done = server.finished(id).await;
+    assert_eq!(done["deployment"]["state"], "succeeded", "{done}");
+    let lines: Vec<&str> = done["logs"].as_array().unwrap().iter().map(|l| l["text"].as_str().unwrap()).collect();
+    assert_eq!(lines.iter().filter(|l| **l == "waiting").count(), 1, "{lines:?}");
+    assert_eq!(lines.iter().filter(|l| **l == "done").count(), 1, "{lines:?}");
+    let runs = std::fs::read_to_string(workdir.join("handed/development/runs")).unwrap();
+    assert_eq!(runs.lines().count(), 1, "the step ran once");
+    common::stop_apps(data.path());
+}

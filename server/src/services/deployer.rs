@@ -79,6 +79,10 @@ pub struct Deployer {
     pub(super) draining: CancellationToken,
     /// Set when the drain's grace ran out and the deployments still running were stopped.
     pub(super) stopped: AtomicBool,
+    /// Cancelled when the drain's grace ran out: the deployments whose hosts are all
+    /// agents stop following them here, and are left for another replica (or the next
+    /// start) to carry on, their steps running on.
+    pub(super) handing_over: CancellationToken,
 }
 
 /// Where deployments run on this machine, and as whom.
@@ -119,6 +123,7 @@ impl Deployer {
             notifier,
             draining: CancellationToken::new(),
             stopped: AtomicBool::new(false),
+            handing_over: CancellationToken::new(),
         })
     }
 
@@ -199,18 +204,25 @@ impl Deployer {
     }
 
     /// Stops taking work and waits, at most `grace`, for the running deployments to
-    /// finish; those still running then are cancelled (their steps killed) and end
-    /// with `STOPPED` as their reason. Deployments still queued stay queued: the next
-    /// start runs them. True when everything finished within the grace.
+    /// finish. Then those whose hosts are all agents are handed over (their steps go on;
+    /// another replica, or the next start, carries them on), and the others are
+    /// cancelled (their steps killed) and end with `STOPPED` as their reason.
+    /// Deployments still queued stay queued. True when everything finished in time.
     pub async fn drain(&self, grace: std::time::Duration) -> bool {
         self.draining.cancel();
         let finished = tokio::time::timeout(grace, self.idle()).await.is_ok();
         if !finished {
             self.stopped.store(true, Ordering::SeqCst);
-            let running: Vec<CancellationToken> = self.cancel_handles().values().cloned().collect();
-            tracing::warn!(deployments = running.len(), "the shutdown grace ran out: stopping running deployments");
-            for token in running {
-                token.cancel();
+            let running: Vec<(i64, CancellationToken)> =
+                self.cancel_handles().iter().map(|(id, token)| (*id, token.clone())).collect();
+            tracing::warn!(deployments = running.len(), "the shutdown grace ran out: handing over or stopping");
+            self.handing_over.cancel();
+            for (id, token) in running {
+                // On agents, the steps go on without this process: another replica, or
+                // the next start, carries the deployment on.
+                if !self.can_carry_on(id).await.unwrap_or(false) {
+                    token.cancel();
+                }
             }
             // Killing a step and recording the end takes a moment.
             let _ = tokio::time::timeout(std::time::Duration::from_secs(10), self.idle()).await;

@@ -134,7 +134,12 @@ impl Deployer {
             self.cancel_handles().insert(rollback.id, cancel.clone());
             let result = self.execute_one(&rollback, cancel).await;
             self.cancel_handles().remove(&rollback.id);
-            let Some(back) = result? else { continue };
+            let Some(back) = result? else {
+                if self.handing_over.is_cancelled() {
+                    return Ok(()); // the rollback is carried on elsewhere, under its lease
+                }
+                continue;
+            };
             // The failed deployment's hosts say which of them are back.
             for (run, &position) in back.runs.iter().zip(&positions) {
                 if run.as_ref().is_some_and(|r| r.outcome.state == DeploymentState::Succeeded) {
@@ -325,10 +330,11 @@ impl Deployer {
             batches,
             on_failure: rollout.on_failure,
         };
-        Ok(Some(self.roll(queued, project.slug.clone(), rollout, (tx, recording), masker, cancel).await?))
+        self.roll(queued, project.slug.clone(), rollout, (tx, recording), masker, cancel).await
     }
 
-    /// Rolls the hosts out batch by batch while the recorder keeps what they report.
+    /// Rolls the hosts out batch by batch while the recorder keeps what they report;
+    /// `None` when it was handed over (the server is stopping).
     async fn roll(
         self: &Arc<Self>,
         deployment: &DeploymentView,
@@ -337,7 +343,7 @@ impl Deployer {
         (events, recording): (mpsc::Sender<RunnerEvent>, tokio::task::JoinHandle<()>),
         masker: Arc<Masker>,
         cancel: CancellationToken,
-    ) -> Result<RunResult, AppError> {
+    ) -> Result<Option<RunResult>, AppError> {
         let Rollout { hosts, jobs, plans, first_step, batches, on_failure } = rollout;
         let runner = Arc::new(DeploymentHosts {
             deployer: self.clone(),
@@ -352,13 +358,23 @@ impl Deployer {
             masker,
         });
         let host_names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
-        let result = roll_out(&host_names, &batches, runner, &cancel).await;
+        let on_agents = hosts.iter().all(|h| h.agent_id.is_some());
+        let result = tokio::select! {
+            result = roll_out(&host_names, &batches, runner, &cancel) => Some(result),
+            // Shutting down: stop following the agents (the rollout's tasks end with
+            // it); its steps go on, and the replica that carries it on follows them.
+            _ = self.handing_over.cancelled(), if on_agents => None,
+        };
         if let Err(e) = recording.await {
             tracing::error!(deployment = deployment.id, error = %e, "recording stopped");
         }
+        let Some(result) = result else {
+            tracing::warn!(deployment = deployment.id, "handed over: another replica or the next start carries it on");
+            return Ok(None);
+        };
         // Hosts of batches that never started, and their steps.
         self.close_steps(deployment.id).await?;
-        Ok(RunResult { outcome: result.outcome, hosts, runs: result.hosts, on_failure })
+        Ok(Some(RunResult { outcome: result.outcome, hosts, runs: result.hosts, on_failure }))
     }
 
     async fn save_host_plans(
@@ -431,7 +447,7 @@ impl Deployer {
             batches,
             on_failure: rollout_spec(deployment.kind, &release, &deployment.environment).on_failure,
         };
-        Ok(Some(self.roll(deployment, project.slug.clone(), rollout, (tx, recording), masker, cancel).await?))
+        self.roll(deployment, project.slug.clone(), rollout, (tx, recording), masker, cancel).await
     }
 
     /// Everything a run needs before it starts: the plan with Ferry's variables, the

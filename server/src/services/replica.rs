@@ -160,7 +160,17 @@ impl Deployer {
             if let Err(e) = ran {
                 tracing::error!(deployment = id, error = %e.message, "deployment could not run");
             }
-            if let Err(e) = this.store.release_environment(environment, &this.replica.id).await {
+            // A deployment handed over keeps its lease, expired, for another replica (or
+            // the next start) to take over and carry it on.
+            let let_go = match this.handing_over.is_cancelled() {
+                true => this.store.expire_lease_if_running(environment, &this.replica.id).await,
+                false => Ok(false),
+            };
+            let let_go = match let_go {
+                Ok(true) => Ok(()),
+                _ => this.store.release_environment(environment, &this.replica.id).await,
+            };
+            if let Err(e) = let_go {
                 tracing::error!(deployment = id, error = %e, "letting go of an environment");
             }
             this.cancel_handles().remove(&id);

@@ -123,6 +123,21 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Ends `owner`'s hold on an environment whose deployment still runs (handed over at
+    /// shutdown): the lease stays, expired, for another replica to take over at once.
+    /// Whether there was such a lease.
+    pub async fn expire_lease_if_running(&self, environment_id: i64, owner: &str) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE environment_leases SET expires_at = 0 WHERE environment_id = $1 AND owner = $2 \
+             AND deployment_id IN (SELECT id FROM deployments WHERE state = 'running')",
+        )
+        .bind(environment_id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Every lease, whoever holds it (with SQLite, one process: its own from before).
     pub async fn drop_all_leases(&self) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM environment_leases").execute(&self.pool).await?;

@@ -18,6 +18,32 @@ pub struct Server {
 /// A child process killed when the test ends, even by a failed assertion.
 pub struct Reaped(pub Child);
 
+/// A registration for agent `name` with `labels`, made by the administrator of `server`.
+pub async fn register_agent(server: &Server, name: &str, labels: &str) -> String {
+    let identity = json!({"name": name, "labels": labels});
+    let (status, registration) =
+        server.call(reqwest::Method::POST, "/api/v1/agents/registrations", Some(identity)).await;
+    assert_eq!(status, 201, "{registration}");
+    registration["token"].as_str().unwrap().to_string()
+}
+
+/// The real `ferry-agent` binary, registered with `token`, connecting to `servers`
+/// (comma separated, tried in turn), working in `workdir`.
+pub fn spawn_agent(servers: &str, name: &str, labels: &str, workdir: &Path, token: &str) -> Reaped {
+    let binary = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("ferry-agent");
+    assert!(binary.exists(), "run `cargo build -p ferry-agent` first");
+    Reaped(
+        Command::new(binary)
+            .args(["--server", servers, "--name", name, "--labels", labels])
+            .arg("--workdir")
+            .arg(workdir)
+            .args(["--registration-token", token])
+            .env("FERRY_LOG", "warn")
+            .spawn()
+            .unwrap(),
+    )
+}
+
 impl Drop for Reaped {
     fn drop(&mut self) {
         let _ = self.0.kill();
