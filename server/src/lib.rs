@@ -4,7 +4,6 @@
 pub mod agents;
 pub mod auth;
 pub mod backend;
-pub mod claims;
 pub mod cli;
 pub mod config;
 pub mod data_lock;
@@ -61,7 +60,7 @@ pub async fn start(config: &Config) -> Result<Running, String> {
     if data_lock.is_some() {
         // Alone on this data directory: claims left in it are a killed process's, and
         // its messages and reports are this one's to send now, not when they expire.
-        store.forget_work_claims().await.map_err(|e| format!("cannot read the database: {e}"))?;
+        store.drop_job_claims().await.map_err(|e| format!("cannot read the database: {e}"))?;
         store.drop_agent_job_holds().await.map_err(|e| format!("cannot read the database: {e}"))?;
     }
     if step_users.active() {
@@ -93,7 +92,6 @@ pub async fn start(config: &Config) -> Result<Running, String> {
         services::deployer::Workspace { targets, step_users },
         agents.clone(),
         vault.clone(),
-        notifier.clone(),
         services::replica::Replica::new(std::time::Duration::from_secs(config.lease_seconds), data_lock.is_some()),
     );
     let auth = Arc::new(AuthSettings::from_config(config));
@@ -112,7 +110,6 @@ pub async fn start(config: &Config) -> Result<Running, String> {
     }
     demo::seed(&state.store, config).await.map_err(|e| format!("cannot create the demo project: {e}"))?;
     state.deployer.start_replica().await.map_err(|e| format!("cannot recover deployments: {}", e.message))?;
-    state.notifier.start();
     jobs::Runner::new(state.store.clone())
         .handle(
             jobs::DEPLOYMENT_FINISHED,
@@ -126,6 +123,20 @@ pub async fn start(config: &Config) -> Result<Running, String> {
             jobs::APPROVAL_REQUESTED,
             notify_about(&state, |n, d| Box::pin(async move { n.approval_requested(&d).await })),
         )
+        .handle(jobs::DELIVER_NOTIFICATION, {
+            let notifier = state.notifier.clone();
+            move |payload| {
+                let notifier = notifier.clone();
+                async move { notifier.deliver(id_in(&payload)?).await }
+            }
+        })
+        .handle(jobs::SEND_FORGE_REPORT, {
+            let reporter = state.notifier.forges().clone();
+            move |payload| {
+                let reporter = reporter.clone();
+                async move { reporter.send_report(id_in(&payload)?).await }
+            }
+        })
         .start();
     auth::session_store::sweep_expired(state.store.clone());
     notify::watch_agents(state.agents.clone(), state.notifier.clone());
@@ -163,17 +174,22 @@ type Tell =
     fn(notify::Notifier, ferry_app::model::DeploymentView) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A job handler that tells the notifier about the deployment whose id is the payload.
+/// The id a job's payload names.
+fn id_in(payload: &str) -> Result<i64, String> {
+    payload.parse().map_err(|_| format!("not an id: {payload}"))
+}
+
 fn notify_about(state: &AppState, tell: Tell) -> impl Fn(String) -> jobs::JobFuture + Send + Sync + 'static {
     let (store, notifier) = (state.store.clone(), state.notifier.clone());
     move |payload| {
         let (store, notifier) = (store.clone(), notifier.clone());
         Box::pin(async move {
-            let id: i64 = payload.parse().map_err(|_| format!("not a deployment id: {payload}"))?;
+            let id = id_in(&payload)?;
             match store.deployment(id).await.map_err(|e| e.to_string())? {
                 Some(deployment) => tell(notifier, deployment).await,
                 None => tracing::warn!(deployment = id, "the deployment is gone; nothing to notify"),
             }
-            Ok(())
+            Ok(jobs::JobEnd::Done)
         })
     }
 }

@@ -7,8 +7,8 @@ use ferry_app::model::{
     LogStream, NotificationKind, NotifyEvent, ProjectView, Role, StepState, TargetState, TokenScope,
 };
 use ferry_server::store::{
-    is_unique_violation, AgentIdentity, AuditFilter, HostPlan, Identity, LiveDeployments, NewAudit, NewDelivery,
-    NewDeployment, NewLogLine, NewProject, NewRelease, NewToken, StepChange, Store, Stored, TargetEnd,
+    is_unique_violation, AgentIdentity, AuditFilter, HostPlan, Identity, JobOrder, LiveDeployments, NewAudit,
+    NewDelivery, NewDeployment, NewLogLine, NewProject, NewRelease, NewToken, StepChange, Store, Stored, TargetEnd,
 };
 
 async fn contract(store: Store) {
@@ -226,7 +226,7 @@ async fn contract(store: Store) {
     hosts_contract(&store, (project.id, dev, r2.id)).await;
     freezes_contract(&store, project.id, dev).await;
     notify_contract(&store, project.id).await;
-    forges_contract(&store, project.id).await;
+    forges_contract(&store, (project.id, dev, r2.id)).await;
     live_contract(&store, &project, (r1.id, r2.id)).await;
     let prod = project.environments[2].id;
     leases_contract(&store, (project.id, prod, r2.id)).await;
@@ -237,9 +237,20 @@ async fn contract(store: Store) {
 /// claimed again until its claim runs out; done jobs are gone from the queue; a failed
 /// one is due again when it says; two owners claiming at once take different jobs.
 async fn jobs_contract(store: &Store) {
-    store.enqueue_job("test", "test:1", "one").await.unwrap();
-    store.enqueue_job("test", "test:1", "again").await.unwrap();
-    store.enqueue_job("test", "test:2", "two").await.unwrap();
+    // From an empty queue: the contract's other parts left jobs (deliveries, reports).
+    let later = ferry_server::store::now_millis() + 86_400_000;
+    loop {
+        let left = store.claim_jobs("setup", later, 1, 100).await.unwrap();
+        if left.is_empty() {
+            break;
+        }
+        for job in left {
+            assert!(store.complete_job(job.id, "setup").await.unwrap());
+        }
+    }
+    store.enqueue_job("test", "test:1", "one", JobOrder::Any).await.unwrap();
+    store.enqueue_job("test", "test:1", "again", JobOrder::Any).await.unwrap();
+    store.enqueue_job("test", "test:2", "two", JobOrder::Any).await.unwrap();
     let now = ferry_server::store::now_millis();
     let first = store.claim_jobs("a", now, 1_000, 1).await.unwrap();
     assert_eq!(first.len(), 1);
@@ -260,13 +271,60 @@ async fn jobs_contract(store: &Store) {
     let pending = store.pending_jobs().await.unwrap();
     assert!(pending.iter().all(|(kind, ..)| kind != "test"), "{pending:?}");
 
-    // Many jobs, two claimers at once: each job goes to one of them.
-    for n in 0..40 {
-        store.enqueue_job("race", &format!("race:{n}"), &n.to_string()).await.unwrap();
+    // Jobs of one queue key: one at a time, in order; a retry or a pace holds the key.
+    for n in 1..=3 {
+        store.enqueue_job("keyed", &format!("keyed:{n}"), &n.to_string(), JobOrder::InOrder("k")).await.unwrap();
     }
     let now = ferry_server::store::now_millis();
-    let (x, y) = tokio::join!(store.claim_jobs("x", now, 60_000, 25), store.claim_jobs("y", now, 60_000, 25));
-    let mut ids: Vec<i64> = x.unwrap().into_iter().chain(y.unwrap()).map(|j| j.id).collect();
+    let keyed = |claimed: Vec<ferry_server::store::JobRow>| {
+        claimed.into_iter().filter(|j| j.kind == "keyed").collect::<Vec<_>>()
+    };
+    let head = keyed(store.claim_jobs("a", now, 1_000, 50).await.unwrap());
+    assert_eq!(head.iter().map(|j| j.payload.as_str()).collect::<Vec<_>>(), ["1"], "only the oldest of its key");
+    assert!(keyed(store.claim_jobs("b", now, 1_000, 50).await.unwrap()).is_empty(), "the key is busy");
+    store.retry_job(head[0].id, "a", now + 2_000, "later").await.unwrap();
+    assert!(keyed(store.claim_jobs("b", now + 1_000, 1_000, 50).await.unwrap()).is_empty(), "a retry holds it");
+    let head = keyed(store.claim_jobs("b", now + 2_000, 1_000, 50).await.unwrap());
+    assert_eq!(head[0].payload, "1");
+    store.pace_queue("k", now + 3_000).await.unwrap();
+    assert!(store.complete_job(head[0].id, "b").await.unwrap());
+    assert!(keyed(store.claim_jobs("c", now + 2_500, 1_000, 50).await.unwrap()).is_empty(), "paced");
+    let next = keyed(store.claim_jobs("c", now + 3_000, 1_000, 50).await.unwrap());
+    assert_eq!(next.iter().map(|j| j.payload.as_str()).collect::<Vec<_>>(), ["2"]);
+    assert!(store.complete_job(next[0].id, "c").await.unwrap());
+    let last = keyed(store.claim_jobs("c", now + 3_000, 1_000, 50).await.unwrap());
+    assert_eq!(last.iter().map(|j| j.payload.as_str()).collect::<Vec<_>>(), ["3"]);
+    assert!(store.complete_job(last[0].id, "c").await.unwrap());
+
+    // One at a time, not strictly in order: a job waiting for its retry lets the next
+    // by, but never runs beside it.
+    let now = now + 10_000;
+    for n in 1..=2 {
+        let order = JobOrder::OneAtATime("m");
+        store.enqueue_job("loose", &format!("loose:{n}"), &n.to_string(), order).await.unwrap();
+    }
+    let loose = |claimed: Vec<ferry_server::store::JobRow>| {
+        claimed.into_iter().filter(|j| j.kind == "loose").map(|j| (j.id, j.payload)).collect::<Vec<_>>()
+    };
+    let first = loose(store.claim_jobs("a", now, 1_000, 50).await.unwrap());
+    assert_eq!(first.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>(), ["1"]);
+    store.retry_job(first[0].0, "a", now + 500, "later").await.unwrap();
+    let second = loose(store.claim_jobs("b", now + 100, 1_000, 50).await.unwrap());
+    assert_eq!(second.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>(), ["2"], "let by");
+    assert!(loose(store.claim_jobs("c", now + 600, 1_000, 50).await.unwrap()).is_empty(), "not beside it");
+    assert!(store.complete_job(second[0].0, "b").await.unwrap());
+    let again = loose(store.claim_jobs("c", now + 600, 1_000, 50).await.unwrap());
+    assert_eq!(again.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>(), ["1"]);
+    assert!(store.complete_job(again[0].0, "c").await.unwrap());
+
+    // Many jobs, two claimers at once: each job goes to one of them.
+    for n in 0..40 {
+        store.enqueue_job("race", &format!("race:{n}"), &n.to_string(), JobOrder::Any).await.unwrap();
+    }
+    let now = ferry_server::store::now_millis();
+    let (x, y) = tokio::join!(store.claim_jobs("x", now, 60_000, 100), store.claim_jobs("y", now, 60_000, 100));
+    let race = |j: &ferry_server::store::JobRow| j.kind == "race";
+    let mut ids: Vec<i64> = x.unwrap().into_iter().chain(y.unwrap()).filter(race).map(|j| j.id).collect();
     assert_eq!(ids.len(), 40, "all 40 claimed between the two");
     ids.sort_unstable();
     ids.dedup();
@@ -330,16 +388,6 @@ async fn leases_contract(store: &Store, (project_id, env_id, release_id): (i64, 
     store.request_cancel(second).await.unwrap();
     assert_eq!(store.cancels_requested(&[first, second]).await.unwrap(), [second]);
     assert!(store.cancels_requested(&[]).await.unwrap().is_empty());
-
-    // Work claims: one holder, renewable by it, taken over once expired.
-    assert!(store.claim_work("notify-channel:1", "a", 1_000, 500).await.unwrap());
-    assert!(store.claim_work("notify-channel:1", "a", 1_200, 500).await.unwrap(), "renewed");
-    assert!(!store.claim_work("notify-channel:1", "b", 1_600, 500).await.unwrap(), "held until 1,700");
-    assert!(store.claim_work("notify-channel:1", "b", 1_700, 500).await.unwrap(), "taken over");
-    store.release_work("notify-channel:1", "a").await.unwrap();
-    assert!(!store.claim_work("notify-channel:1", "a", 1_800, 500).await.unwrap(), "a no longer holds it");
-    store.release_work("notify-channel:1", "b").await.unwrap();
-    assert!(store.claim_work("notify-channel:1", "a", 1_800, 500).await.unwrap());
 }
 
 /// What each environment runs, read for all environments at once, agrees with the
@@ -382,7 +430,7 @@ async fn live_contract(store: &Store, project: &ProjectView, (r1, r2): (i64, i64
 }
 
 /// Forge links (replaced, not duplicated), deliveries and trigger claims seen once.
-async fn forges_contract(store: &Store, project_id: i64) {
+async fn forges_contract(store: &Store, (project_id, env_id, release_id): (i64, i64, i64)) {
     store.set_forge_link(project_id, ForgeKind::Github, "octo/api", "sealed-1", None).await.unwrap();
     store.set_forge_link(project_id, ForgeKind::Github, "octo/api2", "sealed-2", Some("token-2")).await.unwrap();
     let links = store.forge_links(ForgeKind::Github).await.unwrap();
@@ -397,8 +445,23 @@ async fn forges_contract(store: &Store, project_id: i64) {
     assert_eq!(outcome.as_deref(), Some("release main-abc1234"));
     assert!(store.claim_forge_trigger("github:octo/api2:push:main:abc", project_id).await.unwrap());
     assert!(!store.claim_forge_trigger("github:octo/api2:push:main:abc", project_id).await.unwrap());
+    // Every change of a deployment is queued for the repository with the change itself,
+    // with its job in the project's order, while the link has a token.
+    let steps = ["deploy".to_string()];
+    let key = (project_id, env_id, release_id);
+    let d = store.create_deployment(&NewDeployment::queued(key, DeploymentKind::Deploy, &steps, "alex")).await.unwrap();
+    store.transition_deployment(d.id, DeploymentState::Queued, DeploymentState::Running, None).await.unwrap();
+    let reports = store.forge_reports(project_id, 10).await.unwrap();
+    let mut states: Vec<&str> =
+        reports.iter().filter(|r| r.deployment_id == d.id).map(|r| r.deployment_state.as_str()).collect();
+    states.sort_unstable();
+    assert_eq!(states, ["queued", "running"]);
+    let jobs = store.pending_jobs().await.unwrap();
+    assert_eq!(jobs.iter().filter(|(kind, ..)| kind == "send_forge_report").count(), 2, "{jobs:?}");
     assert!(store.remove_forge_link(project_id).await.unwrap());
     assert!(store.forge_link(project_id).await.unwrap().is_none());
+    store.transition_deployment(d.id, DeploymentState::Running, DeploymentState::Failed, Some("x")).await.unwrap();
+    assert_eq!(store.forge_reports(project_id, 10).await.unwrap().len(), 2, "no link, no report");
 }
 
 /// Channels, rules and the outbox: a key is enqueued once, attempts are counted, a
@@ -425,26 +488,27 @@ async fn notify_contract(store: &Store, project_id: i64) {
     assert!(store.enqueue_delivery(&message).await.unwrap());
     assert!(!store.enqueue_delivery(&message).await.unwrap(), "the same key twice");
     let now = ferry_server::store::now_millis();
-    assert_eq!(store.due_channels(now).await.unwrap(), vec![channel.id]);
-    let due = store.due_deliveries(channel.id, now, 10).await.unwrap();
-    assert_eq!((due.len(), due[0].attempts), (1, 0));
-    store.record_attempt(due[0].id, DeliveryState::Pending, Some("500"), now + 60_000).await.unwrap();
-    assert!(store.due_channels(now).await.unwrap().is_empty(), "not due before its retry");
-    assert_eq!(store.next_delivery_due().await.unwrap(), Some(now + 60_000));
-    store.record_attempt(due[0].id, DeliveryState::Delivered, None, now).await.unwrap();
+    // The message and the job that delivers it, in its channel's order.
+    let id = store.deliveries(10).await.unwrap()[0].id;
+    let jobs = store.pending_jobs().await.unwrap();
+    assert!(jobs.iter().any(|(kind, key, ..)| kind == "deliver_notification" && *key == format!("delivery:{id}")));
+    let due = store.pending_delivery(id).await.unwrap().unwrap();
+    assert_eq!((due.channel_id, due.attempts), (Some(channel.id), 0));
+    store.record_attempt(id, DeliveryState::Pending, Some("500"), now + 60_000).await.unwrap();
+    assert_eq!(store.pending_delivery(id).await.unwrap().unwrap().attempts, 1);
+    store.record_attempt(id, DeliveryState::Delivered, None, now).await.unwrap();
+    assert!(store.pending_delivery(id).await.unwrap().is_none(), "delivered: nothing left to do");
     let listed = store.deliveries(10).await.unwrap();
     assert_eq!((listed[0].state, listed[0].attempts, listed[0].channel.as_str()), (DeliveryState::Delivered, 2, "ops"));
     assert!(listed[0].delivered_at.is_some() && listed[0].next_attempt_at.is_none());
-    assert_eq!(store.next_delivery_due().await.unwrap(), None);
 
-    // Personal email has no channel: the outbox calls it channel 0.
+    // Personal email has no channel.
     let personal = NewDelivery { channel_id: None, recipient: Some("ben@example.com"), dedupe_key: "k2", ..message };
     assert!(store.enqueue_delivery(&personal).await.unwrap());
-    assert_eq!(store.due_channels(now + 1000).await.unwrap(), vec![0]);
-    let due = store.due_deliveries(0, now + 1000, 10).await.unwrap();
-    assert_eq!(due[0].recipient.as_deref(), Some("ben@example.com"));
     let listed = store.deliveries(10).await.unwrap();
     assert_eq!((listed[0].channel_id, listed[0].channel.as_str()), (0, "email to ben@example.com"));
+    let due = store.pending_delivery(listed[0].id).await.unwrap().unwrap();
+    assert_eq!((due.channel_id, due.recipient.as_deref()), (None, Some("ben@example.com")));
 
     assert!(store.remove_channel(channel.id).await.unwrap());
     assert!(store.rules().await.unwrap().is_empty());

@@ -1,6 +1,7 @@
 //! Statuses back to the forge. Each change of a deployment of a project linked with an
-//! API token is queued (one insert: a deployment never waits on GitHub or GitLab) and
-//! reported by the reporter's own task: GitHub deployments, deployment statuses and
+//! API token is queued with the change itself (`store::forge_reports`: a deployment
+//! never waits on GitHub or GitLab) and reported by a job of the durable queue, one at a
+//! time per project: GitHub deployments, deployment statuses and
 //! commit statuses through octocrab; GitLab deployments and commit statuses through the
 //! gitlab crate's endpoints over Ferry's own HTTP client. Both clients have connect and
 //! request timeouts. Failures and rate limits are retried with backoff and never touch the
@@ -14,8 +15,7 @@ mod worker;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use ferry_app::model::{DeploymentView, ForgeKind};
-use tokio::sync::Notify;
+use ferry_app::model::ForgeKind;
 
 pub use change::{Change, Phase};
 
@@ -39,46 +39,26 @@ pub struct Reporter {
     urls: Arc<ForgeUrls>,
     /// Where links in statuses point: Ferry's public URL.
     base_url: Arc<str>,
-    wake: Arc<Notify>,
     /// Clients per project, kept while the project's token stays the same.
     github_clients: Arc<Mutex<HashMap<i64, (String, octocrab::Octocrab)>>>,
     gitlab_clients: Arc<Mutex<HashMap<i64, (String, gitlab::Client)>>>,
-    /// One replica at a time sends a project's reports.
-    claims: crate::claims::Claims,
 }
 
 impl Reporter {
     pub fn new(store: Store, vault: Arc<Vault>, urls: ForgeUrls, base_url: &str) -> Self {
         Self {
-            claims: crate::claims::Claims::new(store.clone()),
             store,
             vault,
             urls: Arc::new(urls),
             base_url: base_url.trim_end_matches('/').into(),
-            wake: Arc::default(),
             github_clients: Arc::default(),
             gitlab_clients: Arc::default(),
         }
     }
 
-    /// Starts reporting, including what a previous run left queued.
-    pub fn start(&self) {
-        tokio::spawn(worker::run(self.clone()));
-    }
-
-    /// Queues the deployment's new state for its repository, if the project's link has
-    /// a token. Called for every change a deployment goes through.
-    pub async fn deployment_changed(&self, d: &DeploymentView) {
-        match self.store.forge_link(d.project_id).await {
-            Ok(Some(link)) if link.sealed_token.is_some() => {}
-            Ok(_) => return,
-            Err(e) => return tracing::error!(error = %e, "reading a forge link"),
-        }
-        match self.store.enqueue_forge_report(d.project_id, d.id, d.state.as_str()).await {
-            Ok(true) => self.wake.notify_one(),
-            Ok(false) => {}
-            Err(e) => tracing::error!(deployment = d.id, error = %e, "queueing a forge report"),
-        }
+    /// Sends queued report `id` (a job of the durable queue).
+    pub async fn send_report(&self, id: i64) -> Result<crate::jobs::JobEnd, String> {
+        worker::send_report(self, id).await
     }
 
     /// Seals a project's API token for storing.

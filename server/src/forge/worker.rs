@@ -1,87 +1,31 @@
-//! Sends the queued reports: each project's reports go out one at a time, oldest first
-//! (a status never overtakes the report that creates the forge's deployment), projects
-//! in parallel. A failed report is retried with the notification outbox's backoff; it
-//! holds back only its own project's later reports. With several replicas, one at a
-//! time sends a project's reports (a claim in the database, `claims.rs`).
+//! Sends one queued report (a job of the durable queue, keyed by its project: a
+//! project's reports go out one at a time, oldest first, so a status never overtakes
+//! the report that creates the forge's deployment; projects in parallel). A failed
+//! report is retried with the notification outbox's backoff and holds back only its
+//! own project's later reports.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use ferry_app::model::ForgeKind;
+use ferry_app::model::{DeliveryState, ForgeKind};
 
 use super::{github, gitlab, Change, Reporter};
+use crate::jobs::JobEnd;
 use crate::notify::{after_attempt, Attempt};
-use crate::store::{now_millis, ForgeReportRow};
+use crate::store::ForgeReportRow;
 
-/// The worker looks again at least this often (a retry falling due).
-const IDLE_CHECK: Duration = Duration::from_secs(30);
-
-pub async fn run(reporter: Reporter) {
-    let busy: Arc<Mutex<HashSet<i64>>> = Arc::default();
-    loop {
-        let mut wait = IDLE_CHECK;
-        match reporter.store.forge_report_heads().await {
-            Ok(heads) => {
-                let now = now_millis();
-                for head in heads {
-                    if head.next_attempt_at > now {
-                        wait = wait.min(Duration::from_millis((head.next_attempt_at - now) as u64));
-                        continue;
-                    }
-                    if busy.lock().unwrap_or_else(|p| p.into_inner()).insert(head.project_id) {
-                        let (reporter, busy) = (reporter.clone(), busy.clone());
-                        tokio::spawn(async move {
-                            let project = head.project_id;
-                            // One replica at a time sends a project's reports, in order.
-                            let key = format!("forge-reports:{project}");
-                            if reporter.claims.claim(&key).await {
-                                // Read again under the claim: another replica may have
-                                // sent it since the list above was read.
-                                if let Some(head) = current_head(&reporter, project).await {
-                                    deliver(&reporter, head).await;
-                                }
-                                reporter.claims.release(&key).await;
-                            }
-                            busy.lock().unwrap_or_else(|p| p.into_inner()).remove(&project);
-                            reporter.wake.notify_one();
-                        });
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "reading the forge report queue");
-                wait = Duration::from_secs(1);
-            }
-        }
-        tokio::select! {
-            _ = reporter.wake.notified() => {}
-            _ = tokio::time::sleep(wait.max(Duration::from_millis(50))) => {}
-        }
-    }
-}
-
-/// The project's oldest report still to send, if it is due.
-async fn current_head(reporter: &Reporter, project: i64) -> Option<ForgeReportRow> {
-    match reporter.store.forge_report_heads().await {
-        Ok(heads) => heads.into_iter().find(|h| h.project_id == project && h.next_attempt_at <= now_millis()),
-        Err(e) => {
-            tracing::error!(error = %e, "reading the forge report queue");
-            None
-        }
-    }
-}
-
-async fn deliver(reporter: &Reporter, report: ForgeReportRow) {
+pub async fn send_report(reporter: &Reporter, id: i64) -> Result<JobEnd, String> {
+    let Some(report) = reporter.store.pending_forge_report(id).await.map_err(|e| e.to_string())? else {
+        return Ok(JobEnd::Done);
+    };
     let attempt = send(reporter, &report).await;
     let (state, error, next_at) = after_attempt(report.attempts + 1, &attempt);
     if let Some(error) = &error {
         tracing::warn!(deployment = report.deployment_id, state = state.as_str(), error, "forge report not delivered");
     }
-    if let Err(e) = reporter.store.record_forge_report(report.id, state, error.as_deref(), next_at).await {
-        tracing::error!(error = %e, "recording a forge report");
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    let recorded = reporter.store.record_forge_report(report.id, state, error.as_deref(), next_at).await;
+    recorded.map_err(|e| e.to_string())?;
+    Ok(match state {
+        DeliveryState::Pending => JobEnd::RetryAt(next_at, error.unwrap_or_default()),
+        _ => JobEnd::Done,
+    })
 }
 
 async fn send(reporter: &Reporter, report: &ForgeReportRow) -> Attempt {

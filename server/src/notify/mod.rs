@@ -1,8 +1,8 @@
 //! Notifications beyond the in-app center: deployment and agent events become notices,
 //! the routing rules pick the channels (Slack, email, signed webhooks) that hear of
-//! them, and each message waits in the durable outbox until the sender delivers it.
-//! Enqueueing is one insert; sending happens on the outbox's own tasks, so a slow or
-//! failing channel never slows a deployment.
+//! them, and each message waits in the durable outbox until a job of the durable queue
+//! delivers it. Enqueueing is one transaction; sending happens on the queue's tasks, so
+//! a slow or failing channel never slows a deployment.
 
 mod email;
 mod notice;
@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ferry_app::model::{ChannelSettings, DeploymentView, NotifyEvent, RuleView};
-use tokio::sync::Notify;
 
 pub use notice::{finished_event, Notice};
 pub use outbox::{after_attempt, Attempt};
@@ -32,8 +31,6 @@ pub struct Notifier {
     store: Store,
     bus: EventBus,
     vault: Arc<Vault>,
-    /// Wakes the outbox when a message is enqueued.
-    wake: Arc<Notify>,
     /// Where links in messages point: the public URL, else the listening address.
     base_url: Arc<str>,
     http: reqwest::Client,
@@ -41,8 +38,6 @@ pub struct Notifier {
     personal_mail: Option<Arc<(String, String)>>,
     /// Reports deployments to linked repositories on GitHub and GitLab.
     forges: Reporter,
-    /// One replica at a time drains a channel.
-    claims: crate::claims::Claims,
 }
 
 impl Notifier {
@@ -61,8 +56,7 @@ impl Notifier {
             .unwrap_or_default();
         let base_url = base_url.trim_end_matches('/').into();
         let personal_mail = personal_mail.map(Arc::new);
-        let claims = crate::claims::Claims::new(store.clone());
-        Self { store, bus, vault, wake: Arc::default(), base_url, http, personal_mail, forges, claims }
+        Self { store, bus, vault, base_url, http, personal_mail, forges }
     }
 
     /// The reporter of deployments to linked repositories.
@@ -80,16 +74,9 @@ impl Notifier {
         self.personal_mail.is_some()
     }
 
-    /// Starts delivering the outbox and the forge reports, including what a previous run
-    /// left pending.
-    pub fn start(&self) {
-        tokio::spawn(outbox::run(self.clone()));
-        self.forges.start();
-    }
-
-    /// Any change of a deployment: linked repositories hear of each.
-    pub async fn deployment_changed(&self, d: &DeploymentView) {
-        self.forges.deployment_changed(d).await;
+    /// Delivers message `id` of the outbox (a job of the durable queue).
+    pub async fn deliver(&self, id: i64) -> Result<crate::jobs::JobEnd, String> {
+        outbox::deliver(self, id).await
     }
 
     pub async fn deployment_started(&self, d: &DeploymentView) {
@@ -191,7 +178,7 @@ impl Notifier {
         let (event, title) = (notice.event.as_str(), notice.title.as_str());
         let delivery = NewDelivery { channel_id, recipient, dedupe_key: key, event, title, notice: &json };
         if self.store.enqueue_delivery(&delivery).await? {
-            self.wake.notify_one();
+            crate::jobs::wake();
         }
         Ok(())
     }

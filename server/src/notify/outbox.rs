@@ -1,19 +1,17 @@
-//! Delivers the outbox: a dispatcher wakes when a message is enqueued or a retry falls
-//! due, and starts one drain task per channel with due messages. A channel sends its
-//! messages one at a time, oldest first, so one slow channel delays only itself; Slack
-//! webhooks get at most one message a second. Failures are retried with exponential
-//! backoff (a `Retry-After` is honoured), refusals and exhausted retries are marked
-//! failed. Pending messages survive a restart: the outbox is a table. With several
-//! replicas, one at a time drains a channel (a claim in the database, `claims.rs`).
+//! Delivers the outbox: each message is a job of the durable queue (`crate::jobs`,
+//! enqueued with the message), keyed by its channel, so a channel sends its messages
+//! one at a time, oldest first, and one slow channel delays only itself; Slack webhooks
+//! get at most one message a second (the key's next job is held back, whichever
+//! replica sends it). Failures are retried with exponential backoff (a `Retry-After`
+//! is honoured), refusals and exhausted retries are marked failed. Pending messages
+//! survive a restart and a replica's death: the job waits in the table.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferry_app::model::{ChannelSettings, DeliveryState};
-use tokio::time::Instant;
 
 use super::{email, slack, webhook, Notice, Notifier};
+use crate::jobs::JobEnd;
 use crate::store::{now_millis, OutboxRow};
 
 /// How one attempt went.
@@ -36,54 +34,39 @@ const MAX_BACKOFF: Duration = Duration::from_secs(600);
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 /// Slack's limit for incoming webhooks is about one message a second.
 const SLACK_SPACING: Duration = Duration::from_secs(1);
-/// The dispatcher looks again at least this often (a retry falling due).
-const IDLE_CHECK: Duration = Duration::from_secs(30);
 
-/// When each channel last sent, kept across drains: Slack's pace holds between bursts.
-type LastSent = Arc<Mutex<HashMap<i64, Instant>>>;
-
-pub async fn run(notifier: Notifier) {
-    let draining: Arc<Mutex<HashSet<i64>>> = Arc::default();
-    let last_sent: LastSent = Arc::default();
-    loop {
-        match notifier.store.due_channels(now_millis()).await {
-            Ok(channels) => {
-                for channel in channels {
-                    if draining.lock().unwrap_or_else(|p| p.into_inner()).insert(channel) {
-                        let (notifier, draining, last_sent) = (notifier.clone(), draining.clone(), last_sent.clone());
-                        tokio::spawn(async move {
-                            // Another replica may be draining it: then it is theirs.
-                            let key = format!("notify-channel:{channel}");
-                            if notifier.claims.claim(&key).await {
-                                if drain(&notifier, channel, &last_sent, &key).await.is_err() {
-                                    // The database failed us; the messages stay pending.
-                                    // Wait before the next look rather than spin.
-                                    tokio::time::sleep(Duration::from_secs(1)).await;
-                                }
-                                notifier.claims.release(&key).await;
-                            }
-                            draining.lock().unwrap_or_else(|p| p.into_inner()).remove(&channel);
-                            // Messages enqueued while it drained wait for a look.
-                            notifier.wake.notify_one();
-                        });
-                    }
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "reading the notification outbox"),
-        }
-        let wait = match notifier.store.next_delivery_due().await {
-            Ok(Some(due)) => Duration::from_millis(due.saturating_sub(now_millis()).clamp(0, 30_000) as u64),
-            _ => IDLE_CHECK,
-        };
-        tokio::select! {
-            _ = notifier.wake.notified() => {}
-            _ = tokio::time::sleep(wait.max(Duration::from_millis(50))) => {}
-        }
+/// Delivers message `id` of the outbox, if it is still pending (the job of
+/// `DELIVER_NOTIFICATION`).
+pub async fn deliver(notifier: &Notifier, id: i64) -> Result<JobEnd, String> {
+    let store = &notifier.store;
+    let Some(message) = store.pending_delivery(id).await.map_err(|e| e.to_string())? else {
+        return Ok(JobEnd::Done); // delivered, failed, or its channel removed
+    };
+    let settings = match message.channel_id {
+        None => personal_settings(notifier, &message),
+        Some(channel_id) => match store.channel_secret(channel_id).await.map_err(|e| e.to_string())? {
+            Some(channel) => notifier.open(&channel.name, &channel.sealed_settings),
+            None => return Ok(JobEnd::Done), // removed meanwhile, with its messages
+        },
+    };
+    let attempt = match &settings {
+        Ok(settings) => send(notifier, settings, &message).await,
+        Err(why) => Attempt::Refused(why.clone()),
+    };
+    let attempts = message.attempts + 1;
+    let (state, error, retry_at) = after_attempt(attempts, &attempt);
+    if let Some(error) = &error {
+        tracing::warn!(delivery = message.id, attempts, state = state.as_str(), error, "notification not delivered");
     }
+    store.record_attempt(message.id, state, error.as_deref(), retry_at).await.map_err(|e| e.to_string())?;
+    Ok(match (state, &settings) {
+        (DeliveryState::Pending, _) => JobEnd::RetryAt(retry_at, error.unwrap_or_default()),
+        (_, Ok(ChannelSettings::Slack { .. })) => {
+            JobEnd::DoneHoldingKeyUntil(now_millis() + SLACK_SPACING.as_millis() as i64)
+        }
+        _ => JobEnd::Done,
+    })
 }
-
-/// The outbox's name for personal email, which has no channel row.
-const PERSONAL: i64 = 0;
 
 /// Personal email goes through the configured mail server to the person's address.
 fn personal_settings(notifier: &Notifier, message: &OutboxRow) -> Result<ChannelSettings, String> {
@@ -91,55 +74,6 @@ fn personal_settings(notifier: &Notifier, message: &OutboxRow) -> Result<Channel
         notifier.personal_mail.as_deref().ok_or_else(|| "no mail server is configured any more".to_string())?;
     let to = message.recipient.clone().ok_or_else(|| "the message has no recipient".to_string())?;
     Ok(ChannelSettings::Email { smtp_url: smtp_url.clone(), from: from.clone(), to: vec![to] })
-}
-
-/// Sends a channel's due messages until none is left.
-async fn drain(notifier: &Notifier, channel_id: i64, last_sent: &LastSent, claim: &str) -> Result<(), sqlx::Error> {
-    loop {
-        let due = match notifier.store.due_deliveries(channel_id, now_millis(), 20).await {
-            Ok(due) if !due.is_empty() => due,
-            Ok(_) => return Ok(()),
-            Err(e) => {
-                tracing::error!(channel_id, error = %e, "reading due notifications");
-                return Err(e);
-            }
-        };
-        let channel = match channel_id {
-            PERSONAL => None,
-            _ => match notifier.store.channel_secret(channel_id).await {
-                Ok(Some(channel)) => Some(notifier.open(&channel.name, &channel.sealed_settings)),
-                Ok(None) => return Ok(()), // removed meanwhile, with its messages
-                Err(e) => {
-                    tracing::error!(channel_id, error = %e, "reading a channel");
-                    return Err(e);
-                }
-            },
-        };
-        for message in due {
-            // Renewed before each message; lost (taken over after it expired), the
-            // channel is another replica's now.
-            if !notifier.claims.claim(claim).await {
-                return Ok(());
-            }
-            let settings = match &channel {
-                Some(settings) => settings.clone(),
-                None => personal_settings(notifier, &message),
-            };
-            let previous = last_sent.lock().unwrap_or_else(|p| p.into_inner()).get(&channel_id).copied();
-            if let (Ok(ChannelSettings::Slack { .. }), Some(last)) = (&settings, previous) {
-                tokio::time::sleep_until(last + SLACK_SPACING).await;
-            }
-            let attempt = match &settings {
-                Ok(settings) => send(notifier, settings, &message).await,
-                Err(why) => Attempt::Refused(why.clone()),
-            };
-            last_sent.lock().unwrap_or_else(|p| p.into_inner()).insert(channel_id, Instant::now());
-            if let Err(e) = record(notifier, &message, &attempt).await {
-                tracing::error!(channel_id, error = %e, "recording a delivery attempt");
-                return Err(e);
-            }
-        }
-    }
 }
 
 async fn send(notifier: &Notifier, settings: &ChannelSettings, message: &OutboxRow) -> Attempt {
@@ -154,15 +88,6 @@ async fn send(notifier: &Notifier, settings: &ChannelSettings, message: &OutboxR
         }
         ChannelSettings::Email { smtp_url, from, to } => email::send(smtp_url, from, to, &notice).await,
     }
-}
-
-async fn record(notifier: &Notifier, message: &OutboxRow, attempt: &Attempt) -> Result<(), sqlx::Error> {
-    let attempts = message.attempts + 1;
-    let (state, error, retry_at) = after_attempt(attempts, attempt);
-    if let Some(error) = &error {
-        tracing::warn!(delivery = message.id, attempts, state = state.as_str(), error, "notification not delivered");
-    }
-    notifier.store.record_attempt(message.id, state, error.as_deref(), retry_at).await
 }
 
 /// What the `attempts`th attempt means for a queued message: its new state, the error

@@ -24,7 +24,6 @@ use crate::agents::AgentHub;
 use crate::error::OrInternal;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
-use crate::notify::Notifier;
 use crate::store::{NewDeployment, ReleaseRow, Store};
 use crate::vault::Vault;
 
@@ -72,8 +71,6 @@ pub struct Deployer {
     pub(super) agents: AgentHub,
     /// Opens the secrets a deployment's processes get.
     pub(super) vault: Arc<Vault>,
-    /// Tells the notification center and the routed channels.
-    pub(super) notifier: Notifier,
     /// Cancelled when the server is asked to stop: no deployment starts from then on
     /// (queued ones stay queued for the next start), running ones finish.
     pub(super) draining: CancellationToken,
@@ -96,9 +93,8 @@ pub struct Workspace {
 pub const STOPPED: &str = "Ferry was stopped and its shutdown grace ran out while this deployment ran";
 
 impl Deployer {
-    // The handles a deployer works with, each its own service; a struct of them would
-    // only be this list again.
-    #[allow(clippy::too_many_arguments)]
+    /// The deployer tells nobody directly: what its changes cause (notifications, the
+    /// notification center, forge reports) is queued with each change, as jobs.
     pub fn new(
         store: Store,
         bus: EventBus,
@@ -106,7 +102,6 @@ impl Deployer {
         workspace: Workspace,
         agents: AgentHub,
         vault: Arc<Vault>,
-        notifier: Notifier,
         replica: Replica,
     ) -> Arc<Self> {
         Arc::new(Self {
@@ -120,7 +115,6 @@ impl Deployer {
             step_users: workspace.step_users,
             agents,
             vault,
-            notifier,
             draining: CancellationToken::new(),
             stopped: AtomicBool::new(false),
             handing_over: CancellationToken::new(),
@@ -445,7 +439,8 @@ impl Deployer {
         if let Err(e) = self.bus.publish(EventPayload::Deployment(deployment.clone())).await {
             tracing::error!(error = %e, "publishing a deployment event");
         }
-        self.notifier.deployment_changed(deployment).await;
+        // Its forge report was queued with the change: a job, due now.
+        crate::jobs::wake();
     }
 }
 

@@ -101,8 +101,10 @@ impl Store {
         }
         if new.state == DeploymentState::AwaitingApproval {
             let kind = super::jobs::kinds::APPROVAL_REQUESTED;
-            super::jobs::enqueue_in(&mut tx, kind, &format!("{kind}:{id}"), &id.to_string()).await?;
+            super::jobs::enqueue_in(&mut tx, kind, &format!("{kind}:{id}"), &id.to_string(), super::jobs::Order::Any)
+                .await?;
         }
+        super::forge_reports::report_in(&mut tx, id, new.state.as_str()).await?;
         tx.commit().await?;
         Ok(self.deployment(id).await?.expect("just created"))
     }
@@ -198,8 +200,10 @@ impl Store {
             return Ok(None);
         }
         if let Some(kind) = job {
-            super::jobs::enqueue_in(&mut tx, kind, &format!("{kind}:{id}"), &id.to_string()).await?;
+            super::jobs::enqueue_in(&mut tx, kind, &format!("{kind}:{id}"), &id.to_string(), super::jobs::Order::Any)
+                .await?;
         }
+        super::forge_reports::report_in(&mut tx, id, to.as_str()).await?;
         tx.commit().await?;
         self.deployment(id).await
     }

@@ -1,7 +1,9 @@
-//! The queue of deployment changes to report to the forge, and the forge's own
-//! deployment made for each Ferry deployment (so later statuses go to it).
+//! The deployment changes to report to the forge (each queued with the change itself,
+//! and sent by a job of the durable queue), and the forge's own deployment made for
+//! each Ferry deployment (so later statuses go to it).
 
 use ferry_app::model::{DeliveryState, ForgeReportView};
+use sqlx::{Any, Transaction};
 
 use super::{now_millis, to_time, Store, StoreResult};
 
@@ -27,40 +29,48 @@ struct ReportListRow {
     created_at: i64,
 }
 
-impl Store {
-    /// Queues a change; false when the same change was queued before.
-    pub async fn enqueue_forge_report(
-        &self,
-        project_id: i64,
-        deployment_id: i64,
-        deployment_state: &str,
-    ) -> StoreResult<bool> {
-        let now = now_millis();
-        let added = sqlx::query(
-            "INSERT INTO forge_reports (project_id, deployment_id, deployment_state, dedupe_key, state, \
-             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', $5, $5) \
-             ON CONFLICT (dedupe_key) DO NOTHING",
+/// Queues, within `tx` (the change's own transaction), a report of deployment `id`'s
+/// new state for its project's repository, when the project's link has an API token,
+/// and the job that sends it, in its project's order.
+pub(super) async fn report_in(tx: &mut Transaction<'_, Any>, id: i64, deployment_state: &str) -> StoreResult<()> {
+    let now = now_millis();
+    let queued: Option<(i64, i64)> = sqlx::query_as(
+        "INSERT INTO forge_reports (project_id, deployment_id, deployment_state, dedupe_key, state, \
+         next_attempt_at, created_at) \
+         SELECT d.project_id, d.id, $1, $2, 'pending', $3, $3 FROM deployments d \
+         JOIN forge_links l ON l.project_id = d.project_id WHERE d.id = $4 AND l.sealed_token IS NOT NULL \
+         ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, project_id",
+    )
+    .bind(deployment_state)
+    .bind(format!("{id}:{deployment_state}"))
+    .bind(now)
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some((report, project)) = queued {
+        let kind = super::jobs::kinds::SEND_FORGE_REPORT;
+        let key = format!("forge:{project}");
+        super::jobs::enqueue_in(
+            tx,
+            kind,
+            &format!("forge_report:{report}"),
+            &report.to_string(),
+            super::jobs::Order::InOrder(&key),
         )
-        .bind(project_id)
-        .bind(deployment_id)
-        .bind(deployment_state)
-        .bind(format!("{deployment_id}:{deployment_state}"))
-        .bind(now)
-        .execute(&self.pool)
         .await?;
-        Ok(added.rows_affected() > 0)
     }
+    Ok(())
+}
 
-    /// The oldest pending report of each project: a project's reports go out in order,
-    /// so a later status never overtakes the one that creates the forge's deployment.
-    pub async fn forge_report_heads(&self) -> StoreResult<Vec<ForgeReportRow>> {
+impl Store {
+    /// A queued report, if it is still to send.
+    pub async fn pending_forge_report(&self, id: i64) -> StoreResult<Option<ForgeReportRow>> {
         sqlx::query_as(
-            "SELECT r.id, r.project_id, r.deployment_id, r.deployment_state, r.attempts, r.next_attempt_at \
-             FROM forge_reports r WHERE r.state = 'pending' AND r.id = \
-             (SELECT MIN(p.id) FROM forge_reports p WHERE p.state = 'pending' AND p.project_id = r.project_id) \
-             ORDER BY r.id",
+            "SELECT id, project_id, deployment_id, deployment_state, attempts, next_attempt_at \
+             FROM forge_reports WHERE id = $1 AND state = 'pending'",
         )
-        .fetch_all(&self.pool)
+        .bind(id)
+        .fetch_optional(&self.pool)
         .await
     }
 

@@ -14,6 +14,12 @@ pub mod kinds {
     pub const DEPLOYMENT_STARTED: &str = "deployment_started";
     /// A deployment waits for approvals: the approvers' notifications. Payload: its id.
     pub const APPROVAL_REQUESTED: &str = "approval_requested";
+    /// One message of the outbox to its channel or person. Payload: its id. Key: the
+    /// channel's.
+    pub const DELIVER_NOTIFICATION: &str = "deliver_notification";
+    /// One change of a deployment to its project's repository. Payload: the report's
+    /// id. Key: the project's.
+    pub const SEND_FORGE_REPORT: &str = "send_forge_report";
 }
 
 /// A claimed job.
@@ -24,6 +30,20 @@ pub struct JobRow {
     pub payload: String,
     /// Including this one.
     pub attempts: i64,
+    pub queue_key: Option<String>,
+}
+
+/// How a job waits for the others of its queue key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order<'a> {
+    /// Runs whenever it is due.
+    Any,
+    /// One job of the key at a time, oldest due first; one waiting for its retry lets
+    /// the later ones by (a channel's messages).
+    OneAtATime(&'a str),
+    /// One at a time, strictly in order: a retry holds the later ones back (a
+    /// project's forge reports).
+    InOrder(&'a str),
 }
 
 /// Enqueues a job within `tx`, the transaction of the change that asks for it; a job
@@ -33,15 +53,23 @@ pub(super) async fn enqueue_in(
     kind: &str,
     dedupe_key: &str,
     payload: &str,
+    order: Order<'_>,
 ) -> StoreResult<()> {
+    let (queue_key, in_order) = match order {
+        Order::Any => (None, false),
+        Order::OneAtATime(key) => (Some(key), false),
+        Order::InOrder(key) => (Some(key), true),
+    };
     sqlx::query(
-        "INSERT INTO jobs (kind, dedupe_key, payload, run_after) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (dedupe_key) DO NOTHING",
+        "INSERT INTO jobs (kind, dedupe_key, payload, run_after, queue_key, in_order) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedupe_key) DO NOTHING",
     )
     .bind(kind)
     .bind(dedupe_key)
     .bind(payload)
     .bind(now_millis())
+    .bind(queue_key)
+    .bind(in_order as i64)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -49,14 +77,16 @@ pub(super) async fn enqueue_in(
 
 impl Store {
     /// Enqueues a job on its own (work asked for by no state change).
-    pub async fn enqueue_job(&self, kind: &str, dedupe_key: &str, payload: &str) -> StoreResult<()> {
+    pub async fn enqueue_job(&self, kind: &str, dedupe_key: &str, payload: &str, order: Order<'_>) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        enqueue_in(&mut tx, kind, dedupe_key, payload).await?;
+        enqueue_in(&mut tx, kind, dedupe_key, payload, order).await?;
         tx.commit().await
     }
 
     /// Claims up to `limit` due jobs for `owner` until `now + lease_ms`, oldest first:
-    /// jobs never claimed, due again after a failure, or whose claim ran out.
+    /// jobs never claimed, due again after a failure, or whose claim ran out; of the
+    /// jobs of one queue key, only one at a time (none while an older one runs or is
+    /// due, or, `in_order`, waits for its retry).
     pub async fn claim_jobs(&self, owner: &str, now: i64, lease_ms: i64, limit: i64) -> StoreResult<Vec<JobRow>> {
         let skip_locked = match self.backend {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
@@ -64,9 +94,14 @@ impl Store {
         };
         let sql = format!(
             "UPDATE jobs SET locked_by = $1, locked_until = $2, attempts = attempts + 1 \
-             WHERE id IN (SELECT id FROM jobs WHERE done_at IS NULL AND run_after <= $3 \
-               AND (locked_until IS NULL OR locked_until <= $3) ORDER BY id LIMIT $4 {skip_locked}) \
-             RETURNING id, kind, payload, attempts"
+             WHERE id IN (SELECT id FROM jobs j WHERE done_at IS NULL AND run_after <= $3 \
+               AND (locked_until IS NULL OR locked_until <= $3) \
+               AND (queue_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs k \
+                 WHERE k.queue_key = j.queue_key AND k.done_at IS NULL AND k.id <> j.id \
+                 AND (k.locked_until > $3 OR (k.id < j.id AND (k.in_order = 1 OR k.run_after <= $3)))) \
+                 AND NOT EXISTS (SELECT 1 FROM queue_holds h WHERE h.queue_key = j.queue_key AND h.held_until > $3)) \
+               ORDER BY id LIMIT $4 {skip_locked}) \
+             RETURNING id, kind, payload, attempts, queue_key"
         );
         let mut claimed: Vec<JobRow> =
             sqlx::query_as(&sql).bind(owner).bind(now + lease_ms).bind(now).bind(limit).fetch_all(&self.pool).await?;
@@ -87,7 +122,7 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Gives a failed job back, due again at `run_after`.
+    /// Gives a job back (it failed, or must wait), due again at `run_after`.
     pub async fn retry_job(&self, id: i64, owner: &str, run_after: i64, error: &str) -> StoreResult<()> {
         sqlx::query(
             "UPDATE jobs SET run_after = $1, last_error = $2, locked_by = NULL, locked_until = NULL \
@@ -97,6 +132,29 @@ impl Store {
         .bind(error)
         .bind(id)
         .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Lets go of every claim (SQLite, one process: they are a killed predecessor's,
+    /// and its jobs are this process's to run now, not when the claims run out).
+    pub async fn drop_job_claims(&self) -> StoreResult<()> {
+        sqlx::query("UPDATE jobs SET locked_by = NULL, locked_until = NULL WHERE done_at IS NULL")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Holds back the jobs of `queue_key`, those enqueued later too, until `until` (a
+    /// receiver's pace).
+    pub async fn pace_queue(&self, queue_key: &str, until: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO queue_holds (queue_key, held_until) VALUES ($1, $2) \
+             ON CONFLICT (queue_key) DO UPDATE SET held_until = excluded.held_until",
+        )
+        .bind(queue_key)
+        .bind(until)
         .execute(&self.pool)
         .await?;
         Ok(())

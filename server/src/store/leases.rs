@@ -185,36 +185,3 @@ impl Store {
         sqlx::query_scalar(&sql).fetch_all(&self.pool).await
     }
 }
-
-impl Store {
-    /// Claims the work `key` for `owner`: free, expired, or already `owner`'s.
-    pub async fn claim_work(&self, key: &str, owner: &str, now: i64, ttl_ms: i64) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "INSERT INTO work_leases (key, owner, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at \
-             WHERE work_leases.expires_at <= $4 OR work_leases.owner = excluded.owner",
-        )
-        .bind(key)
-        .bind(owner)
-        .bind(now + ttl_ms)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Drops every claim: only for a process that knows no other can be alive (it holds
-    /// the SQLite data directory), whose claims are a killed predecessor's.
-    pub async fn forget_work_claims(&self) -> StoreResult<()> {
-        sqlx::query("DELETE FROM work_leases").execute(&self.pool).await.map(|_| ())
-    }
-
-    pub async fn release_work(&self, key: &str, owner: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM work_leases WHERE key = $1 AND owner = $2")
-            .bind(key)
-            .bind(owner)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-}

@@ -40,7 +40,7 @@ pub use deployments::{NewDeployment, NewLogLine, StepChange};
 pub use events::EVENTS_CHANNEL;
 pub use forge_reports::ForgeReportRow;
 pub use forges::ForgeLinkRow;
-pub use jobs::{kinds as job_kinds, JobRow};
+pub use jobs::{kinds as job_kinds, JobRow, Order as JobOrder};
 pub use leases::ExpiredLease;
 pub use live::LiveDeployments;
 pub use notify::{ChannelSecret, NewDelivery, OutboxRow};

@@ -49,6 +49,8 @@ pub struct ChannelSecret {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OutboxRow {
     pub id: i64,
+    /// `None` for personal email.
+    pub channel_id: Option<i64>,
     /// The person's address, for personal email (no channel).
     pub recipient: Option<String>,
     pub event: String,
@@ -193,13 +195,15 @@ impl Store {
         Ok(gone.rows_affected() > 0)
     }
 
-    /// Adds a message to the outbox; false when its key was enqueued before.
+    /// Adds a message to the outbox, and the job that delivers it in its channel's order,
+    /// in one transaction; false when its key was enqueued before.
     pub async fn enqueue_delivery(&self, d: &NewDelivery<'_>) -> StoreResult<bool> {
         let now = now_millis();
-        let added = sqlx::query(
+        let mut tx = self.pool.begin().await?;
+        let added: Option<i64> = sqlx::query_scalar(
             "INSERT INTO notify_outbox (channel_id, recipient, dedupe_key, event, title, notice, state, attempts, \
              next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7) \
-             ON CONFLICT (dedupe_key) DO NOTHING",
+             ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
         )
         .bind(d.channel_id)
         .bind(d.recipient)
@@ -208,39 +212,32 @@ impl Store {
         .bind(d.title)
         .bind(d.notice)
         .bind(now)
-        .execute(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        Ok(added.rows_affected() > 0)
-    }
-
-    /// The channels with pending messages due by `now` (0: personal email).
-    pub async fn due_channels(&self, now: i64) -> StoreResult<Vec<i64>> {
-        sqlx::query_scalar(
-            "SELECT DISTINCT COALESCE(channel_id, 0) FROM notify_outbox WHERE state = 'pending' AND next_attempt_at <= $1",
+        let Some(id) = added else { return Ok(false) };
+        let kind = super::jobs::kinds::DELIVER_NOTIFICATION;
+        let key = format!("channel:{}", d.channel_id.unwrap_or(0));
+        super::jobs::enqueue_in(
+            &mut tx,
+            kind,
+            &format!("delivery:{id}"),
+            &id.to_string(),
+            super::jobs::Order::OneAtATime(&key),
         )
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
-    /// A channel's (0: personal email's) pending messages due by `now`, oldest first.
-    pub async fn due_deliveries(&self, channel_id: i64, now: i64, limit: i64) -> StoreResult<Vec<OutboxRow>> {
+    /// A message still to deliver.
+    pub async fn pending_delivery(&self, id: i64) -> StoreResult<Option<OutboxRow>> {
         sqlx::query_as(
-            "SELECT id, recipient, event, notice, attempts FROM notify_outbox \
-             WHERE COALESCE(channel_id, 0) = $1 AND state = 'pending' AND next_attempt_at <= $2 ORDER BY id LIMIT $3",
+            "SELECT id, channel_id, recipient, event, notice, attempts FROM notify_outbox \
+             WHERE id = $1 AND state = 'pending'",
         )
-        .bind(channel_id)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&self.pool)
+        .bind(id)
+        .fetch_optional(&self.pool)
         .await
-    }
-
-    /// When the next pending message is due, if any is.
-    pub async fn next_delivery_due(&self) -> StoreResult<Option<i64>> {
-        sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM notify_outbox WHERE state = 'pending'")
-            .fetch_one(&self.pool)
-            .await
     }
 
     /// Records an attempt: delivered, failed for good, or due again at `retry_at`.
