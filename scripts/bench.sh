@@ -18,7 +18,9 @@
 #     (end2end/bench/ui-scale.spec.ts; FERRY_BENCH_DATABASE_URL runs it on PostgreSQL).
 #  8. Several replicas on PostgreSQL: live latency across replicas (live_latency.rs
 #     with FERRY_BENCH_REPLICAS=2), throughput through 1 and 3 replicas, and failover
-#     after a SIGKILL, p50/p99 over 20 kills (server/benches/replicas.rs).
+#     after a SIGKILL, p50/p99 over 20 kills, with steps on the built-in agent (the
+#     deployment fails, the queue moves on) and on an agent (it goes on elsewhere)
+#     (server/benches/replicas.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh

@@ -6,14 +6,18 @@
 //!    (default 20), with the default `lease_seconds` (15). Each round also checks that
 //!    no step ran twice and none was lost: the killed deployment ends failed naming the
 //!    lost replica, and the next one's deploy step ran exactly once.
-//! 2. Throughput: FERRY_BENCH_DEPLOYMENTS (default 300) no-op deployments to 30
+//! 2. Failover on agents: a deployment whose step runs on a `ferry-agent` (connected
+//!    to any of the three, knowing all) and prints a line every 0.2 s; the replica
+//!    running it is killed; the time from the kill until its next line is recorded
+//!    (by the replica that carried it on), p50 and p99 over FERRY_BENCH_KILLS kills.
+//!    Each round then lets the step end and checks the deployment succeeded with its
+//!    step run once and every line once, in order.
+//! 3. Throughput: FERRY_BENCH_DEPLOYMENTS (default 300) no-op deployments to 30
 //!    environments (of 30 projects), submitted round-robin, through 1 replica and 3.
 //!
 //! Needs FERRY_BENCH_DATABASE_URL (a PostgreSQL server; each part gets a fresh
-//! database) and `cargo build --release -p ferry-server`; scripts/bench.sh does both.
-//! Steps run on each replica's built-in agent: agents reach only the replica they are
-//! connected to (docs/operating.md), so the built-in agent is the one that every
-//! replica has.
+//! database) and `cargo build --release -p ferry-server -p ferry-agent`;
+//! scripts/bench.sh does both. Parts 1 and 3 run steps on each replica's built-in agent.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -25,7 +29,7 @@ const PASSWORD: &str = "bench-password-123";
 
 fn release_binary(name: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release").join(name);
-    assert!(path.exists(), "{} is missing: cargo build --release -p ferry-server", path.display());
+    assert!(path.exists(), "{} is missing: cargo build --release -p ferry-server -p ferry-agent", path.display());
     path
 }
 
@@ -277,6 +281,123 @@ async fn failover(url: &str, kills: usize) {
     println!("  steps run twice or lost: {repeated}");
 }
 
+/// Part 2: deployments on an agent carried on by another replica.
+async fn failover_on_agents(url: &str, kills: usize) {
+    let database = fresh_database(url, "ferry_bench_failover_agents").await;
+    let db = sqlx::postgres::PgPool::connect(&database).await.unwrap();
+    let mut replicas = Vec::new();
+    for _ in 0..3 {
+        replicas.push(start_replica(&database).await);
+    }
+    let first = replicas[0].base.clone();
+    let api = Api::sign_in(&first).await;
+    let sources = tempfile::tempdir().unwrap();
+    let gate = sources.path().join("gate");
+    let step = format!(
+        "echo ran deployment $FERRY_DEPLOYMENT_ID; i=0; while [ ! -e {} ]; do i=$((i+1)); echo tick $i; \
+         sleep 0.2; done; echo done",
+        gate.display()
+    );
+    let release = project(&api, &first, sources.path(), "onward", 1, &step).await;
+    let selector = json!({"selector": "role=bench"});
+    let (status, _) = api
+        .call(&first, reqwest::Method::PUT, "/api/v1/projects/onward/environments/env-0/agents", Some(selector))
+        .await;
+    assert_eq!(status, 200);
+    let registration =
+        api.post(&first, "/api/v1/agents/registrations", json!({"name": "bench-1", "labels": "role=bench"})).await;
+    let servers: Vec<String> = replicas.iter().map(|r| r.base.clone()).collect();
+    let workdir = tempfile::tempdir().unwrap();
+    let mut agent = Command::new(release_binary("ferry-agent"))
+        .args(["--server", &servers.join(","), "--name", "bench-1", "--labels", "role=bench"])
+        .arg("--workdir")
+        .arg(workdir.path())
+        .args(["--registration-token", registration["token"].as_str().unwrap()])
+        .env("FERRY_LOG", "error")
+        .spawn()
+        .unwrap();
+    wait_for("the agent to be online", Duration::from_secs(60), || async {
+        let (_, agents) = api.call(&first, reqwest::Method::GET, "/api/v1/agents", None).await;
+        agents.as_array()?.iter().any(|a| a["name"] == "bench-1" && a["state"] == "online").then_some(())
+    })
+    .await;
+
+    let mut times = Vec::with_capacity(kills);
+    let mut wrong = 0;
+    for round in 0..kills {
+        let _ = std::fs::remove_file(&gate);
+        let asked = replicas[round % 3].base.clone();
+        let id = deploy(&api, &asked, "onward", release, "env-0").await;
+        let owner: String = wait_for("the deployment to run", Duration::from_secs(60), || async {
+            sqlx::query_scalar("SELECT owner FROM environment_leases WHERE deployment_id = $1")
+                .bind(id)
+                .fetch_optional(&db)
+                .await
+                .unwrap()
+        })
+        .await;
+        let last_line = || async {
+            sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(seq) FROM log_lines WHERE deployment_id = $1")
+                .bind(id)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+                .unwrap_or(0)
+        };
+        wait_for("the step to tick", Duration::from_secs(60), || async { (last_line().await > 3).then_some(()) }).await;
+        let pid: u32 = owner.rsplit('-').nth(1).unwrap().parse().unwrap();
+        let victim = replicas.iter_mut().position(|r| r.child.id() == pid).expect("the owner is one of ours");
+        let killed_at = now_ms();
+        replicas[victim].kill().await;
+        let before = last_line().await;
+        let again: i64 = wait_for("the deployment to progress again", Duration::from_secs(120), || async {
+            sqlx::query_scalar::<_, Option<i64>>(
+                "SELECT MIN(at) FROM log_lines WHERE deployment_id = $1 AND seq > $2 AND at > $3",
+            )
+            .bind(id)
+            .bind(before)
+            .bind(killed_at)
+            .fetch_one(&db)
+            .await
+            .unwrap()
+        })
+        .await;
+        times.push((again - killed_at) as f64 / 1000.0);
+        std::fs::write(&gate, "go").unwrap();
+        let survivor = replicas[(victim + 1) % 3].base.clone();
+        let done = wait_for("the deployment to end", Duration::from_secs(120), || async {
+            let detail = api.deployment(&survivor, id).await;
+            let state = detail["deployment"]["state"].as_str()?;
+            (!["queued", "running"].contains(&state)).then_some(detail)
+        })
+        .await;
+        let lines: Vec<String> =
+            done["logs"].as_array().unwrap().iter().filter_map(|l| l["text"].as_str().map(str::to_string)).collect();
+        let ticks: Vec<&String> = lines.iter().filter(|l| l.starts_with("tick ")).collect();
+        let in_order = ticks.iter().enumerate().all(|(i, t)| **t == format!("tick {}", i + 1));
+        let once = lines.iter().filter(|l| **l == format!("ran deployment {id}")).count() == 1;
+        if done["deployment"]["state"] != "succeeded" || !in_order || !once {
+            wrong += 1;
+            eprintln!("  round {}: {} {:?}", round + 1, done["deployment"]["state"], done["deployment"]["reason"]);
+        }
+        replicas[victim].restart(&database).await;
+        eprintln!("  kill {}: {:.1} s", round + 1, times.last().unwrap());
+    }
+    let _ = agent.kill();
+    let _ = agent.wait();
+    times.sort_by(f64::total_cmp);
+    println!("failover on an agent (3 replicas, lease_seconds 15, SIGKILL of the running replica), {kills} kills:");
+    println!(
+        "  killed → the deployment's next line, recorded by another replica: p50 {:.1} s, p99 {:.1} s, \
+         min {:.1} s, max {:.1} s",
+        percentile(&times, 0.5),
+        percentile(&times, 0.99),
+        times[0],
+        times[times.len() - 1]
+    );
+    println!("  deployments not succeeded, steps run twice, lines lost or repeated: {wrong}");
+}
+
 async fn throughput(url: &str, replica_count: usize, deployments: usize) -> f64 {
     let database = fresh_database(url, &format!("ferry_bench_throughput_{replica_count}")).await;
     let mut replicas = Vec::new();
@@ -316,11 +437,16 @@ async fn main() {
     let Ok(url) = std::env::var("FERRY_BENCH_DATABASE_URL") else {
         panic!("FERRY_BENCH_DATABASE_URL must name a PostgreSQL server (scripts/bench.sh starts one)");
     };
-    let deployments = setting("FERRY_BENCH_DEPLOYMENTS", 300);
-    println!("throughput: {deployments} no-op deployments to 30 environments (projects), built-in agents:");
-    for count in [1, 3] {
-        let rate = throughput(&url, count, deployments).await;
-        println!("  {count} replica(s): {rate:.1} deployments/s");
+    let kills = setting("FERRY_BENCH_KILLS", 20);
+    // FERRY_BENCH_ONLY_AGENTS: just part 2.
+    if std::env::var("FERRY_BENCH_ONLY_AGENTS").is_err() {
+        let deployments = setting("FERRY_BENCH_DEPLOYMENTS", 300);
+        println!("throughput: {deployments} no-op deployments to 30 environments (projects), built-in agents:");
+        for count in [1, 3] {
+            let rate = throughput(&url, count, deployments).await;
+            println!("  {count} replica(s): {rate:.1} deployments/s");
+        }
+        failover(&url, kills).await;
     }
-    failover(&url, setting("FERRY_BENCH_KILLS", 20)).await;
+    failover_on_agents(&url, kills).await;
 }

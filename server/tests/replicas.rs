@@ -183,7 +183,7 @@ async fn a_browser_on_one_replica_sees_the_live_steps_of_a_deployment_another_ru
 }
 
 #[tokio::test]
-async fn a_deployment_on_one_replica_runs_on_an_agent_connected_to_another() {
+async fn a_deployment_and_its_build_on_one_replica_run_on_an_agent_connected_to_another() {
     let Some(url) = fresh_postgres().await else { return };
     let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     // The replicas share their artifacts (docs/operating.md): the agent fetches the
@@ -221,6 +221,10 @@ async fn a_deployment_on_one_replica_runs_on_an_agent_connected_to_another() {
     let url_agents = format!("{}/api/v1/projects/edge/environments/development/agents", a.base);
     let set = a.client.put(url_agents).json(&json!({"selector": "env=edge"})).send().await.unwrap();
     assert_eq!(set.status().as_u16(), 200);
+    // The release is built on that agent too.
+    let url_builders = format!("{}/api/v1/projects/edge/build-agents", a.base);
+    let set = a.client.put(url_builders).json(&json!({"selector": "env=edge"})).send().await.unwrap();
+    assert_eq!(set.status().as_u16(), 200);
     // Only replica B takes work now: the agent's replica is not the one that runs it.
     a.running.state.deployer.stop_taking_work();
     let body = json!({"project": "edge", "release_id": release["id"], "environment": "development"});
@@ -230,7 +234,8 @@ async fn a_deployment_on_one_replica_runs_on_an_agent_connected_to_another() {
     assert_eq!(done["deployment"]["state"], "succeeded", "{done}");
     let logs: Vec<&str> = done["logs"].as_array().unwrap().iter().map(|l| l["text"].as_str().unwrap()).collect();
     assert_eq!(logs.iter().filter(|l| **l == "ran on edge").count(), 1, "{logs:?}");
-    assert!(b_dir.path().join("builds").exists(), "replica B ran it (and built it)");
+    assert!(!b_dir.path().join("builds").exists(), "replica B ran it, but did not build it");
+    assert!(workdir.join(".builds/edge").exists(), "the agent, held by replica A, built it");
     assert!(workdir.join("edge/development/current").exists(), "on the agent's host");
     stop.cancel();
     agent.await.unwrap().unwrap();
@@ -409,108 +414,175 @@ async fn one_push_delivered_to_two_replicas_at_once_makes_one_release_and_one_de
     assert_eq!(listed.as_array().unwrap().len(), one.len(), "one deployment");
 }
 
-#[tokio::test]
-async fn a_rolling_deployment_on_agents_goes_on_when_the_replica_running_it_is_killed() {
-    let Some(url) = fresh_postgres().await else { return };
-    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    // One key and one artifact store for both (docs/operating.md); leases of 3 s.
-    let key = a_dir.path().join("shared.key");
-    std::fs::create_dir(a_dir.path().join("artifacts")).unwrap();
-    std::os::unix::fs::symlink(a_dir.path().join("artifacts"), b_dir.path().join("artifacts")).unwrap();
-    let start = |dir: &Path| {
-        let port = free_port();
-        let mut replica = configured(dir, port, &format!("lease_seconds = 3\nsecret_key_file = {:?}\n", key));
-        replica.env("FERRY_DATABASE_URL", &url);
-        start_command(replica, port)
-    };
-    let a = start(a_dir.path()).await;
-    let b = start(b_dir.path()).await;
+/// Two replicas (real processes, leases of 3 s, one key and one artifact store as
+/// docs/operating.md asks), two agents `web-1` and `web-2`, each first connected to
+/// another replica and knowing both, and project `onward` deploying to them with a
+/// rolling batch of one; each host's step says where it runs and waits for the gate.
+struct OnAgents {
+    a: common::process::Server,
+    b: common::process::Server,
+    gate: std::path::PathBuf,
+    hosts: tempfile::TempDir,
+    _agents: Vec<common::process::Reaped>,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+    db: sqlx::AnyPool,
+}
 
-    // Each host's step says where it runs, and then waits for the test's word.
-    let gate = a_dir.path().join("gate");
-    let repo = a_dir.path().join("src-onward");
-    let step = format!(
-        "echo run >> $FERRY_TARGET_DIR/runs; echo waiting on $FERRY_AGENT; \
-         while [ ! -e {} ]; do sleep 0.05; done; echo done on $FERRY_AGENT",
-        gate.display()
-    );
-    no_op_repo(&repo, &step);
-    let rolling = "queue: in_order\n    rollout: { strategy: rolling, batch: 1 }";
-    let pipeline = std::fs::read_to_string(repo.join("ferry.yml")).unwrap().replace("queue: in_order", rolling);
-    std::fs::write(repo.join("ferry.yml"), pipeline).unwrap();
-    common::git(&repo, &["commit", "--quiet", "-am", "rolling"]);
-    let project = json!({"slug": "onward", "name": "onward", "repo_url": repo.display().to_string()});
-    assert_eq!(post(&a, "/api/v1/projects", project).await.0, 201);
-    let selector = json!({"selector": "role=web"});
-    let path = "/api/v1/projects/onward/environments/development/agents";
-    assert_eq!(a.call(reqwest::Method::PUT, path, Some(selector)).await.0, 200);
+impl OnAgents {
+    async fn start(url: &str, toml: &str) -> Self {
+        let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let key = a_dir.path().join("shared.key");
+        std::fs::create_dir(a_dir.path().join("artifacts")).unwrap();
+        std::os::unix::fs::symlink(a_dir.path().join("artifacts"), b_dir.path().join("artifacts")).unwrap();
+        let start = |dir: &Path| {
+            let port = free_port();
+            let config = format!("lease_seconds = 3\nsecret_key_file = {key:?}\n{toml}");
+            let mut replica = configured(dir, port, &config);
+            replica.env("FERRY_DATABASE_URL", url);
+            start_command(replica, port)
+        };
+        let a = start(a_dir.path()).await;
+        let b = start(b_dir.path()).await;
 
-    // Two agents, each first connected to another replica, each knowing both.
-    let hosts = tempfile::tempdir().unwrap();
-    let mut agents = Vec::new();
-    for (n, servers) in [(1, format!("{},{}", a.base, b.base)), (2, format!("{},{}", b.base, a.base))] {
-        let name = format!("web-{n}");
-        let token = common::process::register_agent(&a, &name, "role=web").await;
-        agents.push(common::process::spawn_agent(&servers, &name, "role=web", &hosts.path().join(&name), &token));
+        let gate = a_dir.path().join("gate");
+        let repo = a_dir.path().join("src-onward");
+        let step = format!(
+            "echo run >> $FERRY_TARGET_DIR/runs; echo waiting on $FERRY_AGENT; \
+             while [ ! -e {} ]; do sleep 0.05; done; echo done on $FERRY_AGENT",
+            gate.display()
+        );
+        no_op_repo(&repo, &step);
+        let rolling = "queue: in_order\n    rollout: { strategy: rolling, batch: 1 }";
+        let pipeline = std::fs::read_to_string(repo.join("ferry.yml")).unwrap().replace("queue: in_order", rolling);
+        std::fs::write(repo.join("ferry.yml"), pipeline).unwrap();
+        common::git(&repo, &["commit", "--quiet", "-am", "rolling"]);
+        let project = json!({"slug": "onward", "name": "onward", "repo_url": repo.display().to_string()});
+        assert_eq!(post(&a, "/api/v1/projects", project).await.0, 201);
+        let selector = json!({"selector": "role=web"});
+        let path = "/api/v1/projects/onward/environments/development/agents";
+        assert_eq!(a.call(reqwest::Method::PUT, path, Some(selector)).await.0, 200);
+
+        let hosts = tempfile::tempdir().unwrap();
+        let mut agents = Vec::new();
+        for (n, servers) in [(1, format!("{},{}", a.base, b.base)), (2, format!("{},{}", b.base, a.base))] {
+            let name = format!("web-{n}");
+            let token = common::process::register_agent(&a, &name, "role=web").await;
+            agents.push(common::process::spawn_agent(&servers, &name, "role=web", &hosts.path().join(&name), &token));
+        }
+        for replica in [&a, &b] {
+            wait_until("both agents online, as every replica sees them", Duration::from_secs(30), || async move {
+                let (_, agents) = replica.call(reqwest::Method::GET, "/api/v1/agents", None).await;
+                let web = |a: &&Value| a["labels"]["role"] == "web" && a["state"] == "online";
+                (agents.as_array()?.iter().filter(web).count() == 2).then_some(())
+            })
+            .await;
+        }
+        sqlx::any::install_default_drivers();
+        let db = sqlx::AnyPool::connect(url).await.unwrap();
+        Self { a, b, gate, hosts, _agents: agents, _dirs: (a_dir, b_dir), db }
     }
-    for replica in [&a, &b] {
-        wait_until("both agents online, as every replica sees them", Duration::from_secs(30), || async move {
-            let (_, agents) = replica.call(reqwest::Method::GET, "/api/v1/agents", None).await;
-            let web = |a: &&Value| a["labels"]["role"] == "web" && a["state"] == "online";
-            (agents.as_array()?.iter().filter(web).count() == 2).then_some(())
+
+    /// Deploys through A (which then most often runs it too) and waits until the first
+    /// batch's step waits; the deployment's id.
+    async fn deploy_and_wait(&self) -> i64 {
+        let a = &self.a;
+        let (_, release) =
+            post(a, "/api/v1/projects/onward/releases", json!({"version": "1.0.0", "git_commit": "HEAD"})).await;
+        let body = json!({"project": "onward", "release_id": release["id"], "environment": "development"});
+        let (_, started) = post(a, "/api/v1/deployments", body).await;
+        let id = started["id"].as_i64().unwrap();
+        wait_until("the first batch's step to wait", Duration::from_secs(60), || async move {
+            let (_, d) = a.call(reqwest::Method::GET, &format!("/api/v1/deployments/{id}"), None).await;
+            let waiting = |l: &&Value| l["text"].as_str().is_some_and(|t| t.starts_with("waiting on web-"));
+            d["logs"].as_array()?.iter().any(|l| waiting(&l)).then_some(())
+        })
+        .await;
+        id
+    }
+
+    /// Whether A holds the environment (its replica id names its process).
+    async fn a_runs_it(&self) -> bool {
+        let owner: String =
+            sqlx::query_scalar("SELECT owner FROM environment_leases").fetch_one(&self.db).await.unwrap();
+        let a_runs_it = owner.contains(&format!("-{}-", self.a.child.id()));
+        assert!(a_runs_it || owner.contains(&format!("-{}-", self.b.child.id())), "{owner}");
+        a_runs_it
+    }
+
+    /// Waits until `alive` holds the environment.
+    async fn taken_over_by(&self, alive: &common::process::Server) {
+        let (db, alive_id) = (&self.db, format!("-{}-", alive.child.id()));
+        let alive_id = alive_id.as_str();
+        wait_until("the live replica to take the deployment over", Duration::from_secs(30), || async move {
+            let owner: Option<String> =
+                sqlx::query_scalar("SELECT owner FROM environment_leases").fetch_optional(db).await.ok()?;
+            owner.filter(|o| o.contains(alive_id)).map(|_| ())
         })
         .await;
     }
-    let a_ref = &a;
 
-    let (_, release) =
-        post(&a, "/api/v1/projects/onward/releases", json!({"version": "1.0.0", "git_commit": "HEAD"})).await;
-    let body = json!({"project": "onward", "release_id": release["id"], "environment": "development"});
-    // Asked of A, which then most often runs it too: killing A then takes both the
-    // deployment's replica and the connection of the agent running the first batch.
-    let (_, started) = post(&a, "/api/v1/deployments", body).await;
-    let id = started["id"].as_i64().unwrap();
-    wait_until("the first batch's step to wait", Duration::from_secs(60), || async move {
-        let (_, d) = a_ref.call(reqwest::Method::GET, &format!("/api/v1/deployments/{id}"), None).await;
-        let waiting = |l: &&Value| l["text"].as_str().is_some_and(|t| t.starts_with("waiting on web-"));
-        d["logs"].as_array()?.iter().any(|l| waiting(&l)).then_some(())
-    })
-    .await;
+    /// Opens the gate; the deployment then ends, on `alive`: succeeded, every step and
+    /// every line once.
+    async fn finishes_once(&self, alive: &common::process::Server, id: i64) {
+        std::fs::write(&self.gate, "go").unwrap();
+        let done = alive.finished(id).await;
+        assert_eq!(done["deployment"]["state"], "succeeded", "{done}");
+        assert!(done["steps"].as_array().unwrap().iter().all(|s| s["state"] == "succeeded"), "{done}");
+        let lines: Vec<&str> = done["logs"].as_array().unwrap().iter().map(|l| l["text"].as_str().unwrap()).collect();
+        for host in ["web-1", "web-2"] {
+            for said in [format!("waiting on {host}"), format!("done on {host}")] {
+                assert_eq!(lines.iter().filter(|l| **l == said).count(), 1, "`{said}` once: {lines:?}");
+            }
+            let runs = std::fs::read_to_string(self.hosts.path().join(host).join("onward/development/runs")).unwrap();
+            assert_eq!(runs.lines().count(), 1, "{host} ran its step once");
+        }
+        for (i, line) in done["logs"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(line["seq"], i as i64 + 1, "a gap or a repeat in the log: {lines:?}");
+        }
+    }
+}
 
-    // Kill the replica that runs it (its id names its process).
-    sqlx::any::install_default_drivers();
-    let db = sqlx::AnyPool::connect(&url).await.unwrap();
-    let owner: String = sqlx::query_scalar("SELECT owner FROM environment_leases").fetch_one(&db).await.unwrap();
-    let a_runs_it = owner.contains(&format!("-{}-", a.child.id()));
-    let (mut dead, alive) = if a_runs_it { (a, b) } else { (b, a) };
+#[tokio::test]
+async fn a_rolling_deployment_on_agents_goes_on_when_the_replica_running_it_is_killed() {
+    let Some(url) = fresh_postgres().await else { return };
+    let mut setup = OnAgents::start(&url, "").await;
+    let id = setup.deploy_and_wait().await;
+    // Killing A most often takes both the deployment's replica and the connection of
+    // the agent running the first batch (web-1 connected to A first).
+    let a_runs_it = setup.a_runs_it().await;
     let killed_at = std::time::Instant::now();
-    dead.kill_hard();
-    let alive_id = format!("-{}-", alive.child.id());
-    let (db_ref, alive_id) = (&db, alive_id.as_str());
-    wait_until("the live replica to take the deployment over", Duration::from_secs(30), || async move {
-        let owner: Option<String> =
-            sqlx::query_scalar("SELECT owner FROM environment_leases").fetch_optional(db_ref).await.ok()?;
-        owner.filter(|o| o.contains(alive_id)).map(|_| ())
-    })
-    .await;
+    if a_runs_it {
+        setup.a.kill_hard()
+    } else {
+        setup.b.kill_hard()
+    }
+    let alive = if a_runs_it { &setup.b } else { &setup.a };
+    setup.taken_over_by(alive).await;
     let case = if a_runs_it { "and web-1's connection" } else { "(web-1 stayed connected to the live one)" };
     println!("failover: the live replica carried the deployment on {:?} after the kill {case}", killed_at.elapsed());
-    std::fs::write(&gate, "go").unwrap();
+    setup.finishes_once(alive, id).await;
+}
 
-    let done = alive.finished(id).await;
-    assert_eq!(done["deployment"]["state"], "succeeded", "{done}");
-    assert!(done["steps"].as_array().unwrap().iter().all(|s| s["state"] == "succeeded"), "{done}");
-    let lines: Vec<&str> = done["logs"].as_array().unwrap().iter().map(|l| l["text"].as_str().unwrap()).collect();
-    for host in ["web-1", "web-2"] {
-        for said in [format!("waiting on {host}"), format!("done on {host}")] {
-            assert_eq!(lines.iter().filter(|l| **l == said).count(), 1, "`{said}` once: {lines:?}");
-        }
-        let runs = std::fs::read_to_string(hosts.path().join(host).join("onward/development/runs")).unwrap();
-        assert_eq!(runs.lines().count(), 1, "{host} ran its step once");
-    }
-    for (i, line) in done["logs"].as_array().unwrap().iter().enumerate() {
-        assert_eq!(line["seq"], i as i64 + 1, "a gap or a repeat in the log: {lines:?}");
-    }
-    drop(agents);
-    let _ = std::fs::remove_dir_all(hosts.path());
+#[tokio::test]
+async fn a_replica_stopped_with_sigterm_hands_its_deployment_on_agents_to_another() {
+    let Some(url) = fresh_postgres().await else { return };
+    let mut setup = OnAgents::start(&url, "shutdown_grace_seconds = 1\n").await;
+    let id = setup.deploy_and_wait().await;
+    let a_runs_it = setup.a_runs_it().await;
+    let stopping = if a_runs_it { &mut setup.a } else { &mut setup.b };
+    // SAFETY: kill(2) with SIGTERM to the child this test started.
+    assert_eq!(unsafe { libc::kill(stopping.child.id() as i32, libc::SIGTERM) }, 0);
+    let child = &mut stopping.child;
+    let status = wait_until("the stopped replica to exit", Duration::from_secs(30), || {
+        let status = child.try_wait().unwrap();
+        async move { status }
+    })
+    .await;
+    assert_eq!(status.code(), Some(0));
+    // Handed over at once (its lease left expired), not after the lease would run out.
+    let alive = if a_runs_it { &setup.b } else { &setup.a };
+    setup.taken_over_by(alive).await;
+    let (_, now) = alive.call(reqwest::Method::GET, &format!("/api/v1/deployments/{id}"), None).await;
+    assert_eq!(now["deployment"]["state"], "running", "neither cancelled nor failed: {now}");
+    setup.finishes_once(alive, id).await;
 }

@@ -1,19 +1,17 @@
-//! The connected agents and the jobs running on them. A job's reports are numbered;
-//! the hub passes each number on once (to the deployment's recorder) and acknowledges
-//! it, so reports the agent sends again after a reconnect are not recorded twice. A
-//! job whose agent stays away longer than the grace period fails with that reason.
+//! The agents connected to this replica and the jobs it relays to them (`relay.rs`).
+//! A job's reports are numbered by the agent; the hub passes each number on once, in
+//! order, to the job's relay, which keeps it in the database and then acknowledges it
+//! (`ack`): reports the agent sends again after a reconnect are not kept twice, and a
+//! report acknowledged is never lost, whichever replica dies.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ferry_engine::executor::{Outcome, RunnerEvent};
+use ferry_engine::executor::RunnerEvent;
 use ferry_engine::protocol::{selector_matches, JobReport, ServerMessage};
-use ferry_engine::{DeploymentState, LogStream, StepState};
-use tokio::sync::{mpsc, oneshot};
-
-/// How a job on an agent ended: the outcome, and `current` before and whether it moved.
-pub type JobResult = (Outcome, Option<i64>, bool);
+use ferry_engine::{LogStream, StepState};
+use tokio::sync::mpsc;
 
 struct Online {
     /// Tells connections apart when an agent reconnects before its old one closed.
@@ -25,22 +23,10 @@ struct Online {
 
 struct Job {
     agent_id: i64,
-    /// The step the agent last said it started and has not finished.
-    running_step: Option<usize>,
     last_seq: u64,
-    sink: Sink,
+    /// Every report, with the agent's number, to the job's relay.
+    reports: mpsc::Sender<(u64, JobReport)>,
     run: ServerMessage,
-}
-
-/// Where a job's reports go.
-enum Sink {
-    /// To a task of this process that waits for the job (a build): events as they come,
-    /// acknowledged once passed on, and the result at the end.
-    Direct { events: mpsc::Sender<RunnerEvent>, done: Option<oneshot::Sender<JobResult>> },
-    /// Every report with the agent's number, to the relay (`relay.rs`), which keeps it
-    /// in the database before it acknowledges it (`ack`): a report acknowledged is
-    /// never lost, whichever replica dies.
-    Relayed(mpsc::Sender<(u64, JobReport)>),
 }
 
 /// What became of a report.
@@ -73,17 +59,9 @@ pub struct AgentHub {
 }
 
 impl AgentHub {
-    /// `grace`: how long a job waits for its agent to come back.
+    /// `grace`: how long a job waits for its agent to come back (to any replica).
     pub fn new(grace: Duration) -> Self {
-        let hub = Self { state: Arc::default(), grace };
-        let watchdog = hub.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(1).min(watchdog.grace)).await;
-                watchdog.fail_abandoned_jobs().await;
-            }
-        });
-        hub
+        Self { state: Arc::default(), grace }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -212,33 +190,10 @@ impl AgentHub {
         found.into_iter().map(|(_, name, id)| (id, name)).collect()
     }
 
-    /// Sends a job (a `ServerMessage::Run`) to an agent; its step events go to
-    /// `events`, and the returned receiver gets the result.
-    pub fn run(
-        &self,
-        agent_id: i64,
-        run: ServerMessage,
-        events: mpsc::Sender<RunnerEvent>,
-    ) -> oneshot::Receiver<JobResult> {
-        let (done, result) = oneshot::channel();
-        let ServerMessage::Run { job, .. } = run else {
-            tracing::error!(agent = agent_id, "only a Run message is a job");
-            return result;
-        };
-        let mut state = self.lock();
-        if let Some(online) = state.online.get(&agent_id) {
-            let _ = online.sender.send(run.clone());
-        } else {
-            state.offline_since.entry(agent_id).or_insert_with(Instant::now);
-        }
-        let sink = Sink::Direct { events, done: Some(done) };
-        state.jobs.insert(job, Job { agent_id, running_step: None, last_seq: 0, sink, run });
-        result
-    }
-
-    /// Sends a job to an agent for the relay: its reports after `after_seq` (the ones
-    /// already kept) go to `reports`, unacknowledged until the relay calls `ack`.
-    pub fn run_relayed(
+    /// Sends a job (a `ServerMessage::Run`) to an agent for its relay: its reports
+    /// after `after_seq` (the ones already kept) go to `reports`, unacknowledged until
+    /// the relay calls `ack`. Sent again whenever the agent reconnects.
+    pub fn relay_job(
         &self,
         agent_id: i64,
         run: ServerMessage,
@@ -250,8 +205,7 @@ impl AgentHub {
         if let Some(online) = state.online.get(&agent_id) {
             let _ = online.sender.send(run.clone());
         }
-        let sink = Sink::Relayed(reports);
-        state.jobs.insert(job, Job { agent_id, running_step: None, last_seq: after_seq, sink, run });
+        state.jobs.insert(job, Job { agent_id, last_seq: after_seq, reports, run });
     }
 
     /// Stops passing on a relayed job's reports (another replica relays it now).
@@ -285,30 +239,6 @@ impl AgentHub {
         running.iter().copied().filter(|job| !state.jobs.contains_key(job)).collect()
     }
 
-    /// `run`, passing on `cancel` to the agent, until the job ends; `None` when its
-    /// result was lost.
-    pub async fn run_to_end(
-        &self,
-        agent_id: i64,
-        run: ServerMessage,
-        events: mpsc::Sender<RunnerEvent>,
-        cancel: &tokio_util::sync::CancellationToken,
-    ) -> Option<JobResult> {
-        let ServerMessage::Run { job, .. } = &run else { return None };
-        let job = *job;
-        let done = self.run(agent_id, run, events);
-        let forward_cancel = {
-            let (hub, cancel) = (self.clone(), cancel.clone());
-            tokio::spawn(async move {
-                cancel.cancelled().await;
-                hub.cancel(job);
-            })
-        };
-        let result = done.await;
-        forward_cancel.abort();
-        result.ok()
-    }
-
     pub fn cancel(&self, job: i64) {
         let state = self.lock();
         if let Some(online) = state.jobs.get(&job).and_then(|j| state.online.get(&j.agent_id)) {
@@ -316,24 +246,17 @@ impl AgentHub {
         }
     }
 
-    /// A numbered report from an agent: passed on once, in order.
+    /// A numbered report from an agent: passed on once, in order, to the job's relay,
+    /// which acknowledges it once kept; a report already passed on is acknowledged again.
     pub async fn report(&self, agent_id: i64, job: i64, seq: u64, report: JobReport) -> Reported {
-        enum Forward {
-            Event(mpsc::Sender<RunnerEvent>, RunnerEvent),
-            Relay(mpsc::Sender<(u64, JobReport)>, JobReport),
-        }
-        let forward = {
+        let reports = {
             let mut state = self.lock();
-            let ack = |state: &State| {
-                if let Some(online) = state.online.get(&agent_id) {
-                    let _ = online.sender.send(ServerMessage::Ack { job, seq });
-                }
-            };
             let Some(entry) = state.jobs.get_mut(&job).filter(|j| j.agent_id == agent_id) else {
                 return Reported::Unknown;
             };
             if seq <= entry.last_seq {
-                ack(&state);
+                drop(state);
+                self.ack(agent_id, job, seq);
                 return Reported::Taken;
             }
             if seq != entry.last_seq + 1 {
@@ -341,85 +264,14 @@ impl AgentHub {
                 return Reported::Taken;
             }
             entry.last_seq = seq;
-            if let JobReport::Step { event } = &report {
-                match event {
-                    RunnerEvent::StepStarted { index } => entry.running_step = Some(*index),
-                    RunnerEvent::StepFinished { .. } => entry.running_step = None,
-                    RunnerEvent::Log { .. } => {}
-                }
-            }
-            let finished = matches!(report, JobReport::Finished { .. });
-            let forward = match (&mut entry.sink, report) {
-                (Sink::Relayed(reports), report) => Some(Forward::Relay(reports.clone(), report)),
-                (Sink::Direct { events, .. }, JobReport::Step { event }) => Some(Forward::Event(events.clone(), event)),
-                (Sink::Direct { done, .. }, JobReport::Finished { outcome, before, moved }) => {
-                    if let Some(done) = done.take() {
-                        let _ = done.send((outcome, before, moved));
-                    }
-                    None
-                }
-            };
-            if finished {
+            let reports = entry.reports.clone();
+            if matches!(report, JobReport::Finished { .. }) {
                 state.jobs.remove(&job);
-                if forward.is_none() {
-                    ack(&state);
-                }
             }
-            forward
+            reports
         };
-        match forward {
-            Some(Forward::Event(events, event)) => {
-                // Queued to the waiting task before it is acknowledged.
-                let _ = events.send(event).await;
-                self.ack(agent_id, job, seq);
-            }
-            // The relay acknowledges once the report is kept.
-            Some(Forward::Relay(reports, report)) => {
-                let _ = reports.send((seq, report)).await;
-            }
-            None => {}
-        }
+        let _ = reports.send((seq, report)).await;
         Reported::Taken
-    }
-
-    /// Jobs whose agent stayed away longer than the grace period: the step it was
-    /// running is marked `agent_lost`, with a last log line saying so, and the job fails.
-    async fn fail_abandoned_jobs(&self) {
-        let grace = self.grace;
-        let lost: Vec<(Job, String)> = {
-            let mut state = self.lock();
-            let gone: Vec<i64> = state
-                .jobs
-                .iter()
-                .filter(|(_, j)| matches!(j.sink, Sink::Direct { .. }))
-                .filter(|(_, j)| state.offline_since.get(&j.agent_id).is_some_and(|t| t.elapsed() > grace))
-                .map(|(id, _)| *id)
-                .collect();
-            let mut lost = Vec::new();
-            for id in gone {
-                if let Some(job) = state.jobs.remove(&id) {
-                    let name = state.names.get(&job.agent_id).cloned().unwrap_or_else(|| format!("#{}", job.agent_id));
-                    lost.push((job, name));
-                }
-            }
-            lost
-        };
-        for (job, name) in lost {
-            let Sink::Direct { events, mut done } = job.sink else { continue };
-            let silent = format!("agent {name} lost: no contact for {}s", grace.as_secs());
-            let plan = match &job.run {
-                ServerMessage::Run { plan, .. } => Some(plan.as_ref()),
-                _ => None,
-            };
-            let (reason, last_events) = lost_during(plan, job.running_step, &silent);
-            for event in last_events {
-                let _ = events.send(event).await;
-            }
-            if let Some(done) = done.take() {
-                let outcome = Outcome { state: DeploymentState::Failed, reason: Some(reason) };
-                let _ = done.send((outcome, None, false));
-            }
-        }
     }
 }
 

@@ -106,7 +106,7 @@ async fn relay(store: Store, hub: AgentHub, vault: Arc<Vault>, job: RelayedJob) 
         Err(e) => return tracing::warn!(job = id, error = %e, "reading a relayed job's reports"),
     };
     let (tx, mut rx) = mpsc::channel::<(u64, JobReport)>(1024);
-    hub.run_relayed(job.agent_id, run, after, tx);
+    hub.relay_job(job.agent_id, run, after, tx);
     let mut batch = Vec::with_capacity(512);
     let mut offline_since: Option<Instant> = None;
     loop {

@@ -207,11 +207,8 @@ async fn serve(s: AppState, mut socket: WebSocket) {
 /// A job an agent runs that this replica does not: stale (its deployment ended; a job
 /// number is never given out twice), unless a deployment still waits for it in the
 /// database. Then a relay, here or on another replica, claims it and asks the agent for
-/// its reports again. Builds (negative numbers) run only for the replica that asked.
+/// its reports again.
 async fn is_stale(store: &crate::store::Store, job: i64) -> bool {
-    if job < 0 {
-        return true;
-    }
     match store.agent_job_open(job).await {
         Ok(open) => !open,
         Err(e) => {

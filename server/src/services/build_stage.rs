@@ -1,7 +1,9 @@
 //! Building a release once. The first deployment of a release runs the build plan on
 //! the build agent: Ferry's built-in one (in `<data>/builds/`), or, when the project's
-//! `build_selector` names labels, an online agent with those labels, which sends the
-//! packed artifact back (`agents::artifacts::upload`), so the server only stores it.
+//! `build_selector` names labels, an online agent with those labels (connected to any
+//! replica: the job goes through the database, as hosts' jobs do), which sends the
+//! packed artifact back to its replica (`agents::artifacts::upload`), so the server
+//! only stores it.
 //! Either way: fetch the commit, run the build steps, pack the result. The artifact is
 //! kept content-addressed as `<data>/artifacts/<sha256>.tar.gz` and recorded on the
 //! release; every target of every deployment of the release unpacks those same bytes
@@ -124,8 +126,8 @@ impl Deployer {
         cancel: CancellationToken,
     ) -> Result<String, Outcome> {
         let selector = &project.build_selector;
-        // Only an agent connected to this replica: it sends the artifact back here.
-        let Some((agent_id, name)) = self.agents.matching(selector).into_iter().next() else {
+        // Any replica's agent: the artifact goes to its replica (share `<data>/artifacts`).
+        let Some((agent_id, name)) = self.online_agents(selector).await.into_iter().next() else {
             return Err(failed(format!("no online agent matches the project's build labels `{selector}`")));
         };
         let text = format!("building on agent {name} ({selector})");
@@ -140,10 +142,12 @@ impl Deployer {
             plan: Box::new(plan.clone()),
             upload: Some(build_upload_url(job)),
         };
-        let outcome = match self.agents.run_to_end(agent_id, run, events, &cancel).await {
-            Some((outcome, _, _)) => outcome,
-            None => return Err(failed(format!("agent {name}'s build ended without a result"))),
-        };
+        // The build's steps come first: none is recorded yet (a build is not carried on).
+        let progress = crate::agents::relay::Progress::default();
+        let (store, vault, grace) = (&self.store, &self.vault, self.agents.grace());
+        let built =
+            crate::agents::relay::run_job(store, vault, (agent_id, &name), &run, progress, events, &cancel, grace);
+        let outcome = built.await.outcome;
         if outcome.state != DeploymentState::Succeeded {
             return Err(outcome);
         }

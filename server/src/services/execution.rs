@@ -504,6 +504,23 @@ impl Deployer {
         Ok(Prepared { plan, build, masker: Arc::new(Masker::new(&secrets)), rollout, hosts })
     }
 
+    /// The online agents `selector` matches, whichever replica holds them: this one's
+    /// first (idle ones first), then the others' by the labels Ferry holds for them.
+    pub(super) async fn online_agents(&self, selector: &str) -> Vec<(i64, String)> {
+        let mut found = self.agents.matching(selector);
+        if !self.replica.exclusive {
+            let connected = self.store.connected_agents(crate::store::now_millis()).await.unwrap_or_default();
+            let rows = self.store.agents().await.unwrap_or_default();
+            for row in rows.iter().filter(|r| connected.iter().any(|(id, _)| *id == r.id)) {
+                let matches = ferry_engine::protocol::selector_matches(selector, &row.labels());
+                if matches && !found.iter().any(|(id, _)| *id == row.id) {
+                    found.push((row.id, row.name.clone()));
+                }
+            }
+        }
+        found
+    }
+
     async fn allows_older(&self, id: i64) -> Result<bool, String> {
         self.store.allows_older(id).await.map_err(|e| {
             tracing::error!(deployment = id, error = %e, "reading a deployment");
@@ -535,19 +552,12 @@ impl Deployer {
         if selector.is_empty() {
             return Ok(vec![Host { name: BUILT_IN_NAME.into(), agent_id: None }]);
         }
-        let mut found: Vec<Host> =
-            self.agents.matching(&selector).into_iter().map(|(id, name)| Host { name, agent_id: Some(id) }).collect();
-        if !self.replica.exclusive {
-            // Agents connected to other replicas, by the labels Ferry holds for them.
-            let connected = self.store.connected_agents(crate::store::now_millis()).await.unwrap_or_default();
-            let rows = self.store.agents().await.unwrap_or_default();
-            for row in rows.iter().filter(|r| connected.iter().any(|(id, _)| *id == r.id)) {
-                let matches = ferry_engine::protocol::selector_matches(&selector, &row.labels());
-                if matches && !found.iter().any(|h| h.agent_id == Some(row.id)) {
-                    found.push(Host { name: row.name.clone(), agent_id: Some(row.id) });
-                }
-            }
-        }
+        let mut found: Vec<Host> = self
+            .online_agents(&selector)
+            .await
+            .into_iter()
+            .map(|(id, name)| Host { name, agent_id: Some(id) })
+            .collect();
         if found.is_empty() {
             return Err(format!("no online agent matches `{selector}`"));
         }
