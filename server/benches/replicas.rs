@@ -82,6 +82,8 @@ fn spawn_process(database: &str, data: &Path, port: u16) -> Child {
         .env("FERRY_DATA_DIR", data)
         .env("FERRY_DATABASE_URL", database)
         .env("FERRY_ADMIN_PASSWORD", PASSWORD)
+        // Replicas share one key (docs/operating.md): 32 bytes, base64.
+        .env("FERRY_SECRET_KEY", "YmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtMzI=")
         .env("FERRY_DEMO", "false")
         // The benchmark's repositories are in a private temporary directory.
         .env("FERRY_STEP_USER", "")

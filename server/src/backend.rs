@@ -50,14 +50,15 @@ impl ServerBackend {
         self.caller.as_ref().map_err(Clone::clone)
     }
 
-    /// Runs `f` with the state and the caller, answering 401 when nobody is signed in.
+    /// Runs service `f` with its handles and the caller, answering 401 when nobody is
+    /// signed in.
     async fn run<'a, T, F, Fut>(&'a self, f: F) -> Result<T, AppError>
     where
-        F: FnOnce(&'a AppState, &'a Caller) -> Fut,
+        F: FnOnce(&'a crate::services::Handles, &'a Caller) -> Fut,
         Fut: std::future::Future<Output = Result<T, AppError>>,
     {
         let result = match self.caller() {
-            Ok(caller) => f(&self.state, caller).await,
+            Ok(caller) => f(&self.state.services, caller).await,
             Err(e) => Err(e),
         };
         with_status(result)
@@ -81,7 +82,8 @@ impl Backend for ServerBackend {
 
     async fn sign_out_everywhere(&self) -> Result<(), AppError> {
         let session = self.session()?;
-        self.run(|s, c| flows::sign_out_everywhere(s, session, c)).await
+        let caller = self.caller()?;
+        with_status(flows::sign_out_everywhere(&self.state, session, caller).await)
     }
 
     async fn tokens(&self) -> Result<Vec<TokenView>, AppError> {

@@ -97,7 +97,8 @@ pub async fn start(config: &Config) -> Result<Running, String> {
     let auth = Arc::new(AuthSettings::from_config(config));
     let providers = auth::providers::Providers::new(&config.sign_in, config.public_url.as_deref())?;
     let closing = tokio_util::sync::CancellationToken::new();
-    let state = AppState { store, bus, deployer, metrics, auth, providers, agents, vault, notifier, closing };
+    let services = services::Handles { store, bus, deployer, agents, vault, notifier };
+    let state = AppState { services, metrics, auth, providers, closing };
 
     if config.password_sign_in {
         let generated = auth::passwords::ensure_admin(&state.store, config.admin_password.as_deref())
@@ -123,6 +124,18 @@ pub async fn start(config: &Config) -> Result<Running, String> {
             jobs::APPROVAL_REQUESTED,
             notify_about(&state, |n, d| Box::pin(async move { n.approval_requested(&d).await })),
         )
+        .handle(jobs::AGENT_OFFLINE, {
+            let notifier = state.notifier.clone();
+            move |payload| {
+                let notifier = notifier.clone();
+                async move {
+                    let gone: agents::offline::AgentAbsence =
+                        serde_json::from_str(&payload).map_err(|e| format!("not an agent's absence: {e}"))?;
+                    notifier.agent_offline(gone.agent_id, &gone.name, &gone.labels, gone.since).await;
+                    Ok(jobs::JobEnd::Done)
+                }
+            }
+        })
         .handle(jobs::DELIVER_NOTIFICATION, {
             let notifier = state.notifier.clone();
             move |payload| {
@@ -139,8 +152,8 @@ pub async fn start(config: &Config) -> Result<Running, String> {
         })
         .start();
     auth::session_store::sweep_expired(state.store.clone());
-    notify::watch_agents(state.agents.clone(), state.notifier.clone());
     let replica_id = state.deployer.replica_id().to_string();
+    agents::offline::watch(state.agents.clone(), state.store.clone(), replica_id.clone());
     agents::relay::start(state.store.clone(), state.agents.clone(), state.vault.clone(), replica_id);
 
     let app = http::router(state.clone(), &config.site_dir);

@@ -2,29 +2,29 @@
 
 use std::sync::Arc;
 
-use crate::agents::AgentHub;
 use crate::auth::providers::Providers;
-use crate::events::EventBus;
 use crate::metrics::Metrics;
-use crate::notify::Notifier;
-use crate::services::deployer::Deployer;
-use crate::store::Store;
-use crate::vault::Vault;
+use crate::services::Handles;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Store,
-    pub bus: EventBus,
-    pub deployer: Arc<Deployer>,
+    /// What the services take (the store, the bus, the deployer, the agents, the vault,
+    /// the notifier); reached through `AppState` as if they were its own fields.
+    pub services: Handles,
     pub metrics: Arc<Metrics>,
     pub auth: Arc<AuthSettings>,
     pub providers: Providers,
-    pub agents: AgentHub,
-    pub vault: Arc<Vault>,
-    pub notifier: Notifier,
     /// Cancelled when the server stops serving: open websockets close (browsers then
     /// reconnect, to this server once it is back or to another replica).
     pub closing: tokio_util::sync::CancellationToken,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Handles;
+
+    fn deref(&self) -> &Handles {
+        &self.services
+    }
 }
 
 /// How people sign in and how long sessions last.

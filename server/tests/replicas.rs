@@ -586,3 +586,48 @@ async fn a_replica_stopped_with_sigterm_hands_its_deployment_on_agents_to_anothe
     assert_eq!(now["deployment"]["state"], "running", "neither cancelled nor failed: {now}");
     setup.finishes_once(alive, id).await;
 }
+
+#[tokio::test]
+async fn a_replica_that_cannot_open_a_job_sealed_with_another_key_fails_it_saying_why() {
+    let Some(url) = fresh_postgres().await else { return };
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // Misconfigured: each replica has a key of its own.
+    let own_key = |d: &Path| Config { secret_key_file: Some(d.join("own.key")), ..replica_config(d, &url) };
+    let a = spawn_with(own_key(a_dir.path())).await;
+    let b = spawn_with(own_key(b_dir.path())).await;
+    let (_, registration) = a.post("/api/v1/agents/registrations", json!({"name": "edge", "labels": "env=edge"})).await;
+    let config = ferry_agent::AgentConfig {
+        server: a.base.clone(),
+        name: None,
+        labels: None,
+        workdir: a_dir.path().join("edge-host"),
+        registration_token: registration["token"].as_str().map(String::from),
+        vars: Default::default(),
+        shutdown_grace: Duration::from_secs(10),
+    };
+    let stop = tokio_util::sync::CancellationToken::new();
+    let agent = tokio::spawn(ferry_agent::run(config, stop.clone()));
+    wait_until("replica B to see the agent online", Duration::from_secs(20), || async {
+        let (_, agents) = b.get("/api/v1/agents").await;
+        agents.as_array()?.iter().any(|a| a["name"] == "edge" && a["state"] == "online").then_some(())
+    })
+    .await;
+    let repo = b_dir.path().join("src-keys");
+    no_op_repo(&repo, "echo ran");
+    b.post("/api/v1/projects", json!({"slug": "keys", "name": "keys", "repo_url": repo.display().to_string()})).await;
+    let (_, release) =
+        b.post("/api/v1/projects/keys/releases", json!({"version": "1.0.0", "git_commit": "HEAD"})).await;
+    let url_agents = format!("{}/api/v1/projects/keys/environments/development/agents", b.base);
+    let set = b.client.put(url_agents).json(&json!({"selector": "env=edge"})).send().await.unwrap();
+    assert_eq!(set.status().as_u16(), 200);
+    a.running.state.deployer.stop_taking_work();
+    let body = json!({"project": "keys", "release_id": release["id"], "environment": "development"});
+    let (status, started) = b.post("/api/v1/deployments", body).await;
+    assert_eq!(status, 202, "{started}");
+    let done = b.wait_finished(started["id"].as_i64().unwrap()).await;
+    assert_eq!(done["deployment"]["state"], "failed", "{done}");
+    let reason = done["deployment"]["reason"].as_str().unwrap();
+    assert!(reason.contains("FERRY_SECRET_KEY"), "{reason}");
+    stop.cancel();
+    agent.await.unwrap().unwrap();
+}

@@ -3,6 +3,7 @@
 
 pub mod artifacts;
 pub mod hub;
+pub mod offline;
 pub mod relay;
 pub mod socket;
 
@@ -19,8 +20,8 @@ use serde_json::json;
 use crate::auth::secrets::{random_text, sha256_hex};
 use crate::auth::Caller;
 use crate::error::OrInternal;
+use crate::services::Handles;
 use crate::services::{audit, gate};
-use crate::state::AppState;
 use crate::store::{now_millis, to_time, AgentIdentity};
 
 pub use hub::AgentHub;
@@ -45,7 +46,7 @@ fn builtin() -> AgentView {
     }
 }
 
-pub async fn list(s: &AppState, c: &Caller) -> Result<Vec<AgentView>, AppError> {
+pub async fn list(s: &Handles, c: &Caller) -> Result<Vec<AgentView>, AppError> {
     c.require_global(Role::Viewer, "listing agents")?;
     let mut agents = vec![builtin()];
     // With several replicas, an agent may be connected to another one.
@@ -84,7 +85,7 @@ fn identity_of(request: &AgentIdentityRequest) -> Result<(String, BTreeMap<Strin
 /// A one-time token for a new agent (administrators); shown once. It carries the
 /// agent's name and labels: the host that uses it cannot choose others.
 pub async fn create_registration(
-    s: &AppState,
+    s: &Handles,
     c: &Caller,
     request: &AgentIdentityRequest,
 ) -> Result<AgentRegistration, AppError> {
@@ -105,7 +106,7 @@ pub async fn create_registration(
 /// plans and secrets reach the host, so only an administrator changes them; the
 /// agent's next plans follow at once.
 pub async fn set_identity(
-    s: &AppState,
+    s: &Handles,
     c: &Caller,
     id: i64,
     request: &AgentIdentityRequest,
@@ -123,7 +124,7 @@ pub async fn set_identity(
     list(s, c).await?.into_iter().find(|a| a.id == changed.id).ok_or_else(|| AppError::not_found("agent gone"))
 }
 
-pub async fn revoke(s: &AppState, c: &Caller, id: i64) -> Result<(), AppError> {
+pub async fn revoke(s: &Handles, c: &Caller, id: i64) -> Result<(), AppError> {
     c.require_global(Role::Admin, "revoking an agent")?;
     if !s.store.revoke_agent(id).await.or_internal("revoking an agent")? {
         return Err(AppError::not_found(format!("no active agent {id}")));
@@ -136,7 +137,7 @@ pub async fn revoke(s: &AppState, c: &Caller, id: i64) -> Result<(), AppError> {
 /// Which agents build the project's releases (`role=builder`; empty: the built-in
 /// agent). The build runs the pushed commit's code with the build's secrets, so like
 /// an environment's agents it is for administrators only.
-pub async fn select_builders(s: &AppState, c: &Caller, slug: &str, selector: &str) -> Result<ProjectView, AppError> {
+pub async fn select_builders(s: &Handles, c: &Caller, slug: &str, selector: &str) -> Result<ProjectView, AppError> {
     c.require_global(Role::Admin, "choosing where a project builds")?;
     let project = gate::project(s, c, slug, Role::Admin, "choosing where a project builds").await?;
     let normalized = normalized_selector(selector)?;
@@ -155,7 +156,7 @@ fn normalized_selector(selector: &str) -> Result<String, AppError> {
 /// Which agents an environment deploys to. It decides on which hosts the project's
 /// code runs and where its secrets go, so it is for administrators only.
 pub async fn select(
-    s: &AppState,
+    s: &Handles,
     c: &Caller,
     slug: &str,
     environment: &str,

@@ -96,14 +96,29 @@ pub fn start(store: Store, hub: AgentHub, vault: Arc<Vault>, replica: String) {
 /// until the agent has been away from this replica for a while (it is another's then).
 async fn relay(store: Store, hub: AgentHub, vault: Arc<Vault>, job: RelayedJob) {
     let id = job.job;
-    let run = vault.open_value(SEAL_CONTEXT, &job.run).map_err(|e| e.to_string());
-    let run: ServerMessage = match run.and_then(|json| serde_json::from_str(&json).map_err(|e| e.to_string())) {
-        Ok(run) => run,
-        Err(e) => return tracing::error!(job = id, error = %e, "a relayed job cannot be read"),
-    };
     let after = match store.last_agent_job_report(id).await {
         Ok(after) => after as u64,
         Err(e) => return tracing::warn!(job = id, error = %e, "reading a relayed job's reports"),
+    };
+    let run = vault.open_value(SEAL_CONTEXT, &job.run).map_err(|e| e.to_string());
+    let run: ServerMessage = match run.and_then(|json| serde_json::from_str(&json).map_err(|e| e.to_string())) {
+        Ok(run) => run,
+        Err(e) => {
+            // Another replica sealed it with another key: it can never be sent from here.
+            tracing::error!(job = id, error = %e, "a relayed job cannot be read");
+            let why = format!(
+                "the replica holding the agent cannot read the job ({e}); every replica needs the same \
+                 secret key (FERRY_SECRET_KEY)"
+            );
+            let outcome = Outcome { state: DeploymentState::Failed, reason: Some(why) };
+            let end = JobReport::Finished { outcome, before: None, moved: false };
+            let end = vec![(after as i64 + 1, serde_json::to_string(&end).unwrap_or_default())];
+            if let Err(e) = store.add_agent_job_reports(id, &end, true).await {
+                tracing::warn!(job = id, error = %e, "ending an unreadable job");
+            }
+            REPORTS_KEPT.notify_waiters();
+            return;
+        }
     };
     let (tx, mut rx) = mpsc::channel::<(u64, JobReport)>(1024);
     hub.relay_job(job.agent_id, run, after, tx);

@@ -4,6 +4,7 @@
 //! delivers it. Enqueueing is one transaction; sending happens on the queue's tasks, so
 //! a slow or failing channel never slows a deployment.
 
+pub mod center;
 mod email;
 mod notice;
 mod outbox;
@@ -18,11 +19,9 @@ use ferry_app::model::{ChannelSettings, DeploymentView, NotifyEvent, RuleView};
 pub use notice::{finished_event, Notice};
 pub use outbox::{after_attempt, Attempt};
 
-use crate::agents::AgentHub;
 use crate::auth::authenticate::caller_of;
 use crate::events::EventBus;
 use crate::forge::Reporter;
-use crate::services::notifier as in_app;
 use crate::store::{NewDelivery, Store};
 use crate::vault::Vault;
 
@@ -86,23 +85,25 @@ impl Notifier {
 
     /// The in-app notification, and the routed ones, for a finished deployment.
     pub async fn deployment_finished(&self, d: &DeploymentView) {
-        in_app::deployment_finished(&self.store, &self.bus, d).await;
+        center::deployment_finished(&self.store, &self.bus, d).await;
         let Some(event) = finished_event(d) else { return };
         let notice = notice::for_deployment(&self.store, &self.base_url, d, event).await;
         self.route(&notice, &format!("deployment:{}:{}", d.id, event.as_str())).await;
     }
 
     pub async fn approval_requested(&self, d: &DeploymentView) {
-        in_app::approval_requested(&self.store, &self.bus, d).await;
+        center::approval_requested(&self.store, &self.bus, d).await;
         let notice = notice::for_deployment(&self.store, &self.base_url, d, NotifyEvent::ApprovalNeeded).await;
         self.route(&notice, &format!("deployment:{}:approval_needed", d.id)).await;
     }
 
     /// An agent stayed away longer than the grace period.
-    pub async fn agent_offline(&self, agent_id: i64, name: &str, labels: &BTreeMap<String, String>) {
+    /// An agent stayed away longer than the grace period, from `since` (ms; names the
+    /// absence, so a job run twice sends once).
+    pub async fn agent_offline(&self, agent_id: i64, name: &str, labels: &BTreeMap<String, String>, since: i64) {
         let notice = notice::for_agent(&self.base_url, name, labels);
-        in_app::agent_offline(&self.store, &self.bus, &notice.title).await;
-        let key = format!("agent:{agent_id}:offline:{}", notice.at.timestamp_millis());
+        center::agent_offline(&self.store, &self.bus, &notice.title).await;
+        let key = format!("agent:{agent_id}:offline:{since}");
         self.route(&notice, &key).await;
     }
 
@@ -182,18 +183,6 @@ impl Notifier {
         }
         Ok(())
     }
-}
-
-/// Announces agents that stay away longer than the grace period.
-pub fn watch_agents(agents: AgentHub, notifier: Notifier) {
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            for (id, name, labels) in agents.newly_offline() {
-                notifier.agent_offline(id, &name, &labels).await;
-            }
-        }
-    });
 }
 
 /// A sealed value opens only for the channel it was sealed for.

@@ -7,20 +7,20 @@ use ferry_app::error::AppError;
 use ferry_app::model::{ApprovalStatus, DeploymentState, DeploymentView, EnvironmentView, Protection, Role};
 use serde_json::json;
 
+use super::Handles;
 use super::{audit, gate};
 use crate::auth::Caller;
 use crate::error::OrInternal;
-use crate::state::AppState;
 use crate::store::{is_unique_violation, now_millis};
 
-async fn environment_of(s: &AppState, d: &DeploymentView) -> Result<EnvironmentView, AppError> {
+async fn environment_of(s: &Handles, d: &DeploymentView) -> Result<EnvironmentView, AppError> {
     let project =
         s.store.project(d.project_id).await.or_internal("loading a project")?.ok_or_else(AppError::internal)?;
     project.environments.into_iter().find(|e| e.id == d.environment_id).ok_or_else(AppError::internal)
 }
 
 /// The approval state of a deployment, for deployments that need (or got) approvals.
-pub async fn status(s: &AppState, c: &Caller, d: &DeploymentView) -> Result<Option<ApprovalStatus>, AppError> {
+pub async fn status(s: &Handles, c: &Caller, d: &DeploymentView) -> Result<Option<ApprovalStatus>, AppError> {
     let decisions = s.store.decisions(d.id).await.or_internal("loading approvals")?;
     let environment = environment_of(s, d).await?;
     let protection = environment.protection;
@@ -52,7 +52,7 @@ pub async fn status(s: &AppState, c: &Caller, d: &DeploymentView) -> Result<Opti
 
 /// Approves or rejects a waiting deployment.
 pub async fn decide(
-    s: &AppState,
+    s: &Handles,
     c: &Caller,
     id: i64,
     approve: bool,
@@ -97,7 +97,7 @@ pub async fn decide(
 
 /// Changes how an environment is protected (maintainers of the project).
 pub async fn protect(
-    s: &AppState,
+    s: &Handles,
     c: &Caller,
     slug: &str,
     environment: &str,

@@ -5,9 +5,9 @@ use ferry_app::error::AppError;
 use ferry_app::model::{AuditEntry, AuditQuery, Role};
 use serde_json::Value;
 
+use super::Handles;
 use crate::auth::Caller;
 use crate::error::OrInternal;
-use crate::state::AppState;
 use crate::store::{AuditFilter, NewAudit, Store};
 
 /// Records that `caller` did `action` to `target`.
@@ -56,13 +56,13 @@ fn filter(query: &AuditQuery) -> Result<AuditFilter, AppError> {
 }
 
 /// One page of the audit log, for administrators.
-pub async fn list(s: &AppState, c: &Caller, query: &AuditQuery) -> Result<Vec<AuditEntry>, AppError> {
+pub async fn list(s: &Handles, c: &Caller, query: &AuditQuery) -> Result<Vec<AuditEntry>, AppError> {
     c.require_global(Role::Admin, "reading the audit log")?;
     s.store.audit(&filter(query)?).await.or_internal("reading the audit log")
 }
 
 /// Every entry that matches, for export.
-pub async fn export(s: &AppState, c: &Caller, query: &AuditQuery) -> Result<Vec<AuditEntry>, AppError> {
+pub async fn export(s: &Handles, c: &Caller, query: &AuditQuery) -> Result<Vec<AuditEntry>, AppError> {
     c.require_global(Role::Admin, "reading the audit log")?;
     let mut filter = AuditFilter { limit: EXPORT_PAGE, ..filter(query)? };
     let mut all = Vec::new();

@@ -7,12 +7,12 @@ use ferry_app::model::{ReleaseView, Role};
 use serde_json::json;
 
 use super::audit;
+use super::Handles;
 use crate::auth::Caller;
 use crate::error::OrInternal;
-use crate::state::AppState;
 
 /// Marks the release bad with `Some(reason)`, or clears the mark with `None`.
-pub async fn mark(s: &AppState, c: &Caller, id: i64, reason: Option<&str>) -> Result<ReleaseView, AppError> {
+pub async fn mark(s: &Handles, c: &Caller, id: i64, reason: Option<&str>) -> Result<ReleaseView, AppError> {
     let release = s.store.release(id).await.or_internal("loading a release")?;
     let release = release.ok_or_else(|| AppError::not_found(format!("no release {id}")))?;
     let target = format!("release {}", release.version);

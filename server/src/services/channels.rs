@@ -7,15 +7,15 @@ use ferry_app::model::{ChannelView, NewChannel, NewRule, NotifySettings, Role, R
 use serde_json::json;
 
 use super::audit;
+use super::Handles;
 use crate::auth::Caller;
 use crate::error::OrInternal;
-use crate::state::AppState;
 use crate::store::is_unique_violation;
 
 /// How many deliveries the settings list.
 const LISTED_DELIVERIES: i64 = 50;
 
-pub async fn settings(s: &AppState, c: &Caller) -> Result<NotifySettings, AppError> {
+pub async fn settings(s: &Handles, c: &Caller) -> Result<NotifySettings, AppError> {
     c.require_global(Role::Admin, "seeing notification channels")?;
     Ok(NotifySettings {
         channels: s.store.channels().await.or_internal("listing channels")?,
@@ -24,7 +24,7 @@ pub async fn settings(s: &AppState, c: &Caller) -> Result<NotifySettings, AppErr
     })
 }
 
-pub async fn add_channel(s: &AppState, c: &Caller, new: &NewChannel) -> Result<ChannelView, AppError> {
+pub async fn add_channel(s: &Handles, c: &Caller, new: &NewChannel) -> Result<ChannelView, AppError> {
     c.require_global(Role::Admin, "adding a notification channel")?;
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 60 {
@@ -48,7 +48,7 @@ pub async fn add_channel(s: &AppState, c: &Caller, new: &NewChannel) -> Result<C
     Ok(channel)
 }
 
-pub async fn remove_channel(s: &AppState, c: &Caller, id: i64) -> Result<(), AppError> {
+pub async fn remove_channel(s: &Handles, c: &Caller, id: i64) -> Result<(), AppError> {
     c.require_global(Role::Admin, "removing a notification channel")?;
     if !s.store.remove_channel(id).await.or_internal("removing a channel")? {
         return Err(AppError::not_found(format!("there is no channel {id}")));
@@ -58,7 +58,7 @@ pub async fn remove_channel(s: &AppState, c: &Caller, id: i64) -> Result<(), App
 }
 
 /// Sends a test message through the channel (it shows among the deliveries).
-pub async fn test_channel(s: &AppState, c: &Caller, id: i64) -> Result<(), AppError> {
+pub async fn test_channel(s: &Handles, c: &Caller, id: i64) -> Result<(), AppError> {
     c.require_global(Role::Admin, "testing a notification channel")?;
     if s.store.channel_secret(id).await.or_internal("reading a channel")?.is_none() {
         return Err(AppError::not_found(format!("there is no channel {id}")));
@@ -66,7 +66,7 @@ pub async fn test_channel(s: &AppState, c: &Caller, id: i64) -> Result<(), AppEr
     s.notifier.send_test(id, &c.login).await.or_internal("enqueueing a test message")
 }
 
-pub async fn add_rule(s: &AppState, c: &Caller, new: &NewRule) -> Result<RuleView, AppError> {
+pub async fn add_rule(s: &Handles, c: &Caller, new: &NewRule) -> Result<RuleView, AppError> {
     c.require_global(Role::Admin, "adding a notification rule")?;
     if s.store.channel_secret(new.channel_id).await.or_internal("reading a channel")?.is_none() {
         return Err(AppError::bad_request(format!("channel_id: there is no channel {}", new.channel_id)));
@@ -94,7 +94,7 @@ pub async fn add_rule(s: &AppState, c: &Caller, new: &NewRule) -> Result<RuleVie
     rules.into_iter().find(|r| r.id == id).ok_or_else(|| AppError::not_found("the rule vanished"))
 }
 
-pub async fn remove_rule(s: &AppState, c: &Caller, id: i64) -> Result<(), AppError> {
+pub async fn remove_rule(s: &Handles, c: &Caller, id: i64) -> Result<(), AppError> {
     c.require_global(Role::Admin, "removing a notification rule")?;
     if !s.store.remove_rule(id).await.or_internal("removing a rule")? {
         return Err(AppError::not_found(format!("there is no notification rule {id}")));

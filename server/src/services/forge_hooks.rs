@@ -15,9 +15,9 @@ use sha2::Sha256;
 use super::catalog;
 use super::deployer::Requester;
 use super::forge_events::{self, Incoming, What};
+use super::Handles;
 use crate::auth::secrets::{constant_time_eq, from_hex};
 use crate::error::OrInternal;
-use crate::state::AppState;
 use crate::store::ForgeLinkRow;
 
 /// What the forge is told.
@@ -37,7 +37,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// The project whose secret signed (GitHub) or accompanies (GitLab) this body.
 async fn authenticate(
-    s: &AppState,
+    s: &Handles,
     forge: ForgeKind,
     headers: &HeaderMap,
     body: &[u8],
@@ -80,7 +80,7 @@ pub fn secret_context(project_id: i64) -> String {
 
 /// Checks, records and answers a webhook; the release and deployment follow in the
 /// background.
-pub async fn receive(s: &AppState, forge: ForgeKind, headers: &HeaderMap, body: &[u8]) -> Result<HookAnswer, AppError> {
+pub async fn receive(s: &Handles, forge: ForgeKind, headers: &HeaderMap, body: &[u8]) -> Result<HookAnswer, AppError> {
     let link = authenticate(s, forge, headers, body).await?;
     let (event_header, delivery_header) = match forge {
         ForgeKind::Github => ("x-github-event", vec!["x-github-delivery"]),
@@ -135,7 +135,7 @@ pub async fn receive(s: &AppState, forge: ForgeKind, headers: &HeaderMap, body: 
 
 /// Makes the release the event calls for (once per repository, ref, commit and
 /// event) and starts the deployments its triggers name.
-async fn act(s: &AppState, forge: ForgeKind, link: &ForgeLinkRow, incoming: &Incoming) -> Result<String, AppError> {
+async fn act(s: &Handles, forge: ForgeKind, link: &ForgeLinkRow, incoming: &Incoming) -> Result<String, AppError> {
     let What::Event { event, commit, actor } = &incoming.what else { return Ok("ignored".into()) };
     let Some(default_branch) = incoming.default_branch.as_deref().filter(|b| !b.is_empty()) else {
         return Err(AppError::unprocessable(
@@ -185,7 +185,7 @@ struct Event<'a> {
 /// first-parent line before the commit. A change to the triggers thus applies from
 /// the next push on.
 async fn triggers_commit(
-    s: &AppState,
+    s: &Handles,
     repo: &str,
     link: &ForgeLinkRow,
     e: &Event<'_>,
@@ -222,7 +222,7 @@ async fn triggers_commit(
 }
 
 /// The release for a claimed event, and the deployments its triggers start.
-async fn make_release(s: &AppState, forge: ForgeKind, link: &ForgeLinkRow, e: &Event<'_>) -> Result<String, AppError> {
+async fn make_release(s: &Handles, forge: ForgeKind, link: &ForgeLinkRow, e: &Event<'_>) -> Result<String, AppError> {
     let Event { event, commit, actor, kind, reference, .. } = *e;
     let project = s.store.project(link.project_id).await.or_internal("loading a project")?;
     let project = project.ok_or_else(|| AppError::not_found("the linked project is gone"))?;

@@ -8,13 +8,13 @@ use ferry_app::model::{ForgeKind, ForgeLinkView, ForgeLinked, LinkForge, Role};
 use serde_json::json;
 
 use super::forge_hooks::secret_context;
+use super::Handles;
 use super::{audit, gate};
 use crate::auth::secrets::random_text;
 use crate::auth::Caller;
 use crate::error::OrInternal;
-use crate::state::AppState;
 
-pub async fn link(s: &AppState, c: &Caller, slug: &str, wanted: &LinkForge) -> Result<ForgeLinked, AppError> {
+pub async fn link(s: &Handles, c: &Caller, slug: &str, wanted: &LinkForge) -> Result<ForgeLinked, AppError> {
     let project = gate::project(s, c, slug, Role::Maintainer, "linking a repository").await?;
     wanted.forge.check_repo(&wanted.repo).map_err(AppError::bad_request)?;
     let secret = match wanted.secret.as_deref().map(str::trim) {
@@ -61,7 +61,7 @@ pub async fn link(s: &AppState, c: &Caller, slug: &str, wanted: &LinkForge) -> R
     Ok(ForgeLinked { link, secret })
 }
 
-pub async fn get(s: &AppState, c: &Caller, slug: &str) -> Result<Option<ForgeLinkView>, AppError> {
+pub async fn get(s: &Handles, c: &Caller, slug: &str) -> Result<Option<ForgeLinkView>, AppError> {
     let project = gate::project(s, c, slug, Role::Viewer, "viewing the linked repository").await?;
     let Some(link) = s.store.forge_link(project.id).await.or_internal("reading a forge link")? else {
         return Ok(None);
@@ -72,7 +72,7 @@ pub async fn get(s: &AppState, c: &Caller, slug: &str) -> Result<Option<ForgeLin
 }
 
 /// A token is kept only once the forge has shown it can see the repository.
-async fn checked_token(s: &AppState, wanted: &LinkForge, token: &str) -> Result<(), AppError> {
+async fn checked_token(s: &Handles, wanted: &LinkForge, token: &str) -> Result<(), AppError> {
     if token.len() > 500 || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(AppError::bad_request("token: not an API token (up to 500 characters, no spaces)"));
     }
@@ -88,7 +88,7 @@ fn forge_name(wanted: &LinkForge) -> &'static str {
     }
 }
 
-pub async fn unlink(s: &AppState, c: &Caller, slug: &str) -> Result<(), AppError> {
+pub async fn unlink(s: &Handles, c: &Caller, slug: &str) -> Result<(), AppError> {
     let project = gate::project(s, c, slug, Role::Maintainer, "unlinking a repository").await?;
     if !s.store.remove_forge_link(project.id).await.or_internal("unlinking a forge")? {
         return Err(AppError::not_found(format!("project `{slug}` is linked to no repository")));

@@ -6,18 +6,18 @@ use ferry_app::error::AppError;
 use ferry_app::model::{DeployRequest, EnvironmentView, FreezeView, NewFreeze, Role};
 use serde_json::json;
 
+use super::Handles;
 use super::{audit, gate};
 use crate::auth::Caller;
 use crate::error::OrInternal;
-use crate::state::AppState;
 use crate::store::Store;
 
-pub async fn list(s: &AppState, c: &Caller, slug: &str) -> Result<Vec<FreezeView>, AppError> {
+pub async fn list(s: &Handles, c: &Caller, slug: &str) -> Result<Vec<FreezeView>, AppError> {
     let project = gate::project(s, c, slug, Role::Viewer, "listing freeze windows").await?;
     s.store.freezes(project.id).await.or_internal("listing freeze windows")
 }
 
-pub async fn add(s: &AppState, c: &Caller, slug: &str, freeze: &NewFreeze) -> Result<FreezeView, AppError> {
+pub async fn add(s: &Handles, c: &Caller, slug: &str, freeze: &NewFreeze) -> Result<FreezeView, AppError> {
     let project = gate::project(s, c, slug, Role::Maintainer, "adding a freeze window").await?;
     let environment =
         project.environments.iter().find(|e| e.name == freeze.environment).ok_or_else(|| {
@@ -36,7 +36,7 @@ pub async fn add(s: &AppState, c: &Caller, slug: &str, freeze: &NewFreeze) -> Re
     listed.into_iter().find(|f| f.id == id).ok_or_else(|| AppError::not_found("the freeze window vanished"))
 }
 
-pub async fn remove(s: &AppState, c: &Caller, slug: &str, id: i64) -> Result<(), AppError> {
+pub async fn remove(s: &Handles, c: &Caller, slug: &str, id: i64) -> Result<(), AppError> {
     let project = gate::project(s, c, slug, Role::Maintainer, "removing a freeze window").await?;
     if !s.store.remove_freeze(project.id, id).await.or_internal("removing a freeze")? {
         return Err(AppError::not_found(format!("project `{slug}` has no freeze window {id}")));
@@ -64,7 +64,7 @@ pub async fn active(store: &Store, environment: &EnvironmentView) -> Result<Opti
 /// override: one given where no freeze is active counts for nothing, so it cannot
 /// carry a deployment that waits through a freeze that starts later.
 pub async fn enforce(
-    s: &AppState,
+    s: &Handles,
     c: &Caller,
     request: &DeployRequest,
     environment: &EnvironmentView,

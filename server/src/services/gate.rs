@@ -13,13 +13,14 @@ use ferry_app::model::{
 use serde_json::json;
 
 use super::deployer::Requester;
-use super::{approvals, audit, catalog, freezes, insights, notifier, promotion};
+use super::Handles;
+use super::{approvals, audit, catalog, freezes, insights, promotion};
 use crate::auth::Caller;
 use crate::error::OrInternal;
-use crate::state::AppState;
+use crate::notify::center;
 
 /// The project named by `slug`, if the caller has `needed` on it.
-pub async fn project(s: &AppState, c: &Caller, slug: &str, needed: Role, what: &str) -> Result<ProjectView, AppError> {
+pub async fn project(s: &Handles, c: &Caller, slug: &str, needed: Role, what: &str) -> Result<ProjectView, AppError> {
     let project = catalog::project(&s.store, slug).await?;
     c.require(project.id, needed, what)?;
     Ok(project)
@@ -27,7 +28,7 @@ pub async fn project(s: &AppState, c: &Caller, slug: &str, needed: Role, what: &
 
 /// The deployment `id`, if the caller has `needed` on its project.
 pub async fn deployment(
-    s: &AppState,
+    s: &Handles,
     c: &Caller,
     id: i64,
     needed: Role,
@@ -39,17 +40,17 @@ pub async fn deployment(
     Ok(deployment)
 }
 
-pub async fn projects(s: &AppState, c: &Caller) -> Result<Vec<ProjectView>, AppError> {
+pub async fn projects(s: &Handles, c: &Caller) -> Result<Vec<ProjectView>, AppError> {
     let all = s.store.projects().await.or_internal("listing projects")?;
     Ok(all.into_iter().filter(|p| c.can_view(p.id)).collect())
 }
 
-pub async fn matrix(s: &AppState, c: &Caller) -> Result<Matrix, AppError> {
+pub async fn matrix(s: &Handles, c: &Caller) -> Result<Matrix, AppError> {
     catalog::matrix(&s.store, |p| c.can_view(p.id)).await
 }
 
 pub async fn create_project(
-    s: &AppState,
+    s: &Handles,
     c: &Caller,
     slug: &str,
     name: &str,
@@ -61,13 +62,13 @@ pub async fn create_project(
     Ok(project)
 }
 
-pub async fn releases(s: &AppState, c: &Caller, slug: &str) -> Result<Vec<ReleaseView>, AppError> {
+pub async fn releases(s: &Handles, c: &Caller, slug: &str) -> Result<Vec<ReleaseView>, AppError> {
     let project = project(s, c, slug, Role::Viewer, "listing releases").await?;
     catalog::releases(&s.store, &project).await
 }
 
 pub async fn create_release(
-    s: &AppState,
+    s: &Handles,
     c: &Caller,
     slug: &str,
     body: &CreateRelease,
@@ -79,13 +80,13 @@ pub async fn create_release(
     Ok(release)
 }
 
-pub async fn release(s: &AppState, c: &Caller, id: i64) -> Result<ReleaseDetail, AppError> {
+pub async fn release(s: &Handles, c: &Caller, id: i64) -> Result<ReleaseDetail, AppError> {
     let detail = catalog::release_detail(&s.store, id).await?;
     c.require(detail.project.id, Role::Viewer, "viewing a release")?;
     Ok(detail)
 }
 
-pub async fn deployment_detail(s: &AppState, c: &Caller, id: i64) -> Result<DeploymentDetail, AppError> {
+pub async fn deployment_detail(s: &Handles, c: &Caller, id: i64) -> Result<DeploymentDetail, AppError> {
     let deployment = deployment(s, c, id, Role::Viewer, "viewing a deployment").await?;
     let steps = s.store.steps(id).await.or_internal("loading steps")?;
     let targets = s.store.targets(id).await.or_internal("loading hosts")?;
@@ -95,7 +96,7 @@ pub async fn deployment_detail(s: &AppState, c: &Caller, id: i64) -> Result<Depl
 }
 
 /// Up to `limit` log lines of deployment `id` after sequence number `after`.
-pub async fn log_page(s: &AppState, c: &Caller, id: i64, after: i64, limit: i64) -> Result<Vec<LogLineView>, AppError> {
+pub async fn log_page(s: &Handles, c: &Caller, id: i64, after: i64, limit: i64) -> Result<Vec<LogLineView>, AppError> {
     deployment(s, c, id, Role::Viewer, "reading logs").await?;
     s.store.logs(id, after.max(0), limit).await.or_internal("loading logs")
 }
@@ -103,7 +104,7 @@ pub async fn log_page(s: &AppState, c: &Caller, id: i64, after: i64, limit: i64)
 /// Deploying needs the deploy role of the environment (deployer, unless it is
 /// protected with a higher one).
 async fn require_deploy_role(
-    s: &AppState,
+    s: &Handles,
     c: &Caller,
     request: &DeployRequest,
     what: &str,
@@ -123,7 +124,7 @@ fn requester(c: &Caller) -> Requester {
     Requester { id: Some(c.user_id), login: c.login.clone() }
 }
 
-pub async fn deploy(s: &AppState, c: &Caller, mut request: DeployRequest) -> Result<DeploymentView, AppError> {
+pub async fn deploy(s: &Handles, c: &Caller, mut request: DeployRequest) -> Result<DeploymentView, AppError> {
     // Rollbacks are not frozen: they are how an incident ends.
     let overrides = match require_deploy_role(s, c, &request, "deploying").await? {
         Some(environment) => freezes::enforce(s, c, &request, &environment).await?,
@@ -137,7 +138,7 @@ pub async fn deploy(s: &AppState, c: &Caller, mut request: DeployRequest) -> Res
     Ok(started)
 }
 
-pub async fn rollback(s: &AppState, c: &Caller, request: DeployRequest) -> Result<DeploymentView, AppError> {
+pub async fn rollback(s: &Handles, c: &Caller, request: DeployRequest) -> Result<DeploymentView, AppError> {
     require_deploy_role(s, c, &request, "rolling back").await?;
     let started = s.deployer.start_rollback(request, &requester(c)).await?;
     audit::record(&s.store, c, "rollback.start", &target(&started), json!({"deployment": started.id})).await;
@@ -145,7 +146,7 @@ pub async fn rollback(s: &AppState, c: &Caller, request: DeployRequest) -> Resul
 }
 
 pub async fn preview(
-    s: &AppState,
+    s: &Handles,
     c: &Caller,
     request: &DeployRequest,
     rollback: bool,
@@ -159,7 +160,7 @@ pub async fn preview(
     Ok(preview)
 }
 
-pub async fn cancel(s: &AppState, c: &Caller, id: i64) -> Result<DeploymentView, AppError> {
+pub async fn cancel(s: &Handles, c: &Caller, id: i64) -> Result<DeploymentView, AppError> {
     deployment(s, c, id, Role::Deployer, "cancelling a deployment").await?;
     let cancelled = s.deployer.cancel(id).await?;
     audit::record(&s.store, c, "deployment.cancel", &target(&cancelled), json!({"deployment": id})).await;
@@ -170,7 +171,7 @@ fn target(d: &DeploymentView) -> String {
     format!("{}/{}@{}", d.project, d.environment, d.release_version)
 }
 
-pub async fn history(s: &AppState, c: &Caller, filter: &HistoryFilter) -> Result<Vec<DeploymentView>, AppError> {
+pub async fn history(s: &Handles, c: &Caller, filter: &HistoryFilter) -> Result<Vec<DeploymentView>, AppError> {
     if !(1..=500).contains(&filter.limit.unwrap_or(50)) {
         return Err(AppError::bad_request("limit: must be between 1 and 500"));
     }
@@ -179,7 +180,7 @@ pub async fn history(s: &AppState, c: &Caller, filter: &HistoryFilter) -> Result
     Ok(rows)
 }
 
-pub async fn insights(s: &AppState, c: &Caller, project: Option<&str>, days: i64) -> Result<Insights, AppError> {
+pub async fn insights(s: &Handles, c: &Caller, project: Option<&str>, days: i64) -> Result<Insights, AppError> {
     if let Some(slug) = project {
         self::project(s, c, slug, Role::Viewer, "viewing insights").await?;
     }
@@ -190,28 +191,28 @@ pub async fn insights(s: &AppState, c: &Caller, project: Option<&str>, days: i64
     insights::insights(&s.store, project, days, |slug| visible.as_ref().is_none_or(|v| v.contains(slug))).await
 }
 
-pub async fn notifications(s: &AppState, c: &Caller) -> Result<NotificationList, AppError> {
-    notifier::list(&s.store, c).await
+pub async fn notifications(s: &Handles, c: &Caller) -> Result<NotificationList, AppError> {
+    center::list(&s.store, c).await
 }
 
-pub async fn mark_read(s: &AppState, c: &Caller, ids: Option<Vec<i64>>) -> Result<NotificationList, AppError> {
-    notifier::mark_read(&s.store, &s.bus, c, ids).await
+pub async fn mark_read(s: &Handles, c: &Caller, ids: Option<Vec<i64>>) -> Result<NotificationList, AppError> {
+    center::mark_read(&s.store, &s.bus, c, ids).await
 }
 
-pub async fn notify_preferences(s: &AppState, c: &Caller) -> Result<NotifyPreferences, AppError> {
-    notifier::preferences(&s.store, c, s.notifier.personal_email()).await
+pub async fn notify_preferences(s: &Handles, c: &Caller) -> Result<NotifyPreferences, AppError> {
+    center::preferences(&s.store, c, s.notifier.personal_email()).await
 }
 
 pub async fn set_notify_preferences(
-    s: &AppState,
+    s: &Handles,
     c: &Caller,
     wanted: &NotifyPreferences,
 ) -> Result<NotifyPreferences, AppError> {
-    notifier::set_preferences(&s.store, c, wanted, s.notifier.personal_email()).await
+    center::set_preferences(&s.store, c, wanted, s.notifier.personal_email()).await
 }
 
 /// Stored events after `after`, less those about projects the caller cannot see.
-pub async fn events(s: &AppState, c: &Caller, after: i64, limit: i64) -> Result<Vec<Event>, AppError> {
+pub async fn events(s: &Handles, c: &Caller, after: i64, limit: i64) -> Result<Vec<Event>, AppError> {
     let mut events = s.store.events_after(after, limit).await.or_internal("loading events")?;
     if !c.sees_everything() {
         let mut visibility = super::visibility::Visibility::new(c.clone());

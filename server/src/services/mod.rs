@@ -1,6 +1,7 @@
 //! What Ferry does, independent of how it is asked. `gate` is the door for people
 //! and tokens (authorization and audit); the rest is called through it, by the demo
-//! seeding, and by the deployment engine's own work.
+//! seeding, and by the deployment engine's own work. Services take the handles they
+//! need (`Handles`), not the HTTP layer's state.
 
 pub mod approvals;
 pub mod audit;
@@ -18,7 +19,6 @@ pub mod gate;
 mod hosts;
 pub mod insights;
 pub mod masking;
-pub mod notifier;
 pub mod orphans;
 pub mod people;
 pub mod promotion;
@@ -28,3 +28,16 @@ pub mod step_users;
 pub mod tokens;
 pub mod variables;
 pub mod visibility;
+
+/// What the services work with: the store, the event bus, the deployer, the connected
+/// agents, the vault and the notifier. The HTTP layer's `AppState` holds these and
+/// what only it needs (sign-in settings and providers, metrics, its closing signal).
+#[derive(Clone)]
+pub struct Handles {
+    pub store: crate::store::Store,
+    pub bus: crate::events::EventBus,
+    pub deployer: std::sync::Arc<deployer::Deployer>,
+    pub agents: crate::agents::AgentHub,
+    pub vault: std::sync::Arc<crate::vault::Vault>,
+    pub notifier: crate::notify::Notifier,
+}

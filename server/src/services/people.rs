@@ -5,17 +5,17 @@ use ferry_app::error::AppError;
 use ferry_app::model::{MemberView, Role, SetMembership, UserView};
 use serde_json::json;
 
+use super::Handles;
 use super::{audit, gate};
 use crate::auth::Caller;
 use crate::error::OrInternal;
-use crate::state::AppState;
 
-pub async fn users(s: &AppState, c: &Caller) -> Result<Vec<UserView>, AppError> {
+pub async fn users(s: &Handles, c: &Caller) -> Result<Vec<UserView>, AppError> {
     c.require_global(Role::Maintainer, "listing users")?;
     Ok(s.store.users().await.or_internal("listing users")?.iter().map(|u| u.view()).collect())
 }
 
-pub async fn set_role(s: &AppState, c: &Caller, id: i64, role: Role) -> Result<UserView, AppError> {
+pub async fn set_role(s: &Handles, c: &Caller, id: i64, role: Role) -> Result<UserView, AppError> {
     c.require_global(Role::Admin, "changing a user's role")?;
     let user = s.store.user(id).await.or_internal("loading a user")?;
     let user = user.ok_or_else(|| AppError::not_found(format!("no user {id}")))?;
@@ -28,13 +28,13 @@ pub async fn set_role(s: &AppState, c: &Caller, id: i64, role: Role) -> Result<U
     Ok(UserView { role, ..user.view() })
 }
 
-pub async fn members(s: &AppState, c: &Caller, slug: &str) -> Result<Vec<MemberView>, AppError> {
+pub async fn members(s: &Handles, c: &Caller, slug: &str) -> Result<Vec<MemberView>, AppError> {
     let project = gate::project(s, c, slug, Role::Viewer, "listing members").await?;
     let members = s.store.project_members(project.id).await.or_internal("listing members")?;
     Ok(members.into_iter().map(|(user, role)| MemberView { user: user.view(), role }).collect())
 }
 
-pub async fn set_member(s: &AppState, c: &Caller, slug: &str, change: &SetMembership) -> Result<(), AppError> {
+pub async fn set_member(s: &Handles, c: &Caller, slug: &str, change: &SetMembership) -> Result<(), AppError> {
     let project = gate::project(s, c, slug, Role::Maintainer, "managing members").await?;
     // Nobody hands out more than they have.
     c.require(project.id, change.role, "granting this role")?;

@@ -6,19 +6,19 @@ use ferry_app::error::AppError;
 use ferry_app::model::{CreateToken, CreatedToken, Role, TokenView};
 use serde_json::json;
 
+use super::Handles;
 use super::{audit, gate};
 use crate::auth::secrets::new_api_token;
 use crate::auth::Caller;
 use crate::error::OrInternal;
-use crate::state::AppState;
 use crate::store::{now_millis, NewToken};
 
-pub async fn list(s: &AppState, c: &Caller) -> Result<Vec<TokenView>, AppError> {
+pub async fn list(s: &Handles, c: &Caller) -> Result<Vec<TokenView>, AppError> {
     let rows = s.store.tokens_of(c.user_id).await.or_internal("listing tokens")?;
     Ok(rows.iter().map(|t| t.view()).collect())
 }
 
-pub async fn create(s: &AppState, c: &Caller, request: &CreateToken) -> Result<CreatedToken, AppError> {
+pub async fn create(s: &Handles, c: &Caller, request: &CreateToken) -> Result<CreatedToken, AppError> {
     // A token that could mint tokens would outlive its own revocation.
     c.require_session("creating an API token")?;
     let name = request.name.trim();
@@ -52,7 +52,7 @@ pub async fn create(s: &AppState, c: &Caller, request: &CreateToken) -> Result<C
     Ok(CreatedToken { token: secret.token, details: row.view() })
 }
 
-pub async fn revoke(s: &AppState, c: &Caller, id: i64) -> Result<(), AppError> {
+pub async fn revoke(s: &Handles, c: &Caller, id: i64) -> Result<(), AppError> {
     if !s.store.revoke_token(c.user_id, id).await.or_internal("revoking a token")? {
         return Err(AppError::not_found(format!("you have no live token {id}")));
     }

@@ -8,10 +8,10 @@ use ferry_app::error::AppError;
 use ferry_app::model::{Role, SetVariable, VariableView};
 use serde_json::json;
 
+use super::Handles;
 use super::{audit, gate};
 use crate::auth::Caller;
 use crate::error::OrInternal;
-use crate::state::AppState;
 use crate::store::{to_time, Store, Stored};
 use crate::vault::Vault;
 
@@ -33,7 +33,7 @@ fn check_name(name: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-pub async fn list(s: &AppState, c: &Caller, slug: &str) -> Result<Vec<VariableView>, AppError> {
+pub async fn list(s: &Handles, c: &Caller, slug: &str) -> Result<Vec<VariableView>, AppError> {
     let project = gate::project(s, c, slug, Role::Viewer, "listing variables").await?;
     let rows = s.store.variables(project.id).await.or_internal("listing variables")?;
     Ok(rows
@@ -49,7 +49,7 @@ pub async fn list(s: &AppState, c: &Caller, slug: &str) -> Result<Vec<VariableVi
         .collect())
 }
 
-pub async fn set(s: &AppState, c: &Caller, slug: &str, change: &SetVariable) -> Result<(), AppError> {
+pub async fn set(s: &Handles, c: &Caller, slug: &str, change: &SetVariable) -> Result<(), AppError> {
     let project = gate::project(s, c, slug, Role::Maintainer, "changing variables").await?;
     check_name(&change.name)?;
     let environment = change.environment.clone().unwrap_or_default();
@@ -82,7 +82,7 @@ pub async fn set(s: &AppState, c: &Caller, slug: &str, change: &SetVariable) -> 
 }
 
 pub async fn delete(
-    s: &AppState,
+    s: &Handles,
     c: &Caller,
     slug: &str,
     environment: Option<&str>,

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use ferry_app::error::AppError;
 use ferry_app::model::EventPayload;
 
+use super::Handles;
 use crate::auth::Caller;
 use crate::error::OrInternal;
-use crate::state::AppState;
 
 pub struct Visibility {
     caller: Caller,
@@ -24,7 +24,7 @@ impl Visibility {
         self.caller.sees_everything()
     }
 
-    pub async fn allows(&mut self, s: &AppState, payload: &EventPayload) -> Result<bool, AppError> {
+    pub async fn allows(&mut self, s: &Handles, payload: &EventPayload) -> Result<bool, AppError> {
         // Read marks are each person's own.
         if let EventPayload::NotificationsRead { user_id, .. } = payload {
             return Ok(*user_id == self.caller.user_id);

@@ -17,6 +17,8 @@ pub mod kinds {
     /// One message of the outbox to its channel or person. Payload: its id. Key: the
     /// channel's.
     pub const DELIVER_NOTIFICATION: &str = "deliver_notification";
+    /// An agent stayed away past the grace period. Payload: `agents::offline::AgentAbsence`.
+    pub const AGENT_OFFLINE: &str = "agent_offline";
     /// One change of a deployment to its project's repository. Payload: the report's
     /// id. Key: the project's.
     pub const SEND_FORGE_REPORT: &str = "send_forge_report";

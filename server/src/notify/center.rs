@@ -1,7 +1,8 @@
 //! The in-app notification center: a notification for every deployment that
 //! succeeded, failed or rolled an environment back, delivered live over the event
 //! stream, and read state shared by every open browser. Agents going offline are
-//! announced too. (The other channels are `crate::notify`'s.)
+//! announced too. The routed channels are the rest of `crate::notify`; both hear of
+//! changes through the jobs of the durable queue.
 
 use ferry_app::error::AppError;
 use ferry_app::model::{
@@ -19,7 +20,7 @@ const LISTED: i64 = 50;
 /// What to say about a finished deployment, if anything: the same events the routed
 /// channels hear of (cancellations are not news), in the center's words.
 pub fn describe(d: &DeploymentView) -> Option<(NotificationKind, String)> {
-    let event = crate::notify::finished_event(d)?;
+    let event = super::finished_event(d)?;
     let kind = NotificationKind::ALL.into_iter().find(|k| k.event() == event)?;
     let (project, version, environment) = (&d.project, &d.release_version, &d.environment);
     let title = match kind {
