@@ -11,7 +11,7 @@
 //! The artifact is fetched from the agent's replica: share `<data>/artifacts` between
 //! replicas (docs/operating.md).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -36,8 +36,20 @@ const SEAL_CONTEXT: &str = "agent-job";
 
 /// A job was written in this process: its relay need not wait for the next look.
 static JOB_WRITTEN: Notify = Notify::const_new();
-/// Reports were kept in this process: its deployments need not wait for the next look.
-static REPORTS_KEPT: Notify = Notify::const_new();
+/// The deployments of this process waiting for a job's reports, woken when this
+/// process keeps some (others' are found by looking every `TICK`).
+static WAITING: std::sync::LazyLock<Mutex<HashMap<i64, Arc<Notify>>>> = std::sync::LazyLock::new(Mutex::default);
+
+fn waiting() -> std::sync::MutexGuard<'static, HashMap<i64, Arc<Notify>>> {
+    WAITING.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Reports of `job` were kept: its deployment, if it waits in this process, reads them.
+fn kept(job: i64) {
+    if let Some(waiter) = waiting().get(&job) {
+        waiter.notify_waiters();
+    }
+}
 
 /// Sends on the jobs for the agents this replica holds, for as long as it runs.
 pub fn start(store: Store, hub: AgentHub, vault: Arc<Vault>, replica: String) {
@@ -66,27 +78,38 @@ pub fn start(store: Store, hub: AgentHub, vault: Arc<Vault>, replica: String) {
                     continue;
                 }
             };
-            for agent in online.into_iter().filter(|a| waiting.contains(a)) {
-                let jobs = match store.claim_agent_jobs(&replica, agent, now, until).await {
-                    Ok(jobs) => jobs,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "claiming agent jobs");
-                        continue;
-                    }
-                };
-                for job in jobs {
-                    if job.cancel_requested != 0 && cancelled.insert(job.job) {
-                        hub.cancel(job.job);
-                    }
-                    if relaying.lock().unwrap_or_else(|p| p.into_inner()).insert(job.job) {
-                        let relay = relay(store.clone(), hub.clone(), vault.clone(), job.clone());
-                        let relaying = relaying.clone();
-                        tokio::spawn(async move {
-                            relay.await;
-                            relaying.lock().unwrap_or_else(|p| p.into_inner()).remove(&job.job);
-                        });
+            let mine: Vec<i64> = online.into_iter().filter(|a| waiting.contains(a)).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            // Holds are renewed once half gone: one statement, most ticks writing nothing.
+            let renew_before = now + (HOLD / 2).as_millis() as i64;
+            let jobs = match store.claim_agent_jobs(&replica, &mine, (now, renew_before, until)).await {
+                Ok(jobs) => jobs,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming agent jobs");
+                    continue;
+                }
+            };
+            for job in jobs {
+                if relaying.lock().unwrap_or_else(|p| p.into_inner()).insert(job.job) {
+                    let relay = relay(store.clone(), hub.clone(), vault.clone(), job.clone());
+                    let relaying = relaying.clone();
+                    tokio::spawn(async move {
+                        relay.await;
+                        relaying.lock().unwrap_or_else(|p| p.into_inner()).remove(&job.job);
+                    });
+                }
+            }
+            match store.relayed_cancels(&replica).await {
+                Ok(asked) => {
+                    for job in asked {
+                        if cancelled.insert(job) {
+                            hub.cancel(job);
+                        }
                     }
                 }
+                Err(e) => tracing::warn!(error = %e, "reading cancels of relayed jobs"),
             }
         }
     });
@@ -116,7 +139,7 @@ async fn relay(store: Store, hub: AgentHub, vault: Arc<Vault>, job: RelayedJob) 
             if let Err(e) = store.add_agent_job_reports(id, &end, true).await {
                 tracing::warn!(job = id, error = %e, "ending an unreadable job");
             }
-            REPORTS_KEPT.notify_waiters();
+            kept(id);
             return;
         }
     };
@@ -142,7 +165,7 @@ async fn relay(store: Store, hub: AgentHub, vault: Arc<Vault>, job: RelayedJob) 
                     tracing::warn!(job = id, error = %e, "keeping an agent's reports; trying again");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
-                REPORTS_KEPT.notify_waiters();
+                kept(id);
                 hub.ack(job.agent_id, id, last);
                 if finished {
                     return;
@@ -237,10 +260,34 @@ pub async fn run_job(
         return failed(format!("could not hand the job to agent {agent_name}'s replica: {e}"));
     }
     JOB_WRITTEN.notify_waiters();
+    let waiter = waiting().entry(job).or_default().clone();
+    let ran = follow(store, (agent_name, plan), job, &mut progress, events, cancel, grace, &waiter).await;
+    waiting().remove(&job);
+    ran
+}
+
+/// Passes on the job's kept reports until its last one, or until no replica has relayed
+/// it for `grace`.
+#[allow(clippy::too_many_arguments)]
+async fn follow(
+    store: &Store,
+    (agent_name, plan): (&str, &ferry_engine::plan::DeploymentPlan),
+    job: i64,
+    progress: &mut Progress,
+    events: mpsc::Sender<RunnerEvent>,
+    cancel: &CancellationToken,
+    grace: Duration,
+    waiter: &Notify,
+) -> HostRun {
+    let failed = |why: String| HostRun {
+        outcome: Outcome { state: DeploymentState::Failed, reason: Some(why) },
+        before: None,
+        moved: false,
+    };
     let (mut last, mut relayed_at, mut checked_at, mut cancel_asked) = (0, Instant::now(), Instant::now(), false);
     let mut running_step: Option<usize> = None;
     loop {
-        let kept = REPORTS_KEPT.notified();
+        let kept = waiter.notified();
         let reports = match store.agent_job_reports_after(job, last).await {
             Ok(reports) => reports,
             Err(e) => {

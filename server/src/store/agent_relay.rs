@@ -10,7 +10,6 @@ pub struct RelayedJob {
     pub job: i64,
     pub agent_id: i64,
     pub run: String,
-    pub cancel_requested: i64,
 }
 
 impl Store {
@@ -57,26 +56,35 @@ impl Store {
         sqlx::query_scalar("SELECT DISTINCT agent_id FROM agent_jobs WHERE finished = 0").fetch_all(&self.pool).await
     }
 
-    /// Claims (or renews) the jobs of `agent_id` for `replica` until `until`: those no
-    /// replica relays, or whose relay's claim ran out.
+    /// Claims for `replica`, until `until`, the open jobs of `agent_ids` that no replica
+    /// relays or whose relay's hold ran out, and renews its own holds that end before
+    /// `renew_before`; returns the jobs it took or renewed.
     pub async fn claim_agent_jobs(
         &self,
         replica: &str,
-        agent_id: i64,
-        now: i64,
-        until: i64,
+        agent_ids: &[i64],
+        (now, renew_before, until): (i64, i64, i64),
     ) -> StoreResult<Vec<RelayedJob>> {
-        sqlx::query_as(
+        if agent_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Numbers only: safe to write into the statement.
+        let list = agent_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let sql = format!(
             "UPDATE agent_jobs SET relayed_by = $1, relayed_until = $2 \
-             WHERE agent_id = $3 AND finished = 0 AND (relayed_by IS NULL OR relayed_by = $1 OR relayed_until <= $4) \
-             RETURNING job, agent_id, run, cancel_requested",
-        )
-        .bind(replica)
-        .bind(until)
-        .bind(agent_id)
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await
+             WHERE finished = 0 AND agent_id IN ({list}) AND (relayed_by IS NULL OR relayed_until <= $3 \
+               OR (relayed_by = $1 AND relayed_until < $4)) \
+             RETURNING job, agent_id, run"
+        );
+        sqlx::query_as(&sql).bind(replica).bind(until).bind(now).bind(renew_before).fetch_all(&self.pool).await
+    }
+
+    /// The jobs `replica` relays whose cancel was asked for.
+    pub async fn relayed_cancels(&self, replica: &str) -> StoreResult<Vec<i64>> {
+        sqlx::query_scalar("SELECT job FROM agent_jobs WHERE relayed_by = $1 AND cancel_requested = 1 AND finished = 0")
+            .bind(replica)
+            .fetch_all(&self.pool)
+            .await
     }
 
     /// Whether some replica relays the job now.
