@@ -61,6 +61,16 @@ async fn wait_for<T, F: std::future::Future<Output = Option<T>>>(
     }
 }
 
+/// A process killed when dropped.
+struct Stopped(Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// One replica: its process, address and data directory.
 struct Replica {
     child: Child,
@@ -310,14 +320,17 @@ async fn failover_on_agents(url: &str, kills: usize) {
         api.post(&first, "/api/v1/agents/registrations", json!({"name": "bench-1", "labels": "role=bench"})).await;
     let servers: Vec<String> = replicas.iter().map(|r| r.base.clone()).collect();
     let workdir = tempfile::tempdir().unwrap();
-    let mut agent = Command::new(release_binary("ferry-agent"))
-        .args(["--server", &servers.join(","), "--name", "bench-1", "--labels", "role=bench"])
-        .arg("--workdir")
-        .arg(workdir.path())
-        .args(["--registration-token", registration["token"].as_str().unwrap()])
-        .env("FERRY_LOG", "error")
-        .spawn()
-        .unwrap();
+    // Stopped when this part ends, even by a failed assertion.
+    let _agent = Stopped(
+        Command::new(release_binary("ferry-agent"))
+            .args(["--server", &servers.join(","), "--name", "bench-1", "--labels", "role=bench"])
+            .arg("--workdir")
+            .arg(workdir.path())
+            .args(["--registration-token", registration["token"].as_str().unwrap()])
+            .env("FERRY_LOG", "error")
+            .spawn()
+            .unwrap(),
+    );
     wait_for("the agent to be online", Duration::from_secs(60), || async {
         let (_, agents) = api.call(&first, reqwest::Method::GET, "/api/v1/agents", None).await;
         agents.as_array()?.iter().any(|a| a["name"] == "bench-1" && a["state"] == "online").then_some(())
@@ -385,8 +398,6 @@ async fn failover_on_agents(url: &str, kills: usize) {
         replicas[victim].restart(&database).await;
         eprintln!("  kill {}: {:.1} s", round + 1, times.last().unwrap());
     }
-    let _ = agent.kill();
-    let _ = agent.wait();
     times.sort_by(f64::total_cmp);
     println!("failover on an agent (3 replicas, lease_seconds 15, SIGKILL of the running replica), {kills} kills:");
     println!(
