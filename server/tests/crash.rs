@@ -127,12 +127,7 @@ async fn a_deployment_on_an_agent_goes_on_through_a_crash_of_the_server() {
     let token = common::process::register_agent(&server, "web-1", "role=web").await;
     let workdir = data.path().join("host");
     let _agent = common::process::spawn_agent(&server.base, "web-1", "role=web", &workdir, &token);
-    let running = &server;
-    wait_until("agent web-1 to be online", Duration::from_secs(20), || async move {
-        let (_, agents) = running.call(reqwest::Method::GET, "/api/v1/agents", None).await;
-        agents.as_array().unwrap().iter().any(|a| a["name"] == "web-1" && a["state"] == "online").then_some(())
-    })
-    .await;
+    common::process::wait_agent_online(&server, "web-1").await;
     let (_, release) = server
         .call(
             reqwest::Method::POST,

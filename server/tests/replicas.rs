@@ -32,6 +32,27 @@ fn no_op_repo(dir: &Path, deploy: &str) {
     common::git(dir, &["commit", "--quiet", "-m", "no-op"]);
 }
 
+/// A `ferry-agent` in this process, registered with `registration`'s token, connected
+/// to `server`; stop it with the token and await its handle.
+fn in_process_agent(
+    server: &str,
+    registration: &Value,
+    workdir: std::path::PathBuf,
+) -> (tokio_util::sync::CancellationToken, tokio::task::JoinHandle<Result<(), String>>) {
+    let config = ferry_agent::AgentConfig {
+        server: server.to_string(),
+        name: None,
+        labels: None,
+        workdir,
+        registration_token: registration["token"].as_str().map(String::from),
+        vars: Default::default(),
+        shutdown_grace: Duration::from_secs(10),
+    };
+    let stop = tokio_util::sync::CancellationToken::new();
+    let agent = tokio::spawn(ferry_agent::run(config, stop.clone()));
+    (stop, agent)
+}
+
 /// Replicas share one secret key (docs/operating.md): what one seals, another opens.
 fn replica_config(data: &Path, database_url: &str) -> Config {
     static KEY: std::sync::OnceLock<tempfile::TempPath> = std::sync::OnceLock::new();
@@ -195,17 +216,7 @@ async fn a_deployment_and_its_build_on_one_replica_run_on_an_agent_connected_to_
     let (s, registration) = a.post("/api/v1/agents/registrations", json!({"name": "edge", "labels": "env=edge"})).await;
     assert_eq!(s, 201, "{registration}");
     let workdir = a_dir.path().join("edge-host");
-    let config = ferry_agent::AgentConfig {
-        server: a.base.clone(),
-        name: None,
-        labels: None,
-        workdir: workdir.clone(),
-        registration_token: registration["token"].as_str().map(String::from),
-        vars: Default::default(),
-        shutdown_grace: Duration::from_secs(10),
-    };
-    let stop = tokio_util::sync::CancellationToken::new();
-    let agent = tokio::spawn(ferry_agent::run(config, stop.clone()));
+    let (stop, agent) = in_process_agent(&a.base, &registration, workdir.clone());
     // Replica B sees the agent that replica A holds.
     wait_until("replica B to see the agent online", Duration::from_secs(20), || async {
         let (_, agents) = b.get("/api/v1/agents").await;
@@ -596,17 +607,7 @@ async fn a_replica_that_cannot_open_a_job_sealed_with_another_key_fails_it_sayin
     let a = spawn_with(own_key(a_dir.path())).await;
     let b = spawn_with(own_key(b_dir.path())).await;
     let (_, registration) = a.post("/api/v1/agents/registrations", json!({"name": "edge", "labels": "env=edge"})).await;
-    let config = ferry_agent::AgentConfig {
-        server: a.base.clone(),
-        name: None,
-        labels: None,
-        workdir: a_dir.path().join("edge-host"),
-        registration_token: registration["token"].as_str().map(String::from),
-        vars: Default::default(),
-        shutdown_grace: Duration::from_secs(10),
-    };
-    let stop = tokio_util::sync::CancellationToken::new();
-    let agent = tokio::spawn(ferry_agent::run(config, stop.clone()));
+    let (stop, agent) = in_process_agent(&a.base, &registration, a_dir.path().join("edge-host"));
     wait_until("replica B to see the agent online", Duration::from_secs(20), || async {
         let (_, agents) = b.get("/api/v1/agents").await;
         agents.as_array()?.iter().any(|a| a["name"] == "edge" && a["state"] == "online").then_some(())

@@ -176,15 +176,11 @@ async fn when_the_grace_runs_out_a_deployment_on_an_agent_is_handed_over_and_the
     let token = common::process::register_agent(&server, "web-1", "role=web").await;
     let workdir = data.path().join("host");
     let _agent = common::process::spawn_agent(&server.base, "web-1", "role=web", &workdir, &token);
-    let running = &server;
-    wait_until("agent web-1 to be online", Duration::from_secs(20), || async move {
-        let (_, agents) = running.call(reqwest::Method::GET, "/api/v1/agents", None).await;
-        agents.as_array()?.iter().any(|a| a["name"] == "web-1" && a["state"] == "online").then_some(())
-    })
-    .await;
+    common::process::wait_agent_online(&server, "web-1").await;
     let (status, started) = deploy(&server, "handed", release_at_head["id"].as_i64().unwrap()).await;
     assert_eq!(status, 202, "{started}");
     let id = started["id"].as_i64().unwrap();
+    let running = &server;
     wait_until("the step to wait on the agent", Duration::from_secs(60), || async move {
         detail(running, id).await["logs"].as_array()?.iter().any(|l| l["text"] == "waiting").then_some(())
     })

@@ -27,6 +27,15 @@ pub async fn register_agent(server: &Server, name: &str, labels: &str) -> String
     registration["token"].as_str().unwrap().to_string()
 }
 
+/// Waits (loudly) until `server` lists agent `name` as online.
+pub async fn wait_agent_online(server: &Server, name: &str) {
+    wait_until(&format!("agent {name} to be online"), Duration::from_secs(20), || async move {
+        let (_, agents) = server.call(reqwest::Method::GET, "/api/v1/agents", None).await;
+        agents.as_array()?.iter().any(|a| a["name"] == name && a["state"] == "online").then_some(())
+    })
+    .await;
+}
+
 /// The real `ferry-agent` binary, registered with `token`, connecting to `servers`
 /// (comma separated, tried in turn), working in `workdir`.
 pub fn spawn_agent(servers: &str, name: &str, labels: &str, workdir: &Path, token: &str) -> Reaped {
