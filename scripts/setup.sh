@@ -22,6 +22,9 @@ if $with_test_deps; then
   need_cmd chromium chromium
   need_cmd python3 python3
   python3 -m pip --version >/dev/null 2>&1 || apt_packages+=(python3-pip)
+  # SSH hosts' tests run real OpenSSH servers, in network namespaces made with ip.
+  [ -x /usr/sbin/sshd ] || apt_packages+=(openssh-server)
+  need_cmd ip iproute2
 fi
 
 # The wasm32 standard library: rustup's on a normal machine; Debian's source build here.

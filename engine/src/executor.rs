@@ -1,9 +1,7 @@
-//! The local executor: runs a deployment plan step by step on this machine, reporting
+//! The executor: runs a deployment plan step by step on a host's `Machine`, reporting
 //! each transition and output line as a `RunnerEvent`. The first failing step stops
 //! the deployment; the steps after it are skipped.
 
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -11,12 +9,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::health::{check, watch, CommandProbe, Expect, HealthOutcome, Prober};
+use crate::machine::{Lines, LocalMachine, Machine, Placing, Shell, CANCELLED, FETCH_TIMEOUT};
 use crate::plan::{expand, DeploymentPlan, Phase, Probe, StepAction};
-use crate::process::{run_shell, Exit, RunAs};
+use crate::process::Exit;
 use crate::release_dir::{as_owner, ReleasePaths};
 use crate::states::{DeploymentState, LogStream, StepState};
-
-const FETCH_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// What the executor reports, in order, for the server to record and broadcast.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,17 +39,27 @@ struct StepResult {
     cancelled: bool,
 }
 
+/// Runs the plan on this machine (the built-in agent, or a `ferry-agent`).
 pub async fn execute(
     plan: &DeploymentPlan,
     paths: &ReleasePaths,
     events: mpsc::Sender<RunnerEvent>,
     cancel: CancellationToken,
 ) -> Outcome {
-    let mut plan = in_idle_slot(plan, paths);
-    let home = paths.home();
+    execute_on(&LocalMachine::new(paths.clone()), plan, events, cancel).await
+}
+
+/// Runs the plan on `machine`, step by step.
+pub async fn execute_on<M: Machine>(
+    machine: &M,
+    plan: &DeploymentPlan,
+    events: mpsc::Sender<RunnerEvent>,
+    cancel: CancellationToken,
+) -> Outcome {
+    let mut plan = in_idle_slot(plan, machine.live_slot().await);
     // Where it cannot be made, the target directory itself is unwritable and the
     // first step fails saying so.
-    let _ = paths.make_home();
+    let home = machine.make_home().await.unwrap_or_else(|_| machine.paths().home());
     plan.env.insert("HOME".into(), home.display().to_string());
     let plan = &plan;
     let mut outcome = Outcome { state: DeploymentState::Succeeded, reason: None };
@@ -71,7 +78,7 @@ pub async fn execute(
                 }
             })
         };
-        let result = run_step(&step.action, plan, paths, &cancel, &line_tx).await;
+        let result = run_step(machine, &step.action, plan, &cancel, &line_tx).await;
         if let Some(why) = &result.failure {
             let _ = line_tx.send((LogStream::System, why.clone())).await;
         }
@@ -85,15 +92,15 @@ pub async fn execute(
             outcome = Outcome { state: DeploymentState::Failed, reason: Some(format!("step {}: {why}", step.name)) };
         }
     }
-    paths.clean_up(outcome.state == DeploymentState::Succeeded);
+    machine.clean_up(outcome.state == DeploymentState::Succeeded).await;
     outcome
 }
 
 /// Removes releases beyond the plan's `keep_releases`, saying which; a failure to
 /// remove one is reported but fails nothing (the new release is live).
-async fn prune_old(plan: &DeploymentPlan, paths: &ReleasePaths, lines: &mpsc::Sender<(LogStream, String)>) {
+async fn prune_old<M: Machine>(machine: &M, plan: &DeploymentPlan, lines: &Lines) {
     let keep_releases = plan.keep_releases;
-    match paths.prune(keep_releases) {
+    match machine.prune(keep_releases).await {
         Ok(removed) if !removed.is_empty() => {
             let ids: Vec<String> = removed.iter().map(|id| id.to_string()).collect();
             let text = format!("removed old releases {} (keeping {keep_releases})", ids.join(", "));
@@ -108,10 +115,9 @@ async fn prune_old(plan: &DeploymentPlan, paths: &ReleasePaths, lines: &mpsc::Se
 
 /// Blue-green: the plan with the idle slot's variables and `FERRY_SLOT` (the slot
 /// not serving traffic on this host; blue the first time) and `FERRY_LIVE_SLOT`.
-fn in_idle_slot(plan: &DeploymentPlan, paths: &ReleasePaths) -> DeploymentPlan {
+fn in_idle_slot(plan: &DeploymentPlan, live: Option<String>) -> DeploymentPlan {
     let mut plan = plan.clone();
     if let Some(slots) = &plan.slots {
-        let live = paths.live_slot();
         let (idle, vars) = match live.as_deref() {
             Some("blue") => ("green", slots.green.clone()),
             _ => ("blue", slots.blue.clone()),
@@ -125,16 +131,20 @@ fn in_idle_slot(plan: &DeploymentPlan, paths: &ReleasePaths) -> DeploymentPlan {
     plan
 }
 
-async fn run_step(
+async fn run_step<M: Machine>(
+    machine: &M,
     action: &StepAction,
     plan: &DeploymentPlan,
-    paths: &ReleasePaths,
     cancel: &CancellationToken,
-    lines: &mpsc::Sender<(LogStream, String)>,
+    lines: &Lines,
 ) -> StepResult {
+    let paths = machine.paths();
+    if matches!(action, StepAction::Fetch | StepAction::Pack { .. }) && !machine.builds_here() {
+        return failed("builds run on the built-in agent or on an agent, not on this host".into());
+    }
     match action {
         StepAction::Fetch => {
-            if let Err(e) = paths.prepare() {
+            if let Err(e) = machine.prepare().await {
                 return failed(format!("cannot prepare {}: {e}", paths.releases().display()));
             }
             let mut env = plan.env.clone();
@@ -150,7 +160,9 @@ async fn run_step(
                 && cd \"$FERRY_INCOMING\" \
                 && git -c advice.detachedHead=false checkout --quiet \"$FERRY_COMMIT\" \
                 && git log -1 --format='checked out %h %s'";
-            shell(script, &paths.releases(), &env, paths.owner, FETCH_TIMEOUT, cancel, lines).await
+            let releases = paths.releases();
+            let shell = Shell { script, cwd: &releases, env: &env, timeout: FETCH_TIMEOUT };
+            step_exit(machine.run(shell, cancel, lines).await)
         }
         StepAction::Pack { to } => {
             let (incoming, to, owner) = (paths.incoming(), std::path::PathBuf::from(to), paths.owner);
@@ -172,7 +184,7 @@ async fn run_step(
                 Err(e) => failed(format!("packing stopped: {e}")),
             }
         }
-        StepAction::Unpack => unpack(plan, paths, cancel, lines).await,
+        StepAction::Unpack => unpack(machine, plan, cancel, lines).await,
         StepAction::Command { run, timeout, phase } => {
             let dir = match phase {
                 Phase::Build => paths.incoming(),
@@ -181,18 +193,19 @@ async fn run_step(
             let mut env = plan.env.clone();
             env.insert("FERRY_RELEASE_DIR".into(), dir.display().to_string());
             let _ = lines.send((LogStream::System, format!("$ {run}"))).await;
-            shell(run, &dir, &env, paths.owner, *timeout, cancel, lines).await
+            let shell = Shell { script: run, cwd: &dir, env: &env, timeout: *timeout };
+            step_exit(machine.run(shell, cancel, lines).await)
         }
-        StepAction::Switch => match paths.switch() {
+        StepAction::Switch => match machine.place(Placing::Switch).await {
             Ok(release) => {
                 let text = format!("current → {}", release.display());
                 let _ = lines.send((LogStream::System, text)).await;
-                prune_old(plan, paths, lines).await;
+                prune_old(machine, plan, lines).await;
                 ok(None)
             }
             Err(e) => failed(format!("cannot switch current: {e}")),
         },
-        StepAction::Activate => match paths.activate() {
+        StepAction::Activate => match machine.place(Placing::Activate).await {
             Ok(release) => {
                 let text = format!("current → {} (rollback, no rebuild)", release.display());
                 let _ = lines.send((LogStream::System, text)).await;
@@ -202,17 +215,17 @@ async fn run_step(
         },
         StepAction::Stage | StepAction::Restage | StepAction::GoLive => {
             let slot = plan.env.get("FERRY_SLOT").map(String::as_str).unwrap_or("blue");
-            let (done, what) = match action {
-                StepAction::Stage => (paths.stage(slot), "staged"),
-                StepAction::Restage => (paths.restage(slot), "staged again (rollback, no rebuild)"),
-                _ => (paths.go_live(slot), "live; current →"),
+            let (how, what) = match action {
+                StepAction::Stage => (Placing::Stage(slot), "staged"),
+                StepAction::Restage => (Placing::Restage(slot), "staged again (rollback, no rebuild)"),
+                _ => (Placing::GoLive(slot), "live; current →"),
             };
-            match done {
+            match machine.place(how).await {
                 Ok(release) => {
                     let text = format!("slot {slot} {what} {}", release.display());
                     let _ = lines.send((LogStream::System, text)).await;
                     if matches!(action, StepAction::GoLive) {
-                        prune_old(plan, paths, lines).await;
+                        prune_old(machine, plan, lines).await;
                     }
                     ok(None)
                 }
@@ -220,98 +233,38 @@ async fn run_step(
             }
         }
         StepAction::HealthCheck { probe, timeout, interval } => {
-            probing(probe, Probing::Until(*timeout), *interval, plan, paths, cancel, lines).await
+            probing(machine, probe, Probing::Until(*timeout), *interval, plan, cancel, lines).await
         }
         StepAction::Watch { probe, window, interval } => {
-            probing(probe, Probing::Throughout(*window), *interval, plan, paths, cancel, lines).await
+            probing(machine, probe, Probing::Throughout(*window), *interval, plan, cancel, lines).await
         }
     }
 }
 
-/// Gets the plan's artifact (from this machine, or downloaded from the server), checks
-/// its checksum and unpacks it into the incoming directory.
-async fn unpack(
+/// Gets the plan's artifact onto the machine, its checksum checked there, unpacked
+/// into the incoming directory.
+async fn unpack<M: Machine>(
+    machine: &M,
     plan: &DeploymentPlan,
-    paths: &ReleasePaths,
     cancel: &CancellationToken,
-    lines: &mpsc::Sender<(LogStream, String)>,
+    lines: &Lines,
 ) -> StepResult {
     let Some(source) = &plan.artifact else { return failed("the plan names no artifact".into()) };
-    if let Err(e) = paths.prepare() {
-        return failed(format!("cannot prepare {}: {e}", paths.releases().display()));
+    if let Err(e) = machine.prepare().await {
+        return failed(format!("cannot prepare {}: {e}", machine.paths().releases().display()));
     }
-    let remote = source.location.starts_with("http://") || source.location.starts_with("https://");
-    let archive = match remote {
-        true => {
-            let _ = lines.send((LogStream::System, format!("downloading sha256:{}", source.sha256))).await;
-            let path = paths.releases().join(format!(".artifact-{}.tar.gz", paths.deployment_id));
-            let file = match paths
-                .as_owner(|| std::fs::File::options().read(true).write(true).create(true).truncate(true).open(&path))
-            {
-                Ok(file) => file,
-                Err(e) => return failed(format!("cannot write {}: {e}", path.display())),
-            };
-            // The name goes at once: the open file is what is unpacked.
-            let _ = paths.as_owner(|| std::fs::remove_file(&path));
-            let got = tokio::select! {
-                got = download(&source.location, source.bearer.as_deref(), file) => got,
-                _ = cancel.cancelled() => return cancelled(None),
-            };
-            match got {
-                Ok(file) => file,
-                Err(why) => return failed(why),
-            }
-        }
-        // Ferry's own artifact, opened as Ferry's user; its entries are written as the
-        // step's.
-        false => match std::fs::File::open(&source.location) {
-            Ok(file) => file,
-            Err(e) => return failed(format!("cannot read the artifact {}: {e}", source.location)),
-        },
-    };
-    let (incoming, sha, owner) = (paths.incoming(), source.sha256.clone(), paths.owner);
-    let unpacked = tokio::task::spawn_blocking(move || {
-        as_owner(owner, || {
-            crate::artifact::unpack_from(archive, &sha, &incoming, &crate::artifact::Limits::default())
-                .map_err(|e| std::io::Error::other(e.to_string()))
-        })
-    })
-    .await;
-    match unpacked {
-        Ok(Ok(bytes)) => {
+    match machine.put_artifact(source, cancel, lines).await {
+        Ok(bytes) => {
             let text = format!("unpacked sha256:{} ({}, checksum verified)", source.sha256, human_size(bytes));
             let _ = lines.send((LogStream::System, text)).await;
             ok(None)
         }
-        Ok(Err(e)) => failed(e.to_string()),
-        Err(e) => failed(format!("unpacking stopped: {e}")),
+        Err(why) if why == CANCELLED => cancelled(None),
+        Err(why) => failed(why),
     }
 }
 
-/// Streams the artifact at `url` into `file`, and hands it back rewound.
-async fn download(url: &str, bearer: Option<&str>, file: std::fs::File) -> Result<std::fs::File, String> {
-    use tokio::io::{AsyncSeekExt, AsyncWriteExt};
-    let client =
-        reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build().map_err(|e| e.to_string())?;
-    let mut request = client.get(url).timeout(FETCH_TIMEOUT);
-    if let Some(bearer) = bearer {
-        request = request.bearer_auth(bearer);
-    }
-    let mut response = request.send().await.map_err(|e| format!("cannot download the artifact: {e}"))?;
-    if !response.status().is_success() {
-        return Err(format!("cannot download the artifact: the server answered {}", response.status()));
-    }
-    let mut file = tokio::fs::File::from_std(file);
-    let writing = |e: std::io::Error| format!("cannot keep the downloaded artifact: {e}");
-    while let Some(chunk) = response.chunk().await.map_err(|e| format!("downloading the artifact: {e}"))? {
-        file.write_all(&chunk).await.map_err(writing)?;
-    }
-    file.flush().await.map_err(writing)?;
-    file.rewind().await.map_err(writing)?;
-    Ok(file.into_std().await)
-}
-
-fn human_size(bytes: u64) -> String {
+pub fn human_size(bytes: u64) -> String {
     match bytes {
         b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
         b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
@@ -327,18 +280,18 @@ enum Probing {
 
 /// Runs a health probe (its URL filled in from the step's environment) and turns its
 /// verdict into the step's result.
-async fn probing(
+async fn probing<M: Machine>(
+    machine: &M,
     probe: &Probe,
     how: Probing,
     interval: Duration,
     plan: &DeploymentPlan,
-    paths: &ReleasePaths,
     cancel: &CancellationToken,
-    lines: &mpsc::Sender<(LogStream, String)>,
+    lines: &Lines,
 ) -> StepResult {
+    let release = machine.paths().release();
     let mut env = plan.env.clone();
-    env.insert("FERRY_RELEASE_DIR".into(), paths.release().display().to_string());
-    let release = paths.release();
+    env.insert("FERRY_RELEASE_DIR".into(), release.display().to_string());
     let (url, wanted): (String, Option<String>);
     let prober = match probe {
         Probe::Http { url: template, expect_status, body_contains } => {
@@ -350,11 +303,11 @@ async fn probing(
             };
             Prober::Http { url: &url, expect: Expect { status: *expect_status, body_contains: wanted.as_deref() } }
         }
-        Probe::Command { run } => Prober::Command(CommandProbe { run, cwd: &release, env: &env, run_as: paths.owner }),
+        Probe::Command { run } => Prober::Command(CommandProbe { run, cwd: &release, env: &env }),
     };
     let outcome = match how {
-        Probing::Until(timeout) => check(&prober, timeout, interval, cancel, lines).await,
-        Probing::Throughout(window) => watch(&prober, window, interval, cancel, lines).await,
+        Probing::Until(timeout) => check(machine, &prober, timeout, interval, cancel, lines).await,
+        Probing::Throughout(window) => watch(machine, &prober, window, interval, cancel, lines).await,
     };
     match outcome {
         HealthOutcome::Healthy => ok(None),
@@ -363,16 +316,8 @@ async fn probing(
     }
 }
 
-async fn shell(
-    script: &str,
-    cwd: &Path,
-    env: &BTreeMap<String, String>,
-    run_as: Option<RunAs>,
-    timeout: Duration,
-    cancel: &CancellationToken,
-    lines: &mpsc::Sender<(LogStream, String)>,
-) -> StepResult {
-    let exit = run_shell(script, cwd, env, run_as, timeout, cancel, lines).await;
+/// A command step's result from how its command ended.
+fn step_exit(exit: Exit) -> StepResult {
     match exit {
         Exit::Code(0) => ok(Some(0)),
         Exit::Cancelled => cancelled(None),

@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::process::{run_shell, Exit};
+use crate::machine::{HttpFailure, Lines, Machine, Shell};
+use crate::process::Exit;
 use crate::states::LogStream;
 
 /// What a healthy HTTP answer looks like.
@@ -26,7 +26,6 @@ pub struct CommandProbe<'a> {
     pub run: &'a str,
     pub cwd: &'a Path,
     pub env: &'a BTreeMap<String, String>,
-    pub run_as: Option<crate::process::RunAs>,
 }
 
 /// What is asked on each attempt.
@@ -43,8 +42,6 @@ pub enum HealthOutcome {
     Cancelled,
 }
 
-type Lines = mpsc::Sender<(LogStream, String)>;
-
 /// One attempt: what it saw, healthy or not.
 enum Attempt {
     Healthy(String),
@@ -53,23 +50,20 @@ enum Attempt {
 }
 
 /// Probes every `interval` until healthy, for at most `timeout`.
-pub async fn check(
+pub async fn check<M: Machine>(
+    machine: &M,
     prober: &Prober<'_>,
     timeout: Duration,
     interval: Duration,
     cancel: &CancellationToken,
     lines: &Lines,
 ) -> HealthOutcome {
-    let client = match http_client() {
-        Ok(c) => c,
-        Err(why) => return HealthOutcome::Unhealthy(why),
-    };
     let deadline = Instant::now() + timeout;
     let mut attempt = 0u32;
     let mut last = String::from("no attempt finished");
     while Instant::now() < deadline {
         attempt += 1;
-        match probe_once(&client, prober, deadline - Instant::now(), cancel, lines).await {
+        match probe_once(machine, prober, deadline - Instant::now(), cancel, lines).await {
             Attempt::Healthy(seen) => {
                 let _ = lines.send((LogStream::System, format!("attempt {attempt}: {seen} (healthy)"))).await;
                 return HealthOutcome::Healthy;
@@ -90,24 +84,21 @@ pub async fn check(
 
 /// Probes every `interval` for `window`; two failed attempts in a row end the watch as
 /// unhealthy (one can be a blip, such as a dropped connection).
-pub async fn watch(
+pub async fn watch<M: Machine>(
+    machine: &M,
     prober: &Prober<'_>,
     window: Duration,
     interval: Duration,
     cancel: &CancellationToken,
     lines: &Lines,
 ) -> HealthOutcome {
-    let client = match http_client() {
-        Ok(c) => c,
-        Err(why) => return HealthOutcome::Unhealthy(why),
-    };
     let _ = lines.send((LogStream::System, format!("watching for {}s", window.as_secs()))).await;
     let end = Instant::now() + window;
     let (mut attempt, mut failed_in_a_row) = (0u32, 0u32);
     loop {
         attempt += 1;
         let per_try = interval.max(Duration::from_secs(1)).min(Duration::from_secs(30));
-        match probe_once(&client, prober, per_try, cancel, lines).await {
+        match probe_once(machine, prober, per_try, cancel, lines).await {
             Attempt::Healthy(seen) => {
                 failed_in_a_row = 0;
                 let _ = lines.send((LogStream::System, format!("attempt {attempt}: {seen}"))).await;
@@ -135,13 +126,6 @@ pub async fn watch(
     HealthOutcome::Healthy
 }
 
-fn http_client() -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| format!("cannot create HTTP client: {e}"))
-}
-
 /// Sleeps unless cancelled first; false when cancelled.
 async fn pause(how_long: Duration, cancel: &CancellationToken) -> bool {
     tokio::select! {
@@ -150,8 +134,8 @@ async fn pause(how_long: Duration, cancel: &CancellationToken) -> bool {
     }
 }
 
-async fn probe_once(
-    client: &reqwest::Client,
+async fn probe_once<M: Machine>(
+    machine: &M,
     prober: &Prober<'_>,
     left: Duration,
     cancel: &CancellationToken,
@@ -161,36 +145,34 @@ async fn probe_once(
         Prober::Http { url, expect } => {
             let per_try = left.min(Duration::from_secs(5));
             let result = tokio::select! {
-                r = client.get(*url).timeout(per_try).send() => r,
+                r = machine.http_get(url, per_try) => r,
                 _ = cancel.cancelled() => return Attempt::Cancelled,
             };
             match result {
-                Ok(resp) if resp.status().as_u16() == expect.status => {
-                    let status = resp.status();
-                    let body = resp.text().await.unwrap_or_default();
-                    match expect.body_contains {
-                        Some(wanted) if !body.contains(wanted) => Attempt::Unhealthy(format!(
-                            "GET {url} → {status}, but the body does not contain `{wanted}`"
-                        )),
-                        _ => Attempt::Healthy(format!("GET {url} → {status}")),
+                Ok((status, body)) if status == expect.status => match expect.body_contains {
+                    Some(wanted) if !body.contains(wanted) => {
+                        Attempt::Unhealthy(format!("GET {url} → {status}, but the body does not contain `{wanted}`"))
                     }
-                }
-                Ok(resp) => Attempt::Unhealthy(format!("GET {url} → {}, expected {}", resp.status(), expect.status)),
-                Err(e) if e.is_connect() => Attempt::Unhealthy(format!("GET {url}: connection refused")),
-                Err(e) if e.is_timeout() => Attempt::Unhealthy(format!("GET {url}: no answer in time")),
-                Err(e) => Attempt::Unhealthy(format!("GET {url}: {e}")),
+                    _ => Attempt::Healthy(format!("GET {url} → {status}")),
+                },
+                Ok((status, _)) => Attempt::Unhealthy(format!("GET {url} → {status}, expected {}", expect.status)),
+                Err(HttpFailure::Refused) => Attempt::Unhealthy(format!("GET {url}: connection refused")),
+                Err(HttpFailure::TimedOut) => Attempt::Unhealthy(format!("GET {url}: no answer in time")),
+                Err(HttpFailure::Other(e)) => Attempt::Unhealthy(format!("GET {url}: {e}")),
             }
         }
         Prober::Command(probe) => {
             let per_try = left.min(Duration::from_secs(30));
             let _ = lines.send((LogStream::System, format!("$ {}", probe.run))).await;
-            match run_shell(probe.run, probe.cwd, probe.env, probe.run_as, per_try, cancel, lines).await {
+            let shell = Shell { script: probe.run, cwd: probe.cwd, env: probe.env, timeout: per_try };
+            match machine.run(shell, cancel, lines).await {
                 Exit::Code(0) => Attempt::Healthy("exit 0".into()),
                 Exit::Cancelled => Attempt::Cancelled,
                 Exit::Code(code) => Attempt::Unhealthy(format!("`{}` exited with {code}", probe.run)),
                 Exit::Signal(signal) => Attempt::Unhealthy(format!("`{}` was killed by signal {signal}", probe.run)),
                 Exit::TimedOut => Attempt::Unhealthy(format!("`{}` did not finish in time", probe.run)),
                 Exit::SpawnFailed(why) => Attempt::Unhealthy(format!("`{}` could not start: {why}", probe.run)),
+                Exit::Lost(why) => Attempt::Unhealthy(format!("`{}` did not finish: {why}", probe.run)),
             }
         }
     }

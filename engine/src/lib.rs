@@ -13,6 +13,7 @@ pub mod executor;
 #[cfg(feature = "runtime")]
 pub mod health;
 #[cfg(feature = "runtime")]
+pub mod machine;
 #[cfg(feature = "runtime")]
 pub mod pipeline;
 #[cfg(feature = "runtime")]

@@ -25,6 +25,8 @@ pub enum Exit {
     Cancelled,
     /// The process could not be started at all.
     SpawnFailed(String),
+    /// The connection to the host it ran on was lost before it ended.
+    Lost(String),
 }
 
 impl Exit {
@@ -46,6 +48,7 @@ impl Exit {
             Exit::TimedOut => "timed out and was killed".to_string(),
             Exit::Cancelled => "was cancelled and killed".to_string(),
             Exit::SpawnFailed(why) => format!("could not start: {why}"),
+            Exit::Lost(why) => format!("did not finish: {why}"),
         }
     }
 }
@@ -141,13 +144,13 @@ pub async fn run_shell(
 
 /// Forwards one pipe's lines, and knows whether it is waiting for the pipe or for the
 /// receiver of its lines.
-struct Reader {
+pub struct Reader {
     task: tokio::task::JoinHandle<()>,
     delivering: Arc<AtomicBool>,
 }
 
 impl Reader {
-    fn spawn(
+    pub fn spawn(
         pipe: Option<impl AsyncRead + Unpin + Send + 'static>,
         stream: LogStream,
         lines: &mpsc::Sender<(LogStream, String)>,
@@ -161,7 +164,7 @@ impl Reader {
     /// receiver (a busy step leaves thousands queued). But a step may leave a daemon
     /// running that holds the pipe (a restarted app server); once the pipe has been
     /// empty for half a second, what is left is the daemon's, and it is not waited for.
-    async fn drain(mut self) {
+    pub async fn drain(mut self) {
         loop {
             if tokio::time::timeout(Duration::from_millis(500), &mut self.task).await.is_ok() {
                 return;

@@ -110,6 +110,10 @@ pub struct Config {
     /// When Ferry runs as root, steps run as this user (see `services::step_users`);
     /// empty runs them as root.
     pub step_user: String,
+    /// How long connecting to an SSH host (and signing in) may take.
+    pub ssh_connect_timeout_seconds: u64,
+    /// Deployments that may run on one SSH host at once; the others wait their turn.
+    pub ssh_sessions_per_host: usize,
 }
 
 impl Default for Config {
@@ -137,6 +141,8 @@ impl Default for Config {
             github_api_url: "https://api.github.com".into(),
             gitlab_url: "https://gitlab.com".into(),
             step_user: "ferry-build".into(),
+            ssh_connect_timeout_seconds: 10,
+            ssh_sessions_per_host: 4,
         }
     }
 }
@@ -232,6 +238,9 @@ impl Config {
         }
         if self.sign_in_max_failures < 1 {
             return Err("sign_in_max_failures must be at least 1".into());
+        }
+        if self.ssh_connect_timeout_seconds < 1 || self.ssh_sessions_per_host < 1 {
+            return Err("ssh_connect_timeout_seconds and ssh_sessions_per_host must be at least 1".into());
         }
         Ok(())
     }

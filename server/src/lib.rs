@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod notify;
 pub mod services;
+pub mod ssh;
 pub mod state;
 pub mod store;
 #[cfg(test)]
@@ -85,11 +86,17 @@ pub async fn start(config: &Config) -> Result<Running, String> {
     let forges = forge::Reporter::new(store.clone(), vault.clone(), forge_urls, &base_url);
     let notifier = notify::Notifier::new(store.clone(), bus.clone(), vault.clone(), &base_url, personal_mail, forges);
     let targets = data_dir.join("targets");
+    let timing = ssh::session::Timing {
+        connect: std::time::Duration::from_secs(config.ssh_connect_timeout_seconds),
+        ..Default::default()
+    };
+    let ssh =
+        Arc::new(ssh::connector::Connector::new(store.clone(), vault.clone(), timing, config.ssh_sessions_per_host));
     let deployer = Deployer::new(
         store.clone(),
         bus.clone(),
         metrics.clone(),
-        services::deployer::Workspace { targets, step_users },
+        services::deployer::Workspace { targets, step_users, ssh },
         agents.clone(),
         vault.clone(),
         services::replica::Replica::new(std::time::Duration::from_secs(config.lease_seconds), data_lock.is_some()),

@@ -4,7 +4,7 @@ mod common;
 
 use ferry_app::model::{
     ChannelKind, DeliveryState, DeploymentKind, DeploymentState, EventPayload, ForgeKind, FreezeWindow, HistoryFilter,
-    LogStream, NotificationKind, NotifyEvent, ProjectView, Role, StepState, TargetState, TokenScope,
+    LogStream, NotificationKind, NotifyEvent, ProjectView, Role, StepState, TargetKind, TargetState, TokenScope,
 };
 use ferry_server::store::{
     is_unique_violation, AgentIdentity, AuditFilter, HostPlan, Identity, JobOrder, LiveDeployments, NewAudit,
@@ -543,12 +543,17 @@ async fn hosts_contract(store: &Store, (project_id, env_id, release_id): (i64, i
         ))
         .await
         .unwrap();
-    store.preassign_targets(d.id, &[("web-2".into(), None)]).await.unwrap();
+    store.preassign_targets(d.id, &[("web-2".into(), TargetKind::BuiltIn)]).await.unwrap();
     assert_eq!(store.targets(d.id).await.unwrap()[0].name, "web-2");
     let hosts: Vec<HostPlan> = ["web-1", "web-2"]
         .iter()
         .enumerate()
-        .map(|(i, name)| HostPlan { name: name.to_string(), agent_id: None, batch: i as i32, steps: planned.clone() })
+        .map(|(i, name)| HostPlan {
+            name: name.to_string(),
+            kind: TargetKind::BuiltIn,
+            batch: i as i32,
+            steps: planned.clone(),
+        })
         .collect();
     let (targets, steps) = store.assign_targets(d.id, &["pack".to_string()], &hosts).await.unwrap();
     assert_ne!(targets[0].0, targets[1].0, "each host has its own job number");

@@ -68,9 +68,11 @@ pub struct TargetView {
     pub deployment_id: i64,
     /// Order of the host within the deployment, from 0.
     pub position: i32,
-    /// The agent's name, or the built-in agent's.
+    /// The agent's or SSH host's name, or the built-in agent's.
     pub name: String,
     pub agent_id: Option<i64>,
+    #[serde(default)]
+    pub ssh_host_id: Option<i64>,
     /// Its batch in the rollout, from 0.
     pub batch: i32,
     pub state: TargetState,
@@ -81,6 +83,51 @@ pub struct TargetView {
     pub reason: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl TargetView {
+    pub fn kind(&self) -> TargetKind {
+        TargetKind::of(self.agent_id, self.ssh_host_id)
+    }
+}
+
+/// Where a deployment's host runs: the one word for it everywhere. Each kind is one
+/// implementation of the engine's `Machine`, driven from the server (built-in, SSH)
+/// or inside an agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum TargetKind {
+    /// Ferry's own machine.
+    BuiltIn,
+    /// A host running `ferry-agent`, by the agent's id.
+    Agent(i64),
+    /// A host Ferry reaches over SSH, by its id.
+    Ssh(i64),
+}
+
+impl TargetKind {
+    /// From the two columns a host's row keeps.
+    pub fn of(agent_id: Option<i64>, ssh_host_id: Option<i64>) -> Self {
+        match (agent_id, ssh_host_id) {
+            (Some(id), _) => TargetKind::Agent(id),
+            (None, Some(id)) => TargetKind::Ssh(id),
+            (None, None) => TargetKind::BuiltIn,
+        }
+    }
+
+    pub fn agent_id(self) -> Option<i64> {
+        match self {
+            TargetKind::Agent(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    pub fn ssh_host_id(self) -> Option<i64> {
+        match self {
+            TargetKind::Ssh(id) => Some(id),
+            _ => None,
+        }
+    }
 }
 
 /// Most log lines a deployment snapshot, or one page of a log, carries; the browser

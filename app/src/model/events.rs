@@ -85,6 +85,7 @@ mod tests {
             position: 1,
             name: "web-2".into(),
             agent_id: Some(4),
+            ssh_host_id: None,
             batch: 1,
             state: TargetState::RolledBack,
             before_release_id: Some(2),

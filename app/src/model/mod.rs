@@ -12,6 +12,7 @@ mod freezes;
 mod insights;
 mod matrix;
 mod notifications;
+mod ssh;
 mod variables;
 
 pub use access::*;
@@ -26,4 +27,5 @@ pub use freezes::*;
 pub use insights::*;
 pub use matrix::*;
 pub use notifications::*;
+pub use ssh::*;
 pub use variables::*;

@@ -80,6 +80,8 @@ pub struct Deployer {
     /// agents stop following them here, and are left for another replica (or the next
     /// start) to carry on, their steps running on.
     pub(super) handing_over: CancellationToken,
+    /// Connections to SSH hosts.
+    pub ssh: Arc<crate::ssh::connector::Connector>,
 }
 
 /// Where deployments run on this machine, and as whom.
@@ -87,6 +89,8 @@ pub struct Workspace {
     /// The built-in agent's target directories (`<data>/targets`); builds go beside it.
     pub targets: PathBuf,
     pub step_users: StepUsers,
+    /// How SSH hosts are reached.
+    pub ssh: Arc<crate::ssh::connector::Connector>,
 }
 
 /// Why a deployment still running when the server's drain ran out ended.
@@ -118,6 +122,7 @@ impl Deployer {
             draining: CancellationToken::new(),
             stopped: AtomicBool::new(false),
             handing_over: CancellationToken::new(),
+            ssh: workspace.ssh,
         })
     }
 

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use ferry_app::error::AppError;
-use ferry_app::model::{DeploymentKind, DeploymentState, DeploymentView, EventPayload, TargetState};
+use ferry_app::model::{DeploymentKind, DeploymentState, DeploymentView, EventPayload, TargetKind, TargetState};
 use ferry_engine::executor::{Outcome, RunnerEvent};
 use ferry_engine::pipeline::{Pipeline, RolloutSpec, PIPELINE_FILE};
 use ferry_engine::plan::with_canary_watch;
@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::deployer::{Asked, Deployer, Requester};
-use super::hosts::{publish, DeploymentHosts, Host, ROLLED_BACK_FROM};
+use super::hosts::{publish, DeploymentHosts, Target, ROLLED_BACK_FROM};
 use super::masking::Masker;
 use super::recorder::Recorder;
 use super::{catalog, freezes, promotion, variables};
@@ -46,7 +46,7 @@ fn rollout_spec(kind: DeploymentKind, release: &ReleaseRow, environment: &str) -
 
 /// A rollout ready to run: per host its job number, plan and first step position.
 struct Rollout {
-    hosts: Vec<Host>,
+    hosts: Vec<Target>,
     jobs: Vec<i64>,
     plans: Vec<ferry_engine::plan::DeploymentPlan>,
     first_step: Vec<usize>,
@@ -68,13 +68,13 @@ struct Prepared {
     /// Hides the secret values in every text the run produces.
     masker: Arc<Masker>,
     rollout: RolloutSpec,
-    hosts: Vec<Host>,
+    hosts: Vec<Target>,
 }
 
 /// How a rollout ended, and each host's part (`None`: skipped).
 struct RunResult {
     outcome: Outcome,
-    hosts: Vec<Host>,
+    hosts: Vec<Target>,
     runs: Vec<Option<HostRun>>,
     on_failure: FailurePolicy,
 }
@@ -183,7 +183,7 @@ impl Deployer {
             back_to.clear();
         }
         for (release_id, members) in back_to {
-            let hosts: Vec<Host> = members.iter().map(|&h| done.hosts[h].clone()).collect();
+            let hosts: Vec<Target> = members.iter().map(|&h| done.hosts[h].clone()).collect();
             let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
             match self.record_rollback(failed, release_id, &hosts).await? {
                 Some((rollback, version)) => {
@@ -206,7 +206,7 @@ impl Deployer {
         &self,
         failed: &DeploymentView,
         release_id: i64,
-        hosts: &[Host],
+        hosts: &[Target],
     ) -> Result<Option<(DeploymentView, String)>, AppError> {
         let project = catalog::project(&self.store, &failed.project).await?;
         let release = self.store.release(release_id).await.or_internal("loading a release")?;
@@ -217,7 +217,7 @@ impl Deployer {
             return Ok(None);
         };
         let rollback = self.record(&project, environment, &release, Asked::Rollback, &automatic_rollback()).await?;
-        let chosen: Vec<(String, Option<i64>)> = hosts.iter().map(|h| (h.name.clone(), h.agent_id)).collect();
+        let chosen: Vec<(String, TargetKind)> = hosts.iter().map(|h| (h.name.clone(), h.kind)).collect();
         self.store.preassign_targets(rollback.id, &chosen).await.or_internal("choosing the rollback's hosts")?;
         Ok(Some((rollback, release.version)))
     }
@@ -261,7 +261,7 @@ impl Deployer {
         if let Some(sha) = plans.first().and_then(|p| p.artifact.as_ref()).map(|a| a.sha256.clone()) {
             // Remote hosts download it from the server.
             for (plan, host) in plans.iter_mut().zip(&hosts) {
-                plan.artifact = Some(self.artifact_source(&sha, host.agent_id.is_some()));
+                plan.artifact = Some(self.artifact_source(&sha, host.downloads_artifact()));
             }
         }
         if let (Strategy::Canary { verify }, Some(first)) = (strategy, plans.first_mut()) {
@@ -272,7 +272,7 @@ impl Deployer {
             .enumerate()
             .map(|(i, host)| HostPlan {
                 name: host.name.clone(),
-                agent_id: host.agent_id,
+                kind: host.kind,
                 batch: batches.iter().position(|b| b.contains(&i)).unwrap_or(0) as i32,
                 steps: plans[i].steps.iter().map(|s| s.name.clone()).collect(),
             })
@@ -301,7 +301,7 @@ impl Deployer {
             match self.build_release(queued, &project, build, tx.clone(), cancel.clone()).await {
                 Ok(sha) => {
                     for (plan, host) in plans.iter_mut().zip(&hosts) {
-                        plan.artifact = Some(self.artifact_source(&sha, host.agent_id.is_some()));
+                        plan.artifact = Some(self.artifact_source(&sha, host.downloads_artifact()));
                     }
                 }
                 Err(mut outcome) => {
@@ -358,7 +358,7 @@ impl Deployer {
             masker,
         });
         let host_names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
-        let on_agents = hosts.iter().all(|h| h.agent_id.is_some());
+        let on_agents = hosts.iter().all(|h| h.kind.agent_id().is_some());
         let result = tokio::select! {
             result = roll_out(&host_names, &batches, runner, &cancel) => Some(result),
             // Shutting down: stop following the agents (the rollout's tasks end with
@@ -440,7 +440,7 @@ impl Deployer {
             .continuing_at(next_line);
         let recording = tokio::spawn(recorder.record(rx));
         let rollout = Rollout {
-            hosts: saved.iter().map(|h| Host { name: h.view.name.clone(), agent_id: h.view.agent_id }).collect(),
+            hosts: saved.iter().map(|h| Target { name: h.view.name.clone(), kind: h.view.kind() }).collect(),
             jobs: saved.iter().map(|h| h.job).collect(),
             plans,
             first_step: saved.iter().map(|h| h.first_step.unwrap_or_default() as usize).collect(),
@@ -528,20 +528,20 @@ impl Deployer {
         })
     }
 
-    /// The hosts chosen for it already (a rollback of some hosts), or every online
-    /// agent the environment's selector matches, by name; the built-in agent when the
-    /// environment has no selector.
+    /// The hosts chosen for it already (a rollback of some hosts), or the environment's
+    /// targets: every online agent its selector matches and its SSH hosts, by name; the
+    /// built-in agent when it has neither.
     async fn choose_hosts(
         &self,
         queued: &DeploymentView,
         project: &ferry_app::model::ProjectView,
-    ) -> Result<Vec<Host>, String> {
+    ) -> Result<Vec<Target>, String> {
         let chosen = self.store.targets(queued.id).await.map_err(|e| {
             tracing::error!(deployment = queued.id, error = %e, "loading a deployment's hosts");
             "could not load the deployment's hosts".to_string()
         })?;
         if !chosen.is_empty() {
-            return Ok(chosen.into_iter().map(|t| Host { name: t.name, agent_id: t.agent_id }).collect());
+            return Ok(chosen.into_iter().map(|t| Target { kind: t.kind(), name: t.name }).collect());
         }
         let selector = project
             .environments
@@ -549,19 +549,23 @@ impl Deployer {
             .find(|e| e.id == queued.environment_id)
             .map(|e| e.agent_selector.clone())
             .unwrap_or_default();
-        if selector.is_empty() {
-            return Ok(vec![Host { name: BUILT_IN_NAME.into(), agent_id: None }]);
+        let ssh_hosts = self.store.ssh_hosts(queued.environment_id).await.map_err(|e| {
+            tracing::error!(deployment = queued.id, error = %e, "loading the environment's SSH hosts");
+            "could not load the environment's SSH hosts".to_string()
+        })?;
+        if selector.is_empty() && ssh_hosts.is_empty() {
+            return Ok(vec![Target { name: BUILT_IN_NAME.into(), kind: TargetKind::BuiltIn }]);
         }
-        let mut found: Vec<Host> = self
-            .online_agents(&selector)
-            .await
-            .into_iter()
-            .map(|(id, name)| Host { name, agent_id: Some(id) })
-            .collect();
-        if found.is_empty() {
-            return Err(format!("no online agent matches `{selector}`"));
+        let mut found: Vec<Target> =
+            ssh_hosts.into_iter().map(|h| Target { name: h.name, kind: TargetKind::Ssh(h.id) }).collect();
+        if !selector.is_empty() {
+            let agents = self.online_agents(&selector).await;
+            if agents.is_empty() && found.is_empty() {
+                return Err(format!("no online agent matches `{selector}`"));
+            }
+            found.extend(agents.into_iter().map(|(id, name)| Target { name, kind: TargetKind::Agent(id) }));
         }
-        found.sort_by(|a, b| a.name.cmp(&b.name).then(a.agent_id.cmp(&b.agent_id)));
+        found.sort_by(|a, b| a.name.cmp(&b.name).then(a.kind.agent_id().cmp(&b.kind.agent_id())));
         Ok(found)
     }
 }

@@ -1,12 +1,13 @@
-//! One host's part of a deployment: mark it running, run its plan on the built-in
-//! agent or on its remote agent with its step numbers shifted to the deployment's,
-//! and record how it ended. The engine's rollout calls this once per host, batch by
-//! batch.
+//! One host's part of a deployment: mark it running, run its plan where the target
+//! is (the built-in agent, an agent, an SSH host) with its step numbers shifted to the
+//! deployment's, and record how it ended. The engine's rollout calls this once per
+//! host, batch by batch.
 
 use std::sync::Arc;
 
-use ferry_app::model::{DeploymentView, EventPayload, TargetState, TargetView};
-use ferry_engine::executor::{execute, Outcome, RunnerEvent};
+use ferry_app::model::{DeploymentView, EventPayload, TargetKind, TargetState, TargetView};
+use ferry_engine::executor::{execute, execute_on, Outcome, RunnerEvent};
+use ferry_engine::machine::Machine;
 use ferry_engine::plan::DeploymentPlan;
 use ferry_engine::protocol::ServerMessage;
 use ferry_engine::release_dir::ReleasePaths;
@@ -18,13 +19,23 @@ use tokio_util::sync::CancellationToken;
 use super::deployer::Deployer;
 use super::masking::Masker;
 use crate::agents::relay::Progress;
+use crate::ssh::machine::SshMachine;
 use crate::store::TargetEnd;
 
-/// A host a deployment runs on: Ferry's built-in agent (`agent_id` None) or an agent.
+/// A target a deployment runs on, by name and kind.
 #[derive(Debug, Clone)]
-pub struct Host {
+pub struct Target {
     pub name: String,
-    pub agent_id: Option<i64>,
+    pub kind: TargetKind,
+}
+
+impl Target {
+    /// Whether it fetches the artifact from the server's URL (an agent), rather than
+    /// being given it by the server (the built-in agent reads the file, an SSH host is
+    /// sent it).
+    pub fn downloads_artifact(&self) -> bool {
+        matches!(self.kind, TargetKind::Agent(_))
+    }
 }
 
 /// Everything the hosts of one deployment share while it rolls out.
@@ -32,7 +43,7 @@ pub struct DeploymentHosts {
     pub deployer: Arc<Deployer>,
     pub deployment: DeploymentView,
     pub project: String,
-    pub hosts: Vec<Host>,
+    pub hosts: Vec<Target>,
     /// Per host: its job number (the host's row id), its plan, and the deployment
     /// position of its first step.
     pub jobs: Vec<i64>,
@@ -84,9 +95,10 @@ impl HostRunner for DeploymentHosts {
             }
         });
         let plan = self.plans[host].clone();
-        let mut run = match self.hosts[host].agent_id {
-            None => self.run_here(plan, tx).await,
-            Some(agent_id) => self.run_on_agent(agent_id, host, plan, tx).await,
+        let mut run = match self.hosts[host].kind {
+            TargetKind::BuiltIn => self.run_here(plan, tx).await,
+            TargetKind::Agent(agent_id) => self.run_on_agent(agent_id, host, plan, tx).await,
+            TargetKind::Ssh(host_id) => self.run_over_ssh(host_id, plan, tx).await,
         };
         run.outcome.reason = self.masker.mask_opt(run.outcome.reason.take());
         let _ = forward.await;
@@ -143,13 +155,57 @@ impl DeploymentHosts {
             plan: Box::new(plan),
             upload: None,
         };
-        let name = self.hosts.iter().find(|h| h.agent_id == Some(agent_id)).map(|h| h.name.clone());
+        let name = self.hosts.iter().find(|h| h.kind == TargetKind::Agent(agent_id)).map(|h| h.name.clone());
         let name = name.unwrap_or_else(|| format!("#{agent_id}"));
         let d = &self.deployer;
         let progress = self.progress(host).await;
         let agent = (agent_id, name.as_str());
         crate::agents::relay::run_job(&d.store, &d.vault, agent, &run, progress, events, &self.cancel, hub.grace())
             .await
+    }
+
+    /// An SSH host: one connection for all its steps, driven from here. Its turn on the
+    /// host is waited for first (a host runs a bounded number of deployments at once).
+    async fn run_over_ssh(&self, host_id: i64, mut plan: DeploymentPlan, events: mpsc::Sender<RunnerEvent>) -> HostRun {
+        let failed = |why: String| HostRun {
+            outcome: Outcome { state: DeploymentState::Failed, reason: Some(why) },
+            before: None,
+            moved: false,
+        };
+        let d = &self.deployer;
+        let row = match d.store.ssh_host(host_id).await {
+            Ok(Some(row)) => row,
+            Ok(None) => return failed(format!("SSH host #{host_id} was removed")),
+            Err(e) => return failed(format!("cannot read SSH host #{host_id}: {e}")),
+        };
+        let _turn = tokio::select! {
+            turn = d.ssh.turn(host_id) => turn,
+            _ = self.cancel.cancelled() => {
+                let outcome = Outcome { state: DeploymentState::Cancelled, reason: Some("cancelled".into()) };
+                return HostRun { outcome, before: None, moved: false };
+            }
+        };
+        let session = tokio::select! {
+            session = d.ssh.connect(&row) => match session {
+                Ok(session) => std::sync::Arc::new(session),
+                Err(why) => return failed(why),
+            },
+            _ = self.cancel.cancelled() => {
+                let outcome = Outcome { state: DeploymentState::Cancelled, reason: Some("cancelled".into()) };
+                return HostRun { outcome, before: None, moved: false };
+            }
+        };
+        let target_dir = std::path::Path::new(&row.deploy_dir).join(&self.project).join(&self.deployment.environment);
+        // The host's own variables win over the environment's.
+        plan.env.extend(row.vars());
+        plan.env.insert("FERRY_TARGET_DIR".into(), target_dir.display().to_string());
+        let paths = ReleasePaths::new(target_dir, self.deployment.release_id, self.deployment.id);
+        let machine = SshMachine::new(session.clone(), paths);
+        let before = machine.current_release().await;
+        let outcome = execute_on(&machine, &plan, events, self.cancel.clone()).await;
+        let now = machine.current_release().await;
+        session.close().await;
+        HostRun { outcome, before, moved: now != before }
     }
 
     /// What the recorder kept of the host's steps: nothing for a host that starts now,

@@ -3,18 +3,19 @@
 //! (numbered on after the previous host's), so every step and log line still has one
 //! position within the deployment.
 
-use ferry_app::model::{StepState, StepView, TargetState, TargetView};
+use ferry_app::model::{StepState, StepView, TargetKind, TargetState, TargetView};
 
 use super::rows::TargetRow;
 use super::{now_millis, Store, StoreResult};
 
-const COLUMNS: &str = "id, deployment_id, position, name, agent_id, batch, state, before_release_id, moved, reason, \
+const COLUMNS: &str =
+    "id, deployment_id, position, name, agent_id, ssh_host_id, batch, state, before_release_id, moved, reason, \
                        started_at, finished_at";
 
 /// One host a deployment is about to run on, with its batch and its steps.
 pub struct HostPlan {
     pub name: String,
-    pub agent_id: Option<i64>,
+    pub kind: TargetKind,
     pub batch: i32,
     pub steps: Vec<String>,
 }
@@ -76,13 +77,14 @@ impl Store {
         }
         for (target, host) in hosts.iter().enumerate() {
             sqlx::query(
-                "INSERT INTO deployment_targets (deployment_id, position, name, agent_id, batch, state) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO deployment_targets (deployment_id, position, name, agent_id, ssh_host_id, batch, state) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(deployment_id)
             .bind(target as i64)
             .bind(&host.name)
-            .bind(host.agent_id)
+            .bind(host.kind.agent_id())
+            .bind(host.kind.ssh_host_id())
             .bind(host.batch as i64)
             .bind(TargetState::Pending.as_str())
             .execute(&mut *tx)
@@ -108,21 +110,22 @@ impl Store {
 
     /// Hosts chosen before the deployment runs (a rollback of the hosts a failed
     /// rollout switched), or none.
-    pub async fn preassign_targets(&self, deployment_id: i64, hosts: &[(String, Option<i64>)]) -> StoreResult<()> {
+    pub async fn preassign_targets(&self, deployment_id: i64, hosts: &[(String, TargetKind)]) -> StoreResult<()> {
         let plans: Vec<HostPlan> = hosts
             .iter()
-            .map(|(name, agent_id)| HostPlan { name: name.clone(), agent_id: *agent_id, batch: 0, steps: Vec::new() })
+            .map(|(name, kind)| HostPlan { name: name.clone(), kind: *kind, batch: 0, steps: Vec::new() })
             .collect();
         let mut tx = self.pool.begin().await?;
         for (position, host) in plans.iter().enumerate() {
             sqlx::query(
-                "INSERT INTO deployment_targets (deployment_id, position, name, agent_id, batch, state) \
-                 VALUES ($1, $2, $3, $4, 0, $5)",
+                "INSERT INTO deployment_targets (deployment_id, position, name, agent_id, ssh_host_id, batch, state) \
+                 VALUES ($1, $2, $3, $4, $5, 0, $6)",
             )
             .bind(deployment_id)
             .bind(position as i64)
             .bind(&host.name)
-            .bind(host.agent_id)
+            .bind(host.kind.agent_id())
+            .bind(host.kind.ssh_host_id())
             .bind(TargetState::Pending.as_str())
             .execute(&mut *tx)
             .await?;

@@ -16,6 +16,7 @@ pub mod hooks;
 pub mod live;
 pub mod process;
 pub mod receiver;
+pub mod sshd;
 
 use std::future::Future;
 use std::net::TcpListener;

@@ -11,6 +11,7 @@ mod logs;
 mod notify;
 mod people;
 mod projects;
+mod ssh;
 mod tokens;
 mod variables;
 
@@ -30,6 +31,7 @@ pub use logs::*;
 pub use notify::*;
 pub use people::*;
 pub use projects::*;
+pub use ssh::*;
 pub use tokens::*;
 pub use variables::*;
 
@@ -49,5 +51,6 @@ pub fn router() -> Router<AppState> {
         .merge(freezes::router())
         .merge(notify::router())
         .merge(forges::router())
+        .merge(ssh::router())
         .fallback(|| async { HttpError(AppError::not_found("no such API endpoint")) })
 }

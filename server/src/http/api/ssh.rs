@@ -1,0 +1,118 @@
+//! SSH hosts: Ferry's public key (and its rotation), an environment's hosts, a
+//! connection check and trusting the host key it showed.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::Router;
+use ferry_app::error::AppError;
+use ferry_app::model::{SshCheckView, SshHostRequest, SshHostView, SshKeyView, TrustHostKey};
+
+use super::ApiResult;
+use crate::auth::Caller;
+use crate::error::HttpError;
+use crate::http::extract::{Json, Path};
+use crate::ssh::hosts;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    const HOSTS: &str = "/projects/{slug}/environments/{environment}/ssh-hosts";
+    Router::new()
+        .route("/ssh-key", get(get_ssh_key))
+        .route("/ssh-key/rotate", post(rotate_ssh_key))
+        .route(HOSTS, get(list_ssh_hosts).post(add_ssh_host))
+        .route(&format!("{HOSTS}/{{id}}"), put(update_ssh_host).delete(remove_ssh_host))
+        .route(&format!("{HOSTS}/{{id}}/check"), post(check_ssh_host))
+        .route(&format!("{HOSTS}/{{id}}/trust"), post(trust_ssh_host_key))
+}
+
+/// Ferry's public SSH key, for hosts' `authorized_keys` (made on first use).
+#[utoipa::path(get, path = "/api/v1/ssh-key",
+    responses((status = 200, body = SshKeyView), (status = 403, body = AppError)))]
+pub async fn get_ssh_key(State(s): State<AppState>, c: Caller) -> ApiResult<SshKeyView> {
+    Ok(axum::Json(hosts::ferry_key(&s, &c).await?))
+}
+
+/// A new key pair; the one before it still signs in until the next rotation.
+#[utoipa::path(post, path = "/api/v1/ssh-key/rotate",
+    responses((status = 200, body = SshKeyView), (status = 403, body = AppError)))]
+pub async fn rotate_ssh_key(State(s): State<AppState>, c: Caller) -> ApiResult<SshKeyView> {
+    Ok(axum::Json(hosts::rotate_key(&s, &c).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/projects/{slug}/environments/{environment}/ssh-hosts",
+    params(("slug" = String, Path), ("environment" = String, Path)),
+    responses((status = 200, body = [SshHostView]), (status = 403, body = AppError), (status = 404, body = AppError)))]
+pub async fn list_ssh_hosts(
+    State(s): State<AppState>,
+    c: Caller,
+    Path((slug, environment)): Path<(String, String)>,
+) -> ApiResult<Vec<SshHostView>> {
+    Ok(axum::Json(hosts::list(&s, &c, &slug, &environment).await?))
+}
+
+/// Adds a host the environment deploys to (administrators).
+#[utoipa::path(post, path = "/api/v1/projects/{slug}/environments/{environment}/ssh-hosts",
+    params(("slug" = String, Path), ("environment" = String, Path)), request_body = SshHostRequest,
+    responses((status = 201, body = SshHostView), (status = 400, body = AppError), (status = 403, body = AppError),
+        (status = 404, body = AppError), (status = 409, body = AppError)))]
+pub async fn add_ssh_host(
+    State(s): State<AppState>,
+    c: Caller,
+    Path((slug, environment)): Path<(String, String)>,
+    Json(body): Json<SshHostRequest>,
+) -> Result<(StatusCode, axum::Json<SshHostView>), HttpError> {
+    Ok((StatusCode::CREATED, axum::Json(hosts::add(&s, &c, &slug, &environment, &body).await?)))
+}
+
+/// Changes a host; a new address, port or jump host forgets its trusted key.
+#[utoipa::path(put, path = "/api/v1/projects/{slug}/environments/{environment}/ssh-hosts/{id}",
+    params(("slug" = String, Path), ("environment" = String, Path), ("id" = i64, Path)), request_body = SshHostRequest,
+    responses((status = 200, body = SshHostView), (status = 400, body = AppError), (status = 403, body = AppError),
+        (status = 404, body = AppError), (status = 409, body = AppError)))]
+pub async fn update_ssh_host(
+    State(s): State<AppState>,
+    c: Caller,
+    Path((slug, environment, id)): Path<(String, String, i64)>,
+    Json(body): Json<SshHostRequest>,
+) -> ApiResult<SshHostView> {
+    Ok(axum::Json(hosts::update(&s, &c, &slug, &environment, id, &body).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/projects/{slug}/environments/{environment}/ssh-hosts/{id}",
+    params(("slug" = String, Path), ("environment" = String, Path), ("id" = i64, Path)),
+    responses((status = 204), (status = 403, body = AppError), (status = 404, body = AppError)))]
+pub async fn remove_ssh_host(
+    State(s): State<AppState>,
+    c: Caller,
+    Path((slug, environment, id)): Path<(String, String, i64)>,
+) -> Result<StatusCode, HttpError> {
+    hosts::remove(&s, &c, &slug, &environment, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Connects to the host: whether Ferry signs in, and the host key it presents (to trust).
+#[utoipa::path(post, path = "/api/v1/projects/{slug}/environments/{environment}/ssh-hosts/{id}/check",
+    params(("slug" = String, Path), ("environment" = String, Path), ("id" = i64, Path)),
+    responses((status = 200, body = SshCheckView), (status = 403, body = AppError), (status = 404, body = AppError)))]
+pub async fn check_ssh_host(
+    State(s): State<AppState>,
+    c: Caller,
+    Path((slug, environment, id)): Path<(String, String, i64)>,
+) -> ApiResult<SshCheckView> {
+    Ok(axum::Json(hosts::check(&s, &c, &slug, &environment, id).await?))
+}
+
+/// Trusts a host key (as a check showed it); from then on another key is refused.
+#[utoipa::path(post, path = "/api/v1/projects/{slug}/environments/{environment}/ssh-hosts/{id}/trust",
+    params(("slug" = String, Path), ("environment" = String, Path), ("id" = i64, Path)), request_body = TrustHostKey,
+    responses((status = 200, body = SshHostView), (status = 400, body = AppError), (status = 403, body = AppError),
+        (status = 404, body = AppError)))]
+pub async fn trust_ssh_host_key(
+    State(s): State<AppState>,
+    c: Caller,
+    Path((slug, environment, id)): Path<(String, String, i64)>,
+    Json(body): Json<TrustHostKey>,
+) -> ApiResult<SshHostView> {
+    Ok(axum::Json(hosts::trust(&s, &c, &slug, &environment, id, &body).await?))
+}

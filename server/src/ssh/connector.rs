@@ -1,0 +1,126 @@
+//! Connections to an environment's SSH hosts: the route to each (its jump host too),
+//! the keys it signs in with (its own, or Ferry's), and how many deployments may use a
+//! host at once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use russh::keys::PrivateKey;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::keys::{ferry_keys, host_key_context, parse_private};
+use super::session::{ConnectError, Endpoint, Route, Session, Timing};
+use crate::store::{SshHostRow, Store};
+use crate::vault::Vault;
+
+pub struct Connector {
+    store: Store,
+    vault: Arc<Vault>,
+    pub timing: Timing,
+    /// Deployments that may run on one host at once (the others wait their turn).
+    per_host: usize,
+    slots: Mutex<HashMap<i64, Arc<Semaphore>>>,
+}
+
+impl Connector {
+    pub fn new(store: Store, vault: Arc<Vault>, timing: Timing, per_host: usize) -> Self {
+        Connector { store, vault, timing, per_host: per_host.max(1), slots: Mutex::default() }
+    }
+
+    /// Waits for a turn on the host; the turn lasts as long as the permit.
+    pub async fn turn(&self, host_id: i64) -> OwnedSemaphorePermit {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            slots.entry(host_id).or_insert_with(|| Arc::new(Semaphore::new(self.per_host))).clone()
+        };
+        slot.acquire_owned().await.expect("the semaphore is never closed")
+    }
+
+    /// Connects to the host and signs in.
+    pub async fn connect(&self, host: &SshHostRow) -> Result<Session, String> {
+        let route = route(host).map_err(|why| format!("{}: {why}", host.name))?;
+        let keys = self.keys(host).await?;
+        Session::connect(&route, &keys, self.timing).await.map_err(|e| e.to_string())
+    }
+
+    /// Connects for a check: what went wrong is kept whole, for the page to explain.
+    pub async fn try_connect(&self, host: &SshHostRow) -> Result<Session, ConnectError> {
+        let endpoint = format!("{}@{}:{}", host.login, host.address, host.port);
+        let route = route(host).map_err(|why| ConnectError::Other { endpoint: endpoint.clone(), why })?;
+        let keys = self.keys(host).await.map_err(|why| ConnectError::Other { endpoint, why })?;
+        Session::connect(&route, &keys, self.timing).await
+    }
+
+    /// The host's own key when it has one, else Ferry's (newest first).
+    async fn keys(&self, host: &SshHostRow) -> Result<Vec<Arc<PrivateKey>>, String> {
+        if let Some(sealed) = &host.sealed_private_key {
+            let text = self.vault.open_value(&host_key_context(host.id), sealed)?;
+            return Ok(vec![Arc::new(parse_private(&text)?)]);
+        }
+        Ok(ferry_keys(&self.store, &self.vault).await?.into_iter().map(|(_, key)| key).collect())
+    }
+}
+
+/// How to reach the host: straight, or through its jump host.
+pub fn route(host: &SshHostRow) -> Result<Route, String> {
+    let target = Endpoint {
+        address: host.address.clone(),
+        port: host.port as u16,
+        user: host.login.clone(),
+        host_key: host.host_key.clone(),
+    };
+    let jump = match host.jump.as_deref().filter(|j| !j.trim().is_empty()) {
+        None => None,
+        Some(spec) => {
+            let (user, address, port) = parse_jump(spec, &host.login)?;
+            Some(Endpoint { address, port, user, host_key: host.jump_host_key.clone() })
+        }
+    };
+    Ok(Route { host: target, jump })
+}
+
+/// `[user@]address[:port]` (an IPv6 address in brackets); the host's user and port 22
+/// when left out.
+pub fn parse_jump(spec: &str, default_user: &str) -> Result<(String, String, u16), String> {
+    let spec = spec.trim();
+    let (user, rest) = match spec.rsplit_once('@') {
+        Some((user, rest)) if !user.is_empty() => (user.to_string(), rest),
+        Some(_) => return Err(format!("jump host `{spec}`: the user before @ is empty")),
+        None => (default_user.to_string(), spec),
+    };
+    let (address, port) = if let Some(inner) = rest.strip_prefix('[') {
+        let (address, after) = inner.split_once(']').ok_or_else(|| format!("jump host `{spec}`: no closing ]"))?;
+        let port = match after.strip_prefix(':') {
+            Some(port) => port.parse().map_err(|_| format!("jump host `{spec}`: bad port"))?,
+            None if after.is_empty() => 22,
+            None => return Err(format!("jump host `{spec}`: unexpected `{after}`")),
+        };
+        (address.to_string(), port)
+    } else {
+        match rest.rsplit_once(':') {
+            Some((address, port)) => {
+                (address.to_string(), port.parse().map_err(|_| format!("jump host `{spec}`: bad port `{port}`"))?)
+            }
+            None => (rest.to_string(), 22),
+        }
+    };
+    if address.is_empty() || address.chars().any(char::is_whitespace) {
+        return Err(format!("jump host `{spec}`: no address"));
+    }
+    Ok((user, address, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_jump_host_reads_with_its_defaults() {
+        assert_eq!(parse_jump("bastion", "deploy").unwrap(), ("deploy".into(), "bastion".into(), 22));
+        assert_eq!(parse_jump("ops@10.0.0.1:2222", "deploy").unwrap(), ("ops".into(), "10.0.0.1".into(), 2222));
+        assert_eq!(parse_jump("[::1]:2200", "d").unwrap(), ("d".into(), "::1".into(), 2200));
+        assert!(parse_jump("a:b", "d").is_err());
+        assert!(parse_jump("@x", "d").is_err());
+        assert!(parse_jump("", "d").is_err());
+    }
+}

@@ -1,0 +1,194 @@
+//! Test hosts reached over SSH: real OpenSSH servers (Debian's `openssh-server`), one
+//! per host. As root, each host is a network namespace of its own (`ip netns`, a veth
+//! pair to this one), so every host has its own `localhost` and its link can be cut
+//! mid-step (`ip link set … down`); otherwise each is an sshd on a loopback port. The
+//! hosts share this machine's file system and process table, so a test can look at
+//! what a step left (files, processes) directly.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+/// Hosts made by this process so far: part of each host's names and addresses.
+static MADE: AtomicU32 = AtomicU32::new(0);
+
+pub struct TestHost {
+    /// Where Ferry connects.
+    pub address: String,
+    pub port: u16,
+    /// The user Ferry signs in as (the one running the tests).
+    pub user: String,
+    /// The host key it presents, as an OpenSSH public key line.
+    pub host_key: String,
+    /// A directory of its own for releases.
+    pub deploy_dir: PathBuf,
+    /// sshd's log (LogLevel DEBUG1: it shows the commands run).
+    pub log: PathBuf,
+    /// Its network namespace and the host side of its link, when it has them.
+    pub netns: Option<(String, String)>,
+    dir: PathBuf,
+    sshd: Child,
+}
+
+pub struct TestHosts {
+    pub hosts: Vec<TestHost>,
+    _tmp: tempfile::TempDir,
+}
+
+/// Whether this run can make network namespaces (root, with `ip`).
+pub fn namespaces_available() -> bool {
+    let root = unsafe { libc::geteuid() } == 0;
+    root && ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].iter().any(|p| Path::new(p).exists())
+}
+
+impl TestHosts {
+    /// `count` hosts, each trusting `authorized_key` (an OpenSSH public key line).
+    pub fn start(count: usize, authorized_key: &str) -> Self {
+        assert!(
+            Path::new("/usr/sbin/sshd").exists(),
+            "the SSH tests need Debian's openssh-server (scripts/setup.sh --test)"
+        );
+        let tmp = tempfile::tempdir().unwrap();
+        let authorized = tmp.path().join("authorized_keys");
+        std::fs::write(&authorized, format!("{authorized_key}\n")).unwrap();
+        if unsafe { libc::geteuid() } == 0 {
+            // sshd's privilege separation directory.
+            std::fs::create_dir_all("/run/sshd").unwrap();
+        }
+        let hosts = (0..count).map(|_| TestHost::start(tmp.path(), &authorized)).collect();
+        TestHosts { hosts, _tmp: tmp }
+    }
+}
+
+fn run(command: &str, args: &[&str]) {
+    let out = Command::new(command).args(args).output().unwrap_or_else(|e| panic!("{command}: {e}"));
+    assert!(out.status.success(), "{command} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn user_name() -> String {
+    let out = Command::new("id").arg("-un").output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+impl TestHost {
+    fn start(root: &Path, authorized: &Path) -> Self {
+        let made = MADE.fetch_add(1, Ordering::SeqCst);
+        let dir = root.join(format!("host{made}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let deploy_dir = dir.join("srv");
+        std::fs::create_dir_all(&deploy_dir).unwrap();
+        let key = dir.join("host_key");
+        run("ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-f", key.to_str().unwrap()]);
+        let host_key = std::fs::read_to_string(dir.join("host_key.pub")).unwrap().trim().to_string();
+        let netns = if namespaces_available() { Some(make_namespace(made)) } else { None };
+        let (address, port) = match &netns {
+            Some(_) => (namespace_address(made, 2), 22),
+            None => ("127.0.0.1".to_string(), super::free_port()),
+        };
+        let log = dir.join("sshd.log");
+        let config = dir.join("sshd_config");
+        std::fs::write(
+            &config,
+            format!(
+                "Port {port}\nListenAddress {address}\nHostKey {}\nPidFile {}\nAuthorizedKeysFile {}\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
+                 PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nAllowTcpForwarding yes\n\
+                 ClientAliveInterval 1\nClientAliveCountMax 3\nLogLevel DEBUG1\nMaxSessions 64\nMaxStartups 100\n",
+                key.display(),
+                dir.join("sshd.pid").display(),
+                authorized.display(),
+            ),
+        )
+        .unwrap();
+        let mut command = match &netns {
+            Some((ns, _)) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "/usr/sbin/sshd"]);
+                c
+            }
+            None => Command::new("/usr/sbin/sshd"),
+        };
+        command.args(["-D", "-e", "-f", config.to_str().unwrap()]);
+        let log_file = std::fs::File::create(&log).unwrap();
+        let sshd = command.stdout(Stdio::null()).stderr(log_file).spawn().expect("starting sshd");
+        let host = TestHost { address, port, user: user_name(), host_key, deploy_dir, log, netns, dir, sshd };
+        host.wait_listening();
+        host
+    }
+
+    fn wait_listening(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if std::net::TcpStream::connect_timeout(
+                &format!("{}:{}", self.address, self.port).parse().unwrap(),
+                Duration::from_millis(500),
+            )
+            .is_ok()
+            {
+                return;
+            }
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            assert!(std::time::Instant::now() < deadline, "sshd on {} never listened:\n{log}", self.address);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Cuts the host's link (as a pulled cable would): nothing gets through either way.
+    pub fn cut_link(&self) {
+        let (_, outside) = self.netns.as_ref().expect("cutting a link needs network namespaces (root)");
+        run("ip", &["link", "set", outside, "down"]);
+    }
+
+    pub fn sshd_log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Replaces the host's key (as a reinstalled machine, or an impostor, would).
+    pub fn other_host_key(&self) -> String {
+        let key = self.dir.join("other_key");
+        let _ = std::fs::remove_file(&key);
+        let _ = std::fs::remove_file(self.dir.join("other_key.pub"));
+        run("ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-f", key.to_str().unwrap()]);
+        std::fs::read_to_string(self.dir.join("other_key.pub")).unwrap().trim().to_string()
+    }
+}
+
+impl Drop for TestHost {
+    fn drop(&mut self) {
+        let _ = self.sshd.kill();
+        let _ = self.sshd.wait();
+        if let Some((ns, outside)) = &self.netns {
+            let _ = Command::new("ip").args(["link", "del", outside]).output();
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+    }
+}
+
+/// A /30 of its own per host, from this process's id and count: `last` 1 is this
+/// side of the link, 2 the host.
+fn namespace_address(made: u32, last: u32) -> String {
+    let pid = std::process::id();
+    format!("10.{}.{}.{}", 64 + pid % 128, made / 64, (made % 64) * 4 + last)
+}
+
+/// A namespace with a veth link to this one: this side .1, the host .2.
+fn make_namespace(made: u32) -> (String, String) {
+    let pid = std::process::id() % 100_000;
+    let ns = format!("ferry-{pid}-{made}");
+    let outside = format!("fo{pid}x{made}");
+    let inside = format!("fi{pid}x{made}");
+    let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+    run("ip", &["netns", "add", &ns]);
+    run("ip", &["link", "add", &outside, "type", "veth", "peer", "name", &inside]);
+    run("ip", &["link", "set", &inside, "netns", &ns]);
+    run("ip", &["addr", "add", &format!("{}/30", namespace_address(made, 1)), "dev", &outside]);
+    run("ip", &["link", "set", &outside, "up"]);
+    run(
+        "ip",
+        &["netns", "exec", &ns, "ip", "addr", "add", &format!("{}/30", namespace_address(made, 2)), "dev", &inside],
+    );
+    run("ip", &["netns", "exec", &ns, "ip", "link", "set", &inside, "up"]);
+    run("ip", &["netns", "exec", &ns, "ip", "link", "set", "lo", "up"]);
+    (ns, outside)
+}
