@@ -33,6 +33,8 @@ pub struct TestHost {
 
 pub struct TestHosts {
     pub hosts: Vec<TestHost>,
+    /// The `authorized_keys` every host reads (at each sign-in).
+    pub authorized: PathBuf,
     _tmp: tempfile::TempDir,
 }
 
@@ -57,7 +59,7 @@ impl TestHosts {
             std::fs::create_dir_all("/run/sshd").unwrap();
         }
         let hosts = (0..count).map(|_| TestHost::start(tmp.path(), &authorized)).collect();
-        TestHosts { hosts, _tmp: tmp }
+        TestHosts { hosts, authorized, _tmp: tmp }
     }
 }
 
@@ -140,6 +142,29 @@ impl TestHost {
         run("ip", &["link", "set", outside, "down"]);
     }
 
+    /// Processes the host's steps left: those in its namespace, or working in its
+    /// directory; never sshd itself.
+    pub fn processes(&self) -> Vec<i32> {
+        let sshd = self.sshd.id() as i32;
+        let mut pids: Vec<i32> = match &self.netns {
+            Some((ns, _)) => {
+                let out = Command::new("ip").args(["netns", "pids", ns]).output().unwrap();
+                String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect()
+            }
+            None => Vec::new(),
+        };
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+            if std::fs::read_link(entry.path().join("cwd")).is_ok_and(|cwd| cwd.starts_with(&self.dir)) {
+                pids.push(pid);
+            }
+        }
+        pids.sort();
+        pids.dedup();
+        pids.retain(|&pid| pid != sshd && pid != std::process::id() as i32);
+        pids
+    }
+
     pub fn sshd_log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -156,6 +181,10 @@ impl TestHost {
 
 impl Drop for TestHost {
     fn drop(&mut self) {
+        // What the steps started there (the apps) goes first, then sshd.
+        for pid in self.processes() {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
         let _ = self.sshd.kill();
         let _ = self.sshd.wait();
         if let Some((ns, outside)) = &self.netns {
