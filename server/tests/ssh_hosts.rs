@@ -8,6 +8,7 @@ mod common;
 
 use std::path::Path;
 
+use common::cli::ferry;
 use common::sshd::{TestHost, TestHosts};
 use common::{assert_error, deploy, free_port, release_at_head, spawn_app, TestApp};
 use ferry_app::model::Role;
@@ -222,6 +223,62 @@ async fn a_host_that_does_not_accept_ferrys_key_fails_saying_so_and_a_rotated_ke
     let id = deploy(&app, "wrong", release, "development").await;
     let refused = app.wait_finished(id).await;
     assert!(refused["targets"][0]["reason"].as_str().unwrap().contains("refused Ferry's key"));
+}
+
+#[tokio::test]
+async fn the_cli_adds_checks_trusts_and_deploys_to_an_ssh_host() {
+    let app = spawn_app().await;
+    let token = common::cli::admin_token(&app).await;
+    let home = tempfile::tempdir().unwrap();
+    let env = [("FERRY_URL", app.base.as_str()), ("FERRY_TOKEN", token.as_str())];
+    let key = ferry(home.path(), &env, &["ssh", "key"]).await;
+    assert_eq!(key.code, 0, "{}", key.stderr);
+    assert!(
+        key.stdout.starts_with("ssh-ed25519 ") && key.stderr.starts_with("SHA256:"),
+        "{}{}",
+        key.stdout,
+        key.stderr
+    );
+    let fleet = TestHosts::start(1, key.stdout.trim());
+    let host = &fleet.hosts[0];
+    ssh_project(&app, "cli", "{ strategy: all-at-once }").await;
+    let port = free_port().to_string();
+    let (address, ssh_port, deploy_dir) =
+        (host.address.as_str(), host.port.to_string(), host.deploy_dir.display().to_string());
+    let (port_var, check_var) = (format!("PORT={port}"), format!("CHECK_PORT={port}"));
+    let scope = ["--project", "cli", "--env", "development"];
+    let mut add = vec!["ssh", "add"];
+    add.extend(scope);
+    add.extend(["--name", "web", "--address", address, "--port", &ssh_port, "--user", &host.user]);
+    add.extend(["--deploy-dir", &deploy_dir, "--var", &port_var, "--var", &check_var]);
+    let added = ferry(home.path(), &env, &add).await;
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    assert!(added.stdout.contains("--trust"), "it says what to do next: {}", added.stdout);
+    let mut check = vec!["ssh", "check"];
+    check.extend(scope);
+    check.push("web");
+    let untrusted = ferry(home.path(), &env, &check).await;
+    assert_eq!(untrusted.code, 1, "not trusted yet: {}", untrusted.stdout);
+    check.push("--trust");
+    let trusted = ferry(home.path(), &env, &check).await;
+    assert_eq!(trusted.code, 0, "{}{}", trusted.stdout, trusted.stderr);
+    assert!(trusted.stdout.contains("host key: SHA256:") && trusted.stdout.contains("Signed in"), "{}", trusted.stdout);
+    let mut hosts = vec!["ssh", "hosts"];
+    hosts.extend(scope);
+    let listed = ferry(home.path(), &env, &hosts).await;
+    assert!(listed.stdout.contains("web") && listed.stdout.contains("SHA256:"), "{}", listed.stdout);
+    let mut deploy = vec!["deploy"];
+    deploy.extend(scope);
+    deploy.extend(["--release", "1.1.0", "--wait"]);
+    let deployed = ferry(home.path(), &env, &deploy).await;
+    assert_eq!(deployed.code, 0, "{}{}", deployed.stdout, deployed.stderr);
+    assert_eq!(live_version(host, "cli"), "1.1.0");
+    let mut remove = vec!["ssh", "remove"];
+    remove.extend(scope);
+    remove.push("nowhere");
+    let missing = ferry(home.path(), &env, &remove).await;
+    assert_eq!(missing.code, 1);
+    assert!(missing.stderr.contains("no SSH host named `nowhere`"), "{}", missing.stderr);
 }
 
 #[tokio::test]

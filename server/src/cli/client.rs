@@ -85,6 +85,11 @@ impl Client {
         self.send(self.http.post(format!("{}{path}", self.base)).json(body)).await
     }
 
+    /// A request answered with no body (204).
+    pub async fn delete(&self, path: &str) -> Result<(), String> {
+        self.send::<Value>(self.http.delete(format!("{}{path}", self.base))).await.map(drop)
+    }
+
     async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, String> {
         let response = request
             .bearer_auth(&self.token)
@@ -94,7 +99,8 @@ impl Client {
         let status = response.status();
         let text = response.text().await.map_err(|e| format!("reading the answer: {e}"))?;
         if status.is_success() {
-            return serde_json::from_str(&text).map_err(|e| format!("unexpected answer from {}: {e}", self.base));
+            let text = if text.is_empty() { "null" } else { text.as_str() };
+            return serde_json::from_str(text).map_err(|e| format!("unexpected answer from {}: {e}", self.base));
         }
         // The API answers errors as {error, message}.
         let message = serde_json::from_str::<Value>(&text)

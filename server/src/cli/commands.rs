@@ -67,6 +67,7 @@ async fn dispatch(command: Command, cli: &mut clap::Command) -> Result<ExitCode,
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Ssh { command } => super::ssh::run(command).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, cli, "ferry", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

@@ -1,11 +1,12 @@
 //! The `ferry` command line for people and CI jobs: `ferry login`, `deploy`,
-//! `promote`, `rollback`, `status`, `logs`, `releases` and `completions`. Each talks to
+//! `promote`, `rollback`, `status`, `logs`, `releases`, `ssh` and `completions`. Each talks to
 //! a Ferry server's REST API with an API token; `--wait` follows a deployment and
 //! exits non-zero when it fails, so it can gate a CI job. Without a subcommand, `ferry`
 //! runs the server.
 
 mod client;
 mod commands;
+mod ssh;
 
 use clap::{Args, Subcommand};
 
@@ -109,6 +110,11 @@ pub enum Command {
         project: String,
         #[command(flatten)]
         remote: Remote,
+    },
+    /// Ferry's SSH key and an environment's SSH hosts.
+    Ssh {
+        #[command(subcommand)]
+        command: ssh::SshCommand,
     },
     /// Prints a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
