@@ -15,6 +15,7 @@ use crate::model::{
     ReleaseDetail, ReleaseView, Role, RuleView, SetVariable, TokenView, UserView, VariableView,
 };
 use crate::model::{ForgeLinkView, ForgeLinked, LinkForge, LogLineView, NotifyPreferences, ProjectView};
+use crate::model::{SshCheckView, SshHostRequest, SshHostView, SshKeyView, TrustHostKey};
 
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
@@ -54,6 +55,23 @@ pub trait Backend: Send + Sync + 'static {
         selector: String,
     ) -> Result<EnvironmentView, AppError>;
     async fn select_builders(&self, project: String, selector: String) -> Result<ProjectView, AppError>;
+    async fn ssh_key(&self, rotate: bool) -> Result<SshKeyView, AppError>;
+    async fn ssh_hosts(&self, project: String, environment: String) -> Result<Vec<SshHostView>, AppError>;
+    async fn add_ssh_host(
+        &self,
+        project: String,
+        environment: String,
+        host: SshHostRequest,
+    ) -> Result<SshHostView, AppError>;
+    async fn remove_ssh_host(&self, project: String, environment: String, id: i64) -> Result<(), AppError>;
+    async fn check_ssh_host(&self, project: String, environment: String, id: i64) -> Result<SshCheckView, AppError>;
+    async fn trust_ssh_host_key(
+        &self,
+        project: String,
+        environment: String,
+        id: i64,
+        trust: TrustHostKey,
+    ) -> Result<SshHostView, AppError>;
     async fn mark_release(&self, id: i64, bad_reason: Option<String>) -> Result<ReleaseView, AppError>;
     async fn variables(&self, project: String) -> Result<Vec<VariableView>, AppError>;
     async fn set_variable(&self, project: String, change: SetVariable) -> Result<(), AppError>;

@@ -11,6 +11,7 @@ use crate::model::{
     ReleaseView, Role, RuleView, SetVariable, TokenView, UserView, VariableView,
 };
 use crate::model::{ForgeLinkView, ForgeLinked, LinkForge, NotifyPreferences, ProjectView};
+use crate::model::{SshCheckView, SshHostRequest, SshHostView, SshKeyView, TrustHostKey};
 
 /// Who is signed in, and how one can sign in.
 #[server(prefix = "/rpc", endpoint = "load_me")]
@@ -207,6 +208,44 @@ pub async fn select_agents(
     selector: String,
 ) -> Result<EnvironmentView, AppError> {
     crate::backend::backend()?.select_agents(project, environment, selector).await
+}
+
+/// Ferry's public SSH key; with `rotate`, a new key pair first (administrators).
+#[server(prefix = "/rpc", endpoint = "load_ssh_key")]
+pub async fn load_ssh_key(rotate: bool) -> Result<SshKeyView, AppError> {
+    crate::backend::backend()?.ssh_key(rotate).await
+}
+
+#[server(prefix = "/rpc", endpoint = "load_ssh_hosts")]
+pub async fn load_ssh_hosts(project: String, environment: String) -> Result<Vec<SshHostView>, AppError> {
+    crate::backend::backend()?.ssh_hosts(project, environment).await
+}
+
+/// Adds an SSH host to an environment (administrators).
+#[server(prefix = "/rpc", endpoint = "add_ssh_host")]
+pub async fn add_ssh_host(project: String, environment: String, host: SshHostRequest) -> Result<SshHostView, AppError> {
+    crate::backend::backend()?.add_ssh_host(project, environment, host).await
+}
+
+#[server(prefix = "/rpc", endpoint = "remove_ssh_host")]
+pub async fn remove_ssh_host(project: String, environment: String, id: i64) -> Result<(), AppError> {
+    crate::backend::backend()?.remove_ssh_host(project, environment, id).await
+}
+
+/// Connects to an SSH host: whether Ferry signs in, and the host key it presents.
+#[server(prefix = "/rpc", endpoint = "check_ssh_host")]
+pub async fn check_ssh_host(project: String, environment: String, id: i64) -> Result<SshCheckView, AppError> {
+    crate::backend::backend()?.check_ssh_host(project, environment, id).await
+}
+
+#[server(prefix = "/rpc", endpoint = "trust_ssh_host_key")]
+pub async fn trust_ssh_host_key(
+    project: String,
+    environment: String,
+    id: i64,
+    trust: TrustHostKey,
+) -> Result<SshHostView, AppError> {
+    crate::backend::backend()?.trust_ssh_host_key(project, environment, id, trust).await
 }
 
 /// Chooses the agents that build a project's releases, by label.

@@ -14,12 +14,14 @@ use ferry_app::model::{
 use ferry_app::model::{
     ForgeLinkView, ForgeLinked, LinkForge, LogLineView, NotifyPreferences, ProjectView, LOG_PAGE_LINES,
 };
+use ferry_app::model::{SshCheckView, SshHostRequest, SshHostView, SshKeyView, TrustHostKey};
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
 use crate::agents;
 use crate::auth::{flows, Caller};
 use crate::services::{approvals, audit, bad_releases, channels, forges, freezes, gate, people, tokens, variables};
+use crate::ssh::hosts as ssh_hosts;
 use crate::state::AppState;
 
 pub struct ServerBackend {
@@ -125,6 +127,47 @@ impl Backend for ServerBackend {
 
     async fn select_builders(&self, project: String, selector: String) -> Result<ProjectView, AppError> {
         self.run(|s, c| async move { agents::select_builders(s, c, &project, &selector).await }).await
+    }
+
+    async fn ssh_key(&self, rotate: bool) -> Result<SshKeyView, AppError> {
+        self.run(|s, c| async move {
+            match rotate {
+                true => ssh_hosts::rotate_key(s, c).await,
+                false => ssh_hosts::ferry_key(s, c).await,
+            }
+        })
+        .await
+    }
+
+    async fn ssh_hosts(&self, project: String, environment: String) -> Result<Vec<SshHostView>, AppError> {
+        self.run(|s, c| async move { ssh_hosts::list(s, c, &project, &environment).await }).await
+    }
+
+    async fn add_ssh_host(
+        &self,
+        project: String,
+        environment: String,
+        host: SshHostRequest,
+    ) -> Result<SshHostView, AppError> {
+        self.run(|s, c| async move { ssh_hosts::add(s, c, &project, &environment, &host).await }).await
+    }
+
+    async fn remove_ssh_host(&self, project: String, environment: String, id: i64) -> Result<(), AppError> {
+        self.run(|s, c| async move { ssh_hosts::remove(s, c, &project, &environment, id).await }).await
+    }
+
+    async fn check_ssh_host(&self, project: String, environment: String, id: i64) -> Result<SshCheckView, AppError> {
+        self.run(|s, c| async move { ssh_hosts::check(s, c, &project, &environment, id).await }).await
+    }
+
+    async fn trust_ssh_host_key(
+        &self,
+        project: String,
+        environment: String,
+        id: i64,
+        trust: TrustHostKey,
+    ) -> Result<SshHostView, AppError> {
+        self.run(|s, c| async move { ssh_hosts::trust(s, c, &project, &environment, id, &trust).await }).await
     }
 
     async fn mark_release(&self, id: i64, bad_reason: Option<String>) -> Result<ReleaseView, AppError> {

@@ -14,6 +14,7 @@ pub mod log_view;
 pub mod notifications;
 pub mod preferences;
 pub mod promote;
+pub mod ssh_hosts;
 pub mod variables;
 
 /// A state shown with icon and text, so it reads without colour too.

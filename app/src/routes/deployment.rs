@@ -11,7 +11,9 @@ use crate::components::approval::ApprovalPanel;
 use crate::components::log_view::LogView;
 use crate::components::{deployment_state_text, format_duration, format_time, step_state_text, StateBadge};
 use crate::live::{deployment_supersedes, on_live_event, step_supersedes, target_supersedes};
-use crate::model::{DeploymentDetail, DeploymentKind, Event, EventPayload, LogLineView, TargetView, LOG_PAGE_LINES};
+use crate::model::{
+    DeploymentDetail, DeploymentKind, Event, EventPayload, LogLineView, TargetKind, TargetView, LOG_PAGE_LINES,
+};
 
 /// Applies one event to a deployment's detail; events of other deployments are ignored.
 pub fn apply_event(detail: &mut DeploymentDetail, event: &Event) {
@@ -232,8 +234,9 @@ fn steps(d: &DeploymentDetail, now: DateTime<Utc>, selected: RwSignal<Option<i32
     let start = d.deployment.started_at;
     let end = d.deployment.finished_at.unwrap_or(now);
     let total = start.map(|s| millis_between(s, end)).unwrap_or(0).max(1000) as f64;
-    // With several hosts, each host's steps follow a header row with its own bar.
-    let several = d.targets.len() > 1;
+    // With several hosts, or one that is not Ferry's own machine, each host's steps
+    // follow a header row with its name, state and own bar.
+    let several = d.targets.len() > 1 || d.targets.first().is_some_and(|t| t.kind() != TargetKind::BuiltIn);
     let bar_of = move |begun: Option<DateTime<Utc>>, ended: Option<DateTime<Utc>>| match (start, begun) {
         (Some(s), Some(begun)) => {
             let left = millis_between(s, begun) as f64 / total * 100.0;

@@ -7,6 +7,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::components::forge_link::ForgeLinkEditor;
 use crate::components::freezes::FreezeEditor;
+use crate::components::ssh_hosts::SshHostsEditor;
 use crate::components::variables::VariablesEditor;
 use crate::model::{EnvironmentView, ProjectView, Protection, Role};
 use crate::server_fns::{load_matrix, protect_environment, select_agents, select_builders};
@@ -46,12 +47,13 @@ pub fn SettingsPage() -> impl IntoView {
                 </table>
                 <h2>"Where each environment deploys"</h2>
                 <p class="muted">"Agents whose labels match every " <code>"key=value"</code>
-                    " (comma separated); empty: the agent built into the server. See the " <a href="/agents">"Agents"</a>
+                    " (comma separated), and the environment's SSH hosts (below); with neither, the agent built into the server. See the " <a href="/agents">"Agents"</a>
                     " page. It decides where the project's code runs and its secrets go, so only administrators change it."</p>
                 <table class="settings agent-targets">
                     <thead><tr><th>"Environment"</th><th>"Agent labels"</th><th></th></tr></thead>
                     <tbody>{targets}</tbody>
                 </table>
+                <SshHostsEditor project=slug.clone() environments=env_names.clone() />
                 <h2>"Where releases are built"</h2>
                 <p class="muted">"A release is built once, by its first deployment: on the agent built into the server, or on an online agent whose labels match (e.g. " <code>"role=builder"</code> "), which sends the artifact back. Only administrators change it."</p>
                 <BuildersRow slug=slug.clone() selector=p.build_selector.clone() />
@@ -59,6 +61,7 @@ pub fn SettingsPage() -> impl IntoView {
                 <FreezeEditor project=slug.clone() environments=env_names />
                 <ForgeLinkEditor project=slug.clone() />
             }
+            .into_any()
         })}
     }
 }
