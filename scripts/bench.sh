@@ -13,10 +13,13 @@
 #  6. Fan-out: a rolling deployment to 100 agents on loopback against Ansible doing the
 #     same work, and server CPU per extra host (server/benches/fan_out.rs; installs
 #     ansible-core from PyPI into .tools/ansible).
-#  7. The interface at scale in Chromium: 50 services × 6 environments (load, live
+#  7. Over SSH: a rolling deployment to 20 real sshd hosts (network namespaces as
+#     root), Ferry over SSH against Ansible over SSH and Ferry agents on the same hosts
+#     (server/benches/ssh_fan_out.rs).
+#  8. The interface at scale in Chromium: 50 services × 6 environments (load, live
 #     updates, promotion) and a 100,000-line log (streaming, opening, search, scrolling)
 #     (end2end/bench/ui-scale.spec.ts; FERRY_BENCH_DATABASE_URL runs it on PostgreSQL).
-#  8. Several replicas on PostgreSQL: live latency across replicas (live_latency.rs
+#  9. Several replicas on PostgreSQL: live latency across replicas (live_latency.rs
 #     with FERRY_BENCH_REPLICAS=2), throughput through 1 and 3 replicas, and failover
 #     after a SIGKILL, p50/p99 over 20 kills, with steps on the built-in agent (the
 #     deployment fails, the queue moves on) and on an agent (it goes on elsewhere)
@@ -74,6 +77,10 @@ if [ ! -x .tools/ansible/bin/ansible-playbook ]; then
   .tools/ansible/bin/pip install --quiet ansible-core
 fi
 cargo bench -p ferry-server --bench fan_out --quiet
+
+info "rolling out over SSH to 20 hosts: Ferry, Ansible, Ferry agents (release binaries)"
+scripts/setup.sh --test  # openssh-server
+cargo bench -p ferry-server --bench ssh_fan_out --quiet
 
 info "the interface at scale, in Chromium (release binary)"
 scripts/setup.sh --test

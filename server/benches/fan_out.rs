@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 const RESTART: &str = "pid=\"$FERRY_TARGET_DIR/app.pid\"\n[ -f \"$pid\" ] && kill \"$(cat \"$pid\")\" 2>/dev/null || true\nsetsid sleep 3600 >/dev/null 2>&1 < /dev/null &\necho $! > \"$pid\"\n";
 const CHECK: &str = "kill -0 \"$(cat \"$FERRY_TARGET_DIR/app.pid\")\"\n";
@@ -28,52 +28,6 @@ fn pipeline() -> String {
          deploy:\n  - name: restart\n    run: sh restart.sh\n\
          health_check:\n  command: sh check.sh\n  interval: 1s\n  timeout: 10s\n"
     )
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let ok = Command::new("git")
-        .args(["-c", "user.name=bench", "-c", "user.email=bench@example.com"])
-        .args(args)
-        .current_dir(dir)
-        .status()
-        .unwrap();
-    assert!(ok.success(), "git {args:?}");
-}
-
-/// CPU seconds (user + system) this process has used: the server runs in it.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    ticks / 100.0
-}
-
-struct Api {
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Api {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let response = self.client.request(method, format!("{}{path}", self.base)).json(&body).send().await.unwrap();
-        assert!(response.status().is_success(), "{path}: {}", response.status());
-        response.json().await.unwrap_or(Value::Null)
-    }
-
-    /// Deploys and waits; the wall time and the server's CPU time it took.
-    async fn deploy(&self, release: i64, environment: &str) -> (Duration, f64) {
-        let (began, cpu) = (Instant::now(), cpu_seconds());
-        let body = json!({"project": "fan", "release_id": release, "environment": environment});
-        let id = self.call(reqwest::Method::POST, "/api/v1/deployments", body).await["id"].as_i64().unwrap();
-        loop {
-            let detail = self.call(reqwest::Method::GET, &format!("/api/v1/deployments/{id}"), json!(null)).await;
-            match detail["deployment"]["state"].as_str().unwrap_or("") {
-                "succeeded" => return (began.elapsed(), cpu_seconds() - cpu),
-                "failed" | "cancelled" => panic!("{}", detail["deployment"]),
-                _ => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
-    }
 }
 
 struct Fleet(Vec<Child>);
@@ -99,16 +53,16 @@ async fn main() {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
     let client = reqwest::Client::builder().default_headers(headers).build().unwrap();
-    let api = Api { base: format!("http://{}", running.addr), client };
+    let api = support::Api { base: format!("http://{}", running.addr), client, project: "fan".into() };
 
     let repo = dir.path().join("fan");
     std::fs::create_dir_all(&repo).unwrap();
     std::fs::write(repo.join("ferry.yml"), pipeline()).unwrap();
     std::fs::write(repo.join("restart.sh"), RESTART).unwrap();
     std::fs::write(repo.join("check.sh"), CHECK).unwrap();
-    git(&repo, &["init", "--quiet"]);
-    git(&repo, &["add", "."]);
-    git(&repo, &["commit", "--quiet", "-m", "fan"]);
+    support::git(&repo, &["init", "--quiet"]);
+    support::git(&repo, &["add", "."]);
+    support::git(&repo, &["commit", "--quiet", "-m", "fan"]);
     let project = json!({"slug": "fan", "name": "fan", "repo_url": repo.display().to_string()});
     api.call(reqwest::Method::POST, "/api/v1/projects", project).await;
 

@@ -38,11 +38,20 @@ fn quick() -> Timing {
 }
 
 async fn machine(host: &TestHost, key: &Arc<PrivateKey>, deployment: i64, release: i64) -> SshMachine {
+    machine_in(host, key, host.deploy_dir.join("app").join("production"), deployment, release).await
+}
+
+async fn machine_in(
+    host: &TestHost,
+    key: &Arc<PrivateKey>,
+    dir: std::path::PathBuf,
+    deployment: i64,
+    release: i64,
+) -> SshMachine {
     let session = Session::connect(&route(host, Some(host.host_key.clone())), std::slice::from_ref(key), quick())
         .await
         .unwrap_or_else(|e| panic!("connecting: {e}"));
-    let paths = ReleasePaths::new(host.deploy_dir.join("app").join("production"), release, deployment);
-    SshMachine::new(Arc::new(session), paths)
+    SshMachine::new(Arc::new(session), ReleasePaths::new(dir, release, deployment))
 }
 
 /// Collects every line a step prints.
@@ -256,6 +265,21 @@ async fn releases_are_sent_checked_switched_and_pruned_on_the_host() {
     let err = gone.place(Placing::Activate).await.unwrap_err();
     assert!(err.to_string().contains("no longer on this target"), "{err}");
 
+    // A directory name is a value, never shell: `$(…)`, quotes and `;` stay in the name.
+    let planted = host.deploy_dir.join("planted");
+    let odd = host.deploy_dir.join(format!("it's $(touch {}); `touch {}` \"x\"", planted.display(), planted.display()));
+    let ssh = machine_in(host, &key, odd.clone(), 30, 1).await;
+    let archive = build.path().join("../odd.tar.gz");
+    let sha = ferry_engine::artifact::pack(build.path(), &archive).unwrap();
+    let source = ArtifactSource { sha256: sha, location: archive.display().to_string(), bearer: None };
+    ssh.make_home().await.unwrap();
+    ssh.put_artifact(&source, &cancel, &tx).await.unwrap();
+    ssh.place(Placing::Switch).await.unwrap();
+    assert_eq!(ssh.current_release().await, Some(1));
+    assert!(odd.join("current/version").exists(), "the release is where the name says");
+    assert!(!planted.exists(), "nothing in the name ran");
+    let _ = std::fs::remove_file(&archive);
+
     // An artifact that does not match its checksum is not unpacked.
     let ssh = machine(host, &key, 22, 5).await;
     ssh.prepare().await.unwrap();
@@ -267,3 +291,4 @@ async fn releases_are_sent_checked_switched_and_pruned_on_the_host() {
     assert!(!ssh.paths().incoming().exists(), "nothing was unpacked");
     let _ = std::fs::remove_file(&archive);
 }
+

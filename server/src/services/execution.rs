@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::deployer::{Asked, Deployer, Requester};
 use super::hosts::{publish, DeploymentHosts, Target, ROLLED_BACK_FROM};
+use crate::ssh::connector::SshConnections;
 use super::masking::Masker;
 use super::recorder::Recorder;
 use super::{catalog, freezes, promotion, variables};
@@ -356,15 +357,21 @@ impl Deployer {
             events,
             cancel: cancel.clone(),
             masker,
+            ssh: SshConnections::for_hosts(hosts.iter().filter_map(|h| h.kind.ssh_host_id())),
         });
+        // SSH hosts are connected to while earlier batches run: a handshake is then
+        // off each host's path.
+        runner.ssh.connect_all(&self.ssh);
         let host_names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
         let on_agents = hosts.iter().all(|h| h.kind.agent_id().is_some());
+        let connections = runner.ssh.clone();
         let result = tokio::select! {
             result = roll_out(&host_names, &batches, runner, &cancel) => Some(result),
             // Shutting down: stop following the agents (the rollout's tasks end with
             // it); its steps go on, and the replica that carries it on follows them.
             _ = self.handing_over.cancelled(), if on_agents => None,
         };
+        connections.close_all().await;
         if let Err(e) = recording.await {
             tracing::error!(deployment = deployment.id, error = %e, "recording stopped");
         }

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::deployer::Deployer;
 use super::masking::Masker;
 use crate::agents::relay::Progress;
+use crate::ssh::connector::SshConnections;
 use crate::ssh::machine::SshMachine;
 use crate::store::TargetEnd;
 
@@ -53,6 +54,8 @@ pub struct DeploymentHosts {
     pub cancel: CancellationToken,
     /// Hides secrets in a host's failure reason, as in its log.
     pub masker: Arc<Masker>,
+    /// The connections to its SSH hosts.
+    pub ssh: SshConnections,
 }
 
 impl HostRunner for DeploymentHosts {
@@ -173,38 +176,31 @@ impl DeploymentHosts {
             moved: false,
         };
         let d = &self.deployer;
-        let row = match d.store.ssh_host(host_id).await {
-            Ok(Some(row)) => row,
-            Ok(None) => return failed(format!("SSH host #{host_id} was removed")),
-            Err(e) => return failed(format!("cannot read SSH host #{host_id}: {e}")),
+        let cancelled = || HostRun {
+            outcome: Outcome { state: DeploymentState::Cancelled, reason: Some("cancelled".into()) },
+            before: None,
+            moved: false,
         };
         let _turn = tokio::select! {
             turn = d.ssh.turn(host_id) => turn,
-            _ = self.cancel.cancelled() => {
-                let outcome = Outcome { state: DeploymentState::Cancelled, reason: Some("cancelled".into()) };
-                return HostRun { outcome, before: None, moved: false };
-            }
+            _ = self.cancel.cancelled() => return cancelled(),
         };
-        let session = tokio::select! {
-            session = d.ssh.connect(&row) => match session {
-                Ok(session) => std::sync::Arc::new(session),
+        let (row, session) = tokio::select! {
+            connected = self.ssh.session(&d.ssh, host_id) => match connected {
+                Ok(connected) => connected,
                 Err(why) => return failed(why),
             },
-            _ = self.cancel.cancelled() => {
-                let outcome = Outcome { state: DeploymentState::Cancelled, reason: Some("cancelled".into()) };
-                return HostRun { outcome, before: None, moved: false };
-            }
+            _ = self.cancel.cancelled() => return cancelled(),
         };
         let target_dir = std::path::Path::new(&row.deploy_dir).join(&self.project).join(&self.deployment.environment);
         // The host's own variables win over the environment's.
         plan.env.extend(row.vars());
         plan.env.insert("FERRY_TARGET_DIR".into(), target_dir.display().to_string());
         let paths = ReleasePaths::new(target_dir, self.deployment.release_id, self.deployment.id);
-        let machine = SshMachine::new(session.clone(), paths);
+        let machine = SshMachine::new(session, paths);
         let before = machine.current_release().await;
         let outcome = execute_on(&machine, &plan, events, self.cancel.clone()).await;
         let now = machine.current_release().await;
-        session.close().await;
         HostRun { outcome, before, moved: now != before }
     }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use russh::keys::PrivateKey;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 
 use super::keys::{ferry_keys, host_key_context, parse_private};
 use super::session::{ConnectError, Endpoint, Route, Session, Timing};
@@ -58,6 +58,60 @@ impl Connector {
             return Ok(vec![Arc::new(parse_private(&text)?)]);
         }
         Ok(ferry_keys(&self.store, &self.vault).await?.into_iter().map(|(_, key)| key).collect())
+    }
+}
+
+/// One deployment's connections to its SSH hosts: each opened once, for every step
+/// of that host, and all of them started at once when the rollout starts (each
+/// handshake overlaps the batches before its host's).
+#[derive(Clone, Default)]
+pub struct SshConnections {
+    hosts: Arc<HashMap<i64, Arc<OnceCell<Result<(SshHostRow, Arc<Session>), String>>>>>,
+}
+
+/// Handshakes in flight at once when a rollout starts.
+const CONNECTING_AT_ONCE: usize = 32;
+
+impl SshConnections {
+    pub fn for_hosts(ids: impl IntoIterator<Item = i64>) -> Self {
+        SshConnections { hosts: Arc::new(ids.into_iter().map(|id| (id, Arc::default())).collect()) }
+    }
+
+    /// Starts connecting to every host, in the background.
+    pub fn connect_all(&self, connector: &Arc<Connector>) {
+        let limit = Arc::new(Semaphore::new(CONNECTING_AT_ONCE));
+        for &id in self.hosts.keys() {
+            let (this, connector, limit) = (self.clone(), connector.clone(), limit.clone());
+            tokio::spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                let _ = this.session(&connector, id).await;
+            });
+        }
+    }
+
+    /// The host's settings and connection, opened now unless it already is.
+    pub async fn session(&self, connector: &Connector, id: i64) -> Result<(SshHostRow, Arc<Session>), String> {
+        let Some(cell) = self.hosts.get(&id) else { return Err(format!("SSH host #{id} is not one of this deployment's")) };
+        cell.get_or_init(|| async {
+            let row = match connector.store.ssh_host(id).await {
+                Ok(Some(row)) => row,
+                Ok(None) => return Err(format!("SSH host #{id} was removed")),
+                Err(e) => return Err(format!("cannot read SSH host #{id}: {e}")),
+            };
+            let session = connector.connect(&row).await?;
+            Ok((row, Arc::new(session)))
+        })
+        .await
+        .clone()
+    }
+
+    /// Ends every connection opened (hosts skipped after a failure included).
+    pub async fn close_all(&self) {
+        for cell in self.hosts.values() {
+            if let Some(Ok((_, session))) = cell.get() {
+                session.close().await;
+            }
+        }
     }
 }
 

@@ -11,7 +11,8 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferry_engine::machine::{HttpAnswer, HttpFailure, Lines, Machine, Placing, Shell, CANCELLED, FETCH_TIMEOUT};
@@ -39,12 +40,57 @@ const MAX_ANSWER: u64 = 1 << 20;
 pub struct SshMachine {
     session: Arc<Session>,
     paths: ReleasePaths,
+    /// Where `current` and the live slot were after the last layout operation: every
+    /// operation says, so asking costs no extra round trip (each channel is a session
+    /// on the host, a new process of the user's login shell).
+    seen: Mutex<Option<Layout>>,
+    /// Whether this deployment's `HOME` is made: the first look makes it, as the run
+    /// that follows needs it anyway.
+    home_made: AtomicBool,
+}
+
+/// Where `current` points and which slot is live, as a layout operation saw them.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Layout {
+    current: Option<i64>,
+    live_slot: Option<String>,
+}
+
+impl Layout {
+    /// The `current=…` and `slot=…` lines the layout script ends with.
+    fn read(out: &str) -> Option<Layout> {
+        let mut layout = None::<Layout>;
+        for line in out.lines() {
+            if let Some(target) = line.strip_prefix("current=") {
+                layout.get_or_insert_with(Layout::default).current = target.rsplit('/').next()?.parse().ok();
+            } else if let Some(slot) = line.strip_prefix("slot=") {
+                layout.get_or_insert_with(Layout::default).live_slot = Some(slot.trim().to_string()).filter(|s| !s.is_empty());
+            }
+        }
+        layout
+    }
 }
 
 impl SshMachine {
     /// `paths` are the host's: its deploy directory for this project and environment.
     pub fn new(session: Arc<Session>, paths: ReleasePaths) -> Self {
-        SshMachine { session, paths }
+        SshMachine { session, paths, seen: Mutex::new(None), home_made: AtomicBool::new(false) }
+    }
+
+    /// What the last operation saw, or what a look sees now.
+    async fn layout_now(&self) -> Option<Layout> {
+        if let Some(seen) = self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Some(seen);
+        }
+        match self.home_made.load(Ordering::SeqCst) {
+            true => self.layout("look", "", 0).await.ok()?,
+            false => {
+                let out = self.layout("home", "", 0).await.ok()?;
+                self.home_made.store(true, Ordering::SeqCst);
+                out
+            }
+        };
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn dir(&self) -> String {
@@ -66,7 +112,10 @@ impl SshMachine {
             .await
             .map_err(|_| io::Error::other(format!("{} did not answer within {}s", self.session.endpoint, 120)))??;
         match code {
-            Some(0) => Ok(out),
+            Some(0) => {
+                *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Layout::read(&out);
+                Ok(out)
+            }
             _ => {
                 let why = err.trim();
                 let why =
@@ -109,12 +158,19 @@ impl Machine for SshMachine {
     }
 
     async fn make_home(&self) -> io::Result<PathBuf> {
-        self.layout("home", "", 0).await?;
+        if !self.home_made.swap(true, Ordering::SeqCst) {
+            if let Err(e) = self.layout("home", "", 0).await {
+                self.home_made.store(false, Ordering::SeqCst);
+                return Err(e);
+            }
+        }
         Ok(self.paths.home())
     }
 
+    /// Nothing to do apart: what follows on an SSH host is `put_artifact` (it never
+    /// builds), which makes the releases directory and clears an earlier attempt.
     async fn prepare(&self) -> io::Result<()> {
-        self.layout("prepare", "", 0).await.map(drop)
+        Ok(())
     }
 
     async fn put_artifact(
@@ -247,17 +303,15 @@ impl Machine for SshMachine {
 
     async fn prune(&self, keep: u32) -> io::Result<Vec<i64>> {
         let out = self.layout("prune", "", keep.max(1)).await?;
-        Ok(out.split_whitespace().filter_map(|id| id.parse().ok()).collect())
+        Ok(out.lines().filter_map(|l| l.strip_prefix("removed=")?.parse().ok()).collect())
     }
 
     async fn live_slot(&self) -> Option<String> {
-        let out = self.layout("live-slot", "", 0).await.ok()?;
-        Some(out.trim().to_string()).filter(|s| !s.is_empty())
+        self.layout_now().await?.live_slot
     }
 
     async fn current_release(&self) -> Option<i64> {
-        let out = self.layout("current", "", 0).await.ok()?;
-        out.trim().rsplit('/').next()?.parse().ok()
+        self.layout_now().await?.current
     }
 
     async fn clean_up(&self, went_live: bool) {
@@ -378,6 +432,14 @@ mod tests {
         assert_eq!(parse_answer(b"HTTP/1.1 200 OK\r\nA: b\r\n\r\nhello 1.2"), Some((200, "hello 1.2".into())));
         assert_eq!(parse_answer(b"HTTP/1.0 503 Unavailable\r\n\r\n"), Some((503, String::new())));
         assert_eq!(parse_answer(b"SSH-2.0-OpenSSH"), None);
+    }
+
+    #[test]
+    fn a_layout_operation_says_where_current_and_the_live_slot_are() {
+        let seen = Layout::read("removed=3\ncurrent=releases/12\nslot=blue\n").unwrap();
+        assert_eq!(seen, Layout { current: Some(12), live_slot: Some("blue".into()) });
+        assert_eq!(Layout::read("current=\nslot=\n").unwrap(), Layout::default());
+        assert_eq!(Layout::read("nothing"), None);
     }
 
     #[test]

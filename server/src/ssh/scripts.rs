@@ -54,7 +54,8 @@ rm -f "$2"
 /// The release layout on the host, as `release_dir.rs` keeps it on Ferry's machine:
 /// `$2/releases/<id>/`, `current` and the slots swapped with one rename. `$1` is the
 /// operation, `$3` the release, `$4` the deployment, `$5` a slot, `$6` how many
-/// releases to keep.
+/// releases to keep. Each operation ends by saying where `current` and the live slot
+/// are (`current=…`, `slot=…` lines), so the caller need not ask again.
 pub const LAYOUT: &str = r#"
 set -e
 op=$1 dir=$2 release=$3 deployment=$4 slot=$5 keep=$6
@@ -79,8 +80,8 @@ existing() {
   [ -d "$releases/$release" ] || { echo "release $release is no longer on this target ($releases/$release)" >&2; exit 3; }
 }
 case "$op" in
+  look) ;;
   home) mkdir -p "$home"; chmod 700 "$dir" ;;
-  prepare) mkdir -p "$releases"; rm -rf "$incoming" ;;
   switch) place_incoming; point current; touch "$releases/$release" ;;
   activate) existing; point current; touch "$releases/$release" ;;
   stage) place_incoming; point "slot-$slot" ;;
@@ -89,22 +90,22 @@ case "$op" in
     existing; point current; touch "$releases/$release"
     printf '%s\n' "$slot" > "$dir/.live-slot-$deployment"
     mv -f "$dir/.live-slot-$deployment" "$dir/live-slot" ;;
-  live-slot) cat "$dir/live-slot" 2>/dev/null || true ;;
-  current) readlink "$dir/current" 2>/dev/null || true ;;
   prune)
     live=$(readlink "$dir/current" 2>/dev/null || true); live=${live##*/}
-    [ -d "$releases" ] || exit 0
-    cd "$releases"
-    kept=0
-    # Newest first; the live release always counts as the newest.
-    for id in $( { [ -n "$live" ] && [ -d "$live" ] && echo "$live"; ls -1t | grep -E '^[0-9]+$' | grep -vx "$live"; } ); do
-      kept=$((kept + 1))
-      if [ "$kept" -gt "$keep" ]; then rm -rf "$id"; echo "$id"; fi
-    done ;;
+    if [ -d "$releases" ]; then
+      kept=0
+      # Newest first; the live release always counts as the newest.
+      for id in $( cd "$releases" && { [ -n "$live" ] && [ -d "$live" ] && echo "$live"; ls -1t | grep -E '^[0-9]+$' | grep -vx "$live"; } ); do
+        kept=$((kept + 1))
+        if [ "$kept" -gt "$keep" ]; then rm -rf "${releases:?}/$id"; echo "removed=$id"; fi
+      done
+    fi ;;
   clean) rm -rf "$incoming" "$home" ;;
   clean-home) rm -rf "$home" ;;
   *) echo "unknown operation $op" >&2; exit 2 ;;
 esac
+printf 'current=%s\n' "$(readlink "$dir/current" 2>/dev/null || true)"
+printf 'slot=%s\n' "$(cat "$dir/live-slot" 2>/dev/null || true)"
 "#;
 
 #[cfg(test)]

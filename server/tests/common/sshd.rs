@@ -68,9 +68,35 @@ fn run(command: &str, args: &[&str]) {
     assert!(out.status.success(), "{command} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
-fn user_name() -> String {
+/// The user Ferry signs in as. As root, a user of its own whose login shell is plain
+/// `sh`, as a deploy user's is: root's shell here may run start-up files (this
+/// machine's runs `pyenv init`, 100 ms a session) that say nothing about Ferry.
+/// Otherwise the user running the tests (a non-root sshd lets in only its own user).
+pub fn user_name() -> String {
+    if unsafe { libc::geteuid() } == 0 {
+        let exists = Command::new("id").arg(TEST_USER).output().is_ok_and(|o| o.status.success());
+        if !exists {
+            // Two test processes may race to add it; the loser finds it there.
+            // `*`: no password, but not locked (sshd refuses a locked account a key too).
+            let _ = Command::new("useradd")
+                .args(["--system", "--shell", "/bin/sh", "--home-dir", "/nonexistent", "--no-create-home"])
+                .args(["--password", "*", TEST_USER])
+                .output();
+        }
+        return TEST_USER.to_string();
+    }
     let out = Command::new("id").arg("-un").output().unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// The user SSH test hosts let in when the tests run as root.
+pub const TEST_USER: &str = "ferry-ssh-test";
+
+/// Gives `path` (a host's directory) to the hosts' user.
+fn give_to_user(path: &Path, user: &str) {
+    if unsafe { libc::geteuid() } == 0 {
+        run("chown", &["-R", user, path.to_str().unwrap()]);
+    }
 }
 
 impl TestHost {
@@ -80,6 +106,8 @@ impl TestHost {
         std::fs::create_dir_all(&dir).unwrap();
         let deploy_dir = dir.join("srv");
         std::fs::create_dir_all(&deploy_dir).unwrap();
+        let user = user_name();
+        give_to_user(&deploy_dir, &user);
         let key = dir.join("host_key");
         run("ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-f", key.to_str().unwrap()]);
         let host_key = std::fs::read_to_string(dir.join("host_key.pub")).unwrap().trim().to_string();
@@ -96,7 +124,8 @@ impl TestHost {
                 "Port {port}\nListenAddress {address}\nHostKey {}\nPidFile {}\nAuthorizedKeysFile {}\n\
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
                  PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nAllowTcpForwarding yes\n\
-                 ClientAliveInterval 1\nClientAliveCountMax 3\nLogLevel DEBUG1\nMaxSessions 64\nMaxStartups 100\n",
+                 ClientAliveInterval 1\nClientAliveCountMax 3\nLogLevel DEBUG1\nMaxSessions 64\nMaxStartups 100\n\
+                 Subsystem sftp /usr/lib/openssh/sftp-server\n",
                 key.display(),
                 dir.join("sshd.pid").display(),
                 authorized.display(),
@@ -111,10 +140,11 @@ impl TestHost {
             }
             None => Command::new("/usr/sbin/sshd"),
         };
-        command.args(["-D", "-e", "-f", config.to_str().unwrap()]);
-        let log_file = std::fs::File::create(&log).unwrap();
-        let sshd = command.stdout(Stdio::null()).stderr(log_file).spawn().expect("starting sshd");
-        let host = TestHost { address, port, user: user_name(), host_key, deploy_dir, log, netns, dir, sshd };
+        // -E: sshd's log goes to the file only (with -e, a session's own messages would
+        // reach the client as the step's stderr).
+        command.args(["-D", "-E", log.to_str().unwrap(), "-f", config.to_str().unwrap()]);
+        let sshd = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("starting sshd");
+        let host = TestHost { address, port, user, host_key, deploy_dir, log, netns, dir, sshd };
         host.wait_listening();
         host
     }
