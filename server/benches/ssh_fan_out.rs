@@ -15,10 +15,10 @@
 //! ferry-agent` (scripts/bench.sh does both and installs ansible-core in
 //! `.tools/ansible`). FERRY_BENCH_SSH_HOSTS sets the number of hosts (default 20).
 
-mod support;
 #[allow(dead_code)] // the tests use the rest
 #[path = "../tests/common/sshd.rs"]
 mod sshd;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};

@@ -292,3 +292,49 @@ async fn releases_are_sent_checked_switched_and_pruned_on_the_host() {
     let _ = std::fs::remove_file(&archive);
 }
 
+#[tokio::test]
+async fn a_host_behind_a_jump_host_is_reached_through_it_with_both_host_keys_pinned() {
+    if !namespaces_available() {
+        eprintln!("skipped: a host behind a jump host needs network namespaces (root)");
+        return;
+    }
+    let (public, key) = key_pair();
+    let hosts = TestHosts::start(1, &public);
+    let jump = &hosts.hosts[0];
+    let inner = jump.behind();
+    let endpoint = |h: &TestHost, host_key: Option<&str>| Endpoint {
+        address: h.address.clone(),
+        port: h.port,
+        user: h.user.clone(),
+        host_key: host_key.map(str::to_string),
+    };
+    let keys = std::slice::from_ref(&key);
+    let through = |inner_key: Option<&str>, jump_key: Option<&str>| Route {
+        host: endpoint(&inner, inner_key),
+        jump: Some(endpoint(jump, jump_key)),
+    };
+
+    let session = Session::connect(&through(Some(&inner.host_key), Some(&jump.host_key)), keys, quick())
+        .await
+        .unwrap_or_else(|e| panic!("through the jump host: {e}"));
+    let ssh = SshMachine::new(Arc::new(session), ReleasePaths::new(inner.deploy_dir.join("app"), 1, 1));
+    let (tx, collected) = lines();
+    let (cwd, env) = (inner.deploy_dir.clone(), BTreeMap::new());
+    let shell = Shell { script: "echo \"$SSH_CONNECTION\"", cwd: &cwd, env: &env, timeout: Duration::from_secs(30) };
+    assert_eq!(ssh.run(shell, &CancellationToken::new(), &tx).await, Exit::Code(0));
+    drop((ssh, tx));
+    let printed = collected.await.unwrap();
+    assert!(printed.iter().any(|l| l.ends_with("127.0.0.1 2222")), "it ran on the inner host: {printed:?}");
+
+    // Not reachable otherwise; and each host's key is checked.
+    let direct = Route { host: endpoint(&inner, Some(&inner.host_key)), jump: None };
+    assert!(matches!(Session::connect(&direct, keys, quick()).await, Err(ConnectError::Unreachable { .. })));
+    let untrusted_jump = Session::connect(&through(Some(&inner.host_key), None), keys, quick()).await.err().unwrap();
+    assert!(
+        matches!(&untrusted_jump, ConnectError::Untrusted { endpoint, .. } if endpoint.contains(&jump.address)),
+        "{untrusted_jump}"
+    );
+    let impostor = jump.other_host_key();
+    let changed = Session::connect(&through(Some(&impostor), Some(&jump.host_key)), keys, quick()).await.err().unwrap();
+    assert!(matches!(&changed, ConnectError::Changed { endpoint, .. } if endpoint.contains(":2222")), "{changed}");
+}

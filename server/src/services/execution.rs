@@ -20,12 +20,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::deployer::{Asked, Deployer, Requester};
 use super::hosts::{publish, DeploymentHosts, Target, ROLLED_BACK_FROM};
-use crate::ssh::connector::SshConnections;
 use super::masking::Masker;
 use super::recorder::Recorder;
 use super::{catalog, freezes, promotion, variables};
 use crate::agents::BUILT_IN_NAME;
 use crate::error::OrInternal;
+use crate::ssh::connector::SshConnections;
 use crate::store::{HostPlan, ReleaseRow};
 
 /// What a host's kept plan is sealed to.

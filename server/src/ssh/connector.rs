@@ -66,8 +66,11 @@ impl Connector {
 /// handshake overlaps the batches before its host's).
 #[derive(Clone, Default)]
 pub struct SshConnections {
-    hosts: Arc<HashMap<i64, Arc<OnceCell<Result<(SshHostRow, Arc<Session>), String>>>>>,
+    hosts: Arc<HashMap<i64, Arc<OnceCell<Connected>>>>,
 }
+
+/// A host's settings and its open connection, or why there is none.
+type Connected = Result<(SshHostRow, Arc<Session>), String>;
 
 /// Handshakes in flight at once when a rollout starts.
 const CONNECTING_AT_ONCE: usize = 32;
@@ -91,7 +94,9 @@ impl SshConnections {
 
     /// The host's settings and connection, opened now unless it already is.
     pub async fn session(&self, connector: &Connector, id: i64) -> Result<(SshHostRow, Arc<Session>), String> {
-        let Some(cell) = self.hosts.get(&id) else { return Err(format!("SSH host #{id} is not one of this deployment's")) };
+        let Some(cell) = self.hosts.get(&id) else {
+            return Err(format!("SSH host #{id} is not one of this deployment's"));
+        };
         cell.get_or_init(|| async {
             let row = match connector.store.ssh_host(id).await {
                 Ok(Some(row)) => row,

@@ -64,7 +64,8 @@ impl Layout {
             if let Some(target) = line.strip_prefix("current=") {
                 layout.get_or_insert_with(Layout::default).current = target.rsplit('/').next()?.parse().ok();
             } else if let Some(slot) = line.strip_prefix("slot=") {
-                layout.get_or_insert_with(Layout::default).live_slot = Some(slot.trim().to_string()).filter(|s| !s.is_empty());
+                layout.get_or_insert_with(Layout::default).live_slot =
+                    Some(slot.trim().to_string()).filter(|s| !s.is_empty());
             }
         }
         layout

@@ -29,6 +29,7 @@ pub struct TestHost {
     pub netns: Option<(String, String)>,
     dir: PathBuf,
     sshd: Child,
+    authorized: PathBuf,
 }
 
 pub struct TestHosts {
@@ -102,7 +103,33 @@ fn give_to_user(path: &Path, user: &str) {
 impl TestHost {
     fn start(root: &Path, authorized: &Path) -> Self {
         let made = MADE.fetch_add(1, Ordering::SeqCst);
-        let dir = root.join(format!("host{made}"));
+        let netns = if namespaces_available() { Some(make_namespace(made)) } else { None };
+        let (address, port) = match &netns {
+            Some(_) => (namespace_address(made, 2), 22),
+            None => ("127.0.0.1".to_string(), super::free_port()),
+        };
+        let inside = netns.as_ref().map(|(ns, _)| ns.clone());
+        Self::spawn(root.join(format!("host{made}")), authorized, (address, port), inside, netns)
+    }
+
+    /// Another host in this one's namespace, listening on its `localhost` only: it can
+    /// be reached through this one as a jump host, and not otherwise.
+    pub fn behind(&self) -> TestHost {
+        let (ns, _) = self.netns.as_ref().expect("a host behind another needs network namespaces (root)");
+        let made = MADE.fetch_add(1, Ordering::SeqCst);
+        let dir = self.dir.parent().unwrap().join(format!("host{made}"));
+        Self::spawn(dir, &self.authorized, ("127.0.0.1".into(), 2222), Some(ns.clone()), None)
+    }
+
+    /// sshd for `dir`, in namespace `inside` when given; `netns` is the namespace the
+    /// host owns (removed with it).
+    fn spawn(
+        dir: PathBuf,
+        authorized: &Path,
+        (address, port): (String, u16),
+        inside: Option<String>,
+        netns: Option<(String, String)>,
+    ) -> Self {
         std::fs::create_dir_all(&dir).unwrap();
         let deploy_dir = dir.join("srv");
         std::fs::create_dir_all(&deploy_dir).unwrap();
@@ -111,11 +138,6 @@ impl TestHost {
         let key = dir.join("host_key");
         run("ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-f", key.to_str().unwrap()]);
         let host_key = std::fs::read_to_string(dir.join("host_key.pub")).unwrap().trim().to_string();
-        let netns = if namespaces_available() { Some(make_namespace(made)) } else { None };
-        let (address, port) = match &netns {
-            Some(_) => (namespace_address(made, 2), 22),
-            None => ("127.0.0.1".to_string(), super::free_port()),
-        };
         let log = dir.join("sshd.log");
         let config = dir.join("sshd_config");
         std::fs::write(
@@ -132,8 +154,8 @@ impl TestHost {
             ),
         )
         .unwrap();
-        let mut command = match &netns {
-            Some((ns, _)) => {
+        let mut command = match &inside {
+            Some(ns) => {
                 let mut c = Command::new("ip");
                 c.args(["netns", "exec", ns, "/usr/sbin/sshd"]);
                 c
@@ -144,9 +166,32 @@ impl TestHost {
         // reach the client as the step's stderr).
         command.args(["-D", "-E", log.to_str().unwrap(), "-f", config.to_str().unwrap()]);
         let sshd = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("starting sshd");
-        let host = TestHost { address, port, user, host_key, deploy_dir, log, netns, dir, sshd };
-        host.wait_listening();
+        let authorized = authorized.to_path_buf();
+        let host = TestHost { address, port, user, host_key, deploy_dir, log, netns, dir, sshd, authorized };
+        if inside.is_none() || host.netns.is_some() {
+            host.wait_listening();
+        } else {
+            host.wait_listening_inside(inside.as_deref().unwrap());
+        }
         host
+    }
+
+    /// Waits for a host only reachable from inside namespace `ns`.
+    fn wait_listening_inside(&self, ns: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let probe = format!("exec 3<>/dev/tcp/{}/{}", self.address, self.port);
+        loop {
+            let ok = Command::new("ip").args(["netns", "exec", ns, "bash", "-c", &probe]).output();
+            if ok.is_ok_and(|o| o.status.success()) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "sshd behind the jump host never listened:\n{}",
+                self.sshd_log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn wait_listening(&self) {
