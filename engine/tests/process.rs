@@ -55,7 +55,9 @@ async fn a_chatty_daemon_does_not_hold_the_step() {
     // It prints a line every 100 ms into the pipe it inherited, for a minute.
     let (exit, lines, took) = run("(for i in $(seq 600); do echo tick; sleep 0.1; done &) ; echo started", None).await;
     assert_eq!(exit, Exit::Code(0));
-    assert_eq!(lines.first().map(String::as_str), Some("started"));
+    // The daemon's first tick may come before the step's own line (a busy machine
+    // runs them in either order); what matters is that the step ends.
+    assert!(lines.iter().any(|l| l == "started"), "{lines:?}");
     assert!(took < Duration::from_secs(10), "waited {took:?} for the daemon");
 }
 

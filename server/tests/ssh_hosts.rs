@@ -226,6 +226,100 @@ async fn a_host_that_does_not_accept_ferrys_key_fails_saying_so_and_a_rotated_ke
 }
 
 #[tokio::test]
+async fn a_canary_and_blue_green_go_over_ssh_as_on_agents() {
+    let app = spawn_app().await;
+    let fleet = TestHosts::start(3, &ferry_public_key(&app).await);
+    // A canary: the first host, watched for 2 s through its connection, then the others.
+    let release = ssh_project(&app, "birds", "{ strategy: canary, verify: 2s }").await;
+    for (n, host) in fleet.hosts.iter().enumerate() {
+        add_host(&app, "birds", &format!("bird-{n}"), host, free_port(), true).await;
+    }
+    let id = deploy(&app, "birds", release, "development").await;
+    let done = app.wait_finished(id).await;
+    assert_eq!(done["deployment"]["state"], "succeeded", "{}", done["deployment"]);
+    assert_eq!(targets(&done).iter().map(|t| t.1).collect::<Vec<_>>(), [0, 1, 1]);
+    let canary: Vec<&str> = done["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["target"] == 0)
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(canary.last(), Some(&"canary-verify"), "{canary:?}");
+    let logs: Vec<&str> = done["logs"].as_array().unwrap().iter().map(|l| l["text"].as_str().unwrap()).collect();
+    assert!(logs.iter().any(|l| l.starts_with("healthy for the whole 2s window")), "{logs:?}");
+
+    // Blue-green on one host: each release starts in the idle slot, is checked there,
+    // then takes the traffic (the switch records the live port, as a router would).
+    let (blue, green) = (free_port(), free_port());
+    let rollout = format!(
+        "{{ strategy: blue-green, slots: {{ blue: {{ PORT: \"{blue}\", CHECK_PORT: \"{blue}\" }}, \
+         green: {{ PORT: \"{green}\", CHECK_PORT: \"{green}\" }} }}, \
+         switch_traffic: 'echo $PORT > $FERRY_TARGET_DIR/router' }}"
+    );
+    let first = ssh_project(&app, "duo", &rollout).await;
+    let host = &fleet.hosts[0];
+    let body = json!({"name": "duo-1", "address": host.address, "port": host.port, "user": host.user,
+        "deploy_dir": host.deploy_dir, "known_hosts": host.host_key});
+    let (status, added) = app.post(&hosts_path("duo"), body).await;
+    assert_eq!(status, 201, "{added}");
+    let router = host.deploy_dir.join("duo/development/router");
+    let routed = || std::fs::read_to_string(&router).unwrap().trim().parse::<u16>().unwrap();
+    let id = deploy(&app, "duo", first, "development").await;
+    let done = app.wait_finished(id).await;
+    assert_eq!(done["deployment"]["state"], "succeeded", "{}", done["deployment"]);
+    let steps: Vec<&str> = done["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        steps,
+        ["fetch", "build", "pack", "unpack", "stage", "restart", "health-check", "switch-traffic", "go-live"]
+    );
+    assert_eq!(routed(), blue);
+    new_version(&app, "duo", "2.0.0");
+    let second = release_at_head(&app, "duo", "2.0.0").await;
+    let id = deploy(&app, "duo", second, "development").await;
+    assert_eq!(app.wait_finished(id).await["deployment"]["state"], "succeeded");
+    assert_eq!(routed(), green);
+    assert_eq!(live_version(host, "duo"), "2.0.0");
+    let slot = std::fs::read_to_string(host.deploy_dir.join("duo/development/live-slot")).unwrap();
+    assert_eq!(slot.trim(), "green");
+
+    // One click back: 1.1.0 again, into the idle slot, without sending anything.
+    let body = json!({"project": "duo", "release_id": first, "environment": "development"});
+    let (status, rollback) = app.post("/api/v1/rollbacks", body).await;
+    assert_eq!(status, 202, "{rollback}");
+    let back = app.wait_finished(rollback["id"].as_i64().unwrap()).await;
+    assert_eq!(back["deployment"]["state"], "succeeded", "{}", back["deployment"]);
+    let steps: Vec<&str> = back["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(steps, ["restage", "restart", "health-check", "switch-traffic", "go-live"]);
+    assert_eq!(routed(), blue);
+    assert_eq!(live_version(host, "duo"), "1.1.0");
+}
+
+#[tokio::test]
+async fn a_host_given_a_key_of_its_own_signs_in_with_it_and_never_shows_it() {
+    let app = spawn_app().await;
+    let (public, private) = ferry_server::ssh::keys::generate("deploy@web").unwrap();
+    let fleet = TestHosts::start(1, &public);
+    let host = &fleet.hosts[0];
+    let release = ssh_project(&app, "own", "{ strategy: all-at-once }").await;
+    let port = free_port().to_string();
+    let body = json!({"name": "web", "address": host.address, "port": host.port, "user": host.user,
+        "deploy_dir": host.deploy_dir, "known_hosts": host.host_key, "private_key": private,
+        "vars": {"PORT": port, "CHECK_PORT": port}});
+    let (status, added) = app.post(&hosts_path("own"), body).await;
+    assert_eq!(status, 201, "{added}");
+    assert_eq!(added["own_key"], true);
+    let id = deploy(&app, "own", release, "development").await;
+    let done = app.wait_finished(id).await;
+    assert_eq!(done["deployment"]["state"], "succeeded", "{}", done["deployment"]);
+    let (_, listed) = app.get(&hosts_path("own")).await;
+    let (_, audit) = app.get("/api/v1/audit").await;
+    for shown in [listed.to_string(), added.to_string(), audit.to_string()] {
+        assert!(!shown.contains("PRIVATE KEY") && !shown.contains(private.lines().nth(1).unwrap()), "{shown}");
+    }
+}
+
+#[tokio::test]
 async fn the_cli_adds_checks_trusts_and_deploys_to_an_ssh_host() {
     let app = spawn_app().await;
     let token = common::cli::admin_token(&app).await;
