@@ -64,13 +64,13 @@ pub fn batches(hosts: usize, strategy: &Strategy) -> Vec<Vec<usize>> {
 /// How one host's part ended: the outcome, the release `current` pointed at before,
 /// and whether `current` points elsewhere now.
 #[derive(Debug, Clone, PartialEq)]
-pub struct HostRun {
+pub struct TargetRun {
     pub outcome: Outcome,
     pub before: Option<i64>,
     pub moved: bool,
 }
 
-impl HostRun {
+impl TargetRun {
     pub fn state(&self) -> TargetState {
         match self.outcome.state {
             DeploymentState::Succeeded => TargetState::Succeeded,
@@ -81,25 +81,25 @@ impl HostRun {
 }
 
 /// Runs the deployment on one host; called once per host.
-pub trait HostRunner: Send + Sync + 'static {
-    fn run(&self, host: usize) -> impl Future<Output = HostRun> + Send;
+pub trait TargetRunner: Send + Sync + 'static {
+    fn run(&self, host: usize) -> impl Future<Output = TargetRun> + Send;
 }
 
 /// Per host: its run, or `None` when it was skipped; and the whole rollout's outcome.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RolloutResult {
-    pub hosts: Vec<Option<HostRun>>,
+    pub hosts: Vec<Option<TargetRun>>,
     pub outcome: Outcome,
 }
 
 /// Runs the batches in order; `names` name the hosts in the failure reason.
-pub async fn roll_out<R: HostRunner>(
+pub async fn roll_out<R: TargetRunner>(
     names: &[String],
     batches: &[Vec<usize>],
     runner: Arc<R>,
     cancel: &CancellationToken,
 ) -> RolloutResult {
-    let mut hosts: Vec<Option<HostRun>> = vec![None; names.len()];
+    let mut hosts: Vec<Option<TargetRun>> = vec![None; names.len()];
     let mut outcome = Outcome { state: DeploymentState::Succeeded, reason: None };
     for (number, batch) in batches.iter().enumerate() {
         if cancel.is_cancelled() {

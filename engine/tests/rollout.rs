@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ferry_engine::executor::Outcome;
 use ferry_engine::pipeline::Pipeline;
-use ferry_engine::rollout::{batches, roll_out, BatchSize, FailurePolicy, HostRun, HostRunner, Strategy};
+use ferry_engine::rollout::{batches, roll_out, BatchSize, FailurePolicy, Strategy, TargetRun, TargetRunner};
 use ferry_engine::DeploymentState;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -19,8 +19,8 @@ struct FakeHosts {
     started: Mutex<Vec<(usize, u64)>>,
 }
 
-impl HostRunner for FakeHosts {
-    async fn run(&self, host: usize) -> HostRun {
+impl TargetRunner for FakeHosts {
+    async fn run(&self, host: usize) -> TargetRun {
         self.started.lock().unwrap().push((host, self.epoch.elapsed().as_secs()));
         tokio::time::sleep(Duration::from_secs(10)).await;
         let outcome = if self.failing.contains(&host) {
@@ -28,7 +28,7 @@ impl HostRunner for FakeHosts {
         } else {
             Outcome { state: DeploymentState::Succeeded, reason: None }
         };
-        HostRun { outcome, before: Some(1), moved: true }
+        TargetRun { outcome, before: Some(1), moved: true }
     }
 }
 
@@ -40,7 +40,7 @@ async fn run(
     hosts: usize,
     strategy: Strategy,
     failing: Vec<usize>,
-) -> (Vec<(usize, u64)>, Vec<Option<HostRun>>, Outcome) {
+) -> (Vec<(usize, u64)>, Vec<Option<TargetRun>>, Outcome) {
     let fake = Arc::new(FakeHosts { epoch: Instant::now(), failing, started: Mutex::default() });
     let plan = batches(hosts, &strategy);
     let result = roll_out(&names(hosts), &plan, fake.clone(), &CancellationToken::new()).await;

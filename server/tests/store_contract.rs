@@ -7,8 +7,8 @@ use ferry_app::model::{
     LogStream, NotificationKind, NotifyEvent, ProjectView, Role, StepState, TargetKind, TargetState, TokenScope,
 };
 use ferry_server::store::{
-    is_unique_violation, AgentIdentity, AuditFilter, HostPlan, Identity, JobOrder, LiveDeployments, NewAudit,
-    NewDelivery, NewDeployment, NewLogLine, NewProject, NewRelease, NewToken, StepChange, Store, Stored, TargetEnd,
+    is_unique_violation, AgentIdentity, AuditFilter, Identity, JobOrder, LiveDeployments, NewAudit, NewDelivery,
+    NewDeployment, NewLogLine, NewProject, NewRelease, NewToken, StepChange, Store, Stored, TargetEnd, TargetPlan,
 };
 
 async fn contract(store: Store) {
@@ -231,11 +231,58 @@ async fn contract(store: Store) {
     let prod = project.environments[2].id;
     leases_contract(&store, (project.id, prod, r2.id)).await;
     jobs_contract(&store).await;
+    ssh_contract(&store, dev).await;
 }
 
 /// The durable job queue: a job is enqueued once per dedupe key; a claimed job is not
 /// claimed again until its claim runs out; done jobs are gone from the queue; a failed
 /// one is due again when it says; two owners claiming at once take different jobs.
+/// SSH hosts and Ferry's key pairs: the first key is made once however often asked,
+/// a rotation keeps the one before; a host's new address forgets its trusted key.
+async fn ssh_contract(store: &Store, env_id: i64) {
+    store.add_ssh_key("first", "sealed-1", true).await.unwrap();
+    store.add_ssh_key("again", "sealed-x", true).await.unwrap();
+    let keys: Vec<String> = store.ssh_keys().await.unwrap().into_iter().map(|k| k.public_key).collect();
+    assert_eq!(keys, ["first"]);
+    store.add_ssh_key("second", "sealed-2", false).await.unwrap();
+    store.add_ssh_key("third", "sealed-3", false).await.unwrap();
+    let keys: Vec<String> = store.ssh_keys().await.unwrap().into_iter().map(|k| k.public_key).collect();
+    assert_eq!(keys, ["third", "second"], "the newest, and the one before it");
+
+    let vars = std::collections::BTreeMap::from([("PORT".to_string(), "8080".to_string())]);
+    let fields = ferry_server::store::SshHostFields {
+        name: "web-1",
+        address: "10.0.0.5",
+        port: 22,
+        login: "deploy",
+        deploy_dir: "/srv/ferry",
+        jump: None,
+        vars: &vars,
+    };
+    let host = store.add_ssh_host(env_id, &fields, Some("ssh-ed25519 KEY"), None).await.unwrap();
+    assert_eq!((host.host_key.as_deref(), host.vars()), (Some("ssh-ed25519 KEY"), vars.clone()));
+    let duplicate = store.add_ssh_host(env_id, &fields, None, None).await.unwrap_err();
+    assert!(ferry_server::store::is_unique_violation(&duplicate));
+    let renamed = ferry_server::store::SshHostFields { name: "web-01", ..fields };
+    let kept = store.update_ssh_host(host.id, &renamed, None, Some("sealed")).await.unwrap().unwrap();
+    assert_eq!(
+        (kept.host_key.as_deref(), kept.sealed_private_key.as_deref()),
+        (Some("ssh-ed25519 KEY"), Some("sealed"))
+    );
+    let moved = ferry_server::store::SshHostFields { address: "10.0.0.6", ..renamed };
+    let forgot = store.update_ssh_host(host.id, &moved, None, None).await.unwrap().unwrap();
+    assert_eq!(
+        (forgot.host_key, forgot.sealed_private_key.as_deref()),
+        (None, Some("sealed")),
+        "another machine may answer there"
+    );
+    let trusted = store.trust_ssh_host_key(host.id, false, "ssh-ed25519 NEW").await.unwrap().unwrap();
+    assert_eq!(trusted.host_key.as_deref(), Some("ssh-ed25519 NEW"));
+    assert_eq!(store.ssh_hosts(env_id).await.unwrap().len(), 1);
+    assert!(store.remove_ssh_host(host.id).await.unwrap());
+    assert!(store.ssh_host(host.id).await.unwrap().is_none());
+}
+
 async fn jobs_contract(store: &Store) {
     // From an empty queue: the contract's other parts left jobs (deliveries, reports).
     let later = ferry_server::store::now_millis() + 86_400_000;
@@ -545,10 +592,10 @@ async fn hosts_contract(store: &Store, (project_id, env_id, release_id): (i64, i
         .unwrap();
     store.preassign_targets(d.id, &[("web-2".into(), TargetKind::BuiltIn)]).await.unwrap();
     assert_eq!(store.targets(d.id).await.unwrap()[0].name, "web-2");
-    let hosts: Vec<HostPlan> = ["web-1", "web-2"]
+    let hosts: Vec<TargetPlan> = ["web-1", "web-2"]
         .iter()
         .enumerate()
-        .map(|(i, name)| HostPlan {
+        .map(|(i, name)| TargetPlan {
             name: name.to_string(),
             kind: TargetKind::BuiltIn,
             batch: i as i32,

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use ferry_engine::executor::{Outcome, RunnerEvent};
 use ferry_engine::protocol::{JobReport, ServerMessage};
-use ferry_engine::rollout::HostRun;
+use ferry_engine::rollout::TargetRun;
 use ferry_engine::{DeploymentState, StepState};
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
@@ -243,10 +243,10 @@ pub async fn run_job(
     events: mpsc::Sender<RunnerEvent>,
     cancel: &CancellationToken,
     grace: Duration,
-) -> HostRun {
+) -> TargetRun {
     let ServerMessage::Run { job, plan, .. } = run else { unreachable!("only Run messages are jobs") };
     let job = *job;
-    let failed = |why: String| HostRun {
+    let failed = |why: String| TargetRun {
         outcome: Outcome { state: DeploymentState::Failed, reason: Some(why) },
         before: None,
         moved: false,
@@ -278,8 +278,8 @@ async fn follow(
     cancel: &CancellationToken,
     grace: Duration,
     waiter: &Notify,
-) -> HostRun {
-    let failed = |why: String| HostRun {
+) -> TargetRun {
+    let failed = |why: String| TargetRun {
         outcome: Outcome { state: DeploymentState::Failed, reason: Some(why) },
         before: None,
         moved: false,
@@ -310,7 +310,7 @@ async fn follow(
                 }
                 Ok(JobReport::Finished { outcome, before, moved }) => {
                     let _ = store.end_agent_job(job).await;
-                    return HostRun { outcome, before, moved };
+                    return TargetRun { outcome, before, moved };
                 }
                 Err(e) => tracing::error!(job, seq, error = %e, "a kept report cannot be read"),
             }

@@ -14,19 +14,19 @@ use ferry_app::model::{DeploymentKind, DeploymentState, DeploymentView, EventPay
 use ferry_engine::executor::{Outcome, RunnerEvent};
 use ferry_engine::pipeline::{Pipeline, RolloutSpec, PIPELINE_FILE};
 use ferry_engine::plan::with_canary_watch;
-use ferry_engine::rollout::{batches, roll_out, FailurePolicy, HostRun, Strategy};
+use ferry_engine::rollout::{batches, roll_out, FailurePolicy, Strategy, TargetRun};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::deployer::{Asked, Deployer, Requester};
-use super::hosts::{publish, DeploymentHosts, Target, ROLLED_BACK_FROM};
 use super::masking::Masker;
 use super::recorder::Recorder;
+use super::targets::{publish, DeploymentTargets, Target, ROLLED_BACK_FROM};
 use super::{catalog, freezes, promotion, variables};
 use crate::agents::BUILT_IN_NAME;
 use crate::error::OrInternal;
 use crate::ssh::connector::SshConnections;
-use crate::store::{HostPlan, ReleaseRow};
+use crate::store::{ReleaseRow, TargetPlan};
 
 /// What a host's kept plan is sealed to.
 const HOST_PLAN: &str = "host-plan";
@@ -76,7 +76,7 @@ struct Prepared {
 struct RunResult {
     outcome: Outcome,
     hosts: Vec<Target>,
-    runs: Vec<Option<HostRun>>,
+    runs: Vec<Option<TargetRun>>,
     on_failure: FailurePolicy,
 }
 
@@ -169,10 +169,10 @@ impl Deployer {
         let mut stranded = Vec::new();
         for (host, run) in done.runs.iter().enumerate() {
             match run {
-                Some(HostRun { moved: true, before: Some(before), .. }) => {
+                Some(TargetRun { moved: true, before: Some(before), .. }) => {
                     back_to.entry(*before).or_default().push(host)
                 }
-                Some(HostRun { moved: true, before: None, .. }) => stranded.push(done.hosts[host].name.clone()),
+                Some(TargetRun { moved: true, before: None, .. }) => stranded.push(done.hosts[host].name.clone()),
                 _ => {}
             }
         }
@@ -268,10 +268,10 @@ impl Deployer {
         if let (Strategy::Canary { verify }, Some(first)) = (strategy, plans.first_mut()) {
             *first = with_canary_watch(first.clone(), verify);
         }
-        let host_plans: Vec<HostPlan> = hosts
+        let host_plans: Vec<TargetPlan> = hosts
             .iter()
             .enumerate()
-            .map(|(i, host)| HostPlan {
+            .map(|(i, host)| TargetPlan {
                 name: host.name.clone(),
                 kind: host.kind,
                 batch: batches.iter().position(|b| b.contains(&i)).unwrap_or(0) as i32,
@@ -346,7 +346,7 @@ impl Deployer {
         cancel: CancellationToken,
     ) -> Result<Option<RunResult>, AppError> {
         let Rollout { hosts, jobs, plans, first_step, batches, on_failure } = rollout;
-        let runner = Arc::new(DeploymentHosts {
+        let runner = Arc::new(DeploymentTargets {
             deployer: self.clone(),
             deployment: deployment.clone(),
             project,

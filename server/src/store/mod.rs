@@ -48,7 +48,7 @@ pub use notify::{ChannelSecret, NewDelivery, OutboxRow};
 pub use reports::FinishedDeployment;
 pub use rows::ReleaseRow;
 pub use ssh::{SshHostFields, SshHostRow, SshKeyRow};
-pub use targets::{HostPlan, RecordedStep, ResumableHost, TargetEnd};
+pub use targets::{RecordedStep, ResumableTarget, TargetEnd, TargetPlan};
 pub use tokens::{NewToken, TokenRow};
 pub use users::{Identity, UserRow};
 pub use variables::{Stored, VariableRow};

@@ -146,23 +146,22 @@ impl Store {
 
     /// Adds a key pair, the newest; all but the one before it are forgotten. With
     /// `only_if_none`, nothing is added when a key exists (the first use, which two
-    /// replicas may race to).
+    /// requests may race to). Every statement writes: a transaction that read first
+    /// could not take SQLite's write lock after another writer (`SQLITE_BUSY_SNAPSHOT`).
     pub async fn add_ssh_key(&self, public_key: &str, sealed_private: &str, only_if_none: bool) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        let existing: Vec<(i64,)> =
-            sqlx::query_as("SELECT id FROM ssh_keys ORDER BY id DESC").fetch_all(&mut *tx).await?;
-        if only_if_none && !existing.is_empty() {
-            return tx.commit().await;
-        }
-        sqlx::query("INSERT INTO ssh_keys (public_key, sealed_private, created_at) VALUES ($1, $2, $3)")
-            .bind(public_key)
-            .bind(sealed_private)
-            .bind(now_millis())
+        let condition = if only_if_none { " WHERE NOT EXISTS (SELECT 1 FROM ssh_keys)" } else { "" };
+        sqlx::query(&format!(
+            "INSERT INTO ssh_keys (public_key, sealed_private, created_at) SELECT $1, $2, $3{condition}"
+        ))
+        .bind(public_key)
+        .bind(sealed_private)
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM ssh_keys WHERE id NOT IN (SELECT id FROM ssh_keys ORDER BY id DESC LIMIT 2)")
             .execute(&mut *tx)
             .await?;
-        for (id,) in existing.iter().skip(1) {
-            sqlx::query("DELETE FROM ssh_keys WHERE id = $1").bind(id).execute(&mut *tx).await?;
-        }
         tx.commit().await
     }
 }

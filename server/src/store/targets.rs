@@ -13,7 +13,7 @@ const COLUMNS: &str =
                        started_at, finished_at";
 
 /// One host a deployment is about to run on, with its batch and its steps.
-pub struct HostPlan {
+pub struct TargetPlan {
     pub name: String,
     pub kind: TargetKind,
     pub batch: i32,
@@ -22,7 +22,7 @@ pub struct HostPlan {
 
 /// A host as a deployment that carries on elsewhere finds it (`save_host_plans`).
 #[derive(Debug, Clone)]
-pub struct ResumableHost {
+pub struct ResumableTarget {
     /// Its row id: the job number its agent knows it by.
     pub job: i64,
     pub view: TargetView,
@@ -55,7 +55,7 @@ impl Store {
         &self,
         deployment_id: i64,
         build_steps: &[String],
-        hosts: &[HostPlan],
+        hosts: &[TargetPlan],
     ) -> StoreResult<(Vec<(i64, TargetView)>, Vec<StepView>)> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM steps WHERE deployment_id = $1").bind(deployment_id).execute(&mut *tx).await?;
@@ -111,9 +111,9 @@ impl Store {
     /// Hosts chosen before the deployment runs (a rollback of the hosts a failed
     /// rollout switched), or none.
     pub async fn preassign_targets(&self, deployment_id: i64, hosts: &[(String, TargetKind)]) -> StoreResult<()> {
-        let plans: Vec<HostPlan> = hosts
+        let plans: Vec<TargetPlan> = hosts
             .iter()
-            .map(|(name, kind)| HostPlan { name: name.clone(), kind: *kind, batch: 0, steps: Vec::new() })
+            .map(|(name, kind)| TargetPlan { name: name.clone(), kind: *kind, batch: 0, steps: Vec::new() })
             .collect();
         let mut tx = self.pool.begin().await?;
         for (position, host) in plans.iter().enumerate() {
@@ -152,7 +152,7 @@ impl Store {
     }
 
     /// The hosts with what it takes to carry their rollout on.
-    pub async fn resumable_hosts(&self, deployment_id: i64) -> StoreResult<Vec<ResumableHost>> {
+    pub async fn resumable_hosts(&self, deployment_id: i64) -> StoreResult<Vec<ResumableTarget>> {
         let rows = self.target_rows(deployment_id).await?;
         let plans: Vec<(i64, Option<String>, Option<i64>)> =
             sqlx::query_as("SELECT position, plan, first_step FROM deployment_targets WHERE deployment_id = $1")
@@ -164,7 +164,7 @@ impl Store {
             .map(|row| {
                 let saved = plans.iter().find(|(position, ..)| *position == row.position);
                 let (sealed_plan, first_step) = saved.map(|(_, p, f)| (p.clone(), *f)).unwrap_or_default();
-                ResumableHost { job: row.id, view: row.view(), sealed_plan, first_step }
+                ResumableTarget { job: row.id, view: row.view(), sealed_plan, first_step }
             })
             .collect())
     }

@@ -11,7 +11,7 @@ use ferry_engine::machine::Machine;
 use ferry_engine::plan::DeploymentPlan;
 use ferry_engine::protocol::ServerMessage;
 use ferry_engine::release_dir::ReleasePaths;
-use ferry_engine::rollout::{HostRun, HostRunner};
+use ferry_engine::rollout::{TargetRun, TargetRunner};
 use ferry_engine::DeploymentState;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -40,7 +40,7 @@ impl Target {
 }
 
 /// Everything the hosts of one deployment share while it rolls out.
-pub struct DeploymentHosts {
+pub struct DeploymentTargets {
     pub deployer: Arc<Deployer>,
     pub deployment: DeploymentView,
     pub project: String,
@@ -58,8 +58,8 @@ pub struct DeploymentHosts {
     pub ssh: SshConnections,
 }
 
-impl HostRunner for DeploymentHosts {
-    async fn run(&self, host: usize) -> HostRun {
+impl TargetRunner for DeploymentTargets {
+    async fn run(&self, host: usize) -> TargetRun {
         let d = &self.deployer;
         let id = self.deployment.id;
         // Carried on after its replica stopped: a host may have ended, or be running.
@@ -120,14 +120,14 @@ impl HostRunner for DeploymentHosts {
     }
 }
 
-impl DeploymentHosts {
+impl DeploymentTargets {
     /// The built-in agent: the engine's executor in this process.
-    async fn run_here(&self, plan: DeploymentPlan, events: mpsc::Sender<RunnerEvent>) -> HostRun {
+    async fn run_here(&self, plan: DeploymentPlan, events: mpsc::Sender<RunnerEvent>) -> TargetRun {
         let owner = match self.deployer.step_users.for_project(self.deployment.project_id) {
             Ok(owner) => owner,
             Err(why) => {
                 let outcome = Outcome { state: DeploymentState::Failed, reason: Some(why) };
-                return HostRun { outcome, before: None, moved: false };
+                return TargetRun { outcome, before: None, moved: false };
             }
         };
         let paths = ReleasePaths {
@@ -138,7 +138,7 @@ impl DeploymentHosts {
         };
         let before = paths.current_release();
         let outcome = execute(&plan, &paths, events, self.cancel.clone()).await;
-        HostRun { outcome, before, moved: paths.current_release() != before }
+        TargetRun { outcome, before, moved: paths.current_release() != before }
     }
 
     /// A remote agent: the plan goes over its websocket, the events come back.
@@ -148,7 +148,7 @@ impl DeploymentHosts {
         host: usize,
         plan: DeploymentPlan,
         events: mpsc::Sender<RunnerEvent>,
-    ) -> HostRun {
+    ) -> TargetRun {
         let hub = &self.deployer.agents;
         let run = ServerMessage::Run {
             job: self.jobs[host],
@@ -169,14 +169,19 @@ impl DeploymentHosts {
 
     /// An SSH host: one connection for all its steps, driven from here. Its turn on the
     /// host is waited for first (a host runs a bounded number of deployments at once).
-    async fn run_over_ssh(&self, host_id: i64, mut plan: DeploymentPlan, events: mpsc::Sender<RunnerEvent>) -> HostRun {
-        let failed = |why: String| HostRun {
+    async fn run_over_ssh(
+        &self,
+        host_id: i64,
+        mut plan: DeploymentPlan,
+        events: mpsc::Sender<RunnerEvent>,
+    ) -> TargetRun {
+        let failed = |why: String| TargetRun {
             outcome: Outcome { state: DeploymentState::Failed, reason: Some(why) },
             before: None,
             moved: false,
         };
         let d = &self.deployer;
-        let cancelled = || HostRun {
+        let cancelled = || TargetRun {
             outcome: Outcome { state: DeploymentState::Cancelled, reason: Some("cancelled".into()) },
             before: None,
             moved: false,
@@ -201,7 +206,7 @@ impl DeploymentHosts {
         let before = machine.current_release().await;
         let outcome = execute_on(&machine, &plan, events, self.cancel.clone()).await;
         let now = machine.current_release().await;
-        HostRun { outcome, before, moved: now != before }
+        TargetRun { outcome, before, moved: now != before }
     }
 
     /// What the recorder kept of the host's steps: nothing for a host that starts now,
@@ -226,13 +231,13 @@ impl DeploymentHosts {
 }
 
 /// How a host that already ended went, as recorded.
-fn recorded_run(target: &TargetView) -> HostRun {
+fn recorded_run(target: &TargetView) -> TargetRun {
     let state = match target.state {
         TargetState::Succeeded => DeploymentState::Succeeded,
         TargetState::Cancelled => DeploymentState::Cancelled,
         _ => DeploymentState::Failed,
     };
-    HostRun {
+    TargetRun {
         outcome: Outcome { state, reason: target.reason.clone() },
         before: target.before_release_id,
         moved: target.moved,
