@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::browser::json_of;
 use common::{assert_error, deploy, spawn_app, TestApp};
 use ferry_app::model::Role;
@@ -58,8 +60,12 @@ async fn production_needs_a_maintainer_and_someone_elses_approval() {
         "{approvers:?}"
     );
     assert_eq!(approval["you_may_decide"], false, "not for the requester");
-    let (_, notifications) = app.get("/api/v1/notifications").await;
-    assert_eq!(notifications["items"][0]["kind"], "approval_requested");
+    // The request reaches the center through a job it queued: waited for, not assumed.
+    let notifications = common::wait_until("the approval request in the center", Duration::from_secs(20), || async {
+        let (_, notifications) = app.get("/api/v1/notifications").await;
+        (notifications["items"][0]["kind"] == "approval_requested").then_some(notifications)
+    })
+    .await;
     assert!(notifications["items"][0]["title"].as_str().unwrap().contains("asked by mia"));
 
     let (s, b) = call(&mia, &app, &format!("/api/v1/deployments/{id}/approve"), json!({})).await;

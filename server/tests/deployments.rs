@@ -143,8 +143,13 @@ async fn a_failing_health_check_fails_the_deployment_with_the_reason() {
     assert!(detail["deployment"]["reason"].as_str().unwrap().contains("health-check"), "{detail}");
     assert_eq!(detail["steps"][6]["state"], "failed");
 
-    // The notification center has heard of it; marking it read is remembered.
-    let (_, list) = app.get("/api/v1/notifications").await;
+    // The notification center hears of it (a job the failure queued); marking it read
+    // is remembered.
+    let list = common::wait_until("the failure in the notification center", Duration::from_secs(20), || async {
+        let (_, list) = app.get("/api/v1/notifications").await;
+        list["items"].as_array().unwrap().iter().any(|n| n["kind"] == "deployment_failed").then_some(list)
+    })
+    .await;
     let failed = list["items"].as_array().unwrap().iter().find(|n| n["kind"] == "deployment_failed").unwrap();
     assert_eq!(failed["title"], "✗ sick 2.0 failed in development");
     assert_eq!(failed["deployment_id"], id);

@@ -351,7 +351,12 @@ async fn an_agent_killed_mid_step_is_marked_lost_and_the_hosts_already_switched_
     wait_until("web-2's offline announcement", Duration::from_secs(30), announcement_of("web-2")).await;
     fleet.agents[0].kill().unwrap(); // SIGKILL
     let announced = wait_until("web-1's offline announcement", Duration::from_secs(30), announcement_of("web-1")).await;
-    let (_, notifications) = app.get("/api/v1/notifications").await;
+    let notifications = wait_until("both absences in the center", Duration::from_secs(30), || async {
+        let (_, notifications) = app.get("/api/v1/notifications").await;
+        let offline = notifications["items"].as_array().unwrap().iter().filter(|n| n["kind"] == "agent_offline");
+        (offline.count() == 2).then_some(notifications)
+    })
+    .await;
     let offline: Vec<&Value> =
         notifications["items"].as_array().unwrap().iter().filter(|n| n["kind"] == "agent_offline").collect();
     let mut titles: Vec<&str> = offline.iter().map(|n| n["title"].as_str().unwrap()).collect();
