@@ -338,3 +338,31 @@ async fn a_host_behind_a_jump_host_is_reached_through_it_with_both_host_keys_pin
     let changed = Session::connect(&through(Some(&impostor), Some(&jump.host_key)), keys, quick()).await.err().unwrap();
     assert!(matches!(&changed, ConnectError::Changed { endpoint, .. } if endpoint.contains(":2222")), "{changed}");
 }
+
+#[tokio::test]
+async fn a_host_that_answers_without_end_is_not_believed_and_not_kept_in_memory() {
+    let (public, key) = key_pair();
+    // Every command gets 50 MB on stdout, then stderr without end: what a hostile or
+    // broken host could send back to Ferry's own commands.
+    let flood = "ForceCommand cat >/dev/null; yes | head -c 50000000; yes >&2";
+    let hosts = TestHosts::start_with(1, &public, flood);
+    let host = &hosts.hosts[0];
+
+    let ssh = machine(host, &key, 40, 1).await;
+    let err = ssh.make_home().await.unwrap_err().to_string();
+    assert!(err.contains("answered with more than"), "{}", &err[..err.len().min(300)]);
+    assert!(err.len() < 1024, "the reason is short: {} bytes", err.len());
+
+    let build = tempfile::tempdir().unwrap();
+    std::fs::write(build.path().join("version"), "v1").unwrap();
+    let archive = build.path().join("../flood.tar.gz");
+    let sha = ferry_engine::artifact::pack(build.path(), &archive).unwrap();
+    let source = ArtifactSource { sha256: sha, location: archive.display().to_string(), bearer: None };
+    let (tx, _collected) = lines();
+    let cancel = CancellationToken::new();
+    let sending = ssh.put_artifact(&source, &cancel, &tx);
+    let err = tokio::time::timeout(Duration::from_secs(60), sending).await.expect("an answer, not a hang").unwrap_err();
+    let _ = std::fs::remove_file(&archive);
+    assert!(err.contains("\ny\ny\n") && err.ends_with("(cut at 4096 bytes)"), "the host's reason, cut: {err}");
+    assert!(err.len() < 8 * 1024, "the reason is kept short: {} bytes", err.len());
+}

@@ -37,6 +37,46 @@ const AFTER_EXIT: Duration = Duration::from_millis(500);
 /// The most of an HTTP answer a health check reads.
 const MAX_ANSWER: u64 = 1 << 20;
 
+/// The most a layout operation may print: its answer is a few `key=value` lines (one
+/// per pruned release at most). A host that says more is not believed, and not read on.
+const MAX_LAYOUT_ANSWER: usize = 64 * 1024;
+
+/// The most of a command's stderr kept as its reason; a command of Ferry's that says more
+/// has failed (it is not waited for).
+const MAX_REASON: usize = 4 * 1024;
+
+/// Bytes from the host, kept up to a bound: the host is not trusted to say little.
+#[derive(Debug)]
+struct Capped {
+    kept: Vec<u8>,
+    limit: usize,
+    over: bool,
+}
+
+impl Capped {
+    fn new(limit: usize) -> Self {
+        Capped { kept: Vec::new(), limit, over: false }
+    }
+
+    fn push(&mut self, data: &[u8]) {
+        let room = self.limit - self.kept.len();
+        if data.len() > room {
+            self.over = true;
+        }
+        self.kept.extend_from_slice(&data[..data.len().min(room)]);
+    }
+
+    /// The text kept, saying when some was left out.
+    fn text(&self) -> String {
+        let text = String::from_utf8_lossy(&self.kept).into_owned();
+        if self.over {
+            format!("{text}… (cut at {} bytes)", self.limit)
+        } else {
+            text
+        }
+    }
+}
+
 pub struct SshMachine {
     session: Arc<Session>,
     paths: ReleasePaths,
@@ -109,9 +149,14 @@ impl SshMachine {
             keep.to_string(),
         ];
         let command = script_command(LAYOUT, &args);
-        let (code, out, err) = tokio::time::timeout(LAYOUT_TIMEOUT, self.collect(&command, None))
-            .await
-            .map_err(|_| io::Error::other(format!("{} did not answer within {}s", self.session.endpoint, 120)))??;
+        let (code, out, err) =
+            tokio::time::timeout(LAYOUT_TIMEOUT, self.collect(&command, None)).await.map_err(|_| {
+                io::Error::other(format!(
+                    "{} did not answer within {}s",
+                    self.session.endpoint,
+                    LAYOUT_TIMEOUT.as_secs()
+                ))
+            })??;
         match code {
             Some(0) => {
                 *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Layout::read(&out);
@@ -126,18 +171,33 @@ impl SshMachine {
         }
     }
 
-    /// Runs `command`, feeding it `input`, and collects its exit code and output.
+    /// Runs `command`, feeding it `input`, and collects its exit code and output. An
+    /// answer longer than a layout operation's can be, or more than `MAX_REASON` on
+    /// stderr, is refused at once (the channel is dropped, which closes it).
     async fn collect(&self, command: &str, input: Option<&[u8]>) -> io::Result<(Option<u32>, String, String)> {
         let mut channel = self.session.exec(command).await.map_err(io::Error::other)?;
         if let Some(input) = input {
             channel.data_bytes(input.to_vec()).await.map_err(|e| io::Error::other(e.to_string()))?;
         }
         channel.eof().await.map_err(|e| io::Error::other(e.to_string()))?;
-        let (mut code, mut out, mut err) = (None, Vec::new(), Vec::new());
+        let (mut code, mut out, mut err) = (None, Capped::new(MAX_LAYOUT_ANSWER), Capped::new(MAX_REASON));
         while let Some(msg) = channel.wait().await {
             match msg {
-                ChannelMsg::Data { data } => out.extend_from_slice(&data),
-                ChannelMsg::ExtendedData { data, .. } => err.extend_from_slice(&data),
+                ChannelMsg::Data { data } => {
+                    out.push(&data);
+                    if out.over {
+                        return Err(io::Error::other(format!(
+                            "{} answered with more than {MAX_LAYOUT_ANSWER} bytes, more than Ferry's command prints",
+                            self.session.endpoint
+                        )));
+                    }
+                }
+                ChannelMsg::ExtendedData { data, .. } => {
+                    err.push(&data);
+                    if err.over {
+                        return Err(io::Error::other(err.text()));
+                    }
+                }
                 ChannelMsg::ExitStatus { exit_status } => code = Some(exit_status),
                 _ => {}
             }
@@ -145,7 +205,7 @@ impl SshMachine {
         if code.is_none() && self.session.is_closed() {
             return Err(io::Error::other(format!("lost the connection to {}", self.session.endpoint)));
         }
-        Ok((code, String::from_utf8_lossy(&out).into_owned(), String::from_utf8_lossy(&err).into_owned()))
+        Ok((code, out.text(), err.text()))
     }
 }
 
@@ -207,17 +267,23 @@ impl Machine for SshMachine {
                 channel.data_bytes(chunk[..n].to_vec()).await.map_err(|e| format!("sending the artifact: {e}"))?;
             }
             channel.eof().await.map_err(|e| format!("sending the artifact: {e}"))?;
-            let (mut code, mut err) = (None, Vec::new());
+            let (mut code, mut err) = (None, Capped::new(MAX_REASON));
             while let Some(msg) = channel.wait().await {
                 match msg {
-                    ChannelMsg::ExtendedData { data, .. } => err.extend_from_slice(&data),
+                    ChannelMsg::ExtendedData { data, .. } => {
+                        err.push(&data);
+                        if err.over {
+                            // Ferry's upload says little; a host that says more is not waited for.
+                            return Err(err.text().trim().to_string());
+                        }
+                    }
                     ChannelMsg::ExitStatus { exit_status } => code = Some(exit_status),
                     _ => {}
                 }
             }
             match code {
                 Some(0) => Ok(size),
-                Some(_) => Err(String::from_utf8_lossy(&err).trim().to_string()),
+                Some(_) => Err(err.text().trim().to_string()),
                 None => Err(format!("lost the connection to {} while sending the artifact", self.session.endpoint)),
             }
         };

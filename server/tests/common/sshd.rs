@@ -48,6 +48,12 @@ pub fn namespaces_available() -> bool {
 impl TestHosts {
     /// `count` hosts, each trusting `authorized_key` (an OpenSSH public key line).
     pub fn start(count: usize, authorized_key: &str) -> Self {
+        Self::start_with(count, authorized_key, "")
+    }
+
+    /// As `start`, with more lines for each host's `sshd_config` (a `ForceCommand`
+    /// makes a host that answers every command its own way, as a hostile one would).
+    pub fn start_with(count: usize, authorized_key: &str, extra_config: &str) -> Self {
         assert!(
             Path::new("/usr/sbin/sshd").exists(),
             "the SSH tests need Debian's openssh-server (scripts/setup.sh --test)"
@@ -59,7 +65,7 @@ impl TestHosts {
             // sshd's privilege separation directory.
             std::fs::create_dir_all("/run/sshd").unwrap();
         }
-        let hosts = (0..count).map(|_| TestHost::start(tmp.path(), &authorized)).collect();
+        let hosts = (0..count).map(|_| TestHost::start(tmp.path(), &authorized, extra_config)).collect();
         TestHosts { hosts, authorized, _tmp: tmp }
     }
 }
@@ -101,7 +107,7 @@ fn give_to_user(path: &Path, user: &str) {
 }
 
 impl TestHost {
-    fn start(root: &Path, authorized: &Path) -> Self {
+    fn start(root: &Path, authorized: &Path, extra_config: &str) -> Self {
         let made = MADE.fetch_add(1, Ordering::SeqCst);
         let netns = if namespaces_available() { Some(make_namespace(made)) } else { None };
         let (address, port) = match &netns {
@@ -109,7 +115,7 @@ impl TestHost {
             None => ("127.0.0.1".to_string(), super::free_port()),
         };
         let inside = netns.as_ref().map(|(ns, _)| ns.clone());
-        Self::spawn(root.join(format!("host{made}")), authorized, (address, port), inside, netns)
+        Self::spawn(root.join(format!("host{made}")), authorized, (address, port), inside, netns, extra_config)
     }
 
     /// Another host in this one's namespace, listening on its `localhost` only: it can
@@ -118,7 +124,7 @@ impl TestHost {
         let (ns, _) = self.netns.as_ref().expect("a host behind another needs network namespaces (root)");
         let made = MADE.fetch_add(1, Ordering::SeqCst);
         let dir = self.dir.parent().unwrap().join(format!("host{made}"));
-        Self::spawn(dir, &self.authorized, ("127.0.0.1".into(), 2222), Some(ns.clone()), None)
+        Self::spawn(dir, &self.authorized, ("127.0.0.1".into(), 2222), Some(ns.clone()), None, "")
     }
 
     /// sshd for `dir`, in namespace `inside` when given; `netns` is the namespace the
@@ -129,6 +135,7 @@ impl TestHost {
         (address, port): (String, u16),
         inside: Option<String>,
         netns: Option<(String, String)>,
+        extra_config: &str,
     ) -> Self {
         std::fs::create_dir_all(&dir).unwrap();
         let deploy_dir = dir.join("srv");
@@ -147,7 +154,7 @@ impl TestHost {
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
                  PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nAllowTcpForwarding yes\n\
                  ClientAliveInterval 1\nClientAliveCountMax 3\nLogLevel DEBUG1\nMaxSessions 64\nMaxStartups 100\n\
-                 Subsystem sftp /usr/lib/openssh/sftp-server\n",
+                 Subsystem sftp /usr/lib/openssh/sftp-server\n{extra_config}\n",
                 key.display(),
                 dir.join("sshd.pid").display(),
                 authorized.display(),
