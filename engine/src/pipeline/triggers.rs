@@ -58,7 +58,8 @@ impl TriggerSpec {
             (TriggerOn::Tag, _, None) => Err(format!("{at}: `on: tag` needs `tag` (a name or a glob)")),
             (TriggerOn::Push, _, Some(_)) => Err(format!("{at}: `tag` belongs to `on: tag`")),
             (TriggerOn::Tag, Some(_), _) => Err(format!("{at}: `branch` belongs to `on: push`")),
-            _ => Ok(()),
+            (TriggerOn::Push, Some(pattern), None) => glob(pattern).map(drop).map_err(|e| format!("{at}.branch: {e}")),
+            (TriggerOn::Tag, None, Some(pattern)) => glob(pattern).map(drop).map_err(|e| format!("{at}.tag: {e}")),
         }
     }
 
@@ -75,29 +76,23 @@ impl TriggerSpec {
     }
 }
 
-/// `*` matches any run of characters (`/` included), `?` one character; the rest is
-/// literal.
+/// A branch or tag pattern as the forges write them (GitHub Actions' `branches:`,
+/// GitLab's protected branches): `*` matches within one `/`-separated part, `**` any
+/// number of parts, `?` one character but `/`, `[…]` a character class; the rest is
+/// literal. `release/*` matches `release/1.0` but not `release/1.0/hotfix`;
+/// `release/**` matches both.
+pub fn glob(pattern: &str) -> Result<globset::GlobMatcher, String> {
+    globset::GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
+        .map(|glob| glob.compile_matcher())
+        .map_err(|e| format!("`{pattern}` is not a pattern: {}", e.kind()))
+}
+
+/// Whether `text` matches `pattern` (see [`glob`]); a pattern that is not one matches nothing.
 pub fn glob_matches(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    // Iterative matching with one backtrack point: linear in practice, never exponential.
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
+    glob(pattern).is_ok_and(|glob| glob.is_match(text))
 }
 
 #[cfg(test)]
@@ -110,6 +105,11 @@ mod tests {
         assert!(glob_matches("v*", "v1.4.2") && !glob_matches("v*", "release-1"));
         assert!(glob_matches("release/*", "release/2026-11") && glob_matches("*", ""));
         assert!(glob_matches("v?.*", "v1.0") && !glob_matches("v?.*", "v10.0"));
+        // As on the forges: `*` stays within one part of the name, `**` crosses parts.
+        assert!(!glob_matches("release/*", "release/1.0/hotfix") && !glob_matches("*", "feature/x"));
+        assert!(glob_matches("release/**", "release/1.0/hotfix") && glob_matches("**", "feature/x/y"));
+        assert!(glob_matches("**/prod", "team/a/prod") && glob_matches("v[12].*", "v2.0"));
+        assert!(!glob_matches("v[12].*", "v3.0") && glob_matches(r"fix\*", "fix*") && !glob_matches(r"fix\*", "fixes"));
         // Many stars against a near miss: answered at once, not by exponential search.
         assert!(!glob_matches(&"*a".repeat(20), &"a".repeat(19)));
     }
@@ -130,6 +130,16 @@ mod tests {
         let tags = trigger("{on: tag, tag: 'v*'}");
         assert!(tags.fires_on(&ForgeEvent::Tag { name: "v2.0".into() }));
         assert!(!tags.fires_on(&ForgeEvent::Push { branch: "v2.0".into() }));
+    }
+
+    #[test]
+    fn a_pattern_that_is_not_one_is_refused_with_its_field() {
+        let text = "environments:\n  - name: development\ntriggers:\n  - on: push\n    branch: 'release/[abc'\n";
+        let error = super::super::Pipeline::parse("ferry.yml", text).unwrap_err();
+        assert!(
+            error.to_string().starts_with("ferry.yml: triggers[0].branch: `release/[abc` is not a pattern"),
+            "{error}"
+        );
     }
 
     #[test]
