@@ -10,8 +10,8 @@ use crate::components::notifications::NotificationBell;
 use crate::live::LiveFeed;
 use crate::model::{Me, Role, UserView};
 use crate::routes::lazy::{
-    AccountRoute, AgentsRoute, AuditRoute, DeploymentRoute, HistoryRoute, InsightsRoute, NotificationsRoute,
-    ReleaseRoute, SettingsRoute, UsersRoute,
+    AccountRoute, AgentsRoute, AuditRoute, DeploymentRoute, HistoryRoute, InsightsRoute, NewProjectRoute,
+    NotificationsRoute, ReleaseRoute, SettingsRoute, UsersRoute,
 };
 use crate::routes::matrix::MatrixPage;
 use crate::routes::sign_in::{reload, SignInPage};
@@ -78,6 +78,7 @@ fn Shell(user: UserView, local_mode: bool) -> impl IntoView {
                     <Route path=path!("/history") view={Lazy::<HistoryRoute>::new()} />
                     <Route path=path!("/insights") view={Lazy::<InsightsRoute>::new()} />
                     <Route path=path!("/releases/:id") view={Lazy::<ReleaseRoute>::new()} />
+                    <Route path=path!("/projects/new") view={Lazy::<NewProjectRoute>::new()} />
                     <Route path=path!("/projects/:slug/settings") view={Lazy::<SettingsRoute>::new()} />
                     <Route path=path!("/users") view={Lazy::<UsersRoute>::new()} />
                     <Route path=path!("/agents") view={Lazy::<AgentsRoute>::new()} />

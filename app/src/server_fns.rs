@@ -11,6 +11,7 @@ use crate::model::{
     ReleaseView, Role, RuleView, SetVariable, TokenView, UserView, VariableView,
 };
 use crate::model::{ForgeLinkView, ForgeLinked, LinkForge, NotifyPreferences, ProjectView};
+use crate::model::{ImportProject, Imported, ListRepositories, RepositoryView};
 use crate::model::{SshCheckView, SshHostRequest, SshHostView, SshKeyView, TrustHostKey};
 
 /// Who is signed in, and how one can sign in.
@@ -208,6 +209,18 @@ pub async fn select_agents(
     selector: String,
 ) -> Result<EnvironmentView, AppError> {
     crate::backend::backend()?.select_agents(project, environment, selector).await
+}
+
+/// The repositories a GitHub or GitLab token reaches (administrators).
+#[server(prefix = "/rpc", endpoint = "load_repositories")]
+pub async fn load_repositories(wanted: ListRepositories) -> Result<Vec<RepositoryView>, AppError> {
+    crate::backend::backend()?.repositories(wanted).await
+}
+
+/// Imports a project from its repository, or with `dry_run` says what it would import.
+#[server(prefix = "/rpc", endpoint = "run_import")]
+pub async fn run_import(wanted: ImportProject) -> Result<Imported, AppError> {
+    crate::backend::backend()?.import_project(wanted).await
 }
 
 /// Ferry's public SSH key; with `rotate`, a new key pair first (administrators).

@@ -29,6 +29,7 @@ async function views(page: Page): Promise<[string, string][]> {
     ["audit", "/audit"],
     ["notifications", "/notifications"],
     ["account", "/account"],
+    ["new project", "/projects/new"],
   ];
 }
 

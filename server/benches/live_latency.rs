@@ -57,6 +57,7 @@ async fn main() {
     let project = state
         .store
         .create_project(&NewProject {
+            repo_origin: None,
             slug: "bench".into(),
             name: "bench".into(),
             repo_url: "/bench".into(),

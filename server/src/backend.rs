@@ -14,13 +14,16 @@ use ferry_app::model::{
 use ferry_app::model::{
     ForgeLinkView, ForgeLinked, LinkForge, LogLineView, NotifyPreferences, ProjectView, LOG_PAGE_LINES,
 };
+use ferry_app::model::{ImportProject, Imported, ListRepositories, RepositoryView};
 use ferry_app::model::{SshCheckView, SshHostRequest, SshHostView, SshKeyView, TrustHostKey};
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
 use crate::agents;
 use crate::auth::{flows, Caller};
-use crate::services::{approvals, audit, bad_releases, channels, forges, freezes, gate, people, tokens, variables};
+use crate::services::{
+    approvals, audit, bad_releases, channels, forges, freezes, gate, imports, people, tokens, variables,
+};
 use crate::ssh::hosts as ssh_hosts;
 use crate::state::AppState;
 
@@ -127,6 +130,14 @@ impl Backend for ServerBackend {
 
     async fn select_builders(&self, project: String, selector: String) -> Result<ProjectView, AppError> {
         self.run(|s, c| async move { agents::select_builders(s, c, &project, &selector).await }).await
+    }
+
+    async fn repositories(&self, wanted: ListRepositories) -> Result<Vec<RepositoryView>, AppError> {
+        self.run(|s, c| async move { imports::repositories(s, c, &wanted).await }).await
+    }
+
+    async fn import_project(&self, wanted: ImportProject) -> Result<Imported, AppError> {
+        self.run(|s, c| async move { imports::import(s, c, &wanted).await }).await
     }
 
     async fn ssh_key(&self, rotate: bool) -> Result<SshKeyView, AppError> {

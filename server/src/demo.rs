@@ -36,7 +36,7 @@ pub async fn seed(store: &Store, config: &Config) -> Result<(), String> {
         std::fs::write(repo.join("VERSION"), format!("{version}\n")).map_err(|e| e.to_string())?;
         commits.push((version, git::commit_all(&repo_path, message).await?));
     }
-    let project = match catalog::create_project(store, DEMO_SLUG, "hello-web (demo)", &repo_path).await {
+    let project = match catalog::create_project(store, DEMO_SLUG, "hello-web (demo)", &repo_path, None).await {
         Ok(project) => project,
         // Another replica, starting at the same moment, seeded it first.
         Err(e) if e.error == ferry_app::error::ErrorCode::Conflict => return Ok(()),

@@ -53,7 +53,60 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
 async fn fetch_with(repo: &str, args: &[&str], authorization: Option<&str>, timeout: Duration) -> Result<(), String> {
     let mut command = Command::new("git");
     command.arg("-C").arg(repo).arg("fetch").args(args);
-    // A repository that wants credentials Ferry lacks fails instead of asking a terminal.
+    run_remote(command, authorization, timeout, "git fetch").await
+}
+
+/// How long cloning a repository for a new project may take.
+pub const CLONE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The transports a repository Ferry clones for a project may use: a URL (or a
+/// submodule, or a redirect) naming `file://`, `ext::` or a local path would read this
+/// machine or run a command.
+const CLONE_PROTOCOLS: &str = "http:https";
+
+/// Clones `url` into `dest` as a mirror (bare; every branch and tag, as on the forge;
+/// nothing checked out, so nothing in it runs). `authorization` is as for `fetch_with`.
+/// A clone that fails or times out leaves nothing at `dest`.
+pub async fn clone_mirror(url: &str, dest: &Path, authorization: Option<&str>) -> Result<(), String> {
+    let mut command = Command::new("git");
+    command.args(["clone", "--mirror", "--quiet", "--"]).arg(url).arg(dest);
+    command.env("GIT_ALLOW_PROTOCOL", CLONE_PROTOCOLS);
+    let cloned = run_remote(command, authorization, CLONE_TIMEOUT, "git clone").await;
+    if cloned.is_err() {
+        let _ = tokio::fs::remove_dir_all(dest).await;
+    }
+    cloned
+}
+
+/// Brings a mirror Ferry made up to date with its origin: every branch and tag, and
+/// those gone there removed here.
+pub async fn refresh_mirror(repo: &str, authorization: Option<&str>) -> Result<(), String> {
+    let mut command = Command::new("git");
+    command.arg("-C").arg(repo).args(["fetch", "--prune", "--quiet", "origin"]);
+    command.env("GIT_ALLOW_PROTOCOL", CLONE_PROTOCOLS);
+    run_remote(command, authorization, FETCH_TIMEOUT, "git fetch").await
+}
+
+/// The branch `HEAD` names (a mirror's: the origin's default branch).
+pub async fn default_branch(repo: &str) -> Option<String> {
+    let out = git(repo, &["symbolic-ref", "--quiet", "--short", "HEAD"]).await.ok()?;
+    Some(out.trim().to_string()).filter(|b| !b.is_empty())
+}
+
+/// The names at the root of the tree at `commit` (files and directories).
+pub async fn root_names(repo: &str, commit: &str) -> Result<Vec<String>, String> {
+    let out = git(repo, &["ls-tree", "--name-only", "--end-of-options", commit]).await?;
+    Ok(out.lines().map(str::to_string).collect())
+}
+
+/// Runs a git command that talks to a remote: never asking a terminal, credentials in
+/// its environment only, stopped (killed) after `timeout`.
+async fn run_remote(
+    mut command: Command,
+    authorization: Option<&str>,
+    timeout: Duration,
+    what: &str,
+) -> Result<(), String> {
     command.env("GIT_TERMINAL_PROMPT", "0").stdin(Stdio::null()).kill_on_drop(true);
     if let Some(value) = authorization {
         command
@@ -63,7 +116,7 @@ async fn fetch_with(repo: &str, args: &[&str], authorization: Option<&str>, time
     }
     // On timeout the future, and with it the child, is dropped: `kill_on_drop` kills it.
     match tokio::time::timeout(timeout, command.output()).await {
-        Err(_) => Err(format!("git fetch did not finish within {} s and was stopped", timeout.as_secs())),
+        Err(_) => Err(format!("{what} did not finish within {} s and was stopped", timeout.as_secs())),
         Ok(Err(e)) => Err(format!("cannot run git: {e}")),
         Ok(Ok(out)) if out.status.success() => Ok(()),
         Ok(Ok(out)) => Err(String::from_utf8_lossy(&out.stderr).trim().to_string()),

@@ -104,7 +104,8 @@ pub async fn start(config: &Config) -> Result<Running, String> {
     let auth = Arc::new(AuthSettings::from_config(config));
     let providers = auth::providers::Providers::new(&config.sign_in, config.public_url.as_deref())?;
     let closing = tokio_util::sync::CancellationToken::new();
-    let services = services::Handles { store, bus, deployer, agents, vault, notifier };
+    let repos_dir = data_dir.join("repos");
+    let services = services::Handles { store, bus, deployer, agents, vault, notifier, repos_dir };
     let state = AppState { services, metrics, auth, providers, closing };
 
     if config.password_sign_in {

@@ -17,6 +17,7 @@ async fn a_deployment_end_committed_just_before_a_crash_is_still_notified_once()
     let url = format!("sqlite://{}?mode=rwc", tmp.path().join("ferry.db").display());
     let store = Store::connect(&url).await.unwrap();
     let project = NewProject {
+        repo_origin: None,
         slug: "crashy".into(),
         name: "crashy".into(),
         repo_url: "/nowhere".into(),

@@ -15,6 +15,7 @@ async fn contract(store: Store) {
     // Projects and environments keep their lifecycle order.
     let project = store
         .create_project(&NewProject {
+            repo_origin: None,
             slug: "api".into(),
             name: "API".into(),
             repo_url: "/srv/api".into(),
@@ -28,6 +29,7 @@ async fn contract(store: Store) {
     assert!(store.project_by_slug("nope").await.unwrap().is_none());
     let again = store
         .create_project(&NewProject {
+            repo_origin: None,
             slug: "api".into(),
             name: "x".into(),
             repo_url: "/x".into(),

@@ -14,6 +14,10 @@ pub struct ProjectView {
     pub slug: String,
     pub name: String,
     pub repo_url: String,
+    /// For a project Ferry imported: where its repository is fetched from (`repo_url`
+    /// is then Ferry's own mirror of it).
+    #[serde(default)]
+    pub repo_origin: Option<String>,
     /// In lifecycle order.
     pub environments: Vec<EnvironmentView>,
     /// Where releases are built, by agent label (`role=builder`); empty: the agent

@@ -23,6 +23,14 @@ impl ForgeKind {
         }
     }
 
+    /// The forge's name as people write it.
+    pub fn title(self) -> &'static str {
+        match self {
+            ForgeKind::Github => "GitHub",
+            ForgeKind::Gitlab => "GitLab",
+        }
+    }
+
     pub fn parse(text: &str) -> Option<Self> {
         [Self::Github, Self::Gitlab].into_iter().find(|k| k.as_str() == text)
     }

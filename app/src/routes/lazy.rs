@@ -14,8 +14,8 @@ use leptos_router::LazyRoute;
 use super::sign_in::reload;
 use super::{
     account::AccountPage, agents::AgentsPage, audit::AuditPage, deployment::DeploymentPage, history::HistoryPage,
-    insights::InsightsPage, notifications::NotificationsPage, release::ReleasePage, settings::SettingsPage,
-    users::UsersPage,
+    insights::InsightsPage, new_project::NewProjectPage, notifications::NotificationsPage, release::ReleasePage,
+    settings::SettingsPage, users::UsersPage,
 };
 use crate::model::{Role, UserView};
 
@@ -76,6 +76,7 @@ lazy_page!(browse: InsightsRoute, insights_view, insights_preload => view! { <In
 lazy_page!(browse: ReleaseRoute, release_view, release_preload => view! { <ReleasePage /> });
 
 lazy_page!(manage: SettingsRoute, settings_view, settings_preload => view! { <SettingsPage /> });
+lazy_page!(manage: NewProjectRoute, new_project_view, new_project_preload => view! { <NewProjectPage /> });
 lazy_page!(manage: UsersRoute, users_view, users_preload => view! { <UsersPage /> });
 lazy_page!(manage: AuditRoute, audit_view, audit_preload => view! { <AuditPage /> });
 lazy_page!(manage: NotificationsRoute, notifications_view, notifications_preload => view! { <NotificationsPage /> });

@@ -10,7 +10,9 @@ use crate::components::promote::{DragSource, PendingChange, PromoteDialog, Promo
 use crate::components::{deployment_state_text, format_time, short_commit, StateBadge};
 use crate::error::ErrorCode;
 use crate::live::{deployment_supersedes, on_live_event};
-use crate::model::{DeployRequest, DeploymentState, DeploymentView, EventPayload, Matrix, MatrixCell, MatrixRow};
+use crate::model::{
+    DeployRequest, DeploymentState, DeploymentView, EventPayload, Matrix, MatrixCell, MatrixRow, Role, UserView,
+};
 use crate::server_fns::{load_matrix, start_deployment};
 
 /// Applies a deployment event to a project's row, never moving a cell backwards.
@@ -64,6 +66,9 @@ pub fn MatrixPage() -> impl IntoView {
     view! {
         <h1>"Environments"</h1>
         <p class="muted">"Drag a live release onto the next environment, or use its Promote button, to promote it."</p>
+        {use_context::<UserView>().filter(|u| u.role == Role::Admin).map(|_| view! {
+            <p><a class="action" href="/projects/new" data-testid="new-project">"+ New project"</a></p>
+        })}
         {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         <PromoteDialog promotion error />
         {move || match rows.get() {

@@ -8,6 +8,7 @@ pub mod history;
 pub mod insights;
 pub mod lazy;
 pub mod matrix;
+pub mod new_project;
 pub mod notifications;
 pub mod release;
 pub mod settings;

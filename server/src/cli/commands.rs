@@ -68,6 +68,13 @@ async fn dispatch(command: Command, cli: &mut clap::Command) -> Result<ExitCode,
             Ok(ExitCode::SUCCESS)
         }
         Command::Ssh { command } => super::ssh::run(command).await,
+        Command::Repos { forge, search, forge_token, remote } => {
+            super::imports::repositories(forge, search, forge_token, remote).await
+        }
+        Command::Import { source, slug, name, forge_token, no_hook, dry_run, remote } => {
+            let wanted = super::imports::Import { source, slug, name, token: forge_token, no_hook, dry_run };
+            super::imports::import(wanted, remote).await
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, cli, "ferry", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

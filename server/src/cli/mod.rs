@@ -1,11 +1,13 @@
 //! The `ferry` command line for people and CI jobs: `ferry login`, `deploy`,
-//! `promote`, `rollback`, `status`, `logs`, `releases`, `ssh` and `completions`. Each talks to
+//! `promote`, `rollback`, `status`, `logs`, `releases`, `repos`, `import`, `ssh` and
+//! `completions`. Each talks to
 //! a Ferry server's REST API with an API token; `--wait` follows a deployment and
 //! exits non-zero when it fails, so it can gate a CI job. Without a subcommand, `ferry`
 //! runs the server.
 
 mod client;
 mod commands;
+mod imports;
 mod ssh;
 
 use clap::{Args, Subcommand};
@@ -108,6 +110,42 @@ pub enum Command {
         /// The project's slug.
         #[arg(long)]
         project: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Lists the repositories a GitHub or GitLab token reaches, to import one.
+    Repos {
+        #[arg(long, value_enum)]
+        forge: imports::Forge,
+        /// Only those whose path contains this.
+        #[arg(long)]
+        search: Option<String>,
+        /// The forge's API token.
+        #[arg(long, env = "FERRY_FORGE_TOKEN", hide_env_values = true)]
+        forge_token: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Makes a project from a repository: clones it, reads its ferry.yml, creates the
+    /// environments, links the forge and creates the webhook.
+    Import {
+        #[command(flatten)]
+        source: imports::Source,
+        /// The new project's slug.
+        #[arg(long)]
+        slug: String,
+        /// Its name [default: the slug].
+        #[arg(long)]
+        name: Option<String>,
+        /// The forge's API token (GitHub and GitLab repositories).
+        #[arg(long, env = "FERRY_FORGE_TOKEN", hide_env_values = true)]
+        forge_token: Option<String>,
+        /// Do not create the webhook (the secret to add it by hand is printed).
+        #[arg(long)]
+        no_hook: bool,
+        /// Only show what Ferry finds (or a starter ferry.yml); create nothing.
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten)]
         remote: Remote,
     },

@@ -10,6 +10,8 @@ use octocrab::Octocrab;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use ferry_app::model::RepositoryView;
+
 use super::{Change, Phase};
 use crate::notify::Attempt;
 use crate::store::Store;
@@ -119,8 +121,62 @@ fn commit_state(phase: Phase) -> &'static str {
 
 /// The token must see the repository.
 pub async fn check_access(crab: &Octocrab, repo: &str) -> Result<(), Attempt> {
-    let _: Value = crab.get(format!("/repos/{repo}"), None::<&()>).await.map_err(attempt)?;
-    Ok(())
+    repository(crab, repo).await.map(drop)
+}
+
+/// A repository as GitHub's REST API describes it (the fields Ferry shows).
+#[derive(Deserialize)]
+struct Repository {
+    full_name: String,
+    description: Option<String>,
+    private: bool,
+    default_branch: Option<String>,
+    html_url: String,
+    clone_url: String,
+}
+
+impl From<Repository> for RepositoryView {
+    fn from(r: Repository) -> Self {
+        RepositoryView {
+            path: r.full_name,
+            description: r.description,
+            private: r.private,
+            default_branch: r.default_branch,
+            web_url: r.html_url,
+            clone_url: r.clone_url,
+        }
+    }
+}
+
+/// One repository the token can see.
+pub async fn repository(crab: &Octocrab, repo: &str) -> Result<RepositoryView, Attempt> {
+    let found: Repository = crab.get(format!("/repos/{repo}"), None::<&()>).await.map_err(attempt)?;
+    Ok(found.into())
+}
+
+/// The repositories the token's user owns, collaborates on or reaches through an
+/// organisation, most recently updated first, up to `limit`, whose path contains
+/// `search` (GitHub's list cannot filter by name; its search API has other limits).
+pub async fn repositories(crab: &Octocrab, search: &str, limit: usize) -> Result<Vec<RepositoryView>, Attempt> {
+    const PAGE: usize = 100;
+    let search = search.to_lowercase();
+    let mut found = Vec::new();
+    for page in 1..=10 {
+        let query = [
+            ("affiliation", "owner,collaborator,organization_member".to_string()),
+            ("sort", "updated".into()),
+            ("per_page", PAGE.to_string()),
+            ("page", page.to_string()),
+        ];
+        let listed: Vec<Repository> = crab.get("/user/repos", Some(&query)).await.map_err(attempt)?;
+        let last = listed.len() < PAGE;
+        found.extend(listed.into_iter().filter(|r| r.full_name.to_lowercase().contains(&search)).map(Into::into));
+        if last || found.len() >= limit {
+            break;
+        }
+    }
+    found.truncate(limit);
+    Ok(found)
 }
 
 /// A repository webhook sending JSON for the events Ferry handles.

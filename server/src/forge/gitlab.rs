@@ -10,7 +10,7 @@ use std::time::Duration;
 use ::gitlab::api::projects::deployments::{CreateDeployment, DeploymentStatus, EditDeployment};
 use ::gitlab::api::projects::hooks::CreateHook;
 use ::gitlab::api::projects::repository::commits::{CommitStatusState, CreateCommitStatus};
-use ::gitlab::api::projects::Project;
+use ::gitlab::api::projects::{Project, ProjectOrderBy, Projects};
 use ::gitlab::api::users::CurrentUser;
 use ::gitlab::api::{self, ApiError, AsyncQuery};
 use ::gitlab::RestError;
@@ -19,6 +19,8 @@ use axum::http::{self, HeaderValue};
 use reqwest::Url;
 use serde::Deserialize;
 use serde_json::Value;
+
+use ferry_app::model::RepositoryView;
 
 use super::{Change, Phase};
 use crate::notify::Attempt;
@@ -189,9 +191,54 @@ fn deployment_status(phase: Phase) -> Option<DeploymentStatus> {
 
 /// The token must see the project.
 pub async fn check_access(gitlab: &Client, repo: &str) -> Result<(), Attempt> {
+    repository(gitlab, repo).await.map(drop)
+}
+
+/// A project as GitLab's REST API describes it (the fields Ferry shows).
+#[derive(Deserialize)]
+struct Repository {
+    path_with_namespace: String,
+    description: Option<String>,
+    /// `private`, `internal` or `public`.
+    visibility: Option<String>,
+    default_branch: Option<String>,
+    web_url: String,
+    http_url_to_repo: String,
+}
+
+impl From<Repository> for RepositoryView {
+    fn from(r: Repository) -> Self {
+        RepositoryView {
+            path: r.path_with_namespace,
+            description: r.description.filter(|d| !d.is_empty()),
+            private: r.visibility.as_deref() != Some("public"),
+            default_branch: r.default_branch,
+            web_url: r.web_url,
+            clone_url: r.http_url_to_repo,
+        }
+    }
+}
+
+/// One project the token can see.
+pub async fn repository(gitlab: &Client, repo: &str) -> Result<RepositoryView, Attempt> {
     let project = Project::builder().project(repo).build().map_err(|e| Attempt::Refused(e.to_string()))?;
-    let _: Value = project.query_async(gitlab).await.map_err(attempt)?;
-    Ok(())
+    let found: Repository = project.query_async(gitlab).await.map_err(attempt)?;
+    Ok(found.into())
+}
+
+/// The projects the token's user is a member of, most recently active first, up to
+/// `limit`, whose path contains `search` (GitLab filters by name itself).
+pub async fn repositories(gitlab: &Client, search: &str, limit: usize) -> Result<Vec<RepositoryView>, Attempt> {
+    let mut projects = Projects::builder();
+    projects.membership(true).order_by(ProjectOrderBy::LastActivityAt);
+    if !search.is_empty() {
+        projects.search(search).search_namespaces(true);
+    }
+    let projects = projects.build().map_err(|e| Attempt::Refused(e.to_string()))?;
+    let found: Vec<Repository> =
+        api::paged(projects, api::Pagination::Limit(limit)).query_async(gitlab).await.map_err(attempt)?;
+    let search = search.to_lowercase();
+    Ok(found.into_iter().filter(|r| r.path_with_namespace.to_lowercase().contains(&search)).map(Into::into).collect())
 }
 
 /// A project hook for pushes, tag pushes, merge requests and pipelines.

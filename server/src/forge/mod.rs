@@ -15,7 +15,7 @@ mod worker;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use ferry_app::model::ForgeKind;
+use ferry_app::model::{ForgeKind, RepositoryView};
 
 pub use change::{Change, Phase};
 
@@ -77,10 +77,34 @@ impl Reporter {
     /// The HTTP `Authorization` that lets git fetch the linked repository when it is
     /// private: the token as a password (GitHub's and GitLab's documented usernames).
     pub fn git_authorization(&self, link: &ForgeLinkRow) -> Option<String> {
-        use base64::Engine;
         let token = self.token(link).ok().flatten()?;
-        let user = if link.forge == ForgeKind::Gitlab.as_str() { "oauth2" } else { "x-access-token" };
-        Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}"))))
+        Some(git_authorization(ForgeKind::parse(&link.forge)?, &token))
+    }
+
+    /// One repository the token can see, with where git clones it.
+    pub async fn repository(&self, forge: ForgeKind, repo: &str, token: &str) -> Result<RepositoryView, String> {
+        let found = match forge {
+            ForgeKind::Github => github::repository(&self.github(None, token).map_err(said)?, repo).await,
+            ForgeKind::Gitlab => gitlab::repository(&self.gitlab(None, token).await.map_err(said)?, repo).await,
+        };
+        found.map_err(said)
+    }
+
+    /// The repositories the token can reach whose path contains `search`, up to `limit`.
+    pub async fn repositories(
+        &self,
+        forge: ForgeKind,
+        token: &str,
+        search: &str,
+        limit: usize,
+    ) -> Result<Vec<RepositoryView>, String> {
+        let found = match forge {
+            ForgeKind::Github => github::repositories(&self.github(None, token).map_err(said)?, search, limit).await,
+            ForgeKind::Gitlab => {
+                gitlab::repositories(&self.gitlab(None, token).await.map_err(said)?, search, limit).await
+            }
+        };
+        found.map_err(said)
     }
 
     /// Checks that the token can see the repository, before a link keeps it.
@@ -144,6 +168,17 @@ fn said(failed: Attempt) -> String {
         Attempt::Refused(why) | Attempt::Retry { error: why, .. } => why,
         Attempt::Delivered => String::new(),
     }
+}
+
+/// The HTTP `Authorization` git sends to fetch a private repository with an API token:
+/// the token as the password, with the user name each forge documents.
+pub fn git_authorization(forge: ForgeKind, token: &str) -> String {
+    use base64::Engine;
+    let user = match forge {
+        ForgeKind::Gitlab => "oauth2",
+        ForgeKind::Github => "x-access-token",
+    };
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}")))
 }
 
 /// A sealed token opens only for the project it was sealed for.

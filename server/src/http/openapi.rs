@@ -75,7 +75,9 @@ use super::api;
         api::remove_rule,
         api::get_forge_link,
         api::link_forge,
-        api::unlink_forge
+        api::unlink_forge,
+        api::list_repositories,
+        api::import_project
     ),
     modifiers(&BearerToken),
     security(("api_token" = []))

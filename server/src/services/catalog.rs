@@ -27,11 +27,25 @@ fn check_slug(slug: &str) -> Result<(), AppError> {
     ferry_engine::pipeline::Name::parse(slug).map(|_| ()).map_err(|e| AppError::bad_request(format!("slug: {e}")))
 }
 
-pub async fn create_project(store: &Store, slug: &str, name: &str, repo_url: &str) -> Result<ProjectView, AppError> {
+/// Refuses a slug or name a new project cannot have.
+pub fn check_new_project(slug: &str, name: &str) -> Result<(), AppError> {
     check_slug(slug)?;
     if name.trim().is_empty() || name.len() > 100 {
         return Err(AppError::bad_request("name: must be 1-100 characters"));
     }
+    Ok(())
+}
+
+/// Registers a project from a repository on this machine: its environments are those of
+/// `ferry.yml` at `HEAD`. `repo_origin` is where a mirror Ferry made is fetched from.
+pub async fn create_project(
+    store: &Store,
+    slug: &str,
+    name: &str,
+    repo_url: &str,
+    repo_origin: Option<&str>,
+) -> Result<ProjectView, AppError> {
+    check_new_project(slug, name)?;
     if !git::is_repository(repo_url).await {
         return Err(AppError::unprocessable(format!("repo_url: `{repo_url}` is not a git repository on this server")));
     }
@@ -40,7 +54,13 @@ pub async fn create_project(store: &Store, slug: &str, name: &str, repo_url: &st
         .ok_or_else(|| AppError::unprocessable("repo_url: the repository has no commits"))?;
     let (pipeline, _) = pipeline_at(repo_url, &head).await?;
     let environments = pipeline.environments.iter().map(|e| e.name.to_string()).collect();
-    let new = NewProject { slug: slug.into(), name: name.trim().into(), repo_url: repo_url.into(), environments };
+    let new = NewProject {
+        slug: slug.into(),
+        name: name.trim().into(),
+        repo_url: repo_url.into(),
+        repo_origin: repo_origin.map(str::to_string),
+        environments,
+    };
     match store.create_project(&new).await {
         Ok(project) => Ok(project),
         Err(e) if is_unique_violation(&e) => Err(AppError::conflict(format!("project `{slug}` already exists"))),

@@ -226,6 +226,7 @@ async fn make_release(s: &Handles, forge: ForgeKind, link: &ForgeLinkRow, e: &Ev
     let Event { event, commit, actor, kind, reference, .. } = *e;
     let project = s.store.project(link.project_id).await.or_internal("loading a project")?;
     let project = project.ok_or_else(|| AppError::not_found("the linked project is gone"))?;
+    super::imports::refresh(s, &project).await;
     let authorization = s.notifier.forges().git_authorization(link);
     crate::git::fetch(&project.repo_url, commit, authorization.as_deref()).await;
     let (at, named) = triggers_commit(s, &project.repo_url, link, e).await?;

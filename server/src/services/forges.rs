@@ -4,7 +4,7 @@
 //! fetch a private repository and create the webhook itself.
 
 use ferry_app::error::AppError;
-use ferry_app::model::{ForgeKind, ForgeLinkView, ForgeLinked, LinkForge, Role};
+use ferry_app::model::{ForgeLinkView, ForgeLinked, LinkForge, Role};
 use serde_json::json;
 
 use super::forge_hooks::secret_context;
@@ -82,10 +82,7 @@ async fn checked_token(s: &Handles, wanted: &LinkForge, token: &str) -> Result<(
 }
 
 fn forge_name(wanted: &LinkForge) -> &'static str {
-    match wanted.forge {
-        ForgeKind::Github => "GitHub",
-        ForgeKind::Gitlab => "GitLab",
-    }
+    wanted.forge.title()
 }
 
 pub async fn unlink(s: &Handles, c: &Caller, slug: &str) -> Result<(), AppError> {

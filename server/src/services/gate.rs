@@ -57,7 +57,7 @@ pub async fn create_project(
     repo_url: &str,
 ) -> Result<ProjectView, AppError> {
     c.require_global(Role::Admin, "creating a project")?;
-    let project = catalog::create_project(&s.store, slug, name, repo_url).await?;
+    let project = catalog::create_project(&s.store, slug, name, repo_url, None).await?;
     audit::record(&s.store, c, "project.create", slug, json!({"name": name, "repo_url": repo_url})).await;
     Ok(project)
 }
@@ -74,6 +74,7 @@ pub async fn create_release(
     body: &CreateRelease,
 ) -> Result<ReleaseView, AppError> {
     let project = project(s, c, slug, Role::Deployer, "creating a release").await?;
+    super::imports::refresh(s, &project).await;
     let release = catalog::create_release(&s.store, &project, &body.version, &body.git_commit, &c.login, None).await?;
     let detail = json!({"version": release.version, "commit": release.git_commit});
     audit::record(&s.store, c, "release.create", &format!("{slug}@{}", release.version), detail).await;

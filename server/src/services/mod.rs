@@ -16,6 +16,7 @@ pub mod forge_hooks;
 pub mod forges;
 pub mod freezes;
 pub mod gate;
+pub mod imports;
 pub mod insights;
 pub mod masking;
 pub mod orphans;
@@ -23,6 +24,7 @@ pub mod people;
 pub mod promotion;
 pub mod recorder;
 pub mod replica;
+mod starters;
 pub mod step_users;
 mod targets;
 pub mod tokens;
@@ -40,4 +42,6 @@ pub struct Handles {
     pub agents: crate::agents::AgentHub,
     pub vault: std::sync::Arc<crate::vault::Vault>,
     pub notifier: crate::notify::Notifier,
+    /// Where Ferry keeps the repositories it clones (`<data_dir>/repos`).
+    pub repos_dir: std::path::PathBuf,
 }

@@ -9,6 +9,8 @@ pub struct NewProject {
     pub slug: String,
     pub name: String,
     pub repo_url: String,
+    /// Where `repo_url`, a mirror Ferry made, is fetched from.
+    pub repo_origin: Option<String>,
     /// Environment names in lifecycle order.
     pub environments: Vec<String>,
 }
@@ -33,11 +35,13 @@ impl Store {
     pub async fn create_project(&self, new: &NewProject) -> StoreResult<ProjectView> {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO projects (slug, name, repo_url, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            "INSERT INTO projects (slug, name, repo_url, repo_origin, created_at) VALUES ($1, $2, $3, $4, $5) \
+             RETURNING id",
         )
         .bind(&new.slug)
         .bind(&new.name)
         .bind(&new.repo_url)
+        .bind(&new.repo_origin)
         .bind(now_millis())
         .fetch_one(&mut *tx)
         .await?;
@@ -55,7 +59,7 @@ impl Store {
 
     pub async fn projects(&self) -> StoreResult<Vec<ProjectView>> {
         let rows: Vec<ProjectRow> =
-            sqlx::query_as("SELECT id, slug, name, repo_url, build_selector FROM projects ORDER BY slug")
+            sqlx::query_as("SELECT id, slug, name, repo_url, repo_origin, build_selector FROM projects ORDER BY slug")
                 .fetch_all(&self.pool)
                 .await?;
         let envs: Vec<EnvironmentRow> = sqlx::query_as(
@@ -192,6 +196,7 @@ fn project_view(p: ProjectRow, envs: &[EnvironmentRow]) -> ProjectView {
         slug: p.slug,
         name: p.name,
         repo_url: p.repo_url,
+        repo_origin: p.repo_origin,
         build_selector: p.build_selector,
     }
 }

@@ -14,6 +14,7 @@ pub struct ProjectRow {
     pub slug: String,
     pub name: String,
     pub repo_url: String,
+    pub repo_origin: Option<String>,
     pub build_selector: String,
 }
 

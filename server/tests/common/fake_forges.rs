@@ -39,6 +39,33 @@ pub struct ForgeState {
     deployment_ids: Vec<String>,
     /// GitLab: each commit status's current state, by (sha, name).
     commit_states: HashMap<(String, String), String>,
+    /// Where git clones a repository, when a test serves it (else a made-up https URL).
+    pub clone_urls: HashMap<String, String>,
+}
+
+impl ForgeState {
+    fn clone_url(&self, repo: &str) -> String {
+        self.clone_urls.get(repo).cloned().unwrap_or_else(|| format!("https://forge.invalid/{repo}.git"))
+    }
+
+    /// A repository as GitHub's `GET /repos/{owner}/{repo}` and `GET /user/repos` show it.
+    fn github_repository(&self, repo: &str) -> Value {
+        json!({
+            "id": 1296269, "name": repo.rsplit('/').next(), "full_name": repo, "private": true,
+            "description": format!("{repo} (fake)"), "default_branch": "main",
+            "html_url": format!("https://github.invalid/{repo}"), "clone_url": self.clone_url(repo),
+            "owner": {"login": repo.split('/').next()},
+        })
+    }
+
+    /// A project as GitLab's `GET /projects/:id` and `GET /projects` show it.
+    fn gitlab_project(&self, repo: &str) -> Value {
+        json!({
+            "id": 42, "path_with_namespace": repo, "description": "", "visibility": "private",
+            "default_branch": "main", "web_url": format!("https://gitlab.invalid/{repo}"),
+            "http_url_to_repo": self.clone_url(repo),
+        })
+    }
 }
 
 #[derive(Clone)]
@@ -70,6 +97,11 @@ impl FakeForge {
         let app = router.with_state(state.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { base, state }
+    }
+
+    /// git clones `repo` from `url` (a test's git server).
+    pub fn serve_repo(&self, repo: &str, url: &str) {
+        self.state.lock().unwrap().clone_urls.insert(repo.into(), url.into());
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -162,6 +194,9 @@ async fn github(State(state): Shared, method: Method, uri: Uri, headers: HeaderM
     }
     let path = uri.path().trim_start_matches("/api/v3").to_string();
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if method == Method::GET && parts == ["user", "repos"] {
+        return github_user_repos(&mut s, uri.query().unwrap_or(""));
+    }
     let repo = match parts.as_slice() {
         ["repos", owner, name, ..] => format!("{owner}/{name}"),
         _ => return refuse(&mut s, StatusCode::NOT_FOUND, format!("no such endpoint {method} {path}")),
@@ -183,7 +218,7 @@ async fn github(State(state): Shared, method: Method, uri: Uri, headers: HeaderM
         return failure;
     }
     let checked = match (&method, &parts[3..]) {
-        (&Method::GET, []) => Ok(json!({"id": 1296269, "full_name": repo, "private": true})),
+        (&Method::GET, []) => Ok(s.github_repository(&repo)),
         (&Method::POST, ["deployments"]) => github_deployment(&mut s, &repo, &body),
         (&Method::POST, ["deployments", id, "statuses"]) => github_deployment_status(&mut s, id, &body),
         (&Method::POST, ["statuses", sha]) => github_commit_status(sha, &body),
@@ -198,6 +233,29 @@ async fn github(State(state): Shared, method: Method, uri: Uri, headers: HeaderM
         }
         Err(why) => refuse(&mut s, StatusCode::UNPROCESSABLE_ENTITY, why),
     }
+}
+
+/// `GET /user/repos`: the documented query parameters only, pages of `per_page`.
+fn github_user_repos(s: &mut ForgeState, query: &str) -> Response {
+    let allowed = ["visibility", "affiliation", "type", "sort", "direction", "per_page", "page", "since", "before"];
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    if let Some((key, _)) = pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+        return refuse(s, StatusCode::UNPROCESSABLE_ENTITY, format!("GET /user/repos takes no `{key}`"));
+    }
+    let number = |key: &str, default: usize| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or(Ok(default), |(_, v)| v.parse::<usize>().map_err(|_| key.to_string()))
+    };
+    let (per_page, page) = match (number("per_page", 30), number("page", 1)) {
+        (Ok(per_page), Ok(page)) if (1..=100).contains(&per_page) && page >= 1 => (per_page, page),
+        _ => return refuse(s, StatusCode::UNPROCESSABLE_ENTITY, format!("bad paging in `{query}`")),
+    };
+    let listed: Vec<Value> =
+        s.repos.iter().skip((page - 1) * per_page).take(per_page).map(|r| s.github_repository(r)).collect();
+    s.calls.push(Call { method: "GET".into(), path: format!("/user/repos?{query}"), body: Value::Null });
+    Json(listed).into_response()
 }
 
 fn github_deployment(s: &mut ForgeState, repo: &str, body: &Map<String, Value>) -> Result<Value, String> {
@@ -283,6 +341,9 @@ async fn gitlab(
     if method == Method::GET && path == "/user" {
         return Json(json!({"id": 1, "username": "ferry-bot", "name": "Ferry"})).into_response();
     }
+    if method == Method::GET && path == "/projects" {
+        return gitlab_projects(&mut s, uri.query().unwrap_or(""));
+    }
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let project = match parts.as_slice() {
         ["projects", id, ..] => id.replace("%2F", "/").replace("%2f", "/"),
@@ -307,7 +368,7 @@ async fn gitlab(
         return failure;
     }
     let checked = match (&method, &parts[2..]) {
-        (&Method::GET, []) => Ok(json!({"id": 42, "path_with_namespace": project})),
+        (&Method::GET, []) => Ok(s.gitlab_project(&project)),
         (&Method::POST, ["statuses", sha]) => gitlab_commit_status(&mut s, sha, &form),
         (&Method::POST, ["deployments"]) => gitlab_deployment(&mut s, &form),
         (&Method::PUT, ["deployments", _]) => check_fields(&form, &["status"], &["status"])
@@ -339,6 +400,53 @@ async fn gitlab(
         }
         Err(why) => refuse(&mut s, StatusCode::BAD_REQUEST, why),
     }
+}
+
+/// `GET /projects`: a member's projects, filtered by `search`, paged by `page`/`per_page`.
+fn gitlab_projects(s: &mut ForgeState, query: &str) -> Response {
+    let allowed = [
+        "membership",
+        "search",
+        "search_namespaces",
+        "order_by",
+        "sort",
+        "simple",
+        "owned",
+        "page",
+        "per_page",
+        "pagination",
+        "visibility",
+        "archived",
+    ];
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    if let Some((key, _)) = pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+        return refuse(s, StatusCode::BAD_REQUEST, format!("GET /projects takes no `{key}`"));
+    }
+    let value = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    if let Some(order) = value("order_by") {
+        let orders = ["id", "name", "path", "created_at", "updated_at", "last_activity_at", "similarity"];
+        if !orders.contains(&order) {
+            return refuse(s, StatusCode::BAD_REQUEST, format!("order_by `{order}` is not one of {orders:?}"));
+        }
+    }
+    let search = value("search").unwrap_or("").to_lowercase();
+    let per_page: usize = value("per_page").and_then(|v| v.parse().ok()).unwrap_or(20).clamp(1, 100);
+    let page: usize = value("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
+    let matching: Vec<String> = s.repos.iter().filter(|r| r.to_lowercase().contains(&search)).cloned().collect();
+    let listed: Vec<Value> =
+        matching.iter().skip((page - 1) * per_page).take(per_page).map(|r| s.gitlab_project(r)).collect();
+    s.calls.push(Call { method: "GET".into(), path: format!("/projects?{query}"), body: Value::Null });
+    let pages = matching.len().div_ceil(per_page).max(1);
+    let mut response = Json(listed).into_response();
+    let headers = response.headers_mut();
+    headers.insert("x-page", page.to_string().parse().unwrap());
+    headers.insert("x-per-page", per_page.to_string().parse().unwrap());
+    headers.insert("x-total", matching.len().to_string().parse().unwrap());
+    headers.insert("x-total-pages", pages.to_string().parse().unwrap());
+    if page < pages {
+        headers.insert("x-next-page", (page + 1).to_string().parse().unwrap());
+    }
+    response
 }
 
 fn gitlab_status(form: &Map<String, Value>) -> Result<String, String> {

@@ -7,6 +7,7 @@ mod deployments;
 mod feeds;
 mod forges;
 mod freezes;
+mod imports;
 mod logs;
 mod notify;
 mod people;
@@ -27,6 +28,7 @@ pub use deployments::*;
 pub use feeds::*;
 pub use forges::*;
 pub use freezes::*;
+pub use imports::*;
 pub use logs::*;
 pub use notify::*;
 pub use people::*;
@@ -51,6 +53,7 @@ pub fn router() -> Router<AppState> {
         .merge(freezes::router())
         .merge(notify::router())
         .merge(forges::router())
+        .merge(imports::router())
         .merge(ssh::router())
         .fallback(|| async { HttpError(AppError::not_found("no such API endpoint")) })
 }

@@ -1,0 +1,206 @@
+//! Importing a project from where its code lives: a repository on GitHub or GitLab
+//! (picked from the ones a token can reach) or any git URL. Ferry clones it as its own
+//! mirror, reads `ferry.yml` at the default branch, and creates the project, its
+//! environments, the webhook and the link for statuses in one step; a repository
+//! without the file gets a starter to copy.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{ForgeKind, ForgeLinkView, ProjectView};
+
+/// Where the repository is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RepositorySource {
+    /// `owner/name` on the configured GitHub (github.com or GitHub Enterprise).
+    Github { repo: String },
+    /// `group/…/project` on the configured GitLab.
+    Gitlab { repo: String },
+    /// Any repository git can clone over `https://` (or `http://`); public: no
+    /// credentials are sent with it.
+    Git { url: String },
+}
+
+impl RepositorySource {
+    pub fn forge(&self) -> Option<ForgeKind> {
+        match self {
+            RepositorySource::Github { .. } => Some(ForgeKind::Github),
+            RepositorySource::Gitlab { .. } => Some(ForgeKind::Gitlab),
+            RepositorySource::Git { .. } => None,
+        }
+    }
+
+    /// What a person calls it: `owner/name` or the URL.
+    pub fn name(&self) -> &str {
+        match self {
+            RepositorySource::Github { repo } | RepositorySource::Gitlab { repo } => repo,
+            RepositorySource::Git { url } => url,
+        }
+    }
+
+    /// Refuses what cannot be one, naming the field.
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            RepositorySource::Github { repo } => ForgeKind::Github.check_repo(repo),
+            RepositorySource::Gitlab { repo } => ForgeKind::Gitlab.check_repo(repo),
+            RepositorySource::Git { url } => check_git_url(url),
+        }
+        .map_err(|e| format!("source.{e}"))
+    }
+}
+
+/// An `https://host/path` (or `http://`) URL without credentials in it (they would be
+/// kept in the mirror's configuration), spaces or control characters. No other of git's
+/// transports: `file://` and `ext::` would read this machine or run a command.
+fn check_git_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("url: `{url}` is not an https:// URL"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if url.len() > 500 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("url: up to 500 characters, without spaces".into());
+    }
+    if host.is_empty() || host.contains('@') {
+        return Err(format!("url: `{url}` names no host, or carries credentials (give them as a token instead)"));
+    }
+    if !rest.contains('/') {
+        return Err(format!("url: `{url}` names no repository"));
+    }
+    Ok(())
+}
+
+/// Lists the repositories a token can reach (a POST: the token is in the body, never
+/// in a URL that logs keep).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListRepositories {
+    pub forge: ForgeKind,
+    /// A GitHub personal access token (`repo`, and `admin:repo_hook` for the webhook)
+    /// or a GitLab one (`api`).
+    pub token: String,
+    /// Only repositories whose path contains this (case does not matter).
+    #[serde(default)]
+    pub search: Option<String>,
+}
+
+/// A repository the token can reach.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RepositoryView {
+    /// `owner/name` (GitHub) or `group/…/project` (GitLab).
+    pub path: String,
+    pub description: Option<String>,
+    pub private: bool,
+    pub default_branch: Option<String>,
+    /// The page people open.
+    pub web_url: String,
+    /// What git clones (https).
+    pub clone_url: String,
+}
+
+/// Creates a project from a repository. With `dry_run`, Ferry only reads it and says
+/// what it would create (the preview), creating nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportProject {
+    pub slug: String,
+    pub name: String,
+    pub source: RepositorySource,
+    /// The token for a GitHub or GitLab repository: it clones a private repository,
+    /// creates the webhook and reports deployments. Sealed; never shown again.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Create the repository's webhook with the token (default); without, the answer
+    /// carries the secret to paste into the repository's settings.
+    #[serde(default = "yes")]
+    pub create_hook: bool,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What Ferry found in the repository.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ImportPreview {
+    pub default_branch: String,
+    pub commit: String,
+    /// The pipeline read from `ferry.yml`, when it is there and valid.
+    pub pipeline: Option<PipelineSummary>,
+    /// Why `ferry.yml` was refused: file, line and field.
+    pub problem: Option<String>,
+    /// When the repository has no `ferry.yml`: one to start from.
+    pub starter: Option<Starter>,
+}
+
+/// A pipeline as the import shows it before creating anything.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PipelineSummary {
+    pub environments: Vec<String>,
+    /// Step names with their commands (`build: sh build.sh`).
+    pub build: Vec<String>,
+    pub deploy: Vec<String>,
+    /// The URL or command, when there is a health check.
+    pub health_check: Option<String>,
+    /// Each trigger in words (`push to main → development`).
+    pub triggers: Vec<String>,
+}
+
+/// A `ferry.yml` to start from, chosen from what the repository holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Starter {
+    /// What Ferry recognised (`Node.js`, `Rust`, `Python`, `static site`, `Dockerfile`),
+    /// or `unknown`.
+    pub detected: String,
+    /// Why: the file that told it.
+    pub because: Option<String>,
+    /// The file's text, to commit at the repository's root as `ferry.yml`.
+    pub file: String,
+    /// What the file does and what to change.
+    pub explanation: String,
+}
+
+/// A dry run's answer, or an import's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Imported {
+    pub preview: ImportPreview,
+    /// The project made (none for a dry run).
+    pub project: Option<ProjectView>,
+    /// The link to the forge (GitHub and GitLab imports).
+    pub link: Option<ForgeLinkView>,
+    /// Whether Ferry created the repository's webhook.
+    pub hook_created: bool,
+    /// The webhook secret, when the webhook is to be made by hand (shown only now).
+    pub hook_secret: Option<String>,
+    /// What did not work out, though the project was made (the forge refused the webhook).
+    pub warning: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_git_url_is_https_without_credentials() {
+        let git = |url: &str| RepositorySource::Git { url: url.into() }.check();
+        assert!(git("https://git.example.com/team/app.git").is_ok());
+        assert!(git("http://git.example.com/team/app.git").is_ok());
+        assert!(git("ssh://git@git.example.com/a.git").unwrap_err().contains("not an https:// URL"));
+        assert!(git("file:///etc").is_err() && git("ext::sh -c touch% /tmp/x").is_err());
+        assert!(git("https://user:pass@git.example.com/a.git").unwrap_err().contains("credentials"));
+        assert!(git("https://git.example.com").unwrap_err().contains("names no repository"));
+        assert!(git("https://git.example.com/a b").is_err());
+        let github = RepositorySource::Github { repo: "../x".into() };
+        assert!(github.check().unwrap_err().starts_with("source.repo:"));
+    }
+
+    #[test]
+    fn hooks_are_created_unless_asked_not_to() {
+        let body = r#"{"slug":"a","name":"A","source":{"kind":"github","repo":"o/a"},"token":"t"}"#;
+        let import: ImportProject = serde_json::from_str(body).unwrap();
+        assert!(import.create_hook && !import.dry_run);
+    }
+}

@@ -1,0 +1,50 @@
+//! Importing a project from a GitHub or GitLab repository, or a git URL.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::Router;
+use ferry_app::error::AppError;
+use ferry_app::model::{ImportProject, Imported, ListRepositories, RepositoryView};
+
+use super::ApiResult;
+use crate::auth::Caller;
+use crate::error::HttpError;
+use crate::http::extract::Json;
+use crate::services::imports;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/imports", post(import_project)).route("/imports/repositories", post(list_repositories))
+}
+
+/// The repositories a GitHub or GitLab token can reach, most recently active first
+/// (admins). A POST so that the token travels in the body, not in a URL.
+#[utoipa::path(post, path = "/api/v1/imports/repositories", request_body = ListRepositories,
+    responses((status = 200, body = [RepositoryView]), (status = 400, body = AppError), (status = 401, body = AppError),
+        (status = 403, body = AppError), (status = 422, body = AppError, description = "the forge refused the token")))]
+pub async fn list_repositories(
+    State(s): State<AppState>,
+    c: Caller,
+    Json(body): Json<ListRepositories>,
+) -> ApiResult<Vec<RepositoryView>> {
+    Ok(axum::Json(imports::repositories(&s, &c, &body).await?))
+}
+
+/// Clones the repository as Ferry's own mirror and creates the project from its
+/// `ferry.yml` with its environments, the forge link and the webhook (admins). With
+/// `"dry_run": true`, answers what it found (or a starter file) and keeps nothing.
+#[utoipa::path(post, path = "/api/v1/imports", request_body = ImportProject,
+    responses((status = 201, body = Imported), (status = 200, body = Imported, description = "a dry run"),
+        (status = 400, body = AppError), (status = 401, body = AppError), (status = 403, body = AppError),
+        (status = 409, body = AppError, description = "the slug is taken"),
+        (status = 422, body = AppError, description = "the repository cannot be cloned, or its ferry.yml is missing or invalid")))]
+pub async fn import_project(
+    State(s): State<AppState>,
+    c: Caller,
+    Json(body): Json<ImportProject>,
+) -> Result<(StatusCode, axum::Json<Imported>), HttpError> {
+    let imported = imports::import(&s, &c, &body).await?;
+    let status = if imported.project.is_some() { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, axum::Json(imported)))
+}

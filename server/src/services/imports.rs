@@ -1,0 +1,238 @@
+//! Importing a project from its repository (admins, as for any new project): list the
+//! repositories a GitHub or GitLab token reaches, then clone the chosen one (or a git
+//! URL) as Ferry's own mirror under the data directory, read `ferry.yml` at the
+//! default branch, and create the project, its environments, the link for statuses
+//! and the webhook in one step. A dry run shows what was found, or a starter file
+//! when there is none, and keeps nothing.
+
+use std::path::{Path, PathBuf};
+
+use ferry_app::error::AppError;
+use ferry_app::model::{
+    ImportPreview, ImportProject, Imported, LinkForge, ListRepositories, PipelineSummary, ProjectView, RepositoryView,
+    Role,
+};
+use ferry_engine::pipeline::{Pipeline, TriggerOn, PIPELINE_FILE};
+use serde_json::json;
+
+use super::{audit, catalog, forges, starters, Handles};
+use crate::auth::secrets::random_text;
+use crate::auth::Caller;
+use crate::error::OrInternal;
+use crate::forge::git_authorization;
+use crate::git;
+
+/// The most repositories one listing returns.
+const LISTED: usize = 200;
+
+pub async fn repositories(s: &Handles, c: &Caller, wanted: &ListRepositories) -> Result<Vec<RepositoryView>, AppError> {
+    c.require_global(Role::Admin, "listing repositories to import")?;
+    let token = checked_token(Some(&wanted.token))?.unwrap_or_default();
+    let search = wanted.search.as_deref().unwrap_or("").trim();
+    if search.len() > 100 {
+        return Err(AppError::bad_request("search: up to 100 characters"));
+    }
+    let forges = s.notifier.forges();
+    forges.repositories(wanted.forge, token, search, LISTED).await.map_err(|why| {
+        AppError::unprocessable(format!("token: {} refused to list repositories: {why}", wanted.forge.title()))
+    })
+}
+
+pub async fn import(s: &Handles, c: &Caller, wanted: &ImportProject) -> Result<Imported, AppError> {
+    c.require_global(Role::Admin, "importing a project")?;
+    catalog::check_new_project(&wanted.slug, &wanted.name)?;
+    wanted.source.check().map_err(AppError::bad_request)?;
+    let token = checked_token(wanted.token.as_deref())?;
+    let (url, authorization) = match (wanted.source.forge(), token) {
+        (Some(forge), Some(token)) => {
+            let repo = wanted.source.name();
+            let found = s.notifier.forges().repository(forge, repo, token).await.map_err(|why| {
+                AppError::unprocessable(format!("token: {} refused it for `{repo}`: {why}", forge.title()))
+            })?;
+            (found.clone_url, Some(git_authorization(forge, token)))
+        }
+        (Some(forge), None) => {
+            return Err(AppError::bad_request(format!(
+                "token: importing from {} needs a token that can read the repository",
+                forge.title()
+            )))
+        }
+        (None, Some(_)) => {
+            return Err(AppError::bad_request("token: a git URL is cloned without credentials; leave the token out"))
+        }
+        (None, None) => (wanted.source.name().to_string(), None),
+    };
+    if !wanted.dry_run && s.store.project_by_slug(&wanted.slug).await.or_internal("reading a project")?.is_some() {
+        return Err(AppError::conflict(format!("project `{}` already exists", wanted.slug)));
+    }
+    tokio::fs::create_dir_all(&s.repos_dir).await.or_internal("making the repositories directory")?;
+    // A name of its own each time: two imports, or one retried after a crash, never
+    // meet in one directory.
+    let dest = s.repos_dir.join(format!("{}-{}.git", wanted.slug, random_text(8).to_lowercase()));
+    git::clone_mirror(&url, &dest, authorization.as_deref())
+        .await
+        .map_err(|why| AppError::unprocessable(format!("source: cannot clone {url}: {}", first_lines(&why))))?;
+    let made = Mirror(dest);
+    let preview = inspect(made.path()).await?;
+    if wanted.dry_run {
+        return Ok(Imported {
+            preview,
+            project: None,
+            link: None,
+            hook_created: false,
+            hook_secret: None,
+            warning: None,
+        });
+    }
+    if let Some(problem) = &preview.problem {
+        return Err(AppError::unprocessable(problem.clone()));
+    }
+    if preview.pipeline.is_none() {
+        return Err(AppError::unprocessable(format!(
+            "{PIPELINE_FILE}: not found at `{}`; a dry run shows a starter file for this repository",
+            preview.default_branch
+        )));
+    }
+    let project = catalog::create_project(&s.store, &wanted.slug, &wanted.name, made.path_text(), Some(&url)).await?;
+    let mirror = made.keep();
+    let detail = json!({"source": wanted.source, "repo_url": mirror, "origin": url});
+    audit::record(&s.store, c, "project.import", &wanted.slug, detail).await;
+    let mut imported =
+        Imported { preview, project: Some(project), link: None, hook_created: false, hook_secret: None, warning: None };
+    if let Some(forge) = wanted.source.forge() {
+        let mut link = LinkForge {
+            forge,
+            repo: wanted.source.name().to_string(),
+            secret: None,
+            token: token.map(str::to_string),
+            create_hook: wanted.create_hook,
+        };
+        let linked = match forges::link(s, c, &wanted.slug, &link).await {
+            Err(refused) if link.create_hook => {
+                // The project stands; the webhook is then added by hand with the secret.
+                imported.warning = Some(refused.message);
+                link.create_hook = false;
+                forges::link(s, c, &wanted.slug, &link).await?
+            }
+            linked => linked?,
+        };
+        imported.hook_created = link.create_hook;
+        imported.hook_secret = (!link.create_hook).then_some(linked.secret);
+        imported.link = Some(linked.link);
+    }
+    Ok(imported)
+}
+
+/// Brings an imported project's mirror up to date with its origin (on each webhook
+/// and before a release is cut by hand), with the link's token. A failure is logged:
+/// what follows then works with the mirror as it is, and says so when a commit is
+/// missing.
+pub async fn refresh(s: &Handles, project: &ProjectView) {
+    let Some(origin) = &project.repo_origin else { return };
+    let link = match s.store.forge_link(project.id).await {
+        Ok(link) => link,
+        Err(e) => return tracing::error!(error = %e, "reading a forge link"),
+    };
+    let authorization = link.as_ref().and_then(|link| s.notifier.forges().git_authorization(link));
+    if let Err(error) = git::refresh_mirror(&project.repo_url, authorization.as_deref()).await {
+        tracing::warn!(project = project.slug, origin, error, "fetching the repository from its origin");
+    }
+}
+
+/// What the repository holds at its default branch.
+async fn inspect(repo: &Path) -> Result<ImportPreview, AppError> {
+    let repo = repo.to_str().ok_or_else(AppError::internal)?;
+    let commit = git::resolve_commit(repo, "HEAD")
+        .await
+        .ok_or_else(|| AppError::unprocessable("source: the repository has no commits"))?;
+    let default_branch = git::default_branch(repo).await.unwrap_or_else(|| "main".into());
+    let mut preview = ImportPreview { default_branch, commit, pipeline: None, problem: None, starter: None };
+    match git::file_at(repo, &preview.commit, PIPELINE_FILE).await {
+        Some(text) => match Pipeline::parse(PIPELINE_FILE, &text) {
+            Ok(pipeline) => preview.pipeline = Some(summary(&pipeline)),
+            Err(e) => preview.problem = Some(e.to_string()),
+        },
+        None => {
+            let root = git::root_names(repo, &preview.commit).await.unwrap_or_default();
+            let cargo = match root.iter().any(|n| n == "Cargo.toml") {
+                true => git::file_at(repo, &preview.commit, "Cargo.toml").await,
+                false => None,
+            };
+            let name = cargo.as_deref().and_then(starters::cargo_package_name);
+            preview.starter = Some(starters::starter(&root, &preview.default_branch, name.as_deref()));
+        }
+    }
+    Ok(preview)
+}
+
+fn summary(pipeline: &Pipeline) -> PipelineSummary {
+    let steps = |steps: &[ferry_engine::pipeline::StepSpec]| {
+        steps.iter().map(|s| format!("{}: {}", s.name, s.run)).collect::<Vec<_>>()
+    };
+    PipelineSummary {
+        environments: pipeline.environments.iter().map(|e| e.name.to_string()).collect(),
+        build: steps(&pipeline.build),
+        deploy: steps(&pipeline.deploy),
+        health_check: pipeline
+            .health_check
+            .as_ref()
+            .and_then(|h| h.url.as_ref().map(|u| u.to_string()).or_else(|| h.command.as_ref().map(|c| c.to_string()))),
+        triggers: pipeline
+            .triggers
+            .iter()
+            .map(|t| {
+                let what = match t.on {
+                    TriggerOn::Push => format!("push to {}", t.branch.as_deref().unwrap_or_default()),
+                    TriggerOn::Tag => format!("tag {}", t.tag.as_deref().unwrap_or_default()),
+                };
+                let ci = if t.wait_for_ci { " once CI passes" } else { "" };
+                match &t.deploy {
+                    Some(env) => format!("{what}{ci} → release, deploy to {env}"),
+                    None => format!("{what}{ci} → release"),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// A cloned mirror, removed when dropped unless kept (an import that fails half-way
+/// leaves nothing behind).
+struct Mirror(PathBuf);
+
+impl Mirror {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn path_text(&self) -> &str {
+        self.0.to_str().unwrap_or_default()
+    }
+
+    fn keep(self) -> String {
+        let path = self.path_text().to_string();
+        std::mem::forget(self);
+        path
+    }
+}
+
+impl Drop for Mirror {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A token as given: trimmed; empty is none; refused when it cannot be one.
+fn checked_token(token: Option<&str>) -> Result<Option<&str>, AppError> {
+    let token = token.map(str::trim).filter(|t| !t.is_empty());
+    match token {
+        Some(t) if t.len() > 500 || t.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+            Err(AppError::bad_request("token: not an API token (up to 500 characters, no spaces)"))
+        }
+        token => Ok(token),
+    }
+}
+
+/// git's error without its noise: the first few lines.
+fn first_lines(text: &str) -> String {
+    text.lines().take(3).collect::<Vec<_>>().join(" ")
+}
