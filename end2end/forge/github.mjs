@@ -39,7 +39,7 @@ const demo = path.resolve(process.env.FERRY_DEMO_SOURCE || "../examples/hello-we
 const shopFiles = {};
 for (const file of fs.readdirSync(demo)) {
   // Ports of its own, so that nothing here meets the demo project's.
-  shopFiles[file] = fs.readFileSync(path.join(demo, file), "utf8").replace(/"808(\d)"/g, '"1809$1"');
+  shopFiles[file] = fs.readFileSync(path.join(demo, file), "utf8").replace(/"808(\d)"/g, '"1950$1"');
 }
 const repos = {
   "octo-org/hello-web": null,
@@ -91,7 +91,7 @@ http
       if (req.headers.authorization !== `Bearer ${token}`) return answer(res, 401, { message: "Bad credentials" });
       const url = new URL(req.url, base);
       if (req.method === "GET" && url.pathname === "/api/v3/user/repos") {
-        calls.push({ method: "GET", path: "/user/repos", body: null });
+        calls.push({ method: "GET", path: "/user/repos", body: {} });
         const page = Number(url.searchParams.get("page") || 1);
         return answer(res, 200, page === 1 ? Object.keys(repos).map(describe) : []);
       }
