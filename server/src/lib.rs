@@ -90,8 +90,10 @@ pub async fn start(config: &Config) -> Result<Running, String> {
         connect: std::time::Duration::from_secs(config.ssh_connect_timeout_seconds),
         ..Default::default()
     };
-    let ssh =
-        Arc::new(ssh::connector::Connector::new(store.clone(), vault.clone(), timing, config.ssh_sessions_per_host));
+    let replica =
+        services::replica::Replica::new(std::time::Duration::from_secs(config.lease_seconds), data_lock.is_some());
+    let per_host = config.ssh_sessions_per_host;
+    let ssh = Arc::new(ssh::connector::Connector::new(store.clone(), vault.clone(), timing, per_host, replica.clone()));
     let deployer = Deployer::new(
         store.clone(),
         bus.clone(),
@@ -99,7 +101,7 @@ pub async fn start(config: &Config) -> Result<Running, String> {
         services::deployer::Workspace { targets, step_users, ssh },
         agents.clone(),
         vault.clone(),
-        services::replica::Replica::new(std::time::Duration::from_secs(config.lease_seconds), data_lock.is_some()),
+        replica,
     );
     let auth = Arc::new(AuthSettings::from_config(config));
     let providers = auth::providers::Providers::new(&config.sign_in, config.public_url.as_deref())?;

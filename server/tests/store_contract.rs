@@ -281,6 +281,35 @@ async fn ssh_contract(store: &Store, env_id: i64) {
     let trusted = store.trust_ssh_host_key(host.id, false, "ssh-ed25519 NEW").await.unwrap().unwrap();
     assert_eq!(trusted.host_key.as_deref(), Some("ssh-ed25519 NEW"));
     assert_eq!(store.ssh_hosts(env_id).await.unwrap().len(), 1);
+
+    // Turns on the host: at most the limit at once, across every replica, asked at
+    // the same time; a turn that ran out (its replica died) frees its place.
+    let (now, ttl) = (1_000_000, 30_000);
+    let asks = (1..=8).map(|d| store.claim_ssh_turn(host.id, d, if d % 2 == 0 { "r-a" } else { "r-b" }, now, ttl, 3));
+    let taken: Vec<i64> = futures::future::join_all(asks)
+        .await
+        .into_iter()
+        .zip(1..)
+        .filter(|(t, _)| *t.as_ref().unwrap())
+        .map(|(_, d)| d)
+        .collect();
+    assert_eq!(taken.len(), 3, "three turns of eight asks: {taken:?}");
+    assert!(store.claim_ssh_turn(host.id, taken[0], "r-a", now, ttl, 3).await.unwrap(), "a holder asks again");
+    assert!(!store.claim_ssh_turn(host.id, 99, "r-a", now, ttl, 3).await.unwrap());
+    store.release_ssh_turn(host.id, taken[0]).await.unwrap();
+    assert!(store.claim_ssh_turn(host.id, 99, "r-a", now, ttl, 3).await.unwrap(), "a turn given back frees one");
+    for d in taken.iter().skip(1).chain([&99]) {
+        store.release_ssh_turn(host.id, *d).await.unwrap();
+    }
+    for (d, owner) in [(10, "r-a"), (11, "r-b"), (12, "r-b")] {
+        assert!(store.claim_ssh_turn(host.id, d, owner, now, ttl, 3).await.unwrap());
+    }
+    assert!(!store.claim_ssh_turn(host.id, 13, "r-c", now + ttl - 1, ttl, 3).await.unwrap(), "full");
+    store.renew_leases("r-a", now + ttl - 1, ttl).await.unwrap();
+    assert!(store.claim_ssh_turn(host.id, 13, "r-c", now + ttl, ttl, 3).await.unwrap(), "r-b's ran out");
+    assert!(store.claim_ssh_turn(host.id, 14, "r-c", now + ttl, ttl, 3).await.unwrap());
+    assert!(!store.claim_ssh_turn(host.id, 15, "r-c", now + ttl, ttl, 3).await.unwrap(), "r-a renewed its own");
+
     assert!(store.remove_ssh_host(host.id).await.unwrap());
     assert!(store.ssh_host(host.id).await.unwrap().is_none());
 }

@@ -187,7 +187,7 @@ impl DeploymentTargets {
             moved: false,
         };
         let _turn = tokio::select! {
-            turn = d.ssh.turn(host_id) => turn,
+            turn = d.ssh.turn(host_id, self.deployment.id) => turn,
             _ = self.cancel.cancelled() => return cancelled(),
         };
         let (row, session) = tokio::select! {

@@ -3,13 +3,15 @@
 //! host at once.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use russh::keys::PrivateKey;
-use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OnceCell, Semaphore};
 
 use super::keys::{ferry_keys, host_key_context, parse_private};
 use super::session::{ConnectError, Endpoint, Route, Session, Timing};
+use crate::services::replica::Replica;
+use crate::store::now_millis;
 use crate::store::{SshHostRow, Store};
 use crate::vault::Vault;
 
@@ -17,23 +19,60 @@ pub struct Connector {
     store: Store,
     vault: Arc<Vault>,
     pub timing: Timing,
-    /// Deployments that may run on one host at once (the others wait their turn).
+    /// Deployments that may run on one host at once, counted over every replica (the
+    /// others wait their turn).
     per_host: usize,
-    slots: Mutex<HashMap<i64, Arc<Semaphore>>>,
+    /// Who holds the turns taken here, and how long one lasts unless renewed.
+    replica: Replica,
+}
+
+/// A deployment's turn on a host, given back when dropped.
+pub struct Turn {
+    store: Store,
+    host_id: i64,
+    deployment_id: i64,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let (store, host, deployment) = (self.store.clone(), self.host_id, self.deployment_id);
+        tokio::spawn(async move {
+            if let Err(e) = store.release_ssh_turn(host, deployment).await {
+                // It runs out with this replica's leases instead.
+                tracing::error!(host, deployment, error = %e, "giving back a turn on an SSH host");
+            }
+        });
+    }
 }
 
 impl Connector {
-    pub fn new(store: Store, vault: Arc<Vault>, timing: Timing, per_host: usize) -> Self {
-        Connector { store, vault, timing, per_host: per_host.max(1), slots: Mutex::default() }
+    pub fn new(store: Store, vault: Arc<Vault>, timing: Timing, per_host: usize, replica: Replica) -> Self {
+        Connector { store, vault, timing, per_host: per_host.max(1), replica }
     }
 
-    /// Waits for a turn on the host; the turn lasts as long as the permit.
-    pub async fn turn(&self, host_id: i64) -> OwnedSemaphorePermit {
-        let slot = {
-            let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-            slots.entry(host_id).or_insert_with(|| Arc::new(Semaphore::new(self.per_host))).clone()
-        };
-        slot.acquire_owned().await.expect("the semaphore is never closed")
+    /// Waits for a turn on the host for the deployment. The turn is in the database
+    /// (renewed with this replica's leases), so the limit holds across replicas; a
+    /// full host is asked again after a jittered wait.
+    pub async fn turn(&self, host_id: i64, deployment_id: i64) -> Turn {
+        let mut attempts = 0;
+        loop {
+            let ttl = self.replica.lease.as_millis() as i64;
+            let asked = self.store.claim_ssh_turn(
+                host_id,
+                deployment_id,
+                &self.replica.id,
+                now_millis(),
+                ttl,
+                self.per_host as i64,
+            );
+            match asked.await {
+                Ok(true) => return Turn { store: self.store.clone(), host_id, deployment_id },
+                Ok(false) => {}
+                Err(e) => tracing::error!(host = host_id, error = %e, "asking for a turn on an SSH host"),
+            }
+            attempts += 1;
+            tokio::time::sleep(crate::jobs::backoff(attempts, TURN_WAIT)).await;
+        }
     }
 
     /// Connects to the host and signs in.
@@ -71,6 +110,9 @@ pub struct SshConnections {
 
 /// A host's settings and its open connection, or why there is none.
 type Connected = Result<(SshHostRow, Arc<Session>), String>;
+
+/// The longest wait between two asks for a turn on a full host.
+const TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Handshakes in flight at once when a rollout starts.
 const CONNECTING_AT_ONCE: usize = 32;

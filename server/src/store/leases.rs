@@ -73,9 +73,15 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Renews every lease `owner` holds; how many it holds.
+    /// Renews every lease `owner` holds, its turns on SSH hosts too; how many
+    /// environment leases it holds.
     pub async fn renew_leases(&self, owner: &str, now: i64, ttl_ms: i64) -> StoreResult<u64> {
         let done = sqlx::query("UPDATE environment_leases SET expires_at = $1 WHERE owner = $2")
+            .bind(now + ttl_ms)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("UPDATE ssh_host_turns SET expires_at = $1 WHERE owner = $2")
             .bind(now + ttl_ms)
             .bind(owner)
             .execute(&self.pool)

@@ -165,3 +165,57 @@ impl Store {
         tx.commit().await
     }
 }
+
+/// Deployments' turns on SSH hosts (`ssh_host_turns`): the per-host limit, held in the
+/// database so that it counts every replica's deployments.
+impl Store {
+    /// Takes a turn on `host_id` for `deployment_id` when fewer than `limit` live turns
+    /// (not run out at `now`) are held there; whether it was taken (or already held).
+    pub async fn claim_ssh_turn(
+        &self,
+        host_id: i64,
+        deployment_id: i64,
+        owner: &str,
+        now: i64,
+        ttl_ms: i64,
+        limit: i64,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend() == super::Backend::Postgres {
+            // Claims on one host queue here, so two cannot both count one free turn.
+            // (SQLite has one writer at a time: the statement below is alone anyway.)
+            sqlx::query("SELECT id FROM ssh_hosts WHERE id = $1 FOR UPDATE").bind(host_id).execute(&mut *tx).await?;
+        }
+        sqlx::query("DELETE FROM ssh_host_turns WHERE host_id = $1 AND expires_at <= $2")
+            .bind(host_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        // One statement that writes: SQLite takes its write lock at once (a read first
+        // could fail to upgrade once another writer committed).
+        let taken = sqlx::query(
+            "INSERT INTO ssh_host_turns (host_id, deployment_id, owner, expires_at) \
+             SELECT $1, $2, $3, $4 \
+             WHERE (SELECT COUNT(*) FROM ssh_host_turns WHERE host_id = $1 AND deployment_id <> $2) < $5 \
+             ON CONFLICT (host_id, deployment_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at",
+        )
+        .bind(host_id)
+        .bind(deployment_id)
+        .bind(owner)
+        .bind(now + ttl_ms)
+        .bind(limit)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(taken.rows_affected() == 1)
+    }
+
+    pub async fn release_ssh_turn(&self, host_id: i64, deployment_id: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM ssh_host_turns WHERE host_id = $1 AND deployment_id = $2")
+            .bind(host_id)
+            .bind(deployment_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
