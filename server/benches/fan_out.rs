@@ -13,33 +13,10 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::json;
-
-const RESTART: &str = "pid=\"$FERRY_TARGET_DIR/app.pid\"\n[ -f \"$pid\" ] && kill \"$(cat \"$pid\")\" 2>/dev/null || true\nsetsid sleep 3600 >/dev/null 2>&1 < /dev/null &\necho $! > \"$pid\"\n";
-const CHECK: &str = "kill -0 \"$(cat \"$FERRY_TARGET_DIR/app.pid\")\"\n";
-
-fn pipeline() -> String {
-    let rollout = "    rollout: { strategy: rolling, batch: 10% }\n";
-    format!(
-        "environments:\n  - name: twenty\n{rollout}  - name: fleet\n{rollout}\
-         deploy:\n  - name: restart\n    run: sh restart.sh\n\
-         health_check:\n  command: sh check.sh\n  interval: 1s\n  timeout: 10s\n"
-    )
-}
-
-struct Fleet(Vec<Child>);
-
-impl Drop for Fleet {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 #[tokio::main]
 async fn main() {
@@ -49,59 +26,25 @@ async fn main() {
     assert!(agent.exists(), "build it first: cargo build --release -p ferry-agent");
     let dir = tempfile::tempdir().unwrap();
     let running = support::start_server(dir.path()).await;
-    let token = support::admin_token(&running.state, &ferry_app::model::TokenScope::ALL).await;
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let client = reqwest::Client::builder().default_headers(headers).build().unwrap();
-    let api = support::Api { base: format!("http://{}", running.addr), client, project: "fan".into() };
-
+    let api = support::Api::admin(&running, "fan").await;
     let repo = dir.path().join("fan");
-    std::fs::create_dir_all(&repo).unwrap();
-    std::fs::write(repo.join("ferry.yml"), pipeline()).unwrap();
-    std::fs::write(repo.join("restart.sh"), RESTART).unwrap();
-    std::fs::write(repo.join("check.sh"), CHECK).unwrap();
-    support::git(&repo, &["init", "--quiet"]);
-    support::git(&repo, &["add", "."]);
-    support::git(&repo, &["commit", "--quiet", "-m", "fan"]);
-    let project = json!({"slug": "fan", "name": "fan", "repo_url": repo.display().to_string()});
-    api.call(reqwest::Method::POST, "/api/v1/projects", project).await;
+    support::sleeper_app(&repo, ["twenty", "fleet"], 3600);
+    let releases = api.project_with_two_releases(&repo).await;
 
     // The hosts: one agent process each; the first 20 also carry group=a.
-    let mut fleet = Fleet(Vec::new());
+    let mut fleet = support::Children(Vec::new());
     for n in 0..hosts {
         let labels = if n < 20 { "role=fan,group=a" } else { "role=fan" };
-        let identity = json!({"name": format!("host-{n:03}"), "labels": labels});
-        let registration = api.call(reqwest::Method::POST, "/api/v1/agents/registrations", identity).await;
-        let child = Command::new(&agent)
-            .args(["--server", &api.base])
-            .arg("--workdir")
-            .arg(dir.path().join(format!("hosts/{n:03}")))
-            .args(["--registration-token", registration["token"].as_str().unwrap()])
-            .env("FERRY_LOG", "warn")
-            .spawn()
-            .unwrap();
-        fleet.0.push(child);
+        let workdir = dir.path().join(format!("hosts/{n:03}"));
+        fleet.0.push(api.start_agent(&agent, &format!("host-{n:03}"), labels, &workdir).await);
     }
-    for _ in 0..600 {
-        let agents = api.call(reqwest::Method::GET, "/api/v1/agents", json!(null)).await;
-        let online = agents.as_array().unwrap().iter().filter(|a| a["state"] == "online").count();
-        if online >= hosts {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    api.wait_online(hosts).await;
     for (environment, selector) in [("twenty", "role=fan,group=a"), ("fleet", "role=fan")] {
         let path = format!("/api/v1/projects/fan/environments/{environment}/agents");
         api.call(reqwest::Method::PUT, &path, json!({"selector": selector})).await;
     }
 
     println!("rolling deployment (batches of 10%) to {hosts} agents on loopback:");
-    let mut releases = Vec::new();
-    for version in ["1", "2"] {
-        let body = json!({"version": version, "git_commit": "HEAD"});
-        let release = api.call(reqwest::Method::POST, "/api/v1/projects/fan/releases", body).await;
-        releases.push(release["id"].as_i64().unwrap());
-    }
     // Release 1 is built (once) here, then goes everywhere; the timed runs replace it.
     api.deploy(releases[0], "twenty").await;
     api.deploy(releases[0], "fleet").await;
@@ -148,43 +91,7 @@ fn ansible(root: &Path, dir: &Path, hosts: usize, artifact: &Path) -> Option<Dur
         ));
     }
     std::fs::write(work.join("inventory.ini"), inventory).unwrap();
-    let playbook = format!(
-        r#"- hosts: fleet
-  serial: "10%"
-  gather_facts: false
-  tasks:
-    - name: unpack
-      ansible.builtin.file: {{ path: "{{{{ workdir }}}}/releases/{{{{ release }}}}", state: directory }}
-    - ansible.builtin.unarchive: {{ src: "{artifact}", dest: "{{{{ workdir }}}}/releases/{{{{ release }}}}", remote_src: true }}
-    - name: switch
-      ansible.builtin.file: {{ src: "releases/{{{{ release }}}}", dest: "{{{{ workdir }}}}/current", state: link, force: true }}
-    - name: restart
-      ansible.builtin.command: {{ cmd: sh restart.sh, chdir: "{{{{ workdir }}}}/current" }}
-      environment: {{ FERRY_TARGET_DIR: "{{{{ workdir }}}}" }}
-    - name: check
-      ansible.builtin.command: {{ cmd: sh check.sh, chdir: "{{{{ workdir }}}}/current" }}
-      environment: {{ FERRY_TARGET_DIR: "{{{{ workdir }}}}" }}
-      retries: 10
-      delay: 1
-      register: checked
-      until: checked.rc == 0
-"#,
-        artifact = artifact.display()
-    );
-    std::fs::write(work.join("deploy.yml"), playbook).unwrap();
-    let run = |release: &str| {
-        let began = Instant::now();
-        let status = Command::new(&playbook_bin)
-            .args(["-i", "inventory.ini", "deploy.yml", "--forks", "10", "-e", &format!("release={release}")])
-            .current_dir(&work)
-            .env("ANSIBLE_HOST_KEY_CHECKING", "False")
-            .env("ANSIBLE_LOCALHOST_WARNING", "False")
-            .stdout(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "ansible-playbook failed");
-        began.elapsed()
-    };
-    run("1");
-    Some(run("2"))
+    std::fs::write(work.join("deploy.yml"), support::sleeper_playbook("fleet", artifact, true)).unwrap();
+    let quiet = [("ANSIBLE_HOST_KEY_CHECKING", "False".as_ref()), ("ANSIBLE_LOCALHOST_WARNING", "False".as_ref())];
+    Some(support::time_playbook(&playbook_bin, &work, &quiet))
 }

@@ -21,37 +21,14 @@ mod sshd;
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::json;
-
-const RESTART: &str = "pid=\"$FERRY_TARGET_DIR/app.pid\"\n[ -f \"$pid\" ] && kill \"$(cat \"$pid\")\" 2>/dev/null || true\nsetsid sleep 3601 >/dev/null 2>&1 < /dev/null &\necho $! > \"$pid\"\n";
-const CHECK: &str = "kill -0 \"$(cat \"$FERRY_TARGET_DIR/app.pid\")\"\n";
 
 /// Where the sshd fixture asks for a free loopback port.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn pipeline() -> String {
-    let rollout = "    rollout: { strategy: rolling, batch: 10% }\n";
-    format!(
-        "environments:\n  - name: ssh\n{rollout}  - name: agents\n{rollout}\
-         deploy:\n  - name: restart\n    run: sh restart.sh\n\
-         health_check:\n  command: sh check.sh\n  interval: 1s\n  timeout: 10s\n"
-    )
-}
-
-struct Agents(Vec<Child>);
-
-impl Drop for Agents {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }
 
 #[tokio::main]
@@ -62,22 +39,10 @@ async fn main() {
     assert!(agent.exists(), "build it first: cargo build --release -p ferry-agent");
     let dir = tempfile::tempdir().unwrap();
     let running = support::start_server(dir.path()).await;
-    let token = support::admin_token(&running.state, &ferry_app::model::TokenScope::ALL).await;
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let client = reqwest::Client::builder().default_headers(headers).build().unwrap();
-    let api = support::Api { base: format!("http://{}", running.addr), client, project: "ships".into() };
-
+    let api = support::Api::admin(&running, "ships").await;
     let repo = dir.path().join("ships");
-    std::fs::create_dir_all(&repo).unwrap();
-    std::fs::write(repo.join("ferry.yml"), pipeline()).unwrap();
-    std::fs::write(repo.join("restart.sh"), RESTART).unwrap();
-    std::fs::write(repo.join("check.sh"), CHECK).unwrap();
-    support::git(&repo, &["init", "--quiet"]);
-    support::git(&repo, &["add", "."]);
-    support::git(&repo, &["commit", "--quiet", "-m", "ships"]);
-    let project = json!({"slug": "ships", "name": "ships", "repo_url": repo.display().to_string()});
-    api.call(reqwest::Method::POST, "/api/v1/projects", project).await;
+    support::sleeper_app(&repo, ["ssh", "agents"], 3601);
+    let releases = api.project_with_two_releases(&repo).await;
 
     // The hosts accept Ferry's key and the one Ansible signs in with.
     let ferry_key = api.call(reqwest::Method::GET, "/api/v1/ssh-key", json!(null)).await;
@@ -93,39 +58,16 @@ async fn main() {
         api.call(reqwest::Method::POST, "/api/v1/projects/ships/environments/ssh/ssh-hosts", body).await;
     }
 
-    let mut agents = Agents(Vec::new());
+    let mut agents = support::Children(Vec::new());
     for (n, host) in hosts.hosts.iter().enumerate() {
-        let identity = json!({"name": format!("ship-{n:02}"), "labels": "role=ship"});
-        let registration = api.call(reqwest::Method::POST, "/api/v1/agents/registrations", identity).await;
-        let child = Command::new(&agent)
-            .args(["--server", &api.base])
-            .arg("--workdir")
-            .arg(host.deploy_dir.join("agent"))
-            .args(["--registration-token", registration["token"].as_str().unwrap()])
-            .env("FERRY_LOG", "warn")
-            .spawn()
-            .unwrap();
-        agents.0.push(child);
+        let workdir = host.deploy_dir.join("agent");
+        agents.0.push(api.start_agent(&agent, &format!("ship-{n:02}"), "role=ship", &workdir).await);
     }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let listed = api.call(reqwest::Method::GET, "/api/v1/agents", json!(null)).await;
-        let online = listed.as_array().unwrap().iter().filter(|a| a["state"] == "online").count();
-        if online > count {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the agents did not come online");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // The server's own built-in agent is online too.
+    api.wait_online(count + 1).await;
     let path = "/api/v1/projects/ships/environments/agents/agents";
     api.call(reqwest::Method::PUT, path, json!({"selector": "role=ship"})).await;
 
-    let mut releases = Vec::new();
-    for version in ["1", "2"] {
-        let body = json!({"version": version, "git_commit": "HEAD"});
-        let release = api.call(reqwest::Method::POST, "/api/v1/projects/ships/releases", body).await;
-        releases.push(release["id"].as_i64().unwrap());
-    }
     println!("rolling deployment (batches of 10%) of one artifact to {count} SSH hosts ({mode}):");
     api.deploy(releases[0], "ssh").await;
     let (over_ssh, ssh_cpu) = api.deploy(releases[1], "ssh").await;
@@ -191,42 +133,7 @@ fn ansible(root: &Path, dir: &Path, hosts: &sshd::TestHosts, key: &str, artifact
         ),
     )
     .unwrap();
-    let playbook = format!(
-        r#"- hosts: ships
-  serial: "10%"
-  gather_facts: false
-  tasks:
-    - name: unpack
-      ansible.builtin.file: {{ path: "{{{{ workdir }}}}/releases/{{{{ release }}}}", state: directory }}
-    - ansible.builtin.unarchive: {{ src: "{artifact}", dest: "{{{{ workdir }}}}/releases/{{{{ release }}}}" }}
-    - name: switch
-      ansible.builtin.file: {{ src: "releases/{{{{ release }}}}", dest: "{{{{ workdir }}}}/current", state: link, force: true }}
-    - name: restart
-      ansible.builtin.command: {{ cmd: sh restart.sh, chdir: "{{{{ workdir }}}}/current" }}
-      environment: {{ FERRY_TARGET_DIR: "{{{{ workdir }}}}" }}
-    - name: check
-      ansible.builtin.command: {{ cmd: sh check.sh, chdir: "{{{{ workdir }}}}/current" }}
-      environment: {{ FERRY_TARGET_DIR: "{{{{ workdir }}}}" }}
-      retries: 10
-      delay: 1
-      register: checked
-      until: checked.rc == 0
-"#,
-        artifact = artifact.display()
-    );
-    std::fs::write(work.join("deploy.yml"), playbook).unwrap();
-    let run = |release: &str| {
-        let began = Instant::now();
-        let status = Command::new(&playbook_bin)
-            .args(["-i", "inventory.ini", "deploy.yml", "--forks", "10", "-e", &format!("release={release}")])
-            .current_dir(&work)
-            .env("ANSIBLE_CONFIG", work.join("ansible.cfg"))
-            .stdout(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "ansible-playbook failed");
-        began.elapsed()
-    };
-    run("1");
-    Some(run("2"))
+    std::fs::write(work.join("deploy.yml"), support::sleeper_playbook("ships", artifact, false)).unwrap();
+    let config = work.join("ansible.cfg");
+    Some(support::time_playbook(&playbook_bin, &work, &[("ANSIBLE_CONFIG", config.as_os_str())]))
 }

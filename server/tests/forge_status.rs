@@ -7,23 +7,11 @@
 
 mod common;
 
-use common::fake_forges::{Call, FakeForge};
+use common::fake_forges::{spawn_with_forges, Call, FakeForge};
 use common::{assert_error, deploy, release_at_head, TestApp};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "ghp_16C7e42F292c6912E7710c838347Ae178B4a";
-
-async fn app_with(github: Option<&FakeForge>, gitlab: Option<&FakeForge>) -> (TestApp, tempfile::TempDir) {
-    let data = tempfile::tempdir().unwrap();
-    let mut config = common::test_config(data.path());
-    if let Some(github) = github {
-        config.github_api_url = github.base.clone();
-    }
-    if let Some(gitlab) = gitlab {
-        config.gitlab_url = gitlab.base.clone();
-    }
-    (common::spawn_with(config).await, data)
-}
 
 async fn link(app: &TestApp, slug: &str, body: Value) -> (u16, Value) {
     let response = app.client.put(format!("{}/api/v1/projects/{slug}/forge", app.base)).json(&body).send().await;
@@ -45,7 +33,7 @@ fn head(app: &TestApp, slug: &str) -> String {
 #[tokio::test]
 async fn github_sees_each_deployment_and_a_replaced_one_goes_inactive() {
     let github = FakeForge::github(TOKEN, &["octo-org/hello"]).await;
-    let (app, _data) = app_with(Some(&github), None).await;
+    let (app, _data) = spawn_with_forges(Some(&github), None).await;
     let (first, ports) = app.hello_project("hello").await;
     let (s, linked) = link(&app, "hello", json!({"forge": "github", "repo": "octo-org/hello", "token": TOKEN})).await;
     assert_eq!(s, 200, "{linked}");
@@ -98,7 +86,7 @@ async fn github_sees_each_deployment_and_a_replaced_one_goes_inactive() {
 #[tokio::test]
 async fn forge_failures_are_retried_and_never_hold_a_deployment() {
     let github = FakeForge::github(TOKEN, &["octo-org/hello"]).await;
-    let (app, _data) = app_with(Some(&github), None).await;
+    let (app, _data) = spawn_with_forges(Some(&github), None).await;
     let (release, _) = app.hello_project("hello").await;
     let (s, linked) = link(&app, "hello", json!({"forge": "github", "repo": "octo-org/hello", "token": TOKEN})).await;
     assert_eq!(s, 200, "{linked}");
@@ -132,7 +120,7 @@ async fn forge_failures_are_retried_and_never_hold_a_deployment() {
 #[tokio::test]
 async fn gitlab_gets_commit_statuses_and_deployments() {
     let gitlab = FakeForge::gitlab(TOKEN, &["platform/hello"]).await;
-    let (app, _data) = app_with(None, Some(&gitlab)).await;
+    let (app, _data) = spawn_with_forges(None, Some(&gitlab)).await;
     let (release, _) = app.hello_project("hello").await;
     let (s, linked) = link(&app, "hello", json!({"forge": "gitlab", "repo": "platform/hello", "token": TOKEN})).await;
     assert_eq!(s, 200, "{linked}");
@@ -176,7 +164,7 @@ async fn gitlab_gets_commit_statuses_and_deployments() {
 async fn linking_checks_the_token_and_creates_the_webhook() {
     let github = FakeForge::github(TOKEN, &["octo-org/hello"]).await;
     let gitlab = FakeForge::gitlab(TOKEN, &["platform/hello"]).await;
-    let (app, _data) = app_with(Some(&github), Some(&gitlab)).await;
+    let (app, _data) = spawn_with_forges(Some(&github), Some(&gitlab)).await;
     app.hello_project("hello").await;
 
     let (s, b) = link(&app, "hello", json!({"forge": "github", "repo": "octo-org/hello", "token": "wrong"})).await;

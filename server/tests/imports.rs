@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use common::cli::{admin_token, ferry};
-use common::fake_forges::{Call, FakeForge};
+use common::fake_forges::{spawn_with_forges, Call, FakeForge};
 use common::git_server::GitServer;
 use common::hooks::{github_push, send_github, sign};
 use common::{assert_error, git, make_hello_repo, TestApp};
@@ -53,23 +53,10 @@ fn mirrors(app: &TestApp) -> Vec<String> {
     entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()
 }
 
-/// A Ferry pointed at the stand-ins, and its data directory (removed when dropped).
-async fn app_with(github: Option<&FakeForge>, gitlab: Option<&FakeForge>) -> (TestApp, tempfile::TempDir) {
-    let data = tempfile::tempdir().unwrap();
-    let mut config = common::test_config(data.path());
-    if let Some(github) = github {
-        config.github_api_url = github.base.clone();
-    }
-    if let Some(gitlab) = gitlab {
-        config.gitlab_url = gitlab.base.clone();
-    }
-    (common::spawn_with(config).await, data)
-}
-
 #[tokio::test]
 async fn a_private_github_repository_picked_from_the_list_is_imported_and_a_push_deploys_it() {
     let github = FakeForge::github(GITHUB_TOKEN, &["octo-org/shop", "octo-org/docs", "someone/else"]).await;
-    let (app, _data) = app_with(Some(&github), None).await;
+    let (app, _data) = spawn_with_forges(Some(&github), None).await;
     let ports = [common::free_port(), common::free_port(), common::free_port()];
     let fill = |src: &Path| {
         make_hello_repo(src, ports);
@@ -156,7 +143,7 @@ async fn a_private_github_repository_picked_from_the_list_is_imported_and_a_push
 #[tokio::test]
 async fn a_repository_without_ferry_yml_gets_a_starter_and_nothing_is_made() {
     let gitlab = FakeForge::gitlab(GITLAB_TOKEN, &["platform/web/storefront", "platform/api"]).await;
-    let (app, _data) = app_with(None, Some(&gitlab)).await;
+    let (app, _data) = spawn_with_forges(None, Some(&gitlab)).await;
     let fill = |src: &Path| {
         std::fs::create_dir_all(src).unwrap();
         std::fs::write(src.join("package.json"), r#"{"name":"storefront","scripts":{"start":"node ."}}"#).unwrap();
@@ -221,7 +208,7 @@ async fn a_repository_without_ferry_yml_gets_a_starter_and_nothing_is_made() {
 
 #[tokio::test]
 async fn a_public_git_url_is_imported_without_a_link_and_refreshed_before_a_release() {
-    let (app, _data) = app_with(None, None).await;
+    let (app, _data) = spawn_with_forges(None, None).await;
     let ports = [common::free_port(), common::free_port(), common::free_port()];
     let public = serve(&app.data_dir, "public", |src| make_hello_repo(src, ports), "").await;
     let source = json!({"kind": "git", "url": public.server.url});
@@ -245,7 +232,7 @@ async fn a_public_git_url_is_imported_without_a_link_and_refreshed_before_a_rele
 #[tokio::test]
 async fn bad_imports_are_refused_with_their_field_and_only_admins_import() {
     let github = FakeForge::github(GITHUB_TOKEN, &["octo-org/shop"]).await;
-    let (app, _data) = app_with(Some(&github), None).await;
+    let (app, _data) = spawn_with_forges(Some(&github), None).await;
     let ports = [common::free_port(), common::free_port(), common::free_port()];
     let broken = |src: &Path| {
         make_hello_repo(src, ports);

@@ -485,3 +485,20 @@ fn gitlab_commit_status(s: &mut ForgeState, sha: &str, form: &Map<String, Value>
     s.commit_states.insert(key, state.clone());
     Ok(json!({"id": 1, "sha": sha, "status": state, "name": name}))
 }
+
+/// A Ferry whose GitHub and GitLab are these stand-ins, and its data directory
+/// (removed when dropped).
+pub async fn spawn_with_forges(
+    github: Option<&FakeForge>,
+    gitlab: Option<&FakeForge>,
+) -> (super::TestApp, tempfile::TempDir) {
+    let data = tempfile::tempdir().unwrap();
+    let mut config = super::test_config(data.path());
+    if let Some(github) = github {
+        config.github_api_url = github.base.clone();
+    }
+    if let Some(gitlab) = gitlab {
+        config.gitlab_url = gitlab.base.clone();
+    }
+    (super::spawn_with(config).await, data)
+}
