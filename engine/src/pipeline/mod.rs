@@ -8,10 +8,12 @@ use std::fmt;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
+mod previews;
 mod rollout;
 mod triggers;
 mod values;
 
+pub use previews::{preview_environment, Lifetime, PortRange, PreviewSpec, UrlTemplate};
 pub use rollout::{BlueGreenSpec, RolloutSpec};
 pub use triggers::{glob_matches, ForgeEvent, TriggerOn, TriggerSpec};
 use values::UniqueNames;
@@ -37,6 +39,9 @@ pub struct Pipeline {
     /// Forge events (pushes, tags) that make a release, and where it deploys.
     #[serde(default)]
     pub triggers: Vec<TriggerSpec>,
+    /// A running copy per pull or merge request.
+    #[serde(default)]
+    pub previews: Option<PreviewSpec>,
 }
 
 /// One environment in lifecycle order (the order in the file).
@@ -130,6 +135,13 @@ impl Pipeline {
                     env.as_str()
                 )));
             }
+        }
+        if let Some(previews) = &pipeline.previews {
+            if pipeline.environment(previews.from.as_str()).is_none() {
+                let from = previews.from.as_str();
+                return Err(whole_file(format!("previews.from: there is no environment `{from}`")));
+            }
+            previews.check().map_err(whole_file)?;
         }
         Ok(pipeline)
     }
