@@ -19,8 +19,21 @@ pub async fn pipeline_at(repo: &str, commit: &str) -> Result<(Pipeline, String),
     let text = git::file_at(repo, commit, PIPELINE_FILE)
         .await
         .ok_or_else(|| AppError::unprocessable(format!("{PIPELINE_FILE} not found at commit {commit}")))?;
-    let pipeline = Pipeline::parse(PIPELINE_FILE, &text).map_err(|e| AppError::unprocessable(e.to_string()))?;
+    let pipeline = read_pipeline(&text).map_err(AppError::unprocessable)?;
     Ok((pipeline, text))
+}
+
+/// The pipeline a `ferry.yml` declares, or why it cannot be used, with file, line and field.
+pub fn read_pipeline(text: &str) -> Result<Pipeline, String> {
+    let pipeline = Pipeline::parse(PIPELINE_FILE, text).map_err(|e| e.to_string())?;
+    if pipeline.previews.is_some() {
+        // Read and checked by the engine, but not yet acted on: accepting it would
+        // promise previews that never come.
+        return Err(format!(
+            "{PIPELINE_FILE}: previews: pull-request previews are not available in this version of Ferry yet"
+        ));
+    }
+    Ok(pipeline)
 }
 
 fn check_slug(slug: &str) -> Result<(), AppError> {
@@ -186,4 +199,15 @@ pub async fn matrix(store: &Store, visible: impl Fn(&ProjectView) -> bool) -> Re
         })
         .collect();
     Ok(Matrix { rows })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn previews_are_refused_until_ferry_acts_on_them() {
+        let text = "environments:\n  - name: staging\npreviews:\n  from: staging\n";
+        let refused = super::read_pipeline(text).unwrap_err();
+        assert!(refused.contains("previews: pull-request previews are not available"), "{refused}");
+        assert!(super::read_pipeline("environments:\n  - name: staging\n").is_ok());
+    }
 }

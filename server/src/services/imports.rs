@@ -148,9 +148,9 @@ async fn inspect(repo: &Path) -> Result<ImportPreview, AppError> {
     let default_branch = git::default_branch(repo).await.unwrap_or_else(|| "main".into());
     let mut preview = ImportPreview { default_branch, commit, pipeline: None, problem: None, starter: None };
     match git::file_at(repo, &preview.commit, PIPELINE_FILE).await {
-        Some(text) => match Pipeline::parse(PIPELINE_FILE, &text) {
+        Some(text) => match catalog::read_pipeline(&text) {
             Ok(pipeline) => preview.pipeline = Some(summary(&pipeline)),
-            Err(e) => preview.problem = Some(e.to_string()),
+            Err(problem) => preview.problem = Some(problem),
         },
         None => {
             let root = git::root_names(repo, &preview.commit).await.unwrap_or_default();
