@@ -1,9 +1,11 @@
 //! What a GitHub or GitLab webhook says, reduced to what triggers need: the
 //! repository, the event (a push to a branch, a tag, CI passing), the commit, who did
 //! it, the repository's default branch (whose ferry.yml holds the triggers) and the
-//! commit the ref pointed at before. Events that never make a release (pull and merge
-//! requests, branch deletions, failed CI, CI that did not run for a push to the
-//! repository itself) come back as `ignored` with the reason.
+//! commit the ref pointed at before; or a pull or merge request opened, pushed to or
+//! closed (for previews), with whether its code comes from a fork. Events that never
+//! make a release (branch deletions, failed CI, CI that did not run for a push to the
+//! repository itself, a request's labels or edits) come back as `ignored` with the
+//! reason.
 
 use ferry_engine::pipeline::ForgeEvent;
 use serde_json::Value;
@@ -24,8 +26,42 @@ pub struct Incoming {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum What {
-    Event { event: ForgeEvent, commit: String, actor: String },
+    Event {
+        event: ForgeEvent,
+        commit: String,
+        actor: String,
+    },
+    /// A pull request (GitHub) or merge request (GitLab) opened, pushed to or closed.
+    Request(RequestEvent),
     Ignored(String),
+}
+
+/// What happened to a pull or merge request, as previews need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestEvent {
+    /// GitHub's pull request number, GitLab's merge request `iid`.
+    pub number: u64,
+    pub change: RequestChange,
+    /// The commit at the request's head.
+    pub commit: String,
+    pub branch: String,
+    /// The request's code comes from another repository (a fork): never deployed
+    /// without a deployer's approval.
+    pub from_fork: bool,
+    pub author: String,
+    pub title: String,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestChange {
+    /// Opened, reopened, or out of draft.
+    Opened,
+    /// New commits on it.
+    Pushed,
+    Closed {
+        merged: bool,
+    },
 }
 
 fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -89,13 +125,74 @@ pub fn github(event: &str, body: &Value) -> Result<Incoming, String> {
                 (true, Ok(()), _, _) => ignored("CI passed on no branch"),
             }
         }
-        "pull_request" => ignored("pull requests start no release"),
+        "pull_request" => github_pull_request(body, &repo),
         "create" => ignored("tags arrive as push events"),
         "ping" => ignored("ping"),
         other => ignored(&format!("`{other}` events start no release")),
     };
     let default_branch = text(body, &["repository", "default_branch"]).map(str::to_string);
     Ok(Incoming { repo, what, default_branch, before })
+}
+
+/// A pull request opened, pushed to (`synchronize`) or closed; its other changes
+/// (labels, edits, reviews) are ignored.
+fn github_pull_request(body: &Value, repo: &str) -> What {
+    let pr = &body["pull_request"];
+    let change = match (text(body, &["action"]), pr["merged"] == true) {
+        (Some("opened" | "reopened" | "ready_for_review"), _) => RequestChange::Opened,
+        (Some("synchronize"), _) => RequestChange::Pushed,
+        (Some("closed"), merged) => RequestChange::Closed { merged },
+        (Some(other), _) => return ignored(&format!("a pull request `{other}`: nothing to build")),
+        (None, _) => return ignored("a pull request event without an action"),
+    };
+    let (Some(number), Some(commit), Some(branch)) =
+        (body["number"].as_u64(), commit(text(pr, &["head", "sha"])), text(pr, &["head", "ref"]))
+    else {
+        return ignored("a pull request without a number, head commit or head branch");
+    };
+    // A fork whose repository was deleted has `head.repo: null`: foreign too.
+    let from_fork = !text(pr, &["head", "repo", "full_name"]).is_some_and(|head| head.eq_ignore_ascii_case(repo));
+    What::Request(RequestEvent {
+        number,
+        change,
+        commit,
+        branch: branch.to_string(),
+        from_fork,
+        author: text(pr, &["user", "login"]).unwrap_or("someone").to_string(),
+        title: text(pr, &["title"]).unwrap_or_default().to_string(),
+        url: text(pr, &["html_url"]).map(str::to_string),
+    })
+}
+
+/// A merge request opened, updated with new commits (`oldrev` present) or closed.
+fn gitlab_merge_request(body: &Value) -> What {
+    let mr = &body["object_attributes"];
+    let change = match text(mr, &["action"]) {
+        Some("open" | "reopen") => RequestChange::Opened,
+        Some("update") if mr.get("oldrev").is_some_and(|v| !v.is_null()) => RequestChange::Pushed,
+        Some("update") => return ignored("a merge request edited without new commits"),
+        Some("close") => RequestChange::Closed { merged: false },
+        Some("merge") => RequestChange::Closed { merged: true },
+        Some(other) => return ignored(&format!("a merge request `{other}`: nothing to build")),
+        None => return ignored("a merge request event without an action"),
+    };
+    let (Some(number), Some(commit), Some(branch)) =
+        (mr["iid"].as_u64(), commit(text(mr, &["last_commit", "id"])), text(mr, &["source_branch"]))
+    else {
+        return ignored("a merge request without an iid, last commit or source branch");
+    };
+    let (source, target) = (mr["source_project_id"].as_u64(), mr["target_project_id"].as_u64());
+    let from_fork = source.is_none() || source != target;
+    What::Request(RequestEvent {
+        number,
+        change,
+        commit,
+        branch: branch.to_string(),
+        from_fork,
+        author: text(body, &["user", "username"]).unwrap_or("someone").to_string(),
+        title: text(mr, &["title"]).unwrap_or_default().to_string(),
+        url: text(mr, &["url"]).map(str::to_string),
+    })
 }
 
 /// A workflow run counts only when it ran for a push (`event: push`) to the
@@ -176,7 +273,7 @@ pub fn gitlab(event: &str, body: &Value) -> Result<Incoming, String> {
                 (true, _, _, _) => ignored("the pipeline names no ref"),
             }
         }
-        "Merge Request Hook" => ignored("merge requests start no release"),
+        "Merge Request Hook" => gitlab_merge_request(body),
         other => ignored(&format!("`{other}` events start no release")),
     };
     let default_branch = text(body, &["project", "default_branch"]).map(str::to_string);
@@ -189,6 +286,60 @@ mod tests {
     use serde_json::json;
 
     const SHA: &str = "6113728f27ae82c7b1a177c8d03f9e96e0adf246";
+
+    fn request(incoming: Incoming) -> RequestEvent {
+        match incoming.what {
+            What::Request(request) => request,
+            other => panic!("not a request: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn github_pull_requests_are_opened_pushed_and_closed_and_forks_are_known() {
+        let pr = |action: &str, head_repo: Value, merged: bool| {
+            json!({"action": action, "number": 42, "repository": {"full_name": "octo-org/hello"},
+                "pull_request": {"title": "Faster", "html_url": "https://github.com/octo-org/hello/pull/42",
+                    "merged": merged, "user": {"login": "alex"},
+                    "head": {"sha": SHA, "ref": "faster", "repo": head_repo},
+                    "base": {"ref": "main", "repo": {"full_name": "octo-org/hello"}}}})
+        };
+        let own = json!({"full_name": "Octo-Org/Hello"});
+        let opened = request(github("pull_request", &pr("opened", own.clone(), false)).unwrap());
+        assert_eq!((opened.number, opened.change, opened.from_fork), (42, RequestChange::Opened, false));
+        assert_eq!((opened.commit.as_str(), opened.branch.as_str(), opened.author.as_str()), (SHA, "faster", "alex"));
+        let pushed = request(github("pull_request", &pr("synchronize", own.clone(), false)).unwrap());
+        assert_eq!(pushed.change, RequestChange::Pushed);
+        let merged = request(github("pull_request", &pr("closed", own.clone(), true)).unwrap());
+        assert_eq!(merged.change, RequestChange::Closed { merged: true });
+        let fork = request(github("pull_request", &pr("opened", json!({"full_name": "evil/hello"}), false)).unwrap());
+        assert!(fork.from_fork);
+        let gone = request(github("pull_request", &pr("opened", Value::Null, false)).unwrap());
+        assert!(gone.from_fork, "a deleted fork is still a fork");
+        let labeled = github("pull_request", &pr("labeled", own, false)).unwrap();
+        assert!(matches!(labeled.what, What::Ignored(why) if why.contains("`labeled`")));
+    }
+
+    #[test]
+    fn gitlab_merge_requests_are_opened_pushed_and_closed_and_forks_are_known() {
+        let mr = |action: &str, oldrev: Option<&str>, source: u64| {
+            json!({"object_kind": "merge_request", "user": {"username": "alex"},
+                "project": {"path_with_namespace": "platform/api", "default_branch": "main"},
+                "object_attributes": {"iid": 7, "action": action, "oldrev": oldrev, "title": "Faster",
+                    "source_branch": "faster", "target_branch": "main", "source_project_id": source,
+                    "target_project_id": 12, "url": "https://gitlab.example.com/platform/api/-/merge_requests/7",
+                    "last_commit": {"id": SHA}}})
+        };
+        let opened = request(gitlab("Merge Request Hook", &mr("open", None, 12)).unwrap());
+        assert_eq!((opened.number, opened.change, opened.from_fork), (7, RequestChange::Opened, false));
+        let pushed = request(gitlab("Merge Request Hook", &mr("update", Some(SHA), 12)).unwrap());
+        assert_eq!(pushed.change, RequestChange::Pushed);
+        let edited = gitlab("Merge Request Hook", &mr("update", None, 12)).unwrap();
+        assert!(matches!(edited.what, What::Ignored(_)), "an edit without commits builds nothing");
+        let merged = request(gitlab("Merge Request Hook", &mr("merge", None, 12)).unwrap());
+        assert_eq!(merged.change, RequestChange::Closed { merged: true });
+        let fork = request(gitlab("Merge Request Hook", &mr("open", None, 99)).unwrap());
+        assert!(fork.from_fork);
+    }
 
     #[test]
     fn github_pushes_tags_and_passing_runs_become_events() {

@@ -112,7 +112,13 @@ pub async fn receive(s: &Handles, forge: ForgeKind, headers: &HeaderMap, body: &
     {
         return Ok(HookAnswer::Duplicate);
     }
-    if let What::Ignored(why) = &incoming.what {
+    let previews_pending = "pull and merge requests start no release (previews are not available yet)";
+    let ignored = match &incoming.what {
+        What::Ignored(why) => Some(why.clone()),
+        What::Request(_) => Some(previews_pending.to_string()),
+        What::Event { .. } => None,
+    };
+    if let Some(why) = &ignored {
         s.store
             .set_forge_delivery_outcome(forge, delivery, &format!("ignored: {why}"))
             .await
