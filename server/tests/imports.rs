@@ -227,6 +227,17 @@ async fn a_public_git_url_is_imported_without_a_link_and_refreshed_before_a_rele
         app.post("/api/v1/projects/public/releases", json!({"version": "1.1.0", "git_commit": "main"})).await;
     assert_eq!(status, 201, "{release}");
     assert_eq!(release["git_commit"], sha.as_str());
+
+    // A replica whose disk lacks the mirror (another machine, a restored data
+    // directory) clones it again before it builds.
+    let mirror = PathBuf::from(imported["project"]["repo_url"].as_str().unwrap());
+    std::fs::remove_dir_all(&mirror).unwrap();
+    let id = common::deploy(&app, "public", release["id"].as_i64().unwrap(), "development").await;
+    let done = app.wait_finished(id).await;
+    assert_eq!(done["deployment"]["state"], "succeeded", "{done}");
+    assert!(common::page(ports[0]).await.contains("1.1.0"));
+    assert!(mirror.join("HEAD").exists(), "cloned again where it was");
+    common::stop_apps(&app.data_dir);
 }
 
 #[tokio::test]

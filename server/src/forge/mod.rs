@@ -77,8 +77,7 @@ impl Reporter {
     /// The HTTP `Authorization` that lets git fetch the linked repository when it is
     /// private: the token as a password (GitHub's and GitLab's documented usernames).
     pub fn git_authorization(&self, link: &ForgeLinkRow) -> Option<String> {
-        let token = self.token(link).ok().flatten()?;
-        Some(git_authorization(ForgeKind::parse(&link.forge)?, &token))
+        link_authorization(&self.vault, link)
     }
 
     /// One repository the token can see, with where git clones it.
@@ -168,6 +167,13 @@ fn said(failed: Attempt) -> String {
         Attempt::Refused(why) | Attempt::Retry { error: why, .. } => why,
         Attempt::Delivered => String::new(),
     }
+}
+
+/// The `Authorization` git sends for a link's repository, when the link keeps a token.
+pub fn link_authorization(vault: &Vault, link: &ForgeLinkRow) -> Option<String> {
+    let sealed = link.sealed_token.as_ref()?;
+    let token = vault.open_value(&token_context(link.project_id), sealed).ok()?;
+    Some(git_authorization(ForgeKind::parse(&link.forge)?, &token))
 }
 
 /// The HTTP `Authorization` git sends to fetch a private repository with an API token:

@@ -475,6 +475,11 @@ impl Deployer {
         plan.artifact = self.built_artifact(release).map(|sha| self.artifact_source(&sha, false));
         let facts = self.facts(release, &project.slug, &queued.environment, &project.repo_url, queued.id);
         let build = self.build_plan_for(release, queued.kind, &facts, &plan.env)?;
+        if build.is_some() {
+            // The build clones the project's repository: an imported one's mirror may
+            // be on another replica's disk only.
+            super::imports::sync_mirror(&self.store, &self.vault, project, false).await?;
+        }
         let rollout = rollout_spec(queued.kind, release, &queued.environment);
         if queued.kind == DeploymentKind::Deploy {
             // It may have waited (approvals, a wait timer, its turn) into a freeze.

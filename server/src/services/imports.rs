@@ -19,8 +19,10 @@ use super::{audit, catalog, forges, starters, Handles};
 use crate::auth::secrets::random_text;
 use crate::auth::Caller;
 use crate::error::OrInternal;
-use crate::forge::git_authorization;
+use crate::forge::{git_authorization, link_authorization};
 use crate::git;
+use crate::store::Store;
+use crate::vault::Vault;
 
 /// The most repositories one listing returns.
 const LISTED: usize = 200;
@@ -128,15 +130,33 @@ pub async fn import(s: &Handles, c: &Caller, wanted: &ImportProject) -> Result<I
 /// what follows then works with the mirror as it is, and says so when a commit is
 /// missing.
 pub async fn refresh(s: &Handles, project: &ProjectView) {
-    let Some(origin) = &project.repo_origin else { return };
-    let link = match s.store.forge_link(project.id).await {
-        Ok(link) => link,
-        Err(e) => return tracing::error!(error = %e, "reading a forge link"),
-    };
-    let authorization = link.as_ref().and_then(|link| s.notifier.forges().git_authorization(link));
-    if let Err(error) = git::refresh_mirror(&project.repo_url, authorization.as_deref()).await {
-        tracing::warn!(project = project.slug, origin, error, "fetching the repository from its origin");
+    if let Err(error) = sync_mirror(&s.store, &s.vault, project, true).await {
+        tracing::warn!(project = project.slug, error, "fetching the repository from its origin");
     }
+}
+
+/// Makes sure an imported project's mirror is on this machine: a replica whose disk
+/// lacks it (another machine, a restored data directory) clones it again from its
+/// origin at the same place. With `fetch`, one that is there is brought up to date.
+pub async fn sync_mirror(store: &Store, vault: &Vault, project: &ProjectView, fetch: bool) -> Result<(), String> {
+    let Some(origin) = &project.repo_origin else { return Ok(()) };
+    let there = Path::new(&project.repo_url).exists();
+    if there && !fetch {
+        return Ok(());
+    }
+    let link = store.forge_link(project.id).await.map_err(|e| format!("reading the forge link: {e}"))?;
+    let authorization = link.as_ref().and_then(|link| link_authorization(vault, link));
+    if there {
+        return git::refresh_mirror(&project.repo_url, authorization.as_deref()).await;
+    }
+    tracing::info!(project = project.slug, origin, "cloning the repository again: it is not on this machine");
+    let dest = Path::new(&project.repo_url);
+    if let Some(parent) = dest.parent() {
+        tokio::fs::create_dir_all(parent).await.map_err(|e| format!("cannot make {}: {e}", parent.display()))?;
+    }
+    git::clone_mirror(origin, dest, authorization.as_deref())
+        .await
+        .map_err(|why| format!("cannot clone {origin} again: {}", first_lines(&why)))
 }
 
 /// What the repository holds at its default branch.
