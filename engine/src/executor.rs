@@ -232,6 +232,13 @@ async fn run_step<M: Machine>(
                 Err(e) => failed(format!("slot {slot}: {e}")),
             }
         }
+        StepAction::Retire => match machine.place(Placing::Retire).await {
+            Ok(dir) => {
+                let _ = lines.send((LogStream::System, format!("removed {}", dir.display()))).await;
+                ok(None)
+            }
+            Err(e) => failed(format!("cannot remove the releases: {e}")),
+        },
         StepAction::HealthCheck { probe, timeout, interval } => {
             probing(machine, probe, Probing::Until(*timeout), *interval, plan, cancel, lines).await
         }

@@ -44,6 +44,8 @@ pub enum Placing<'a> {
     Restage(&'a str),
     /// Blue-green: `current` and the live slot follow this slot.
     GoLive(&'a str),
+    /// Remove `current`, the slots and every release; answers the directory emptied.
+    Retire,
 }
 
 /// Why an HTTP probe got no answer.
@@ -198,6 +200,7 @@ impl Machine for LocalMachine {
             Placing::Stage(slot) => self.paths.stage(slot),
             Placing::Restage(slot) => self.paths.restage(slot),
             Placing::GoLive(slot) => self.paths.go_live(slot),
+            Placing::Retire => self.paths.retire(),
         }
     }
 

@@ -32,6 +32,9 @@ pub enum StepAction {
     Restage,
     /// Blue-green, after the traffic moved: `current` and the live slot follow.
     GoLive,
+    /// Take the environment off the target: remove `current`, the slots and every
+    /// release (a preview's teardown).
+    Retire,
     /// Probe until healthy, every `interval`, for at most `timeout`.
     HealthCheck { probe: Probe, timeout: Duration, interval: Duration },
     /// A canary's verification: probe every `interval` for `window`; it must stay healthy.
@@ -201,6 +204,19 @@ pub fn plan_rollback(pipeline: &Pipeline, facts: &DeploymentFacts) -> Result<Dep
         steps.extend(switching_traffic(spec));
     }
     plan.steps = steps;
+    Ok(plan)
+}
+
+/// Builds the plan that takes a preview off its hosts: its `teardown` steps in the
+/// live release (the release's own, as with deploy steps), then the release
+/// directories go. A release without a `previews` section only retires.
+pub fn plan_teardown(pipeline: &Pipeline, facts: &DeploymentFacts) -> Result<DeploymentPlan, String> {
+    let mut plan = plan(pipeline, facts)?;
+    let teardown = pipeline.previews.as_ref().map(|p| p.teardown.as_slice()).unwrap_or_default();
+    let mut steps = commands(teardown, Phase::Deploy);
+    steps.push(PlannedStep { name: "retire".into(), action: StepAction::Retire });
+    plan.steps = steps;
+    plan.slots = None;
     Ok(plan)
 }
 

@@ -242,6 +242,23 @@ impl ReleasePaths {
         Ok(release)
     }
 
+    /// Takes the environment off the target: `current`, the slots and every release go
+    /// (a preview's teardown). Answers the target directory.
+    pub fn retire(&self) -> io::Result<PathBuf> {
+        self.as_owner(|| {
+            let Ok(entries) = std::fs::read_dir(&self.target_dir) else { return Ok(self.target_dir.clone()) };
+            for entry in entries {
+                let entry = entry?;
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name == "current" || name == "live-slot" || name == "releases" || name.starts_with("slot-") {
+                    remove_if_present(&entry.path())?;
+                }
+            }
+            Ok(self.target_dir.clone())
+        })
+    }
+
     /// Points `current` at a release that is already on the target (a rollback).
     pub fn activate(&self) -> io::Result<PathBuf> {
         self.as_owner(|| {

@@ -148,26 +148,48 @@ pub async fn fetch_branch(repo: &str, branch: &str, authorization: Option<&str>)
     if branch.starts_with('-') || git(repo, &["check-ref-format", &reference]).await.is_err() {
         return Err(format!("`{branch}` is not a branch name"));
     }
+    fetch_ref(repo, &reference, authorization, false).await
+}
+
+/// The commit at the head of a pull request (`refs/pull/<n>/head` on GitHub) or merge
+/// request (`refs/merge-requests/<n>/head` on GitLab), fetched into the same ref here:
+/// a fork's commits reach the repository only this way, and a build clones what refs
+/// reach (a mirror's `fetch --prune` keeps the ref while the forge has it).
+pub async fn fetch_request(repo: &str, reference: &str, authorization: Option<&str>) -> Result<String, String> {
+    fetch_ref(repo, reference, authorization, true).await
+}
+
+async fn fetch_ref(repo: &str, reference: &str, authorization: Option<&str>, keep: bool) -> Result<String, String> {
     if git(repo, &["remote", "get-url", "origin"]).await.is_err() {
-        return resolve_commit(repo, &reference)
+        return resolve_commit(repo, reference)
             .await
-            .ok_or_else(|| format!("the repository has no origin and no branch `{branch}`"));
+            .ok_or_else(|| format!("the repository has no origin and no `{reference}`"));
     }
     // Fetched into a ref of its own (no other fetch writes it), read, then dropped;
     // `--refmap=` keeps a mirror's configured refspecs from updating anything else.
+    if keep && (reference.starts_with('-') || git(repo, &["check-ref-format", reference]).await.is_err()) {
+        return Err(format!("`{reference}` is not a ref"));
+    }
     let n = FETCHES.fetch_add(1, Ordering::Relaxed);
-    let scratch = format!("refs/ferry/fetched/{}-{n}", std::process::id());
+    let scratch = match keep {
+        true => reference.to_string(),
+        false => format!("refs/ferry/fetched/{}-{n}", std::process::id()),
+    };
     let refspec = format!("+{reference}:{scratch}");
     let args = ["--quiet", "--no-write-fetch-head", "--no-tags", "--refmap=", "origin", "--end-of-options", &refspec];
     let fetched = fetch_with(repo, &args, authorization, FETCH_TIMEOUT).await;
     let commit = match fetched {
-        Ok(()) => resolve_commit(repo, &scratch).await.ok_or_else(|| format!("origin sent no commit for `{branch}`")),
+        Ok(()) => {
+            resolve_commit(repo, &scratch).await.ok_or_else(|| format!("origin sent no commit for `{reference}`"))
+        }
         Err(error) => {
-            tracing::error!(repo, branch, error, "fetching a branch from origin");
-            Err(format!("cannot fetch `{branch}` from origin: {error}"))
+            tracing::error!(repo, reference, error, "fetching a ref from origin");
+            Err(format!("cannot fetch `{reference}` from origin: {error}"))
         }
     };
-    let _ = git(repo, &["update-ref", "-d", &scratch]).await;
+    if !keep {
+        let _ = git(repo, &["update-ref", "-d", &scratch]).await;
+    }
     commit
 }
 
@@ -279,7 +301,7 @@ mod tests {
         let repo = dir.path().to_str().unwrap();
         assert_eq!(fetch_branch(repo, "main", None).await.unwrap(), second);
         assert!(git(repo, &["for-each-ref", "refs/ferry"]).await.unwrap().is_empty(), "the scratch ref is gone");
-        assert!(fetch_branch(repo, "nope", None).await.unwrap_err().contains("cannot fetch `nope`"));
+        assert!(fetch_branch(repo, "nope", None).await.unwrap_err().contains("cannot fetch `refs/heads/nope`"));
         for bad in ["-x", "a..b", "a:b", "a b"] {
             assert!(fetch_branch(repo, bad, None).await.unwrap_err().contains("not a branch name"), "{bad}");
         }

@@ -160,6 +160,16 @@ pub async fn start(config: &Config) -> Result<Running, String> {
                 async move { reporter.send_report(id_in(&payload)?).await }
             }
         })
+        .handle(jobs::PREVIEW_EXPIRY, {
+            let services = state.services.clone();
+            move |payload| {
+                let services = services.clone();
+                async move {
+                    let expiry = serde_json::from_str(&payload).map_err(|e| format!("a preview expiry: {e}"))?;
+                    services::previews::expire(&services, expiry).await
+                }
+            }
+        })
         .start();
     auth::session_store::sweep_expired(state.store.clone());
     let replica_id = state.deployer.replica_id().to_string();

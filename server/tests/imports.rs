@@ -9,10 +9,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use base64::Engine;
 use common::cli::{admin_token, ferry};
 use common::fake_forges::{spawn_with_forges, Call, FakeForge};
-use common::git_server::GitServer;
+use common::git_server::{basic, serve};
 use common::hooks::{github_push, send_github, sign};
 use common::{assert_error, git, make_hello_repo, TestApp};
 use ferry_app::model::Role;
@@ -21,31 +20,6 @@ use serde_json::{json, Value};
 const GITHUB_TOKEN: &str = "ghp_ImportTestToken0123456789abcdefABCDEF";
 const GITLAB_TOKEN: &str = "glpat-ImportTestToken0123";
 const TRIGGER: &str = "\ntriggers:\n  - on: push\n    branch: main\n    deploy: development\n";
-
-/// A repository on the forge: a developer's clone, and the bare copy served over HTTP
-/// to whoever sends `authorization` (empty: a public repository).
-struct Served {
-    dev: PathBuf,
-    bare: PathBuf,
-    server: GitServer,
-}
-
-async fn serve(dir: &Path, name: &str, fill: impl Fn(&Path), authorization: &str) -> Served {
-    let src = dir.join(format!("src-{name}"));
-    fill(&src);
-    git(&src, &["branch", "-M", "main"]);
-    let bare = dir.join(format!("{name}.git"));
-    git(dir, &["clone", "--quiet", "--bare", src.to_str().unwrap(), bare.to_str().unwrap()]);
-    git(&bare, &["update-server-info"]);
-    let server = GitServer::start(&bare, authorization).await;
-    let dev = dir.join(format!("dev-{name}"));
-    git(dir, &["clone", "--quiet", bare.to_str().unwrap(), dev.to_str().unwrap()]);
-    Served { dev, bare, server }
-}
-
-fn basic(user: &str, token: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}")))
-}
 
 /// The mirrors Ferry keeps under its data directory.
 fn mirrors(app: &TestApp) -> Vec<String> {

@@ -230,7 +230,7 @@ async fn host_keys_are_pinned_and_a_wrong_client_key_is_refused() {
 }
 
 #[tokio::test]
-async fn releases_are_sent_checked_switched_and_pruned_on_the_host() {
+async fn releases_are_sent_checked_switched_pruned_and_retired_on_the_host() {
     let (public, key) = key_pair();
     let hosts = TestHosts::start(1, &public);
     let host = &hosts.hosts[0];
@@ -290,6 +290,13 @@ async fn releases_are_sent_checked_switched_and_pruned_on_the_host() {
     assert!(err.contains("checksum"), "{err}");
     assert!(!ssh.paths().incoming().exists(), "nothing was unpacked");
     let _ = std::fs::remove_file(&archive);
+
+    // A preview's teardown retires the target: `current` and every release go.
+    let ssh = machine(host, &key, 23, 2).await;
+    let retired = ssh.place(Placing::Retire).await.unwrap();
+    assert_eq!(retired, ssh.paths().target_dir);
+    assert!(!ssh.paths().current().exists() && !ssh.paths().releases().exists(), "nothing of it is left");
+    assert_eq!(ssh.current_release().await, None);
 }
 
 #[tokio::test]

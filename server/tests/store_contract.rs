@@ -8,7 +8,8 @@ use ferry_app::model::{
 };
 use ferry_server::store::{
     is_unique_violation, AgentIdentity, AuditFilter, Identity, JobOrder, LiveDeployments, NewAudit, NewDelivery,
-    NewDeployment, NewLogLine, NewProject, NewRelease, NewToken, StepChange, Store, Stored, TargetEnd, TargetPlan,
+    NewDeployment, NewLogLine, NewProject, NewRelease, NewToken, OpenPreview, StepChange, Store, Stored, TargetEnd,
+    TargetPlan,
 };
 
 async fn contract(store: Store) {
@@ -234,6 +235,60 @@ async fn contract(store: Store) {
     leases_contract(&store, (project.id, prod, r2.id)).await;
     jobs_contract(&store).await;
     ssh_contract(&store, dev).await;
+    previews_contract(&store, project.id, dev).await;
+}
+
+/// Previews: a request's environment is made once and follows the lifecycle; ports of
+/// a range go one per preview, the lowest free first, and come back when a preview is
+/// retired; a closed preview leaves the projects' view.
+async fn previews_contract(store: &Store, project_id: i64, dev: i64) {
+    let open = |number: i64, from_fork: bool| OpenPreview {
+        project_id,
+        number,
+        from_environment_id: dev,
+        branch: "feature",
+        head_commit: "abc",
+        title: "A change",
+        author: "mona",
+        request_url: "https://github.com/o/r/pull/1",
+        from_fork,
+    };
+    let (seven, new) = store.open_preview(&open(7, false)).await.unwrap();
+    assert!(new);
+    let (again, new) = store.open_preview(&open(7, true)).await.unwrap();
+    assert!(!new, "pushed to, not new");
+    assert_eq!((again.environment_id, again.from_fork), (seven.environment_id, 1));
+    let (eight, _) = store.open_preview(&open(8, false)).await.unwrap();
+    let (nine, _) = store.open_preview(&open(9, false)).await.unwrap();
+    assert_eq!(store.claim_preview_port(seven.environment_id, 9100, 9101).await.unwrap(), Some(9100));
+    assert_eq!(store.claim_preview_port(seven.environment_id, 9100, 9101).await.unwrap(), Some(9100), "kept");
+    assert_eq!(store.claim_preview_port(eight.environment_id, 9100, 9101).await.unwrap(), Some(9101));
+    assert_eq!(store.claim_preview_port(nine.environment_id, 9100, 9101).await.unwrap(), None, "all taken");
+    let vars = [("PORT".to_string(), "9100".to_string())].into();
+    store.set_preview_settings(seven.environment_id, &vars, Some("http://127.0.0.1:9100/"), 3600).await.unwrap();
+    let row = store.preview(seven.environment_id).await.unwrap().unwrap();
+    assert_eq!((row.vars(), row.url.as_deref(), row.ttl_seconds), (vars, Some("http://127.0.0.1:9100/"), 3600));
+
+    let project = store.project(project_id).await.unwrap().unwrap();
+    let names: Vec<&str> = project.environments.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["dev", "staging", "prod", "pr-7", "pr-8", "pr-9"], "previews follow the lifecycle");
+    let pr7 = project.environments.iter().find(|e| e.name == "pr-7").unwrap();
+    let info = pr7.preview.as_ref().unwrap();
+    assert_eq!((info.number, info.from.as_str(), info.port, info.from_fork), (7, "dev", Some(9100), true));
+    assert_eq!(pr7.protection.required_approvals, 1, "a fork's code waits for an approval");
+    assert_eq!(project.lifecycle().count(), 3);
+
+    assert!(store.close_preview(seven.environment_id).await.unwrap());
+    assert!(!store.close_preview(seven.environment_id).await.unwrap(), "closed once");
+    store.retire_preview(seven.environment_id).await.unwrap();
+    assert_eq!(store.claim_preview_port(nine.environment_id, 9100, 9101).await.unwrap(), Some(9100), "freed");
+    let project = store.project(project_id).await.unwrap().unwrap();
+    assert!(!project.environments.iter().any(|e| e.name == "pr-7"), "a retired preview is gone from view");
+    let (reopened, new) = store.open_preview(&open(7, false)).await.unwrap();
+    assert!(new && reopened.port.is_none(), "reopened: open again, without a port until it claims one");
+    assert_eq!(store.preview_by_number(project_id, 7).await.unwrap().unwrap().state, "open");
+    assert!(store.waiting_in_environment(seven.environment_id).await.unwrap().is_empty());
+    assert_eq!(store.teardown_release(seven.environment_id).await.unwrap(), None, "nothing ran there");
 }
 
 /// The durable job queue: a job is enqueued once per dedupe key; a claimed job is not

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::hooks::{deployments, github_push, github_workflow_run, send_github, sign, NO_COMMIT};
+use common::hooks::{deployments, github_push, github_workflow_run, send_github, send_gitlab, sign, NO_COMMIT};
 use common::{assert_error, spawn_app, wait_until, TestApp};
 use ferry_app::model::ForgeKind;
 use futures::StreamExt;
@@ -105,19 +105,6 @@ async fn handled(app: &TestApp, forge: ForgeKind, delivery: &str) -> String {
         store.forge_delivery_outcome(forge, delivery).await.unwrap()
     })
     .await
-}
-
-async fn send_gitlab(app: &TestApp, event: &str, uuid: &str, body: Value, token: String) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}/hooks/gitlab", app.base))
-        .header("x-gitlab-event", event)
-        .header("x-gitlab-token", token)
-        .header("x-gitlab-event-uuid", uuid)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    common::browser::json_of(response).await
 }
 
 async fn releases(app: &TestApp, slug: &str) -> Vec<String> {

@@ -89,10 +89,12 @@ pub fn RuleForm(channels: Signal<Vec<ChannelView>>, on_added: Callback<()>) -> i
     let projects = RwSignal::new(Vec::<(String, Vec<String>)>::new());
     spawn_local(async move {
         if let Ok(matrix) = load_matrix().await {
-            let listed = matrix
-                .rows
-                .into_iter()
-                .map(|r| (r.project.slug, r.project.environments.into_iter().map(|e| e.name).collect()));
+            let listed = matrix.rows.into_iter().map(|r| {
+                let mut names: Vec<String> = r.project.lifecycle().map(|e| e.name.clone()).collect();
+                // Every preview is routed by one name.
+                names.push(crate::model::PREVIEWS_RULE.to_string());
+                (r.project.slug, names)
+            });
             projects.set(listed.collect());
         }
     });

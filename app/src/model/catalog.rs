@@ -18,7 +18,7 @@ pub struct ProjectView {
     /// is then Ferry's own mirror of it).
     #[serde(default)]
     pub repo_origin: Option<String>,
-    /// In lifecycle order.
+    /// In lifecycle order, then the open previews by number.
     pub environments: Vec<EnvironmentView>,
     /// Where releases are built, by agent label (`role=builder`); empty: the agent
     /// built into the server.
@@ -35,6 +35,58 @@ pub struct EnvironmentView {
     /// The agents it deploys to, by label (`env=staging,role=web`); empty: the agent
     /// built into the server.
     pub agent_selector: String,
+    /// Set for a pull or merge request's preview (`pr-<number>`), which is outside the
+    /// lifecycle and borrows another environment's hosts and variables.
+    #[serde(default)]
+    pub preview: Option<PreviewInfo>,
+}
+
+impl EnvironmentView {
+    pub fn is_preview(&self) -> bool {
+        self.preview.is_some()
+    }
+}
+
+/// A preview environment's request, and what it runs with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PreviewInfo {
+    /// The pull or merge request's number.
+    pub number: i64,
+    /// The environment whose hosts and variables it uses.
+    pub from: String,
+    pub from_id: i64,
+    /// Its own port, while it holds one.
+    pub port: Option<i64>,
+    /// Where it is reached.
+    pub url: Option<String>,
+    pub branch: String,
+    pub title: String,
+    pub author: String,
+    /// The request on the forge.
+    pub request_url: String,
+    /// The request's code comes from a fork: each of its deployments waits for a
+    /// deployer's approval.
+    pub from_fork: bool,
+    /// `open`, or `closed` once its request closed (it is then torn down).
+    pub state: String,
+}
+
+impl ProjectView {
+    /// The environment whose variables and hosts `environment` uses: a preview's
+    /// `from`, or itself.
+    pub fn settings_of<'a>(&'a self, environment: &'a str) -> &'a str {
+        self.environments
+            .iter()
+            .find(|e| e.name == environment)
+            .and_then(|e| e.preview.as_ref())
+            .map(|p| p.from.as_str())
+            .unwrap_or(environment)
+    }
+
+    /// The environments of the lifecycle, in order (previews left out).
+    pub fn lifecycle(&self) -> impl Iterator<Item = &EnvironmentView> {
+        self.environments.iter().filter(|e| !e.is_preview())
+    }
 }
 
 /// How an environment is protected: who may deploy to it, how many people must
@@ -87,6 +139,23 @@ pub struct ReleaseView {
     /// The SHA-256 of its artifact, once built: every environment gets these same bytes.
     #[serde(default)]
     pub artifact_sha256: Option<String>,
+}
+
+impl ReleaseView {
+    /// Made from a pull or merge request for its preview (see [`preview_release_source`]).
+    pub fn is_preview(&self) -> bool {
+        self.source.contains(PREVIEW_SOURCE)
+    }
+}
+
+/// The environment a notification rule names to route every preview's events.
+pub const PREVIEWS_RULE: &str = "previews";
+
+const PREVIEW_SOURCE: &str = " request #";
+
+/// The `source` of a release made for request `number`'s preview.
+pub fn preview_release_source(forge: &str, number: u64, author: &str) -> String {
+    format!("{forge}{PREVIEW_SOURCE}{number} by {author}")
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -14,6 +14,8 @@ pub enum DeploymentKind {
     Deploy,
     /// Switch back to a release already on the targets, without rebuilding.
     Rollback,
+    /// Take a preview off its hosts: its teardown steps, then its releases go.
+    Teardown,
 }
 
 impl DeploymentKind {
@@ -21,6 +23,7 @@ impl DeploymentKind {
         match self {
             DeploymentKind::Deploy => "deploy",
             DeploymentKind::Rollback => "rollback",
+            DeploymentKind::Teardown => "teardown",
         }
     }
 }

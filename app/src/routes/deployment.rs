@@ -211,6 +211,7 @@ fn header(d: &DeploymentDetail) -> impl IntoView {
             {match dep.kind {
                 DeploymentKind::Deploy => format!("#{} {} → {}", dep.id, dep.release_version, dep.environment),
                 DeploymentKind::Rollback => format!("#{} rollback of {} to {}", dep.id, dep.environment, dep.release_version),
+                DeploymentKind::Teardown => format!("#{} teardown of {} ({})", dep.id, dep.environment, dep.release_version),
             }}
             " "
             <StateBadge state=deployment_state_text(dep.state) />

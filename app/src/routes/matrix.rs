@@ -81,8 +81,13 @@ pub fn MatrixPage() -> impl IntoView {
 
 #[component]
 fn ProjectMatrix(row: MatrixRow, error: RwSignal<Option<String>>) -> impl IntoView {
+    let mut row = row;
+    let (previews, lifecycle): (Vec<MatrixCell>, Vec<MatrixCell>) =
+        std::mem::take(&mut row.cells).into_iter().partition(|c| c.environment.is_preview());
+    row.cells = lifecycle;
+    row.releases.retain(|r| !r.is_preview());
     let slug = row.project.slug.clone();
-    let first_env = row.project.environments.first().map(|e| e.name.clone()).unwrap_or_default();
+    let first_env = row.project.lifecycle().next().map(|e| e.name.clone()).unwrap_or_default();
     // A release older than the one live in the first environment asks for confirmation.
     let live_first = row.cells.first().and_then(|c| c.current.as_ref()).map(|d| d.release_id);
     let next_env: Vec<Option<String>> =
@@ -135,9 +140,69 @@ fn ProjectMatrix(row: MatrixRow, error: RwSignal<Option<String>>) -> impl IntoVi
                 <thead><tr>{header}</tr></thead>
                 <tbody><tr>{cells}</tr></tbody>
             </table>
+            {(!previews.is_empty()).then(|| view! { <Previews cells=previews /> })}
             <h3>"Releases"</h3>
             <ul class="releases">{releases}</ul>
         </section>
+    }
+}
+
+/// The project's open previews, one line per pull or merge request, folded away on
+/// demand.
+#[component]
+fn Previews(cells: Vec<MatrixCell>) -> impl IntoView {
+    let count = cells.len();
+    let lines = cells
+        .into_iter()
+        .filter_map(|cell| {
+            let preview = cell.environment.preview.clone()?;
+            let state = cell.latest.as_ref().map(|l| deployment_state_text(l.state)).unwrap_or_else(|| "empty".into());
+            let live = cell.current.as_ref().map(|c| c.release_version.clone());
+            let latest = cell.latest.clone().map(|l| {
+                view! {
+                    <a class="latest" href=format!("/deployments/{}", l.id)>
+                        <StateBadge state=deployment_state_text(l.state) />
+                        " #" {l.id}
+                    </a>
+                }
+            });
+            let request = match preview.request_url.is_empty() {
+                true => view! { <span>{format!("#{}", preview.number)}</span> }.into_any(),
+                false => view! { <a href=preview.request_url.clone()>{format!("#{}", preview.number)}</a> }.into_any(),
+            };
+            Some(view! {
+                <tr class="preview" data-env=cell.environment.name.clone() data-state=state>
+                    <th scope="row">{cell.environment.name.clone()}</th>
+                    <td>{request} " " {preview.title.clone()}
+                        <div class="muted">{format!("{} by {}", preview.branch, preview.author)}
+                            {preview.from_fork.then(|| view! { " " <span class="fork-tag">"from a fork"</span> })}
+                        </div>
+                    </td>
+                    <td>{match (live, preview.url.clone()) {
+                        (Some(version), Some(url)) => view! { <a href=url>{version}</a> }.into_any(),
+                        (Some(version), None) => view! { <span>{version}</span> }.into_any(),
+                        (None, _) => view! { <span class="muted">"not live yet"</span> }.into_any(),
+                    }}</td>
+                    <td>{latest}</td>
+                    <td class="muted">{format!("borrows {}", preview.from)}
+                        {preview.port.map(|p| format!(", port {p}"))}
+                        {(preview.state != "open").then_some(" · closing")}
+                    </td>
+                </tr>
+            })
+        })
+        .collect_view();
+    view! {
+        <details class="previews" open=true data-testid="previews">
+            <summary>{format!("Previews ({count})")}</summary>
+            <table class="history">
+                <thead><tr>
+                    <th scope="col">"Environment"</th><th scope="col">"Request"</th><th scope="col">"Live"</th>
+                    <th scope="col">"Latest"</th><th scope="col">"Settings"</th>
+                </tr></thead>
+                <tbody>{lines}</tbody>
+            </table>
+        </details>
     }
 }
 

@@ -33,8 +33,8 @@ pub fn SettingsPage() -> impl IntoView {
         {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         {move || project.get().map(|p| {
             let slug = p.slug.clone();
-            let env_names: Vec<String> = p.environments.iter().map(|e| e.name.clone()).collect();
-            let targets = p.environments.iter().map(|env| view! { <AgentsRow slug=slug.clone() env=env.clone() /> }).collect_view();
+            let env_names: Vec<String> = p.lifecycle().map(|e| e.name.clone()).collect();
+            let targets = p.lifecycle().map(|env| view! { <AgentsRow slug=slug.clone() env=env.clone() /> }).collect_view();
             view! {
                 <h1>{format!("{} settings", p.name)}</h1>
                 <h2>"Protected environments"</h2>
@@ -42,7 +42,7 @@ pub fn SettingsPage() -> impl IntoView {
                 <table class="settings protection">
                     <thead><tr><th>"Environment"</th><th>"Who may deploy"</th><th>"Approvals"</th><th>"Wait (min)"</th><th></th></tr></thead>
                     <tbody>
-                        {p.environments.into_iter().map(|env| view! { <ProtectionRow slug=slug.clone() env /> }).collect_view()}
+                        {p.lifecycle().cloned().map(|env| view! { <ProtectionRow slug=slug.clone() env /> }).collect_view()}
                     </tbody>
                 </table>
                 <h2>"Where each environment deploys"</h2>

@@ -13,7 +13,9 @@ mod rollout;
 mod triggers;
 mod values;
 
-pub use previews::{preview_environment, Lifetime, PortRange, PreviewSpec, UrlTemplate};
+pub use previews::{
+    preview_environment, preview_number, Lifetime, PortRange, PreviewSettings, PreviewSpec, UrlTemplate,
+};
 pub use rollout::{BlueGreenSpec, RolloutSpec};
 pub use triggers::{glob_matches, ForgeEvent, TriggerOn, TriggerSpec};
 use values::UniqueNames;
@@ -142,6 +144,14 @@ impl Pipeline {
                 return Err(whole_file(format!("previews.from: there is no environment `{from}`")));
             }
             previews.check().map_err(whole_file)?;
+            if let Some(taken) =
+                pipeline.environments.iter().find(|e| previews::preview_number(e.name.as_str()).is_some())
+            {
+                return Err(whole_file(format!(
+                    "environments: `{}` is the name of a preview's environment; rename it, or drop `previews`",
+                    taken.name
+                )));
+            }
         }
         Ok(pipeline)
     }
@@ -167,6 +177,14 @@ impl Pipeline {
 
     pub fn environment(&self, name: &str) -> Option<&EnvironmentSpec> {
         self.environments.iter().find(|e| e.name.as_str() == name)
+    }
+
+    /// The pipeline with a preview's environment added, so it plans like a declared one.
+    pub fn with_preview(mut self, name: &str, settings: &PreviewSettings) -> Result<Self, String> {
+        let environment = settings.environment(name)?;
+        self.environments.retain(|e| e.name.as_str() != name);
+        self.environments.push(environment);
+        Ok(self)
     }
 }
 

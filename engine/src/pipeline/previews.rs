@@ -10,8 +10,8 @@ use std::fmt;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
-use super::values::{Name, VarName};
-use super::StepSpec;
+use super::values::{HttpUrl, Name, VarName};
+use super::{EnvironmentSpec, StepSpec};
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,6 +73,53 @@ impl PreviewSpec {
 /// The name of request `number`'s preview environment.
 pub fn preview_environment(number: u64) -> String {
     format!("pr-{number}")
+}
+
+/// The request number a preview environment's name holds (`pr-42` → 42).
+pub fn preview_number(environment: &str) -> Option<u64> {
+    let digits = environment.strip_prefix("pr-")?;
+    let plain = !digits.is_empty() && digits.len() <= 12 && digits.bytes().all(|b| b.is_ascii_digit());
+    plain.then(|| digits.parse().ok()).flatten().filter(|n| *n > 0)
+}
+
+/// What a preview runs with, fixed when it opens: the variables of `from`, then the
+/// previews' own, then its port; and its URL with them filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviewSettings {
+    pub vars: BTreeMap<String, String>,
+    pub url: Option<String>,
+}
+
+impl PreviewSpec {
+    /// Request `number`'s settings, on `port` when ports are handed out.
+    pub fn settings(&self, from: &EnvironmentSpec, number: u64, port: Option<u16>) -> PreviewSettings {
+        let mut vars: BTreeMap<String, String> =
+            from.vars.iter().map(|(k, v)| (k.as_str().to_string(), v.clone())).collect();
+        vars.extend(self.vars.iter().map(|(k, v)| (k.as_str().to_string(), v.clone())));
+        if let Some(port) = port {
+            vars.insert(self.port_var.as_str().to_string(), port.to_string());
+        }
+        let url = self.url.as_ref().map(|template| template.fill(number, &vars));
+        PreviewSettings { vars, url }
+    }
+}
+
+impl PreviewSettings {
+    /// The environment `name` a pipeline gains for a preview: these variables and URL,
+    /// one host at a time, and only the newest push deploys.
+    pub fn environment(&self, name: &str) -> Result<EnvironmentSpec, String> {
+        let mut vars = BTreeMap::new();
+        for (key, value) in &self.vars {
+            vars.insert(VarName::parse(key)?, value.clone());
+        }
+        Ok(EnvironmentSpec {
+            name: Name::parse(name)?,
+            vars,
+            rollout: Default::default(),
+            queue: Default::default(),
+            url: self.url.as_deref().map(HttpUrl::parse).transpose().ok().flatten(),
+        })
+    }
 }
 
 /// `first-last`, both within 1024–65535.
@@ -233,5 +280,48 @@ mod tests {
             let error = parse(section).unwrap_err();
             assert!(error.contains(expected), "{section:?}: {error}");
         }
+    }
+
+    #[test]
+    fn a_preview_plans_with_its_settings_and_tears_down_with_its_steps() {
+        use crate::plan::{plan, plan_teardown, DeploymentFacts, StepAction};
+        let pipeline = parse(
+            "  from: staging\n  ports: 9100-9109\n  url: http://127.0.0.1:${PORT}/pr-{number}\n  \
+             vars: { MODE: preview }\n  teardown:\n    - name: stop\n      run: sh stop.sh\n",
+        )
+        .unwrap();
+        let spec = pipeline.previews.clone().unwrap();
+        let settings = spec.settings(pipeline.environment("staging").unwrap(), 7, spec.port(3));
+        assert_eq!(settings.url.as_deref(), Some("http://127.0.0.1:9103/pr-7"));
+        assert_eq!(settings.vars["PORT"], "9103", "its own port, over staging's");
+        assert_eq!(settings.vars["MODE"], "preview");
+        let with = pipeline.clone().with_preview("pr-7", &settings).unwrap();
+        let facts = DeploymentFacts {
+            project: "shop".into(),
+            environment: "pr-7".into(),
+            release_version: "pr-7-abc".into(),
+            release_id: 1,
+            deployment_id: 2,
+            repo_url: "/repo".into(),
+            commit: "abc".into(),
+            target_dir: "/t".into(),
+        };
+        assert_eq!(plan(&with, &facts).unwrap().env["PORT"], "9103");
+        let teardown = plan_teardown(&with, &facts).unwrap();
+        let names: Vec<&str> = teardown.steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["stop", "retire"]);
+        assert!(matches!(teardown.steps[1].action, StepAction::Retire));
+        assert!(plan(&pipeline, &facts).is_err(), "pr-7 exists only once added");
+    }
+
+    #[test]
+    fn preview_names_are_read_back_and_declared_ones_may_not_take_them() {
+        assert_eq!(super::preview_number("pr-42"), Some(42));
+        for name in ["pr-", "pr-0", "pr-x", "staging", "pr-1-2"] {
+            assert_eq!(super::preview_number(name), None, "{name}");
+        }
+        let text = "environments:\n  - name: pr-1\npreviews:\n  from: pr-1\n";
+        let error = Pipeline::parse("ferry.yml", text).unwrap_err().to_string();
+        assert!(error.contains("`pr-1` is the name of a preview's environment"), "{error}");
     }
 }

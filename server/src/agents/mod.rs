@@ -164,7 +164,7 @@ pub async fn select(
 ) -> Result<EnvironmentView, AppError> {
     c.require_global(Role::Admin, "choosing an environment's agents")?;
     let project = gate::project(s, c, slug, Role::Admin, "choosing an environment's agents").await?;
-    let env = project.environments.iter().find(|e| e.name == environment);
+    let env = project.lifecycle().find(|e| e.name == environment);
     let env = env.ok_or_else(|| AppError::not_found(format!("project `{slug}` has no environment `{environment}`")))?;
     let normalized = normalized_selector(selector)?;
     s.store.set_agent_selector(env.id, &normalized).await.or_internal("choosing agents")?;

@@ -2,11 +2,14 @@
 //! environment and its URL, Ferry's page for the deployment, and the phase the
 //! deployment reached, with a short description.
 
-use ferry_app::model::DeploymentView;
+use ferry_app::model::{DeploymentKind, DeploymentView};
 use ferry_engine::pipeline::{Pipeline, PIPELINE_FILE};
 use ferry_engine::DeploymentState;
 
-use crate::store::Store;
+use crate::store::{PreviewRow, Store};
+
+/// Starts the comment Ferry keeps on a preview's request.
+pub const PREVIEW_MARK: &str = "<!-- ferry:preview -->";
 
 /// The phases both forges know, in Ferry's terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +50,10 @@ pub struct Change {
     pub log_url: String,
     /// At most 140 characters, as GitHub allows.
     pub description: String,
+    /// The preview, when the environment is one: its request gets a comment.
+    pub preview: Option<PreviewRow>,
+    /// The deployment's state when the report was queued.
+    pub state: DeploymentState,
 }
 
 impl Change {
@@ -59,8 +66,13 @@ impl Change {
         let pipeline = Pipeline::parse(PIPELINE_FILE, &release.pipeline).ok();
         let environments = pipeline.as_ref().map(|p| p.environments.as_slice()).unwrap_or_default();
         let position = environments.iter().position(|e| e.name.as_str() == deployment.environment);
-        let environment_url = position.and_then(|i| environments[i].url.as_ref()).map(|u| u.as_str().to_string());
-        let production = position.is_some_and(|i| i + 1 == environments.len());
+        let mut environment_url = position.and_then(|i| environments[i].url.as_ref()).map(|u| u.as_str().to_string());
+        let mut production = position.is_some_and(|i| i + 1 == environments.len());
+        let preview = store.preview(deployment.environment_id).await.ok().flatten();
+        if let Some(preview) = &preview {
+            environment_url = preview.url.clone();
+            production = false;
+        }
         let description = describe(&deployment, state);
         Some(Change {
             phase,
@@ -71,7 +83,43 @@ impl Change {
             log_url: format!("{base_url}/deployments/{deployment_id}"),
             description,
             deployment,
+            preview,
+            state,
         })
+    }
+
+    /// The text of the one comment Ferry keeps on a preview's request, as of this change.
+    pub fn preview_comment(&self) -> Option<String> {
+        let preview = self.preview.as_ref()?;
+        let d = &self.deployment;
+        let teardown = d.kind == DeploymentKind::Teardown;
+        let reason = d.reason.as_deref().unwrap_or("no reason given");
+        let status = match (teardown, self.state) {
+            (false, DeploymentState::AwaitingApproval) => {
+                "⏸️ Waiting for a deployer's approval in Ferry (the code comes from a fork)".to_string()
+            }
+            (false, DeploymentState::Queued) => "⏳ Queued".to_string(),
+            (false, DeploymentState::Running) => "🚀 Deploying".to_string(),
+            (false, DeploymentState::Succeeded) => "✅ Live".to_string(),
+            (false, DeploymentState::Failed) => format!("❌ Failed: {reason}"),
+            (false, DeploymentState::Cancelled) => format!("⚪ Not deployed: {reason}"),
+            (true, DeploymentState::Succeeded) => "🧹 Removed: the request was closed".to_string(),
+            (true, DeploymentState::Failed | DeploymentState::Cancelled) => {
+                format!("❌ Teardown failed: {reason}")
+            }
+            (true, _) => "🧹 Tearing down".to_string(),
+        };
+        let mut rows = vec![format!("| Commit | `{}` |", &self.sha[..self.sha.len().min(12)])];
+        if let Some(url) = self.environment_url.as_ref().filter(|_| !teardown) {
+            rows.push(format!("| URL | {url} |"));
+        }
+        rows.push(format!("| Deployment | [#{} ({})]({}) |", d.id, d.release_version, self.log_url));
+        Some(format!(
+            "{PREVIEW_MARK}\n**Ferry preview `{}`**: {status}\n\n| | |\n|---|---|\n{}\n",
+            d.environment,
+            rows.join("\n"),
+        ))
+        .filter(|_| preview.number > 0)
     }
 
     /// The commit status's name: one per environment, so a commit shows where it went.
@@ -82,6 +130,14 @@ impl Change {
 
 fn describe(d: &DeploymentView, state: DeploymentState) -> String {
     let version = &d.release_version;
+    if d.kind == DeploymentKind::Teardown {
+        let text = match state {
+            DeploymentState::Succeeded => format!("{} was removed", d.environment),
+            DeploymentState::Failed | DeploymentState::Cancelled => format!("{} could not be removed", d.environment),
+            _ => format!("Removing {}", d.environment),
+        };
+        return shorten(&text, 140);
+    }
     let text = match state {
         DeploymentState::AwaitingApproval => format!("{version} is waiting for approval"),
         DeploymentState::Queued => format!("{version} is queued"),

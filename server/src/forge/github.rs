@@ -10,7 +10,7 @@ use octocrab::Octocrab;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use ferry_app::model::RepositoryView;
+use ferry_app::model::{DeploymentKind, RepositoryView};
 
 use super::{Change, Phase};
 use crate::notify::Attempt;
@@ -42,6 +42,12 @@ struct Created {
 /// and the commit status, and on success marks the deployments it replaced inactive.
 pub async fn report(crab: &Octocrab, store: &Store, repo: &str, change: &Change) -> Result<(), Attempt> {
     let d = &change.deployment;
+    if d.kind == DeploymentKind::Teardown {
+        if change.phase == Phase::Succeeded {
+            mark_inactive(crab, store, repo, change, "The preview was removed").await?;
+        }
+        return comment(crab, store, repo, change).await;
+    }
     let remote = match store.forge_deployment(d.id).await.map_err(database)? {
         Some(remote) => remote,
         None => {
@@ -54,7 +60,8 @@ pub async fn report(crab: &Octocrab, store: &Store, repo: &str, change: &Change)
                 "payload": {"ferry_deployment": d.id, "release": d.release_version, "sha": change.sha},
                 "environment": d.environment,
                 "description": change.description,
-                "transient_environment": false,
+                // A preview goes away with its request.
+                "transient_environment": change.preview.is_some(),
                 "production_environment": change.production,
             });
             let created: Created = post(crab, &format!("/repos/{repo}/deployments"), &body).await?;
@@ -83,19 +90,45 @@ pub async fn report(crab: &Octocrab, store: &Store, repo: &str, change: &Change)
     });
     let _: Value = post(crab, &format!("/repos/{repo}/statuses/{}", change.sha), &commit_status).await?;
     if change.phase == Phase::Succeeded {
-        for (replaced, remote) in
-            store.forge_deployments_replaced(d.project_id, &d.environment, d.id).await.map_err(database)?
-        {
-            let inactive = json!({
-                "state": "inactive",
-                "description": format!("Replaced by {}", d.release_version),
-                "environment": d.environment,
-                "auto_inactive": false,
-            });
-            let _: Value = post(crab, &format!("/repos/{repo}/deployments/{remote}/statuses"), &inactive).await?;
-            store.set_forge_deployment_outcome(replaced, "inactive").await.map_err(database)?;
-        }
+        let replaced_by = format!("Replaced by {}", d.release_version);
+        mark_inactive(crab, store, repo, change, &replaced_by).await?;
         store.set_forge_deployment_outcome(d.id, "succeeded").await.map_err(database)?;
+    }
+    comment(crab, store, repo, change).await
+}
+
+/// Marks the environment's earlier successful deployments inactive.
+async fn mark_inactive(crab: &Octocrab, store: &Store, repo: &str, change: &Change, why: &str) -> Result<(), Attempt> {
+    let d = &change.deployment;
+    for (replaced, remote) in
+        store.forge_deployments_replaced(d.project_id, &d.environment, d.id).await.map_err(database)?
+    {
+        let inactive = json!({
+            "state": "inactive",
+            "description": why,
+            "environment": d.environment,
+            "auto_inactive": false,
+        });
+        let _: Value = post(crab, &format!("/repos/{repo}/deployments/{remote}/statuses"), &inactive).await?;
+        store.set_forge_deployment_outcome(replaced, "inactive").await.map_err(database)?;
+    }
+    Ok(())
+}
+
+/// Creates, then keeps up to date, the one comment on a preview's pull request.
+async fn comment(crab: &Octocrab, store: &Store, repo: &str, change: &Change) -> Result<(), Attempt> {
+    let (Some(preview), Some(body)) = (&change.preview, change.preview_comment()) else { return Ok(()) };
+    let body = json!({ "body": body });
+    match &preview.comment_id {
+        Some(id) => {
+            let route = format!("/repos/{repo}/issues/comments/{id}");
+            let _: Value = crab.patch(route, Some(&body)).await.map_err(attempt)?;
+        }
+        None => {
+            let route = format!("/repos/{repo}/issues/{}/comments", preview.number);
+            let created: Created = post(crab, &route, &body).await?;
+            store.set_preview_comment(preview.environment_id, &created.id.to_string()).await.map_err(database)?;
+        }
     }
     Ok(())
 }

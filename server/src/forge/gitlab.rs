@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use ::gitlab::api::projects::deployments::{CreateDeployment, DeploymentStatus, EditDeployment};
 use ::gitlab::api::projects::hooks::CreateHook;
+use ::gitlab::api::projects::merge_requests::notes::{CreateMergeRequestNote, EditMergeRequestNote};
 use ::gitlab::api::projects::repository::commits::{CommitStatusState, CreateCommitStatus};
 use ::gitlab::api::projects::{Project, ProjectOrderBy, Projects};
 use ::gitlab::api::users::CurrentUser;
@@ -20,7 +21,7 @@ use reqwest::Url;
 use serde::Deserialize;
 use serde_json::Value;
 
-use ferry_app::model::RepositoryView;
+use ferry_app::model::{DeploymentKind, RepositoryView};
 
 use super::{Change, Phase};
 use crate::notify::Attempt;
@@ -122,6 +123,9 @@ struct Created {
 /// or ends, updated afterwards).
 pub async fn report(gitlab: &Client, store: &Store, repo: &str, change: &Change) -> Result<(), Attempt> {
     let d = &change.deployment;
+    if d.kind == DeploymentKind::Teardown {
+        return comment(gitlab, store, repo, change).await;
+    }
     let status = CreateCommitStatus::builder()
         .project(repo)
         .commit(change.sha.as_str())
@@ -138,7 +142,7 @@ pub async fn report(gitlab: &Client, store: &Store, repo: &str, change: &Change)
         Err(ApiError::GitlabWithStatus { msg, .. }) if msg.contains("Cannot transition status") => {}
         Err(e) => return Err(attempt(e)),
     }
-    let Some(wanted) = deployment_status(change.phase) else { return Ok(()) };
+    let Some(wanted) = deployment_status(change.phase) else { return comment(gitlab, store, repo, change).await };
     match store.forge_deployment(d.id).await.map_err(database)? {
         Some(remote) => {
             let id: u64 = remote.parse().map_err(|_| Attempt::Refused(format!("bad deployment id `{remote}`")))?;
@@ -163,6 +167,35 @@ pub async fn report(gitlab: &Client, store: &Store, repo: &str, change: &Change)
             let created: Created = create.query_async(gitlab).await.map_err(attempt)?;
             let remote = created.id.to_string();
             store.set_forge_deployment(d.id, d.project_id, &d.environment, &remote).await.map_err(database)?;
+        }
+    }
+    comment(gitlab, store, repo, change).await
+}
+
+/// Creates, then keeps up to date, the one note on a preview's merge request.
+async fn comment(gitlab: &Client, store: &Store, repo: &str, change: &Change) -> Result<(), Attempt> {
+    let (Some(preview), Some(body)) = (&change.preview, change.preview_comment()) else { return Ok(()) };
+    let request = preview.number as u64;
+    match preview.comment_id.as_deref().and_then(|id| id.parse::<u64>().ok()) {
+        Some(note) => {
+            let edit = EditMergeRequestNote::builder()
+                .project(repo)
+                .merge_request(request)
+                .note(note)
+                .body(body.as_str())
+                .build()
+                .map_err(|e| Attempt::Refused(e.to_string()))?;
+            let _: Value = edit.query_async(gitlab).await.map_err(attempt)?;
+        }
+        None => {
+            let create = CreateMergeRequestNote::builder()
+                .project(repo)
+                .merge_request(request)
+                .body(body.as_str())
+                .build()
+                .map_err(|e| Attempt::Refused(e.to_string()))?;
+            let created: Created = create.query_async(gitlab).await.map_err(attempt)?;
+            store.set_preview_comment(preview.environment_id, &created.id.to_string()).await.map_err(database)?;
         }
     }
     Ok(())

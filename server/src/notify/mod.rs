@@ -191,10 +191,56 @@ fn seal_context(name: &str) -> String {
 }
 
 /// Whether a rule sends this notice: its events include it, and its project and
-/// environment (when set) are the notice's. An agent's environment is its `env` label.
+/// environment (when set) are the notice's. An agent's environment is its `env` label;
+/// the environment `previews` stands for every preview (`pr-<number>`).
 fn matches(rule: &RuleView, notice: &Notice) -> bool {
     let same = |wanted: &Option<String>, actual: &Option<String>| wanted.is_none() || wanted == actual;
+    let previews = rule.environment.as_deref() == Some(ferry_app::model::PREVIEWS_RULE)
+        && notice.environment.as_deref().and_then(ferry_engine::pipeline::preview_number).is_some();
     rule.events.contains(&notice.event)
         && same(&rule.project, &notice.project)
-        && same(&rule.environment, &notice.environment)
+        && (previews || same(&rule.environment, &notice.environment))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferry_app::model::NotifyEvent;
+
+    fn notice(environment: &str) -> Notice {
+        Notice {
+            event: NotifyEvent::Failed,
+            title: String::new(),
+            project: Some("shop".into()),
+            environment: Some(environment.into()),
+            release: None,
+            deployment_id: None,
+            requested_by: None,
+            status: "failed".into(),
+            duration_seconds: None,
+            reason: None,
+            failing_step: None,
+            log_excerpt: Vec::new(),
+            agent: None,
+            link: String::new(),
+            at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_rule_for_previews_routes_every_preview_and_nothing_else() {
+        let rule = |environment: Option<&str>| RuleView {
+            id: 1,
+            channel_id: 1,
+            channel: "team".into(),
+            project: None,
+            environment: environment.map(str::to_string),
+            events: vec![NotifyEvent::Failed],
+        };
+        let previews = rule(Some("previews"));
+        assert!(matches(&previews, &notice("pr-7")) && matches(&previews, &notice("pr-12")));
+        assert!(!matches(&previews, &notice("production")));
+        assert!(!matches(&rule(Some("production")), &notice("pr-7")));
+        assert!(matches(&rule(None), &notice("pr-7")), "a rule for every environment includes previews");
+    }
 }

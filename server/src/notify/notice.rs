@@ -41,6 +41,8 @@ pub struct Notice {
 pub fn finished_event(d: &DeploymentView) -> Option<NotifyEvent> {
     match (d.kind, d.state) {
         (DeploymentKind::Rollback, DeploymentState::Succeeded) => Some(NotifyEvent::RolledBack),
+        // A preview gone with its request is not news; a teardown that failed is.
+        (DeploymentKind::Teardown, DeploymentState::Succeeded) => None,
         (_, DeploymentState::Succeeded) => Some(NotifyEvent::Succeeded),
         (_, DeploymentState::Failed) => Some(NotifyEvent::Failed),
         _ => None,

@@ -104,7 +104,8 @@ pub async fn protect(
     protection: Protection,
 ) -> Result<EnvironmentView, AppError> {
     let project = gate::project(s, c, slug, Role::Maintainer, "protecting an environment").await?;
-    let env = project.environments.iter().find(|e| e.name == environment);
+    // A preview's protection follows its request (a fork's code waits for approval).
+    let env = project.lifecycle().find(|e| e.name == environment);
     let env = env.ok_or_else(|| AppError::not_found(format!("project `{slug}` has no environment `{environment}`")))?;
     if let Some(problem) = protection.problem() {
         return Err(AppError::bad_request(problem));

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use ferry_app::model::{DeploymentKind, DeploymentView, ProjectView};
 use ferry_engine::executor::{execute, Outcome, RunnerEvent};
-use ferry_engine::pipeline::{Pipeline, PIPELINE_FILE};
+use ferry_engine::pipeline::Pipeline;
 use ferry_engine::plan::{build_plan, ArtifactSource, DeploymentFacts, DeploymentPlan};
 use ferry_engine::protocol::ServerMessage;
 use ferry_engine::release_dir::ReleasePaths;
@@ -55,20 +55,20 @@ impl Deployer {
     }
 
     /// The build plan a deployment runs first, when its release has no artifact yet;
-    /// `None` for rollbacks and built releases. It uses the deployment's variables.
+    /// `None` for rollbacks, teardowns and built releases. It uses the deployment's variables.
     pub(super) fn build_plan_for(
         &self,
+        pipeline: &Pipeline,
         release: &ReleaseRow,
         kind: DeploymentKind,
         facts: &DeploymentFacts,
         env: &std::collections::BTreeMap<String, String>,
     ) -> Result<Option<DeploymentPlan>, String> {
-        if kind == DeploymentKind::Rollback || self.built_artifact(release).is_some() {
+        if kind != DeploymentKind::Deploy || self.built_artifact(release).is_some() {
             return Ok(None);
         }
-        let pipeline = Pipeline::parse(PIPELINE_FILE, &release.pipeline).map_err(|e| e.to_string())?;
         let partial = self.artifacts_dir().join(format!(".partial-{}.tar.gz", facts.deployment_id));
-        let mut plan = build_plan(&pipeline, facts, &partial.display().to_string())?;
+        let mut plan = build_plan(pipeline, facts, &partial.display().to_string())?;
         plan.env = env.clone();
         Ok(Some(plan))
     }

@@ -25,15 +25,7 @@ pub async fn pipeline_at(repo: &str, commit: &str) -> Result<(Pipeline, String),
 
 /// The pipeline a `ferry.yml` declares, or why it cannot be used, with file, line and field.
 pub fn read_pipeline(text: &str) -> Result<Pipeline, String> {
-    let pipeline = Pipeline::parse(PIPELINE_FILE, text).map_err(|e| e.to_string())?;
-    if pipeline.previews.is_some() {
-        // Read and checked by the engine, but not yet acted on: accepting it would
-        // promise previews that never come.
-        return Err(format!(
-            "{PIPELINE_FILE}: previews: pull-request previews are not available in this version of Ferry yet"
-        ));
-    }
-    Ok(pipeline)
+    Pipeline::parse(PIPELINE_FILE, text).map_err(|e| e.to_string())
 }
 
 fn check_slug(slug: &str) -> Result<(), AppError> {
@@ -199,15 +191,4 @@ pub async fn matrix(store: &Store, visible: impl Fn(&ProjectView) -> bool) -> Re
         })
         .collect();
     Ok(Matrix { rows })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn previews_are_refused_until_ferry_acts_on_them() {
-        let text = "environments:\n  - name: staging\npreviews:\n  from: staging\n";
-        let refused = super::read_pipeline(text).unwrap_err();
-        assert!(refused.contains("previews: pull-request previews are not available"), "{refused}");
-        assert!(super::read_pipeline("environments:\n  - name: staging\n").is_ok());
-    }
 }

@@ -13,7 +13,7 @@ use ferry_app::model::{
     DeployRequest, DeploymentKind, DeploymentState, DeploymentView, EnvironmentView, EventPayload, ProjectView,
 };
 use ferry_engine::pipeline::{Pipeline, QueuePolicy, PIPELINE_FILE};
-use ferry_engine::plan::{plan, plan_rollback, DeploymentFacts, DeploymentPlan};
+use ferry_engine::plan::{plan, plan_rollback, plan_teardown, DeploymentFacts, DeploymentPlan};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -49,6 +49,7 @@ pub enum Start {
 pub enum Asked<'a> {
     Deploy { start: Start, allow_older: bool, freeze_override: Option<&'a str> },
     Rollback,
+    Teardown,
 }
 
 pub const INTERRUPTED: &str = "interrupted: the Ferry server stopped while this deployment ran";
@@ -180,6 +181,21 @@ impl Deployer {
         Ok(deployment)
     }
 
+    /// Takes a closed preview off its hosts (`previews.rs`): its teardown steps in
+    /// `release`, then its releases go. It waits its turn behind what runs there.
+    pub async fn start_teardown(
+        self: &Arc<Self>,
+        project: &ProjectView,
+        environment: &EnvironmentView,
+        release: &ReleaseRow,
+        by: &Requester,
+    ) -> Result<DeploymentView, AppError> {
+        self.refuse_while_draining()?;
+        let deployment = self.record(project, environment, release, Asked::Teardown, by).await?;
+        self.wake();
+        Ok(deployment)
+    }
+
     /// Takes no more work from now on (the deployments running go on to their end).
     /// This replica's id (`<host>-<pid>-<random>`).
     pub fn replica_id(&self) -> &str {
@@ -254,13 +270,16 @@ impl Deployer {
             }
             // A rollback goes back to an older release by definition, at once.
             Asked::Rollback => (DeploymentKind::Rollback, Start::Now, true, None),
+            Asked::Teardown => (DeploymentKind::Teardown, Start::Now, true, None),
         };
         // Planning first rejects a release whose pipeline does not declare the
         // environment, before anything is recorded.
-        let plan = self.plan_for(release, kind, &project.slug, &environment.name, &project.repo_url, 0)?;
+        let pipeline = super::previews::pipeline_for(&self.store, release, environment.id, &environment.name).await?;
+        let plan = self.plan_for(&pipeline, release, kind, &project.slug, &environment.name, &project.repo_url, 0)?;
         // An unbuilt release is built first: its build steps come before the hosts' steps.
         let facts = self.facts(release, &project.slug, &environment.name, &project.repo_url, 0);
-        let build = self.build_plan_for(release, kind, &facts, &plan.env).map_err(AppError::unprocessable)?;
+        let build =
+            self.build_plan_for(&pipeline, release, kind, &facts, &plan.env).map_err(AppError::unprocessable)?;
         let names: Vec<String> = build.into_iter().chain([plan]).flat_map(|p| p.steps).map(|s| s.name).collect();
         let new = NewDeployment {
             project_id: project.id,
@@ -311,8 +330,11 @@ impl Deployer {
         Ok(())
     }
 
+    /// The plan of a deployment of `release` with `pipeline` (see `previews::pipeline_for`).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn plan_for(
         &self,
+        pipeline: &Pipeline,
         release: &ReleaseRow,
         kind: DeploymentKind,
         project: &str,
@@ -320,12 +342,11 @@ impl Deployer {
         repo_url: &str,
         deployment_id: i64,
     ) -> Result<DeploymentPlan, AppError> {
-        let pipeline =
-            Pipeline::parse(PIPELINE_FILE, &release.pipeline).map_err(|e| AppError::unprocessable(e.to_string()))?;
         let facts = self.facts(release, project, environment, repo_url, deployment_id);
         let planned = match kind {
-            DeploymentKind::Deploy => plan(&pipeline, &facts),
-            DeploymentKind::Rollback => plan_rollback(&pipeline, &facts),
+            DeploymentKind::Deploy => plan(pipeline, &facts),
+            DeploymentKind::Rollback => plan_rollback(pipeline, &facts),
+            DeploymentKind::Teardown => plan_teardown(pipeline, &facts),
         };
         planned.map_err(AppError::unprocessable)
     }

@@ -34,8 +34,9 @@ const HOST_PLAN: &str = "host-plan";
 /// How a deployment spreads over its hosts, and what a failure does.
 fn rollout_spec(kind: DeploymentKind, release: &ReleaseRow, environment: &str) -> RolloutSpec {
     match kind {
-        // A rollback goes back everywhere at once, and a failure in it is only reported.
-        DeploymentKind::Rollback => {
+        // A rollback goes back everywhere at once, and a failure in it is only reported;
+        // a teardown too.
+        DeploymentKind::Rollback | DeploymentKind::Teardown => {
             RolloutSpec { strategy: Strategy::AllAtOnce, on_failure: FailurePolicy::Stop, blue_green: None }
         }
         DeploymentKind::Deploy => Pipeline::parse(PIPELINE_FILE, &release.pipeline)
@@ -126,6 +127,11 @@ impl Deployer {
             }
         }
         self.transition(queued.id, DeploymentState::Running, done.outcome.state, reason.as_deref()).await?;
+        if queued.kind == DeploymentKind::Teardown && done.outcome.state == DeploymentState::Succeeded {
+            // Off its hosts: the preview's port is free, and it leaves the matrix. A
+            // failed teardown keeps the port (the app may still hold it).
+            self.store.retire_preview(queued.environment_id).await.or_internal("retiring a preview")?;
+        }
         for (rollback, positions) in rollbacks {
             tracing::warn!(deployment = queued.id, rollback = rollback.id, "rolling back a failed deployment");
             // The environment stays held, now for the rollback.
@@ -434,7 +440,8 @@ impl Deployer {
             batches[batch].push(position);
         }
         batches.retain(|b| !b.is_empty());
-        let (_, secrets) = variables::resolve(&self.store, &self.vault, project.id, &deployment.environment)
+        let settings_of = project.settings_of(&deployment.environment);
+        let (_, secrets) = variables::resolve(&self.store, &self.vault, project.id, settings_of)
             .await
             .or_internal("reading the secrets")?;
         let masker = Arc::new(Masker::new(&secrets));
@@ -465,16 +472,21 @@ impl Deployer {
         release: &ReleaseRow,
         project: &ferry_app::model::ProjectView,
     ) -> Result<Prepared, String> {
-        let mut plan = self
-            .plan_for(release, queued.kind, &project.slug, &queued.environment, &project.repo_url, queued.id)
+        let pipeline = super::previews::pipeline_for(&self.store, release, queued.environment_id, &queued.environment)
+            .await
             .map_err(|e| e.message)?;
-        // Ferry's variables and secrets join the pipeline's, and override them.
-        let (vars, secrets) = variables::resolve(&self.store, &self.vault, project.id, &queued.environment).await?;
+        let mut plan = self
+            .plan_for(&pipeline, release, queued.kind, &project.slug, &queued.environment, &project.repo_url, queued.id)
+            .map_err(|e| e.message)?;
+        // Ferry's variables and secrets join the pipeline's, and override them (a
+        // preview has those of the environment it borrows from).
+        let settings_of = project.settings_of(&queued.environment);
+        let (vars, secrets) = variables::resolve(&self.store, &self.vault, project.id, settings_of).await?;
         plan.env.extend(vars);
         // A built release's artifact is known now; an unbuilt one is built first.
         plan.artifact = self.built_artifact(release).map(|sha| self.artifact_source(&sha, false));
         let facts = self.facts(release, &project.slug, &queued.environment, &project.repo_url, queued.id);
-        let build = self.build_plan_for(release, queued.kind, &facts, &plan.env)?;
+        let build = self.build_plan_for(&pipeline, release, queued.kind, &facts, &plan.env)?;
         if build.is_some() {
             // The build clones the project's repository: an imported one's mirror may
             // be on another replica's disk only.
@@ -555,13 +567,16 @@ impl Deployer {
         if !chosen.is_empty() {
             return Ok(chosen.into_iter().map(|t| Target { kind: t.kind(), name: t.name }).collect());
         }
+        // A preview runs on the hosts of the environment it borrows from.
+        let environment = project.environments.iter().find(|e| e.id == queued.environment_id);
+        let hosts_of = environment.and_then(|e| e.preview.as_ref()).map(|p| p.from_id).unwrap_or(queued.environment_id);
         let selector = project
             .environments
             .iter()
-            .find(|e| e.id == queued.environment_id)
+            .find(|e| e.id == hosts_of)
             .map(|e| e.agent_selector.clone())
             .unwrap_or_default();
-        let ssh_hosts = self.store.ssh_hosts(queued.environment_id).await.map_err(|e| {
+        let ssh_hosts = self.store.ssh_hosts(hosts_of).await.map_err(|e| {
             tracing::error!(deployment = queued.id, error = %e, "loading the environment's SSH hosts");
             "could not load the environment's SSH hosts".to_string()
         })?;

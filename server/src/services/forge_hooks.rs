@@ -3,7 +3,8 @@
 //! `X-Gitlab-Token` is checked, in constant time, against each linked project's
 //! secret, which also says which project it is for. A delivery id is handled once; the
 //! answer comes at once and the work (release, deployment) happens after, as the
-//! triggers of the default branch's ferry.yml (never the pushed commit's) say.
+//! triggers of the default branch's ferry.yml (never the pushed commit's) say. Pull
+//! and merge requests open, update and close previews (`previews.rs`).
 
 use axum::http::HeaderMap;
 use ferry_app::error::AppError;
@@ -112,11 +113,9 @@ pub async fn receive(s: &Handles, forge: ForgeKind, headers: &HeaderMap, body: &
     {
         return Ok(HookAnswer::Duplicate);
     }
-    let previews_pending = "pull and merge requests start no release (previews are not available yet)";
     let ignored = match &incoming.what {
         What::Ignored(why) => Some(why.clone()),
-        What::Request(_) => Some(previews_pending.to_string()),
-        What::Event { .. } => None,
+        What::Request(_) | What::Event { .. } => None,
     };
     if let Some(why) = &ignored {
         s.store
@@ -142,7 +141,13 @@ pub async fn receive(s: &Handles, forge: ForgeKind, headers: &HeaderMap, body: &
 /// Makes the release the event calls for (once per repository, ref, commit and
 /// event) and starts the deployments its triggers name.
 async fn act(s: &Handles, forge: ForgeKind, link: &ForgeLinkRow, incoming: &Incoming) -> Result<String, AppError> {
-    let What::Event { event, commit, actor } = &incoming.what else { return Ok("ignored".into()) };
+    let (event, commit, actor) = match &incoming.what {
+        What::Event { event, commit, actor } => (event, commit, actor),
+        What::Request(request) => {
+            return super::previews::on_request(s, forge, link, incoming.default_branch.as_deref(), request).await
+        }
+        What::Ignored(_) => return Ok("ignored".into()),
+    };
     let Some(default_branch) = incoming.default_branch.as_deref().filter(|b| !b.is_empty()) else {
         return Err(AppError::unprocessable(
             "the payload names no default branch, whose ferry.yml decides the triggers: nothing was started",

@@ -19,10 +19,10 @@ pub async fn list(s: &Handles, c: &Caller, slug: &str) -> Result<Vec<FreezeView>
 
 pub async fn add(s: &Handles, c: &Caller, slug: &str, freeze: &NewFreeze) -> Result<FreezeView, AppError> {
     let project = gate::project(s, c, slug, Role::Maintainer, "adding a freeze window").await?;
-    let environment =
-        project.environments.iter().find(|e| e.name == freeze.environment).ok_or_else(|| {
-            AppError::not_found(format!("project `{slug}` has no environment `{}`", freeze.environment))
-        })?;
+    let environment = project
+        .lifecycle()
+        .find(|e| e.name == freeze.environment)
+        .ok_or_else(|| AppError::not_found(format!("project `{slug}` has no environment `{}`", freeze.environment)))?;
     freeze.window.check().map_err(AppError::bad_request)?;
     let reason = freeze.reason.trim();
     if reason.is_empty() || reason.len() > 500 {

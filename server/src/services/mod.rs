@@ -21,6 +21,7 @@ pub mod insights;
 pub mod masking;
 pub mod orphans;
 pub mod people;
+pub mod previews;
 pub mod promotion;
 pub mod recorder;
 pub mod replica;

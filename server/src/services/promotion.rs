@@ -21,7 +21,11 @@ pub async fn check(
     environment: &EnvironmentView,
 ) -> Result<(), AppError> {
     refuse_bad(release)?;
-    let Some(previous) = project.environments.iter().rev().find(|e| e.position < environment.position) else {
+    // A preview is outside the lifecycle: it takes its request's releases.
+    if environment.is_preview() {
+        return Ok(());
+    }
+    let Some(previous) = project.lifecycle().filter(|e| e.position < environment.position).last() else {
         return Ok(());
     };
     if store.succeeded_in(release.id, previous.id).await.or_internal("checking the promotion rule")? {

@@ -53,7 +53,7 @@ pub async fn set(s: &Handles, c: &Caller, slug: &str, change: &SetVariable) -> R
     let project = gate::project(s, c, slug, Role::Maintainer, "changing variables").await?;
     check_name(&change.name)?;
     let environment = change.environment.clone().unwrap_or_default();
-    if !environment.is_empty() && !project.environments.iter().any(|e| e.name == environment) {
+    if !environment.is_empty() && !project.lifecycle().any(|e| e.name == environment) {
         return Err(AppError::not_found(format!("project `{slug}` has no environment `{environment}`")));
     }
     if change.value.len() > 16_384 {

@@ -56,11 +56,9 @@ async fn environment(
     what: &str,
 ) -> Result<EnvironmentView, AppError> {
     let project = gate::project(s, c, slug, needed, what).await?;
-    project
-        .environments
-        .into_iter()
-        .find(|e| e.name == name)
-        .ok_or_else(|| AppError::not_found(format!("project `{slug}` has no environment `{name}`")))
+    // A preview runs on the hosts of the environment it borrows: it has none of its own.
+    let found = project.lifecycle().find(|e| e.name == name).cloned();
+    found.ok_or_else(|| AppError::not_found(format!("project `{slug}` has no environment `{name}`")))
 }
 
 pub async fn list(s: &Handles, c: &Caller, slug: &str, env: &str) -> Result<Vec<SshHostView>, AppError> {

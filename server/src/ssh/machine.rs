@@ -363,6 +363,10 @@ impl Machine for SshMachine {
             Placing::Stage(slot) => ("stage", slot),
             Placing::Restage(slot) => ("restage", slot),
             Placing::GoLive(slot) => ("go-live", slot),
+            Placing::Retire => {
+                self.layout("retire", "", 0).await?;
+                return Ok(self.paths.target_dir.clone());
+            }
         };
         self.layout(op, slot, 0).await?;
         Ok(self.paths.release())

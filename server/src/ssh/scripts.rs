@@ -100,6 +100,7 @@ case "$op" in
         if [ "$kept" -gt "$keep" ]; then rm -rf "${releases:?}/$id"; echo "removed=$id"; fi
       done
     fi ;;
+  retire) rm -rf "$dir/current" "$dir/live-slot" "$dir"/slot-* "$releases" ;;
   clean) rm -rf "$incoming" "$home" ;;
   clean-home) rm -rf "$home" ;;
   *) echo "unknown operation $op" >&2; exit 2 ;;

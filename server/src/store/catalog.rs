@@ -62,9 +62,17 @@ impl Store {
             sqlx::query_as("SELECT id, slug, name, repo_url, repo_origin, build_selector FROM projects ORDER BY slug")
                 .fetch_all(&self.pool)
                 .await?;
+        // Previews follow the lifecycle, by number; torn-down ones are gone from view.
         let envs: Vec<EnvironmentRow> = sqlx::query_as(
-            "SELECT id, project_id, name, position, deploy_role, required_approvals, wait_minutes, agent_selector \
-                 FROM environments ORDER BY project_id, position",
+            "SELECT e.id, e.project_id, e.name, e.position, e.deploy_role, e.required_approvals, e.wait_minutes, \
+                    e.agent_selector, p.number AS preview_number, f.name AS preview_from, \
+                    p.from_environment_id AS preview_from_id, p.port AS preview_port, p.url AS preview_url, \
+                    p.branch AS preview_branch, p.title AS preview_title, p.author AS preview_author, \
+                    p.request_url AS preview_request_url, p.from_fork AS preview_from_fork, p.state AS preview_state \
+             FROM environments e LEFT JOIN previews p ON p.environment_id = e.id \
+             LEFT JOIN environments f ON f.id = p.from_environment_id \
+             WHERE p.state IS NULL OR p.state <> 'closed' \
+             ORDER BY e.project_id, p.number IS NOT NULL, p.number, e.position",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -190,6 +198,7 @@ fn project_view(p: ProjectRow, envs: &[EnvironmentRow]) -> ProjectView {
                     wait_minutes: e.wait_minutes,
                 },
                 agent_selector: e.agent_selector.clone(),
+                preview: e.preview(),
             })
             .collect(),
         id: p.id,

@@ -22,6 +22,9 @@ pub mod kinds {
     /// One change of a deployment to its project's repository. Payload: the report's
     /// id. Key: the project's.
     pub const SEND_FORGE_REPORT: &str = "send_forge_report";
+    /// A preview may have outlived its `ttl` without a push. Payload:
+    /// `services::previews::Expiry`.
+    pub const PREVIEW_EXPIRY: &str = "preview_expiry";
 }
 
 /// A claimed job.

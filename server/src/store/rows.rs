@@ -28,6 +28,35 @@ pub struct EnvironmentRow {
     pub required_approvals: i64,
     pub wait_minutes: i64,
     pub agent_selector: String,
+    pub preview_number: Option<i64>,
+    pub preview_from: Option<String>,
+    pub preview_from_id: Option<i64>,
+    pub preview_port: Option<i64>,
+    pub preview_url: Option<String>,
+    pub preview_branch: Option<String>,
+    pub preview_title: Option<String>,
+    pub preview_author: Option<String>,
+    pub preview_request_url: Option<String>,
+    pub preview_from_fork: Option<i64>,
+    pub preview_state: Option<String>,
+}
+
+impl EnvironmentRow {
+    pub fn preview(&self) -> Option<ferry_app::model::PreviewInfo> {
+        Some(ferry_app::model::PreviewInfo {
+            number: self.preview_number?,
+            from: self.preview_from.clone()?,
+            from_id: self.preview_from_id?,
+            port: self.preview_port,
+            url: self.preview_url.clone(),
+            branch: self.preview_branch.clone().unwrap_or_default(),
+            title: self.preview_title.clone().unwrap_or_default(),
+            author: self.preview_author.clone().unwrap_or_default(),
+            request_url: self.preview_request_url.clone().unwrap_or_default(),
+            from_fork: self.preview_from_fork.unwrap_or_default() != 0,
+            state: self.preview_state.clone().unwrap_or_default(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -99,7 +128,11 @@ impl DeploymentRow {
     pub fn view(self) -> DeploymentView {
         DeploymentView {
             id: self.id,
-            kind: if self.kind == "rollback" { DeploymentKind::Rollback } else { DeploymentKind::Deploy },
+            kind: match self.kind.as_str() {
+                "rollback" => DeploymentKind::Rollback,
+                "teardown" => DeploymentKind::Teardown,
+                _ => DeploymentKind::Deploy,
+            },
             project_id: self.project_id,
             project: self.project,
             environment_id: self.environment_id,

@@ -41,6 +41,8 @@ pub struct ForgeState {
     commit_states: HashMap<(String, String), String>,
     /// Where git clones a repository, when a test serves it (else a made-up https URL).
     pub clone_urls: HashMap<String, String>,
+    /// Comments (GitHub) and notes (GitLab) on requests: id → (request number, body).
+    pub comments: HashMap<String, (u64, String)>,
 }
 
 impl ForgeState {
@@ -102,6 +104,19 @@ impl FakeForge {
     /// git clones `repo` from `url` (a test's git server).
     pub fn serve_repo(&self, repo: &str, url: &str) {
         self.state.lock().unwrap().clone_urls.insert(repo.into(), url.into());
+    }
+
+    /// The comments on request `number`, oldest first.
+    pub fn comments_on(&self, number: u64) -> Vec<String> {
+        let state = self.state.lock().unwrap();
+        let mut found: Vec<(u64, String)> = state
+            .comments
+            .iter()
+            .filter(|(_, (on, _))| *on == number)
+            .map(|(id, (_, body))| (id.parse().unwrap_or_default(), body.clone()))
+            .collect();
+        found.sort();
+        found.into_iter().map(|(_, body)| body).collect()
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -223,12 +238,14 @@ async fn github(State(state): Shared, method: Method, uri: Uri, headers: HeaderM
         (&Method::POST, ["deployments", id, "statuses"]) => github_deployment_status(&mut s, id, &body),
         (&Method::POST, ["statuses", sha]) => github_commit_status(sha, &body),
         (&Method::POST, ["hooks"]) => github_hook(&mut s, &body),
+        (&Method::POST, ["issues", number, "comments"]) => comment(&mut s, number, None, &body),
+        (&Method::PATCH, ["issues", "comments", id]) => comment(&mut s, "", Some(id), &body),
         _ => Err(format!("no such endpoint {method} {path}")),
     };
     match checked {
         Ok(answer) => {
             s.calls.push(Call { method: method.to_string(), path, body: Value::Object(body) });
-            let status = if method == Method::GET { StatusCode::OK } else { StatusCode::CREATED };
+            let status = if method == Method::POST { StatusCode::CREATED } else { StatusCode::OK };
             (status, Json(answer)).into_response()
         }
         Err(why) => refuse(&mut s, StatusCode::UNPROCESSABLE_ENTITY, why),
@@ -313,6 +330,36 @@ fn github_commit_status(sha: &str, body: &Map<String, Value>) -> Result<Value, S
     Ok(json!({"state": body.get("state"), "context": body.get("context")}))
 }
 
+/// A comment on a pull request (GitHub: `POST /issues/{number}/comments`, `PATCH
+/// /issues/comments/{id}`) or a note on a merge request (GitLab: `POST
+/// /merge_requests/{iid}/notes`, `PUT /merge_requests/{iid}/notes/{id}`): a non-empty
+/// `body`, up to 65536 characters; an edit names a comment that exists (on the same
+/// request, where the path says it).
+fn comment(s: &mut ForgeState, number: &str, edit: Option<&str>, body: &Map<String, Value>) -> Result<Value, String> {
+    check_fields(body, &["body"], &["body"])?;
+    let text = text(body, "body").filter(|b| !b.trim().is_empty()).ok_or("body must be a non-empty string")?;
+    if text.chars().count() > 65536 {
+        return Err("body is too long (maximum is 65536 characters)".into());
+    }
+    let number: Option<u64> = (!number.is_empty()).then(|| number.parse().ok()).flatten();
+    match edit {
+        Some(id) => {
+            let (on, _) = s.comments.get(id).cloned().ok_or(format!("comment {id} does not exist"))?;
+            if number.is_some_and(|n| n != on) {
+                return Err(format!("note {id} is not on merge request {}", number.unwrap_or_default()));
+            }
+            s.comments.insert(id.to_string(), (on, text.to_string()));
+            Ok(json!({"id": id.parse::<u64>().unwrap_or_default(), "body": text}))
+        }
+        None => {
+            let number = number.filter(|n| *n > 0).ok_or("the request number must be a positive integer")?;
+            s.next_id += 1;
+            s.comments.insert(s.next_id.to_string(), (number, text.to_string()));
+            Ok(json!({"id": s.next_id, "body": text}))
+        }
+    }
+}
+
 fn github_hook(s: &mut ForgeState, body: &Map<String, Value>) -> Result<Value, String> {
     check_fields(body, &["name", "config", "events", "active"], &["config"])?;
     let config = body.get("config").and_then(Value::as_object).ok_or("config must be an object")?;
@@ -371,6 +418,8 @@ async fn gitlab(
         (&Method::GET, []) => Ok(s.gitlab_project(&project)),
         (&Method::POST, ["statuses", sha]) => gitlab_commit_status(&mut s, sha, &form),
         (&Method::POST, ["deployments"]) => gitlab_deployment(&mut s, &form),
+        (&Method::POST, ["merge_requests", iid, "notes"]) => comment(&mut s, iid, None, &form),
+        (&Method::PUT, ["merge_requests", iid, "notes", id]) => comment(&mut s, iid, Some(id), &form),
         (&Method::PUT, ["deployments", _]) => check_fields(&form, &["status"], &["status"])
             .and_then(|()| gitlab_status(&form))
             .map(|s| json!({"status": s})),

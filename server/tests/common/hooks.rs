@@ -63,6 +63,75 @@ pub fn github_workflow_run(repo: &str, branch: &str, sha: &str, event: &str, hea
     })
 }
 
+/// A `pull_request` event (`opened`, `synchronize`, `closed`…) of request `number` of
+/// `repo`, whose head is `sha` on `branch` of `head_repo` (`repo` itself, or a fork).
+pub fn github_pull_request(
+    repo: &str,
+    action: &str,
+    number: u64,
+    (sha, branch): (&str, &str),
+    head_repo: &str,
+) -> Value {
+    let owner = |r: &str| r.split('/').next().unwrap_or_default().to_string();
+    json!({
+        "action": action,
+        "number": number,
+        "pull_request": {
+            "url": format!("https://api.github.com/repos/{repo}/pulls/{number}"), "id": 1_000_000 + number,
+            "html_url": format!("https://github.com/{repo}/pull/{number}"), "number": number, "state":
+            if action == "closed" { "closed" } else { "open" }, "locked": false, "title": format!("Change {number}"),
+            "user": {"login": owner(head_repo), "id": 2, "type": "User"}, "draft": false, "merged": false,
+            "head": {"label": format!("{}:{branch}", owner(head_repo)), "ref": branch, "sha": sha,
+                "repo": {"id": 1296270, "full_name": head_repo, "name": head_repo.split('/').nth(1)}},
+            "base": {"label": format!("{}:main", owner(repo)), "ref": "main",
+                "repo": {"id": 1296269, "full_name": repo, "default_branch": "main"}}
+        },
+        "repository": {"id": 1296269, "name": repo.split('/').nth(1), "full_name": repo, "private": true,
+            "owner": {"login": owner(repo), "type": "Organization"}, "default_branch": "main"},
+        "sender": {"login": owner(head_repo), "id": 2, "type": "User"}
+    })
+}
+
+/// A `Merge Request Hook` of merge request `iid` of `project` (`action`: `open`,
+/// `update`, `close`, `merge`), from the project with id `source_project_id` (a fork
+/// when it is not the project's own, 15).
+pub fn gitlab_merge_request(
+    project: &str,
+    action: &str,
+    iid: u64,
+    (sha, branch): (&str, &str),
+    source_project_id: u64,
+) -> Value {
+    json!({
+        "object_kind": "merge_request", "event_type": "merge_request",
+        "user": {"id": 2, "name": "Mallory", "username": "mallory"},
+        "project": {"id": 15, "path_with_namespace": project, "default_branch": "main",
+            "web_url": format!("https://gitlab.example.com/{project}")},
+        "object_attributes": {
+            "iid": iid, "id": 90 + iid, "action": action, "title": format!("Change {iid}"),
+            "source_branch": branch, "target_branch": "main", "source_project_id": source_project_id,
+            "target_project_id": 15, "state": if action == "close" { "closed" } else { "opened" },
+            "url": format!("https://gitlab.example.com/{project}/-/merge_requests/{iid}"),
+            "last_commit": {"id": sha, "message": "a change"},
+            "oldrev": if action == "update" { json!("0000000000000000000000000000000000000001") } else { Value::Null }
+        }
+    })
+}
+
+/// Sends a GitLab webhook with its token and event UUID.
+pub async fn send_gitlab(app: &TestApp, event: &str, uuid: &str, body: Value, token: String) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/hooks/gitlab", app.base))
+        .header("x-gitlab-event", event)
+        .header("x-gitlab-token", token)
+        .header("x-gitlab-event-uuid", uuid)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    super::browser::json_of(response).await
+}
+
 pub async fn send_github(app: &TestApp, event: &str, delivery: &str, body: &[u8], signature: &str) -> (u16, Value) {
     let response = reqwest::Client::new()
         .post(format!("{}/hooks/github", app.base))
