@@ -4,7 +4,10 @@
 // required fields, and lists what it accepted at GET /calls. It also serves two
 // private git repositories over HTTP (git's "dumb" protocol, Basic auth with the
 // token, as GitHub does): octo-org/site (a static site without ferry.yml) and
-// octo-org/shop (the demo app with a ferry.yml), made at start-up.
+// octo-org/shop (the demo app with a ferry.yml and previews), made at start-up.
+// POST /test/pull/<number> pushes a change to a branch of the shop and points its
+// pull request's head (refs/pull/<number>/head) at it, as a developer opening a pull
+// request does; comments on pull requests are kept, and listed at GET /comments.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
@@ -41,11 +44,32 @@ for (const file of fs.readdirSync(demo)) {
   // Ports of its own, so that nothing here meets the demo project's.
   shopFiles[file] = fs.readFileSync(path.join(demo, file), "utf8").replace(/"808(\d)"/g, '"1950$1"');
 }
+// Previews borrow development, each on a port of 19511-19512.
+shopFiles["ferry.yml"] +=
+  "\npreviews:\n  from: development\n  ports: 19511-19512\n  url: http://127.0.0.1:${PORT}/\n  max: 2\n" +
+  '  teardown:\n    - name: stop\n      run: kill "$(cat "$FERRY_TARGET_DIR/app.pid")"\n';
 const repos = {
   "octo-org/hello-web": null,
   "octo-org/site": repository("site", { "index.html": "<h1>site</h1>\n", "style.css": "h1 {}\n" }),
   "octo-org/shop": repository("shop", shopFiles),
 };
+
+const comments = {};
+
+/// A change on branch `pull-<number>` of the shop, as its pull request's head.
+function openPull(number) {
+  const bare = repos["octo-org/shop"];
+  const dev = path.join(work, `dev-shop-${number}`);
+  if (!fs.existsSync(dev)) git(work, "clone", "--quiet", bare, dev);
+  git(dev, "checkout", "--quiet", "-B", `pull-${number}`);
+  fs.writeFileSync(path.join(dev, "VERSION"), `9.${number}.0-preview\n`);
+  git(dev, "commit", "--quiet", "-am", `pull request ${number}`);
+  git(dev, "push", "--quiet", "--force", "origin", `pull-${number}`);
+  const sha = execFileSync("git", ["rev-parse", "HEAD"], { cwd: dev }).toString().trim();
+  git(bare, "update-ref", `refs/pull/${number}/head`, sha);
+  git(bare, "update-server-info");
+  return sha;
+}
 
 function describe(full) {
   return {
@@ -87,6 +111,9 @@ http
     req.on("data", (chunk) => (raw += chunk));
     req.on("end", () => {
       if (req.url === "/calls") return answer(res, 200, calls);
+      if (req.url === "/comments") return answer(res, 200, comments);
+      const pull = req.method === "POST" && req.url.match(/^\/test\/pull\/(\d+)$/);
+      if (pull) return answer(res, 200, { sha: openPull(Number(pull[1])), branch: `pull-${pull[1]}` });
       if (req.url.startsWith("/git/")) return serveGit(req, res);
       if (req.headers.authorization !== `Bearer ${token}`) return answer(res, 401, { message: "Bad credentials" });
       const url = new URL(req.url, base);
@@ -105,12 +132,19 @@ http
       } catch {
         return answer(res, 400, { message: "Problems parsing JSON" });
       }
-      const required = { "/hooks": "config", "/deployments": "ref" }[rest] || "state";
+      const commented = rest.match(/^\/issues\/(\d+)\/comments$/) || rest.match(/^\/issues\/comments\/(\d+)$/);
+      const required = commented ? "body" : { "/hooks": "config", "/deployments": "ref" }[rest] || "state";
       if (!(required in body)) return answer(res, 422, { message: `missing ${required}` });
+      if (commented && req.method === "PATCH") {
+        if (!(commented[1] in comments)) return answer(res, 404, { message: "Not Found" });
+        comments[commented[1]].body = body.body;
+      }
       // Paths as before for the demo repository; others' with their name.
       const where = match[1] === "octo-org/hello-web" ? rest : `/${match[1]}${rest}`;
       calls.push({ method: req.method, path: where, body });
+      if (commented && req.method === "PATCH") return answer(res, 200, { id: Number(commented[1]) });
       nextId += 1;
+      if (commented) comments[nextId] = { pull: Number(commented[1]), body: body.body };
       return answer(res, 201, { id: nextId });
     });
   })
