@@ -93,10 +93,13 @@ test("a pull request's preview shows in the project's previews group, and goes w
     return Object.values(all).filter((c) => c.pull === 5).map((c) => c.body).join("\n");
   };
 
-  await send("opened");
-  await expect.poll(comment, { timeout: 90_000 }).toContain("✅ Live");
+  // The page is open before the request: the preview appears, and goes, as it happens.
   await page.goto("/");
   const shop = page.locator(`section.project[data-project="shop"]`);
+  await expect(shop).toBeVisible();
+  await expect(shop.getByTestId("previews")).toHaveCount(0);
+  await send("opened");
+  await expect.poll(comment, { timeout: 90_000 }).toContain("✅ Live");
   const previews = shop.getByTestId("previews");
   await expect(previews.locator("summary")).toHaveText("Previews (1)");
   const row = previews.locator(`tr.preview[data-env="pr-5"]`);
@@ -117,7 +120,5 @@ test("a pull request's preview shows in the project's previews group, and goes w
 
   await send("closed");
   await expect.poll(comment, { timeout: 90_000 }).toContain("Removed");
-  await page.reload();
-  await expect(shop).toBeVisible();
   await expect(shop.getByTestId("previews")).toHaveCount(0);
 });

@@ -14,11 +14,14 @@ CREATE TABLE previews (
     -- Torn down after this long without a push (`previews.ttl`).
     ttl_seconds BIGINT NOT NULL,
     branch TEXT NOT NULL,
+    -- Whose ferry.yml holds the previews settings.
+    default_branch TEXT NOT NULL,
     head_commit TEXT NOT NULL,
     title TEXT NOT NULL,
     author TEXT NOT NULL,
     request_url TEXT NOT NULL,
     from_fork BIGINT NOT NULL,
+    -- open | waiting (for a place: `max` or every port taken) | closing | closed
     state TEXT NOT NULL,
     -- The forge's id of the comment Ferry keeps on the request.
     comment_id TEXT,

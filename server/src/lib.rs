@@ -170,6 +170,13 @@ pub async fn start(config: &Config) -> Result<Running, String> {
                 }
             }
         })
+        .handle(jobs::PREVIEW_PLACE_FREED, {
+            let services = state.services.clone();
+            move |payload| {
+                let services = services.clone();
+                async move { services::previews::fill_places(&services, id_in(&payload)?).await }
+            }
+        })
         .start();
     auth::session_store::sweep_expired(state.store.clone());
     let replica_id = state.deployer.replica_id().to_string();

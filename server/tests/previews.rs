@@ -2,7 +2,8 @@
 //! (which check each request) and real git repositories served over HTTP: a request
 //! opened deploys its head to `pr-<number>` on a port of its own, the request gets one
 //! comment that Ferry keeps up to date, a push deploys again, and closing it runs the
-//! teardown, removes the releases and frees the port, as does a `ttl` without a push.
+//! teardown, removes the releases and frees the port, as does a `ttl` without a push;
+//! a request beyond `max` waits for a place.
 //! Code from a fork waits for a
 //! deployer's approval, and the request's own ferry.yml cannot choose which
 //! environment's settings its preview borrows.
@@ -145,13 +146,32 @@ async fn a_pull_request_gets_a_preview_on_its_own_port_kept_in_one_comment_and_t
     comment_saying(&github, 8, "✅ Live").await;
     assert!(common::page(ports.0).await.contains("2.0.0-pr"));
 
-    // Idle past its time to live (made due here: the shortest is an hour), it goes too.
+    // Two previews at most (`max: 2`): #9 takes the other port, #10 waits for a place.
+    for number in [9, 10] {
+        let (branch, reference) = (format!("change-{number}"), format!("refs/pull/{number}/head"));
+        let head = shop.push_request(&branch, &reference, &format!("3.{number}.0-pr"));
+        let body = github_event("opened", number, (&head, &branch));
+        let delivery = format!("pr-{number}-opened");
+        assert_eq!(send_github(&app, "pull_request", &delivery, &body, &sign(&secret, &body)).await.0, 202);
+    }
+    comment_saying(&github, 9, "✅ Live").await;
+    let waiting = wait_until("#10 to wait for a place", DEPLOYMENT_TIMEOUT, || async {
+        environment(&app, "shop", "pr-10").await.filter(|e| e["preview"]["state"] == "waiting")
+    })
+    .await;
+    assert!(waiting["preview"]["port"].is_null());
+    assert!(github.comments_on(10).is_empty(), "nothing to say before it runs");
+
+    // #8 idle past its time to live (made due here: the shortest is an hour) goes, and
+    // #10 gets its place and its port.
     let db = sqlx::SqlitePool::connect(&format!("sqlite://{}/ferry.db", app.data_dir.display())).await.unwrap();
-    sqlx::query("UPDATE previews SET ttl_seconds = 0").execute(&db).await.unwrap();
+    sqlx::query("UPDATE previews SET ttl_seconds = 0 WHERE number = 8").execute(&db).await.unwrap();
     let due = sqlx::query("UPDATE jobs SET run_after = 0 WHERE kind = 'preview_expiry' AND done_at IS NULL");
     assert!(due.execute(&db).await.unwrap().rows_affected() >= 1, "each push queues the preview's expiry");
     comment_saying(&github, 8, "Removed").await;
-    wait_until("pr-8's port to be free", DEPLOYMENT_TIMEOUT, || async { refused(ports.0).await.then_some(()) }).await;
+    let live = comment_saying(&github, 10, "✅ Live").await;
+    assert!(live.contains(&format!("http://127.0.0.1:{}/", ports.0)), "{live}");
+    assert!(environment(&app, "shop", "pr-9").await.is_some(), "#9 is not idle long enough to go");
     assert!(github.problems().is_empty(), "{:?}", github.problems());
     common::stop_apps(&app.data_dir);
 }

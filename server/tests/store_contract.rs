@@ -247,6 +247,7 @@ async fn previews_contract(store: &Store, project_id: i64, dev: i64) {
         number,
         from_environment_id: dev,
         branch: "feature",
+        default_branch: "main",
         head_commit: "abc",
         title: "A change",
         author: "mona",
@@ -278,9 +279,18 @@ async fn previews_contract(store: &Store, project_id: i64, dev: i64) {
     assert_eq!(pr7.protection.required_approvals, 1, "a fork's code waits for an approval");
     assert_eq!(project.lifecycle().count(), 3);
 
+    let up: Vec<i64> = store.previews_up(project_id).await.unwrap().iter().map(|p| p.number).collect();
+    assert_eq!(up, [7, 8, 9]);
+    store.preview_waits(nine.environment_id).await.unwrap();
+    let waiting: Vec<i64> = store.previews_waiting(project_id).await.unwrap().iter().map(|p| p.number).collect();
+    assert_eq!(waiting, [9], "a preview without a place waits for one");
+    assert_eq!(store.previews_up(project_id).await.unwrap().len(), 2);
     assert!(store.close_preview(seven.environment_id).await.unwrap());
     assert!(!store.close_preview(seven.environment_id).await.unwrap(), "closed once");
     store.retire_preview(seven.environment_id).await.unwrap();
+    let freed = store.pending_jobs().await.unwrap();
+    let key = format!("preview-place:{}:", seven.environment_id);
+    assert!(freed.iter().any(|(kind, dedupe, ..)| kind == "preview_place_freed" && dedupe.starts_with(&key)));
     assert_eq!(store.claim_preview_port(nine.environment_id, 9100, 9101).await.unwrap(), Some(9100), "freed");
     let project = store.project(project_id).await.unwrap().unwrap();
     assert!(!project.environments.iter().any(|e| e.name == "pr-7"), "a retired preview is gone from view");

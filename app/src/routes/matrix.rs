@@ -11,13 +11,19 @@ use crate::components::{deployment_state_text, format_time, short_commit, StateB
 use crate::error::ErrorCode;
 use crate::live::{deployment_supersedes, on_live_event};
 use crate::model::{
-    DeployRequest, DeploymentState, DeploymentView, EventPayload, Matrix, MatrixCell, MatrixRow, Role, UserView,
+    DeployRequest, DeploymentKind, DeploymentState, DeploymentView, EventPayload, Matrix, MatrixCell, MatrixRow, Role,
+    UserView,
 };
 use crate::server_fns::{load_matrix, start_deployment};
 
 /// Applies a deployment event to a project's row, never moving a cell backwards.
 pub fn apply_deployment(row: &mut MatrixRow, deployment: &DeploymentView) {
     if row.project.id != deployment.project_id {
+        return;
+    }
+    if deployment.kind == DeploymentKind::Teardown && deployment.state == DeploymentState::Succeeded {
+        // A preview taken down leaves the matrix.
+        row.cells.retain(|c| c.environment.id != deployment.environment_id);
         return;
     }
     for cell in row.cells.iter_mut().filter(|c| c.environment.id == deployment.environment_id) {
@@ -43,23 +49,16 @@ pub fn MatrixPage() -> impl IntoView {
         let row = rows.with_untracked(|rows| {
             rows.as_ref().map(|rows| rows.iter().find(|r| r.with_untracked(|r| r.project.id == d.project_id)).copied())
         });
+        let known = |row: &MatrixRow| row.cells.iter().any(|c| c.environment.id == d.environment_id);
         match row {
-            Some(Some(row)) => row.update(|r| apply_deployment(r, d)),
+            Some(Some(row)) if row.with_untracked(known) => row.update(|r| apply_deployment(r, d)),
+            // A preview opened after the page loaded: its environment is new here.
+            Some(Some(_)) => spawn_local(load(rows, pending, error)),
             Some(None) => {} // a project created after the page loaded
             None => pending.update(|p| p.push(d.clone())),
         }
     });
-    spawn_local(async move {
-        match load_matrix().await {
-            Ok(Matrix { rows: mut loaded }) => {
-                for d in pending.get_untracked() {
-                    loaded.iter_mut().for_each(|row| apply_deployment(row, &d));
-                }
-                rows.set(Some(loaded.into_iter().map(RwSignal::new).collect()));
-            }
-            Err(e) => error.set(Some(e.message)),
-        }
-    });
+    spawn_local(load(rows, pending, error));
 
     let promotion = Promotion::new();
     provide_context(promotion);
@@ -76,6 +75,24 @@ pub fn MatrixPage() -> impl IntoView {
             Some(rows) if rows.is_empty() => view! { <p class="empty">"No projects yet."</p> }.into_any(),
             Some(rows) => rows.into_iter().map(|row| move || view! { <ProjectMatrix row=row.get() error /> }).collect_view().into_any(),
         }}
+    }
+}
+
+/// Loads the matrix, with the events that came while it loaded.
+async fn load(
+    rows: RwSignal<Option<Vec<RwSignal<MatrixRow>>>>,
+    pending: RwSignal<Vec<DeploymentView>>,
+    error: RwSignal<Option<String>>,
+) {
+    match load_matrix().await {
+        Ok(Matrix { rows: mut loaded }) => {
+            for d in pending.get_untracked() {
+                loaded.iter_mut().for_each(|row| apply_deployment(row, &d));
+            }
+            pending.set(Vec::new());
+            rows.set(Some(loaded.into_iter().map(RwSignal::new).collect()));
+        }
+        Err(e) => error.set(Some(e.message)),
     }
 }
 
@@ -186,7 +203,11 @@ fn Previews(cells: Vec<MatrixCell>) -> impl IntoView {
                     <td>{latest}</td>
                     <td class="muted">{format!("borrows {}", preview.from)}
                         {preview.port.map(|p| format!(", port {p}"))}
-                        {(preview.state != "open").then_some(" · closing")}
+                        {match preview.state.as_str() {
+                            "waiting" => " · waiting for a place",
+                            "closing" => " · closing",
+                            _ => "",
+                        }}
                     </td>
                 </tr>
             })

@@ -74,11 +74,6 @@ async fn open(
         AppError::unprocessable(format!("previews.from: project {} has no environment `{from_name}`", project.slug))
     })?;
     let number = request.number;
-    let open_now = s.store.live_previews().await.or_internal("counting previews")?;
-    let others = open_now.iter().filter(|p| p.project_id == project.id && p.number != number as i64).count();
-    if others >= spec.max as usize {
-        return Ok(format!("no preview for #{number}: {others} previews are up already (previews.max {})", spec.max));
-    }
     let head = crate::git::fetch_request(repo, &request_ref(forge, number), authorization.as_deref())
         .await
         .map_err(|why| AppError::unprocessable(format!("the request's head: {why}")))?;
@@ -89,6 +84,7 @@ async fn open(
             number: number as i64,
             from_environment_id: from.id,
             branch: &request.branch,
+            default_branch,
             head_commit: &head,
             title: &request.title,
             author: &request.author,
@@ -97,12 +93,21 @@ async fn open(
         })
         .await
         .or_internal("opening a preview")?;
+    let up = s.store.previews_up(project.id).await.or_internal("counting previews")?;
+    let others = up.iter().filter(|p| p.environment_id != row.environment_id).count();
+    if others >= spec.max as usize {
+        s.store.preview_waits(row.environment_id).await.or_internal("queueing a preview")?;
+        return Ok(format!("#{number} waits for a place: {others} previews are up (previews.max {})", spec.max));
+    }
     let port = match &spec.ports {
         Some(range) => {
             let claimed = s.store.claim_preview_port(row.environment_id, range.first, range.last).await;
             match claimed.or_internal("claiming a port")? {
                 Some(port) => Some(port),
-                None => return Ok(format!("no preview for #{number}: every port of {range} is taken")),
+                None => {
+                    s.store.preview_waits(row.environment_id).await.or_internal("queueing a preview")?;
+                    return Ok(format!("#{number} waits for a place: every port of {range} is taken"));
+                }
             }
         }
         None => None,
@@ -172,6 +177,38 @@ pub async fn expire(s: &Handles, expiry: Expiry) -> Result<crate::jobs::JobEnd, 
         tracing::info!(project = %project.slug, preview = row.number, "a preview idle for its ttl is torn down");
         cancel_waiting(s, row.environment_id).await.map_err(|e| e.message)?;
         teardown(s, &project, &row).await.map_err(|e| e.message)?;
+    }
+    Ok(JobEnd::Done)
+}
+
+/// Gives the places previews left to the project's longest waiting ones (a job of the
+/// durable queue, after a teardown), until one has to wait again.
+pub async fn fill_places(s: &Handles, project_id: i64) -> Result<crate::jobs::JobEnd, String> {
+    use crate::jobs::JobEnd;
+    let (Some(project), Some(link)) = (
+        s.store.project(project_id).await.map_err(|e| e.to_string())?,
+        s.store.forge_link(project_id).await.map_err(|e| e.to_string())?,
+    ) else {
+        return Ok(JobEnd::Done);
+    };
+    let Some(forge) = ForgeKind::parse(&link.forge) else { return Ok(JobEnd::Done) };
+    for row in s.store.previews_waiting(project_id).await.map_err(|e| e.to_string())? {
+        let request = RequestEvent {
+            number: row.number as u64,
+            change: RequestChange::Opened,
+            commit: row.head_commit.clone(),
+            branch: row.branch.clone(),
+            from_fork: row.from_fork != 0,
+            author: row.author.clone(),
+            title: row.title.clone(),
+            url: Some(row.request_url.clone()).filter(|u| !u.is_empty()),
+        };
+        let outcome = open(s, forge, &link, &project, &row.default_branch, &request).await.map_err(|e| e.message)?;
+        tracing::info!(project = %project.slug, preview = row.number, outcome, "a waiting preview's turn");
+        let now = s.store.preview(row.environment_id).await.map_err(|e| e.to_string())?;
+        if now.is_none_or(|r| r.state == "waiting") {
+            break;
+        }
     }
     Ok(JobEnd::Done)
 }

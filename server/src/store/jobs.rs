@@ -25,6 +25,9 @@ pub mod kinds {
     /// A preview may have outlived its `ttl` without a push. Payload:
     /// `services::previews::Expiry`.
     pub const PREVIEW_EXPIRY: &str = "preview_expiry";
+    /// A preview was torn down: the project's longest waiting preview may take its
+    /// place. Payload: the project's id.
+    pub const PREVIEW_PLACE_FREED: &str = "preview_place_freed";
 }
 
 /// A claimed job.

@@ -11,6 +11,7 @@ pub struct OpenPreview<'a> {
     pub number: i64,
     pub from_environment_id: i64,
     pub branch: &'a str,
+    pub default_branch: &'a str,
     pub head_commit: &'a str,
     pub title: &'a str,
     pub author: &'a str,
@@ -29,6 +30,7 @@ pub struct PreviewRow {
     pub url: Option<String>,
     pub ttl_seconds: i64,
     pub branch: String,
+    pub default_branch: String,
     pub head_commit: String,
     pub title: String,
     pub author: String,
@@ -47,7 +49,7 @@ impl PreviewRow {
 
 const PREVIEW_COLUMNS: &str =
     "environment_id, project_id, number, from_environment_id, port, vars, url, ttl_seconds, branch, \
-     head_commit, title, author, request_url, from_fork, state, comment_id, touched_at";
+     default_branch, head_commit, title, author, request_url, from_fork, state, comment_id, touched_at";
 
 impl Store {
     /// Opens request `number`'s preview (its environment is made the first time), or
@@ -88,11 +90,11 @@ impl Store {
             .await?;
         sqlx::query(
             "INSERT INTO previews (environment_id, project_id, number, from_environment_id, vars, ttl_seconds, branch, \
-                head_commit, title, author, request_url, from_fork, state, opened_at, touched_at) \
-             VALUES ($1, $2, $3, $4, '{}', 259200, $5, $6, $7, $8, $9, $10, 'open', $11, $11) \
+                head_commit, title, author, request_url, from_fork, state, opened_at, touched_at, default_branch) \
+             VALUES ($1, $2, $3, $4, '{}', 259200, $5, $6, $7, $8, $9, $10, 'open', $11, $11, $12) \
              ON CONFLICT (environment_id) DO UPDATE SET from_environment_id = $4, branch = $5, head_commit = $6, \
                 title = $7, author = $8, request_url = $9, from_fork = $10, state = 'open', touched_at = $11, \
-                closed_at = NULL",
+                closed_at = NULL, default_branch = $12",
         )
         .bind(environment_id)
         .bind(new.project_id)
@@ -105,6 +107,7 @@ impl Store {
         .bind(new.request_url)
         .bind(i64::from(new.from_fork))
         .bind(now)
+        .bind(new.default_branch)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -122,10 +125,30 @@ impl Store {
         sqlx::query_as(&sql).bind(project_id).bind(number).fetch_optional(&self.pool).await
     }
 
-    /// Every preview not torn down yet, oldest first.
-    pub async fn live_previews(&self) -> StoreResult<Vec<PreviewRow>> {
-        let sql = format!("SELECT {PREVIEW_COLUMNS} FROM previews WHERE state <> 'closed' ORDER BY touched_at");
-        sqlx::query_as(&sql).fetch_all(&self.pool).await
+    /// The project's previews that hold a place (open, or being torn down).
+    pub async fn previews_up(&self, project_id: i64) -> StoreResult<Vec<PreviewRow>> {
+        let sql = format!(
+            "SELECT {PREVIEW_COLUMNS} FROM previews WHERE project_id = $1 AND state IN ('open', 'closing') \
+             ORDER BY number"
+        );
+        sqlx::query_as(&sql).bind(project_id).fetch_all(&self.pool).await
+    }
+
+    /// The project's previews waiting for a place, longest waiting first.
+    pub async fn previews_waiting(&self, project_id: i64) -> StoreResult<Vec<PreviewRow>> {
+        let sql = format!(
+            "SELECT {PREVIEW_COLUMNS} FROM previews WHERE project_id = $1 AND state = 'waiting' ORDER BY touched_at, number"
+        );
+        sqlx::query_as(&sql).bind(project_id).fetch_all(&self.pool).await
+    }
+
+    /// The preview waits for a place (`max` previews are up, or every port is taken).
+    pub async fn preview_waits(&self, environment_id: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE previews SET state = 'waiting' WHERE environment_id = $1 AND state = 'open'")
+            .bind(environment_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Gives the preview the lowest port of `first..=last` no preview holds (it keeps
@@ -181,10 +204,12 @@ impl Store {
         Ok(())
     }
 
-    /// Marks the request closed (its teardown follows). False when it was not open.
+    /// Marks the request closed (its teardown follows). False when it was not open
+    /// (or waiting).
     pub async fn close_preview(&self, environment_id: i64) -> StoreResult<bool> {
         let done = sqlx::query(
-            "UPDATE previews SET state = 'closing', closed_at = $1 WHERE environment_id = $2 AND state = 'open'",
+            "UPDATE previews SET state = 'closing', closed_at = $1 \
+             WHERE environment_id = $2 AND state IN ('open', 'waiting')",
         )
         .bind(now_millis())
         .bind(environment_id)
@@ -194,14 +219,25 @@ impl Store {
     }
 
     /// The preview is off its hosts: its port is free again, and it leaves the matrix.
+    /// A job gives its place to the project's longest waiting preview.
     pub async fn retire_preview(&self, environment_id: i64) -> StoreResult<()> {
-        sqlx::query(
+        let mut tx = self.pool.begin().await?;
+        let retired = sqlx::query(
             "UPDATE previews SET state = 'closed', port = NULL WHERE environment_id = $1 AND state = 'closing'",
         )
         .bind(environment_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        if retired.rows_affected() == 1 {
+            let project_id: i64 = sqlx::query_scalar("SELECT project_id FROM previews WHERE environment_id = $1")
+                .bind(environment_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let key = format!("preview-place:{environment_id}:{}", now_millis());
+            let kind = super::job_kinds::PREVIEW_PLACE_FREED;
+            super::jobs::enqueue_in(&mut tx, kind, &key, &project_id.to_string(), super::JobOrder::Any).await?;
+        }
+        tx.commit().await
     }
 
     pub async fn set_preview_comment(&self, environment_id: i64, comment_id: &str) -> StoreResult<()> {
