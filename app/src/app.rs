@@ -17,6 +17,10 @@ use crate::routes::matrix::MatrixPage;
 use crate::routes::sign_in::{reload, SignInPage};
 use crate::server_fns::{load_me, sign_out};
 
+/// The forge whose sign-in token the session keeps (importing needs no pasted token).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SignInForge(pub Option<crate::model::ForgeKind>);
+
 #[component]
 pub fn App(feed: LiveFeed) -> impl IntoView {
     provide_context(feed);
@@ -25,16 +29,19 @@ pub fn App(feed: LiveFeed) -> impl IntoView {
     move || match me.get() {
         None => view! { <p class="empty loading">"Loading…"</p> }.into_any(),
         Some(Err(e)) => view! { <main><p class="error" role="alert">{e}</p></main> }.into_any(),
-        Some(Ok(Me { user: Some(user), local_mode, .. })) => view! { <Shell user local_mode /> }.into_any(),
+        Some(Ok(Me { user: Some(user), local_mode, forge_sign_in, .. })) => {
+            view! { <Shell user local_mode forge_sign_in /> }.into_any()
+        }
         Some(Ok(me)) => view! { <main><SignInPage me /></main> }.into_any(),
     }
 }
 
 #[component]
-fn Shell(user: UserView, local_mode: bool) -> impl IntoView {
+fn Shell(user: UserView, local_mode: bool, forge_sign_in: Option<crate::model::ForgeKind>) -> impl IntoView {
     let connected = expect_context::<LiveFeed>().connected;
     // Pages adapt what they offer to who is signed in (the server decides regardless).
     provide_context(user.clone());
+    provide_context(SignInForge(forge_sign_in));
     let leave = move |_| {
         spawn_local(async move {
             let _ = sign_out().await;

@@ -6,10 +6,12 @@
 mod common;
 
 use common::browser::set_cookie;
+use common::fake_forges::FakeForge;
 use common::fake_providers::{FakeProvider, FakeUser, Kind};
-use common::{free_port, test_config, try_spawn_with, TestApp};
+use common::git_server::{basic, serve};
+use common::{free_port, make_hello_repo, test_config, try_spawn_with, TestApp};
 use ferry_server::auth::providers::settings::{ProviderKind, ProviderSettings};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn octocat(groups: &[&str]) -> FakeUser {
     FakeUser {
@@ -54,9 +56,18 @@ struct World {
 /// it), so it binds a port found free a moment before; should another process take
 /// that port in between, it starts again on another.
 async fn world(user: FakeUser, adjust: impl Fn(&mut Vec<ProviderSettings>)) -> World {
+    world_with(user, adjust, |_| {}).await
+}
+
+/// A world whose configuration `configure` adjusts further.
+async fn world_with(
+    user: FakeUser,
+    adjust: impl Fn(&mut Vec<ProviderSettings>),
+    configure: impl Fn(&mut ferry_server::config::Config),
+) -> World {
     let mut attempts = 0;
     loop {
-        match try_world(user.clone(), &adjust).await {
+        match try_world(user.clone(), &adjust, &configure).await {
             Ok(world) => return world,
             Err(why) if why.contains("Address already in use") && attempts < 5 => attempts += 1,
             Err(why) => panic!("server starts: {why}"),
@@ -64,7 +75,11 @@ async fn world(user: FakeUser, adjust: impl Fn(&mut Vec<ProviderSettings>)) -> W
     }
 }
 
-async fn try_world(user: FakeUser, adjust: &impl Fn(&mut Vec<ProviderSettings>)) -> Result<World, String> {
+async fn try_world(
+    user: FakeUser,
+    adjust: &impl Fn(&mut Vec<ProviderSettings>),
+    configure: &impl Fn(&mut ferry_server::config::Config),
+) -> Result<World, String> {
     let port = free_port();
     let public = format!("http://127.0.0.1:{port}");
     let github = FakeProvider::start(Kind::Github, &format!("{public}/auth/github/callback"), user.clone()).await;
@@ -77,12 +92,13 @@ async fn try_world(user: FakeUser, adjust: &impl Fn(&mut Vec<ProviderSettings>))
     ];
     adjust(&mut providers);
     let tmp = tempfile::tempdir().unwrap();
-    let config = ferry_server::config::Config {
+    let mut config = ferry_server::config::Config {
         bind: format!("127.0.0.1:{port}").parse().unwrap(),
         public_url: Some(public),
         sign_in: providers,
         ..test_config(tmp.path())
     };
+    configure(&mut config);
     config.check().unwrap();
     Ok(World { app: try_spawn_with(config).await?, github, gitlab, oidc, _tmp: tmp })
 }
@@ -245,4 +261,80 @@ async fn outsiders_of_the_allowed_organisation_are_turned_away() {
     assert_eq!(me(&w.app, &started.cookie).await["user"], Value::Null);
     let (_, users) = w.app.get("/api/v1/users").await;
     assert_eq!(users.as_array().unwrap().len(), 1, "only the local admin: no account for the outsider");
+}
+
+/// POSTs `body` to `path` as the browser with `cookie` (from Ferry's own origin).
+async fn post_as(app: &TestApp, cookie: &str, path: &str, body: Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", app.base))
+        .header("cookie", cookie)
+        .header("origin", &app.base)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_github_sign_in_with_imports_lists_and_imports_without_a_pasted_token() {
+    // The stand-in GitHub API accepts the token the stand-in sign-in hands out first.
+    let forge = FakeForge::github("token-1", &["octo-org/shop"]).await;
+    let base = forge.base.clone();
+    let w = world_with(
+        octocat(&[]),
+        |p| {
+            p[0].imports = true;
+            p[0].new_user_role = Some(ferry_app::model::Role::Admin);
+            p[1].new_user_role = Some(ferry_app::model::Role::Admin);
+        },
+        move |c| c.github_api_url = base.clone(),
+    )
+    .await;
+    let shop = serve(
+        &w.app.data_dir,
+        "shop",
+        |src| make_hello_repo(src, [free_port(); 3]),
+        &basic("x-access-token", "token-1"),
+    )
+    .await;
+    forge.serve_repo("octo-org/shop", &shop.server.url);
+
+    let started = start(&w.app, "github").await;
+    let scopes = w.github.state.lock().unwrap().scopes.clone();
+    assert!(scopes.contains(&"repo".into()) && scopes.contains(&"admin:repo_hook".into()), "{scopes:?}");
+    let (_, cookie, _) = deliver(&started.callback, &started.cookie).await;
+    let cookie = cookie.unwrap();
+    assert_eq!(me(&w.app, &cookie).await["forge_sign_in"], "github");
+
+    let (status, listed) =
+        post_as(&w.app, &cookie, "/api/v1/imports/repositories", json!({"forge": "github", "search": "shop"})).await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed[0]["path"], "octo-org/shop");
+    let import =
+        json!({"slug": "shop", "name": "Shop", "source": {"kind": "github", "repo": "octo-org/shop"}, "dry_run": true});
+    let (status, preview) = post_as(&w.app, &cookie, "/api/v1/imports", import.clone()).await;
+    assert_eq!(status, 200, "cloned with the sign-in's token: {preview}");
+    assert_eq!(preview["preview"]["pipeline"]["environments"], json!(["development", "staging", "production"]));
+    assert!(forge.problems().is_empty(), "{:?}", forge.problems());
+    let session_row: Vec<String> = {
+        let db = sqlx::SqlitePool::connect(&format!("sqlite://{}/ferry.db", w.app.data_dir.display())).await.unwrap();
+        sqlx::query_scalar("SELECT CAST(data AS TEXT) FROM sessions").fetch_all(&db).await.unwrap()
+    };
+    assert!(!session_row.iter().any(|d| d.contains("token-1")), "the session keeps the token sealed");
+
+    // Without such a sign-in (GitLab's has imports off; an API token has no session),
+    // a token must be pasted.
+    let started = start(&w.app, "gitlab").await;
+    let (_, gitlab_cookie, _) = deliver(&started.callback, &started.cookie).await;
+    let gitlab_cookie = gitlab_cookie.unwrap();
+    assert!(me(&w.app, &gitlab_cookie).await["forge_sign_in"].is_null());
+    for forge in ["github", "gitlab"] {
+        let (status, body) =
+            post_as(&w.app, &gitlab_cookie, "/api/v1/imports/repositories", json!({"forge": forge})).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body["message"].as_str().unwrap().contains("paste one, or sign in with"), "{body}");
+    }
+    let (status, body) = w.app.post("/api/v1/imports", import).await;
+    assert_eq!(status, 400, "an API token never uses a browser's sign-in: {body}");
 }

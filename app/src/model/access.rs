@@ -101,6 +101,10 @@ pub struct Me {
     /// Whether the local password form is offered.
     pub password_sign_in: bool,
     pub providers: Vec<SignInOption>,
+    /// The forge whose sign-in token this session keeps (a GitHub or GitLab sign-in
+    /// with `imports` on): importing needs no pasted token then.
+    #[serde(default)]
+    pub forge_sign_in: Option<super::ForgeKind>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -78,7 +78,9 @@ fn check_git_url(url: &str) -> Result<(), String> {
 pub struct ListRepositories {
     pub forge: ForgeKind,
     /// A GitHub personal access token (`repo`, and `admin:repo_hook` for the webhook)
-    /// or a GitLab one (`api`).
+    /// or a GitLab one (`api`); empty: the token of this session's sign-in with that
+    /// forge, when it keeps one.
+    #[serde(default)]
     pub token: String,
     /// Only repositories whose path contains this (case does not matter).
     #[serde(default)]
@@ -108,7 +110,8 @@ pub struct ImportProject {
     pub name: String,
     pub source: RepositorySource,
     /// The token for a GitHub or GitLab repository: it clones a private repository,
-    /// creates the webhook and reports deployments. Sealed; never shown again.
+    /// creates the webhook and reports deployments. Sealed; never shown again. None:
+    /// the token of this session's sign-in with that forge, when it keeps one.
     #[serde(default)]
     pub token: Option<String>,
     /// Create the repository's webhook with the token (default); without, the answer

@@ -30,6 +30,9 @@ pub fn NewProjectPage() -> impl IntoView {
     let imported = RwSignal::new(None::<Imported>);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
+    let sign_in = use_context::<crate::app::SignInForge>().and_then(|f| f.0);
+    // The session's own token for this forge makes pasting one optional.
+    let kept = move || matches!(from.get(), Origin::Forge(forge) if Some(forge) == sign_in);
 
     let list = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -129,8 +132,10 @@ pub fn NewProjectPage() -> impl IntoView {
                     </label>
                     <Show when=move || from.get() != Origin::GitUrl>
                         <label>"API token"
-                            <input type="password" autocomplete="off" required data-testid="import-token"
-                                placeholder="ghp_… or glpat-…" prop:value=token
+                            <input type="password" autocomplete="off" prop:required=move || !kept()
+                                data-testid="import-token"
+                                placeholder=move || if kept() { "empty: your sign-in's" } else { "ghp_… or glpat-…" }
+                                prop:value=token
                                 on:input=move |ev| token.set(event_target_value(&ev)) /></label>
                         <label>"Search" <input prop:value=search placeholder="name"
                             on:input=move |ev| search.set(event_target_value(&ev)) /></label>

@@ -72,7 +72,7 @@ async fn from_session(s: &AppState, session: &Session, address: Option<String>) 
         session.insert(SIGNED_IN, &signed_in).await.or_internal("refreshing the session")?;
     }
     let user = user(s, signed_in.user_id).await?;
-    caller(s, user, None, address).await
+    Ok(Caller { forge_token: signed_in.forge, ..caller(s, user, None, address).await? })
 }
 
 /// What a caller authenticated with, kept by a connection that stays open (the live
@@ -155,6 +155,7 @@ pub async fn caller_of(store: &crate::store::Store, user: &UserRow) -> Result<Ca
         memberships: memberships.into_iter().collect(),
         token: None,
         address: None,
+        forge_token: None,
     })
 }
 

@@ -2,13 +2,14 @@
 //! signed in, the local password check, starting a session and ending it.
 
 use ferry_app::error::{AppError, ErrorCode};
-use ferry_app::model::{Me, PasswordSignIn, Role};
+use ferry_app::model::{ForgeKind, Me, PasswordSignIn, Role};
 use serde_json::json;
 use tower_sessions::Session;
 
 use super::authenticate::caller_for;
+use super::providers::settings::ProviderKind;
 use super::providers::{mapped_role, ExternalIdentity, Provider};
-use super::session_store::{SignedIn, SIGNED_IN};
+use super::session_store::{ForgeToken, SignedIn, SIGNED_IN};
 use super::Caller;
 use super::{passwords, throttle};
 use crate::error::OrInternal;
@@ -24,7 +25,8 @@ pub async fn me(s: &AppState, caller: &Result<Caller, AppError>) -> Result<Me, A
         Err(e) if e.error == ErrorCode::Unauthenticated => None,
         Err(e) => return Err(e.clone()),
     };
-    Ok(me_for(s, user.as_ref()))
+    let forge_sign_in = caller.as_ref().ok().and_then(|c| c.forge_token.as_ref()).map(|t| t.kind);
+    Ok(Me { forge_sign_in, ..me_for(s, user.as_ref()) })
 }
 
 fn me_for(s: &AppState, user: Option<&UserRow>) -> Me {
@@ -33,14 +35,21 @@ fn me_for(s: &AppState, user: Option<&UserRow>) -> Me {
         local_mode: s.providers.is_empty(),
         password_sign_in: s.auth.password_sign_in,
         providers: s.providers.options(),
+        forge_sign_in: None,
     }
 }
 
-/// Starts a session for `user`, under a new session id (against session fixation).
-pub async fn start_session(s: &AppState, session: &Session, user: &UserRow) -> Result<(), AppError> {
+/// Starts a session for `user`, under a new session id (against session fixation),
+/// keeping the sign-in's forge token when there is one.
+pub async fn start_session(
+    s: &AppState,
+    session: &Session,
+    user: &UserRow,
+    forge: Option<ForgeToken>,
+) -> Result<(), AppError> {
     session.cycle_id().await.or_internal("renewing the session id")?;
     let now = now_millis();
-    let signed_in = SignedIn { user_id: user.id, since: now, seen: now };
+    let signed_in = SignedIn { user_id: user.id, since: now, seen: now, forge };
     session.insert(SIGNED_IN, signed_in).await.or_internal("saving the session")?;
     s.store.record_sign_in(user.id).await.or_internal("recording a sign-in")
 }
@@ -63,7 +72,7 @@ pub async fn password_sign_in(
         return Err(AppError::unauthenticated("wrong login or password"));
     };
     throttle::succeeded(&s.store, &form.login).await?;
-    start_session(s, session, &user).await?;
+    start_session(s, session, &user, None).await?;
     let caller = Caller { address, ..caller_for(s, &user).await? };
     audit::record(&s.store, &caller, "sign_in", &user.login, json!({"method": "password"})).await;
     Ok(me_for(s, Some(&user)))
@@ -109,7 +118,16 @@ pub async fn provider_sign_in(
         audit::record(&s.store, &system, "user.role", &user.login, detail).await;
         user.role = role.as_str().to_string();
     }
-    start_session(s, session, &user).await?;
+    let forge = match (&who.forge_token, provider.settings.kind) {
+        (Some(token), ProviderKind::Github | ProviderKind::Gitlab) => {
+            let kind =
+                if provider.settings.kind == ProviderKind::Github { ForgeKind::Github } else { ForgeKind::Gitlab };
+            let sealed = s.vault.seal(&ForgeToken::context(user.id), token).or_internal("sealing a token")?;
+            Some(ForgeToken { kind, sealed })
+        }
+        _ => None,
+    };
+    start_session(s, session, &user, forge).await?;
     audit::record(&s.store, &system, "sign_in", &user.login, json!({"method": provider.settings.id})).await;
     Ok(())
 }

@@ -39,9 +39,17 @@ pub struct Caller {
     pub token: Option<TokenGrant>,
     /// The client's address, for the audit log.
     pub address: Option<String>,
+    /// A browser session's forge API token (a GitHub or GitLab sign-in with `imports`).
+    pub forge_token: Option<session_store::ForgeToken>,
 }
 
 impl Caller {
+    /// The API token of this session's `forge` sign-in, if it keeps one.
+    pub fn sign_in_token(&self, vault: &crate::vault::Vault, forge: ferry_app::model::ForgeKind) -> Option<String> {
+        let kept = self.forge_token.as_ref().filter(|t| t.kind == forge && self.token.is_none())?;
+        vault.open_value(&session_store::ForgeToken::context(self.user_id), &kept.sealed).ok()
+    }
+
     /// The role this request acts with on a project.
     pub fn role_on(&self, project_id: i64) -> Role {
         let own = self.memberships.get(&project_id).copied().unwrap_or(Role::None).max(self.role);
@@ -113,6 +121,7 @@ mod tests {
             memberships: memberships.iter().copied().collect(),
             token,
             address: None,
+            forge_token: None,
         }
     }
 

@@ -23,6 +23,23 @@ pub struct SignedIn {
     pub user_id: i64,
     pub since: i64,
     pub seen: i64,
+    /// The API token of a GitHub or GitLab sign-in with `imports` on, sealed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forge: Option<ForgeToken>,
+}
+
+/// A sign-in's forge API token, sealed to its user (see `ForgeToken::context`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForgeToken {
+    pub kind: ferry_app::model::ForgeKind,
+    pub sealed: String,
+}
+
+impl ForgeToken {
+    /// The vault binds the token to the user who signed in with it.
+    pub fn context(user_id: i64) -> String {
+        format!("sign-in-token:{user_id}")
+    }
 }
 
 /// Sessions of nobody signed in (a sign-in with a provider under way) kept at most:

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use ferry_app::error::AppError;
 use ferry_app::model::{
-    ImportPreview, ImportProject, Imported, LinkForge, ListRepositories, PipelineSummary, ProjectView, RepositoryView,
-    Role,
+    ForgeKind, ImportPreview, ImportProject, Imported, LinkForge, ListRepositories, PipelineSummary, ProjectView,
+    RepositoryView, Role,
 };
 use ferry_engine::pipeline::{Pipeline, TriggerOn, PIPELINE_FILE};
 use serde_json::json;
@@ -29,7 +29,11 @@ const LISTED: usize = 200;
 
 pub async fn repositories(s: &Handles, c: &Caller, wanted: &ListRepositories) -> Result<Vec<RepositoryView>, AppError> {
     c.require_global(Role::Admin, "listing repositories to import")?;
-    let token = checked_token(Some(&wanted.token))?.unwrap_or_default();
+    let from_sign_in = c.sign_in_token(&s.vault, wanted.forge);
+    let token = match checked_token(Some(&wanted.token))? {
+        Some(token) => token,
+        None => from_sign_in.as_deref().ok_or_else(|| no_token(wanted.forge))?,
+    };
     let search = wanted.search.as_deref().unwrap_or("").trim();
     if search.len() > 100 {
         return Err(AppError::bad_request("search: up to 100 characters"));
@@ -40,11 +44,22 @@ pub async fn repositories(s: &Handles, c: &Caller, wanted: &ListRepositories) ->
     })
 }
 
+/// Importing from a forge without a token.
+fn no_token(forge: ForgeKind) -> AppError {
+    AppError::bad_request(format!(
+        "token: importing from {0} needs a token that can read the repository: paste one, or sign in with {0} \
+         (with imports enabled for the sign-in)",
+        forge.title()
+    ))
+}
+
 pub async fn import(s: &Handles, c: &Caller, wanted: &ImportProject) -> Result<Imported, AppError> {
     c.require_global(Role::Admin, "importing a project")?;
     catalog::check_new_project(&wanted.slug, &wanted.name)?;
     wanted.source.check().map_err(AppError::bad_request)?;
-    let token = checked_token(wanted.token.as_deref())?;
+    let pasted = checked_token(wanted.token.as_deref())?;
+    let from_sign_in = wanted.source.forge().filter(|_| pasted.is_none()).and_then(|f| c.sign_in_token(&s.vault, f));
+    let token = pasted.or(from_sign_in.as_deref());
     let (url, authorization) = match (wanted.source.forge(), token) {
         (Some(forge), Some(token)) => {
             let repo = wanted.source.name();
@@ -53,12 +68,7 @@ pub async fn import(s: &Handles, c: &Caller, wanted: &ImportProject) -> Result<I
             })?;
             (found.clone_url, Some(git_authorization(forge, token)))
         }
-        (Some(forge), None) => {
-            return Err(AppError::bad_request(format!(
-                "token: importing from {} needs a token that can read the repository",
-                forge.title()
-            )))
-        }
+        (Some(forge), None) => return Err(no_token(forge)),
         (None, Some(_)) => {
             return Err(AppError::bad_request("token: a git URL is cloned without credentials; leave the token out"))
         }

@@ -46,6 +46,8 @@ pub struct FakeState {
     pub client_secret: String,
     pub redirect_uri: String,
     pub user: FakeUser,
+    /// The scopes the last authorization asked for.
+    pub scopes: Vec<String>,
     /// OIDC: sign ID tokens with this nonce instead of the one asked for.
     pub wrong_nonce: bool,
     grants: HashMap<String, Grant>,
@@ -75,6 +77,7 @@ impl FakeProvider {
             client_secret: "ferry-secret".into(),
             redirect_uri: redirect_uri.into(),
             user,
+            scopes: Vec::new(),
             wrong_nonce: false,
             grants: HashMap::new(),
             used_codes: HashSet::new(),
@@ -143,6 +146,7 @@ async fn authorize(State(shared): Shared, Query(q): Query<HashMap<String, String
         return problem(&mut s, "authorize: PKCE with S256 is required".into());
     }
     let scopes: Vec<String> = get("scope").split(' ').map(str::to_string).collect();
+    s.scopes = scopes.clone();
     let needed = match s.kind {
         Kind::Github => "read:user",
         Kind::Gitlab => "read_user",

@@ -112,6 +112,7 @@ async fn github(
         email_verified: primary.is_some(),
         email: primary.map(|p| p.email).or(user.email),
         groups,
+        forge_token: None,
     })
 }
 
@@ -136,5 +137,6 @@ async fn gitlab(
         email_verified: user.confirmed_at.is_some(),
         email: user.email,
         groups,
+        forge_token: None,
     })
 }

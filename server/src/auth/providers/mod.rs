@@ -44,6 +44,8 @@ pub struct ExternalIdentity {
     pub email_verified: bool,
     /// Organisations, group paths or group claims, for restrictions and roles.
     pub groups: Vec<String>,
+    /// The sign-in's API token, kept when the provider has `imports` on.
+    pub forge_token: Option<String>,
 }
 
 pub struct Provider {
@@ -165,7 +167,11 @@ impl Providers {
             _ => {
                 let (_, token_url) = forges::endpoints(&provider.settings);
                 let tokens = oauth::exchange(&self.http, provider, &token_url, code, &pending).await?;
-                forges::identity(&self.http, &provider.settings, &tokens.access_token).await?
+                let mut identity = forges::identity(&self.http, &provider.settings, &tokens.access_token).await?;
+                if provider.settings.imports {
+                    identity.forge_token = Some(tokens.access_token);
+                }
+                identity
             }
         };
         allow(&provider.settings, &identity)?;

@@ -174,5 +174,6 @@ fn identity_from(settings: &ProviderSettings, claims: &serde_json::Map<String, V
         email,
         email_verified: verified,
         groups,
+        forge_token: None,
     }
 }

@@ -52,6 +52,11 @@ pub struct ProviderSettings {
     pub role_map: BTreeMap<String, Role>,
     /// The role of a new user no `role_map` entry matches [default: viewer].
     pub new_user_role: Option<Role>,
+    /// GitHub and GitLab: also ask for the scopes that import repositories (GitHub
+    /// `repo` and `admin:repo_hook`, GitLab `api`) and keep the sign-in's token, sealed
+    /// in the session, so an admin can import without pasting a token.
+    #[serde(default)]
+    pub imports: bool,
 }
 
 impl ProviderSettings {
@@ -92,6 +97,13 @@ impl ProviderSettings {
             ProviderKind::Gitlab => vec!["read_user".into()],
             ProviderKind::Oidc => vec!["openid".into(), "profile".into(), "email".into()],
         };
+        if self.imports {
+            match self.kind {
+                ProviderKind::Github => scopes.extend(["repo".into(), "admin:repo_hook".into()]),
+                ProviderKind::Gitlab => scopes.push("api".into()),
+                ProviderKind::Oidc => {}
+            }
+        }
         for extra in &self.scopes {
             if !scopes.contains(extra) {
                 scopes.push(extra.clone());

@@ -36,6 +36,7 @@ fn settings(kind: ProviderKind) -> ProviderSettings {
         groups_claim: None,
         role_map: Default::default(),
         new_user_role: None,
+        imports: false,
     }
 }
 
