@@ -14,8 +14,8 @@ use crate::model::{
     NewChannel, NewFreeze, NewRule, NotificationList, NotifySettings, PasswordSignIn, PromotionPreview, Protection,
     ReleaseDetail, ReleaseView, Role, RuleView, SetVariable, TokenView, UserView, VariableView,
 };
+use crate::model::{DeployKey, ImportProject, Imported, ListRepositories, RepositoryView};
 use crate::model::{ForgeLinkView, ForgeLinked, LinkForge, LogLineView, NotifyPreferences, ProjectView};
-use crate::model::{ImportProject, Imported, ListRepositories, RepositoryView};
 use crate::model::{SshCheckView, SshHostRequest, SshHostView, SshKeyView, TrustHostKey};
 
 #[async_trait]
@@ -58,6 +58,7 @@ pub trait Backend: Send + Sync + 'static {
     async fn select_builders(&self, project: String, selector: String) -> Result<ProjectView, AppError>;
     async fn repositories(&self, wanted: ListRepositories) -> Result<Vec<RepositoryView>, AppError>;
     async fn import_project(&self, wanted: ImportProject) -> Result<Imported, AppError>;
+    async fn new_deploy_key(&self) -> Result<DeployKey, AppError>;
     async fn ssh_key(&self, rotate: bool) -> Result<SshKeyView, AppError>;
     async fn ssh_hosts(&self, project: String, environment: String) -> Result<Vec<SshHostView>, AppError>;
     async fn add_ssh_host(

@@ -10,8 +10,8 @@ use crate::model::{
     NewChannel, NewFreeze, NewRule, NotificationList, NotifySettings, PromotionPreview, Protection, ReleaseDetail,
     ReleaseView, Role, RuleView, SetVariable, TokenView, UserView, VariableView,
 };
+use crate::model::{DeployKey, ImportProject, Imported, ListRepositories, RepositoryView};
 use crate::model::{ForgeLinkView, ForgeLinked, LinkForge, NotifyPreferences, ProjectView};
-use crate::model::{ImportProject, Imported, ListRepositories, RepositoryView};
 use crate::model::{SshCheckView, SshHostRequest, SshHostView, SshKeyView, TrustHostKey};
 
 /// Who is signed in, and how one can sign in.
@@ -221,6 +221,12 @@ pub async fn load_repositories(wanted: ListRepositories) -> Result<Vec<Repositor
 #[server(prefix = "/rpc", endpoint = "run_import")]
 pub async fn run_import(wanted: ImportProject) -> Result<Imported, AppError> {
     crate::backend::backend()?.import_project(wanted).await
+}
+
+/// A new deploy key to import a repository over SSH (administrators).
+#[server(prefix = "/rpc", endpoint = "make_deploy_key")]
+pub async fn make_deploy_key() -> Result<DeployKey, AppError> {
+    crate::backend::backend()?.new_deploy_key().await
 }
 
 /// Ferry's public SSH key; with `rotate`, a new key pair first (administrators).

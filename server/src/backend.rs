@@ -11,10 +11,10 @@ use ferry_app::model::{
     NewChannel, NewFreeze, NewRule, NotificationList, NotifySettings, PasswordSignIn, PromotionPreview, Protection,
     ReleaseDetail, ReleaseView, Role, RuleView, SetVariable, TokenView, UserView, VariableView,
 };
+use ferry_app::model::{DeployKey, ImportProject, Imported, ListRepositories, RepositoryView};
 use ferry_app::model::{
     ForgeLinkView, ForgeLinked, LinkForge, LogLineView, NotifyPreferences, ProjectView, LOG_PAGE_LINES,
 };
-use ferry_app::model::{ImportProject, Imported, ListRepositories, RepositoryView};
 use ferry_app::model::{SshCheckView, SshHostRequest, SshHostView, SshKeyView, TrustHostKey};
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
@@ -138,6 +138,10 @@ impl Backend for ServerBackend {
 
     async fn import_project(&self, wanted: ImportProject) -> Result<Imported, AppError> {
         self.run(|s, c| async move { imports::import(s, c, &wanted).await }).await
+    }
+
+    async fn new_deploy_key(&self) -> Result<DeployKey, AppError> {
+        self.run(|s, c| async move { imports::new_deploy_key(s, c).await }).await
     }
 
     async fn ssh_key(&self, rotate: bool) -> Result<SshKeyView, AppError> {

@@ -61,17 +61,73 @@ pub const CLONE_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The transports a repository Ferry clones for a project may use: a URL (or a
 /// submodule, or a redirect) naming `file://`, `ext::` or a local path would read this
-/// machine or run a command.
-const CLONE_PROTOCOLS: &str = "http:https";
+/// machine or run a command. SSH goes only where an SSH URL was given (a redirect never
+/// leads from HTTP to it), with Ferry's deploy key.
+const CLONE_PROTOCOLS: &str = "http:https:ssh";
+
+/// How git reaches a repository over SSH: with the deploy key Ferry made for it and
+/// the host keys it pinned, both in `dir` (private to Ferry's user).
+pub struct SshAccess {
+    pub dir: std::path::PathBuf,
+}
+
+impl SshAccess {
+    /// Writes the private key, and the host keys pinned so far (none before the first
+    /// clone), into `dir`.
+    pub async fn write(dir: &Path, private_key: &str, known_hosts: Option<&str>) -> std::io::Result<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        tokio::fs::create_dir_all(dir).await?;
+        tokio::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).await?;
+        let access = SshAccess { dir: dir.to_path_buf() };
+        tokio::fs::write(access.key(), private_key).await?;
+        tokio::fs::set_permissions(access.key(), std::fs::Permissions::from_mode(0o600)).await?;
+        tokio::fs::write(access.known_hosts(), known_hosts.unwrap_or_default()).await?;
+        Ok(access)
+    }
+
+    fn key(&self) -> std::path::PathBuf {
+        self.dir.join("id_ed25519")
+    }
+
+    pub fn known_hosts(&self) -> std::path::PathBuf {
+        self.dir.join("known_hosts")
+    }
+
+    /// The ssh command git runs: this key only, no configuration of the machine's, no
+    /// questions; a host key is taken on first sight (`first`) and required after.
+    fn command(&self, first: bool) -> String {
+        let quote = |p: std::path::PathBuf| format!("'{}'", p.display().to_string().replace('\'', "'\\''"));
+        format!(
+            "ssh -F /dev/null -i {} -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile={} \
+             -o StrictHostKeyChecking={}",
+            quote(self.key()),
+            quote(self.known_hosts()),
+            if first { "accept-new" } else { "yes" }
+        )
+    }
+}
 
 /// Clones `url` into `dest` as a mirror (bare; every branch and tag, as on the forge;
-/// nothing checked out, so nothing in it runs). `authorization` is as for `fetch_with`.
-/// A clone that fails or times out leaves nothing at `dest`.
-pub async fn clone_mirror(url: &str, dest: &Path, authorization: Option<&str>) -> Result<(), String> {
+/// nothing checked out, so nothing in it runs). `authorization` is as for `fetch_with`;
+/// `ssh` reaches an SSH URL, and the mirror keeps using it (with the host key pinned)
+/// for its fetches. A clone that fails or times out leaves nothing at `dest`.
+pub async fn clone_mirror(
+    url: &str,
+    dest: &Path,
+    authorization: Option<&str>,
+    ssh: Option<&SshAccess>,
+) -> Result<(), String> {
     let mut command = Command::new("git");
     command.args(["clone", "--mirror", "--quiet", "--"]).arg(url).arg(dest);
     command.env("GIT_ALLOW_PROTOCOL", CLONE_PROTOCOLS);
-    let cloned = run_remote(command, authorization, CLONE_TIMEOUT, "git clone").await;
+    if let Some(ssh) = ssh {
+        let first = tokio::fs::metadata(ssh.known_hosts()).await.map(|m| m.len() == 0).unwrap_or(true);
+        command.env("GIT_SSH_COMMAND", ssh.command(first));
+    }
+    let mut cloned = run_remote(command, authorization, CLONE_TIMEOUT, "git clone").await;
+    if let (Ok(()), Some(ssh), Some(repo)) = (&cloned, ssh, dest.to_str()) {
+        cloned = git(repo, &["config", "core.sshCommand", &ssh.command(false)]).await.map(drop);
+    }
     if cloned.is_err() {
         let _ = tokio::fs::remove_dir_all(dest).await;
     }

@@ -288,3 +288,92 @@ impl Merged for Value {
         out
     }
 }
+
+/// Gives a directory to a user (the git host's, to serve it; root's, to push to it).
+fn give(path: &Path, user: &str) {
+    let given = std::process::Command::new("chown").args(["-R", user, path.to_str().unwrap()]).status();
+    assert!(given.unwrap().success());
+}
+
+#[tokio::test]
+async fn a_repository_over_ssh_is_imported_with_a_deploy_key_and_its_host_key_pinned() {
+    let app = common::spawn_app().await;
+    let (status, key) = app.post("/api/v1/imports/deploy-keys", json!({})).await;
+    assert_eq!(status, 201, "{key}");
+    let public = key["public_key"].as_str().unwrap();
+    assert!(public.starts_with("ssh-ed25519 "), "{public}");
+    let (_, audit) = app.get("/api/v1/audit").await;
+    assert!(audit.to_string().contains("deploy_key.create"), "{audit}");
+    assert!(!audit.to_string().contains("PRIVATE KEY"), "the private half is never shown");
+
+    // A git host: a real OpenSSH server that lets the deploy key in, serving a bare
+    // repository as its user.
+    let hosts = common::sshd::TestHosts::start(1, public);
+    let host = &hosts.hosts[0];
+    let src = app.data_dir.join("src-ssh");
+    make_hello_repo(&src, [common::free_port(), common::free_port(), common::free_port()]);
+    git(&src, &["branch", "-M", "main"]);
+    let bare = host.deploy_dir.join("app.git");
+    git(&app.data_dir, &["clone", "--quiet", "--bare", src.to_str().unwrap(), bare.to_str().unwrap()]);
+    give(&bare, &host.user);
+    let url = format!("ssh://{}@{}:{}{}", host.user, host.address, host.port, bare.display());
+
+    // An SSH URL needs a deploy key Ferry made, unused; an https one takes none.
+    let import = |key: Value, dry_run: bool| {
+        json!({"slug": "ssh-app", "name": "SSH app", "source": {"kind": "git", "url": url}, "deploy_key": key,
+            "dry_run": dry_run})
+    };
+    let (status, body) = app.post("/api/v1/imports", import(Value::Null, true)).await;
+    assert_error(status, &body, 400, "bad_request");
+    assert!(body["message"].as_str().unwrap().starts_with("deploy_key: an SSH URL"), "{body}");
+    let (status, body) = app.post("/api/v1/imports", import(json!(999), true)).await;
+    assert_error(status, &body, 400, "bad_request");
+    let https = json!({"slug": "x", "name": "x", "source": {"kind": "git", "url": "https://git.example.com/a/b.git"},
+        "deploy_key": key["id"]});
+    let (status, body) = app.post("/api/v1/imports", https).await;
+    assert_error(status, &body, 400, "bad_request");
+    for bad in ["ssh://-oProxyCommand=x@host/a.git", "git@-oProxyCommand=x:a.git", "ssh://git@host"] {
+        let source = json!({"kind": "git", "url": bad});
+        let (status, body) = app.post("/api/v1/imports", json!({"slug": "x", "name": "x", "source": source})).await;
+        assert_error(status, &body, 400, "bad_request");
+        assert!(body["message"].as_str().unwrap().starts_with("source.url"), "{bad}: {body}");
+    }
+
+    // A dry run, then the import: cloned over SSH with the key, the host key pinned.
+    let (status, preview) = app.post("/api/v1/imports", import(key["id"].clone(), true)).await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(preview["preview"]["pipeline"]["environments"], json!(["development", "staging", "production"]));
+    assert!(mirrors(&app).is_empty(), "a dry run keeps nothing, the key's copy included: {:?}", mirrors(&app));
+    let (status, imported) = app.post("/api/v1/imports", import(key["id"].clone(), false)).await;
+    assert_eq!(status, 201, "{imported}");
+    let mirror = PathBuf::from(imported["project"]["repo_url"].as_str().unwrap());
+    let ssh_command = git(&mirror, &["config", "core.sshCommand"]);
+    assert!(ssh_command.contains("StrictHostKeyChecking=yes"), "later fetches require the pinned key: {ssh_command}");
+    let pinned = std::fs::read_to_string(format!("{}.ssh/known_hosts", mirror.display())).unwrap();
+    let host_key = host.host_key.split_whitespace().nth(1).unwrap();
+    assert!(pinned.contains(host_key), "the host's own key is pinned: {pinned}");
+    let (status, body) = app.post("/api/v1/imports", import(key["id"].clone(), true)).await;
+    assert_error(status, &body, 400, "bad_request");
+    assert!(body["message"].as_str().unwrap().contains("no unused deploy key"), "one key, one project: {body}");
+
+    // A commit pushed later is fetched over SSH when a release of `main` is cut.
+    std::fs::write(src.join("VERSION"), "1.5.0\n").unwrap();
+    git(&src, &["commit", "--quiet", "-am", "1.5.0"]);
+    give(&bare, "root");
+    git(&src, &["push", "--quiet", bare.to_str().unwrap(), "main"]);
+    give(&bare, &host.user);
+    let (status, release) =
+        app.post("/api/v1/projects/ssh-app/releases", json!({"version": "1.5.0", "git_commit": "main"})).await;
+    assert_eq!(status, 201, "{release}");
+    assert_eq!(release["git_commit"], git(&src, &["rev-parse", "HEAD"]));
+
+    // A replica without the mirror clones it again with the key, requiring the pinned
+    // host key, and builds.
+    std::fs::remove_dir_all(&mirror).unwrap();
+    std::fs::remove_dir_all(format!("{}.ssh", mirror.display())).unwrap();
+    let id = common::deploy(&app, "ssh-app", release["id"].as_i64().unwrap(), "development").await;
+    let done = app.wait_finished(id).await;
+    assert_eq!(done["deployment"]["state"], "succeeded", "{done}");
+    assert!(mirror.exists());
+    common::stop_apps(&app.data_dir);
+}

@@ -17,8 +17,9 @@ pub enum RepositorySource {
     Github { repo: String },
     /// `group/…/project` on the configured GitLab.
     Gitlab { repo: String },
-    /// Any repository git can clone over `https://` (or `http://`); public: no
-    /// credentials are sent with it.
+    /// Any repository git can clone: over `https://` (or `http://`), public, no
+    /// credentials sent; or over SSH (`ssh://git@host/team/app.git`,
+    /// `git@host:team/app.git`) with a deploy key Ferry made (`deploy_key`).
     Git { url: String },
 }
 
@@ -50,14 +51,27 @@ impl RepositorySource {
     }
 }
 
+/// Whether a git URL goes over SSH (`ssh://…` or scp-like `user@host:path`).
+pub fn is_ssh_url(url: &str) -> bool {
+    url.starts_with("ssh://")
+        || (!url.contains("://") && url.split_once(':').is_some_and(|(host, _)| host.contains('@')))
+}
+
 /// An `https://host/path` (or `http://`) URL without credentials in it (they would be
-/// kept in the mirror's configuration), spaces or control characters. No other of git's
-/// transports: `file://` and `ext::` would read this machine or run a command.
+/// kept in the mirror's configuration), or an SSH one naming its user and host; no
+/// spaces or control characters. No other of git's transports: `file://` and `ext::`
+/// would read this machine or run a command.
 fn check_git_url(url: &str) -> Result<(), String> {
+    if url.len() > 500 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("url: up to 500 characters, without spaces".into());
+    }
+    if is_ssh_url(url) {
+        return check_ssh_url(url);
+    }
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| format!("url: `{url}` is not an https:// URL"))?;
+        .ok_or_else(|| format!("url: `{url}` is not an https://, http:// or ssh:// URL"))?;
     let host = rest.split('/').next().unwrap_or_default();
     if url.len() > 500 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("url: up to 500 characters, without spaces".into());
@@ -66,6 +80,29 @@ fn check_git_url(url: &str) -> Result<(), String> {
         return Err(format!("url: `{url}` names no host, or carries credentials (give them as a token instead)"));
     }
     if !rest.contains('/') {
+        return Err(format!("url: `{url}` names no repository"));
+    }
+    Ok(())
+}
+
+/// `ssh://user@host[:port]/path` or `user@host:path`: a user, a host that cannot be
+/// read as an option of ssh, and a path.
+fn check_ssh_url(url: &str) -> Result<(), String> {
+    let (user_host, path) = match url.strip_prefix("ssh://") {
+        Some(rest) => rest.split_once('/').ok_or_else(|| format!("url: `{url}` names no repository"))?,
+        None => url.split_once(':').unwrap_or_default(),
+    };
+    let (user, host) = user_host.split_once('@').ok_or_else(|| format!("url: `{url}` names no user (git@…)"))?;
+    let host = host.split(':').next().unwrap_or_default();
+    let plain = |part: &str| {
+        !part.is_empty()
+            && !part.starts_with('-')
+            && part.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+    };
+    if !plain(user) || !(plain(host) || host.starts_with('[')) {
+        return Err(format!("url: `{url}` needs a plain user and host name"));
+    }
+    if path.is_empty() || path.starts_with('-') {
         return Err(format!("url: `{url}` names no repository"));
     }
     Ok(())
@@ -118,8 +155,21 @@ pub struct ImportProject {
     /// carries the secret to paste into the repository's settings.
     #[serde(default = "yes")]
     pub create_hook: bool,
+    /// For an SSH git URL: the deploy key Ferry made for it
+    /// (`POST /api/v1/imports/deploy-keys`), added to the repository as read-only.
+    #[serde(default)]
+    pub deploy_key: Option<i64>,
     #[serde(default)]
     pub dry_run: bool,
+}
+
+/// A key pair Ferry made to read one repository over SSH; the private half is sealed
+/// and never leaves Ferry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DeployKey {
+    pub id: i64,
+    /// The line to add to the repository's deploy keys (read-only).
+    pub public_key: String,
 }
 
 fn yes() -> bool {

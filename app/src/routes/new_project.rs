@@ -7,9 +7,10 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::model::{
-    ForgeKind, ImportPreview, ImportProject, Imported, ListRepositories, RepositorySource, RepositoryView,
+    is_ssh_url, DeployKey, ForgeKind, ImportPreview, ImportProject, Imported, ListRepositories, RepositorySource,
+    RepositoryView,
 };
-use crate::server_fns::{load_repositories, run_import};
+use crate::server_fns::{load_repositories, make_deploy_key, run_import};
 
 /// Where the repository comes from, as the page's first choice.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -30,6 +31,17 @@ pub fn NewProjectPage() -> impl IntoView {
     let imported = RwSignal::new(None::<Imported>);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
+    // An SSH URL is cloned with a deploy key Ferry makes for it.
+    let deploy_key = RwSignal::new(None::<DeployKey>);
+    let over_ssh = move || from.get() == Origin::GitUrl && is_ssh_url(chosen.get().trim());
+    let make_key = move |_| {
+        spawn_local(async move {
+            match make_deploy_key().await {
+                Ok(key) => deploy_key.set(Some(key)),
+                Err(e) => error.set(Some(e.message)),
+            }
+        })
+    };
     let sign_in = use_context::<crate::app::SignInForge>().and_then(|f| f.0);
     // The session's own token for this forge makes pasting one optional.
     let kept = move || matches!(from.get(), Origin::Forge(forge) if Some(forge) == sign_in);
@@ -75,6 +87,10 @@ pub fn NewProjectPage() -> impl IntoView {
             name: name.get_untracked().trim().into(),
             source,
             token,
+            deploy_key: match from.get_untracked() {
+                Origin::GitUrl => deploy_key.get_untracked().map(|k| k.id),
+                Origin::Forge(_) => None,
+            },
             create_hook: true,
             dry_run,
         }
@@ -151,6 +167,20 @@ pub fn NewProjectPage() -> impl IntoView {
                             } /></label>
                     </Show>
                 </form>
+                <Show when=over_ssh>
+                    <div class="deploy-key" data-testid="deploy-key">
+                        {move || match deploy_key.get() {
+                            None => view! {
+                                <p>"An SSH URL is read with a deploy key Ferry makes; its private half never leaves Ferry."</p>
+                                <button class="action" on:click=make_key>"Make a deploy key"</button>
+                            }.into_any(),
+                            Some(key) => view! {
+                                <p>"Add this key to the repository's deploy keys (read-only), then look inside:"</p>
+                                <pre data-testid="deploy-key-public">{key.public_key}</pre>
+                            }.into_any(),
+                        }}
+                    </div>
+                </Show>
                 {move || listed.get().map(|found| view! { <RepositoryList found chosen pick /> })}
                 <Show when=move || !chosen.with(String::is_empty)>
                     <form class="filters import-project" on:submit=look>

@@ -71,10 +71,12 @@ async fn dispatch(command: Command, cli: &mut clap::Command) -> Result<ExitCode,
         Command::Repos { forge, search, forge_token, remote } => {
             super::imports::repositories(forge, search, forge_token, remote).await
         }
-        Command::Import { source, slug, name, forge_token, no_hook, dry_run, remote } => {
-            let wanted = super::imports::Import { source, slug, name, token: forge_token, no_hook, dry_run };
+        Command::Import { source, slug, name, forge_token, no_hook, deploy_key, dry_run, remote } => {
+            let wanted =
+                super::imports::Import { source, slug, name, token: forge_token, no_hook, deploy_key, dry_run };
             super::imports::import(wanted, remote).await
         }
+        Command::DeployKey { remote } => super::imports::deploy_key(remote).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, cli, "ferry", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

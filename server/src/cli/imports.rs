@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use ferry_app::model::{Imported, RepositoryView};
+use ferry_app::model::{DeployKey, Imported, RepositoryView};
 use serde_json::{json, Value};
 
 use super::client::Client;
@@ -22,7 +22,8 @@ pub struct Source {
     /// A GitLab project, `group/project` (with `--forge-token`).
     #[arg(long)]
     pub gitlab: Option<String>,
-    /// Any public repository git clones over https.
+    /// Any public repository git clones over https, or one over SSH
+    /// (`ssh://git@host/team/app.git`, with `--deploy-key`).
     #[arg(long)]
     pub git: Option<String>,
 }
@@ -74,7 +75,16 @@ pub struct Import {
     pub name: Option<String>,
     pub token: Option<String>,
     pub no_hook: bool,
+    pub deploy_key: Option<i64>,
     pub dry_run: bool,
+}
+
+pub async fn deploy_key(remote: Remote) -> Result<ExitCode, String> {
+    let client = Client::from(&remote)?;
+    let key: DeployKey = client.post("/api/v1/imports/deploy-keys", &json!({})).await?;
+    println!("deploy key {}: add it to the repository (read-only), then import with --deploy-key {}", key.id, key.id);
+    println!("{}", key.public_key);
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn import(wanted: Import, remote: Remote) -> Result<ExitCode, String> {
@@ -82,7 +92,7 @@ pub async fn import(wanted: Import, remote: Remote) -> Result<ExitCode, String> 
     let body = json!({
         "slug": wanted.slug, "name": wanted.name.clone().unwrap_or_else(|| wanted.slug.clone()),
         "source": wanted.source.json(), "token": wanted.token, "create_hook": !wanted.no_hook,
-        "dry_run": wanted.dry_run,
+        "dry_run": wanted.dry_run, "deploy_key": wanted.deploy_key,
     });
     let imported: Imported = client.post("/api/v1/imports", &body).await?;
     let preview = &imported.preview;

@@ -143,9 +143,18 @@ pub enum Command {
         /// Do not create the webhook (the secret to add it by hand is printed).
         #[arg(long)]
         no_hook: bool,
+        /// For an SSH git URL: the deploy key to clone it with (`ferry deploy-key`).
+        #[arg(long)]
+        deploy_key: Option<i64>,
         /// Only show what Ferry finds (or a starter ferry.yml); create nothing.
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Makes a deploy key to import a repository over SSH: add the public key it prints
+    /// to the repository (read-only), then `ferry import --git ssh://… --deploy-key ID`.
+    DeployKey {
         #[command(flatten)]
         remote: Remote,
     },

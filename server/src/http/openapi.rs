@@ -77,7 +77,8 @@ use super::api;
         api::link_forge,
         api::unlink_forge,
         api::list_repositories,
-        api::import_project
+        api::import_project,
+        api::new_deploy_key
     ),
     modifiers(&BearerToken),
     security(("api_token" = []))

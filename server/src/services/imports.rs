@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use ferry_app::error::AppError;
 use ferry_app::model::{
-    ForgeKind, ImportPreview, ImportProject, Imported, LinkForge, ListRepositories, PipelineSummary, ProjectView,
-    RepositoryView, Role,
+    DeployKey, ForgeKind, ImportPreview, ImportProject, Imported, LinkForge, ListRepositories, PipelineSummary,
+    ProjectView, RepositoryView, Role,
 };
 use ferry_engine::pipeline::{Pipeline, TriggerOn, PIPELINE_FILE};
 use serde_json::json;
@@ -74,6 +74,7 @@ pub async fn import(s: &Handles, c: &Caller, wanted: &ImportProject) -> Result<I
         }
         (None, None) => (wanted.source.name().to_string(), None),
     };
+    let deploy_key = deploy_key_for(s, &url, wanted.deploy_key).await?;
     if !wanted.dry_run && s.store.project_by_slug(&wanted.slug).await.or_internal("reading a project")?.is_some() {
         return Err(AppError::conflict(format!("project `{}` already exists", wanted.slug)));
     }
@@ -81,10 +82,20 @@ pub async fn import(s: &Handles, c: &Caller, wanted: &ImportProject) -> Result<I
     // A name of its own each time: two imports, or one retried after a crash, never
     // meet in one directory.
     let dest = s.repos_dir.join(format!("{}-{}.git", wanted.slug, random_text(8).to_lowercase()));
-    git::clone_mirror(&url, &dest, authorization.as_deref())
-        .await
-        .map_err(|why| AppError::unprocessable(format!("source: cannot clone {url}: {}", first_lines(&why))))?;
     let made = Mirror(dest);
+    let ssh = match &deploy_key {
+        Some((_, private)) => {
+            Some(git::SshAccess::write(&made.ssh_dir(), private, None).await.or_internal("writing the deploy key")?)
+        }
+        None => None,
+    };
+    git::clone_mirror(&url, made.path(), authorization.as_deref(), ssh.as_ref()).await.map_err(|why| {
+        let hint = match ssh {
+            Some(_) => " (is the deploy key added to the repository?)",
+            None => "",
+        };
+        AppError::unprocessable(format!("source: cannot clone {url}{hint}: {}", first_lines(&why)))
+    })?;
     let preview = inspect(made.path()).await?;
     if wanted.dry_run {
         return Ok(Imported {
@@ -106,6 +117,11 @@ pub async fn import(s: &Handles, c: &Caller, wanted: &ImportProject) -> Result<I
         )));
     }
     let project = catalog::create_project(&s.store, &wanted.slug, &wanted.name, made.path_text(), Some(&url)).await?;
+    if let Some((id, _)) = deploy_key {
+        // The host key seen at this clone is the one every later fetch requires.
+        let pinned = tokio::fs::read_to_string(made.ssh_dir().join("known_hosts")).await.unwrap_or_default();
+        s.store.attach_deploy_key(id, project.id, &pinned).await.or_internal("keeping the deploy key")?;
+    }
     let mirror = made.keep();
     let detail = json!({"source": wanted.source, "repo_url": mirror, "origin": url});
     audit::record(&s.store, c, "project.import", &wanted.slug, detail).await;
@@ -164,9 +180,65 @@ pub async fn sync_mirror(store: &Store, vault: &Vault, project: &ProjectView, fe
     if let Some(parent) = dest.parent() {
         tokio::fs::create_dir_all(parent).await.map_err(|e| format!("cannot make {}: {e}", parent.display()))?;
     }
-    git::clone_mirror(origin, dest, authorization.as_deref())
+    // An SSH origin is reached with the project's deploy key and its pinned host key.
+    let key = store.project_deploy_key(project.id).await.map_err(|e| format!("reading the deploy key: {e}"))?;
+    let ssh = match key {
+        Some(key) => {
+            let private = vault.open_value(DEPLOY_KEY, &key.sealed_private)?;
+            let dir = ssh_dir_of(dest);
+            let access = git::SshAccess::write(&dir, &private, key.known_hosts.as_deref()).await;
+            Some(access.map_err(|e| format!("cannot write the deploy key: {e}"))?)
+        }
+        None => None,
+    };
+    git::clone_mirror(origin, dest, authorization.as_deref(), ssh.as_ref())
         .await
         .map_err(|why| format!("cannot clone {origin} again: {}", first_lines(&why)))
+}
+
+/// What a deploy key's private half is sealed to.
+const DEPLOY_KEY: &str = "deploy-key";
+
+/// Makes a deploy key to import a repository over SSH (admins): its public half goes
+/// to the repository's deploy keys, read-only.
+pub async fn new_deploy_key(s: &Handles, c: &Caller) -> Result<DeployKey, AppError> {
+    c.require_global(Role::Admin, "making a deploy key")?;
+    let (public_key, private) = crate::ssh::keys::generate("ferry deploy key").map_err(|e| {
+        tracing::error!(error = e, "making a key pair");
+        AppError::internal()
+    })?;
+    let sealed = s.vault.seal(DEPLOY_KEY, &private).or_internal("sealing a deploy key")?;
+    let id = s.store.add_deploy_key(&public_key, &sealed).await.or_internal("keeping a deploy key")?;
+    audit::record(&s.store, c, "deploy_key.create", &id.to_string(), json!({"public_key": public_key})).await;
+    Ok(DeployKey { id, public_key })
+}
+
+/// The deploy key an SSH URL is cloned with (its id and private half): one Ferry made
+/// and no project uses yet. Other URLs take none.
+async fn deploy_key_for(s: &Handles, url: &str, id: Option<i64>) -> Result<Option<(i64, String)>, AppError> {
+    match (ferry_app::model::is_ssh_url(url), id) {
+        (false, None) => Ok(None),
+        (false, Some(_)) => Err(AppError::bad_request("deploy_key: only an SSH git URL is cloned with a deploy key")),
+        (true, None) => Err(AppError::bad_request(
+            "deploy_key: an SSH URL is cloned with a deploy key Ferry makes (POST /api/v1/imports/deploy-keys): \
+             add its public key to the repository, read-only, and give its id",
+        )),
+        (true, Some(id)) => {
+            let key = s.store.deploy_key(id).await.or_internal("reading a deploy key")?;
+            let key = key
+                .filter(|k| k.project_id.is_none())
+                .ok_or_else(|| AppError::bad_request(format!("deploy_key: no unused deploy key {id}")))?;
+            let private = s.vault.open_value(DEPLOY_KEY, &key.sealed_private).or_internal("opening a deploy key")?;
+            Ok(Some((id, private)))
+        }
+    }
+}
+
+/// Where a mirror's SSH key and pinned host keys are: beside it.
+fn ssh_dir_of(mirror: &Path) -> PathBuf {
+    let mut name = mirror.as_os_str().to_owned();
+    name.push(".ssh");
+    PathBuf::from(name)
 }
 
 /// What the repository holds at its default branch.
@@ -234,6 +306,10 @@ impl Mirror {
         &self.0
     }
 
+    fn ssh_dir(&self) -> PathBuf {
+        ssh_dir_of(&self.0)
+    }
+
     fn path_text(&self) -> &str {
         self.0.to_str().unwrap_or_default()
     }
@@ -248,6 +324,7 @@ impl Mirror {
 impl Drop for Mirror {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+        let _ = std::fs::remove_dir_all(self.ssh_dir());
     }
 }
 

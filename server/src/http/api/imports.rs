@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
 use ferry_app::error::AppError;
-use ferry_app::model::{ImportProject, Imported, ListRepositories, RepositoryView};
+use ferry_app::model::{DeployKey, ImportProject, Imported, ListRepositories, RepositoryView};
 
 use super::ApiResult;
 use crate::auth::Caller;
@@ -15,7 +15,10 @@ use crate::services::imports;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/imports", post(import_project)).route("/imports/repositories", post(list_repositories))
+    Router::new()
+        .route("/imports", post(import_project))
+        .route("/imports/repositories", post(list_repositories))
+        .route("/imports/deploy-keys", post(new_deploy_key))
 }
 
 /// The repositories a GitHub or GitLab token can reach, most recently active first
@@ -47,4 +50,16 @@ pub async fn import_project(
     let imported = imports::import(&s, &c, &body).await?;
     let status = if imported.project.is_some() { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, axum::Json(imported)))
+}
+
+/// Makes a key pair to import a repository over SSH (admins): add `public_key` to the
+/// repository's deploy keys (read-only), then import with `"deploy_key": id`. The
+/// private half is sealed and never leaves Ferry.
+#[utoipa::path(post, path = "/api/v1/imports/deploy-keys",
+    responses((status = 201, body = DeployKey), (status = 401, body = AppError), (status = 403, body = AppError)))]
+pub async fn new_deploy_key(
+    State(s): State<AppState>,
+    c: Caller,
+) -> Result<(StatusCode, axum::Json<DeployKey>), HttpError> {
+    Ok((StatusCode::CREATED, axum::Json(imports::new_deploy_key(&s, &c).await?)))
 }
