@@ -231,6 +231,8 @@ async fn a_merge_request_from_a_fork_waits_for_approval_and_cannot_borrow_anothe
     comment_saying(&gitlab, 3, "Removed").await;
     assert!(refused(ports.0).await, "the app was stopped");
     assert!(gitlab.calls().iter().any(|c| c.method == "PUT" && c.path.contains("/merge_requests/3/notes/")));
+    let stopped = || async { (gitlab.environment_state("pr-3").as_deref() == Some("stopped")).then_some(()) };
+    wait_until("GitLab's pr-3 environment to be stopped", DEPLOYMENT_TIMEOUT, stopped).await;
     assert!(gitlab.problems().is_empty(), "{:?}", gitlab.problems());
     common::stop_apps(&app.data_dir);
 }

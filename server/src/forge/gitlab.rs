@@ -7,13 +7,15 @@
 
 use std::time::Duration;
 
+use ::gitlab::api::common::NameOrId;
 use ::gitlab::api::projects::deployments::{CreateDeployment, DeploymentStatus, EditDeployment};
+use ::gitlab::api::projects::environments::Environments;
 use ::gitlab::api::projects::hooks::CreateHook;
 use ::gitlab::api::projects::merge_requests::notes::{CreateMergeRequestNote, EditMergeRequestNote};
 use ::gitlab::api::projects::repository::commits::{CommitStatusState, CreateCommitStatus};
 use ::gitlab::api::projects::{Project, ProjectOrderBy, Projects};
 use ::gitlab::api::users::CurrentUser;
-use ::gitlab::api::{self, ApiError, AsyncQuery};
+use ::gitlab::api::{self, ApiError, AsyncQuery, Endpoint};
 use ::gitlab::RestError;
 use axum::body::Bytes;
 use axum::http::{self, HeaderValue};
@@ -124,6 +126,9 @@ struct Created {
 pub async fn report(gitlab: &Client, store: &Store, repo: &str, change: &Change) -> Result<(), Attempt> {
     let d = &change.deployment;
     if d.kind == DeploymentKind::Teardown {
+        if change.phase == Phase::Succeeded {
+            stop_environment(gitlab, repo, &d.environment).await?;
+        }
         return comment(gitlab, store, repo, change).await;
     }
     let status = CreateCommitStatus::builder()
@@ -170,6 +175,41 @@ pub async fn report(gitlab: &Client, store: &Store, repo: &str, change: &Change)
         }
     }
     comment(gitlab, store, repo, change).await
+}
+
+/// `POST /projects/:id/environments/:environment_id/stop`, which the gitlab crate
+/// does not have.
+struct StopEnvironment<'a> {
+    project: NameOrId<'a>,
+    environment: u64,
+}
+
+impl Endpoint for StopEnvironment<'_> {
+    fn method(&self) -> http::Method {
+        http::Method::POST
+    }
+
+    fn endpoint(&self) -> std::borrow::Cow<'static, str> {
+        format!("projects/{}/environments/{}/stop", self.project, self.environment).into()
+    }
+}
+
+#[derive(Deserialize)]
+struct EnvironmentId {
+    id: u64,
+}
+
+/// Stops a preview's GitLab environment once it is torn down (GitLab made it with
+/// the preview's first deployment); one GitLab never had is left alone.
+async fn stop_environment(gitlab: &Client, repo: &str, name: &str) -> Result<(), Attempt> {
+    let found =
+        Environments::builder().project(repo).name(name).build().map_err(|e| Attempt::Refused(e.to_string()))?;
+    let found: Vec<EnvironmentId> = found.query_async(gitlab).await.map_err(attempt)?;
+    for environment in found {
+        let stop = StopEnvironment { project: repo.into(), environment: environment.id };
+        let _: Value = stop.query_async(gitlab).await.map_err(attempt)?;
+    }
+    Ok(())
 }
 
 /// Creates, then keeps up to date, the one note on a preview's merge request.

@@ -43,6 +43,8 @@ pub struct ForgeState {
     pub clone_urls: HashMap<String, String>,
     /// Comments (GitHub) and notes (GitLab) on requests: id → (request number, body).
     pub comments: HashMap<String, (u64, String)>,
+    /// GitLab: environments its deployments made, by name: (id, `available`/`stopped`).
+    pub environments: HashMap<String, (u64, String)>,
 }
 
 impl ForgeState {
@@ -104,6 +106,11 @@ impl FakeForge {
     /// git clones `repo` from `url` (a test's git server).
     pub fn serve_repo(&self, repo: &str, url: &str) {
         self.state.lock().unwrap().clone_urls.insert(repo.into(), url.into());
+    }
+
+    /// GitLab: the state of the environment `name` its deployments made.
+    pub fn environment_state(&self, name: &str) -> Option<String> {
+        self.state.lock().unwrap().environments.get(name).map(|(_, state)| state.clone())
     }
 
     /// The comments on request `number`, oldest first.
@@ -400,7 +407,7 @@ async fn gitlab(
         return (StatusCode::NOT_FOUND, Json(json!({"message": "404 Project Not Found"}))).into_response();
     }
     let mut form = Map::new();
-    if method != Method::GET {
+    if method != Method::GET && !body.is_empty() {
         let kind = header("content-type");
         let pairs: Vec<(String, String)> = if kind.starts_with("application/x-www-form-urlencoded") {
             url::form_urlencoded::parse(&body).into_owned().collect()
@@ -416,6 +423,27 @@ async fn gitlab(
     }
     let checked = match (&method, &parts[2..]) {
         (&Method::GET, []) => Ok(s.gitlab_project(&project)),
+        (&Method::GET, ["environments"]) => {
+            let query: HashMap<String, String> =
+                url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+            let listed: Vec<Value> = s
+                .environments
+                .iter()
+                .filter(|(name, _)| query.get("name").is_none_or(|wanted| wanted == *name))
+                .map(|(name, (id, state))| json!({"id": id, "name": name, "state": state}))
+                .collect();
+            Ok(Value::Array(listed))
+        }
+        (&Method::POST, ["environments", id, "stop"]) => {
+            let found = s.environments.values_mut().find(|(known, _)| known.to_string() == *id);
+            match found {
+                Some((_, state)) => {
+                    *state = "stopped".into();
+                    Ok(json!({"id": id.parse::<u64>().unwrap_or_default(), "state": "stopped"}))
+                }
+                None => Err(format!("environment {id} does not exist")),
+            }
+        }
         (&Method::POST, ["statuses", sha]) => gitlab_commit_status(&mut s, sha, &form),
         (&Method::POST, ["deployments"]) => gitlab_deployment(&mut s, &form),
         (&Method::POST, ["merge_requests", iid, "notes"]) => comment(&mut s, iid, None, &form),
@@ -513,6 +541,11 @@ fn gitlab_deployment(s: &mut ForgeState, form: &Map<String, Value>) -> Result<Va
         return Err("tag must be true or false".into());
     }
     let status = gitlab_status(form)?;
+    let name = text(form, "environment").unwrap_or_default().to_string();
+    if !s.environments.contains_key(&name) {
+        s.next_id += 1;
+        s.environments.insert(name, (s.next_id, "available".into()));
+    }
     s.next_id += 1;
     Ok(json!({"id": s.next_id, "iid": 1, "ref": form.get("ref"), "sha": form.get("sha"), "status": status,
         "environment": {"name": form.get("environment")}}))
