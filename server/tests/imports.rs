@@ -332,7 +332,9 @@ async fn a_repository_over_ssh_is_imported_with_a_deploy_key_and_its_host_key_pi
         "deploy_key": key["id"]});
     let (status, body) = app.post("/api/v1/imports", https).await;
     assert_error(status, &body, 400, "bad_request");
-    for bad in ["ssh://-oProxyCommand=x@host/a.git", "git@-oProxyCommand=x:a.git", "ssh://git@host"] {
+    let refused = ["ssh://-oProxyCommand=x@host/a.git", "git@-oProxyCommand=x:a.git", "ssh://git@host"];
+    for bad in refused.into_iter().chain(["ssh://git@[zz]/a.git", "ssh://git@host:99999/a.git", "ssh://git@h:-p/a.git"])
+    {
         let source = json!({"kind": "git", "url": bad});
         let (status, body) = app.post("/api/v1/imports", json!({"slug": "x", "name": "x", "source": source})).await;
         assert_error(status, &body, 400, "bad_request");

@@ -227,12 +227,37 @@ async fn a_merge_request_from_a_fork_waits_for_approval_and_cannot_borrow_anothe
 
     // Merged: torn down, the note says so.
     let event = gitlab_merge_request("platform/shop", "merge", 3, (&head, "fork-change"), 99);
-    assert_eq!(send_gitlab(&app, "Merge Request Hook", "mr-3-merge", event, secret).await.0, 202);
+    assert_eq!(send_gitlab(&app, "Merge Request Hook", "mr-3-merge", event, secret.clone()).await.0, 202);
     comment_saying(&gitlab, 3, "Removed").await;
     assert!(refused(ports.0).await, "the app was stopped");
     assert!(gitlab.calls().iter().any(|c| c.method == "PUT" && c.path.contains("/merge_requests/3/notes/")));
     let stopped = || async { (gitlab.environment_state("pr-3").as_deref() == Some("stopped")).then_some(()) };
     wait_until("GitLab's pr-3 environment to be stopped", DEPLOYMENT_TIMEOUT, stopped).await;
+
+    // A request whose file drops `previews` and declares `pr-4` itself, with variables
+    // of its choosing, still runs with the default branch's settings.
+    git(&shop.dev, &["checkout", "--quiet", "-b", "fork-declares", "main"]);
+    let yml = std::fs::read_to_string(shop.dev.join("ferry.yml")).unwrap();
+    let yml = yml[..yml.find("\npreviews:").unwrap()]
+        .replace("environments:\n", "environments:\n  - name: pr-4\n    vars: { WHO: fork-chosen, PORT: \"1\" }\n")
+        .replace("deploy:\n", "deploy:\n  - name: who\n    run: echo \"who=$WHO\"\n");
+    std::fs::write(shop.dev.join("ferry.yml"), yml + "\n").unwrap();
+    git(&shop.dev, &["commit", "--quiet", "-am", "declare pr-4"]);
+    let head = shop.push_request("fork-declares", "refs/merge-requests/4/head", "7.7.7-fork");
+    let event = gitlab_merge_request("platform/shop", "open", 4, (&head, "fork-declares"), 99);
+    assert_eq!(send_gitlab(&app, "Merge Request Hook", "mr-4-open", event, secret.clone()).await.0, 202);
+    let waiting = wait_until("#4 to wait for approval", DEPLOYMENT_TIMEOUT, || async {
+        let (_, listed) = app.get("/api/v1/deployments?project=shop&environment=pr-4").await;
+        listed.as_array().unwrap().first().filter(|d| d["state"] == "awaiting_approval").cloned()
+    })
+    .await;
+    let id = waiting["id"].as_i64().unwrap();
+    assert_eq!(app.post(&format!("/api/v1/deployments/{id}/approve"), json!({})).await.0, 200);
+    let done = app.wait_finished(id).await;
+    assert_eq!(done["deployment"]["state"], "succeeded", "{done}");
+    let logs: Vec<&str> = done["logs"].as_array().unwrap().iter().map(|l| l["text"].as_str().unwrap()).collect();
+    assert!(logs.contains(&"who=dev") && !logs.iter().any(|l| l.contains("fork-chosen")), "{logs:?}");
+    assert!(common::page(ports.0).await.contains("7.7.7-fork"), "on the preview's own port, not the file's");
     assert!(gitlab.problems().is_empty(), "{:?}", gitlab.problems());
     common::stop_apps(&app.data_dir);
 }

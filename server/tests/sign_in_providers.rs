@@ -280,11 +280,13 @@ async fn post_as(app: &TestApp, cookie: &str, path: &str, body: Value) -> (u16, 
 async fn a_github_sign_in_with_imports_lists_and_imports_without_a_pasted_token() {
     // The stand-in GitHub API accepts the token the stand-in sign-in hands out first.
     let forge = FakeForge::github("token-1", &["octo-org/shop"]).await;
-    let base = forge.base.clone();
+    let (base, api) = (forge.base.clone(), forge.base.clone());
     let w = world_with(
         octocat(&[]),
-        |p| {
+        move |p| {
             p[0].imports = true;
+            // One GitHub: its API answers the sign-in and the import alike.
+            p[0].api_url = Some(api.clone());
             p[0].new_user_role = Some(ferry_app::model::Role::Admin);
             p[1].new_user_role = Some(ferry_app::model::Role::Admin);
         },
@@ -317,6 +319,7 @@ async fn a_github_sign_in_with_imports_lists_and_imports_without_a_pasted_token(
     assert_eq!(status, 200, "cloned with the sign-in's token: {preview}");
     assert_eq!(preview["preview"]["pipeline"]["environments"], json!(["development", "staging", "production"]));
     assert!(forge.problems().is_empty(), "{:?}", forge.problems());
+    assert!(forge.calls().iter().any(|c| c.path == "/user"), "the sign-in asked this GitHub who it is");
     let session_row: Vec<String> = {
         let db = sqlx::SqlitePool::connect(&format!("sqlite://{}/ferry.db", w.app.data_dir.display())).await.unwrap();
         sqlx::query_scalar("SELECT CAST(data AS TEXT) FROM sessions").fetch_all(&db).await.unwrap()
@@ -337,4 +340,27 @@ async fn a_github_sign_in_with_imports_lists_and_imports_without_a_pasted_token(
     }
     let (status, body) = w.app.post("/api/v1/imports", import).await;
     assert_eq!(status, 400, "an API token never uses a browser's sign-in: {body}");
+}
+
+#[tokio::test]
+async fn a_sign_in_token_of_another_github_is_never_sent_to_the_one_ferry_imports_from() {
+    // The sign-in's GitHub (the stand-in provider) is not the one imports go to.
+    let forge = FakeForge::github("token-1", &["octo-org/shop"]).await;
+    let base = forge.base.clone();
+    let w = world_with(
+        octocat(&[]),
+        |p| {
+            p[0].imports = true;
+            p[0].new_user_role = Some(ferry_app::model::Role::Admin);
+        },
+        move |c| c.github_api_url = base.clone(),
+    )
+    .await;
+    let started = start(&w.app, "github").await;
+    let (_, cookie, _) = deliver(&started.callback, &started.cookie).await;
+    let cookie = cookie.unwrap();
+    assert!(me(&w.app, &cookie).await["forge_sign_in"].is_null(), "not offered where it is no good");
+    let (status, body) = post_as(&w.app, &cookie, "/api/v1/imports/repositories", json!({"forge": "github"})).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(forge.calls().is_empty(), "the token went nowhere: {:?}", forge.calls());
 }

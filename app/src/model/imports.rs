@@ -93,14 +93,29 @@ fn check_ssh_url(url: &str) -> Result<(), String> {
         None => url.split_once(':').unwrap_or_default(),
     };
     let (user, host) = user_host.split_once('@').ok_or_else(|| format!("url: `{url}` names no user (git@…)"))?;
-    let host = host.split(':').next().unwrap_or_default();
     let plain = |part: &str| {
         !part.is_empty()
             && !part.starts_with('-')
             && part.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
     };
-    if !plain(user) || !(plain(host) || host.starts_with('[')) {
-        return Err(format!("url: `{url}` needs a plain user and host name"));
+    // `host`, or with ssh:// also `host:port`, `[v6]` and `[v6]:port`.
+    let (host, port) = match host.strip_prefix('[') {
+        Some(v6) => {
+            let (address, rest) = v6.split_once(']').unwrap_or(("", "x"));
+            let ok = !address.is_empty() && address.chars().all(|c| c.is_ascii_hexdigit() || c == ':');
+            (
+                if ok { "v6" } else { "" },
+                if rest.is_empty() { None } else { Some(rest.strip_prefix(':').unwrap_or("x")) },
+            )
+        }
+        None => match host.split_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (host, None),
+        },
+    };
+    let port_ok = port.is_none_or(|p| url.starts_with("ssh://") && p.parse::<u16>().is_ok_and(|p| p > 0));
+    if !plain(user) || !plain(host) || !port_ok {
+        return Err(format!("url: `{url}` needs a plain user, host name and port"));
     }
     if path.is_empty() || path.starts_with('-') {
         return Err(format!("url: `{url}` names no repository"));

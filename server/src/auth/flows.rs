@@ -25,7 +25,10 @@ pub async fn me(s: &AppState, caller: &Result<Caller, AppError>) -> Result<Me, A
         Err(e) if e.error == ErrorCode::Unauthenticated => None,
         Err(e) => return Err(e.clone()),
     };
-    let forge_sign_in = caller.as_ref().ok().and_then(|c| c.forge_token.as_ref()).map(|t| t.kind);
+    // Only a token good where Ferry imports from counts.
+    let forges = s.notifier.forges();
+    let usable = |t: &&ForgeToken| t.api.eq_ignore_ascii_case(forges.api_url(t.kind).trim_end_matches('/'));
+    let forge_sign_in = caller.as_ref().ok().and_then(|c| c.forge_token.as_ref()).filter(usable).map(|t| t.kind);
     Ok(Me { forge_sign_in, ..me_for(s, user.as_ref()) })
 }
 
@@ -120,10 +123,12 @@ pub async fn provider_sign_in(
     }
     let forge = match (&who.forge_token, provider.settings.kind) {
         (Some(token), ProviderKind::Github | ProviderKind::Gitlab) => {
-            let kind =
-                if provider.settings.kind == ProviderKind::Github { ForgeKind::Github } else { ForgeKind::Gitlab };
+            let (kind, api) = match provider.settings.kind {
+                ProviderKind::Github => (ForgeKind::Github, provider.settings.github_api()),
+                _ => (ForgeKind::Gitlab, provider.settings.web_base()),
+            };
             let sealed = s.vault.seal(&ForgeToken::context(user.id), token).or_internal("sealing a token")?;
-            Some(ForgeToken { kind, sealed })
+            Some(ForgeToken { kind, api, sealed })
         }
         _ => None,
     };

@@ -44,9 +44,16 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// The API token of this session's `forge` sign-in, if it keeps one.
-    pub fn sign_in_token(&self, vault: &crate::vault::Vault, forge: ferry_app::model::ForgeKind) -> Option<String> {
-        let kept = self.forge_token.as_ref().filter(|t| t.kind == forge && self.token.is_none())?;
+    /// The API token of this session's `forge` sign-in, if it keeps one good at `api`
+    /// (the forge Ferry imports from: a token of another GitHub or GitLab never goes there).
+    pub fn sign_in_token(
+        &self,
+        vault: &crate::vault::Vault,
+        forge: ferry_app::model::ForgeKind,
+        api: &str,
+    ) -> Option<String> {
+        let same = |a: &str| a.trim_end_matches('/').eq_ignore_ascii_case(api.trim_end_matches('/'));
+        let kept = self.forge_token.as_ref().filter(|t| t.kind == forge && same(&t.api) && self.token.is_none())?;
         vault.open_value(&session_store::ForgeToken::context(self.user_id), &kept.sealed).ok()
     }
 

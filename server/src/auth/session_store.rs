@@ -32,6 +32,9 @@ pub struct SignedIn {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ForgeToken {
     pub kind: ferry_app::model::ForgeKind,
+    /// Where it is good: GitHub's API root, or the GitLab instance.
+    #[serde(default)]
+    pub api: String,
     pub sealed: String,
 }
 

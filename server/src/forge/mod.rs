@@ -56,6 +56,14 @@ impl Reporter {
         }
     }
 
+    /// Where Ferry reaches `forge`: GitHub's API root, or the GitLab instance.
+    pub fn api_url(&self, forge: ForgeKind) -> &str {
+        match forge {
+            ForgeKind::Github => &self.urls.github_api,
+            ForgeKind::Gitlab => &self.urls.gitlab,
+        }
+    }
+
     /// Sends queued report `id` (a job of the durable queue).
     pub async fn send_report(&self, id: i64) -> Result<crate::jobs::JobEnd, String> {
         worker::send_report(self, id).await

@@ -567,9 +567,19 @@ impl Deployer {
         if !chosen.is_empty() {
             return Ok(chosen.into_iter().map(|t| Target { kind: t.kind(), name: t.name }).collect());
         }
-        // A preview runs on the hosts of the environment it borrows from.
-        let environment = project.environments.iter().find(|e| e.id == queued.environment_id);
-        let hosts_of = environment.and_then(|e| e.preview.as_ref()).map(|p| p.from_id).unwrap_or(queued.environment_id);
+        // A preview runs on the hosts of the environment it borrows from, and only
+        // while its request is open (its teardown, while it closes).
+        let preview = self.store.preview(queued.environment_id).await.map_err(|e| {
+            tracing::error!(deployment = queued.id, error = %e, "loading a preview");
+            "could not load the preview".to_string()
+        })?;
+        let hosts_of = match &preview {
+            Some(row) if queued.kind != DeploymentKind::Teardown && row.state != "open" => {
+                return Err(format!("the request of {} was closed: not deployed", queued.environment));
+            }
+            Some(row) => row.from_environment_id,
+            None => queued.environment_id,
+        };
         let selector = project
             .environments
             .iter()

@@ -29,7 +29,7 @@ const LISTED: usize = 200;
 
 pub async fn repositories(s: &Handles, c: &Caller, wanted: &ListRepositories) -> Result<Vec<RepositoryView>, AppError> {
     c.require_global(Role::Admin, "listing repositories to import")?;
-    let from_sign_in = c.sign_in_token(&s.vault, wanted.forge);
+    let from_sign_in = c.sign_in_token(&s.vault, wanted.forge, s.notifier.forges().api_url(wanted.forge));
     let token = match checked_token(Some(&wanted.token))? {
         Some(token) => token,
         None => from_sign_in.as_deref().ok_or_else(|| no_token(wanted.forge))?,
@@ -58,7 +58,12 @@ pub async fn import(s: &Handles, c: &Caller, wanted: &ImportProject) -> Result<I
     catalog::check_new_project(&wanted.slug, &wanted.name)?;
     wanted.source.check().map_err(AppError::bad_request)?;
     let pasted = checked_token(wanted.token.as_deref())?;
-    let from_sign_in = wanted.source.forge().filter(|_| pasted.is_none()).and_then(|f| c.sign_in_token(&s.vault, f));
+    let forges = s.notifier.forges();
+    let from_sign_in = wanted
+        .source
+        .forge()
+        .filter(|_| pasted.is_none())
+        .and_then(|f| c.sign_in_token(&s.vault, f, forges.api_url(f)));
     let token = pasted.or(from_sign_in.as_deref());
     let (url, authorization) = match (wanted.source.forge(), token) {
         (Some(forge), Some(token)) => {
@@ -116,11 +121,24 @@ pub async fn import(s: &Handles, c: &Caller, wanted: &ImportProject) -> Result<I
             preview.default_branch
         )));
     }
+    // The host key seen at this clone is the one every later fetch requires.
+    let pinned = match deploy_key {
+        Some(_) => {
+            let pinned = tokio::fs::read_to_string(made.ssh_dir().join("known_hosts")).await.unwrap_or_default();
+            if pinned.trim().is_empty() {
+                return Err(AppError::unprocessable("source: the SSH host showed no host key to pin"));
+            }
+            Some(pinned)
+        }
+        None => None,
+    };
     let project = catalog::create_project(&s.store, &wanted.slug, &wanted.name, made.path_text(), Some(&url)).await?;
-    if let Some((id, _)) = deploy_key {
-        // The host key seen at this clone is the one every later fetch requires.
-        let pinned = tokio::fs::read_to_string(made.ssh_dir().join("known_hosts")).await.unwrap_or_default();
-        s.store.attach_deploy_key(id, project.id, &pinned).await.or_internal("keeping the deploy key")?;
+    if let (Some((id, _)), Some(pinned)) = (deploy_key, pinned) {
+        if !s.store.attach_deploy_key(id, project.id, &pinned).await.or_internal("keeping the deploy key")? {
+            // Another import took the key meanwhile: this project must not go without one.
+            tracing::error!(project = wanted.slug, key = id, "a deploy key was taken by two imports at once");
+            return Err(AppError::conflict(format!("deploy_key: key {id} was used by another import just now")));
+        }
     }
     let mirror = made.keep();
     let detail = json!({"source": wanted.source, "repo_url": mirror, "origin": url});
@@ -183,6 +201,13 @@ pub async fn sync_mirror(store: &Store, vault: &Vault, project: &ProjectView, fe
     // An SSH origin is reached with the project's deploy key and its pinned host key.
     let key = store.project_deploy_key(project.id).await.map_err(|e| format!("reading the deploy key: {e}"))?;
     let ssh = match key {
+        // Never the machine's own SSH set-up, nor an unpinned host.
+        None if ferry_app::model::is_ssh_url(origin) => {
+            return Err(format!("{origin} is reached over SSH, and the project has no deploy key"))
+        }
+        Some(key) if key.known_hosts.as_deref().is_none_or(|k| k.trim().is_empty()) => {
+            return Err(format!("the deploy key of {origin} has no pinned host key"))
+        }
         Some(key) => {
             let private = vault.open_value(DEPLOY_KEY, &key.sealed_private)?;
             let dir = ssh_dir_of(dest);

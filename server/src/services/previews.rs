@@ -74,6 +74,15 @@ async fn open(
         AppError::unprocessable(format!("previews.from: project {} has no environment `{from_name}`", project.slug))
     })?;
     let number = request.number;
+    let name = preview_environment(number);
+    if project.environments.iter().any(|e| e.name == name && !e.is_preview()) {
+        return Err(AppError::conflict(format!("project {} has an environment `{name}` of its own", project.slug)));
+    }
+    if let Some(row) = s.store.preview_by_number(project.id, number as i64).await.or_internal("loading a preview")? {
+        if row.state == "closing" {
+            return Ok(format!("#{number} is still being torn down: it opens again with its next push"));
+        }
+    }
     let head = crate::git::fetch_request(repo, &request_ref(forge, number), authorization.as_deref())
         .await
         .map_err(|why| AppError::unprocessable(format!("the request's head: {why}")))?;
@@ -128,17 +137,22 @@ async fn open(
         .await
         .or_internal("queueing a preview's expiry")?;
     crate::jobs::wake();
-    let version = format!("pr-{number}-{}", &head[..7]);
     let source = ferry_app::model::preview_release_source(forge.as_str(), number, &request.author);
-    let release =
-        match catalog::create_release(&s.store, project, &version, &head, &source, Some(&request.branch)).await {
-            Ok(release) => release.id,
-            Err(e) if e.error == ferry_app::error::ErrorCode::Conflict => {
-                let existing = s.store.releases(project.id).await.or_internal("listing releases")?;
-                existing.into_iter().find(|r| r.version == version).ok_or(e)?.id
-            }
-            Err(e) => return Err(e),
-        };
+    // A fork's branch is not the repository's: the forge knows the commit only.
+    let git_ref = (!request.from_fork).then_some(request.branch.as_str());
+    let existing = s.store.releases(project.id).await.or_internal("listing releases")?;
+    let short = format!("pr-{number}-{}", &head[..7]);
+    let release = match existing.iter().find(|r| r.version == short || r.version == format!("pr-{number}-{head}")) {
+        Some(made) if made.git_commit == head => made.id,
+        // Another head of this request with the same short hash: named in full.
+        Some(_) => {
+            catalog::create_release(&s.store, project, &format!("pr-{number}-{head}"), &head, &source, git_ref)
+                .await?
+                .id
+        }
+        None => catalog::create_release(&s.store, project, &short, &head, &source, git_ref).await?.id,
+    };
+    let version = short;
     let deploy = DeployRequest {
         project: project.slug.clone(),
         release_id: release,
@@ -272,9 +286,7 @@ pub async fn pipeline_for(
 ) -> Result<Pipeline, AppError> {
     let pipeline = Pipeline::parse(ferry_engine::pipeline::PIPELINE_FILE, &release.pipeline)
         .map_err(|e| AppError::unprocessable(e.to_string()))?;
-    if pipeline.environment(environment).is_some() {
-        return Ok(pipeline);
-    }
+    // A preview's settings replace whatever the request's own file declares by its name.
     let Some(row) = store.preview(environment_id).await.or_internal("loading a preview")? else {
         return Ok(pipeline);
     };

@@ -235,7 +235,10 @@ impl Store {
                 .await?;
             let key = format!("preview-place:{environment_id}:{}", now_millis());
             let kind = super::job_kinds::PREVIEW_PLACE_FREED;
-            super::jobs::enqueue_in(&mut tx, kind, &key, &project_id.to_string(), super::JobOrder::Any).await?;
+            // One at a time per project: two teardowns must not give one place twice.
+            let queue = format!("preview-places:{project_id}");
+            let order = super::JobOrder::OneAtATime(&queue);
+            super::jobs::enqueue_in(&mut tx, kind, &key, &project_id.to_string(), order).await?;
         }
         tx.commit().await
     }

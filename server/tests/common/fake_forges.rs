@@ -219,6 +219,18 @@ async fn github(State(state): Shared, method: Method, uri: Uri, headers: HeaderM
     if method == Method::GET && parts == ["user", "repos"] {
         return github_user_repos(&mut s, uri.query().unwrap_or(""));
     }
+    // Who the token belongs to (a sign-in reads it), as GitHub's `GET /user` says.
+    if method == Method::GET && parts == ["user"] {
+        s.calls.push(Call { method: "GET".into(), path: "/user".into(), body: Value::Null });
+        return Json(json!({"id": 583231, "login": "octocat", "name": "The Octocat", "email": null, "type": "User"}))
+            .into_response();
+    }
+    if method == Method::GET && parts == ["user", "emails"] {
+        return Json(
+            json!([{"email": "octocat@acme.test", "primary": true, "verified": true, "visibility": "public"}]),
+        )
+        .into_response();
+    }
     let repo = match parts.as_slice() {
         ["repos", owner, name, ..] => format!("{owner}/{name}"),
         _ => return refuse(&mut s, StatusCode::NOT_FOUND, format!("no such endpoint {method} {path}")),
