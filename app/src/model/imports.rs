@@ -252,11 +252,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_git_url_is_https_without_credentials() {
+    fn a_git_url_is_https_without_credentials_or_ssh_with_plain_names() {
         let git = |url: &str| RepositorySource::Git { url: url.into() }.check();
         assert!(git("https://git.example.com/team/app.git").is_ok());
         assert!(git("http://git.example.com/team/app.git").is_ok());
-        assert!(git("ssh://git@git.example.com/a.git").unwrap_err().contains("not an https:// URL"));
+        for ssh in ["ssh://git@git.example.com/a.git", "ssh://git@git.example.com:2222/a.git", "git@host:team/a.git"] {
+            assert!(git(ssh).is_ok() && is_ssh_url(ssh), "{ssh}");
+        }
+        assert!(git("ssh://git@[fd00::1]:22/a.git").is_ok());
+        assert!(!is_ssh_url("https://git.example.com/a.git"));
+        for bad in ["ssh://git.example.com/a.git", "git@host:", "ssh://git@host:22x/a.git", "git@-o:a"] {
+            assert!(git(bad).unwrap_err().starts_with("source.url"), "{bad}");
+        }
+        assert!(git("ftp://git.example.com/a.git").unwrap_err().contains("not an https://, http:// or ssh:// URL"));
         assert!(git("file:///etc").is_err() && git("ext::sh -c touch% /tmp/x").is_err());
         assert!(git("https://user:pass@git.example.com/a.git").unwrap_err().contains("credentials"));
         assert!(git("https://git.example.com").unwrap_err().contains("names no repository"));
