@@ -153,8 +153,10 @@ async fn a_pull_request_gets_a_preview_on_its_own_port_kept_in_one_comment_and_t
         let body = github_event("opened", number, (&head, &branch));
         let delivery = format!("pr-{number}-opened");
         assert_eq!(send_github(&app, "pull_request", &delivery, &body, &sign(&secret, &body)).await.0, 202);
+        if number == 9 {
+            comment_saying(&github, 9, "✅ Live").await;
+        }
     }
-    comment_saying(&github, 9, "✅ Live").await;
     let waiting = wait_until("#10 to wait for a place", DEPLOYMENT_TIMEOUT, || async {
         environment(&app, "shop", "pr-10").await.filter(|e| e["preview"]["state"] == "waiting")
     })

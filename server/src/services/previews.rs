@@ -102,8 +102,12 @@ async fn open(
         })
         .await
         .or_internal("opening a preview")?;
+    // The previews ahead of this one: those holding a port, and those that opened
+    // first. Requests opening at the same moment so agree on which of them waits.
     let up = s.store.previews_up(project.id).await.or_internal("counting previews")?;
-    let others = up.iter().filter(|p| p.environment_id != row.environment_id).count();
+    let ahead = |p: &&PreviewRow| p.port.is_some() || (p.opened_at, p.number) < (row.opened_at, row.number);
+    let others = up.iter().filter(|p| p.environment_id != row.environment_id).filter(ahead).count();
+    let others = if row.port.is_some() { 0 } else { others };
     if others >= spec.max as usize {
         s.store.preview_waits(row.environment_id).await.or_internal("queueing a preview")?;
         return Ok(format!("#{number} waits for a place: {others} previews are up (previews.max {})", spec.max));

@@ -38,6 +38,7 @@ pub struct PreviewRow {
     pub from_fork: i64,
     pub state: String,
     pub comment_id: Option<String>,
+    pub opened_at: i64,
     pub touched_at: i64,
 }
 
@@ -49,7 +50,7 @@ impl PreviewRow {
 
 const PREVIEW_COLUMNS: &str =
     "environment_id, project_id, number, from_environment_id, port, vars, url, ttl_seconds, branch, \
-     default_branch, head_commit, title, author, request_url, from_fork, state, comment_id, touched_at";
+     default_branch, head_commit, title, author, request_url, from_fork, state, comment_id, opened_at, touched_at";
 
 impl Store {
     /// Opens request `number`'s preview (its environment is made the first time), or
