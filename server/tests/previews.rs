@@ -21,14 +21,10 @@ use serde_json::{json, Value};
 const GITHUB_TOKEN: &str = "ghp_PreviewTestToken0123456789abcdefABCDEF";
 const GITLAB_TOKEN: &str = "glpat-PreviewTestToken0123";
 
-/// Two consecutive ports nothing listens on.
+/// Two consecutive ports reserved for this test.
 fn free_range() -> (u16, u16) {
-    loop {
-        let first = common::free_port();
-        if first < 65535 && std::net::TcpListener::bind(("127.0.0.1", first + 1)).is_ok() {
-            return (first, first + 1);
-        }
-    }
+    let first = common::ports::free_ports(2);
+    (first, first + 1)
 }
 
 /// The hello app, with previews borrowing `development` on `ports`.

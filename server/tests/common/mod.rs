@@ -14,12 +14,12 @@ pub mod fake_providers;
 pub mod git_server;
 pub mod hooks;
 pub mod live;
+pub mod ports;
 pub mod process;
 pub mod receiver;
 pub mod sshd;
 
 use std::future::Future;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -105,8 +105,9 @@ where
 /// The final states of a deployment.
 pub const FINISHED: [&str; 3] = ["succeeded", "failed", "cancelled"];
 
+/// A port reserved for this test process (see `ports`).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    ports::free_ports(1)
 }
 
 pub fn test_config(data_dir: &Path) -> Config {
