@@ -5,7 +5,8 @@ start_postgres() {
   bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
   dir=$(mktemp -d /tmp/ferry-pg.XXXXXX)
   PG_DIR=$dir
-  port=$(shuf -i 20000-60000 -n 1)
+  # Between the test harness's port range (21000–32000) and the kernel's ephemeral ports.
+  port=$(shuf -i 32100-32700 -n 1)
   run=()
   # PostgreSQL refuses to run as root.
   if [ "$(id -u)" -eq 0 ]; then chown postgres "$dir"; run=(runuser -u postgres --); fi
