@@ -4,6 +4,7 @@ WASM_OPT_VERSION=132
 # The subordinate ids of the ferry-build user: one uid and gid per project.
 STEP_IDS=1879048192-1879113727
 WASM_SPLIT_VERSION=0.2.4
+CARGO_DEB_VERSION=3.8.0
 export PATH="$HOME/.cargo/bin:$PATH"
 
 info() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -18,6 +19,14 @@ wasm_bindgen_version() {
 
 wasm_target_installed() {
   rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$'
+}
+
+# cargo-deb, which builds the Debian package (scripts/package.sh, scripts/test-package.sh).
+install_cargo_deb() {
+  if [ "$(cargo deb --version 2>/dev/null | awk '{print $2}')" != "$CARGO_DEB_VERSION" ]; then
+    info "installing cargo-deb $CARGO_DEB_VERSION (about 2 minutes)"
+    cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked --force --quiet
+  fi
 }
 
 # Builds the SPA into dist/ with Trunk. Where rustup has no wasm32 target, Debian's

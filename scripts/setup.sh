@@ -3,7 +3,7 @@
 # target (rustup, or Debian's rustc-web with build-std where rustup cannot fetch it),
 # wasm-bindgen-cli matching Cargo.lock, Trunk, wasm-split-cli and binaryen. With --test
 # it also installs what the tests need: PostgreSQL, Chromium, the end-to-end test's npm
-# packages and aiosmtpd.
+# packages, aiosmtpd and cargo-deb.
 # Safe to run again: each step checks first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -88,5 +88,7 @@ if $with_test_deps; then
     info "installing aiosmtpd (PyPI) for the email tests"
     python3 -m pip install --quiet --disable-pip-version-check --target .tools/python aiosmtpd
   fi
+  # The package test builds the Debian package.
+  install_cargo_deb
 fi
 info "toolchain ready"

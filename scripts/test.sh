@@ -27,4 +27,11 @@ cargo build --quiet -p ferry-server -p ferry-agent
 
 info "end-to-end tests (Chromium)"
 (cd end2end && npx playwright test)
+
+if [ "$(id -u)" = 0 ]; then
+  info "the Debian package, installed and run"
+  scripts/test-package.sh
+else
+  info "skipping the Debian package's test: installing it needs root (CI runs as root)"
+fi
 info "all tests passed"

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Ferry's agent: runs deployments on this host for a Ferry server.
 #[derive(Debug, Parser)]
-#[command(name = "ferry-agent", version)]
+#[command(name = "ferry-agent", version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("FERRY_GIT_COMMIT"), ")"))]
 struct Cli {
     /// The Ferry server, e.g. https://ferry.example.com; or several replicas' addresses,
     /// comma separated (a lost connection is made again to the next one), when they

@@ -105,10 +105,12 @@ pub async fn run_shell(
         // Setting the uid also drops root's supplementary groups (std calls setgroups).
         command.uid(user.uid).gid(user.gid);
         // Files the step makes are the project's, readable as its release is served.
+        // Ferry run as a user of its own with capabilities (the packaged service) keeps
+        // them across setuid, and ambient ones across exec: the step must hold none.
         unsafe {
             command.pre_exec(|| {
                 libc::umask(0o022);
-                Ok(())
+                drop_capabilities()
             });
         }
     }
@@ -256,5 +258,33 @@ fn kill_group(group: Option<i32>) {
         unsafe {
             libc::kill(-pgid, libc::SIGKILL);
         }
+    }
+}
+
+/// Empties this process's effective, permitted and inheritable capability sets (which
+/// empties the ambient set too), so that nothing it executes can switch users again.
+/// For a forked child before exec (`Command::pre_exec`): only async-signal-safe calls.
+pub fn drop_capabilities() -> std::io::Result<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    let mut header = Header { version: VERSION_3, pid: 0 };
+    let none = [Data { effective: 0, permitted: 0, inheritable: 0 }; 2];
+    // SAFETY: capset(2) with a valid header and the two data words version 3 takes.
+    let result = unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut Header, none.as_ptr()) };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }

@@ -47,7 +47,7 @@ impl FsIdentity {
         if now != (owner.gid as i32, owner.uid as i32) {
             drop(previous);
             return Err(io::Error::other(format!(
-                "cannot act as user {}:{} (Ferry must run as root for steps to run as another user)",
+                "cannot act as user {}:{} (steps run as another user only when Ferry runs as root or holds CAP_SETUID and CAP_SETGID)",
                 owner.uid, owner.gid
             )));
         }
@@ -88,8 +88,8 @@ impl ReleasePaths {
     }
 
     /// Creates the target directory (its parents are Ferry's) and gives it to its owner,
-    /// private to them; a tree left by an older Ferry that ran steps as root is given
-    /// over whole, once. A tree of another user is refused: walking it as root while
+    /// private to them; a tree Ferry made itself, or one left by an older Ferry that ran
+    /// steps as root, is given over whole, once. A tree of another user is refused: walking it as root while
     /// that user's processes may still change it could be led anywhere.
     pub fn make_target_dir(&self) -> io::Result<()> {
         std::fs::create_dir_all(&self.target_dir)?;
@@ -99,7 +99,9 @@ impl ReleasePaths {
         if !meta.is_dir() {
             return Err(io::Error::other(format!("{} is not a directory", self.target_dir.display())));
         }
-        if meta.uid() == 0 {
+        // SAFETY: reads this process's effective uid.
+        let ferry = unsafe { libc::geteuid() };
+        if meta.uid() == 0 || meta.uid() == ferry {
             give_tree(&self.target_dir, owner)?;
         } else if meta.uid() != owner.uid {
             return Err(io::Error::other(format!(
@@ -110,7 +112,9 @@ impl ReleasePaths {
                 owner.uid
             )));
         }
-        std::fs::set_permissions(&self.target_dir, std::fs::Permissions::from_mode(0o700))
+        // As its owner: Ferry without root (the package's service) may change only
+        // the modes of its own files.
+        self.as_owner(|| std::fs::set_permissions(&self.target_dir, std::fs::Permissions::from_mode(0o700)))
     }
 
     /// Creates this deployment's `HOME` (see `home`).

@@ -11,7 +11,7 @@ use crate::auth::providers::settings::ProviderSettings;
 
 /// Ferry: self-hosted deployments with a live environment matrix.
 #[derive(Debug, Parser)]
-#[command(name = "ferry", version, about = "Ferry: self-hosted deployments with a live environment matrix.", long_about = None, args_conflicts_with_subcommands = true)]
+#[command(name = "ferry", version = crate::VERSION, about = "Ferry: self-hosted deployments with a live environment matrix.", long_about = None, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     /// TOML configuration file (keys as below, e.g. `bind = "0.0.0.0:8080"`).
     #[arg(long, short, env = "FERRY_CONFIG")]
@@ -25,7 +25,8 @@ pub struct Cli {
     /// `sqlite:...` or `postgres://...`; DATABASE_URL is read too [default: SQLite in the data dir].
     #[arg(long, env = "FERRY_DATABASE_URL")]
     pub database_url: Option<String>,
-    /// Directory holding the built web interface [default: dist].
+    /// Serve the web interface from this directory (Trunk's `dist`) instead of the copy
+    /// built into the binary: for working on the interface.
     #[arg(long, env = "FERRY_SITE_DIR")]
     pub site_dir: Option<PathBuf>,
     /// Create the demo project on first start [default: true].
@@ -71,7 +72,8 @@ pub struct Config {
     pub bind: SocketAddr,
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
-    pub site_dir: PathBuf,
+    /// The web interface from a directory instead of the binary's own copy.
+    pub site_dir: Option<PathBuf>,
     pub demo: bool,
     pub demo_source: PathBuf,
     pub public_url: Option<String>,
@@ -122,7 +124,7 @@ impl Default for Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("ferry-data"),
             database_url: None,
-            site_dir: PathBuf::from("dist"),
+            site_dir: None,
             demo: true,
             demo_source: PathBuf::from("examples/hello-web"),
             public_url: None,
@@ -164,7 +166,7 @@ impl Config {
             config.database_url = Some(v);
         }
         if let Some(v) = &cli.site_dir {
-            config.site_dir = v.clone();
+            config.site_dir = Some(v.clone());
         }
         if let Some(v) = cli.demo {
             config.demo = v;
@@ -283,7 +285,7 @@ mod tests {
         let config = Config::from_file(&good).unwrap();
         assert_eq!(config.bind.port(), 9999);
         assert!(!config.demo);
-        assert_eq!(config.site_dir, PathBuf::from("dist"), "defaults fill the rest");
+        assert_eq!(config.site_dir, None, "defaults fill the rest: the built-in web interface");
 
         let bad = dir.path().join("bad.toml");
         std::fs::write(&bad, "bnid = \"x\"\n").unwrap();

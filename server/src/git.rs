@@ -11,14 +11,18 @@ use std::time::Duration;
 use ferry_app::model::CommitView;
 use tokio::process::Command;
 
+/// A `git` command that holds none of Ferry's capabilities (the package's service
+/// has some, for step users): git and the ssh it may start need none.
+fn git_command() -> Command {
+    let mut command = Command::new("git");
+    // SAFETY: drop_capabilities makes one system call, safe between fork and exec.
+    unsafe { command.pre_exec(ferry_engine::process::drop_capabilities) };
+    command
+}
+
 async fn git(repo: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .output()
-        .await
-        .map_err(|e| format!("cannot run git: {e}"))?;
+    let out =
+        git_command().arg("-C").arg(repo).args(args).output().await.map_err(|e| format!("cannot run git: {e}"))?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
@@ -51,7 +55,7 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(120);
 /// private repository; it goes to git through its environment, so it shows in no
 /// process list and no config file.
 async fn fetch_with(repo: &str, args: &[&str], authorization: Option<&str>, timeout: Duration) -> Result<(), String> {
-    let mut command = Command::new("git");
+    let mut command = git_command();
     command.arg("-C").arg(repo).arg("fetch").args(args);
     run_remote(command, authorization, timeout, "git fetch").await
 }
@@ -117,7 +121,7 @@ pub async fn clone_mirror(
     authorization: Option<&str>,
     ssh: Option<&SshAccess>,
 ) -> Result<(), String> {
-    let mut command = Command::new("git");
+    let mut command = git_command();
     command.args(["clone", "--mirror", "--quiet", "--"]).arg(url).arg(dest);
     command.env("GIT_ALLOW_PROTOCOL", CLONE_PROTOCOLS);
     if let Some(ssh) = ssh {
@@ -137,7 +141,7 @@ pub async fn clone_mirror(
 /// Brings a mirror Ferry made up to date with its origin: every branch and tag, and
 /// those gone there removed here.
 pub async fn refresh_mirror(repo: &str, authorization: Option<&str>) -> Result<(), String> {
-    let mut command = Command::new("git");
+    let mut command = git_command();
     command.arg("-C").arg(repo).args(["fetch", "--prune", "--quiet", "origin"]);
     command.env("GIT_ALLOW_PROTOCOL", CLONE_PROTOCOLS);
     run_remote(command, authorization, FETCH_TIMEOUT, "git fetch").await

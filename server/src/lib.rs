@@ -1,6 +1,9 @@
 //! The Ferry server: configuration, store, event bus, deployment services and the
 //! HTTP surface. `main.rs` only parses arguments and calls `start`.
 
+/// The version and the git commit it was built from (server/build.rs).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("FERRY_GIT_COMMIT"), ")");
+
 pub mod agents;
 pub mod auth;
 pub mod backend;
@@ -183,7 +186,7 @@ pub async fn start(config: &Config) -> Result<Running, String> {
     agents::offline::watch(state.agents.clone(), state.store.clone(), replica_id.clone());
     agents::relay::start(state.store.clone(), state.agents.clone(), state.vault.clone(), replica_id);
 
-    let app = http::router(state.clone(), &config.site_dir);
+    let app = http::router(state.clone(), &http::spa::Site::new(config.site_dir.as_deref()));
     let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let closed = state.closing.clone().cancelled_owned();
     let server = tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(closed).await });

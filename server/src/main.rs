@@ -32,8 +32,10 @@ async fn main() -> ExitCode {
         }
     };
     match &config.public_url {
-        Some(url) => println!("Ferry is running at http://{} (public address {url})", running.addr),
-        None => println!("Ferry is running at http://{}", running.addr),
+        Some(url) => {
+            println!("Ferry {} is running at http://{} (public address {url})", ferry_server::VERSION, running.addr)
+        }
+        None => println!("Ferry {} is running at http://{}", ferry_server::VERSION, running.addr),
     }
     if running.state.providers.is_empty() && config.password_sign_in {
         println!(

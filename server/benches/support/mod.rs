@@ -35,7 +35,7 @@ pub async fn start_server(data_dir: &std::path::Path) -> ferry_server::Running {
         bind: "127.0.0.1:0".parse().unwrap(),
         data_dir: data_dir.into(),
         database_url: std::env::var("FERRY_BENCH_DATABASE_URL").ok(),
-        site_dir: data_dir.join("none"),
+        site_dir: Some(data_dir.join("none")),
         demo: false,
         demo_source: data_dir.join("none"),
         admin_password: Some("bench-password".into()),

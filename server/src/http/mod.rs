@@ -8,10 +8,9 @@ mod hooks;
 mod openapi;
 mod ops;
 mod sign_in;
-mod spa;
+pub mod spa;
 mod ws;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -29,8 +28,8 @@ use crate::auth::{authenticate, csrf, session_store};
 use crate::backend::ServerBackend;
 use crate::state::AppState;
 
-pub fn router(state: AppState, site_dir: &Path) -> Router {
-    let index = std::fs::read_to_string(site_dir.join("index.html")).ok();
+pub fn router(state: AppState, site: &spa::Site) -> Router {
+    let index = site.index_html();
     let policy = headers::content_security_policy(index.as_deref());
     let policy = HeaderValue::from_str(&policy).expect("the policy is plain ASCII");
     let sessions = session_store::layer(state.store.clone(), state.auth.secure, state.auth.session_idle_minutes);
@@ -57,7 +56,7 @@ pub fn router(state: AppState, site_dir: &Path) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .with_state(state)
-        .merge(spa::router(site_dir))
+        .merge(site.router())
         .layer(middleware::map_response(move |response| {
             let policy = policy.clone();
             async move { headers::secure(response, &policy) }

@@ -20,7 +20,7 @@ pub fn kill_orphaned_steps(targets: &Path, deployment_id: i64) -> usize {
         if pid == std::process::id() as i32 {
             continue;
         }
-        let Ok(environ) = std::fs::read(entry.path().join("environ")) else { continue };
+        let Ok(environ) = read_environ(&entry.path()) else { continue };
         let mut vars = environ.split(|b| *b == 0).map(String::from_utf8_lossy);
         let (mut ours, mut here) = (false, false);
         for var in vars.by_ref() {
@@ -40,6 +40,21 @@ pub fn kill_orphaned_steps(targets: &Path, deployment_id: i64) -> usize {
         }
     }
     killed
+}
+
+/// A process's environment. Ferry running as a user of its own (with capabilities,
+/// not root) may read only its own processes' `environ`: it reads a step's with the
+/// step user's file-system identity.
+fn read_environ(proc_dir: &Path) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::MetadataExt;
+    let path = proc_dir.join("environ");
+    // SAFETY: reads this process's effective uid.
+    if unsafe { libc::geteuid() } == 0 {
+        return std::fs::read(path);
+    }
+    let owner = std::fs::metadata(proc_dir)?;
+    let owner = ferry_engine::process::RunAs { uid: owner.uid(), gid: owner.gid() };
+    ferry_engine::release_dir::as_owner(Some(owner), || std::fs::read(&path))
 }
 
 /// A process's group and session ids, from `/proc/<pid>/stat`.

@@ -42,11 +42,11 @@ impl StepUsers {
         self.ids.is_some()
     }
 
-    /// The users of `step_user` when this process runs as root; an error names what to
-    /// do when the user does not exist.
+    /// The users of `step_user` when this process may switch users (root, or a user
+    /// of its own with the capabilities the packaged service is given); an error names
+    /// what to do when the user does not exist.
     pub fn resolve(step_user: &str) -> Result<Self, String> {
-        // SAFETY: reads this process's effective uid.
-        if unsafe { libc::geteuid() } != 0 {
+        if !can_switch_users() {
             return Ok(Self::none());
         }
         if step_user.is_empty() {
@@ -95,6 +95,27 @@ impl StepUsers {
             },
         }
     }
+}
+
+/// The capabilities running steps as other users takes: `CAP_CHOWN` (their target
+/// directories), `CAP_KILL` (their processes), `CAP_SETGID` and `CAP_SETUID`.
+const SWITCHING_USERS: u64 = 1 << 0 | 1 << 5 | 1 << 6 | 1 << 7;
+
+/// Whether this process runs as root or holds every capability of `SWITCHING_USERS`
+/// (systemd's `AmbientCapabilities` in the package's unit).
+pub fn can_switch_users() -> bool {
+    // SAFETY: reads this process's effective uid.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    effective_capabilities(&status).is_some_and(|held| held & SWITCHING_USERS == SWITCHING_USERS)
+}
+
+/// The `CapEff` mask of a `/proc/<pid>/status` text.
+fn effective_capabilities(status: &str) -> Option<u64> {
+    let mask = status.lines().find_map(|line| line.strip_prefix("CapEff:"))?;
+    u64::from_str_radix(mask.trim(), 16).ok()
 }
 
 fn lookup(name: &str) -> Option<RunAs> {
@@ -171,6 +192,16 @@ fn closed_ancestor(dir: &Path) -> Option<&Path> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_effective_capabilities_are_read_from_the_status() {
+        let status = "Name:\tferry\nCapInh:\t00000000000000e1\nCapEff:\t00000000000000e1\n";
+        let held = effective_capabilities(status).unwrap();
+        assert_eq!(held & SWITCHING_USERS, SWITCHING_USERS);
+        let without_kill = effective_capabilities("CapEff:\t00000000000000c1\n").unwrap();
+        assert_ne!(without_kill & SWITCHING_USERS, SWITCHING_USERS);
+        assert_eq!(effective_capabilities("Name:\tx\n"), None);
+    }
 
     #[test]
     fn subordinate_ranges_are_found_by_name_or_uid() {

@@ -115,7 +115,7 @@ pub fn test_config(data_dir: &Path) -> Config {
         bind: "127.0.0.1:0".parse().unwrap(),
         data_dir: data_dir.to_path_buf(),
         database_url: None,
-        site_dir: data_dir.join("no-site"),
+        site_dir: Some(data_dir.join("no-site")),
         demo: false,
         demo_source: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/hello-web"),
         admin_password: Some(ADMIN_PASSWORD.into()),
