@@ -92,7 +92,8 @@ export default defineConfig({
       env: {
         FERRY_BIND: `127.0.0.1:${port}`,
         FERRY_DATA_DIR: dataDir,
-        FERRY_SITE_DIR: `${root}/dist`,
+        // No FERRY_SITE_DIR: the interface is served as the binary serves its own copy
+        // (a debug build reads that copy from dist/ on each request).
         FERRY_DEMO_SOURCE: `${root}/examples/hello-web`,
         FERRY_LOG: "info",
         FERRY_ADMIN_PASSWORD: ADMIN_PASSWORD,

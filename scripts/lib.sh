@@ -9,6 +9,21 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 info() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
+# Phases and how long each took, for the summary that `phase_summary` prints
+# (docs/benchmarks.md records them for a fresh machine).
+PHASES=()
+phase() {
+  local name=$1 start=$SECONDS
+  shift
+  "$@"
+  PHASES+=("$name $((SECONDS - start))s")
+}
+phase_summary() {
+  local joined
+  joined=$(printf '%s, ' "${PHASES[@]}")
+  info "took ${joined%, } (total ${SECONDS}s)"
+}
+
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }

@@ -5,10 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-scripts/setup.sh
-build_spa
-info "building the server"
-cargo build --release -p ferry-server --quiet
+build_server() {
+  info "building the server"
+  cargo build --release -p ferry-server --quiet
+}
+phase "tools" scripts/setup.sh
+phase "web interface" build_spa
+phase "server" build_server
+phase_summary
 # As root, build and deploy steps run as unprivileged users (README: "Who repository
 # code runs as"), who must be able to pass through to the data directory: a checkout
 # under a private home (/root) keeps its data in /var/lib/ferry instead.

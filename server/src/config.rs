@@ -4,69 +4,156 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use clap::Parser;
-use serde::Deserialize;
+use std::collections::HashMap;
+
+use clap::{Args, Parser};
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use serde::{Deserialize, Serialize};
 
 use crate::auth::providers::settings::ProviderSettings;
 
 /// Ferry: self-hosted deployments with a live environment matrix.
 #[derive(Debug, Parser)]
-#[command(name = "ferry", version = crate::VERSION, about = "Ferry: self-hosted deployments with a live environment matrix.", long_about = None, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "ferry",
+    version = crate::VERSION,
+    about = "Ferry: self-hosted deployments with a live environment matrix.",
+    after_help = "Every setting is also a FERRY_<NAME> variable (FERRY_BIND, FERRY_SESSION_IDLE_MINUTES, …) and a \
+                  key of the --config file; flags win over variables, variables over the file. \
+                  `ferry config` prints what they add up to.",
+    long_about = None,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// TOML configuration file (keys as below, e.g. `bind = "0.0.0.0:8080"`).
     #[arg(long, short, env = "FERRY_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Address to listen on [default: 127.0.0.1:8080].
-    #[arg(long, env = "FERRY_BIND")]
-    pub bind: Option<SocketAddr>,
-    /// Directory for the SQLite database, repositories and deployment targets [default: ferry-data].
-    #[arg(long, env = "FERRY_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// `sqlite:...` or `postgres://...`; DATABASE_URL is read too [default: SQLite in the data dir].
-    #[arg(long, env = "FERRY_DATABASE_URL")]
-    pub database_url: Option<String>,
-    /// Serve the web interface from this directory (Trunk's `dist`) instead of the copy
-    /// built into the binary: for working on the interface.
-    #[arg(long, env = "FERRY_SITE_DIR")]
-    pub site_dir: Option<PathBuf>,
-    /// Create the demo project on first start [default: true].
-    #[arg(long, env = "FERRY_DEMO")]
-    pub demo: Option<bool>,
-    /// The example app the demo project is made from [default: examples/hello-web].
-    #[arg(long, env = "FERRY_DEMO_SOURCE")]
-    pub demo_source: Option<PathBuf>,
-    /// The address people use to reach Ferry, e.g. `https://ferry.example.com`; sign-in
-    /// redirects are built from it, and `https` makes the session cookie Secure.
-    #[arg(long, env = "FERRY_PUBLIC_URL")]
-    pub public_url: Option<String>,
-    /// Password of the local `admin` account; without it, a first start prints a random one.
-    #[arg(long, env = "FERRY_ADMIN_PASSWORD", hide_env_values = true)]
-    pub admin_password: Option<String>,
-    /// The mail server for people's own email notifications, e.g.
-    /// `smtp://user:password@mail.example.com:587?tls=required` (or `smtps://…`).
-    #[arg(long, env = "FERRY_MAIL_SMTP_URL", hide_env_values = true)]
-    pub mail_smtp_url: Option<String>,
-    /// The sender of those emails, e.g. `Ferry <ferry@example.com>`.
-    #[arg(long, env = "FERRY_MAIL_FROM")]
-    pub mail_from: Option<String>,
-    /// GitHub's REST API, e.g. `https://github.example.com/api/v3` for GitHub Enterprise
-    /// Server [default: https://api.github.com].
-    #[arg(long, env = "FERRY_GITHUB_API_URL")]
-    pub github_api_url: Option<String>,
-    /// The GitLab instance, e.g. `https://gitlab.example.com` [default: https://gitlab.com].
-    #[arg(long, env = "FERRY_GITLAB_URL")]
-    pub gitlab_url: Option<String>,
-    /// When Ferry runs as root, the unprivileged user that build and deploy steps run
-    /// as (one uid per project from its /etc/subuid range); empty runs them as root
-    /// [default: ferry-build].
-    #[arg(long, env = "FERRY_STEP_USER")]
-    pub step_user: Option<String>,
+    #[command(flatten)]
+    pub settings: Flags,
     /// Without a command, `ferry` runs the server.
     #[command(subcommand)]
     pub command: Option<crate::cli::Command>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// The settings as flags; those given override the variables and the file.
+#[derive(Debug, Default, Args, Serialize)]
+pub struct Flags {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<SocketAddr>,
+    /// Directory for the SQLite database, repositories and deployment targets [default: ferry-data].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite:...` or `postgres://...`; DATABASE_URL is read too [default: SQLite in the data dir].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// Serve the web interface from this directory (Trunk's `dist`) instead of the copy
+    /// built into the binary: for working on the interface.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site_dir: Option<PathBuf>,
+    /// Create the demo project on first start [default: true].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demo: Option<bool>,
+    /// The example app the demo project is made from [default: examples/hello-web].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demo_source: Option<PathBuf>,
+    /// The address people use to reach Ferry, e.g. `https://ferry.example.com`; sign-in
+    /// redirects are built from it, and `https` makes the session cookie Secure.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// Password of the local `admin` account; without it, a first start prints a random one.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_password: Option<String>,
+    /// A session ends after this long without a request [default: 480].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_idle_minutes: Option<i64>,
+    /// A session ends this long after sign-in, however active [default: 168].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_max_hours: Option<i64>,
+    /// Offer the local password form [default: true].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_sign_in: Option<bool>,
+    /// Failed password sign-ins to one login per 15 minutes before it is throttled [default: 10].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sign_in_max_failures: Option<i64>,
+    /// With several replicas: a replica silent this long is taken for dead [default: 15].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease_seconds: Option<u64>,
+    /// On SIGTERM, how long running deployments may take to finish [default: 60].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shutdown_grace_seconds: Option<u64>,
+    /// An agent away this long loses its running step [default: 30].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_grace_seconds: Option<u64>,
+    /// The key that seals secrets [default: <data_dir>/secret.key; FERRY_SECRET_KEY holds one itself].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_key_file: Option<PathBuf>,
+    /// The mail server for people's own email notifications, e.g.
+    /// `smtp://user:password@mail.example.com:587?tls=required` (or `smtps://…`).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mail_smtp_url: Option<String>,
+    /// The sender of those emails, e.g. `Ferry <ferry@example.com>`.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mail_from: Option<String>,
+    /// GitHub's REST API, e.g. `https://github.example.com/api/v3` for GitHub Enterprise
+    /// Server [default: https://api.github.com].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub github_api_url: Option<String>,
+    /// The GitLab instance, e.g. `https://gitlab.example.com` [default: https://gitlab.com].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gitlab_url: Option<String>,
+    /// When Ferry may switch users, the unprivileged user that build and deploy steps run
+    /// as (one uid per project from its /etc/subuid range); empty runs them as Ferry
+    /// [default: ferry-build].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_user: Option<String>,
+    /// How long connecting to an SSH host and signing in may take [default: 10].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_connect_timeout_seconds: Option<u64>,
+    /// Deployments that run on one SSH host at once [default: 4].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_sessions_per_host: Option<usize>,
+    /// `text` for people, `json` (one object per line) for log shippers [default: text].
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// How the server writes its log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub bind: SocketAddr,
@@ -116,6 +203,8 @@ pub struct Config {
     pub ssh_connect_timeout_seconds: u64,
     /// Deployments that may run on one SSH host at once; the others wait their turn.
     pub ssh_sessions_per_host: usize,
+    /// How the log is written: `text` or `json`.
+    pub log_format: LogFormat,
 }
 
 impl Default for Config {
@@ -145,63 +234,64 @@ impl Default for Config {
             step_user: "ferry-build".into(),
             ssh_connect_timeout_seconds: 10,
             ssh_sessions_per_host: 4,
+            log_format: LogFormat::Text,
         }
     }
 }
 
 impl Config {
-    /// Defaults, overlaid by the file, overlaid by flags and environment variables.
+    /// Defaults, overlaid by the file, by `FERRY_*` variables, then by flags.
     pub fn load(cli: &Cli) -> Result<Self, String> {
-        let mut config = match &cli.config {
-            Some(path) => Self::from_file(path)?,
-            None => Self::default(),
-        };
-        if let Some(v) = cli.bind {
-            config.bind = v;
+        Self::layered(cli.config.as_deref(), std::env::vars(), &cli.settings)
+    }
+
+    /// The layers from their sources: a file, the variables (`FERRY_<KEY>`, and
+    /// `DATABASE_URL` under `FERRY_DATABASE_URL`), the flags.
+    pub fn layered(
+        file: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+        flags: &Flags,
+    ) -> Result<Self, String> {
+        let mut layers = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            // figment skips a missing file; a file named but missing is a mistake.
+            std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            layers = layers.merge(Toml::file_exact(path));
         }
-        if let Some(v) = &cli.data_dir {
-            config.data_dir = v.clone();
-        }
-        if let Some(v) = cli.database_url.clone().or_else(|| std::env::var("DATABASE_URL").ok()) {
-            config.database_url = Some(v);
-        }
-        if let Some(v) = &cli.site_dir {
-            config.site_dir = Some(v.clone());
-        }
-        if let Some(v) = cli.demo {
-            config.demo = v;
-        }
-        if let Some(v) = &cli.demo_source {
-            config.demo_source = v.clone();
-        }
-        if let Some(v) = &cli.public_url {
-            config.public_url = Some(v.clone());
-        }
-        if let Some(v) = &cli.admin_password {
-            config.admin_password = Some(v.clone());
-        }
-        if let Some(v) = &cli.mail_smtp_url {
-            config.mail_smtp_url = Some(v.clone());
-        }
-        if let Some(v) = &cli.mail_from {
-            config.mail_from = Some(v.clone());
-        }
-        if let Some(v) = &cli.github_api_url {
-            config.github_api_url = v.clone();
-        }
-        if let Some(v) = &cli.gitlab_url {
-            config.gitlab_url = v.clone();
-        }
-        if let Some(v) = &cli.step_user {
-            config.step_user = v.clone();
-        }
+        let config: Config = layers
+            .merge(Variables::read(vars))
+            .merge(Serialized::defaults(flags))
+            .extract()
+            .map_err(|e| e.to_string().trim_end().to_string())?;
         config.check()?;
         Ok(config)
     }
 
     pub fn from_file(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.to_string().trim_end()))
+        Self::layered(Some(path), std::iter::empty(), &Flags::default())
+    }
+
+    /// The configuration as TOML for `ferry config`, with passwords and client secrets
+    /// replaced: it is for reading and pasting into issues.
+    pub fn redacted_toml(&self) -> String {
+        let mut value = toml::Value::try_from(self).expect("the configuration is TOML");
+        let table = value.as_table_mut().expect("the configuration is a table");
+        if table.contains_key("admin_password") {
+            table.insert("admin_password".into(), REDACTED.into());
+        }
+        for key in ["database_url", "mail_smtp_url"] {
+            if let Some(toml::Value::String(url)) = table.get_mut(key) {
+                *url = without_password(url);
+            }
+        }
+        if let Some(toml::Value::Array(providers)) = table.get_mut("sign_in") {
+            for provider in providers.iter_mut().filter_map(toml::Value::as_table_mut) {
+                if provider.contains_key("client_secret") {
+                    provider.insert("client_secret".into(), REDACTED.into());
+                }
+            }
+        }
+        toml::to_string_pretty(&value).expect("a TOML table prints")
     }
 
     /// Values that parse but make no sense, refused with the key's name.
@@ -265,6 +355,71 @@ impl Config {
     }
 }
 
+const REDACTED: &str = "(redacted)";
+
+/// A URL with its password, if any, replaced.
+fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some(REDACTED));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_string(),
+        Err(_) => REDACTED.to_string(),
+    }
+}
+
+/// The `FERRY_<KEY>` variables of the configuration's keys. Each is read as its key's
+/// type: a number or true/false where the default is one, text everywhere else (a
+/// password of digits stays text). Other `FERRY_*` variables (`FERRY_SECRET_KEY`,
+/// `FERRY_LOG`, a step's `FERRY_DEPLOYMENT_ID`) are not settings and are left alone.
+struct Variables(Dict);
+
+impl Variables {
+    fn read(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        let vars: HashMap<String, String> = vars.into_iter().collect();
+        let defaults = serde_json::to_value(Config::default()).expect("the configuration serializes");
+        let mut found = Dict::new();
+        for (key, default) in defaults.as_object().expect("the configuration is an object") {
+            let name = format!("FERRY_{}", key.to_uppercase());
+            let raw = match (vars.get(&name), key.as_str()) {
+                (Some(raw), _) => raw,
+                (None, "database_url") => match vars.get("DATABASE_URL") {
+                    Some(raw) => raw,
+                    None => continue,
+                },
+                (None, _) => continue,
+            };
+            // What does not parse as its type stays text, for extract to refuse by name.
+            let value = match default {
+                serde_json::Value::Bool(_) => {
+                    raw.parse::<bool>().map_or_else(|_| Value::from(raw.clone()), Value::from)
+                }
+                serde_json::Value::Number(_) => match (raw.parse::<u64>(), raw.parse::<i64>()) {
+                    (Ok(n), _) => Value::from(n),
+                    (_, Ok(n)) => Value::from(n),
+                    _ => Value::from(raw.clone()),
+                },
+                serde_json::Value::Array(_) | serde_json::Value::Object(_) => continue,
+                _ => Value::from(raw.clone()),
+            };
+            found.insert(key.clone(), value);
+        }
+        Variables(found)
+    }
+}
+
+impl Provider for Variables {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("environment variable(s)")
+            .interpolater(|_, keys| format!("FERRY_{}", keys.join("_").to_uppercase()))
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.0.clone()))
+    }
+}
+
 fn public_origin(url: &str) -> Result<String, String> {
     let parsed = url::Url::parse(url).map_err(|e| format!("public_url `{url}`: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
@@ -291,6 +446,73 @@ mod tests {
         std::fs::write(&bad, "bnid = \"x\"\n").unwrap();
         let error = Config::from_file(&bad).unwrap_err();
         assert!(error.contains("bad.toml") && error.contains("bnid"), "{error}");
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn flags_win_over_variables_and_variables_over_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ferry.toml");
+        std::fs::write(&file, "bind = \"127.0.0.1:1111\"\nsession_idle_minutes = 5\nlease_seconds = 20\n").unwrap();
+        let env = vars(&[("FERRY_BIND", "127.0.0.1:2222"), ("FERRY_SESSION_IDLE_MINUTES", "6")]);
+        let flags = Flags { bind: Some("127.0.0.1:3333".parse().unwrap()), ..Flags::default() };
+        let config = Config::layered(Some(&file), env, &flags).unwrap();
+        assert_eq!(config.bind.port(), 3333, "the flag");
+        assert_eq!(config.session_idle_minutes, 6, "the variable");
+        assert_eq!(config.lease_seconds, 20, "the file");
+        assert_eq!(config.shutdown_grace_seconds, 60, "the default");
+    }
+
+    #[test]
+    fn variables_are_read_as_their_settings_type_and_others_are_left_alone() {
+        let env = vars(&[
+            ("FERRY_ADMIN_PASSWORD", "123456"),
+            ("FERRY_PASSWORD_SIGN_IN", "false"),
+            ("FERRY_AGENT_GRACE_SECONDS", "45"),
+            ("FERRY_LOG_FORMAT", "json"),
+            ("FERRY_SECRET_KEY", "not a setting"),
+            ("FERRY_DEPLOYMENT_ID", "7"),
+            ("DATABASE_URL", "postgres://db/ferry"),
+        ]);
+        let config = Config::layered(None, env, &Flags::default()).unwrap();
+        assert_eq!(config.admin_password.as_deref(), Some("123456"), "digits stay a password");
+        assert!(!config.password_sign_in);
+        assert_eq!(config.agent_grace_seconds, 45);
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.database_url.as_deref(), Some("postgres://db/ferry"));
+        let both = vars(&[("DATABASE_URL", "postgres://a/x"), ("FERRY_DATABASE_URL", "postgres://b/y")]);
+        let config = Config::layered(None, both, &Flags::default()).unwrap();
+        assert_eq!(config.database_url.as_deref(), Some("postgres://b/y"), "FERRY_DATABASE_URL first");
+
+        let error = Config::layered(None, vars(&[("FERRY_DEMO", "maybe")]), &Flags::default()).unwrap_err();
+        assert!(error.contains("FERRY_DEMO") && error.contains("boolean"), "{error}");
+        let missing = Config::layered(Some(Path::new("/nonexistent/ferry.toml")), vars(&[]), &Flags::default());
+        assert!(missing.unwrap_err().contains("/nonexistent/ferry.toml"));
+    }
+
+    #[test]
+    fn the_printed_configuration_hides_passwords_and_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ferry.toml");
+        std::fs::write(
+            &file,
+            "public_url = \"https://ferry.example.com\"\nadmin_password = \"hunter2\"\n\
+             database_url = \"postgres://ferry:s3cret@db/ferry\"\n\
+             mail_smtp_url = \"smtp://u:m41l@mail.example.com:587\"\nmail_from = \"Ferry <f@example.com>\"\n\
+             [[sign_in]]\nid = \"gh\"\nkind = \"github\"\nclient_id = \"abc\"\nclient_secret = \"cl13nt\"\n",
+        )
+        .unwrap();
+        let printed = Config::from_file(&file).unwrap().redacted_toml();
+        for secret in ["hunter2", "s3cret", "m41l", "cl13nt"] {
+            assert!(!printed.contains(secret), "{secret} printed:\n{printed}");
+        }
+        assert!(printed.contains("postgres://ferry:(redacted)@db/ferry"), "{printed}");
+        assert!(printed.contains("client_id = \"abc\""), "{printed}");
+        let again: toml::Value = toml::from_str(&printed).expect("the output is TOML");
+        assert_eq!(again["public_url"].as_str(), Some("https://ferry.example.com"));
     }
 
     #[test]

@@ -3,20 +3,29 @@
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use ferry_server::config::{Cli, Config};
+use ferry_server::cli::Command;
+use ferry_server::config::{Cli, Config, LogFormat};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut cli = Cli::parse();
-    if let Some(command) = cli.command.take() {
-        return ferry_server::cli::run(command, Cli::command()).await;
+    match cli.command.take() {
+        Some(Command::Config { file }) => {
+            cli.config = file.or(cli.config);
+            return match Config::load(&cli) {
+                Ok(config) => {
+                    print!("{}", config.redacted_toml());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("ferry: {e}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        Some(command) => return ferry_server::cli::run(command, Cli::command()).await,
+        None => {}
     }
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .init();
     let config = match Config::load(&cli) {
         Ok(config) => config,
         Err(e) => {
@@ -24,6 +33,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG").unwrap_or_else(|_| "info,sqlx=warn".into());
+    let log = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
+    match config.log_format {
+        // One JSON object per line, with the fields of the spans it happened in
+        // (a deployment's id, project and environment).
+        LogFormat::Json => log.json().flatten_event(true).with_current_span(false).with_span_list(true).init(),
+        LogFormat::Text => log.init(),
+    }
     let mut running = match ferry_server::start(&config).await {
         Ok(running) => running,
         Err(e) => {

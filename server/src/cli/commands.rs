@@ -81,6 +81,8 @@ async fn dispatch(command: Command, cli: &mut clap::Command) -> Result<ExitCode,
             clap_complete::generate(shell, cli, "ferry", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
+        // main.rs answers it: it reads the server's settings, not a server.
+        Command::Config { .. } => Err("`ferry config` is answered by the server binary's main".into()),
     }
 }
 

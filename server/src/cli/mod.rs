@@ -165,4 +165,11 @@ pub enum Command {
     },
     /// Prints a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
+    /// Prints the configuration the server would run with (defaults, the file, FERRY_*
+    /// variables), as TOML, with passwords and client secrets redacted.
+    Config {
+        /// The TOML configuration file [default: FERRY_CONFIG's].
+        #[arg(long, short)]
+        file: Option<std::path::PathBuf>,
+    },
 }

@@ -115,6 +115,7 @@ impl Deployer {
         if done.outcome.state == DeploymentState::Cancelled && self.stopped.load(Ordering::SeqCst) {
             reason = Some(super::deployer::STOPPED.to_string());
         }
+        tracing::info!(state = %done.outcome.state, reason = reason.as_deref().unwrap_or(""), "deployment ended");
         let failed_live = queued.kind == DeploymentKind::Deploy && done.outcome.state == DeploymentState::Failed;
         let mut rollbacks = Vec::new();
         if failed_live {

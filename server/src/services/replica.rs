@@ -151,7 +151,14 @@ impl Deployer {
         let this = self.clone();
         let cancel = CancellationToken::new();
         self.cancel_handles().insert(deployment.id, cancel.clone());
-        tokio::spawn(async move {
+        // Every line logged while it runs names it (the fields of FERRY_LOG_FORMAT=json).
+        let span = tracing::info_span!(
+            "deployment",
+            deployment_id = deployment.id,
+            project = %deployment.project,
+            environment = %deployment.environment
+        );
+        let run = async move {
             let (id, environment) = (deployment.id, deployment.environment_id);
             let ran = match how {
                 Run::Queued => this.run(deployment, cancel).await,
@@ -175,7 +182,8 @@ impl Deployer {
             }
             this.cancel_handles().remove(&id);
             this.wake();
-        });
+        };
+        tokio::spawn(tracing::Instrument::instrument(run, span));
     }
 
     /// Renews this replica's leases and says it is alive; applies cancels asked of

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use ferry_app::model::Role;
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     Github,
@@ -15,7 +15,7 @@ pub enum ProviderKind {
     Oidc,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderSettings {
     /// Names the provider in URLs: `/auth/<id>/start`, `/auth/<id>/callback`.
