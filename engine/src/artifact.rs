@@ -118,7 +118,7 @@ pub fn pack_into(dir: &Path, out: File) -> io::Result<String> {
     }
     let mut file = builder.into_inner()?.finish()?;
     file.flush()?;
-    Ok(hex(&file.hasher.finalize()))
+    Ok(hex::encode(file.hasher.finalize()))
 }
 
 /// The SHA-256 (hex) of a file.
@@ -126,7 +126,7 @@ pub fn sha256_file(path: &Path) -> io::Result<String> {
     let mut reader = BufReader::new(File::open(path)?);
     let mut hasher = Sha256::new();
     io::copy(&mut reader, &mut hasher)?;
-    Ok(hex(&hasher.finalize()))
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// Checks the archive against its expected SHA-256, then unpacks it into `dest` (which
@@ -146,7 +146,7 @@ pub fn unpack_from(
     use std::io::Seek;
     let mut hasher = Sha256::new();
     io::copy(&mut BufReader::new(&mut archive), &mut hasher)?;
-    let actual = hex(&hasher.finalize());
+    let actual = hex::encode(hasher.finalize());
     if !actual.eq_ignore_ascii_case(expected_sha256) {
         return Err(ArtifactError::ChecksumMismatch { expected: expected_sha256.into(), actual });
     }
@@ -286,10 +286,6 @@ fn kind_name(kind: tar::EntryType) -> String {
         tar::EntryType::Fifo => "named pipe".into(),
         other => format!("special entry ({other:?})"),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Hashes what it writes, so packing reads the files once.

@@ -119,5 +119,5 @@ async fn receive(body: Body, to: &std::path::Path, limit: u64) -> Result<String,
         file.write_all(&chunk).await.or_internal("storing an artifact")?;
     }
     file.flush().await.or_internal("storing an artifact")?;
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex::encode(hasher.finalize()))
 }

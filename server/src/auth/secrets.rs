@@ -11,19 +11,7 @@ pub fn random_text(length: usize) -> String {
 }
 
 pub fn sha256_hex(text: &str) -> String {
-    to_hex(&Sha256::digest(text.as_bytes()))
-}
-
-pub fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The bytes of hex text, or `None` when it is not hex.
-pub fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -9,7 +9,6 @@ use sha2::Sha256;
 
 use super::outbox::{http_attempt, network_attempt, Attempt};
 use super::Notice;
-use crate::auth::secrets::to_hex;
 
 pub async fn send(http: &reqwest::Client, url: &str, secret: &str, delivery_id: i64, notice: &Notice) -> Attempt {
     let body = body(delivery_id, notice);
@@ -44,7 +43,7 @@ pub fn body(delivery_id: i64, notice: &Notice) -> String {
 pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(format!("{timestamp}.{body}").as_bytes());
-    format!("sha256={}", to_hex(&mac.finalize().into_bytes()))
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 #[cfg(test)]

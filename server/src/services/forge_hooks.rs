@@ -17,7 +17,7 @@ use super::catalog;
 use super::deployer::Requester;
 use super::forge_events::{self, Incoming, What};
 use super::Handles;
-use crate::auth::secrets::{constant_time_eq, from_hex};
+use crate::auth::secrets::constant_time_eq;
 use crate::error::OrInternal;
 use crate::store::ForgeLinkRow;
 
@@ -50,7 +50,7 @@ async fn authenticate(
         ForgeKind::Github => {
             let signature = header(headers, "x-hub-signature-256")
                 .and_then(|v| v.strip_prefix("sha256="))
-                .and_then(from_hex)
+                .and_then(|hex| hex::decode(hex).ok())
                 .ok_or_else(|| AppError::unauthenticated("X-Hub-Signature-256 is missing or not `sha256=<hex>`"))?;
             links
                 .into_iter()

@@ -464,7 +464,7 @@ fn end_marker() -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
-    format!("__ferry_end_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!("__ferry_end_{}", hex::encode(bytes))
 }
 
 fn signal_number(name: &str) -> i32 {
