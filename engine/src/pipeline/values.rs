@@ -144,7 +144,7 @@ checked_string!(HttpUrl, |v| {
     }
 });
 
-/// A duration written as whole seconds (`30`) or with a unit (`30s`, `5m`).
+/// A duration written as whole seconds (`30`) or with units (`30s`, `5m`, `1m30s`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Seconds(pub u64);
 
@@ -154,7 +154,7 @@ impl Seconds {
     }
 }
 
-const DURATION_HINT: &str = "expected a duration between 1s and 24h, such as 30s or 5m";
+const DURATION_HINT: &str = "expected a duration between 1s and 24h, such as 30s, 5m or 1m30s";
 
 impl<'de> Deserialize<'de> for Seconds {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -184,15 +184,29 @@ impl<'de> Deserialize<'de> for Seconds {
     }
 }
 
+/// Whole seconds (`90`), or amounts with units from hours down, each unit once:
+/// `30s`, `5m`, `1m30s`, `2h`, `1h30m`, `1h0m5s`.
 fn parse_duration(text: &str) -> Option<u64> {
     let text = text.trim();
-    let (digits, factor) = match text.chars().last()? {
-        's' => (&text[..text.len() - 1], 1),
-        'm' => (&text[..text.len() - 1], 60),
-        'h' => (&text[..text.len() - 1], 3600),
-        _ => (text, 1),
-    };
-    digits.parse::<u64>().ok()?.checked_mul(factor)
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Some(seconds);
+    }
+    if text.is_empty() {
+        return None;
+    }
+    let mut total: u64 = 0;
+    let mut rest = text;
+    // Units in the order they may come; each taken at most once.
+    let mut units = [('h', 3600u64), ('m', 60), ('s', 1)].into_iter();
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        let amount: u64 = rest[..digits].parse().ok()?;
+        let unit = rest[digits..].chars().next()?;
+        let (_, factor) = units.by_ref().find(|(name, _)| *name == unit)?;
+        total = total.checked_add(amount.checked_mul(factor)?)?;
+        rest = &rest[digits + unit.len_utf8()..];
+    }
+    Some(total)
 }
 
 /// An HTTP status code a health check expects.
@@ -251,5 +265,22 @@ impl<'de> Deserialize<'de> for KeepReleases {
             }
         }
         d.deserialize_u64(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations_take_units_from_hours_down() {
+        for (text, seconds) in
+            [("90", 90), ("30s", 30), ("5m", 300), ("1m30s", 90), ("2h", 7200), ("1h30m", 5400), ("1h0m5s", 3605)]
+        {
+            assert_eq!(parse_duration(text), Some(seconds), "{text}");
+        }
+        for text in ["", "m", "1m30", "30s1m", "1m1m", "1.5m", "-5s", "5 m", "1d", "99999999999999999999h"] {
+            assert_eq!(parse_duration(text), None, "{text}");
+        }
     }
 }
