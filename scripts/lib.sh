@@ -44,6 +44,19 @@ install_cargo_deb() {
   fi
 }
 
+# build_spa, unless dist/ is newer than everything it is built from. The server carries
+# dist/ inside its binary: a rebuilt dist/ (even an identical one) rebuilds the server
+# too, which would turn a second `scripts/run.sh` from seconds into minutes.
+build_spa_if_changed() {
+  if [ -f dist/index.html ] &&
+    [ -z "$(find frontend app style public Trunk.toml Cargo.lock scripts/post-build.mjs \
+      scripts/split-wasm.mjs scripts/precompress.mjs -newer dist/index.html -print -quit 2>/dev/null)" ]; then
+    info "the web interface is up to date"
+  else
+    build_spa
+  fi
+}
+
 # Builds the SPA into dist/ with Trunk. Where rustup has no wasm32 target, Debian's
 # cargo builds the standard library from source (RUSTC_BOOTSTRAP enables build-std).
 build_spa() {

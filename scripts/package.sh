@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 scripts/setup.sh
 install_cargo_deb
-build_spa
+build_spa_if_changed
 info "building the release binaries"
 cargo build --release --quiet -p ferry-agent -p ferry-server
 info "packing"

@@ -10,7 +10,7 @@ build_server() {
   cargo build --release -p ferry-server --quiet
 }
 phase "tools" scripts/setup.sh
-phase "web interface" build_spa
+phase "web interface" build_spa_if_changed
 phase "server" build_server
 phase_summary
 # As root, build and deploy steps run as unprivileged users (README: "Who repository
