@@ -17,12 +17,12 @@ pub mod forge;
 pub mod git;
 pub mod http;
 pub mod jobs;
-pub mod metrics;
 pub mod notify;
 pub mod services;
 pub mod ssh;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 #[cfg(test)]
 mod test_support;
 pub mod vault;
@@ -33,10 +33,10 @@ use std::sync::Arc;
 
 use config::Config;
 use events::EventBus;
-use metrics::Metrics;
 use services::deployer::Deployer;
 use state::{AppState, AuthSettings};
 use store::Store;
+use telemetry::Metrics;
 
 /// A started server: where it listens and what it serves.
 pub struct Running {

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use crate::auth::providers::Providers;
-use crate::metrics::Metrics;
 use crate::services::Handles;
+use crate::telemetry::Metrics;
 
 #[derive(Clone)]
 pub struct AppState {

@@ -140,8 +140,26 @@ async fn health_metrics_and_openapi_are_served() {
         assert!(doc["paths"][path].is_object(), "{path} missing from the OpenAPI document");
     }
     assert!(doc["components"]["schemas"]["DeploymentView"].is_object());
-    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("ferry_websocket_clients 0"), "{metrics}");
+    let (s, _) = app.get("/api/v1/releases/not-a-number").await;
+    assert_eq!(s, 400);
+    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap();
+    assert!(metrics.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let metrics = metrics.text().await.unwrap();
+    // Requests by route pattern and status, never by the path a caller chose.
+    for line in [
+        "ferry_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1",
+        "ferry_http_requests_total{method=\"GET\",route=\"/api/v1/releases/{id}\",status=\"400\"} 1",
+        "ferry_websocket_clients 0",
+        "ferry_agents_online 0",
+        "ferry_deployments{state=\"running\"} 0",
+        "ferry_jobs_waiting{kind=\"deliver_notification\"} 0",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "missing `{line}` in:\n{metrics}");
+    }
+    assert!(!metrics.contains("not-a-number"), "{metrics}");
+    assert!(metrics.contains("ferry_http_request_duration_seconds_bucket{method=\"GET\",route=\"/healthz\",le=\""));
+    let resident = metrics.lines().find_map(|l| l.strip_prefix("process_resident_memory_bytes "));
+    assert!(resident.is_some_and(|bytes| bytes.parse::<f64>().unwrap() > 1e6), "{metrics}");
 }
 
 #[tokio::test]

@@ -223,6 +223,9 @@ async fn a_deployment_and_its_build_on_one_replica_run_on_an_agent_connected_to_
         agents.as_array()?.iter().any(|a| a["name"] == "edge" && a["state"] == "online").then_some(())
     })
     .await;
+    // And so do its metrics: they are the installation's, read from the database.
+    let metrics = b.client.get(format!("{}/metrics", b.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.lines().any(|l| l == "ferry_agents_online 1"), "{metrics}");
 
     let repo = a_dir.path().join("src-edge");
     no_op_repo(&repo, "echo ran on $FERRY_AGENT");

@@ -55,6 +55,7 @@ pub fn router(state: AppState, site: &spa::Site) -> Router {
         .merge(hooks::router())
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
+        .route_layer(middleware::from_fn_with_state(state.clone(), ops::track_requests))
         .with_state(state)
         .merge(site.router())
         .layer(middleware::map_response(move |response| {

@@ -9,8 +9,6 @@
 //! already waiting are sent together, because at thousands of log lines a second
 //! the browser's cost is per frame, not per byte.
 
-use std::sync::atomic::Ordering;
-
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -64,13 +62,13 @@ pub async fn upgrade(
     let credential = Credential::of(&headers, session.as_deref())
         .ok_or_else(|| HttpError(AppError::unauthenticated("sign in to use Ferry")))?;
     Ok(ws.on_upgrade(move |socket| async move {
-        s.metrics.websocket_clients.fetch_add(1, Ordering::Relaxed);
+        s.metrics.websocket_opened();
         let mut viewer = Visibility::new(c.clone());
         let caller = Authenticated { caller: &c, credential: &credential };
         if let Err(why) = stream(socket, &s, caller, &mut viewer, q.after).await {
             tracing::debug!(%why, "websocket closed");
         }
-        s.metrics.websocket_clients.fetch_sub(1, Ordering::Relaxed);
+        s.metrics.websocket_closed();
     }))
 }
 

@@ -23,8 +23,8 @@ use super::{catalog, freezes, promotion};
 use crate::agents::AgentHub;
 use crate::error::OrInternal;
 use crate::events::EventBus;
-use crate::metrics::Metrics;
 use crate::store::{NewDeployment, ReleaseRow, Store};
+use crate::telemetry::Metrics;
 use crate::vault::Vault;
 
 /// Who asked for a deployment.

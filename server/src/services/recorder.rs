@@ -11,8 +11,8 @@ use tokio::sync::mpsc;
 
 use super::masking::Masker;
 use crate::events::EventBus;
-use crate::metrics::Metrics;
 use crate::store::{NewLogLine, StepChange, Store};
+use crate::telemetry::Metrics;
 
 pub struct Recorder {
     store: Store,

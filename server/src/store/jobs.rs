@@ -28,6 +28,18 @@ pub mod kinds {
     /// A preview was torn down: the project's longest waiting preview may take its
     /// place. Payload: the project's id.
     pub const PREVIEW_PLACE_FREED: &str = "preview_place_freed";
+
+    /// Every kind, for the waiting jobs' figures in `/metrics`.
+    pub const ALL: [&str; 8] = [
+        DEPLOYMENT_FINISHED,
+        DEPLOYMENT_STARTED,
+        APPROVAL_REQUESTED,
+        DELIVER_NOTIFICATION,
+        AGENT_OFFLINE,
+        SEND_FORGE_REPORT,
+        PREVIEW_EXPIRY,
+        PREVIEW_PLACE_FREED,
+    ];
 }
 
 /// A claimed job.
@@ -166,6 +178,13 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// How many jobs of each kind are not done yet.
+    pub async fn waiting_jobs_by_kind(&self) -> StoreResult<Vec<(String, i64)>> {
+        sqlx::query_as("SELECT kind, COUNT(*) FROM jobs WHERE done_at IS NULL GROUP BY kind")
+            .fetch_all(&self.pool)
+            .await
     }
 
     /// Jobs not done yet, oldest first: `(kind, dedupe_key, attempts, last_error)`.
