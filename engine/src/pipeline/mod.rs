@@ -158,10 +158,10 @@ impl Pipeline {
 
     /// The fields one by one, each checked where it stands.
     fn parse_fields(file: &str, text: &str) -> Result<Self, PipelineError> {
-        serde_yaml::from_str::<Pipeline>(text).map_err(|e| {
+        serde_norway::from_str::<Pipeline>(text).map_err(|e| {
             let location = e.location();
             let message = e.to_string();
-            // serde_yaml appends " at line L column C"; the position is reported separately.
+            // The parser appends " at line L column C"; the position is reported separately.
             let message = match message.find(" at line ") {
                 Some(i) => message[..i].to_string(),
                 None => message,

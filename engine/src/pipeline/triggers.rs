@@ -115,7 +115,7 @@ mod tests {
     }
 
     fn trigger(yaml: &str) -> TriggerSpec {
-        serde_yaml::from_str(yaml).unwrap()
+        serde_norway::from_str(yaml).unwrap()
     }
 
     #[test]
