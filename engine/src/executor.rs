@@ -68,6 +68,11 @@ pub async fn execute_on<M: Machine>(
             let _ = events.send(RunnerEvent::StepFinished { index, state: StepState::Skipped, exit_code: None }).await;
             continue;
         }
+        if let StepAction::Skip { reason } = &step.action {
+            let _ = events.send(RunnerEvent::Log { index, stream: LogStream::System, text: reason.clone() }).await;
+            let _ = events.send(RunnerEvent::StepFinished { index, state: StepState::Skipped, exit_code: None }).await;
+            continue;
+        }
         let _ = events.send(RunnerEvent::StepStarted { index }).await;
         let (line_tx, mut line_rx) = mpsc::channel::<(LogStream, String)>(256);
         let forward = {
@@ -185,17 +190,25 @@ async fn run_step<M: Machine>(
             }
         }
         StepAction::Unpack => unpack(machine, plan, cancel, lines).await,
-        StepAction::Command { run, timeout, phase } => {
+        StepAction::Command { run, timeout, phase, env: own, working_directory } => {
             let dir = match phase {
                 Phase::Build => paths.incoming(),
                 Phase::Deploy => paths.release(),
             };
             let mut env = plan.env.clone();
             env.insert("FERRY_RELEASE_DIR".into(), dir.display().to_string());
-            let _ = lines.send((LogStream::System, format!("$ {run}"))).await;
-            let shell = Shell { script: run, cwd: &dir, env: &env, timeout: *timeout };
+            env.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+            let cwd = working_directory.as_ref().map_or(dir.clone(), |sub| dir.join(sub));
+            let shown = match working_directory {
+                Some(sub) => format!("$ {run}   (in {sub})"),
+                None => format!("$ {run}"),
+            };
+            let _ = lines.send((LogStream::System, shown)).await;
+            let shell = Shell { script: run, cwd: &cwd, env: &env, timeout: *timeout };
             step_exit(machine.run(shell, cancel, lines).await)
         }
+        // Reported by `execute_on` without running anything.
+        StepAction::Skip { .. } => ok(None),
         StepAction::Switch => match machine.place(Placing::Switch).await {
             Ok(release) => {
                 let text = format!("current → {}", release.display());

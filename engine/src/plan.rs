@@ -20,8 +20,19 @@ pub enum StepAction {
     /// Get the plan's artifact, check its checksum and unpack it into the incoming dir.
     Unpack,
     /// A shell command from the pipeline; build steps run in the incoming dir, deploy
-    /// steps in the live release dir.
-    Command { run: String, timeout: Duration, phase: Phase },
+    /// steps in the live release dir (or `working_directory` inside it), with the
+    /// plan's variables and then the step's own `env`.
+    Command {
+        run: String,
+        timeout: Duration,
+        phase: Phase,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        env: BTreeMap<String, String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        working_directory: Option<String>,
+    },
+    /// A step whose `if:` was false for this deployment: reported skipped, with why.
+    Skip { reason: String },
     /// Move the release into place and switch `current`.
     Switch,
     /// Point `current` at a release already on the target (a rollback: no rebuild).
@@ -149,7 +160,7 @@ pub fn plan(pipeline: &Pipeline, facts: &DeploymentFacts) -> Result<DeploymentPl
         Some(_) => steps.push(PlannedStep { name: "stage".into(), action: StepAction::Stage }),
         None => steps.push(PlannedStep { name: "switch".into(), action: StepAction::Switch }),
     }
-    steps.extend(going_live(pipeline, &env)?);
+    steps.extend(going_live(pipeline, &facts.environment, &env)?);
     if let Some(spec) = blue_green {
         steps.extend(switching_traffic(spec));
     }
@@ -169,7 +180,7 @@ pub fn plan(pipeline: &Pipeline, facts: &DeploymentFacts) -> Result<DeploymentPl
 pub fn build_plan(pipeline: &Pipeline, facts: &DeploymentFacts, pack_to: &str) -> Result<DeploymentPlan, String> {
     let mut plan = plan(pipeline, facts)?;
     let mut steps = vec![PlannedStep { name: "fetch".into(), action: StepAction::Fetch }];
-    steps.extend(commands(&pipeline.build, Phase::Build));
+    steps.extend(commands(&pipeline.build, Phase::Build, &facts.environment, &plan.env));
     steps.push(PlannedStep { name: "pack".into(), action: StepAction::Pack { to: pack_to.to_string() } });
     plan.steps = steps;
     plan.slots = None;
@@ -182,7 +193,13 @@ fn switching_traffic(spec: &crate::pipeline::BlueGreenSpec) -> Vec<PlannedStep> 
     vec![
         PlannedStep {
             name: "switch-traffic".into(),
-            action: StepAction::Command { run, timeout: Duration::from_secs(120), phase: Phase::Deploy },
+            action: StepAction::Command {
+                run,
+                timeout: Duration::from_secs(120),
+                phase: Phase::Deploy,
+                env: BTreeMap::new(),
+                working_directory: None,
+            },
         },
         PlannedStep { name: "go-live".into(), action: StepAction::GoLive },
     ]
@@ -199,7 +216,7 @@ pub fn plan_rollback(pipeline: &Pipeline, facts: &DeploymentFacts) -> Result<Dep
         None => PlannedStep { name: "activate".into(), action: StepAction::Activate },
     };
     let mut steps = vec![first];
-    steps.extend(going_live(pipeline, &plan.env)?);
+    steps.extend(going_live(pipeline, &facts.environment, &plan.env)?);
     if let Some(spec) = blue_green {
         steps.extend(switching_traffic(spec));
     }
@@ -213,7 +230,7 @@ pub fn plan_rollback(pipeline: &Pipeline, facts: &DeploymentFacts) -> Result<Dep
 pub fn plan_teardown(pipeline: &Pipeline, facts: &DeploymentFacts) -> Result<DeploymentPlan, String> {
     let mut plan = plan(pipeline, facts)?;
     let teardown = pipeline.previews.as_ref().map(|p| p.teardown.as_slice()).unwrap_or_default();
-    let mut steps = commands(teardown, Phase::Deploy);
+    let mut steps = commands(teardown, Phase::Deploy, &facts.environment, &plan.env);
     steps.push(PlannedStep { name: "retire".into(), action: StepAction::Retire });
     plan.steps = steps;
     plan.slots = None;
@@ -235,18 +252,40 @@ pub fn with_canary_watch(mut plan: DeploymentPlan, window: Duration) -> Deployme
     plan
 }
 
-fn commands(list: &[crate::pipeline::StepSpec], phase: Phase) -> Vec<PlannedStep> {
+/// The pipeline's steps of one list, each as a command, or skipped where its `if:`
+/// does not hold for `environment` and its variables `env`.
+fn commands(
+    list: &[crate::pipeline::StepSpec],
+    phase: Phase,
+    environment: &str,
+    env: &BTreeMap<String, String>,
+) -> Vec<PlannedStep> {
     list.iter()
-        .map(|s| PlannedStep {
-            name: s.name.to_string(),
-            action: StepAction::Command { run: s.run.to_string(), timeout: s.timeout.duration(), phase },
+        .map(|s| {
+            let action = match &s.condition {
+                Some(condition) if !condition.holds(environment, env) => {
+                    StepAction::Skip { reason: format!("skipped: `if: {condition}` is false for {environment}") }
+                }
+                _ => StepAction::Command {
+                    run: s.run.to_string(),
+                    timeout: s.timeout.duration(),
+                    phase,
+                    env: s.env.iter().map(|(k, v)| (k.as_str().to_string(), v.clone())).collect(),
+                    working_directory: s.working_directory.as_ref().map(|d| d.as_str().to_string()),
+                },
+            };
+            PlannedStep { name: s.name.to_string(), action }
         })
         .collect()
 }
 
 /// What follows the switch in every plan: the deploy steps, then the health check.
-fn going_live(pipeline: &Pipeline, env: &BTreeMap<String, String>) -> Result<Vec<PlannedStep>, String> {
-    let mut steps = commands(&pipeline.deploy, Phase::Deploy);
+fn going_live(
+    pipeline: &Pipeline,
+    environment: &str,
+    env: &BTreeMap<String, String>,
+) -> Result<Vec<PlannedStep>, String> {
+    let mut steps = commands(&pipeline.deploy, Phase::Deploy, environment, env);
     if let Some(check) = &pipeline.health_check {
         steps.push(PlannedStep {
             name: "health-check".into(),

@@ -348,3 +348,51 @@ async fn a_target_of_another_user_is_refused_and_roots_own_is_taken_over() {
     paths.prepare().unwrap();
     assert_eq!(std::fs::metadata(old.join("releases/1/app.js")).unwrap().uid(), STEP_USER.uid);
 }
+
+#[tokio::test]
+async fn steps_have_their_own_variables_directory_and_condition() {
+    // The repository holds `web/`; the build runs in it, the deploy steps see their own
+    // variables over the environment's, and a step for production only is skipped in dev.
+    let text = concat!(
+        "environments:\n  - name: dev\n    vars: { GREETING: hello, SHARED: environment }\n  - name: production\n",
+        "build:\n  - name: build\n    working_directory: web\n    run: pwd > ../built-in.txt\n",
+        "deploy:\n  - name: own-vars\n    env: { SHARED: step, ONLY_HERE: \"1\" }\n",
+        "    run: echo \"$GREETING $SHARED $ONLY_HERE\"\n",
+        "  - name: others-not\n    run: echo \"[$SHARED] [${ONLY_HERE:-unset}]\"\n",
+        "  - name: migrate\n    if: environment == production\n    run: touch migrated\n",
+        "  - name: not-production\n    if: environment != production && $GREETING == hello\n    run: touch checked\n",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("repo/web")).unwrap();
+    std::fs::write(tmp.path().join("repo/web/index.html"), "hi").unwrap();
+    let (state, reason, events, tmp) = run_in(tmp, text, |plan| plan, None).await;
+    assert_eq!(state, DeploymentState::Succeeded, "{reason:?} {events:?}");
+    let live = tmp.path().join("target/current");
+    let built_in = std::fs::read_to_string(live.join("built-in.txt")).unwrap();
+    assert!(built_in.trim_end().ends_with("/web"), "{built_in}");
+    let logs: Vec<(usize, &str)> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunnerEvent::Log { index, text, .. } => Some((*index, text.as_str())),
+            _ => None,
+        })
+        .collect();
+    // fetch, build, pack | unpack, switch, own-vars, others-not, migrate, not-production
+    assert!(logs.contains(&(5, "hello step 1")), "{logs:?}");
+    assert!(logs.contains(&(6, "[environment] [unset]")), "{logs:?}");
+    assert!(logs.contains(&(7, "skipped: `if: environment == production` is false for dev")), "{logs:?}");
+    assert!(!live.join("migrated").exists());
+    assert!(live.join("checked").exists());
+    let states = finished(&events);
+    assert_eq!(states[7], (7, StepState::Skipped));
+    assert_eq!(states[8], (8, StepState::Succeeded));
+}
+
+#[tokio::test]
+async fn a_missing_working_directory_fails_its_step() {
+    let text =
+        "environments:\n  - name: dev\ndeploy:\n  - name: serve\n    working_directory: nowhere\n    run: echo never\n";
+    let (state, reason, events, _tmp) = run(text).await;
+    assert_eq!(state, DeploymentState::Failed, "{events:?}");
+    assert!(reason.as_deref().unwrap_or_default().starts_with("step serve: command could not start"), "{reason:?}");
+}

@@ -157,3 +157,51 @@ fn an_environment_url_must_be_http() {
     assert!(bad.to_string().contains("url"), "{bad}");
     assert!(bad.to_string().starts_with("ferry.yml:3:"), "{bad}");
 }
+
+#[test]
+fn a_step_condition_variables_and_directory_are_checked_where_they_stand() {
+    let step = |fields: &str| {
+        format!("environments:\n  - name: dev\n  - name: production\ndeploy:\n  - name: s\n    run: x\n{fields}")
+    };
+    let typo = error(&step("    if: environment == prod\n"));
+    assert_eq!(typo.message, "deploy[0].if: there is no environment `prod`", "{typo}");
+    let malformed = error(&step("    if: environment = prod\n"));
+    assert!(malformed.message.starts_with("deploy[0].if:") && malformed.line == Some(7), "{malformed}");
+    let up = error(&step("    working_directory: ../other-project\n"));
+    assert!(up.message.contains("working_directory") && up.message.contains("inside the release"), "{up}");
+    let absolute = error(&step("    working_directory: /etc\n"));
+    assert!(absolute.message.contains("inside the release"), "{absolute}");
+    let reserved = error(&step("    env: { FERRY_ENVIRONMENT: production }\n"));
+    assert!(reserved.message.contains("deploy[0].env") && reserved.message.contains("reserved"), "{reserved}");
+    let on_build = error("environments:\n  - name: dev\nbuild:\n  - name: b\n    run: x\n    if: environment == dev\n");
+    assert!(on_build.message.starts_with("build[0].if: a release is built once"), "{on_build}");
+    let fine = Pipeline::parse(
+        "ferry.yml",
+        &step("    if: environment in [dev, production]\n    working_directory: ./web/app\n    env: { A: b }\n"),
+    )
+    .unwrap();
+    assert_eq!(fine.deploy[0].working_directory.as_ref().map(|d| d.as_str()), Some("./web/app"));
+}
+
+#[test]
+fn choices_are_spelled_with_hyphens_and_old_spellings_still_work_with_a_warning() {
+    let current = "environments:\n  - name: dev\n    queue: in-order\n    rollout: { strategy: all-at-once }\n";
+    let p = Pipeline::parse("ferry.yml", current).unwrap();
+    assert_eq!(p.environments[0].queue, ferry_engine::pipeline::QueuePolicy::InOrder);
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    let old = "environments:\n  - name: dev\n    queue: in_order\n    rollout: { strategy: all_at_once }\n";
+    let p = Pipeline::parse("ferry.yml", old).unwrap();
+    assert_eq!(p.environments[0].queue, ferry_engine::pipeline::QueuePolicy::InOrder);
+    assert_eq!(
+        p.warnings,
+        [
+            "ferry.yml: `in_order` is an old spelling of `in-order`: it still works, but write `in-order`",
+            "ferry.yml: `all_at_once` is an old spelling of `all-at-once`: it still works, but write `all-at-once`",
+        ]
+    );
+    // The next parse on this thread starts without them.
+    assert!(Pipeline::parse("ferry.yml", current).unwrap().warnings.is_empty());
+    let unknown = error("environments:\n  - name: dev\n    queue: fifo\n");
+    assert_eq!(unknown.line, Some(3), "{unknown}");
+    assert!(unknown.message.contains("expected one of `supersede`, `in-order`"), "{unknown}");
+}

@@ -180,7 +180,7 @@ async fn project(api: &Api, base: &str, dir: &Path, slug: &str, environments: us
     let repo = dir.join(slug);
     std::fs::create_dir_all(&repo).unwrap();
     let envs: String =
-        (0..environments).map(|n| format!("  - name: env-{n}\n    queue: in_order\n")).collect::<Vec<_>>().concat();
+        (0..environments).map(|n| format!("  - name: env-{n}\n    queue: in-order\n")).collect::<Vec<_>>().concat();
     let pipeline = format!("environments:\n{envs}deploy:\n  - name: step\n    run: {deploy}\n");
     std::fs::write(repo.join("ferry.yml"), pipeline).unwrap();
     for args in [&["init", "--quiet"][..], &["add", "."], &["commit", "--quiet", "-m", "bench"]] {

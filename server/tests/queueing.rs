@@ -1,6 +1,6 @@
 //! One deployment per environment at a time, whatever arrives at once: twenty
 //! concurrent requests never overlap and only the newest queued one survives (the
-//! default `queue: supersede`), `queue: in_order` runs every one in turn, and an older
+//! default `queue: supersede`), `queue: in-order` runs every one in turn, and an older
 //! release never replaces a newer one unless the request says so.
 
 mod common;
@@ -72,7 +72,7 @@ async fn twenty_requests_at_once_run_one_at_a_time_and_only_the_newest_waiting_o
 async fn in_order_runs_every_request_in_turn() {
     let app = spawn_app().await;
     let (_, _) = app.hello_project("line").await;
-    set_queue(&app, "line", "in_order");
+    set_queue(&app, "line", "in-order");
     let release = release_at_head(&app, "line", "1.0.1").await;
     let mut ids = Vec::new();
     for _ in 0..3 {
@@ -86,10 +86,31 @@ async fn in_order_runs_every_request_in_turn() {
 }
 
 #[tokio::test]
+async fn the_old_spelling_still_works_and_the_release_says_to_change_it() {
+    let app = spawn_app().await;
+    app.hello_project("spelling").await;
+    set_queue(&app, "spelling", "in_order");
+    let release = release_at_head(&app, "spelling", "1.0.1").await;
+    let (status, detail) = app.get(&format!("/api/v1/releases/{release}")).await;
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(
+        detail["pipeline_warnings"],
+        json!(["ferry.yml: `in_order` is an old spelling of `in-order`: it still works, but write `in-order`"])
+    );
+    let id = deploy(&app, "spelling", release, "development").await;
+    assert_eq!(app.wait_finished(id).await["deployment"]["state"], "succeeded");
+    // The demo's own file uses today's spellings.
+    let (_, first) = app.get("/api/v1/projects/spelling/releases").await;
+    let oldest = first.as_array().unwrap().last().unwrap()["id"].as_i64().unwrap();
+    let (_, detail) = app.get(&format!("/api/v1/releases/{oldest}")).await;
+    assert_eq!(detail["pipeline_warnings"], json!([]));
+}
+
+#[tokio::test]
 async fn an_older_release_never_replaces_a_newer_one_silently() {
     let app = spawn_app().await;
     app.hello_project("ages").await;
-    set_queue(&app, "ages", "in_order");
+    set_queue(&app, "ages", "in-order");
     let old = release_at_head(&app, "ages", "1.5.0").await;
     let repo = app.data_dir.join("src-ages");
     std::fs::write(repo.join("VERSION"), "2.0.0\n").unwrap();

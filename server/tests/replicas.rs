@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 fn no_op_repo(dir: &Path, deploy: &str) {
     std::fs::create_dir_all(dir).unwrap();
     let pipeline = format!(
-        "environments:\n  - name: development\n    queue: in_order\nbuild:\n  - name: build\n    run: echo built\n\
+        "environments:\n  - name: development\n    queue: in-order\nbuild:\n  - name: build\n    run: echo built\n\
          deploy:\n  - name: roll\n    run: {deploy}\n"
     );
     std::fs::write(dir.join("ferry.yml"), pipeline).unwrap();
@@ -466,8 +466,8 @@ impl OnAgents {
             gate.display()
         );
         no_op_repo(&repo, &step);
-        let rolling = "queue: in_order\n    rollout: { strategy: rolling, batch: 1 }";
-        let pipeline = std::fs::read_to_string(repo.join("ferry.yml")).unwrap().replace("queue: in_order", rolling);
+        let rolling = "queue: in-order\n    rollout: { strategy: rolling, batch: 1 }";
+        let pipeline = std::fs::read_to_string(repo.join("ferry.yml")).unwrap().replace("queue: in-order", rolling);
         std::fs::write(repo.join("ferry.yml"), pipeline).unwrap();
         common::git(&repo, &["commit", "--quiet", "-am", "rolling"]);
         let project = json!({"slug": "onward", "name": "onward", "repo_url": repo.display().to_string()});

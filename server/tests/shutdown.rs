@@ -25,7 +25,7 @@ async fn slow_project(server: &Server, data: &Path, slug: &str, build: &str) -> 
         .replace("run: sh build.sh", &format!("run: sh build.sh && {build}"))
         .replacen(
             &format!("vars: {{ PORT: \"{}\" }}", ports[0]),
-            &format!("vars: {{ PORT: \"{}\" }}\n    queue: in_order", ports[0]),
+            &format!("vars: {{ PORT: \"{}\" }}\n    queue: in-order", ports[0]),
             1,
         );
     std::fs::write(repo.join("ferry.yml"), pipeline).unwrap();

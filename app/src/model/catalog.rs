@@ -199,6 +199,9 @@ pub struct ReleaseDetail {
     pub changelog: Vec<CommitView>,
     /// Every deployment of this release, newest first.
     pub deployments: Vec<DeploymentView>,
+    /// What its `ferry.yml` does that still works but should change (old spellings).
+    #[serde(default)]
+    pub pipeline_warnings: Vec<String>,
 }
 
 /// One commit of a changelog.

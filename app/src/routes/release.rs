@@ -68,6 +68,11 @@ pub fn ReleasePage() -> impl IntoView {
                     "commit " <code>{short_commit(&d.release.git_commit)}</code>
                     {format!(" · created {} · from {}", format_time(d.release.created_at), d.release.source)}
                 </p>
+                {(!d.pipeline_warnings.is_empty()).then(|| view! {
+                    <ul class="warnings" data-testid="pipeline-warnings" aria-label="ferry.yml warnings">
+                        {d.pipeline_warnings.iter().map(|w| view! { <li>{w.clone()}</li> }).collect_view()}
+                    </ul>
+                })}
                 <BadMarkPanel release=d.release.clone()
                     on_change=Callback::new(move |r: ReleaseView| detail.update(|d| if let Some(d) = d { d.release = r }))/>
                 <h2>"Where it has been"</h2>

@@ -8,18 +8,20 @@ use std::fmt;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
+mod condition;
 mod previews;
 mod rollout;
 mod triggers;
 mod values;
 
+pub use condition::Condition;
 pub use previews::{
     preview_environment, preview_number, Lifetime, PortRange, PreviewSettings, PreviewSpec, UrlTemplate,
 };
 pub use rollout::{BlueGreenSpec, RolloutSpec};
 pub use triggers::{glob_matches, ForgeEvent, TriggerOn, TriggerSpec};
 use values::UniqueNames;
-pub use values::{Command, HttpUrl, KeepReleases, Name, Seconds, Status, VarName};
+pub use values::{Command, HttpUrl, KeepReleases, Name, RelativeDir, Seconds, Status, VarName};
 
 /// The file name Ferry reads from the root of an app's repository.
 pub const PIPELINE_FILE: &str = "ferry.yml";
@@ -44,6 +46,9 @@ pub struct Pipeline {
     /// A running copy per pull or merge request.
     #[serde(default)]
     pub previews: Option<PreviewSpec>,
+    /// What the file does that still works but should change (old spellings).
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 /// One environment in lifecycle order (the order in the file).
@@ -67,13 +72,29 @@ pub struct EnvironmentSpec {
 
 /// Queued deployments of one environment: only the newest matters (`supersede`, the
 /// default: a new deployment cancels the older ones still waiting), or each runs in
-/// turn (`in_order`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// turn (`in-order`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum QueuePolicy {
     #[default]
     Supersede,
     InOrder,
+}
+
+impl QueuePolicy {
+    pub const NAMES: [&str; 2] = ["supersede", "in-order"];
+
+    fn parse(value: &str) -> Result<Self, String> {
+        match values::choice(value, &Self::NAMES)? {
+            "supersede" => Ok(Self::Supersede),
+            _ => Ok(Self::InOrder),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for QueuePolicy {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(values::CheckedVisitor(Self::parse))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -84,6 +105,15 @@ pub struct StepSpec {
     pub run: Command,
     #[serde(default = "default_step_timeout")]
     pub timeout: Seconds,
+    /// Variables of this step alone, over the environment's.
+    #[serde(default)]
+    pub env: BTreeMap<VarName, String>,
+    /// When the step runs (deploy and teardown steps): otherwise it is skipped, saying why.
+    #[serde(default, rename = "if")]
+    pub condition: Option<Condition>,
+    /// A directory inside the release to run in, instead of the release's root.
+    #[serde(default)]
+    pub working_directory: Option<RelativeDir>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -127,7 +157,11 @@ impl std::error::Error for PipelineError {}
 impl Pipeline {
     /// Parses and validates `text`, which was read from `file` (used in messages).
     pub fn parse(file: &str, text: &str) -> Result<Self, PipelineError> {
-        let pipeline = Self::parse_fields(file, text)?;
+        values::take_warnings();
+        let parsed = Self::parse_fields(file, text);
+        let warnings = values::take_warnings();
+        let mut pipeline = parsed?;
+        pipeline.warnings = warnings.into_iter().map(|w| format!("{file}: {w}")).collect();
         let whole_file = |message: String| PipelineError { file: file.to_string(), line: None, column: None, message };
         for (index, trigger) in pipeline.triggers.iter().enumerate() {
             trigger.check(index).map_err(whole_file)?;
@@ -138,6 +172,7 @@ impl Pipeline {
                 )));
             }
         }
+        pipeline.check_conditions().map_err(whole_file)?;
         if let Some(previews) = &pipeline.previews {
             if pipeline.environment(previews.from.as_str()).is_none() {
                 let from = previews.from.as_str();
@@ -173,6 +208,33 @@ impl Pipeline {
                 message,
             }
         })
+    }
+
+    /// Steps' conditions name environments that exist, and only where an environment
+    /// is known: a release is built once for all of them.
+    fn check_conditions(&self) -> Result<(), String> {
+        if let Some(index) = self.build.iter().position(|s| s.condition.is_some()) {
+            return Err(format!(
+                "build[{index}].if: a release is built once, for every environment; put the condition on a deploy step"
+            ));
+        }
+        let teardown = self.previews.iter().flat_map(|p| p.teardown.iter().enumerate());
+        let conditions = self
+            .deploy
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ("deploy", i, s))
+            .chain(teardown.map(|(i, s)| ("previews.teardown", i, s)));
+        for (list, index, step) in conditions {
+            let Some(condition) = &step.condition else { continue };
+            let previews_too = self.previews.is_some();
+            if let Some(missing) = condition.environments().find(|name| {
+                self.environment(name).is_none() && !(previews_too && previews::preview_number(name).is_some())
+            }) {
+                return Err(format!("{list}[{index}].if: there is no environment `{missing}`"));
+            }
+        }
+        Ok(())
     }
 
     pub fn environment(&self, name: &str) -> Option<&EnvironmentSpec> {

@@ -31,13 +31,30 @@ pub struct BlueGreenSpec {
     pub switch_traffic: String,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "kebab-case")]
 enum StrategyName {
     AllAtOnce,
     Rolling,
     Canary,
     BlueGreen,
+}
+
+impl StrategyName {
+    const NAMES: [&str; 4] = ["all-at-once", "rolling", "canary", "blue-green"];
+
+    fn parse(value: &str) -> Result<Self, String> {
+        Ok(match super::values::choice(value, &Self::NAMES)? {
+            "all-at-once" => Self::AllAtOnce,
+            "rolling" => Self::Rolling,
+            "canary" => Self::Canary,
+            _ => Self::BlueGreen,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for StrategyName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(super::values::CheckedVisitor(Self::parse))
+    }
 }
 
 #[derive(Deserialize)]

@@ -59,9 +59,39 @@ impl<'de, T: Named + Deserialize<'de>> de::Visitor<'de> for UniqueNames<T> {
     }
 }
 
+thread_local! {
+    /// What the pipeline being parsed on this thread does that still works but should
+    /// change (`Pipeline::parse` takes them into `Pipeline::warnings`).
+    static WARNINGS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+pub(super) fn warn(text: String) {
+    WARNINGS.with(|w| w.borrow_mut().push(text));
+}
+
+/// The warnings of the parse that just ended, leaving none.
+pub(super) fn take_warnings() -> Vec<String> {
+    WARNINGS.with(|w| std::mem::take(&mut *w.borrow_mut()))
+}
+
+/// One of `names`, the spellings of a choice: words joined by `-` (`blue-green`). The
+/// same words joined by `_`, as earlier versions spelled some, still count, with a
+/// warning.
+pub(super) fn choice<'a>(value: &str, names: &[&'a str]) -> Result<&'a str, String> {
+    if let Some(name) = names.iter().find(|n| **n == value) {
+        return Ok(name);
+    }
+    if let Some(name) = names.iter().find(|n| n.contains('-') && n.replace('-', "_") == value) {
+        warn(format!("`{value}` is an old spelling of `{name}`: it still works, but write `{name}`"));
+        return Ok(name);
+    }
+    let listed: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    Err(format!("unknown value `{value}`, expected one of {}", listed.join(", ")))
+}
+
 /// Checks a scalar inside the deserializer's visit, so that the parser attributes an
 /// error to the value's own line and field rather than to the enclosing mapping.
-struct CheckedVisitor<T>(fn(&str) -> Result<T, String>);
+pub(super) struct CheckedVisitor<T>(pub(super) fn(&str) -> Result<T, String>);
 
 impl<T> de::Visitor<'_> for CheckedVisitor<T> {
     type Value = T;
@@ -135,6 +165,22 @@ checked_string!(Command, |v| {
         Ok(())
     }
 });
+
+checked_string!(
+    /// A directory inside the release: relative, and never above it.
+    RelativeDir,
+    |v| {
+        let path = std::path::Path::new(v);
+        let inside = path.components().all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir));
+        if v.trim().is_empty() || v.contains('\0') {
+            Err("the directory is empty".to_string())
+        } else if !inside {
+            Err(format!("`{v}` must be a directory inside the release (relative, without `..`)"))
+        } else {
+            Ok(())
+        }
+    }
+);
 
 checked_string!(HttpUrl, |v| {
     if v.starts_with("http://") || v.starts_with("https://") {

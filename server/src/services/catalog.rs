@@ -20,6 +20,9 @@ pub async fn pipeline_at(repo: &str, commit: &str) -> Result<(Pipeline, String),
         .await
         .ok_or_else(|| AppError::unprocessable(format!("{PIPELINE_FILE} not found at commit {commit}")))?;
     let pipeline = read_pipeline(&text).map_err(AppError::unprocessable)?;
+    for warning in &pipeline.warnings {
+        tracing::warn!(repository = repo, commit, "{warning}");
+    }
     Ok((pipeline, text))
 }
 
@@ -162,7 +165,15 @@ pub async fn release_detail(store: &Store, id: i64) -> Result<ReleaseDetail, App
         .or_internal("reading the changelog")?;
     let filter = HistoryFilter { release: Some(id), limit: Some(500), ..Default::default() };
     let deployments = store.history(&filter).await.or_internal("listing deployments")?;
-    Ok(ReleaseDetail { project, release: release.view(), previous: previous.map(|p| p.view()), changelog, deployments })
+    let pipeline_warnings = read_pipeline(&release.pipeline).map(|p| p.warnings).unwrap_or_default();
+    Ok(ReleaseDetail {
+        project,
+        release: release.view(),
+        previous: previous.map(|p| p.view()),
+        changelog,
+        deployments,
+        pipeline_warnings,
+    })
 }
 
 /// The matrix of the projects `visible` accepts.
