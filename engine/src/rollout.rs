@@ -33,7 +33,7 @@ pub enum Strategy {
 }
 
 /// What a failure does to the hosts that already run the new release.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailurePolicy {
     /// Switch them back to the release they ran before.

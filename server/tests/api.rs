@@ -140,6 +140,12 @@ async fn health_metrics_and_openapi_are_served() {
         assert!(doc["paths"][path].is_object(), "{path} missing from the OpenAPI document");
     }
     assert!(doc["components"]["schemas"]["DeploymentView"].is_object());
+    // Editors check ferry.yml against the parser's own schema; no sign-in needed.
+    let (s, schema) = app.get("/api/ferry.schema.json").await;
+    assert_eq!(s, 200);
+    assert_eq!(schema["title"], "ferry.yml");
+    assert_eq!(schema["required"], serde_json::json!(["environments"]));
+    assert!(schema["definitions"]["StepSpec"]["properties"]["if"].is_object(), "{schema}");
     let (s, _) = app.get("/api/v1/releases/not-a-number").await;
     assert_eq!(s, 400);
     let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap();

@@ -5,12 +5,14 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use schemars::JsonSchema;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
 mod condition;
 mod previews;
 mod rollout;
+mod schema;
 mod triggers;
 mod values;
 
@@ -19,6 +21,7 @@ pub use previews::{
     preview_environment, preview_number, Lifetime, PortRange, PreviewSettings, PreviewSpec, UrlTemplate,
 };
 pub use rollout::{BlueGreenSpec, RolloutSpec};
+pub use schema::pipeline_schema;
 pub use triggers::{glob_matches, ForgeEvent, TriggerOn, TriggerSpec};
 use values::UniqueNames;
 pub use values::{Command, HttpUrl, KeepReleases, Name, RelativeDir, Seconds, Status, VarName};
@@ -26,16 +29,24 @@ pub use values::{Command, HttpUrl, KeepReleases, Name, RelativeDir, Seconds, Sta
 /// The file name Ferry reads from the root of an app's repository.
 pub const PIPELINE_FILE: &str = "ferry.yml";
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pipeline {
+    /// The environments, in lifecycle order (development, staging, production…).
     #[serde(deserialize_with = "environments")]
+    #[schemars(with = "Vec<EnvironmentSpec>", length(min = 1))]
     pub environments: Vec<EnvironmentSpec>,
+    /// Run once per release, by its first deployment; the result is packed as its artifact.
     #[serde(default, deserialize_with = "steps")]
+    #[schemars(with = "Vec<StepSpec>")]
     pub build: Vec<StepSpec>,
+    /// Run in the live release directory on each host, after the switch.
     #[serde(default, deserialize_with = "steps")]
+    #[schemars(with = "Vec<StepSpec>")]
     pub deploy: Vec<StepSpec>,
+    /// Retried every `interval` until `timeout`; set `url` or `command`.
     #[serde(default, deserialize_with = "health_check")]
+    #[schemars(with = "Option<HealthCheckSpec>")]
     pub health_check: Option<HealthCheckSpec>,
     /// Releases each target keeps (older ones are removed after a deployment).
     #[serde(default)]
@@ -52,7 +63,7 @@ pub struct Pipeline {
 }
 
 /// One environment in lifecycle order (the order in the file).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentSpec {
     pub name: Name,
@@ -97,7 +108,7 @@ impl<'de> Deserialize<'de> for QueuePolicy {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepSpec {
     pub name: Name,
@@ -116,7 +127,7 @@ pub struct StepSpec {
     pub working_directory: Option<RelativeDir>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheckSpec {
     /// `http://` or `https://` URL; `${VAR}` is replaced by the environment's variables.

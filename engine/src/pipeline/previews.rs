@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::values::{HttpUrl, Name, VarName};
 use super::{EnvironmentSpec, StepSpec};
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewSpec {
     /// The environment whose hosts (agents, SSH hosts) and variables a preview uses.
@@ -33,6 +33,7 @@ pub struct PreviewSpec {
     pub vars: BTreeMap<VarName, String>,
     /// Steps run in the preview's live release when it is torn down.
     #[serde(default, deserialize_with = "super::steps")]
+    #[schemars(with = "Vec<StepSpec>")]
     pub teardown: Vec<StepSpec>,
     /// A preview without a push for this long is torn down [default: 3d].
     #[serde(default = "default_ttl")]

@@ -57,7 +57,7 @@ impl<'de> Deserialize<'de> for StrategyName {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawSlots {
     #[serde(default)]
@@ -66,8 +66,10 @@ struct RawSlots {
     green: BTreeMap<VarName, String>,
 }
 
-#[derive(Deserialize)]
+/// How a release spreads over the environment's hosts.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Rollout")]
 struct RawRollout {
     #[serde(default)]
     strategy: Option<StrategyName>,
@@ -85,6 +87,27 @@ struct RawRollout {
     /// Blue-green only: the command that moves traffic to `$FERRY_SLOT`.
     #[serde(default)]
     switch_traffic: Option<Command>,
+}
+
+impl schemars::JsonSchema for RolloutSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        RawRollout::schema_name()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        RawRollout::json_schema(generator)
+    }
+}
+
+impl schemars::JsonSchema for StrategyName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Strategy".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "all-at-once (default), rolling (batch), canary (verify) or blue-green (slots, switch_traffic)",
+            "enum": StrategyName::NAMES
+        })
+    }
 }
 
 impl<'de> Deserialize<'de> for RolloutSpec {

@@ -3,11 +3,12 @@
 //! `v*`); with `wait_for_ci`, the forge's own CI passing on that commit is the trigger
 //! instead of the push itself.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::values::Name;
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TriggerSpec {
     pub on: TriggerOn,
@@ -26,7 +27,7 @@ pub struct TriggerSpec {
     pub wait_for_ci: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TriggerOn {
     Push,

@@ -46,6 +46,7 @@ pub fn router(state: AppState, site: &spa::Site) -> Router {
     Router::new()
         .merge(personal)
         .route("/api/openapi.json", get(openapi::document))
+        .route("/api/ferry.schema.json", get(openapi::pipeline_schema))
         .route("/agent/ws", get(crate::agents::socket::upgrade))
         .route("/agent/artifacts/{sha256}", get(crate::agents::artifacts::download))
         .route(

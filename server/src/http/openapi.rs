@@ -100,3 +100,10 @@ impl Modify for BearerToken {
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
+
+/// The JSON Schema of `ferry.yml`, for editors (`# yaml-language-server: $schema=…`).
+pub async fn pipeline_schema() -> Json<serde_json::Value> {
+    static SCHEMA: std::sync::LazyLock<serde_json::Value> =
+        std::sync::LazyLock::new(ferry_engine::pipeline::pipeline_schema);
+    Json(SCHEMA.clone())
+}
