@@ -59,6 +59,35 @@ async fn bad_requests_get_clear_errors() {
     assert_error(s, &b, 400, "bad_request");
     let (s, b) = app.get("/api/v1/no-such-thing").await;
     assert_error(s, &b, 404, "not_found");
+
+    // A query that cannot mean what it says is refused, not ignored: a wrong type, an
+    // unknown value of a choice, a misspelt parameter.
+    for path in [
+        "/api/v1/deployments?limit=ten",
+        "/api/v1/deployments?state=exploded",
+        "/api/v1/deployments?projetc=errs",
+        "/api/v1/deployments?since=yesterday",
+        "/api/v1/insights?days=many",
+        "/api/v1/insights?projects=errs",
+        "/api/v1/events?after=x",
+        "/api/v1/events?from=3",
+        "/api/v1/audit?format=xml",
+        "/api/v1/audit?actors=admin",
+        "/api/v1/deployments/1/logs?limit=-",
+    ] {
+        let (s, b) = app.get(path).await;
+        assert_eq!((s, b["error"].as_str()), (400, Some("bad_request")), "{path}: {b}");
+        assert!(b["message"].as_str().is_some_and(|m| !m.is_empty()), "{path}: {b}");
+    }
+    // serde would read a struct from an array by position: that body must not deploy.
+    let by_position = json!(["errs", release, "development"]);
+    let (s, b) = app.post("/api/v1/deployments", by_position).await;
+    assert_error(s, &b, 400, "bad_request");
+    assert!(b["message"].as_str().unwrap().contains("JSON object"), "{b}");
+    let (_, history) = app.get("/api/v1/deployments?project=errs").await;
+    assert_eq!(history.as_array().map(Vec::len), Some(0), "nothing was deployed: {history}");
+    let (s, b) = app.post("/api/v1/projects", json!("errs")).await;
+    assert_error(s, &b, 400, "bad_request");
 }
 
 #[tokio::test]

@@ -1,13 +1,29 @@
 //! Extractors whose rejections speak the shared error vocabulary instead of axum's
 //! plain-text messages.
 
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use ferry_app::error::AppError;
+use serde::de::DeserializeOwned;
 
 use crate::error::HttpError;
 
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(HttpError))]
+/// A JSON body: always an object. (serde would read a struct from an array by
+/// position, so `["hello", 3, "production"]` would deploy; that is refused here.)
 pub struct Json<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = HttpError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, HttpError> {
+        let axum::Json(body) = axum::Json::<serde_json::Value>::from_request(request, state).await?;
+        if !body.is_object() {
+            return Err(HttpError(AppError::bad_request("the request body must be a JSON object")));
+        }
+        serde_json::from_value(body)
+            .map(Json)
+            .map_err(|e| HttpError(AppError::bad_request(format!("request body: {e}"))))
+    }
+}
 
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(HttpError))]

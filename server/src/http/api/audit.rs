@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct AuditParams {
     pub actor: Option<String>,
     /// e.g. `deployment.start`, `token.create`, `sign_in.failed`.

@@ -56,6 +56,7 @@ pub async fn mark_notifications_read(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct InsightsQuery {
     /// Only this project.
     pub project: Option<String>,

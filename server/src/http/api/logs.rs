@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Only items with a sequence number above this one.
     pub after: Option<i64>,

@@ -46,6 +46,7 @@ pub async fn set_variable(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct VariablePlace {
     /// The environment it belongs to; absent for a project-wide variable.
     pub environment: Option<String>,
