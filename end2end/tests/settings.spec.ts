@@ -31,7 +31,8 @@ test("set a variable and a secret, and remove the variable", async ({ page, requ
   await expect(page.locator('tr[data-variable="GREETING"]')).toHaveCount(0);
 });
 
-// A weekly freeze around the present, set in the settings page: promoting into it is
+// A weekly freeze around the present, set in the settings page in a named time zone
+// (a wrong one is refused at once): promoting into it is
 // refused, and the admin deploys anyway by giving a reason the audit log keeps.
 test("freeze staging, override it with a reason, and thaw it", async ({ page }) => {
   const day = (d: Date) => ["sun", "mon", "tue", "wed", "thu", "fri", "sat"][d.getUTCDay()];
@@ -45,11 +46,18 @@ test("freeze staging, override it with a reason, and thaw it", async ({ page }) 
   await form.getByLabel("Reason").fill("release week");
   await form.getByRole("button", { name: "Add freeze" }).click();
   await expect(page.getByTestId("freeze-error")).toContainText("window.from");
-  await form.getByLabel("From").fill(at(new Date(now - 3_600_000)));
-  await form.getByLabel("To").fill(at(new Date(now + 3_600_000)));
+  // In Tokyo's time (UTC+9 all year), as a team there would write it.
+  const tokyo = 9 * 3_600_000;
+  await form.getByLabel("From").fill(at(new Date(now + tokyo - 3_600_000)));
+  await form.getByLabel("To").fill(at(new Date(now + tokyo + 3_600_000)));
+  await form.getByLabel("Time zone").fill("Asia/Tokio");
+  await form.getByRole("button", { name: "Add freeze" }).click();
+  await expect(page.getByTestId("freeze-error")).toContainText("window.time_zone: `Asia/Tokio`");
+  await form.getByLabel("Time zone").fill("Asia/Tokyo");
   await form.getByRole("button", { name: "Add freeze" }).click();
   const row = page.locator("table.freezes tr[data-active=true]");
   await expect(row).toContainText("release week");
+  await expect(row).toContainText("every week, Asia/Tokyo");
   await expect(row).toContainText("❄ now");
 
   await page.goto("/");

@@ -155,3 +155,26 @@ async fn a_deployment_that_waited_into_a_freeze_does_not_start_unless_an_admin_o
         }
     }
 }
+
+#[tokio::test]
+async fn a_weekly_freeze_is_read_in_its_time_zone() {
+    let app = spawn_app().await;
+    app.hello_project("cold").await;
+    let bad = json!({"kind": "weekly", "from": "fri 16:00", "to": "mon 08:00", "time_zone": "Mars/Olympus"});
+    let (s, b) = add(&app, &app.client, json!({"environment": "development", "window": bad, "reason": "x"})).await;
+    assert_error(s, &b, 400, "bad_request");
+    assert!(b["message"].as_str().unwrap().starts_with("window.time_zone: `Mars/Olympus`"), "{b}");
+
+    // Kiritimati is 14 hours ahead of UTC all year: its hour around now is not UTC's.
+    let local = Utc::now() + Duration::hours(14);
+    let (from, to) = (week_time(local - Duration::hours(1)), week_time(local + Duration::hours(1)));
+    let there = json!({"kind": "weekly", "from": from, "to": to, "time_zone": "Pacific/Kiritimati"});
+    let (s, freeze) =
+        add(&app, &app.client, json!({"environment": "development", "window": there, "reason": "tz"})).await;
+    assert_eq!((s, freeze["active"].as_bool()), (201, Some(true)), "{freeze}");
+    assert_eq!(freeze["window"]["time_zone"], "Pacific/Kiritimati");
+    let in_utc = json!({"kind": "weekly", "from": from, "to": to});
+    let (s, freeze) =
+        add(&app, &app.client, json!({"environment": "staging", "window": in_utc, "reason": "utc"})).await;
+    assert_eq!((s, freeze["active"].as_bool()), (201, Some(false)), "{freeze}");
+}

@@ -1,5 +1,5 @@
 //! The deploy freeze windows of a project, on its settings page: listed (those active
-//! now marked), added (once, or every week, in UTC) and removed.
+//! now marked), added (once, in UTC, or every week, in a named time zone) and removed.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use leptos::prelude::*;
@@ -27,6 +27,7 @@ pub fn FreezeEditor(project: String, environments: Vec<String>) -> impl IntoView
         RwSignal::new(String::new()),
         RwSignal::new(String::new()),
     );
+    let zone = RwSignal::new(String::new());
     let refresh = {
         let project = project.clone();
         move || {
@@ -45,7 +46,8 @@ pub fn FreezeEditor(project: String, environments: Vec<String>) -> impl IntoView
         move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             let window = if weekly.get_untracked() {
-                Ok(FreezeWindow::Weekly { from: from.get_untracked(), to: to.get_untracked() })
+                let zone = Some(zone.get_untracked().trim().to_string()).filter(|z| !z.is_empty());
+                Ok(FreezeWindow::Weekly { from: from.get_untracked(), to: to.get_untracked(), time_zone: zone })
             } else {
                 utc_input("from", &from.get_untracked())
                     .and_then(|f| Ok(FreezeWindow::Once { from: f, to: utc_input("to", &to.get_untracked())? }))
@@ -81,7 +83,7 @@ pub fn FreezeEditor(project: String, environments: Vec<String>) -> impl IntoView
     let placeholder = move |weekly_text: &'static str| move || if weekly.get() { weekly_text } else { "" };
     view! {
         <h2>"Deploy freezes"</h2>
-        <p class="muted">"While a freeze covers the present, deployments to its environment are refused; an admin can override one with a reason, which the audit log keeps. Rollbacks are never frozen. Times are UTC."</p>
+        <p class="muted">"While a freeze covers the present, deployments to its environment are refused; an admin can override one with a reason, which the audit log keeps. Rollbacks are never frozen. One-off windows are in UTC; weekly ones in the time zone you name (UTC if none)."</p>
         {move || error.get().map(|e| view! { <p class="error" role="alert" data-testid="freeze-error">{e}</p> })}
         <table class="settings freezes">
             <thead><tr><th>"Environment"</th><th>"When"</th><th>"Why"</th><th>"By"</th><th></th></tr></thead>
@@ -119,6 +121,10 @@ pub fn FreezeEditor(project: String, environments: Vec<String>) -> impl IntoView
             <label>"To" <input required prop:value=to placeholder=placeholder("mon 08:00")
                 prop:type=move || if weekly.get() { "text" } else { "datetime-local" }
                 on:input=move |ev| to.set(event_target_value(&ev)) /></label>
+            <Show when=move || weekly.get()>
+                <label>"Time zone" <input prop:value=zone placeholder="Europe/Berlin" data-testid="freeze-zone"
+                    on:input=move |ev| zone.set(event_target_value(&ev)) /></label>
+            </Show>
             <label>"Reason" <input required prop:value=reason placeholder="release week"
                 on:input=move |ev| reason.set(event_target_value(&ev)) /></label>
             <button class="action" type="submit">"Add freeze"</button>

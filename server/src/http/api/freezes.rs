@@ -31,7 +31,8 @@ pub async fn list_freezes(
 }
 
 /// Adds a freeze window: once (`{"kind": "once", "from": …, "to": …}`) or weekly
-/// (`{"kind": "weekly", "from": "fri 16:00", "to": "mon 08:00"}`, UTC).
+/// (`{"kind": "weekly", "from": "fri 16:00", "to": "mon 08:00", "time_zone": "Europe/Berlin"}`;
+/// UTC without `time_zone`).
 #[utoipa::path(post, path = "/api/v1/projects/{slug}/freezes", params(("slug" = String, Path)), request_body = NewFreeze,
     responses((status = 201, body = FreezeView), (status = 400, body = AppError), (status = 403, body = AppError)))]
 pub async fn add_freeze(
