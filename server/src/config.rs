@@ -102,6 +102,10 @@ pub struct Flags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_grace_seconds: Option<u64>,
+    /// Days kept of finished deployments' logs, events and finished deliveries; 0 keeps them [default: 90].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
     /// The key that seals secrets [default: <data_dir>/secret.key; FERRY_SECRET_KEY holds one itself].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -185,6 +189,10 @@ pub struct Config {
     /// A job fails, its running step marked `agent_lost`, when its agent stays away this
     /// long (default 30 s: three missed heartbeats).
     pub agent_grace_seconds: u64,
+    /// How many days the log lines of finished deployments, the event log, and finished
+    /// deliveries (notifications, forge reports and webhooks, done jobs) are kept; a
+    /// project may set its own (`PUT /api/v1/projects/{slug}/retention`). 0 keeps them.
+    pub retention_days: u32,
     /// The key that seals secrets [default: `<data_dir>/secret.key`, created on first
     /// start]; `FERRY_SECRET_KEY` (base64 of 32 bytes) takes precedence.
     pub secret_key_file: Option<PathBuf>,
@@ -224,6 +232,7 @@ impl Default for Config {
             sign_in_max_failures: 10,
             sign_in: Vec::new(),
             agent_grace_seconds: 30,
+            retention_days: 90,
             shutdown_grace_seconds: 60,
             lease_seconds: 15,
             secret_key_file: None,

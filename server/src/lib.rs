@@ -110,7 +110,8 @@ pub async fn start(config: &Config) -> Result<Running, String> {
     let providers = auth::providers::Providers::new(&config.sign_in, config.public_url.as_deref())?;
     let closing = tokio_util::sync::CancellationToken::new();
     let repos_dir = data_dir.join("repos");
-    let services = services::Handles { store, bus, deployer, agents, vault, notifier, repos_dir };
+    let retention_days = i64::from(config.retention_days);
+    let services = services::Handles { store, bus, deployer, agents, vault, notifier, repos_dir, retention_days };
     let state = AppState { services, metrics, auth, providers, closing };
 
     if config.password_sign_in {
@@ -173,6 +174,13 @@ pub async fn start(config: &Config) -> Result<Running, String> {
                 }
             }
         })
+        .handle(jobs::RETENTION_SWEEP, {
+            let services = state.services.clone();
+            move |payload| {
+                let services = services.clone();
+                async move { services::retention::sweep(&services, &payload).await }
+            }
+        })
         .handle(jobs::PREVIEW_PLACE_FREED, {
             let services = state.services.clone();
             move |payload| {
@@ -181,6 +189,9 @@ pub async fn start(config: &Config) -> Result<Running, String> {
             }
         })
         .start();
+    services::retention::schedule(&state.store, services::retention::today())
+        .await
+        .map_err(|e| format!("cannot schedule retention: {e}"))?;
     auth::session_store::sweep_expired(state.store.clone());
     let replica_id = state.deployer.replica_id().to_string();
     agents::offline::watch(state.agents.clone(), state.store.clone(), replica_id.clone());

@@ -2,7 +2,8 @@
 //! `metrics-exporter-prometheus`: HTTP requests by route and status with their
 //! durations, step durations, connected browser clients, the process's own figures,
 //! and, read from the database at scrape time (so every replica reports the whole
-//! installation), deployments by state, jobs waiting by kind and agents online.
+//! installation), deployments by state, jobs waiting by kind, agents online, and what
+//! retention has removed so far and the space it freed.
 //!
 //! Each server keeps its own recorder instead of installing a global one, and records
 //! into it with `metrics::with_local_recorder`: the test binaries run several servers
@@ -31,6 +32,8 @@ pub struct StoredFigures {
     pub agents_online: i64,
     /// Every job kind the runner knows, reported as 0 when none waits.
     pub job_kinds: &'static [&'static str],
+    /// `(kind, rows, bytes)` retention removed, since the installation began.
+    pub retention: Vec<(String, i64, i64)>,
 }
 
 pub struct Metrics {
@@ -68,6 +71,12 @@ impl Metrics {
             describe_gauge!("ferry_deployments", "Deployments recorded, by state.");
             describe_gauge!("ferry_jobs_waiting", "Jobs of the durable queue not done yet, by kind.");
             describe_gauge!("ferry_agents_online", "Agents connected to some replica.");
+            describe_counter!("ferry_retention_removed_rows_total", "Rows retention removed, by kind.");
+            describe_counter!(
+                "ferry_retention_freed_bytes_total",
+                Unit::Bytes,
+                "Bytes of text retention removed, by kind (the database reuses or returns the space)."
+            );
             gauge!("ferry_websocket_clients").set(0.0);
             metrics.process.describe();
         });
@@ -115,6 +124,10 @@ impl Metrics {
                 gauge!("ferry_jobs_waiting", "kind" => *kind).set(count_of(&stored.jobs_waiting_by_kind, kind) as f64);
             }
             gauge!("ferry_agents_online").set(stored.agents_online as f64);
+            for (kind, rows, bytes) in &stored.retention {
+                counter!("ferry_retention_removed_rows_total", "kind" => kind.clone()).absolute(*rows as u64);
+                counter!("ferry_retention_freed_bytes_total", "kind" => kind.clone()).absolute(*bytes as u64);
+            }
             self.process.collect();
         });
         self.handle.run_upkeep();
@@ -141,6 +154,7 @@ mod tests {
             jobs_waiting_by_kind: vec![("deliver_notification".into(), 4)],
             agents_online: 1,
             job_kinds: &["deliver_notification", "preview_expiry"],
+            retention: vec![("log_lines".into(), 12, 3400)],
         };
         let text = metrics.render(&stored);
         for line in [
@@ -154,6 +168,8 @@ mod tests {
             "ferry_jobs_waiting{kind=\"deliver_notification\"} 4",
             "ferry_jobs_waiting{kind=\"preview_expiry\"} 0",
             "ferry_agents_online 1",
+            "ferry_retention_removed_rows_total{kind=\"log_lines\"} 12",
+            "ferry_retention_freed_bytes_total{kind=\"log_lines\"} 3400",
         ] {
             assert!(text.lines().any(|l| l == line), "missing `{line}` in:\n{text}");
         }

@@ -64,7 +64,9 @@ async fn a_deployment_end_committed_just_before_a_crash_is_still_notified_once()
     })
     .await;
     common::wait_until("the job to be done", Duration::from_secs(10), || async {
-        app.running.state.store.pending_jobs().await.unwrap().is_empty().then_some(())
+        let pending = app.running.state.store.pending_jobs().await.unwrap();
+        // Tomorrow's retention sweep waits for its day.
+        pending.iter().all(|(kind, ..)| kind == ferry_server::jobs::RETENTION_SWEEP).then_some(())
     })
     .await;
     let (_, listed) = app.get("/api/v1/notifications").await;

@@ -7,9 +7,9 @@ use ferry_app::model::{
     LogStream, NotificationKind, NotifyEvent, ProjectView, Role, StepState, TargetKind, TargetState, TokenScope,
 };
 use ferry_server::store::{
-    is_unique_violation, AgentIdentity, AuditFilter, Identity, JobOrder, LiveDeployments, NewAudit, NewDelivery,
-    NewDeployment, NewLogLine, NewProject, NewRelease, NewToken, OpenPreview, StepChange, Store, Stored, TargetEnd,
-    TargetPlan,
+    is_unique_violation, now_millis, AgentIdentity, AuditFilter, Identity, JobOrder, LiveDeployments, NewAudit,
+    NewDelivery, NewDeployment, NewLogLine, NewProject, NewRelease, NewToken, OpenPreview, StepChange, Store, Stored,
+    TargetEnd, TargetPlan,
 };
 
 async fn contract(store: Store) {
@@ -236,6 +236,115 @@ async fn contract(store: Store) {
     jobs_contract(&store).await;
     ssh_contract(&store, dev).await;
     previews_contract(&store, project.id, dev).await;
+    retention_contract(&store).await;
+}
+
+/// Retention: what aged past its project's (or the server's) days goes, work in
+/// progress never does, and the totals add up what went, in rows and bytes.
+async fn retention_contract(store: &Store) {
+    const DAY: i64 = 24 * 60 * 60 * 1000;
+    let pending_jobs = store.pending_jobs().await.unwrap();
+    // What the contracts above left ages first: their events, logs and done jobs.
+    let first = store.sweep_retained(90, now_millis() + 100 * DAY).await.unwrap();
+    assert!(first.iter().find(|r| r.kind == "events").unwrap().rows > 0);
+    assert!(store.events_after(0, 10).await.unwrap().is_empty());
+    assert_eq!(store.pending_jobs().await.unwrap(), pending_jobs, "jobs not done stay");
+    let before = store.retention_totals().await.unwrap();
+    let logs_before = before.iter().find(|(kind, ..)| kind == "log_lines").map_or((0, 0), |t| (t.1, t.2));
+    let mut logged = Vec::new();
+    for (slug, days) in
+        [("ret-default", None), ("ret-forever", Some(0)), ("ret-long", Some(200)), ("ret-short", Some(7))]
+    {
+        let project = store
+            .create_project(&NewProject {
+                repo_origin: None,
+                slug: slug.into(),
+                name: slug.into(),
+                repo_url: "/srv/x".into(),
+                environments: vec!["dev".into()],
+            })
+            .await
+            .unwrap();
+        store.set_project_retention(project.id, days).await.unwrap();
+        assert_eq!(store.project_retention(project.id).await.unwrap(), days);
+        let release = NewRelease {
+            project_id: project.id,
+            version: "1.0".into(),
+            git_commit: "c".into(),
+            source: "test".into(),
+            pipeline: String::new(),
+            committed_at: None,
+            git_ref: None,
+        };
+        let release = store.create_release(&release).await.unwrap();
+        let steps = vec!["build".to_string()];
+        let mut ids = Vec::new();
+        for finish in [true, false] {
+            let place = (project.id, project.environments[0].id, release.id);
+            let d = store
+                .create_deployment(&NewDeployment::queued(place, DeploymentKind::Deploy, &steps, "t"))
+                .await
+                .unwrap();
+            if finish {
+                store
+                    .transition_deployment(d.id, DeploymentState::Queued, DeploymentState::Cancelled, None)
+                    .await
+                    .unwrap();
+            }
+            // Ten bytes a line, and one line of two-byte characters (bytes, not characters, count).
+            let mut lines: Vec<NewLogLine> = (1..=3)
+                .map(|seq| NewLogLine {
+                    deployment_id: d.id,
+                    seq,
+                    step: 0,
+                    stream: LogStream::Stdout,
+                    text: format!("line {seq:05}"),
+                })
+                .collect();
+            lines.push(NewLogLine {
+                deployment_id: d.id,
+                seq: 4,
+                step: 0,
+                stream: LogStream::Stdout,
+                text: "ééééé".into(),
+            });
+            store.append_logs(lines).await.unwrap();
+            ids.push(d.id);
+        }
+        logged.push((slug, ids));
+    }
+    let lines_of = |id: i64| async move { store.logs(id, 0, 100).await.unwrap().len() };
+
+    // Thirty days on: only the project keeping seven days loses its finished log.
+    let removed = store.sweep_retained(90, now_millis() + 30 * DAY).await.unwrap();
+    let logs = removed.iter().find(|r| r.kind == "log_lines").unwrap();
+    assert_eq!((logs.rows, logs.bytes), (4, 40));
+    assert_eq!(lines_of(logged[3].1[0]).await, 0);
+    assert_eq!(lines_of(logged[3].1[1]).await, 4, "an unfinished deployment keeps its log");
+    assert_eq!(lines_of(logged[0].1[0]).await, 4);
+
+    // A hundred days on: the server's 90 days take the default project's too; forever
+    // and 200 days keep theirs.
+    let removed = store.sweep_retained(90, now_millis() + 100 * DAY).await.unwrap();
+    let logs = removed.iter().find(|r| r.kind == "log_lines").unwrap();
+    assert_eq!((logs.rows, logs.bytes), (4, 40));
+    for (slug, ids) in &logged {
+        let kept = if *slug == "ret-default" || *slug == "ret-short" { 0 } else { 4 };
+        assert_eq!(lines_of(ids[0]).await, kept, "{slug}");
+        assert_eq!(lines_of(ids[1]).await, 4, "{slug}: unfinished");
+    }
+    let totals = store.retention_totals().await.unwrap();
+    let log_total = totals.iter().find(|(kind, ..)| kind == "log_lines").unwrap();
+    assert_eq!((log_total.1 - logs_before.0, log_total.2 - logs_before.1), (8, 80));
+
+    // Nothing left to remove: the next sweep removes nothing, and the totals stand.
+    let again = store.sweep_retained(90, now_millis() + 100 * DAY).await.unwrap();
+    assert!(again.iter().all(|r| r.rows == 0 && r.bytes == 0), "{again:?}");
+    assert_eq!(store.retention_totals().await.unwrap(), totals);
+    // The server keeping everything keeps the default project's logs too.
+    let forever = store.sweep_retained(0, now_millis() + 1000 * DAY).await.unwrap();
+    let logs = forever.iter().find(|r| r.kind == "log_lines").unwrap();
+    assert_eq!(logs.rows, 4, "only ret-long's, past its own 200 days");
 }
 
 /// Previews: a request's environment is made once and follows the lifecycle; ports of

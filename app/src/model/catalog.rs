@@ -242,3 +242,21 @@ pub struct CreateRelease {
     /// Full or abbreviated commit of the project's repository.
     pub git_commit: String,
 }
+
+/// How many days a project's finished deployments' logs and its finished deliveries
+/// are kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Retention {
+    /// The project's own number (0: keep everything); `null`: the server's.
+    pub days: Option<i64>,
+    /// The server's `retention_days` (0: keep everything).
+    pub server_days: i64,
+}
+
+/// Sets a project's retention.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetRetention {
+    /// Days to keep (0: everything); `null` goes back to the server's.
+    pub days: Option<i64>,
+}

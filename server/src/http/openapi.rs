@@ -65,6 +65,8 @@ use super::api;
         api::set_variable,
         api::delete_variable,
         api::list_freezes,
+        api::get_retention,
+        api::set_retention,
         api::add_freeze,
         api::remove_freeze,
         api::notification_settings,

@@ -46,6 +46,7 @@ async fn stored_figures(s: &AppState) -> Result<StoredFigures, sqlx::Error> {
         jobs_waiting_by_kind: s.store.waiting_jobs_by_kind().await?,
         agents_online: s.store.connected_agents(now_millis()).await?.len() as i64,
         job_kinds: &job_kinds::ALL,
+        retention: s.store.retention_totals().await?,
     })
 }
 

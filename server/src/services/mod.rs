@@ -25,6 +25,7 @@ pub mod previews;
 pub mod promotion;
 pub mod recorder;
 pub mod replica;
+pub mod retention;
 mod starters;
 pub mod step_users;
 mod targets;
@@ -45,4 +46,6 @@ pub struct Handles {
     pub notifier: crate::notify::Notifier,
     /// Where Ferry keeps the repositories it clones (`<data_dir>/repos`).
     pub repos_dir: std::path::PathBuf,
+    /// The server's `retention_days` (0 keeps everything).
+    pub retention_days: i64,
 }

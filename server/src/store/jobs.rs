@@ -28,9 +28,12 @@ pub mod kinds {
     /// A preview was torn down: the project's longest waiting preview may take its
     /// place. Payload: the project's id.
     pub const PREVIEW_PLACE_FREED: &str = "preview_place_freed";
+    /// A day's retention sweep (`services::retention`), which queues the next day's.
+    /// Payload: the day, counted from 1970-01-01 (UTC).
+    pub const RETENTION_SWEEP: &str = "retention_sweep";
 
     /// Every kind, for the waiting jobs' figures in `/metrics`.
-    pub const ALL: [&str; 8] = [
+    pub const ALL: [&str; 9] = [
         DEPLOYMENT_FINISHED,
         DEPLOYMENT_STARTED,
         APPROVAL_REQUESTED,
@@ -39,6 +42,7 @@ pub mod kinds {
         SEND_FORGE_REPORT,
         PREVIEW_EXPIRY,
         PREVIEW_PLACE_FREED,
+        RETENTION_SWEEP,
     ];
 }
 

@@ -12,6 +12,7 @@ mod logs;
 mod notify;
 mod people;
 mod projects;
+mod retention;
 mod ssh;
 mod tokens;
 mod variables;
@@ -33,6 +34,7 @@ pub use logs::*;
 pub use notify::*;
 pub use people::*;
 pub use projects::*;
+pub use retention::*;
 pub use ssh::*;
 pub use tokens::*;
 pub use variables::*;
@@ -51,6 +53,7 @@ pub fn router() -> Router<AppState> {
         .merge(agents::router())
         .merge(variables::router())
         .merge(freezes::router())
+        .merge(retention::router())
         .merge(notify::router())
         .merge(forges::router())
         .merge(imports::router())
