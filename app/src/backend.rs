@@ -16,7 +16,7 @@ use crate::model::{
 };
 use crate::model::{DeployKey, ImportProject, Imported, ListRepositories, RepositoryView};
 use crate::model::{ForgeLinkView, ForgeLinked, LinkForge, LogLineView, NotifyPreferences, ProjectView};
-use crate::model::{SshCheckView, SshHostRequest, SshHostView, SshKeyView, TrustHostKey};
+use crate::model::{Retention, SshCheckView, SshHostRequest, SshHostView, SshKeyView, TrustHostKey};
 
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
@@ -84,6 +84,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn freezes(&self, project: String) -> Result<Vec<FreezeView>, AppError>;
     async fn add_freeze(&self, project: String, freeze: NewFreeze) -> Result<FreezeView, AppError>;
     async fn remove_freeze(&self, project: String, id: i64) -> Result<(), AppError>;
+    async fn retention(&self, project: String) -> Result<Retention, AppError>;
+    async fn set_retention(&self, project: String, days: Option<i64>) -> Result<Retention, AppError>;
     async fn forge_link(&self, project: String) -> Result<Option<ForgeLinkView>, AppError>;
     async fn link_forge(&self, project: String, wanted: LinkForge) -> Result<ForgeLinked, AppError>;
     async fn unlink_forge(&self, project: String) -> Result<(), AppError>;

@@ -12,7 +12,7 @@ use crate::model::{
 };
 use crate::model::{DeployKey, ImportProject, Imported, ListRepositories, RepositoryView};
 use crate::model::{ForgeLinkView, ForgeLinked, LinkForge, NotifyPreferences, ProjectView};
-use crate::model::{SshCheckView, SshHostRequest, SshHostView, SshKeyView, TrustHostKey};
+use crate::model::{Retention, SshCheckView, SshHostRequest, SshHostView, SshKeyView, TrustHostKey};
 
 /// Who is signed in, and how one can sign in.
 #[server(prefix = "/rpc", endpoint = "load_me")]
@@ -304,6 +304,17 @@ pub async fn load_freezes(project: String) -> Result<Vec<FreezeView>, AppError> 
 #[server(prefix = "/rpc", endpoint = "add_freeze")]
 pub async fn add_freeze(project: String, freeze: NewFreeze) -> Result<FreezeView, AppError> {
     crate::backend::backend()?.add_freeze(project, freeze).await
+}
+
+#[server(prefix = "/rpc", endpoint = "load_retention")]
+pub async fn load_retention(project: String) -> Result<Retention, AppError> {
+    crate::backend::backend()?.retention(project).await
+}
+
+/// Sets how many days the project keeps its logs (`None`: the server's; 0: forever).
+#[server(prefix = "/rpc", endpoint = "set_retention")]
+pub async fn set_retention(project: String, days: Option<i64>) -> Result<Retention, AppError> {
+    crate::backend::backend()?.set_retention(project, days).await
 }
 
 #[server(prefix = "/rpc", endpoint = "remove_freeze")]

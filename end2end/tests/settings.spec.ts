@@ -81,6 +81,29 @@ test("freeze staging, override it with a reason, and thaw it", async ({ page }) 
   await expect(page.locator("table.freezes tr[data-active=true]")).toHaveCount(0);
 });
 
+// The project's retention: the server's days shown, a bad number refused, the
+// project's own kept across a reload, then back to the server's.
+test("set how long the project keeps its logs", async ({ page, request }) => {
+  await page.goto("/projects/hello-web/settings");
+  const form = page.locator("form.retention-form");
+  const days = form.getByLabel("Days");
+  await expect(days).toHaveAttribute("placeholder", "empty: the server's 90 days");
+  await days.fill("99999");
+  await form.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByTestId("retention-error")).toContainText("days: from 0");
+  await days.fill("30");
+  await form.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByTestId("retention-saved")).toBeVisible();
+  await page.reload();
+  await expect(page.locator("form.retention-form").getByLabel("Days")).toHaveValue("30");
+  const stored = await (await request.get("/api/v1/projects/hello-web/retention")).json();
+  expect(stored).toEqual({ days: 30, server_days: 90 });
+  await page.locator("form.retention-form").getByLabel("Days").fill("");
+  await page.locator("form.retention-form").getByRole("button", { name: "Save" }).click();
+  await expect(page.getByTestId("retention-saved")).toBeVisible();
+  expect((await (await request.get("/api/v1/projects/hello-web/retention")).json()).days).toBeNull();
+});
+
 // Linking the project to its GitHub repository shows the webhook URL and, once, the
 // secret; after a reload the link stays and the secret is gone.
 test("link the project to a GitHub repository", async ({ page }) => {

@@ -11,7 +11,7 @@ use ferry_app::model::{
     NewChannel, NewFreeze, NewRule, NotificationList, NotifySettings, PasswordSignIn, PromotionPreview, Protection,
     ReleaseDetail, ReleaseView, Role, RuleView, SetVariable, TokenView, UserView, VariableView,
 };
-use ferry_app::model::{DeployKey, ImportProject, Imported, ListRepositories, RepositoryView};
+use ferry_app::model::{DeployKey, ImportProject, Imported, ListRepositories, RepositoryView, Retention};
 use ferry_app::model::{
     ForgeLinkView, ForgeLinked, LinkForge, LogLineView, NotifyPreferences, ProjectView, LOG_PAGE_LINES,
 };
@@ -22,7 +22,7 @@ use leptos_axum::ResponseOptions;
 use crate::agents;
 use crate::auth::{flows, Caller};
 use crate::services::{
-    approvals, audit, bad_releases, channels, forges, freezes, gate, imports, people, tokens, variables,
+    approvals, audit, bad_releases, channels, forges, freezes, gate, imports, people, retention, tokens, variables,
 };
 use crate::ssh::hosts as ssh_hosts;
 use crate::state::AppState;
@@ -216,6 +216,14 @@ impl Backend for ServerBackend {
 
     async fn remove_freeze(&self, project: String, id: i64) -> Result<(), AppError> {
         self.run(|s, c| async move { freezes::remove(s, c, &project, id).await }).await
+    }
+
+    async fn retention(&self, project: String) -> Result<Retention, AppError> {
+        self.run(|s, c| async move { retention::get(s, c, &project).await }).await
+    }
+
+    async fn set_retention(&self, project: String, days: Option<i64>) -> Result<Retention, AppError> {
+        self.run(|s, c| async move { retention::set(s, c, &project, days).await }).await
     }
 
     async fn forge_link(&self, project: String) -> Result<Option<ForgeLinkView>, AppError> {

@@ -14,6 +14,7 @@ pub mod log_view;
 pub mod notifications;
 pub mod preferences;
 pub mod promote;
+pub mod retention;
 pub mod ssh_hosts;
 pub mod variables;
 

@@ -7,6 +7,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::components::forge_link::ForgeLinkEditor;
 use crate::components::freezes::FreezeEditor;
+use crate::components::retention::RetentionEditor;
 use crate::components::ssh_hosts::SshHostsEditor;
 use crate::components::variables::VariablesEditor;
 use crate::model::{EnvironmentView, ProjectView, Protection, Role};
@@ -59,6 +60,7 @@ pub fn SettingsPage() -> impl IntoView {
                 <BuildersRow slug=slug.clone() selector=p.build_selector.clone() />
                 <VariablesEditor project=slug.clone() environments=env_names.clone() />
                 <FreezeEditor project=slug.clone() environments=env_names />
+                <RetentionEditor project=slug.clone() />
                 <ForgeLinkEditor project=slug.clone() />
             }
             .into_any()
