@@ -144,25 +144,35 @@ pub async fn run(config: AgentConfig, stop: CancellationToken) -> Result<(), Str
     let done = CancellationToken::new();
     drain_on_stop(shared.clone(), stop, config.shutdown_grace, done.clone());
     let stop = done;
-    let mut backoff = Duration::from_millis(250);
+    // Jittered, so that agents cut off together (a server restart) come back spread
+    // out; a session that got in starts the sequence again.
+    let mut delays = reconnect_delays();
     let mut attempt = 0usize;
     loop {
         let server = config.server_for(attempt);
         attempt = attempt.wrapping_add(1);
-        match session(&config, &server, &shared, &stop, &mut backoff).await {
+        let wait = match session(&config, &server, &shared, &stop, &mut delays).await {
             SessionEnd::Stopped => return Ok(()),
             SessionEnd::Refused(reason) => return Err(format!("the server refused this agent: {reason}")),
             SessionEnd::Lost(why) => {
+                let wait = delays.next().unwrap_or(RECONNECT_CAP);
                 let next = config.server_for(attempt);
-                tracing::warn!(%why, server, next, retry_in = ?backoff, "connection to the server lost")
+                tracing::warn!(%why, server, next, retry_in = ?wait, "connection to the server lost");
+                wait
             }
-        }
+        };
         tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = stop.cancelled() => return Ok(()),
         }
-        backoff = (backoff * 2).min(Duration::from_secs(10));
     }
+}
+
+const RECONNECT_FIRST: Duration = Duration::from_millis(250);
+const RECONNECT_CAP: Duration = Duration::from_secs(10);
+
+fn reconnect_delays() -> ferry_engine::retry::Delays {
+    ferry_engine::retry::delays(RECONNECT_FIRST, RECONNECT_CAP)
 }
 
 fn hello(config: &AgentConfig) -> AgentMessage {
@@ -182,7 +192,7 @@ async fn session(
     server: &str,
     shared: &Arc<Shared>,
     stop: &CancellationToken,
-    backoff: &mut Duration,
+    delays: &mut ferry_engine::retry::Delays,
 ) -> SessionEnd {
     let (socket, _) = match tokio_tungstenite::connect_async(AgentConfig::socket_url(server)).await {
         Ok(connected) => connected,
@@ -202,7 +212,7 @@ async fn session(
             let shown: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
             tracing::info!(agent_id, name, labels = shown.join(","), server, "connected to the server");
             *shared.name.lock().unwrap_or_else(|p| p.into_inner()) = name;
-            *backoff = Duration::from_millis(250);
+            *delays = reconnect_delays();
             heartbeat_seconds.max(1)
         }
         Some(ServerMessage::Refused { reason }) => return SessionEnd::Refused(reason),

@@ -73,9 +73,9 @@ pub async fn check<M: Machine>(
         }
         let _ = lines.send((LogStream::System, format!("attempt {attempt}: {last}"))).await;
         // A restarted app is usually up within a moment: retry soon, then back off to
-        // the interval.
-        let backoff = Duration::from_millis(100) * 2u32.pow(attempt.min(10) - 1);
-        if !pause(backoff.min(interval).min(deadline.saturating_duration_since(Instant::now())), cancel).await {
+        // the interval (jittered: the hosts of a rollout do not probe in step).
+        let backoff = crate::retry::backoff(attempt, Duration::from_millis(100), interval);
+        if !pause(backoff.min(deadline.saturating_duration_since(Instant::now())), cancel).await {
             return HealthOutcome::Cancelled;
         }
     }

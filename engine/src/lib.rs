@@ -25,6 +25,8 @@ pub mod protocol;
 #[cfg(feature = "runtime")]
 pub mod release_dir;
 #[cfg(feature = "runtime")]
+pub mod retry;
+#[cfg(feature = "runtime")]
 pub mod rollout;
 #[cfg(feature = "runtime")]
 pub mod upload;

@@ -152,35 +152,8 @@ impl Runner {
     }
 }
 
-/// Ferry's one retry backoff (jobs, notification deliveries, forge reports): 1 s after
-/// the first failure, doubling up to `cap`, each wait between half and the whole of
-/// that, so the retries of many failures spread out instead of arriving together.
+/// The retry backoff of jobs, notification deliveries and forge reports: 1 s after the
+/// first failure, doubling up to `cap`, jittered (`ferry_engine::retry`).
 pub fn backoff(attempts: i64, cap: Duration) -> Duration {
-    let full = Duration::from_secs(1u64 << (attempts - 1).clamp(0, 16)).min(cap);
-    let jitter = rand_fraction();
-    full.mul_f64(0.5 + 0.5 * jitter)
-}
-
-/// A number in [0, 1) that differs between calls (no cryptographic need).
-fn rand_fraction() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher
-        .write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
-    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_with_jitter_up_to_the_cap() {
-        for attempts in 1..=12 {
-            let full = Duration::from_secs(1u64 << (attempts - 1)).min(MAX_BACKOFF);
-            let wait = backoff(attempts, MAX_BACKOFF);
-            assert!(wait >= full / 2 && wait <= full, "attempt {attempts}: {wait:?} not within half of {full:?}");
-        }
-        assert!(backoff(40, MAX_BACKOFF) <= MAX_BACKOFF);
-    }
+    ferry_engine::retry::backoff(attempts.clamp(1, 64) as u32, Duration::from_secs(1), cap)
 }
