@@ -5,7 +5,10 @@
 # this machine has no running systemd) and checks /healthz, the web interface served
 # from inside the binary, and a deployment of the packaged demo app whose app runs as
 # the project's own user without capabilities. SIGTERM then stops Ferry but not the
-# app (the unit's KillMode). Finally purges the package and stops what it started.
+# app (the unit's KillMode). Then upgrades to the next package (revision 2): the
+# administrator's ferry.toml, the secret key, the ferry user, the data and the running
+# app stay, and the upgraded Ferry signs in and shows the earlier deployment. Finally
+# purges the package and stops what it started.
 # Needs root (dpkg); run by scripts/test.sh after the web interface is built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -87,16 +90,28 @@ capabilities=$(setting AmbientCapabilities | tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s
   fail "the unit's bounding set is not its ambient set"
 [ "$(setting KillMode)" = process ] || fail "the unit's KillMode is not process"
 
-info "starting the installed ferry as the unit does ($user, capabilities $capabilities)"
-cd "$(setting WorkingDirectory)"
-FERRY_DEMO=true FERRY_ADMIN_PASSWORD=package-test-password \
-  setpriv --reuid="$user" --regid="$user" --init-groups --no-new-privs \
-  --inh-caps=-all,"$capabilities" --ambient-caps=-all,"$capabilities" --bounding-set=-all,"$capabilities" \
-  $exec_start >"$work/ferry.log" 2>&1 &
-ferry_pid=$!
-cd - >/dev/null
 base=http://127.0.0.1:8080
-wait_for "/healthz" "curl -sf $base/healthz" 60
+# Starts /usr/bin/ferry as the installed unit would, and waits for /healthz.
+start_ferry() {
+  cd "$(setting WorkingDirectory)"
+  FERRY_DEMO=true FERRY_ADMIN_PASSWORD=package-test-password \
+    setpriv --reuid="$user" --regid="$user" --init-groups --no-new-privs \
+    --inh-caps=-all,"$capabilities" --ambient-caps=-all,"$capabilities" --bounding-set=-all,"$capabilities" \
+    $exec_start >>"$work/ferry.log" 2>&1 &
+  ferry_pid=$!
+  cd - >/dev/null
+  wait_for "/healthz" "curl -sf $base/healthz" 60
+}
+# Sends SIGTERM and waits for a clean exit within the grace.
+stop_ferry() {
+  kill -TERM "$ferry_pid"
+  wait_for "ferry to exit" "grep -q '^State:[[:space:]]*Z' /proc/$ferry_pid/status || [ ! -e /proc/$ferry_pid ]" 90
+  wait "$ferry_pid" || fail "ferry exited with an error after SIGTERM: $(tail -5 "$work/ferry.log")"
+  ferry_pid=""
+}
+
+info "starting the installed ferry as the unit does ($user, capabilities $capabilities)"
+start_ferry
 grep -q '"status":"ok"' <<<"$(curl -s $base/healthz)" || fail "healthz: $(curl -s $base/healthz)"
 ferry_uid=$(awk '/^Uid:/ {print $3}' /proc/$ferry_pid/status)
 [ "$ferry_uid" = "$(id -u ferry)" ] || fail "ferry runs as uid $ferry_uid"
@@ -140,9 +155,26 @@ done
 [ "$(stat -c '%U %a' /var/lib/ferry/secret.key)" = "ferry 600" ] || fail "secret.key: $(stat -c '%U %a' /var/lib/ferry/secret.key)"
 
 info "SIGTERM stops Ferry and leaves the app running"
-kill -TERM "$ferry_pid"
-wait_for "ferry to exit" "grep -q '^State:[[:space:]]*Z' /proc/$ferry_pid/status || [ ! -e /proc/$ferry_pid ]" 90
-wait "$ferry_pid" || fail "ferry exited with an error after SIGTERM: $(tail -5 "$work/ferry.log")"
-ferry_pid=""
+stop_ferry
 curl -sf http://127.0.0.1:$app_port/ >/dev/null || fail "the app stopped with Ferry"
-info "the package installs and runs"
+
+info "upgrading to the next package keeps the configuration, the key and the data"
+echo '# changed by the administrator: kept across upgrades' >>/etc/ferry/ferry.toml
+key_before=$(sha256sum /var/lib/ferry/secret.key)
+ferry_uid_before=$(id -u ferry)
+mkdir -p "$work/next"
+cargo deb -p ferry-server --profile dev --no-build --no-strip --fast --quiet --deb-revision 2 -o "$work/next/" >/dev/null
+dpkg -i "$work"/next/ferry_*-2_*.deb >/dev/null
+[ "$(dpkg-query -W -f '${Version}' ferry)" = "$(dpkg-deb -f "$work"/next/ferry_*.deb Version)" ] || fail "the upgrade did not install"
+grep -q '^# changed by the administrator' /etc/ferry/ferry.toml || fail "the upgrade replaced the administrator's ferry.toml"
+[ "$(sha256sum /var/lib/ferry/secret.key)" = "$key_before" ] || fail "the upgrade changed the secret key"
+[ "$(id -u ferry)" = "$ferry_uid_before" ] || fail "the upgrade made another ferry user"
+[ "$(stat -c '%U %a' /var/lib/ferry)" = "ferry 711" ] || fail "/var/lib/ferry after the upgrade: $(stat -c '%U %a' /var/lib/ferry)"
+curl -sf http://127.0.0.1:$app_port/ >/dev/null || fail "the upgrade stopped the deployed app"
+start_ferry
+rm -f "$jar"
+api -X POST $base/auth/login -d '{"login":"admin","password":"package-test-password"}' >/dev/null ||
+  fail "cannot sign in after the upgrade"
+[ "$(state)" = succeeded ] || fail "deployment $deployment is gone after the upgrade"
+stop_ferry
+info "the package installs, runs and upgrades"

@@ -169,6 +169,20 @@ async fn health_metrics_and_openapi_are_served() {
         assert!(doc["paths"][path].is_object(), "{path} missing from the OpenAPI document");
     }
     assert!(doc["components"]["schemas"]["DeploymentView"].is_object());
+    // Every operation documents the answers any request can get.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap().iter().filter(|(_, o)| o["responses"].is_object()) {
+            let answers = &operation["responses"];
+            let with_input = operation["parameters"].as_array().is_some_and(|p| !p.is_empty())
+                || operation["requestBody"].is_object();
+            for status in ["401", "403"].into_iter().chain(with_input.then_some("400")) {
+                assert!(answers[status].is_object(), "{method} {path} does not document {status}");
+            }
+            if operation["requestBody"].is_object() {
+                assert!(answers["413"].is_object(), "{method} {path} does not document 413");
+            }
+        }
+    }
     // Editors check ferry.yml against the parser's own schema; no sign-in needed.
     let (s, schema) = app.get("/api/ferry.schema.json").await;
     assert_eq!(s, 200);

@@ -82,7 +82,7 @@ use super::api;
         api::import_project,
         api::new_deploy_key
     ),
-    modifiers(&BearerToken),
+    modifiers(&BearerToken, &CommonAnswers),
     security(("api_token" = []))
 )]
 pub struct ApiDoc;
@@ -96,6 +96,42 @@ impl Modify for BearerToken {
         let components = openapi.components.get_or_insert_with(Default::default);
         let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("ferry API token").build();
         components.add_security_scheme("api_token", SecurityScheme::Http(scheme));
+    }
+}
+
+/// The answers every operation can give besides its own: 401 without a valid token or
+/// session, 403 when the caller's role, scope or project does not allow it; 400 for a
+/// malformed path, query or body; 413 for a body over the limit (2 MiB). Added here
+/// once instead of on each handler, so no operation can leave them out.
+struct CommonAnswers;
+
+impl Modify for CommonAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let answer = |description: &str| {
+            let error = ContentBuilder::new().schema(Some(Ref::from_schema_name("AppError"))).build();
+            ResponseBuilder::new().description(description).content("application/json", error).build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let shared_parameters = item.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+            for operation in operations.into_iter().flatten() {
+                let parameters = shared_parameters || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let body = operation.request_body.is_some();
+                let responses = &mut operation.responses.responses;
+                let mut add = |status: &str, description: &str| {
+                    responses.entry(status.to_string()).or_insert_with(|| answer(description).into());
+                };
+                add("401", "Not signed in: no valid API token or session.");
+                add("403", "The caller's role, token scope or project membership does not allow this.");
+                if parameters || body {
+                    add("400", "A malformed path or query parameter, or request body.");
+                }
+                if body {
+                    add("413", "The request body is over the size limit.");
+                }
+            }
+        }
     }
 }
 
