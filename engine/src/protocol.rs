@@ -13,8 +13,10 @@ use crate::executor::{Outcome, RunnerEvent};
 use crate::plan::DeploymentPlan;
 
 /// Bumped when either side could misunderstand the other (2: the server holds the
-/// agent's name and labels, and says where each environment deploys; 3: agents build).
-pub const PROTOCOL_VERSION: u32 = 3;
+/// agent's name and labels, and says where each environment deploys; 3: agents build;
+/// 4: steps carry their own variables and directory, and a step whose `if:` is false
+/// comes as `Skip`: an older agent would run it in the wrong place, or not at all).
+pub const PROTOCOL_VERSION: u32 = 4;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
