@@ -141,7 +141,7 @@ fn the_rollout_section_is_read_and_checked() {
         ("      strategy: rolling\n      batch: 150%\n", "batch `150%`"),
         ("      strategy: canary\n      batch: 2\n", "`batch` applies only to strategy: rolling"),
         ("      verify: 30s\n", "`verify` applies only to strategy: canary"),
-        ("      strategy: sideways\n", "unknown variant `sideways`"),
+        ("      strategy: sideways\n", "unknown value `sideways`, expected one of `all-at-once`, `rolling`"),
         ("      on_failure: shrug\n", "unknown variant `shrug`"),
         ("      stratgy: rolling\n", "unknown field `stratgy`"),
         ("      strategy: blue-green\n      slots: { blue: {}, green: {} }\n", "blue-green needs `switch_traffic`"),
