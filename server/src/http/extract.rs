@@ -19,9 +19,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
         if !body.is_object() {
             return Err(HttpError(AppError::bad_request("the request body must be a JSON object")));
         }
-        serde_json::from_value(body)
-            .map(Json)
-            .map_err(|e| HttpError(AppError::bad_request(format!("request body: {e}"))))
+        // The field's path leads the message (`deploy_role: unknown variant …`), as in
+        // axum's own Json.
+        serde_path_to_error::deserialize(body).map(Json).map_err(|e| {
+            let path = e.path().to_string();
+            HttpError(AppError::bad_request(format!("request body: {path}: {}", e.into_inner())))
+        })
     }
 }
 
