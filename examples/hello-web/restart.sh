@@ -6,7 +6,8 @@ pidfile="$FERRY_TARGET_DIR/app${FERRY_SLOT:+-$FERRY_SLOT}.pid"
 if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
   old=$(cat "$pidfile")
   echo "stopping the running server (pid $old)"
-  kill "$old"
+  # It may have exited since the check above; stopped is what is wanted either way.
+  kill "$old" 2>/dev/null || echo "it had stopped already"
   # Gone, or a zombie waiting for init to reap it (its port is already free).
   for _ in $(seq 1 100); do
     kill -0 "$old" 2>/dev/null || break

@@ -165,17 +165,25 @@ async fn health_metrics_and_openapi_are_served() {
         "/api/v1/rollbacks/preview",
         "/api/v1/notifications",
         "/api/v1/notifications/read",
+        "/auth/login",
+        "/auth/{provider}/callback",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} missing from the OpenAPI document");
     }
     assert!(doc["components"]["schemas"]["DeploymentView"].is_object());
+    assert_eq!(doc["info"]["title"], "Ferry API");
+    let sign_in = &doc["paths"]["/auth/login"]["post"];
+    assert!(sign_in["responses"]["429"].is_object(), "sign-in's throttle is documented: {sign_in}");
+    assert_eq!(sign_in["security"], serde_json::json!([{}]), "signing in takes no token");
     // Every operation documents the answers any request can get.
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap().iter().filter(|(_, o)| o["responses"].is_object()) {
             let answers = &operation["responses"];
             let with_input = operation["parameters"].as_array().is_some_and(|p| !p.is_empty())
                 || operation["requestBody"].is_object();
-            for status in ["401", "403"].into_iter().chain(with_input.then_some("400")) {
+            let open = operation["security"] == serde_json::json!([{}]);
+            let statuses = ["401", "403"].into_iter().filter(|&status| !(open && status == "401"));
+            for status in statuses.chain(with_input.then_some("400")) {
                 assert!(answers[status].is_object(), "{method} {path} does not document {status}");
             }
             if operation["requestBody"].is_object() {

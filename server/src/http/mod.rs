@@ -36,16 +36,16 @@ pub fn router(state: AppState, site: &spa::Site) -> Router {
     // Everything that acts for a person goes through the session and CSRF layers; the
     // static files of the SPA, the health endpoints and the forges' webhooks (signed,
     // not signed in) need neither.
+    let (rest_api, api_document) = openapi::rest_api();
     let personal = Router::new()
-        .nest("/api/v1", api::router())
-        .merge(sign_in::router())
+        .merge(rest_api)
         .route("/rpc/{*name}", post(server_function))
         .route("/ws", get(ws::upgrade))
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
         .layer(sessions);
     Router::new()
         .merge(personal)
-        .route("/api/openapi.json", get(openapi::document))
+        .route("/api/openapi.json", openapi::document_handler(&api_document))
         .route("/api/ferry.schema.json", get(openapi::pipeline_schema))
         .route("/agent/ws", get(crate::agents::socket::upgrade))
         .route("/agent/artifacts/{sha256}", get(crate::agents::artifacts::download))

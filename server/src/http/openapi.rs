@@ -1,10 +1,14 @@
 //! The OpenAPI document of the REST API, generated from the handlers and types.
 
-use axum::Json;
+use axum::http::header;
+use axum::routing::{get, MethodRouter};
+use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
 
-use super::api;
+use super::{api, sign_in};
+use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -12,77 +16,7 @@ use super::api;
         title = "Ferry API",
         description = "Self-hosted deployments: projects, releases, deployments, logs and events."
     ),
-    paths(
-        api::list_projects,
-        api::create_project,
-        api::list_releases,
-        api::create_release,
-        api::get_release,
-        api::matrix,
-        api::get_insights,
-        api::list_notifications,
-        api::mark_notifications_read,
-        api::get_notify_preferences,
-        api::set_notify_preferences,
-        api::create_deployment,
-        api::preview_deployment,
-        api::cancel_deployment,
-        api::create_rollback,
-        api::preview_rollback,
-        api::list_deployments,
-        api::get_deployment,
-        api::get_logs,
-        api::download_log,
-        api::list_events,
-        api::list_tokens,
-        api::create_token,
-        api::revoke_token,
-        api::list_users,
-        api::set_role,
-        api::list_members,
-        api::set_member,
-        api::list_audit,
-        api::approve_deployment,
-        api::reject_deployment,
-        api::protect_environment,
-        api::list_agents,
-        api::create_agent_registration,
-        api::revoke_agent,
-        api::set_agent_identity,
-        api::select_agents,
-        api::get_ssh_key,
-        api::rotate_ssh_key,
-        api::list_ssh_hosts,
-        api::add_ssh_host,
-        api::update_ssh_host,
-        api::remove_ssh_host,
-        api::check_ssh_host,
-        api::trust_ssh_host_key,
-        api::select_builders,
-        api::mark_release_bad,
-        api::clear_release_bad,
-        api::list_variables,
-        api::set_variable,
-        api::delete_variable,
-        api::list_freezes,
-        api::get_retention,
-        api::set_retention,
-        api::add_freeze,
-        api::remove_freeze,
-        api::notification_settings,
-        api::add_channel,
-        api::remove_channel,
-        api::test_channel,
-        api::add_rule,
-        api::remove_rule,
-        api::get_forge_link,
-        api::link_forge,
-        api::unlink_forge,
-        api::list_repositories,
-        api::import_project,
-        api::new_deploy_key
-    ),
-    modifiers(&BearerToken, &CommonAnswers),
+    modifiers(&BearerToken),
     security(("api_token" = []))
 )]
 pub struct ApiDoc;
@@ -100,7 +34,7 @@ impl Modify for BearerToken {
 }
 
 /// The answers every operation can give besides its own: 401 without a valid token or
-/// session, 403 when the caller's role, scope or project does not allow it; 400 for a
+/// session (but where anyone may call it), 403 when the caller's role, scope or project does not allow it; 400 for a
 /// malformed path, query or body; 413 for a body over the limit (2 MiB). Added here
 /// once instead of on each handler, so no operation can leave them out.
 struct CommonAnswers;
@@ -116,13 +50,17 @@ impl Modify for CommonAnswers {
             let shared_parameters = item.parameters.as_ref().is_some_and(|p| !p.is_empty());
             let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
             for operation in operations.into_iter().flatten() {
+                // `security(())`: open to anyone (signing in, say), so never "not signed in".
+                let open = operation.security.as_ref().is_some_and(|s| s.iter().all(|r| *r == Default::default()));
                 let parameters = shared_parameters || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
                 let body = operation.request_body.is_some();
                 let responses = &mut operation.responses.responses;
                 let mut add = |status: &str, description: &str| {
                     responses.entry(status.to_string()).or_insert_with(|| answer(description).into());
                 };
-                add("401", "Not signed in: no valid API token or session.");
+                if !open {
+                    add("401", "Not signed in: no valid API token or session.");
+                }
                 add("403", "The caller's role, token scope or project membership does not allow this.");
                 if parameters || body {
                     add("400", "A malformed path or query parameter, or request body.");
@@ -135,8 +73,22 @@ impl Modify for CommonAnswers {
     }
 }
 
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+/// The REST API's router (`/api/v1` and sign-in's `/auth`) and its OpenAPI document,
+/// both made from the handlers' declarations, so that neither can list a route the
+/// other lacks.
+pub fn rest_api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", api::router())
+        .merge(sign_in::router())
+        .split_for_parts();
+    CommonAnswers.modify(&mut document);
+    (router, document)
+}
+
+/// Serves the document, rendered once.
+pub fn document_handler(document: &utoipa::openapi::OpenApi) -> MethodRouter<AppState> {
+    let body = serde_json::to_string(document).expect("the OpenAPI document renders as JSON");
+    get(move || std::future::ready(([(header::CONTENT_TYPE, "application/json")], body.clone())))
 }
 
 /// The JSON Schema of `ferry.yml`, for editors (`# yaml-language-server: $schema=…`).

@@ -70,8 +70,13 @@ pub fn stop_apps(data_dir: &Path) {
     let Ok(output) = Command::new("find").arg(data_dir).args(["-name", "app*.pid"]).output() else {
         return;
     };
+    let root = data_dir.canonicalize().unwrap_or_else(|_| data_dir.to_path_buf());
     for pidfile in String::from_utf8_lossy(&output.stdout).lines() {
-        if let Ok(pid) = std::fs::read_to_string(pidfile) {
+        let Ok(pid) = std::fs::read_to_string(pidfile) else { continue };
+        // A pid file may outlive its server, and tests running beside this one start
+        // servers all the time: a reused pid is killed only if it runs in here.
+        let runs_here = std::fs::read_link(format!("/proc/{}/cwd", pid.trim())).is_ok_and(|cwd| cwd.starts_with(&root));
+        if runs_here {
             let _ = Command::new("kill").arg(pid.trim()).status();
         }
     }

@@ -180,7 +180,8 @@ impl Providers {
 }
 
 /// What the provider sends back to the callback.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Callback {
     pub code: Option<String>,
     pub state: Option<String>,

@@ -3,8 +3,6 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post, put};
-use axum::Router;
 use ferry_app::error::AppError;
 use ferry_app::model::{
     AgentIdentityRequest, AgentRegistration, AgentView, EnvironmentView, ProjectView, SetAgentSelector,
@@ -16,24 +14,25 @@ use crate::auth::Caller;
 use crate::error::HttpError;
 use crate::http::extract::{Json, Path};
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/agents", get(list_agents))
-        .route("/agents/registrations", post(create_agent_registration))
-        .route("/agents/{id}", delete(revoke_agent).put(set_agent_identity))
-        .route("/projects/{slug}/environments/{environment}/agents", put(select_agents))
-        .route("/projects/{slug}/build-agents", put(select_builders))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_agents))
+        .routes(routes!(create_agent_registration))
+        .routes(routes!(revoke_agent, set_agent_identity))
+        .routes(routes!(select_agents))
+        .routes(routes!(select_builders))
 }
 
-#[utoipa::path(get, path = "/api/v1/agents", responses((status = 200, body = [AgentView])))]
+#[utoipa::path(get, path = "/agents", responses((status = 200, body = [AgentView])))]
 pub async fn list_agents(State(s): State<AppState>, c: Caller) -> ApiResult<Vec<AgentView>> {
     Ok(axum::Json(agents::list(&s, &c).await?))
 }
 
 /// A one-time token to start a new agent with (`ferry-agent --registration-token`),
 /// for the name and labels given: the agent that uses it gets those, whatever it says.
-#[utoipa::path(post, path = "/api/v1/agents/registrations", request_body = AgentIdentityRequest,
+#[utoipa::path(post, path = "/agents/registrations", request_body = AgentIdentityRequest,
     responses((status = 201, body = AgentRegistration), (status = 400, body = AppError), (status = 403, body = AppError)))]
 pub async fn create_agent_registration(
     State(s): State<AppState>,
@@ -45,7 +44,7 @@ pub async fn create_agent_registration(
 
 /// Renames or relabels an agent (administrators); environments select it by its new
 /// labels from the next deployment on.
-#[utoipa::path(put, path = "/api/v1/agents/{id}", params(("id" = i64, Path)), request_body = AgentIdentityRequest,
+#[utoipa::path(put, path = "/agents/{id}", params(("id" = i64, Path)), request_body = AgentIdentityRequest,
     responses((status = 200, body = AgentView), (status = 400, body = AppError), (status = 403, body = AppError),
         (status = 404, body = AppError)))]
 pub async fn set_agent_identity(
@@ -57,14 +56,14 @@ pub async fn set_agent_identity(
     Ok(axum::Json(agents::set_identity(&s, &c, id, &body).await?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/agents/{id}", params(("id" = i64, Path)),
+#[utoipa::path(delete, path = "/agents/{id}", params(("id" = i64, Path)),
     responses((status = 204), (status = 403, body = AppError), (status = 404, body = AppError)))]
 pub async fn revoke_agent(State(s): State<AppState>, c: Caller, Path(id): Path<i64>) -> Result<StatusCode, HttpError> {
     agents::revoke(&s, &c, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(put, path = "/api/v1/projects/{slug}/environments/{environment}/agents",
+#[utoipa::path(put, path = "/projects/{slug}/environments/{environment}/agents",
     params(("slug" = String, Path), ("environment" = String, Path)), request_body = SetAgentSelector,
     responses((status = 200, body = EnvironmentView), (status = 400, body = AppError), (status = 403, body = AppError)))]
 pub async fn select_agents(
@@ -76,7 +75,7 @@ pub async fn select_agents(
     Ok(axum::Json(agents::select(&s, &c, &slug, &environment, &body.selector).await?))
 }
 
-#[utoipa::path(put, path = "/api/v1/projects/{slug}/build-agents",
+#[utoipa::path(put, path = "/projects/{slug}/build-agents",
     params(("slug" = String, Path)), request_body = SetAgentSelector,
     responses((status = 200, body = ProjectView), (status = 400, body = AppError), (status = 403, body = AppError)))]
 pub async fn select_builders(

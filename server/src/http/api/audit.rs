@@ -4,8 +4,6 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use chrono::{DateTime, Utc};
 use ferry_app::error::AppError;
 use ferry_app::model::{AuditEntry, AuditQuery};
@@ -17,9 +15,10 @@ use crate::error::{HttpError, OrInternal};
 use crate::http::extract::Query;
 use crate::services::audit;
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/audit", get(list_audit))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_audit))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -38,7 +37,7 @@ pub struct AuditParams {
     pub format: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/audit", params(AuditParams),
+#[utoipa::path(get, path = "/audit", params(AuditParams),
     responses((status = 200, body = [AuditEntry]), (status = 400, body = AppError), (status = 403, body = AppError)))]
 pub async fn list_audit(
     State(s): State<AppState>,

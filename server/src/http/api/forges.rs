@@ -2,8 +2,6 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::Router;
 use ferry_app::error::AppError;
 use ferry_app::model::{ForgeLinkView, ForgeLinked, LinkForge};
 
@@ -13,13 +11,14 @@ use crate::error::HttpError;
 use crate::http::extract::{Json, Path};
 use crate::services::forges;
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/projects/{slug}/forge", get(get_forge_link).put(link_forge).delete(unlink_forge))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_forge_link, link_forge, unlink_forge))
 }
 
 /// The linked repository, or `null`.
-#[utoipa::path(get, path = "/api/v1/projects/{slug}/forge", params(("slug" = String, Path)),
+#[utoipa::path(get, path = "/projects/{slug}/forge", params(("slug" = String, Path)),
     responses((status = 200, body = Option<ForgeLinkView>), (status = 403, body = AppError)))]
 pub async fn get_forge_link(
     State(s): State<AppState>,
@@ -31,7 +30,7 @@ pub async fn get_forge_link(
 
 /// Links the project to `{"forge": "github", "repo": "owner/name"}` (or GitLab's
 /// `group/project`); the answer holds the webhook URL and secret (shown only now).
-#[utoipa::path(put, path = "/api/v1/projects/{slug}/forge", params(("slug" = String, Path)), request_body = LinkForge,
+#[utoipa::path(put, path = "/projects/{slug}/forge", params(("slug" = String, Path)), request_body = LinkForge,
     responses((status = 200, body = ForgeLinked), (status = 400, body = AppError), (status = 403, body = AppError)))]
 pub async fn link_forge(
     State(s): State<AppState>,
@@ -42,7 +41,7 @@ pub async fn link_forge(
     Ok(axum::Json(forges::link(&s, &c, &slug, &body).await?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/projects/{slug}/forge", params(("slug" = String, Path)),
+#[utoipa::path(delete, path = "/projects/{slug}/forge", params(("slug" = String, Path)),
     responses((status = 204), (status = 404, body = AppError)))]
 pub async fn unlink_forge(
     State(s): State<AppState>,

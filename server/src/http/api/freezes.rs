@@ -2,8 +2,6 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::Router;
 use ferry_app::error::AppError;
 use ferry_app::model::{FreezeView, NewFreeze};
 
@@ -13,14 +11,13 @@ use crate::error::HttpError;
 use crate::http::extract::{Json, Path};
 use crate::services::freezes;
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/projects/{slug}/freezes", get(list_freezes).post(add_freeze))
-        .route("/projects/{slug}/freezes/{id}", delete(remove_freeze))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_freezes, add_freeze)).routes(routes!(remove_freeze))
 }
 
-#[utoipa::path(get, path = "/api/v1/projects/{slug}/freezes", params(("slug" = String, Path)),
+#[utoipa::path(get, path = "/projects/{slug}/freezes", params(("slug" = String, Path)),
     responses((status = 200, body = [FreezeView]), (status = 403, body = AppError)))]
 pub async fn list_freezes(
     State(s): State<AppState>,
@@ -33,7 +30,7 @@ pub async fn list_freezes(
 /// Adds a freeze window: once (`{"kind": "once", "from": …, "to": …}`) or weekly
 /// (`{"kind": "weekly", "from": "fri 16:00", "to": "mon 08:00", "time_zone": "Europe/Berlin"}`;
 /// UTC without `time_zone`).
-#[utoipa::path(post, path = "/api/v1/projects/{slug}/freezes", params(("slug" = String, Path)), request_body = NewFreeze,
+#[utoipa::path(post, path = "/projects/{slug}/freezes", params(("slug" = String, Path)), request_body = NewFreeze,
     responses((status = 201, body = FreezeView), (status = 400, body = AppError), (status = 403, body = AppError)))]
 pub async fn add_freeze(
     State(s): State<AppState>,
@@ -44,7 +41,7 @@ pub async fn add_freeze(
     Ok((StatusCode::CREATED, axum::Json(freezes::add(&s, &c, &slug, &body).await?)))
 }
 
-#[utoipa::path(delete, path = "/api/v1/projects/{slug}/freezes/{id}", params(("slug" = String, Path), ("id" = i64, Path)),
+#[utoipa::path(delete, path = "/projects/{slug}/freezes/{id}", params(("slug" = String, Path), ("id" = i64, Path)),
     responses((status = 204), (status = 404, body = AppError)))]
 pub async fn remove_freeze(
     State(s): State<AppState>,

@@ -2,8 +2,6 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::Router;
 use ferry_app::error::AppError;
 use ferry_app::model::{DeployKey, ImportProject, Imported, ListRepositories, RepositoryView};
 
@@ -13,17 +11,18 @@ use crate::error::HttpError;
 use crate::http::extract::Json;
 use crate::services::imports;
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/imports", post(import_project))
-        .route("/imports/repositories", post(list_repositories))
-        .route("/imports/deploy-keys", post(new_deploy_key))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(import_project))
+        .routes(routes!(list_repositories))
+        .routes(routes!(new_deploy_key))
 }
 
 /// The repositories a GitHub or GitLab token can reach, most recently active first
 /// (admins). A POST so that the token travels in the body, not in a URL.
-#[utoipa::path(post, path = "/api/v1/imports/repositories", request_body = ListRepositories,
+#[utoipa::path(post, path = "/imports/repositories", request_body = ListRepositories,
     responses((status = 200, body = [RepositoryView]), (status = 400, body = AppError), (status = 401, body = AppError),
         (status = 403, body = AppError), (status = 422, body = AppError, description = "the forge refused the token")))]
 pub async fn list_repositories(
@@ -37,7 +36,7 @@ pub async fn list_repositories(
 /// Clones the repository as Ferry's own mirror and creates the project from its
 /// `ferry.yml` with its environments, the forge link and the webhook (admins). With
 /// `"dry_run": true`, answers what it found (or a starter file) and keeps nothing.
-#[utoipa::path(post, path = "/api/v1/imports", request_body = ImportProject,
+#[utoipa::path(post, path = "/imports", request_body = ImportProject,
     responses((status = 201, body = Imported), (status = 200, body = Imported, description = "a dry run"),
         (status = 400, body = AppError), (status = 401, body = AppError), (status = 403, body = AppError),
         (status = 409, body = AppError, description = "the slug is taken"),
@@ -55,7 +54,7 @@ pub async fn import_project(
 /// Makes a key pair to import a repository over SSH (admins): add `public_key` to the
 /// repository's deploy keys (read-only), then import with `"deploy_key": id`. The
 /// private half is sealed and never leaves Ferry.
-#[utoipa::path(post, path = "/api/v1/imports/deploy-keys",
+#[utoipa::path(post, path = "/imports/deploy-keys",
     responses((status = 201, body = DeployKey), (status = 401, body = AppError), (status = 403, body = AppError)))]
 pub async fn new_deploy_key(
     State(s): State<AppState>,

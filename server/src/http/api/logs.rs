@@ -3,8 +3,6 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
 use ferry_app::ansi;
 use ferry_app::error::AppError;
 use ferry_app::model::{Event, LogLineView, Role};
@@ -17,12 +15,10 @@ use crate::error::{HttpError, OrInternal};
 use crate::http::extract::{Path, Query};
 use crate::services::gate;
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/deployments/{id}/logs", get(get_logs))
-        .route("/deployments/{id}/log.txt", get(download_log))
-        .route("/events", get(list_events))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_logs)).routes(routes!(download_log)).routes(routes!(list_events))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -45,7 +41,7 @@ impl PageQuery {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/deployments/{id}/logs", params(("id" = i64, Path), PageQuery),
+#[utoipa::path(get, path = "/deployments/{id}/logs", params(("id" = i64, Path), PageQuery),
     responses((status = 200, body = [LogLineView]), (status = 404, body = AppError)))]
 pub async fn get_logs(
     State(s): State<AppState>,
@@ -56,7 +52,7 @@ pub async fn get_logs(
     Ok(axum::Json(gate::log_page(&s, &c, id, q.after.unwrap_or(0), q.limit()?).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/deployments/{id}/log.txt", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/deployments/{id}/log.txt", params(("id" = i64, Path)),
     responses((status = 200, description = "The whole log as text, one `[step] line` per line", content_type = "text/plain"),
         (status = 404, body = AppError)))]
 pub async fn download_log(
@@ -86,7 +82,7 @@ pub async fn download_log(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/events", params(PageQuery), responses((status = 200, body = [Event])))]
+#[utoipa::path(get, path = "/events", params(PageQuery), responses((status = 200, body = [Event])))]
 pub async fn list_events(State(s): State<AppState>, c: Caller, Query(q): Query<PageQuery>) -> ApiResult<Vec<Event>> {
     let limit = q.limit()?;
     Ok(axum::Json(gate::events(&s, &c, q.after.unwrap_or(0), limit).await?))

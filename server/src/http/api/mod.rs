@@ -17,11 +17,11 @@ mod ssh;
 mod tokens;
 mod variables;
 
-use axum::Router;
 use ferry_app::error::AppError;
 
 use crate::error::HttpError;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
 
 pub use agents::*;
 pub use audit::*;
@@ -41,8 +41,11 @@ pub use variables::*;
 
 type ApiResult<T> = Result<axum::Json<T>, HttpError>;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// Every route with its OpenAPI description, declared once by `#[utoipa::path]` on its
+/// handler: the router is made from those declarations (`routes!`), and so is the
+/// document (`super::openapi`).
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(projects::router())
         .merge(deployments::router())
         .merge(logs::router())

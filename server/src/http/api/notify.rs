@@ -2,8 +2,6 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use axum::Router;
 use ferry_app::error::AppError;
 use ferry_app::model::{ChannelView, NewChannel, NewRule, NotifySettings, RuleView};
 
@@ -13,19 +11,20 @@ use crate::error::HttpError;
 use crate::http::extract::{Json, Path};
 use crate::services::channels;
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/notifications/settings", get(notification_settings))
-        .route("/notifications/channels", post(add_channel))
-        .route("/notifications/channels/{id}", delete(remove_channel))
-        .route("/notifications/channels/{id}/test", post(test_channel))
-        .route("/notifications/rules", post(add_rule))
-        .route("/notifications/rules/{id}", delete(remove_rule))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(notification_settings))
+        .routes(routes!(add_channel))
+        .routes(routes!(remove_channel))
+        .routes(routes!(test_channel))
+        .routes(routes!(add_rule))
+        .routes(routes!(remove_rule))
 }
 
 /// The channels (without their secrets), the rules and the newest deliveries.
-#[utoipa::path(get, path = "/api/v1/notifications/settings",
+#[utoipa::path(get, path = "/notifications/settings",
     responses((status = 200, body = NotifySettings), (status = 403, body = AppError)))]
 pub async fn notification_settings(State(s): State<AppState>, c: Caller) -> ApiResult<NotifySettings> {
     Ok(axum::Json(channels::settings(&s, &c).await?))
@@ -33,7 +32,7 @@ pub async fn notification_settings(State(s): State<AppState>, c: Caller) -> ApiR
 
 /// Adds a channel: `{"name": …, "settings": {"kind": "slack", "webhook_url": …}}`, or
 /// `{"kind": "email", "smtp_url", "from", "to": […]}`, or `{"kind": "webhook", "url", "secret"}`.
-#[utoipa::path(post, path = "/api/v1/notifications/channels", request_body = NewChannel,
+#[utoipa::path(post, path = "/notifications/channels", request_body = NewChannel,
     responses((status = 201, body = ChannelView), (status = 400, body = AppError), (status = 409, body = AppError)))]
 pub async fn add_channel(
     State(s): State<AppState>,
@@ -43,7 +42,7 @@ pub async fn add_channel(
     Ok((StatusCode::CREATED, axum::Json(channels::add_channel(&s, &c, &body).await?)))
 }
 
-#[utoipa::path(delete, path = "/api/v1/notifications/channels/{id}", params(("id" = i64, Path)),
+#[utoipa::path(delete, path = "/notifications/channels/{id}", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = AppError)))]
 pub async fn remove_channel(
     State(s): State<AppState>,
@@ -55,7 +54,7 @@ pub async fn remove_channel(
 }
 
 /// Queues a test message to the channel; its delivery shows in the settings.
-#[utoipa::path(post, path = "/api/v1/notifications/channels/{id}/test", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/notifications/channels/{id}/test", params(("id" = i64, Path)),
     responses((status = 202), (status = 404, body = AppError)))]
 pub async fn test_channel(State(s): State<AppState>, c: Caller, Path(id): Path<i64>) -> Result<StatusCode, HttpError> {
     channels::test_channel(&s, &c, id).await?;
@@ -64,7 +63,7 @@ pub async fn test_channel(State(s): State<AppState>, c: Caller, Path(id): Path<i
 
 /// Routes events (`started`, `succeeded`, `failed`, `rolled_back`, `approval_needed`,
 /// `agent_offline`) of a project and environment (any when left out) to a channel.
-#[utoipa::path(post, path = "/api/v1/notifications/rules", request_body = NewRule,
+#[utoipa::path(post, path = "/notifications/rules", request_body = NewRule,
     responses((status = 201, body = RuleView), (status = 400, body = AppError)))]
 pub async fn add_rule(
     State(s): State<AppState>,
@@ -74,7 +73,7 @@ pub async fn add_rule(
     Ok((StatusCode::CREATED, axum::Json(channels::add_rule(&s, &c, &body).await?)))
 }
 
-#[utoipa::path(delete, path = "/api/v1/notifications/rules/{id}", params(("id" = i64, Path)),
+#[utoipa::path(delete, path = "/notifications/rules/{id}", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = AppError)))]
 pub async fn remove_rule(State(s): State<AppState>, c: Caller, Path(id): Path<i64>) -> Result<StatusCode, HttpError> {
     channels::remove_rule(&s, &c, id).await?;

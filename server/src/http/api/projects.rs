@@ -2,8 +2,6 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::Router;
 use ferry_app::error::AppError;
 use ferry_app::model::{CreateRelease, MarkBad, Matrix, ProjectView, ReleaseDetail, ReleaseView};
 use serde::Deserialize;
@@ -15,14 +13,15 @@ use crate::error::HttpError;
 use crate::http::extract::{Json, Path};
 use crate::services::{bad_releases, gate};
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/projects", get(list_projects).post(create_project))
-        .route("/projects/{slug}/releases", get(list_releases).post(create_release))
-        .route("/releases/{id}", get(get_release))
-        .route("/releases/{id}/bad", post(mark_release_bad).delete(clear_release_bad))
-        .route("/matrix", get(matrix))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_projects, create_project))
+        .routes(routes!(list_releases, create_release))
+        .routes(routes!(get_release))
+        .routes(routes!(mark_release_bad, clear_release_bad))
+        .routes(routes!(matrix))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -34,12 +33,12 @@ pub struct CreateProject {
     pub repo_url: String,
 }
 
-#[utoipa::path(get, path = "/api/v1/projects", responses((status = 200, body = [ProjectView])))]
+#[utoipa::path(get, path = "/projects", responses((status = 200, body = [ProjectView])))]
 pub async fn list_projects(State(s): State<AppState>, c: Caller) -> ApiResult<Vec<ProjectView>> {
     Ok(axum::Json(gate::projects(&s, &c).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/projects", request_body = CreateProject,
+#[utoipa::path(post, path = "/projects", request_body = CreateProject,
     responses((status = 201, body = ProjectView), (status = 409, body = AppError), (status = 422, body = AppError)))]
 pub async fn create_project(
     State(s): State<AppState>,
@@ -50,7 +49,7 @@ pub async fn create_project(
     Ok((StatusCode::CREATED, axum::Json(project)))
 }
 
-#[utoipa::path(get, path = "/api/v1/projects/{slug}/releases", params(("slug" = String, Path)),
+#[utoipa::path(get, path = "/projects/{slug}/releases", params(("slug" = String, Path)),
     responses((status = 200, body = [ReleaseView]), (status = 404, body = AppError)))]
 pub async fn list_releases(
     State(s): State<AppState>,
@@ -60,7 +59,7 @@ pub async fn list_releases(
     Ok(axum::Json(gate::releases(&s, &c, &slug).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/projects/{slug}/releases", params(("slug" = String, Path)), request_body = CreateRelease,
+#[utoipa::path(post, path = "/projects/{slug}/releases", params(("slug" = String, Path)), request_body = CreateRelease,
     responses((status = 201, body = ReleaseView), (status = 404, body = AppError), (status = 409, body = AppError), (status = 422, body = AppError)))]
 pub async fn create_release(
     State(s): State<AppState>,
@@ -72,19 +71,19 @@ pub async fn create_release(
     Ok((StatusCode::CREATED, axum::Json(release)))
 }
 
-#[utoipa::path(get, path = "/api/v1/releases/{id}", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/releases/{id}", params(("id" = i64, Path)),
     responses((status = 200, body = ReleaseDetail), (status = 404, body = AppError)))]
 pub async fn get_release(State(s): State<AppState>, c: Caller, Path(id): Path<i64>) -> ApiResult<ReleaseDetail> {
     Ok(axum::Json(gate::release(&s, &c, id).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/matrix", responses((status = 200, body = Matrix)))]
+#[utoipa::path(get, path = "/matrix", responses((status = 200, body = Matrix)))]
 pub async fn matrix(State(s): State<AppState>, c: Caller) -> ApiResult<Matrix> {
     Ok(axum::Json(gate::matrix(&s, &c).await?))
 }
 
 /// Stops a release from going anywhere new ("prevent progression").
-#[utoipa::path(post, path = "/api/v1/releases/{id}/bad", params(("id" = i64, Path)), request_body = MarkBad,
+#[utoipa::path(post, path = "/releases/{id}/bad", params(("id" = i64, Path)), request_body = MarkBad,
     responses((status = 200, body = ReleaseView), (status = 403, body = AppError), (status = 404, body = AppError)))]
 pub async fn mark_release_bad(
     State(s): State<AppState>,
@@ -95,7 +94,7 @@ pub async fn mark_release_bad(
     Ok(axum::Json(bad_releases::mark(&s, &c, id, Some(&body.reason)).await?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/releases/{id}/bad", params(("id" = i64, Path)),
+#[utoipa::path(delete, path = "/releases/{id}/bad", params(("id" = i64, Path)),
     responses((status = 200, body = ReleaseView), (status = 403, body = AppError), (status = 404, body = AppError)))]
 pub async fn clear_release_bad(State(s): State<AppState>, c: Caller, Path(id): Path<i64>) -> ApiResult<ReleaseView> {
     Ok(axum::Json(bad_releases::mark(&s, &c, id, None).await?))

@@ -1,8 +1,6 @@
 //! How long a project's logs and deliveries are kept.
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::Router;
 use ferry_app::error::AppError;
 use ferry_app::model::{Retention, SetRetention};
 
@@ -11,12 +9,13 @@ use crate::auth::Caller;
 use crate::http::extract::{Json, Path};
 use crate::services::retention;
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/projects/{slug}/retention", get(get_retention).put(set_retention))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_retention, set_retention))
 }
 
-#[utoipa::path(get, path = "/api/v1/projects/{slug}/retention", params(("slug" = String, Path)),
+#[utoipa::path(get, path = "/projects/{slug}/retention", params(("slug" = String, Path)),
     responses((status = 200, body = Retention), (status = 401, body = AppError), (status = 403, body = AppError),
         (status = 404, body = AppError)))]
 pub async fn get_retention(State(s): State<AppState>, c: Caller, Path(slug): Path<String>) -> ApiResult<Retention> {
@@ -25,7 +24,7 @@ pub async fn get_retention(State(s): State<AppState>, c: Caller, Path(slug): Pat
 
 /// Sets the project's own number of days (`{"days": 30}`; 0 keeps everything; `null`
 /// follows the server's `retention_days`). Maintainers only.
-#[utoipa::path(put, path = "/api/v1/projects/{slug}/retention", params(("slug" = String, Path)),
+#[utoipa::path(put, path = "/projects/{slug}/retention", params(("slug" = String, Path)),
     request_body = SetRetention,
     responses((status = 200, body = Retention), (status = 400, body = AppError), (status = 401, body = AppError),
         (status = 403, body = AppError), (status = 404, body = AppError)))]

@@ -3,8 +3,6 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
-use axum::Router;
 use ferry_app::error::AppError;
 use ferry_app::model::{SshCheckView, SshHostRequest, SshHostView, SshKeyView, TrustHostKey};
 
@@ -14,33 +12,33 @@ use crate::error::HttpError;
 use crate::http::extract::{Json, Path};
 use crate::ssh::hosts;
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    const HOSTS: &str = "/projects/{slug}/environments/{environment}/ssh-hosts";
-    Router::new()
-        .route("/ssh-key", get(get_ssh_key))
-        .route("/ssh-key/rotate", post(rotate_ssh_key))
-        .route(HOSTS, get(list_ssh_hosts).post(add_ssh_host))
-        .route(&format!("{HOSTS}/{{id}}"), put(update_ssh_host).delete(remove_ssh_host))
-        .route(&format!("{HOSTS}/{{id}}/check"), post(check_ssh_host))
-        .route(&format!("{HOSTS}/{{id}}/trust"), post(trust_ssh_host_key))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_ssh_key))
+        .routes(routes!(rotate_ssh_key))
+        .routes(routes!(list_ssh_hosts, add_ssh_host))
+        .routes(routes!(update_ssh_host, remove_ssh_host))
+        .routes(routes!(check_ssh_host))
+        .routes(routes!(trust_ssh_host_key))
 }
 
 /// Ferry's public SSH key, for hosts' `authorized_keys` (made on first use).
-#[utoipa::path(get, path = "/api/v1/ssh-key",
+#[utoipa::path(get, path = "/ssh-key",
     responses((status = 200, body = SshKeyView), (status = 403, body = AppError)))]
 pub async fn get_ssh_key(State(s): State<AppState>, c: Caller) -> ApiResult<SshKeyView> {
     Ok(axum::Json(hosts::ferry_key(&s, &c).await?))
 }
 
 /// A new key pair; the one before it still signs in until the next rotation.
-#[utoipa::path(post, path = "/api/v1/ssh-key/rotate",
+#[utoipa::path(post, path = "/ssh-key/rotate",
     responses((status = 200, body = SshKeyView), (status = 403, body = AppError)))]
 pub async fn rotate_ssh_key(State(s): State<AppState>, c: Caller) -> ApiResult<SshKeyView> {
     Ok(axum::Json(hosts::rotate_key(&s, &c).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/projects/{slug}/environments/{environment}/ssh-hosts",
+#[utoipa::path(get, path = "/projects/{slug}/environments/{environment}/ssh-hosts",
     params(("slug" = String, Path), ("environment" = String, Path)),
     responses((status = 200, body = [SshHostView]), (status = 403, body = AppError), (status = 404, body = AppError)))]
 pub async fn list_ssh_hosts(
@@ -52,7 +50,7 @@ pub async fn list_ssh_hosts(
 }
 
 /// Adds a host the environment deploys to (administrators).
-#[utoipa::path(post, path = "/api/v1/projects/{slug}/environments/{environment}/ssh-hosts",
+#[utoipa::path(post, path = "/projects/{slug}/environments/{environment}/ssh-hosts",
     params(("slug" = String, Path), ("environment" = String, Path)), request_body = SshHostRequest,
     responses((status = 201, body = SshHostView), (status = 400, body = AppError), (status = 403, body = AppError),
         (status = 404, body = AppError), (status = 409, body = AppError)))]
@@ -66,7 +64,7 @@ pub async fn add_ssh_host(
 }
 
 /// Changes a host; a new address, port or jump host forgets its trusted key.
-#[utoipa::path(put, path = "/api/v1/projects/{slug}/environments/{environment}/ssh-hosts/{id}",
+#[utoipa::path(put, path = "/projects/{slug}/environments/{environment}/ssh-hosts/{id}",
     params(("slug" = String, Path), ("environment" = String, Path), ("id" = i64, Path)), request_body = SshHostRequest,
     responses((status = 200, body = SshHostView), (status = 400, body = AppError), (status = 403, body = AppError),
         (status = 404, body = AppError), (status = 409, body = AppError)))]
@@ -79,7 +77,7 @@ pub async fn update_ssh_host(
     Ok(axum::Json(hosts::update(&s, &c, &slug, &environment, id, &body).await?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/projects/{slug}/environments/{environment}/ssh-hosts/{id}",
+#[utoipa::path(delete, path = "/projects/{slug}/environments/{environment}/ssh-hosts/{id}",
     params(("slug" = String, Path), ("environment" = String, Path), ("id" = i64, Path)),
     responses((status = 204), (status = 403, body = AppError), (status = 404, body = AppError)))]
 pub async fn remove_ssh_host(
@@ -92,7 +90,7 @@ pub async fn remove_ssh_host(
 }
 
 /// Connects to the host: whether Ferry signs in, and the host key it presents (to trust).
-#[utoipa::path(post, path = "/api/v1/projects/{slug}/environments/{environment}/ssh-hosts/{id}/check",
+#[utoipa::path(post, path = "/projects/{slug}/environments/{environment}/ssh-hosts/{id}/check",
     params(("slug" = String, Path), ("environment" = String, Path), ("id" = i64, Path)),
     responses((status = 200, body = SshCheckView), (status = 403, body = AppError), (status = 404, body = AppError)))]
 pub async fn check_ssh_host(
@@ -104,7 +102,7 @@ pub async fn check_ssh_host(
 }
 
 /// Trusts a host key (as a check showed it); from then on another key is refused.
-#[utoipa::path(post, path = "/api/v1/projects/{slug}/environments/{environment}/ssh-hosts/{id}/trust",
+#[utoipa::path(post, path = "/projects/{slug}/environments/{environment}/ssh-hosts/{id}/trust",
     params(("slug" = String, Path), ("environment" = String, Path), ("id" = i64, Path)), request_body = TrustHostKey,
     responses((status = 200, body = SshHostView), (status = 400, body = AppError), (status = 403, body = AppError),
         (status = 404, body = AppError)))]

@@ -2,8 +2,6 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::Router;
 use ferry_app::error::AppError;
 use ferry_app::model::{CreateToken, CreatedToken, TokenView};
 
@@ -13,17 +11,18 @@ use crate::error::HttpError;
 use crate::http::extract::{Json, Path};
 use crate::services::tokens;
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/tokens", get(list_tokens).post(create_token)).route("/tokens/{id}", delete(revoke_token))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_tokens, create_token)).routes(routes!(revoke_token))
 }
 
-#[utoipa::path(get, path = "/api/v1/tokens", responses((status = 200, body = [TokenView])))]
+#[utoipa::path(get, path = "/tokens", responses((status = 200, body = [TokenView])))]
 pub async fn list_tokens(State(s): State<AppState>, c: Caller) -> ApiResult<Vec<TokenView>> {
     Ok(axum::Json(tokens::list(&s, &c).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/tokens", request_body = CreateToken,
+#[utoipa::path(post, path = "/tokens", request_body = CreateToken,
     responses((status = 201, body = CreatedToken), (status = 400, body = AppError), (status = 403, body = AppError)))]
 pub async fn create_token(
     State(s): State<AppState>,
@@ -33,7 +32,7 @@ pub async fn create_token(
     Ok((StatusCode::CREATED, axum::Json(tokens::create(&s, &c, &body).await?)))
 }
 
-#[utoipa::path(delete, path = "/api/v1/tokens/{id}", params(("id" = i64, Path)),
+#[utoipa::path(delete, path = "/tokens/{id}", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = AppError)))]
 pub async fn revoke_token(State(s): State<AppState>, c: Caller, Path(id): Path<i64>) -> Result<StatusCode, HttpError> {
     tokens::revoke(&s, &c, id).await?;

@@ -2,8 +2,6 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::Router;
 use ferry_app::error::AppError;
 use ferry_app::model::{SetVariable, VariableView};
 use serde::Deserialize;
@@ -15,14 +13,13 @@ use crate::error::HttpError;
 use crate::http::extract::{Json, Path, Query};
 use crate::services::variables;
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/projects/{slug}/variables", get(list_variables).put(set_variable))
-        .route("/projects/{slug}/variables/{name}", delete(delete_variable))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_variables, set_variable)).routes(routes!(delete_variable))
 }
 
-#[utoipa::path(get, path = "/api/v1/projects/{slug}/variables", params(("slug" = String, Path)),
+#[utoipa::path(get, path = "/projects/{slug}/variables", params(("slug" = String, Path)),
     responses((status = 200, body = [VariableView]), (status = 403, body = AppError)))]
 pub async fn list_variables(
     State(s): State<AppState>,
@@ -33,7 +30,7 @@ pub async fn list_variables(
 }
 
 /// Creates or replaces a variable; with `secret`, the value is sealed and never shown again.
-#[utoipa::path(put, path = "/api/v1/projects/{slug}/variables", params(("slug" = String, Path)), request_body = SetVariable,
+#[utoipa::path(put, path = "/projects/{slug}/variables", params(("slug" = String, Path)), request_body = SetVariable,
     responses((status = 204), (status = 400, body = AppError), (status = 403, body = AppError)))]
 pub async fn set_variable(
     State(s): State<AppState>,
@@ -52,7 +49,7 @@ pub struct VariablePlace {
     pub environment: Option<String>,
 }
 
-#[utoipa::path(delete, path = "/api/v1/projects/{slug}/variables/{name}",
+#[utoipa::path(delete, path = "/projects/{slug}/variables/{name}",
     params(("slug" = String, Path), ("name" = String, Path), VariablePlace),
     responses((status = 204), (status = 404, body = AppError)))]
 pub async fn delete_variable(
