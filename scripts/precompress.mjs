@@ -7,8 +7,9 @@ import { brotliCompressSync, gzipSync, constants } from "node:zlib";
 export function precompress(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    // The lazily loaded wasm pieces sit in a directory of their own (split-wasm.mjs).
-    if (entry.isDirectory() && entry.name.startsWith("split-")) precompress(path);
+    // The lazily loaded wasm pieces sit in a directory of their own (split-wasm.mjs);
+    // public/ holds the files copied as they are (the icon).
+    if (entry.isDirectory()) precompress(path);
     if (!entry.isFile() || !/\.(wasm|js|css|html|svg)$/.test(entry.name)) continue;
     const data = readFileSync(path);
     writeFileSync(

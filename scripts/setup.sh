@@ -51,21 +51,34 @@ if [ "$(id -u)" = 0 ]; then
   grep -q '^ferry-build:' /etc/subgid 2>/dev/null || usermod --add-subgids "$STEP_IDS" ferry-build
 fi
 
+# The tools run for seconds per build: they are built with light optimization and
+# without link-time optimization (Trunk's own profile asks for fat LTO in one codegen
+# unit, the slowest part of its install), in one target directory so that the crates
+# they share are built once. docs/benchmarks.md has the measurements.
+tools_target=$(mktemp -d)
+trap 'rm -rf "$tools_target"' EXIT
+install_tool() {
+  local toolchain=()
+  [[ $1 == +* ]] && toolchain=("$1") && shift
+  CARGO_TARGET_DIR=$tools_target CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false \
+    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 cargo "${toolchain[@]}" install "$@"
+}
+
 bindgen_version=$(wasm_bindgen_version)
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_version" ]; then
   info "installing wasm-bindgen-cli $bindgen_version (about 2 minutes)"
   # Not --locked: one of its pinned dependency versions is missing from some mirrors.
   # --force: the binary is missing or of another version, whatever cargo remembers.
-  cargo install wasm-bindgen-cli --version "$bindgen_version" --force --quiet
+  install_tool wasm-bindgen-cli --version "$bindgen_version" --force --quiet
 fi
 
 if [ "$(trunk --version 2>/dev/null | awk '{print $2}')" != "$TRUNK_VERSION" ]; then
   info "installing trunk $TRUNK_VERSION (several minutes)"
   # Trunk $TRUNK_VERSION asks for rustc >= 1.96.1 but builds with 1.95 (checked), so
   # the stable toolchain builds it without downloading another; nightly is the fallback.
-  if ! cargo install trunk --version "$TRUNK_VERSION" --locked --ignore-rust-version --force --quiet; then
+  if ! install_tool trunk --version "$TRUNK_VERSION" --locked --ignore-rust-version --force --quiet; then
     rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-    cargo +nightly install trunk --version "$TRUNK_VERSION" --force --quiet
+    install_tool +nightly trunk --version "$TRUNK_VERSION" --force --quiet
   fi
 fi
 
@@ -73,8 +86,8 @@ fi
 if ! cargo install --list | grep -q "^wasm_split_cli_support v$WASM_SPLIT_VERSION:"; then
   info "installing wasm-split-cli $WASM_SPLIT_VERSION (about 2 minutes)"
   # --locked first (the versions it was released with); without, should a mirror lack one.
-  cargo install wasm_split_cli_support --version "$WASM_SPLIT_VERSION" --features build-binary --locked --force --quiet ||
-    cargo install wasm_split_cli_support --version "$WASM_SPLIT_VERSION" --features build-binary --force --quiet
+  install_tool wasm_split_cli_support --version "$WASM_SPLIT_VERSION" --features build-binary --locked --force --quiet ||
+    install_tool wasm_split_cli_support --version "$WASM_SPLIT_VERSION" --features build-binary --force --quiet
 fi
 
 if [ "$(.tools/node_modules/.bin/wasm-opt --version 2>/dev/null | awk '{print $3}')" != "$WASM_OPT_VERSION" ]; then

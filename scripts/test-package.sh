@@ -128,6 +128,18 @@ etag=$(sed -n 's/^etag: //Ip' <<<"$headers")
 [ -n "$etag" ] || fail "no ETag: $headers"
 status=$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept-Encoding: br' -H "If-None-Match: $etag" "$base/$wasm")
 [ "$status" = 304 ] || fail "If-None-Match answered $status, not 304"
+# Each encoding of a file is its own representation, with its own ETag: a cache holding
+# the brotli copy must not be told it is the plain one. The same file asked for plain,
+# gzip and brotli, then each encoding's tag only matches that encoding.
+etags=()
+for coding in identity gzip br; do
+  headers=$(curl -sf -o /dev/null -D - -H "Accept-Encoding: $coding" "$base/public/favicon.svg" | tr -d '\r')
+  sent=$(sed -n 's/^content-encoding: //Ip' <<<"$headers")
+  [ "${sent:-identity}" = "$coding" ] || fail "favicon.svg asked for as $coding came as ${sent:-identity}: $headers"
+  etags+=("$(sed -n 's/^etag: //Ip' <<<"$headers")")
+done
+[ "${etags[0]}" != "${etags[1]}" ] && [ "${etags[1]}" != "${etags[2]}" ] && [ "${etags[0]}" != "${etags[2]}" ] ||
+  fail "the encodings of favicon.svg share an ETag: ${etags[*]}"
 grep -qi '^cache-control: no-cache$' <<<"$(curl -sf -o /dev/null -D - $base/deployments | tr -d '\r')" ||
   fail "a client-side route is not index.html revalidated on each load"
 

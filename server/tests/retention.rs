@@ -20,6 +20,8 @@ async fn a_project_keeps_its_logs_as_long_as_it_says_and_the_sweeps_are_counted(
     let (_, lines) = app.get(&format!("/api/v1/deployments/{id}/logs")).await;
     let lines = lines.as_array().unwrap().len() as i64;
     assert!(lines > 0);
+    let (_, detail) = app.get(&format!("/api/v1/deployments/{id}")).await;
+    assert!(detail["log_removed_at"].is_null(), "{detail}");
 
     // Today's sweep ran at start and queued tomorrow's, once, whichever replica runs it.
     let store = app.running.state.store.clone();
@@ -49,6 +51,8 @@ async fn a_project_keeps_its_logs_as_long_as_it_says_and_the_sweeps_are_counted(
     store.sweep_retained(90, now_millis() + 8 * 86_400_000).await.unwrap();
     let (s, after) = app.get(&format!("/api/v1/deployments/{id}/logs")).await;
     assert_eq!((s, after), (200, json!([])));
+    let (_, detail) = app.get(&format!("/api/v1/deployments/{id}")).await;
+    assert!(detail["log_removed_at"].is_string(), "the page can say why its log is empty: {detail}");
     let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
     let removed = format!("ferry_retention_removed_rows_total{{kind=\"log_lines\"}} {lines}");
     assert!(metrics.lines().any(|l| l == removed), "{metrics}");

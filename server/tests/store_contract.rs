@@ -320,7 +320,10 @@ async fn retention_contract(store: &Store) {
     let logs = removed.iter().find(|r| r.kind == "log_lines").unwrap();
     assert_eq!((logs.rows, logs.bytes), (4, 40));
     assert_eq!(lines_of(logged[3].1[0]).await, 0);
+    assert!(store.log_removed_at(logged[3].1[0]).await.unwrap().is_some(), "marked as removed");
     assert_eq!(lines_of(logged[3].1[1]).await, 4, "an unfinished deployment keeps its log");
+    assert_eq!(store.log_removed_at(logged[3].1[1]).await.unwrap(), None);
+    assert_eq!(store.log_removed_at(logged[0].1[0]).await.unwrap(), None);
     assert_eq!(lines_of(logged[0].1[0]).await, 4);
 
     // A hundred days on: the server's 90 days take the default project's too; forever

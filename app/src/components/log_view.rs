@@ -183,6 +183,12 @@ pub fn LogView(detail: RwSignal<Option<DeploymentDetail>>, selected: RwSignal<Op
                     on:change=move |ev| follow.set(event_target_checked(&ev)) />" follow"</label>
                 <a class="secondary" href=download download="">"Download"</a>
             </div>
+            {move || detail.with(|d| d.as_ref().and_then(|d| d.log_removed_at)).map(|at| view! {
+                <p class="muted" data-testid="log-removed">
+                    {format!("This log was removed on {} UTC: the project keeps logs for its retention period \
+                        (settings).", at.format("%Y-%m-%d"))}
+                </p>
+            })}
             <div class="log" role="log" aria-live="polite" node_ref=container on:scroll=on_scroll>
                 <div style=spacer>
                     <div style=offset>

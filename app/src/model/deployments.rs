@@ -159,6 +159,9 @@ pub struct DeploymentDetail {
     pub logs: Vec<LogLineView>,
     /// For deployments to an environment that needs approvals.
     pub approval: Option<ApprovalStatus>,
+    /// When retention (`retention_days`) removed its log, if it did.
+    #[serde(default)]
+    pub log_removed_at: Option<DateTime<Utc>>,
 }
 
 /// Where a deployment stands with its approvals.

@@ -58,7 +58,10 @@ impl Site {
             return Router::new().fallback(get(|| async { Html(NOT_BUILT) }));
         }
         match self {
-            Site::Embedded => Router::new().fallback(get(embedded)).layer(CompressionLayer::new()),
+            // No compression on the fly: every compressible file has brotli and gzip
+            // copies (scripts/precompress.mjs), each with its own ETag, and a copy
+            // compressed here would carry the plain file's.
+            Site::Embedded => Router::new().fallback(get(embedded)),
             Site::Dir(dir) => {
                 let index = dir.join("index.html");
                 let files = ServeDir::new(dir).precompressed_br().precompressed_gzip().fallback(ServeFile::new(&index));

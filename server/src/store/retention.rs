@@ -104,6 +104,14 @@ impl Store {
         Ok(removed)
     }
 
+    /// When retention removed this deployment's log, if it did.
+    pub async fn log_removed_at(&self, deployment_id: i64) -> StoreResult<Option<i64>> {
+        sqlx::query_scalar("SELECT log_removed_at FROM deployments WHERE id = $1")
+            .bind(deployment_id)
+            .fetch_one(&self.pool)
+            .await
+    }
+
     pub async fn retention_totals(&self) -> StoreResult<Vec<RetentionTotal>> {
         sqlx::query_as("SELECT kind, removed_rows, freed_bytes FROM retention_totals ORDER BY kind")
             .fetch_all(&self.pool)
@@ -157,10 +165,22 @@ impl Store {
                 return Ok(total);
             }
             for id in ids {
-                let removed =
-                    self.remove("log_lines", &self.size_of("text"), "deployment_id = $1", Binds::Cutoff(id)).await?;
-                total.rows += removed.rows;
-                total.bytes += removed.bytes;
+                let mut tx = self.pool.begin().await?;
+                let measure = format!(
+                    "SELECT COUNT(*), COALESCE(SUM({}), 0) FROM log_lines WHERE deployment_id = $1",
+                    self.size_of("text")
+                );
+                let (rows, bytes): (i64, i64) = sqlx::query_as(&measure).bind(id).fetch_one(&mut *tx).await?;
+                sqlx::query("DELETE FROM log_lines WHERE deployment_id = $1").bind(id).execute(&mut *tx).await?;
+                // In the same write: the deployment's page says why its log is empty.
+                sqlx::query("UPDATE deployments SET log_removed_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                total.rows += rows;
+                total.bytes += bytes;
             }
         }
     }
