@@ -24,6 +24,8 @@
 #     after a SIGKILL, p50/p99 over 20 kills, with steps on the built-in agent (the
 #     deployment fails, the queue moves on) and on an agent (it goes on elsewhere)
 #     (server/benches/replicas.rs).
+# 10. The quick start's build profile: deployment overhead and live latency again,
+#     built as scripts/run.sh builds the server (--profile quick).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -85,3 +87,9 @@ cargo bench -p ferry-server --bench ssh_fan_out --quiet
 info "the interface at scale, in Chromium (release binary)"
 scripts/setup.sh --test
 (cd end2end && FERRY_E2E_BINARY="$PWD/../target/release/ferry" npx playwright test --config bench.config.ts)
+
+info "the quick start's build (scripts/run.sh: --profile quick) against --release, above"
+echo "deployment overhead and rollback time, quick profile:"
+cargo bench -p ferry-server --bench deploy_overhead --profile quick --quiet
+echo "live latency, quick profile:"
+cargo bench -p ferry-server --bench live_latency --profile quick --quiet

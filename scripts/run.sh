@@ -5,9 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
+# The quick-start profile (Cargo.toml): minutes less to build than --release, at a run-time
+# cost docs/benchmarks.md measures. The Debian package is built with --release.
 build_server() {
   info "building the server"
-  cargo build --release -p ferry-server --quiet
+  cargo build --profile quick -p ferry-server --quiet
 }
 phase "tools" scripts/setup.sh
 phase "web interface" build_spa_if_changed
@@ -20,4 +22,4 @@ if [ "$(id -u)" = 0 ] && [ -z "${FERRY_DATA_DIR:-}" ] && ! runuser -u ferry-buil
   export FERRY_DATA_DIR=/var/lib/ferry
   info "the data directory is $FERRY_DATA_DIR (others cannot pass through $PWD)"
 fi
-exec target/release/ferry "$@"
+exec target/quick/ferry "$@"
