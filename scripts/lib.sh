@@ -1,8 +1,10 @@
 # Shared by Ferry's scripts (sourced, not run).
 TRUNK_VERSION=0.22.1
 WASM_OPT_VERSION=132
-# The subordinate ids of the ferry-build user: one uid and gid per project.
-STEP_IDS=1879048192-1879113727
+# The subordinate ids of the ferry-build user: one uid and gid per project. Written once,
+# in the package's postinst (which cannot read this file when the package installs).
+STEP_IDS=$(sed -n 's/.*--add-subuids \([0-9]*-[0-9]*\) .*/\1/p' "$(dirname "${BASH_SOURCE[0]}")/../server/packaging/debian/postinst")
+[ -n "$STEP_IDS" ] || { echo "scripts/lib.sh: no --add-subuids range in server/packaging/debian/postinst" >&2; exit 1; }
 WASM_SPLIT_VERSION=0.2.4
 CARGO_DEB_VERSION=3.8.0
 export PATH="$HOME/.cargo/bin:$PATH"
