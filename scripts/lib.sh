@@ -38,10 +38,25 @@ wasm_target_installed() {
   rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$'
 }
 
+# Installs a tool from crates.io (a `+toolchain` first, if any). The tools run for seconds
+# per build, so they are built without optimization and without link-time optimization
+# (Trunk's own profile asks for fat LTO in one codegen unit): Trunk, wasm-bindgen-cli and
+# wasm-split-cli then build in 3.5 minutes instead of 12, and the web interface's build
+# takes 2 seconds longer (docs/benchmarks.md). One target directory serves every tool, so
+# the crates they share are built once; scripts/setup.sh removes it when done.
+TOOLS_TARGET=target/tools
+install_tool() {
+  local toolchain=()
+  [[ $1 == +* ]] && toolchain=("$1") && shift
+  CARGO_TARGET_DIR=$TOOLS_TARGET CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_LTO=false \
+    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_DEBUG=false cargo "${toolchain[@]}" install "$@"
+}
+
 # cargo-deb, which builds the Debian package (scripts/package.sh, scripts/test-package.sh).
 install_cargo_deb() {
   if [ "$(cargo deb --version 2>/dev/null | awk '{print $2}')" != "$CARGO_DEB_VERSION" ]; then
     info "installing cargo-deb $CARGO_DEB_VERSION (about 2 minutes)"
+    # Optimized, unlike the tools above: it compresses the package, with C libraries.
     cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked --force --quiet
   fi
 }

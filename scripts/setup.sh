@@ -51,29 +51,16 @@ if [ "$(id -u)" = 0 ]; then
   grep -q '^ferry-build:' /etc/subgid 2>/dev/null || usermod --add-subgids "$STEP_IDS" ferry-build
 fi
 
-# The tools run for seconds per build: they are built with light optimization and
-# without link-time optimization (Trunk's own profile asks for fat LTO in one codegen
-# unit, the slowest part of its install), in one target directory so that the crates
-# they share are built once. docs/benchmarks.md has the measurements.
-tools_target=$(mktemp -d)
-trap 'rm -rf "$tools_target"' EXIT
-install_tool() {
-  local toolchain=()
-  [[ $1 == +* ]] && toolchain=("$1") && shift
-  CARGO_TARGET_DIR=$tools_target CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false \
-    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 cargo "${toolchain[@]}" install "$@"
-}
-
 bindgen_version=$(wasm_bindgen_version)
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_version" ]; then
-  info "installing wasm-bindgen-cli $bindgen_version (about 2 minutes)"
+  info "installing wasm-bindgen-cli $bindgen_version (about a minute)"
   # Not --locked: one of its pinned dependency versions is missing from some mirrors.
   # --force: the binary is missing or of another version, whatever cargo remembers.
   install_tool wasm-bindgen-cli --version "$bindgen_version" --force --quiet
 fi
 
 if [ "$(trunk --version 2>/dev/null | awk '{print $2}')" != "$TRUNK_VERSION" ]; then
-  info "installing trunk $TRUNK_VERSION (several minutes)"
+  info "installing trunk $TRUNK_VERSION (about 3 minutes)"
   # Trunk $TRUNK_VERSION asks for rustc >= 1.96.1 but builds with 1.95 (checked), so
   # the stable toolchain builds it without downloading another; nightly is the fallback.
   if ! install_tool trunk --version "$TRUNK_VERSION" --locked --ignore-rust-version --force --quiet; then
@@ -84,7 +71,7 @@ fi
 
 # Cuts the lazily loaded pages out of the SPA's wasm (scripts/split-wasm.mjs).
 if ! cargo install --list | grep -q "^wasm_split_cli_support v$WASM_SPLIT_VERSION:"; then
-  info "installing wasm-split-cli $WASM_SPLIT_VERSION (about 2 minutes)"
+  info "installing wasm-split-cli $WASM_SPLIT_VERSION (under a minute)"
   # --locked first (the versions it was released with); without, should a mirror lack one.
   install_tool wasm_split_cli_support --version "$WASM_SPLIT_VERSION" --features build-binary --locked --force --quiet ||
     install_tool wasm_split_cli_support --version "$WASM_SPLIT_VERSION" --features build-binary --force --quiet
@@ -105,4 +92,5 @@ if $with_test_deps; then
   # The package test builds the Debian package.
   install_cargo_deb
 fi
+rm -rf "$TOOLS_TARGET"
 info "toolchain ready"
