@@ -93,7 +93,8 @@ pub async fn deployment_detail(s: &Handles, c: &Caller, id: i64) -> Result<Deplo
     let targets = s.store.targets(id).await.or_internal("loading hosts")?;
     let logs = s.store.logs(id, 0, LOG_PAGE_LINES).await.or_internal("loading logs")?;
     let approval = approvals::status(s, c, &deployment).await?;
-    let log_removed_at = s.store.log_removed_at(id).await.or_internal("loading the deployment")?.map(crate::store::to_time);
+    let log_removed_at =
+        s.store.log_removed_at(id).await.or_internal("loading the deployment")?.map(crate::store::to_time);
     Ok(DeploymentDetail { deployment, steps, targets, logs, approval, log_removed_at })
 }
 
