@@ -130,23 +130,35 @@ impl Store {
     /// Measures, then removes, the rows of the table `kind` that `condition` picks, in
     /// one write.
     async fn remove(&self, kind: &'static str, size: &str, condition: &str, binds: Binds) -> StoreResult<Removed> {
-        let table = kind;
         let mut tx = self.pool.begin().await?;
+        let removed = Self::remove_in(&mut tx, kind, size, condition, binds).await?;
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    /// `remove`, within a write the caller goes on with.
+    async fn remove_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        kind: &'static str,
+        size: &str,
+        condition: &str,
+        binds: Binds,
+    ) -> StoreResult<Removed> {
+        let table = kind;
         let measure = format!("SELECT COUNT(*), COALESCE(SUM({size}), 0) FROM {table} WHERE {condition}");
         let delete = format!("DELETE FROM {table} WHERE {condition}");
         let (rows, bytes): (i64, i64) = match binds {
             Binds::Cutoff(cutoff) => {
-                let measured = sqlx::query_as(&measure).bind(cutoff).fetch_one(&mut *tx).await?;
-                sqlx::query(&delete).bind(cutoff).execute(&mut *tx).await?;
+                let measured = sqlx::query_as(&measure).bind(cutoff).fetch_one(&mut **tx).await?;
+                sqlx::query(&delete).bind(cutoff).execute(&mut **tx).await?;
                 measured
             }
             Binds::DaysAndNow(days, now) => {
-                let measured = sqlx::query_as(&measure).bind(days).bind(now).fetch_one(&mut *tx).await?;
-                sqlx::query(&delete).bind(days).bind(now).execute(&mut *tx).await?;
+                let measured = sqlx::query_as(&measure).bind(days).bind(now).fetch_one(&mut **tx).await?;
+                sqlx::query(&delete).bind(days).bind(now).execute(&mut **tx).await?;
                 measured
             }
         };
-        tx.commit().await?;
         Ok(Removed { kind, rows, bytes })
     }
 
@@ -166,12 +178,9 @@ impl Store {
             }
             for id in ids {
                 let mut tx = self.pool.begin().await?;
-                let measure = format!(
-                    "SELECT COUNT(*), COALESCE(SUM({}), 0) FROM log_lines WHERE deployment_id = $1",
-                    self.size_of("text")
-                );
-                let (rows, bytes): (i64, i64) = sqlx::query_as(&measure).bind(id).fetch_one(&mut *tx).await?;
-                sqlx::query("DELETE FROM log_lines WHERE deployment_id = $1").bind(id).execute(&mut *tx).await?;
+                let size = self.size_of("text");
+                let removed =
+                    Self::remove_in(&mut tx, "log_lines", &size, "deployment_id = $1", Binds::Cutoff(id)).await?;
                 // In the same write: the deployment's page says why its log is empty.
                 sqlx::query("UPDATE deployments SET log_removed_at = $1 WHERE id = $2")
                     .bind(now)
@@ -179,8 +188,8 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
-                total.rows += rows;
-                total.bytes += bytes;
+                total.rows += removed.rows;
+                total.bytes += removed.bytes;
             }
         }
     }
